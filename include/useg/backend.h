@@ -1,0 +1,192 @@
+// Backend: the ops the layers call. One implementation per device (cpu: oneDNN + OpenMP loops
+// over src/ops; cuda: cuDNN + our kernels over the same src/ops). Callers never #ifdef: the device
+// is a runtime value and make_backend() answers a build without CUDA with a clear error.
+//
+// Conventions for every op:
+//  - activations are rank-5 NCDHW tensors on the backend's device, contiguous float32;
+//  - outputs are preallocated by the caller with the exact shape the op documents;
+//  - shapes are checked at the top of the op (USEG_CHECK), naming the op and both shapes;
+//  - parameters (bias, gamma, beta, running stats) are rank-1 [C] tensors;
+//  - convolution weights are rank 5: conv [Co, Ci, kD, kH, kW], transposed conv
+//    [Ci, Co, kD, kH, kW] (PyTorch's orders, with kD = 1 for 2D models).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "useg/tensor.h"
+
+namespace useg {
+
+// Geometry of a convolution (or transposed convolution), per spatial axis in D, H, W order.
+// Output size of a convolution: (in + 2*pad - kernel) / stride + 1.
+// Output size of a transposed convolution: (in - 1) * stride - 2*pad + kernel.
+struct ConvGeom {
+  std::array<int, 3> kernel{1, 1, 1};
+  std::array<int, 3> stride{1, 1, 1};
+  std::array<int, 3> pad{0, 0, 0};
+};
+Shape conv_output_shape(const Shape& x, int64_t out_channels, const ConvGeom& g);
+Shape deconv_output_shape(const Shape& x, int64_t out_channels, const ConvGeom& g);
+
+// Max pooling without padding; output size (in - kernel) / stride + 1 (floor).
+struct PoolGeom {
+  std::array<int, 3> kernel{1, 2, 2};
+  std::array<int, 3> stride{1, 2, 2};
+};
+Shape pool_output_shape(const Shape& x, const PoolGeom& g);
+
+enum class Activation { Identity, ReLU, LeakyReLU, Sigmoid, Tanh };
+const char* activation_name(Activation a);
+
+// Losses on logits [N, C, D, H, W]. The target is either a label map [N, 1, D, H, W] holding
+// class indices as floats (0..C-1), or — for MSE and hinge only — a dense tensor shaped like
+// the logits. Returned value is the mean loss times `weight`; dlogits receives d(value)/d(logits).
+//  - CrossEntropy: mean over voxels of -log softmax(logits)[target].
+//  - Dice: 1 - mean over (sample, foreground class) of (2*I + smooth) / (P + T + smooth),
+//          with P = sum softmax, T = sum onehot, I = sum softmax*onehot over the voxels of one
+//          sample (or over the whole batch when batch_dice). Class 0 (background) is excluded.
+//  - DiceCE: CrossEntropy + Dice.
+//  - MSE: mean over all elements of (logits - onehot)^2.
+//  - Hinge: mean over all elements of max(0, 1 - s * logits), s = 2*onehot - 1.
+enum class LossKind { CrossEntropy, Dice, DiceCE, MSE, Hinge };
+const char* loss_name(LossKind k);
+struct LossSpec {
+  LossKind kind = LossKind::DiceCE;
+  float weight = 1.0f;
+  float dice_smooth = 1e-5f;
+  bool batch_dice = false;
+};
+
+// PyTorch semantics (torch.optim.SGD with dampening 0).
+struct SgdStep {
+  float lr = 0.01f;
+  float momentum = 0.0f;
+  bool nesterov = false;
+  float weight_decay = 0.0f;
+};
+// PyTorch semantics: Adam adds weight_decay*p to the gradient; AdamW (decoupled) multiplies p
+// by (1 - lr*weight_decay). `step` is the 1-based step count used for bias correction.
+struct AdamStep {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  bool decoupled = false;
+  int64_t step = 1;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual std::string name() const = 0;
+  virtual void synchronize() {}
+
+  // ---- convolution: x [N,Ci,D,H,W], w [Co,Ci,kD,kH,kW], bias [Co] or null, y conv_output_shape
+  virtual void conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                            const ConvGeom& g) = 0;
+  virtual void conv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx,
+                                  const ConvGeom& g) = 0;
+  // dw (and dbias when given) are overwritten, not accumulated.
+  virtual void conv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
+                                     Tensor* dbias, const ConvGeom& g) = 0;
+
+  // ---- transposed convolution: w [Ci,Co,kD,kH,kW], y deconv_output_shape
+  virtual void deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                              const ConvGeom& g) = 0;
+  virtual void deconv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx,
+                                    const ConvGeom& g) = 0;
+  virtual void deconv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
+                                       Tensor* dbias, const ConvGeom& g) = 0;
+
+  // ---- max pooling. Backward routes dy to the (first) maximum of each window; dx overwritten.
+  virtual void maxpool_forward(const Tensor& x, Tensor& y, const PoolGeom& g) = 0;
+  virtual void maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx,
+                                const PoolGeom& g) = 0;
+
+  // ---- instance norm: statistics per (n, c) over D*H*W, biased variance.
+  // gamma/beta [C] or null (no affine). save_mean/save_invstd [N*C] (may be null in inference).
+  virtual void instance_norm_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta,
+                                     float eps, Tensor& y, Tensor* save_mean,
+                                     Tensor* save_invstd) = 0;
+  // dgamma/dbeta are overwritten when given.
+  virtual void instance_norm_backward(const Tensor& x, const Tensor& dy, const Tensor* gamma,
+                                      const Tensor& save_mean, const Tensor& save_invstd,
+                                      Tensor& dx, Tensor* dgamma, Tensor* dbeta) = 0;
+
+  // ---- batch norm: statistics per c over N*D*H*W. Training uses the batch's biased variance to
+  // normalize and updates running_var with the unbiased one (PyTorch):
+  // running = (1 - momentum) * running + momentum * batch_stat. save_* are [C].
+  virtual void batch_norm_forward_training(const Tensor& x, const Tensor* gamma,
+                                           const Tensor* beta, float eps, float momentum,
+                                           Tensor& running_mean, Tensor& running_var, Tensor& y,
+                                           Tensor& save_mean, Tensor& save_invstd) = 0;
+  virtual void batch_norm_forward_inference(const Tensor& x, const Tensor* gamma,
+                                            const Tensor* beta, const Tensor& running_mean,
+                                            const Tensor& running_var, float eps,
+                                            Tensor& y) = 0;
+  virtual void batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor* gamma,
+                                   const Tensor& save_mean, const Tensor& save_invstd,
+                                   Tensor& dx, Tensor* dgamma, Tensor* dbeta) = 0;
+
+  // ---- activations (elementwise; y may alias x). alpha is LeakyReLU's negative slope.
+  virtual void activation_forward(Activation a, float alpha, const Tensor& x, Tensor& y) = 0;
+  // Uses x (ReLU, LeakyReLU) or y (Sigmoid, Tanh); dx may alias dy.
+  virtual void activation_backward(Activation a, float alpha, const Tensor& x, const Tensor& y,
+                                   const Tensor& dy, Tensor& dx) = 0;
+
+  // ---- elementwise and layout helpers
+  virtual void fill(Tensor& t, float value) = 0;
+  virtual void copy(const Tensor& src, Tensor& dst) = 0;               // same shape & device
+  virtual void add(const Tensor& a, const Tensor& b, Tensor& y) = 0;   // y = a + b (may alias)
+  virtual void axpy(float alpha, const Tensor& x, Tensor& y) = 0;      // y += alpha * x
+  virtual void scale(Tensor& x, float s) = 0;                          // x *= s
+  virtual void mul(const Tensor& a, const Tensor& b, Tensor& y) = 0;   // y = a * b
+  virtual double sum_squares(const Tensor& x) = 0;                     // sum of x^2 (double acc)
+  virtual bool all_finite(const Tensor& x) = 0;
+  // y [N, Ca+Cb, ...] = [a, b] along channels; split is its backward.
+  virtual void concat_channels(const Tensor& a, const Tensor& b, Tensor& y) = 0;
+  virtual void split_channels(const Tensor& y, Tensor& a, Tensor& b) = 0;
+  virtual void softmax_channels(const Tensor& x, Tensor& y) = 0;  // over C at every voxel
+  // Inverted dropout: mask = (u >= p) / (1 - p) with u = uniform(seed, element index), y = x*mask.
+  virtual void dropout_forward(const Tensor& x, float p, uint64_t seed, Tensor& y,
+                               Tensor& mask) = 0;
+
+  // ---- losses: returns spec.weight * loss; writes dlogits when given (overwritten).
+  virtual double loss_forward_backward(const LossSpec& spec, const Tensor& logits,
+                                       const Tensor& target, Tensor* dlogits) = 0;
+
+  // ---- optimizers (in place on param and state)
+  virtual void sgd_update(Tensor& param, const Tensor& grad, Tensor* momentum_buf,
+                          const SgdStep& s) = 0;
+  virtual void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
+                           const AdamStep& s) = 0;
+
+  // ---- sliding-window inference
+  // For window `n` of probs [Nw, C, pd, ph, pw] placed at `offset` (z, y, x; may be negative or
+  // overhang: only the part inside the volume is added):
+  //   accum[0, c, z+i, y+j, x+k] += weight[i,j,k] * probs[n, c, i, j, k]
+  //   weight_sum[0, 0, z+i, y+j, x+k] += weight[i,j,k]
+  // weight is [1, 1, pd, ph, pw]; accum [1, C, D, H, W]; weight_sum [1, 1, D, H, W].
+  virtual void window_accumulate(const Tensor& probs, int64_t n, const Tensor& weight,
+                                 const std::array<int64_t, 3>& offset, Tensor& accum,
+                                 Tensor& weight_sum) = 0;
+  // labels [N, 1, D, H, W] = index of the largest channel (first on ties), as float.
+  virtual void argmax_channels(const Tensor& x, Tensor& labels) = 0;
+};
+
+struct BackendOptions {
+  int threads = 0;           // CPU: OpenMP threads (0 = leave the runtime's default)
+  int cuda_device = 0;       // CUDA: device ordinal
+  bool cuda_strict_fp32 = false;  // CUDA: disable TF32
+};
+
+// Creates the backend for a device. Throws useg::Error with a clear message when the device is
+// unavailable ("useg was built without CUDA", "no CUDA device found").
+std::unique_ptr<Backend> make_backend(Device device, const BackendOptions& opts = {});
+
+}  // namespace useg

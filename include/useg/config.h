@@ -1,0 +1,162 @@
+// Configuration as plain structs. JSON lives only in src/config: parse_* functions turn text
+// into these structs (unknown keys and wrong types are errors naming the key and the allowed
+// values) and to_json_string() writes them back; every struct round-trips.
+//
+// Array conventions in JSON: spatial lists are in tensor order [D, H, W] (z, y, x), as in
+// nnU-Net's plans; 2D models give [H, W].
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "useg/backend.h"
+
+namespace useg {
+
+enum class NormKind { Instance, Batch, None };
+const char* norm_name(NormKind k);
+
+// The `model` section: a U-Net encoder-decoder.
+//  stage s (0..depth) has min(base_filters * 2^s, max_filters) filters; each stage is
+//  convs_per_stage x [conv kxk(x k) -> norm -> activation (-> dropout)]; encoder stages are
+//  separated by max pooling; the decoder upsamples with a transposed conv (kernel = stride =
+//  pool size), concatenates the skip and runs a stage; a 1x1(x1) conv head gives num_classes
+//  logits. residual adds a skip over each stage (1x1 conv when the channel count changes).
+//  deep_supervision adds 1x1 heads on the decoder stages below full resolution.
+struct ModelConfig {
+  int dims = 2;                 // 2 | 3
+  int in_channels = 1;
+  int num_classes = 2;          // including background
+  int base_filters = 32;
+  int depth = 4;                // number of downsamplings
+  int convs_per_stage = 2;
+  int max_filters = 320;
+  int kernel_size = 3;          // default kernel for every stage
+  // Optional per-level overrides for anisotropic data (nnU-Net style), in [D, H, W]:
+  // pool_sizes has `depth` entries, kernel_sizes has `depth + 1`. For dims 2 the D entry is 1.
+  std::vector<std::array<int, 3>> pool_sizes;
+  std::vector<std::array<int, 3>> kernel_sizes;
+  NormKind norm = NormKind::Instance;
+  float norm_eps = 1e-5f;
+  float bn_momentum = 0.1f;
+  Activation activation = Activation::LeakyReLU;  // relu | leaky_relu
+  float negative_slope = 0.01f;
+  std::string upsampling = "transposed";          // the only choice for now
+  float dropout = 0.0f;         // probability after each conv block, 0 = off
+  bool residual = false;
+  bool deep_supervision = false;
+
+  // Resolved per-level geometry (fills defaults from dims/kernel_size).
+  std::array<int, 3> pool_size(int level) const;    // level 0..depth-1
+  std::array<int, 3> kernel(int stage) const;       // stage 0..depth
+  int filters(int stage) const;
+};
+
+enum class IntensityScheme { ZScore, CT, Percentile, None };
+const char* intensity_scheme_name(IntensityScheme s);
+
+// How one input channel is normalized (recorded in model.json; the same code runs in training
+// and segmentation):
+//  zscore:     (v - mean(image)) / std(image), statistics of the image itself
+//  ct:         clip to [clip_low, clip_high], then (v - mean) / std with dataset statistics
+//  percentile: clip to the image's [percentile_low, percentile_high] percentiles, then z-score
+//  none:       unchanged
+struct ChannelNorm {
+  std::string name = "image";
+  IntensityScheme scheme = IntensityScheme::ZScore;
+  double clip_low = 0, clip_high = 0;  // ct
+  double mean = 0, std = 1;            // ct
+  double percentile_low = 0.5, percentile_high = 99.5;  // percentile
+};
+
+struct PreprocessConfig {
+  // Voxel spacing the network works at, in [D, H, W] mm; empty = the image's own spacing.
+  std::vector<double> target_spacing;
+  std::vector<ChannelNorm> channels;  // one per input channel, in channel order
+};
+
+// model.json: everything needed to segment with a model directory.
+struct ModelInfo {
+  int format_version = 1;
+  ModelConfig model;
+  PreprocessConfig preprocess;
+  std::vector<int> patch_size;        // [D, H, W] or [H, W]
+  std::vector<std::string> labels;    // names by class index; labels[0] is background
+  std::map<std::string, std::string> provenance;  // free text: dataset, trained_epochs, dice...
+};
+
+// The `train` section.
+struct AugmentConfig {
+  double flip = 0.5;          // per axis
+  double rotate90 = 0.0;      // in-plane 90 degree rotations (square patches)
+  double rotate = 0.2;        // random rotation (in-plane for 2D; about each axis for 3D)
+  double rotate_max_deg = 30;
+  double scale = 0.2;         // random isotropic zoom
+  double scale_min = 0.7, scale_max = 1.4;
+  double noise = 0.1;         // Gaussian noise
+  double noise_std_max = 0.1;
+  double blur = 0.2;          // Gaussian blur
+  double blur_sigma_min = 0.5, blur_sigma_max = 1.0;
+  double brightness = 0.15;   // multiplicative, range below
+  double brightness_min = 0.75, brightness_max = 1.25;
+  double contrast = 0.15;
+  double contrast_min = 0.75, contrast_max = 1.25;
+  double gamma = 0.3;
+  double gamma_min = 0.7, gamma_max = 1.5;
+};
+
+struct TrainConfig {
+  std::vector<int> patch_size;        // required: [H, W] or [D, H, W]
+  int batch_size = 2;
+  int epochs = 100;
+  int iterations_per_epoch = 250;
+  double oversample_foreground = 0.33;
+  LossKind loss = LossKind::DiceCE;   // dice_ce | ce | dice
+  std::string optimizer = "sgd";      // sgd | adam | adamw
+  double lr = 0.01;
+  double momentum = 0.99;             // sgd
+  bool nesterov = true;               // sgd
+  double weight_decay = 3e-5;
+  std::string schedule = "poly";      // poly | cosine | constant
+  double poly_exponent = 0.9;
+  int warmup_epochs = 0;
+  double grad_clip = 12.0;            // global norm; 0 = off
+  double val_fraction = 0.2;          // used when val_cases is empty
+  std::vector<std::string> val_cases;
+  int val_interval = 1;               // epochs between validations
+  int patience = 0;                   // epochs without improvement before stopping; 0 = off
+  int max_nonfinite_steps = 5;        // consecutive NaN/Inf losses before stopping
+  int num_workers = 2;                // augmentation threads
+  uint64_t seed = 42;
+  // Preprocessing choices the trainer turns into model.json's PreprocessConfig:
+  std::string target_spacing = "auto";     // "auto" (dataset median) | "native"
+  std::vector<double> target_spacing_mm;   // explicit [D, H, W] overrides "auto"
+  std::string normalization = "auto";      // auto (CT channels -> ct, else zscore) | zscore |
+                                           // ct | percentile | none
+  AugmentConfig augment;
+};
+
+// A training config file: {"model": {...}, "train": {...}, "labels": [...] (optional)}.
+struct RunConfig {
+  ModelConfig model;
+  TrainConfig train;
+};
+
+// Parsers: `source` names the file (or "<string>") in error messages, e.g.
+//   "configs/x.json: unknown key 'model.base_filter' (did you mean 'base_filters'?; valid keys:
+//    ...)".
+ModelConfig parse_model_config(const std::string& json_text, const std::string& source);
+RunConfig parse_run_config(const std::string& json_text, const std::string& source);
+ModelInfo parse_model_info(const std::string& json_text, const std::string& source);
+RunConfig load_run_config(const std::string& path);
+ModelInfo load_model_info(const std::string& path);  // path of model.json
+
+std::string to_json_string(const ModelConfig& c);
+std::string to_json_string(const RunConfig& c);
+std::string to_json_string(const ModelInfo& m);
+
+}  // namespace useg

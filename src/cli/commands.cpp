@@ -1,0 +1,14 @@
+#include "cli/commands.h"
+
+#include <CLI/CLI.hpp>
+
+namespace useg::cli {
+
+const char* version() { return "0.1.0"; }
+
+void register_commands(CLI::App& app, std::function<int()>& run) {
+  (void)app;
+  (void)run;
+}
+
+}  // namespace useg::cli

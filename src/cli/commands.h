@@ -1,0 +1,16 @@
+// Registration of the subcommands. Each register_* adds a subcommand to `app` and, when the
+// subcommand is chosen, sets `run` to a function returning the exit code.
+#pragma once
+
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace useg::cli {
+
+const char* version();
+void register_commands(CLI::App& app, std::function<int()>& run);
+
+}  // namespace useg::cli

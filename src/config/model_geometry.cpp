@@ -1,0 +1,47 @@
+// Resolved per-level geometry of the U-Net described by a ModelConfig.
+#include <algorithm>
+
+#include "useg/config.h"
+#include "useg/error.h"
+
+namespace useg {
+
+std::array<int, 3> ModelConfig::pool_size(int level) const {
+  USEG_CHECK(level >= 0 && level < depth, "pool level " << level << " out of range 0.." << depth - 1);
+  if (!pool_sizes.empty()) return pool_sizes.at(static_cast<size_t>(level));
+  return dims == 2 ? std::array<int, 3>{1, 2, 2} : std::array<int, 3>{2, 2, 2};
+}
+
+std::array<int, 3> ModelConfig::kernel(int stage) const {
+  USEG_CHECK(stage >= 0 && stage <= depth, "stage " << stage << " out of range 0.." << depth);
+  if (!kernel_sizes.empty()) return kernel_sizes.at(static_cast<size_t>(stage));
+  return dims == 2 ? std::array<int, 3>{1, kernel_size, kernel_size}
+                   : std::array<int, 3>{kernel_size, kernel_size, kernel_size};
+}
+
+int ModelConfig::filters(int stage) const {
+  USEG_CHECK(stage >= 0 && stage <= depth, "stage " << stage << " out of range 0.." << depth);
+  long f = static_cast<long>(base_filters) << stage;
+  return static_cast<int>(std::min<long>(f, max_filters));
+}
+
+const char* norm_name(NormKind k) {
+  switch (k) {
+    case NormKind::Instance: return "instance";
+    case NormKind::Batch: return "batch";
+    case NormKind::None: return "none";
+  }
+  return "?";
+}
+
+const char* intensity_scheme_name(IntensityScheme s) {
+  switch (s) {
+    case IntensityScheme::ZScore: return "zscore";
+    case IntensityScheme::CT: return "ct";
+    case IntensityScheme::Percentile: return "percentile";
+    case IntensityScheme::None: return "none";
+  }
+  return "?";
+}
+
+}  // namespace useg

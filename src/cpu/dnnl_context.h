@@ -1,0 +1,3 @@
+// TEMPORARY skeleton: replaced by the oneDNN context.
+#pragma once
+namespace useg::cpu { struct DnnlContext {}; }
