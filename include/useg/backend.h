@@ -175,6 +175,9 @@ class Backend {
   virtual void window_accumulate(const Tensor& probs, int64_t n, const Tensor& weight,
                                  const std::array<int64_t, 3>& offset, Tensor& accum,
                                  Tensor& weight_sum) = 0;
+  // y = x reversed along the spatial axes whose bit is set in `axes` (1 = W, 2 = H, 4 = D);
+  // mirroring test-time augmentation. y must not alias x.
+  virtual void flip_spatial(const Tensor& x, int axes, Tensor& y) = 0;
   // labels [N, 1, D, H, W] = index of the largest channel (first on ties), as float.
   virtual void argmax_channels(const Tensor& x, Tensor& labels) = 0;
 };
@@ -188,5 +191,8 @@ struct BackendOptions {
 // Creates the backend for a device. Throws useg::Error with a clear message when the device is
 // unavailable ("useg was built without CUDA", "no CUDA device found").
 std::unique_ptr<Backend> make_backend(Device device, const BackendOptions& opts = {});
+
+// True when make_backend(device) would succeed; otherwise `why` (if given) says why not.
+bool device_available(Device device, std::string* why = nullptr);
 
 }  // namespace useg

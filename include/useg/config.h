@@ -155,6 +155,15 @@ ModelInfo parse_model_info(const std::string& json_text, const std::string& sour
 RunConfig load_run_config(const std::string& path);
 ModelInfo load_model_info(const std::string& path);  // path of model.json
 
+// Any config the CLI accepts: a training config ({"model", "train"}) or a model.json. For a
+// training config, `info` gets the model, the train patch size, labels background/class1/...,
+// and default preprocessing (z-score per channel, native spacing); `run` holds the whole config.
+struct LoadedConfig {
+  ModelInfo info;
+  std::optional<RunConfig> run;
+};
+LoadedConfig load_config(const std::string& path);
+
 std::string to_json_string(const ModelConfig& c);
 std::string to_json_string(const RunConfig& c);
 std::string to_json_string(const ModelInfo& m);

@@ -7,8 +7,7 @@ namespace useg::cli {
 const char* version() { return "0.1.0"; }
 
 void register_commands(CLI::App& app, std::function<int()>& run) {
-  (void)app;
-  (void)run;
+  register_model_commands(app, run);
 }
 
 }  // namespace useg::cli

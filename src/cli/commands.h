@@ -13,4 +13,7 @@ namespace useg::cli {
 const char* version();
 void register_commands(CLI::App& app, std::function<int()>& run);
 
+// One per file: cmd_model.cpp (info, init), ...
+void register_model_commands(CLI::App& app, std::function<int()>& run);
+
 }  // namespace useg::cli

@@ -1,5 +1,7 @@
 #include "useg/backend.h"
 
+#include <exception>
+
 namespace useg {
 
 std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& opts);   // src/cpu
@@ -7,6 +9,17 @@ std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opts);  // cuda
 
 std::unique_ptr<Backend> make_backend(Device device, const BackendOptions& opts) {
   return device == Device::CPU ? make_cpu_backend(opts) : make_cuda_backend(opts);
+}
+
+bool device_available(Device device, std::string* why) {
+  if (device == Device::CPU) return true;
+  try {
+    make_cuda_backend(BackendOptions{});
+    return true;
+  } catch (const std::exception& e) {
+    if (why) *why = e.what();
+    return false;
+  }
 }
 
 }  // namespace useg

@@ -87,6 +87,8 @@ class CpuBackend final : public Backend {
                          const std::array<int64_t, 3>& offset, Tensor& accum,
                          Tensor& weight_sum) override;
   void argmax_channels(const Tensor& x, Tensor& labels) override;
+  // flip.cpp
+  void flip_spatial(const Tensor& x, int axes, Tensor& y) override;
 
  private:
   std::unique_ptr<DnnlContext> m_dnnl;

@@ -1,0 +1,103 @@
+// The U-Net built from a ModelConfig, running on a Backend, with explicit forward and backward
+// (no autograd). Tensor names and shapes of its state follow scripts/torch_unet.py, so PyTorch
+// state_dicts load as-is (docs/model-format.md).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "useg/backend.h"
+#include "useg/config.h"
+#include "useg/tensor.h"
+
+namespace useg {
+
+// A learnable tensor (grad allocated by the first backward) or a buffer (BatchNorm running
+// statistics: no grad). `value` lives on the model's device; `torch_shape` is the shape in the
+// state_dict (rank 4 for 2D conv weights, rank 5 for 3D; [C] for vectors).
+struct Parameter {
+  std::string name;
+  Tensor value;
+  Tensor grad;
+  std::vector<int64_t> torch_shape;
+};
+
+namespace nn {
+class UNetImpl;
+}
+
+class UNet {
+ public:
+  UNet(const ModelConfig& config, Backend& backend);
+  ~UNet();
+  UNet(UNet&&) noexcept;
+  UNet& operator=(UNet&&) noexcept;
+
+  const ModelConfig& config() const;
+  Backend& backend();
+
+  // x [N, in_channels, D, H, W] on the backend's device; every spatial size must be a multiple
+  // of size_multiple() on its axis. Returns the full-resolution logits [N, classes, D, H, W],
+  // followed — with deep supervision, in training mode — by the logits of decoder levels 1..
+  // depth-1. In training mode the layers keep what backward needs, BatchNorm uses batch
+  // statistics and updates its running statistics, and dropout is active.
+  std::vector<Tensor> forward(const Tensor& x, bool training);
+
+  // Backward of the last training forward. d_outputs matches forward's outputs (an undefined
+  // Tensor means "no gradient for this output"). Overwrites every parameter's grad; returns
+  // d(input) when need_input_grad, else an undefined Tensor.
+  Tensor backward(const std::vector<Tensor>& d_outputs, bool need_input_grad = false);
+
+  std::vector<Parameter*> parameters();   // learnable, in state_dict order
+  std::vector<Parameter*> buffers();      // running statistics
+  int64_t num_parameters() const;
+  std::array<int64_t, 3> size_multiple() const;  // [D, H, W] product of pool sizes
+
+  // He (Kaiming normal, fan-in, gain for the activation) weights, zero biases, unit norm scales.
+  void init_weights(uint64_t seed);
+  void set_dropout_seed(uint64_t seed);
+
+  // Strict: every expected tensor present with the expected shape (2D conv weights may be given
+  // rank 4 or 5), nothing unexpected (BatchNorm's num_batches_tracked is accepted and ignored).
+  // Errors name `source`, the tensor and the shapes.
+  void load_state(const std::map<std::string, Tensor>& tensors, const std::string& source);
+  std::vector<std::pair<std::string, Tensor>> state_dict() const;  // CPU copies, torch shapes
+
+ private:
+  std::unique_ptr<nn::UNetImpl> m_impl;
+};
+
+// A model directory: model.json + weights.safetensors.
+struct LoadedModel {
+  ModelInfo info;
+  std::unique_ptr<UNet> net;
+};
+LoadedModel load_model_dir(const std::string& dir, Backend& backend);
+// Writes weights.safetensors then model.json, each atomically; creates `dir` if needed.
+void save_model_dir(const std::string& dir, const ModelInfo& info, const UNet& net);
+
+// Architecture summary for `useg info`.
+struct StageSummary {
+  std::string name;             // "enc0", ..., "bottleneck", "dec3", ..., "head"
+  int in_channels = 0, out_channels = 0;
+  std::array<int, 3> kernel{1, 1, 1};
+  std::array<int64_t, 3> scale{1, 1, 1};  // downsampling factor relative to the input
+  int64_t params = 0;
+  double flops_per_voxel = 0;   // per input voxel (2 * MACs)
+};
+struct ModelSummary {
+  std::vector<StageSummary> stages;
+  int64_t params = 0;
+  double flops_per_voxel = 0;
+  std::array<int64_t, 3> receptive_field{1, 1, 1};  // [D, H, W] voxels
+  std::array<int64_t, 3> size_multiple{1, 1, 1};
+};
+ModelSummary summarize(const ModelConfig& config);
+std::string format_summary(const ModelConfig& config, const ModelSummary& s);
+
+}  // namespace useg

@@ -1,0 +1,133 @@
+// Golden parity with PyTorch: scripts/make_golden.py (Debian's python3-torch, float64) wrote the
+// weights, input, outputs, loss and gradients of scripts/torch_unet.py for three small U-Nets;
+// useg must reproduce the forward within 1e-4 and the gradients within 1e-3, relative to the
+// largest magnitude of each reference tensor.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "common/compare.h"
+#include "common/devices.h"
+#include "useg/config.h"
+#include "useg/files.h"
+#include "useg/model.h"
+#include "useg/safetensors.h"
+
+namespace useg {
+namespace {
+
+std::string golden_dir(const std::string& name) {
+  return std::string(USEG_TEST_DATA) + "/golden/" + name;
+}
+
+// Relative-to-scale tolerance: |a - b| <= rel * max|b| (+ tiny absolute floor).
+test::Tolerance scaled(const Tensor& ref, double rel) {
+  double m = 0;
+  for (float v : ref.to_vector()) m = std::max(m, double(std::fabs(v)));
+  return test::Tolerance{rel * m + 1e-7, 0.0};
+}
+
+// Nearest downsampling of a label map [N,1,D,H,W] by integer factors (every f-th voxel).
+Tensor downsample_labels(const Tensor& t, std::array<int64_t, 3> f) {
+  const Shape& s = t.shape();
+  Shape o{s[0], 1, (s[2] + f[0] - 1) / f[0], (s[3] + f[1] - 1) / f[1], (s[4] + f[2] - 1) / f[2]};
+  Tensor r = Tensor::empty(o);
+  for (int64_t n = 0; n < o[0]; ++n)
+    for (int64_t z = 0; z < o[2]; ++z)
+      for (int64_t y = 0; y < o[3]; ++y)
+        for (int64_t x = 0; x < o[4]; ++x) r.at(n, 0, z, y, x) = t.at(n, 0, z * f[0], y * f[1], x * f[2]);
+  return r;
+}
+
+Tensor as5d(const Tensor& t) {
+  const Shape& s = t.shape();
+  if (s.rank() == 5) return t;
+  return t.reshaped(Shape{s[0], s[1], 1, s[2], s[3]});  // 2D NCHW
+}
+
+class Golden : public test::DeviceTest {};
+
+void run_golden(Backend& be, const std::string& name) {
+  std::string dir = golden_dir(name);
+  ModelConfig cfg = parse_model_config(read_file(dir + "/config.json"), dir + "/config.json");
+  UNet net(cfg, be);
+  SafetensorsFile weights = read_safetensors(dir + "/weights.safetensors");
+  net.load_state(weights.tensors, dir + "/weights.safetensors");
+  SafetensorsFile io = read_safetensors(dir + "/io.safetensors");
+  auto get = [&](const std::string& k) {
+    auto it = io.tensors.find(k);
+    if (it == io.tensors.end()) throw std::runtime_error("golden file lacks " + k);
+    return as5d(it->second);
+  };
+  std::vector<double> loss_weights =
+      nlohmann::json::parse(io.metadata.at("loss_weights")).get<std::vector<double>>();
+
+  // ---- training-mode forward
+  Tensor x = get("input").to(be.device());
+  std::vector<Tensor> outs = net.forward(x, /*training=*/true);
+  ASSERT_EQ(outs.size(), loss_weights.size());
+  Tensor ref_logits = get("logits");
+  EXPECT_ALLCLOSE(outs[0], ref_logits, scaled(ref_logits, 1e-4)) << name << " logits";
+  std::printf("[golden] %s forward max rel error %.2e\n", name.c_str(),
+              test::max_rel_error(outs[0], ref_logits));
+  for (size_t k = 1; k < outs.size(); ++k) {
+    Tensor r = get("ds." + std::to_string(k));
+    EXPECT_ALLCLOSE(outs[k], r, scaled(r, 1e-4)) << name << " deep supervision output " << k;
+  }
+
+  // ---- loss (weighted DiceCE over outputs, targets downsampled like the reference)
+  Tensor target = get("target");
+  double loss = 0;
+  std::vector<Tensor> grads;
+  std::array<int64_t, 3> factor{1, 1, 1};
+  for (size_t k = 0; k < outs.size(); ++k) {
+    if (k > 0) {
+      auto p = cfg.pool_size(static_cast<int>(k) - 1);
+      for (int a = 0; a < 3; ++a) factor[a] *= p[a];
+    }
+    Tensor tk = (k == 0 ? target : downsample_labels(target, factor)).to(be.device());
+    LossSpec spec;
+    spec.kind = LossKind::DiceCE;
+    spec.weight = static_cast<float>(loss_weights[k]);
+    Tensor g = Tensor::empty(outs[k].shape(), be.device());
+    loss += be.loss_forward_backward(spec, outs[k], tk, &g);
+    grads.push_back(g);
+  }
+  double ref_loss = get("loss").to_vector()[0];
+  EXPECT_NEAR(loss, ref_loss, 1e-5 * std::fabs(ref_loss)) << name << " loss";
+
+  // ---- backward
+  Tensor dx = net.backward(grads, /*need_input_grad=*/true);
+  Tensor ref_dx = get("grad.input");
+  EXPECT_ALLCLOSE(dx, ref_dx, scaled(ref_dx, 1e-3)) << name << " grad of input";
+  double worst = test::max_rel_error(dx, ref_dx);
+  for (Parameter* p : net.parameters()) {
+    Tensor r = io.tensors.at("grad." + p->name);
+    Tensor g = p->grad.reshaped(r.shape());
+    EXPECT_ALLCLOSE(g, r, scaled(r, 1e-3)) << name << " grad of " << p->name;
+    worst = std::max(worst, test::max_rel_error(g, r));
+  }
+  std::printf("[golden] %s gradient max rel error %.2e (input and %zu parameters)\n",
+              name.c_str(), worst, net.parameters().size());
+  for (Parameter* b : net.buffers()) {
+    Tensor r = io.tensors.at("after." + b->name);
+    EXPECT_ALLCLOSE(b->value, r, scaled(r, 1e-4)) << name << " updated " << b->name;
+  }
+
+  // ---- eval-mode forward from the original weights (BatchNorm uses running statistics)
+  net.load_state(weights.tensors, dir + "/weights.safetensors");
+  Tensor eval = net.forward(x, /*training=*/false)[0];
+  Tensor ref_eval = get("eval_logits");
+  EXPECT_ALLCLOSE(eval, ref_eval, scaled(ref_eval, 1e-4)) << name << " eval logits";
+}
+
+TEST_P(Golden, Unet2dBatchNorm) { run_golden(backend(), "unet2d_bn"); }
+TEST_P(Golden, Unet3dInstanceNormResidualDeepSupervision) { run_golden(backend(), "unet3d_in"); }
+TEST_P(Golden, Unet2dInstanceNorm) { run_golden(backend(), "unet2d_in"); }
+USEG_INSTANTIATE_DEVICE_TEST(Golden);
+
+}  // namespace
+}  // namespace useg

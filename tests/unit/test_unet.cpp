@@ -1,0 +1,206 @@
+// The U-Net as a whole: parameter counts against PyTorch's, a finite-difference check of the
+// composed backward (residual, deep supervision, dropout, batch norm), overfitting one batch,
+// bit-identical reruns, and clear errors for weights that do not fit the config.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "common/compare.h"
+#include "common/shapes.h"
+#include "useg/error.h"
+#include "useg/model.h"
+#include "useg/optimizer.h"
+
+namespace useg {
+namespace {
+
+ModelConfig tiny2d() {
+  ModelConfig c;
+  c.dims = 2;
+  c.in_channels = 1;
+  c.num_classes = 2;
+  c.base_filters = 8;
+  c.depth = 2;
+  c.convs_per_stage = 2;
+  return c;
+}
+
+// The counts PyTorch reports for scripts/make_golden.py's modules (printed by the generator).
+TEST(UNet, ParameterCountMatchesPyTorch) {
+  auto be = make_backend(Device::CPU);
+  ModelConfig a;  // unet2d_bn
+  a.dims = 2; a.in_channels = 2; a.num_classes = 3; a.base_filters = 4; a.depth = 3;
+  a.max_filters = 12; a.norm = NormKind::Batch;
+  EXPECT_EQ(UNet(a, *be).num_parameters(), 13367);
+  EXPECT_EQ(summarize(a).params, 13367);
+  ModelConfig b;  // unet3d_in
+  b.dims = 3; b.in_channels = 1; b.num_classes = 2; b.base_filters = 4; b.depth = 2;
+  b.max_filters = 16; b.activation = Activation::ReLU; b.residual = true;
+  b.deep_supervision = true;
+  b.pool_sizes = {{1, 2, 2}, {2, 2, 2}};
+  b.kernel_sizes = {{1, 3, 3}, {3, 3, 3}, {3, 3, 3}};
+  EXPECT_EQ(UNet(b, *be).num_parameters(), 20552);
+  EXPECT_EQ(summarize(b).params, 20552);
+  ModelConfig c;  // unet2d_in
+  c.dims = 2; c.base_filters = 8; c.depth = 2; c.convs_per_stage = 1;
+  EXPECT_EQ(UNet(c, *be).num_parameters(), 14434);
+  EXPECT_EQ(summarize(c).params, 14434);
+}
+
+TEST(UNet, SummaryReceptiveFieldAndFlops) {
+  ModelConfig c = tiny2d();  // 2 convs 3x3 per stage, depth 2, pools 2
+  ModelSummary s = summarize(c);
+  // enc0: +4, pool: +1 (jump 2), enc1: +8, pool: +2 (jump 4), bottleneck: +16,
+  // dec1 (jump 2): +8, dec0 (jump 1): +4  -> 1 + 43 = 44
+  EXPECT_EQ(s.receptive_field[1], 44);
+  EXPECT_EQ(s.receptive_field[0], 1);
+  EXPECT_EQ(s.size_multiple[2], 4);
+  // enc0 first conv: 2 * 1 * 8 * 9 FLOPs per voxel
+  EXPECT_NEAR(s.stages[0].flops_per_voxel, 2.0 * 1 * 8 * 9 + 2.0 * 8 * 8 * 9, 1e-9);
+}
+
+// Loss = sum(out_k * R_k) so dLoss/dout_k = R_k; compares backward with central differences.
+TEST(UNet, BackwardMatchesFiniteDifferences) {
+  auto be = make_backend(Device::CPU);
+  ModelConfig c = tiny2d();
+  c.in_channels = 2;
+  c.num_classes = 3;
+  c.base_filters = 3;
+  c.residual = true;
+  c.deep_supervision = true;
+  c.dropout = 0.2f;
+  c.norm = NormKind::Batch;
+  UNet net(c, *be);
+  net.init_weights(7);
+  Tensor x = test::random_tensor(Shape{2, 2, 1, 8, 12}, 1);
+  auto eval = [&](const Tensor& in) {
+    net.set_dropout_seed(99);
+    std::vector<Tensor> outs = net.forward(in, true);
+    return outs;
+  };
+  std::vector<Tensor> outs = eval(x);
+  ASSERT_EQ(outs.size(), 2u);
+  std::vector<Tensor> R;
+  for (size_t k = 0; k < outs.size(); ++k) R.push_back(test::random_tensor(outs[k].shape(), 10 + k));
+  Tensor dx = net.backward(R, true);
+  auto loss = [&](const Tensor& in) {
+    std::vector<Tensor> o = eval(in);
+    double l = 0;
+    for (size_t k = 0; k < o.size(); ++k)
+      for (int64_t i = 0; i < o[k].numel(); ++i) l += double(o[k].data()[i]) * R[k].data()[i];
+    return l;
+  };
+  const double h = 1e-2;
+  int checked = 0;
+  for (int64_t i = 0; i < x.numel(); i += 37) {
+    Tensor xp = x.clone(), xm = x.clone();
+    xp.data()[i] += h;
+    xm.data()[i] -= h;
+    double fd = (loss(xp) - loss(xm)) / (2 * h);
+    EXPECT_NEAR(dx.data()[i], fd, 2e-2 * std::max(1.0, std::fabs(fd))) << "input element " << i;
+    ++checked;
+  }
+  // A few parameters: first conv, a norm scale, the residual skip, a deep-supervision head.
+  std::vector<Parameter*> ps = net.parameters();
+  std::vector<Tensor> grads;
+  for (Parameter* p : ps) grads.push_back(p->grad.clone());
+  for (size_t pi = 0; pi < ps.size(); pi += 5) {
+    Parameter* p = ps[pi];
+    for (int64_t i = 0; i < p->value.numel(); i += std::max<int64_t>(1, p->value.numel() / 3)) {
+      float orig = p->value.data()[i];
+      p->value.data()[i] = orig + float(h);
+      double lp = loss(x);
+      p->value.data()[i] = orig - float(h);
+      double lm = loss(x);
+      p->value.data()[i] = orig;
+      double fd = (lp - lm) / (2 * h);
+      EXPECT_NEAR(grads[pi].data()[i], fd, 2e-2 * std::max(1.0, std::fabs(fd)))
+          << p->name << " element " << i;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 20);
+}
+
+std::vector<double> overfit_losses(uint64_t seed, int steps) {
+  auto be = make_backend(Device::CPU);
+  ModelConfig c = tiny2d();
+  UNet net(c, *be);
+  net.init_weights(seed);
+  // A fixed batch: two 32x32 images with a bright disc (class 1) on noise.
+  Tensor x = test::random_tensor(Shape{2, 1, 1, 32, 32}, 3, -0.3f, 0.3f);
+  Tensor t = Tensor::zeros(Shape{2, 1, 1, 32, 32});
+  for (int n = 0; n < 2; ++n)
+    for (int y = 0; y < 32; ++y)
+      for (int xx = 0; xx < 32; ++xx) {
+        double cy = 12 + 8 * n, cx = 14 + 4 * n;
+        if ((y - cy) * (y - cy) + (xx - cx) * (xx - cx) < 36) {
+          t.at(n, 0, 0, y, xx) = 1.f;
+          x.at(n, 0, 0, y, xx) += 1.f;
+        }
+      }
+  OptimizerConfig oc;
+  oc.type = "adam";
+  Optimizer opt(oc, net.parameters(), *be);
+  std::vector<double> losses;
+  LossSpec spec;
+  spec.kind = LossKind::CrossEntropy;
+  for (int s = 0; s < steps; ++s) {
+    std::vector<Tensor> out = net.forward(x, true);
+    Tensor g = Tensor::empty(out[0].shape());
+    losses.push_back(be->loss_forward_backward(spec, out[0], t, &g));
+    net.backward({g});
+    opt.clip_grad_norm(12.0);
+    opt.step(3e-3);
+  }
+  return losses;
+}
+
+TEST(UNet, OverfitsOneBatchAndRerunsAreBitIdentical) {
+  std::vector<double> a = overfit_losses(5, 60);
+  std::vector<double> b = overfit_losses(5, 60);
+  EXPECT_LT(a.back(), a.front() / 10) << "loss went from " << a.front() << " to " << a.back();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i;
+}
+
+TEST(UNet, LoadStateErrorsNameTheTensor) {
+  auto be = make_backend(Device::CPU);
+  UNet net(tiny2d(), *be);
+  auto sd = net.state_dict();
+  std::map<std::string, Tensor> m(sd.begin(), sd.end());
+  auto expect_error = [&](std::map<std::string, Tensor> t, const std::string& what) {
+    try {
+      net.load_state(t, "w.safetensors");
+      FAIL() << "expected an error containing " << what;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  auto missing = m;
+  missing.erase("head.weight");
+  expect_error(missing, "w.safetensors: missing tensors for this model config: head.weight");
+  auto extra = m;
+  extra["encoder.9.blocks.0.conv.weight"] = Tensor::zeros(Shape{1});
+  expect_error(extra, "tensors not in this model config: encoder.9.blocks.0.conv.weight");
+  auto wrong = m;
+  wrong["head.bias"] = Tensor::zeros(Shape{3});
+  expect_error(wrong, "tensor 'head.bias' has shape [3], the model config expects [2]");
+  net.load_state(m, "ok");  // the untouched state loads
+}
+
+TEST(UNet, InputSizeMustBeAMultipleOfThePools) {
+  auto be = make_backend(Device::CPU);
+  UNet net(tiny2d(), *be);
+  try {
+    net.forward(Tensor::zeros(Shape{1, 1, 1, 30, 32}), false);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("spatial size 30 on axis H must be a multiple of 4"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace useg
