@@ -24,6 +24,8 @@ Where Where::index(size_t i) const {
 
 void Where::fail(const std::string& msg) const {
   if (m_path.empty()) throw Error(m_source + ": " + msg);
+  // An index right below the root reads as "--patch-size[1]: ...".
+  if (m_path[0] == '[') throw Error(m_source + m_path + ": " + msg);
   throw Error(m_source + ": " + m_path + ": " + msg);
 }
 

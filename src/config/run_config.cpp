@@ -136,6 +136,9 @@ void validate_train(const Where& w, const TrainConfig& t, const ModelConfig& m) 
   check_int_min(w.key("max_nonfinite_steps"), t.max_nonfinite_steps, 1);
   check_int_min(w.key("num_workers"), t.num_workers, 0);
   validate_spacing(w.key("target_spacing_mm"), t.target_spacing_mm, m.dims);
+  if (!t.target_spacing_mm.empty() && t.target_spacing == "native")
+    w.key("target_spacing_mm").fail("an explicit spacing contradicts target_spacing 'native'; "
+                                    "use target_spacing 'auto' or remove target_spacing_mm");
   validate_augment(w.key("augment"), t.augment);
 }
 
