@@ -330,7 +330,7 @@ TEST(ConfigErrors, SyntaxErrorGivesLineAndColumn) {
   EXPECT_NE(truncated.find("unexpected end of input"), std::string::npos) << truncated;
   EXPECT_EQ(run_error("{\"model\": {\n  \"depth\": 1e400}}"),
             "configs/x.json:2:12: invalid JSON: number overflow parsing '1e400'");
-  EXPECT_EQ(run_error("{\"model\": {}, \"train\": {\"patch_size\": [64, 64], \"lr\": 1, \"lr\": 2}}"),
+  EXPECT_EQ(run_error(R"({"model": {}, "train": {"patch_size": [64, 64], "lr": 1, "lr": 2}})"),
             "configs/x.json: duplicate key 'train.lr'");
   EXPECT_EQ(info_error(R"({"preprocess": {"channels": [{}, {"name": "a", "name": "b"}]}})"),
             "configs/x.json: duplicate key 'preprocess.channels[1].name'");
