@@ -140,7 +140,7 @@ struct TrainConfig {
   AugmentConfig augment;
 };
 
-// A training config file: {"model": {...}, "train": {...}, "labels": [...] (optional)}.
+// A training config file: {"model": {...}, "train": {...}} (labels come from dataset.json).
 struct RunConfig {
   ModelConfig model;
   TrainConfig train;

@@ -24,11 +24,14 @@ namespace useg {
 namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 100000000;  // 100 MB, the reference implementation's limit
-constexpr const char* kSupported = "F32, F16, BF16";
+// Integers (PyTorch counters such as BatchNorm's num_batches_tracked) are read as float.
+constexpr const char* kSupported = "F32, F16, BF16, I64, I32";
 
 uint64_t dtype_size(const std::string& dtype) {
   if (dtype == "F32") return 4;
   if (dtype == "F16" || dtype == "BF16") return 2;
+  if (dtype == "I64") return 8;
+  if (dtype == "I32") return 4;
   return 0;
 }
 
@@ -105,9 +108,15 @@ Tensor decode(const SafetensorsEntry& e, const unsigned char* data) {
   } else if (e.dtype == "F16") {
     for (int64_t i = 0; i < n; ++i)
       out[i] = half_to_float(static_cast<uint16_t>(load_le(data + 2 * i, 2)));
-  } else {  // BF16
+  } else if (e.dtype == "BF16") {
     for (int64_t i = 0; i < n; ++i)
       out[i] = bfloat16_to_float(static_cast<uint16_t>(load_le(data + 2 * i, 2)));
+  } else if (e.dtype == "I64") {
+    for (int64_t i = 0; i < n; ++i)
+      out[i] = static_cast<float>(static_cast<int64_t>(load_le(data + 8 * i, 8)));
+  } else {  // I32
+    for (int64_t i = 0; i < n; ++i)
+      out[i] = static_cast<float>(static_cast<int32_t>(load_le(data + 4 * i, 4)));
   }
   return t;
 }

@@ -256,10 +256,27 @@ TEST(SafetensorsErrors, BadJsonAndStructure) {
             "w.safetensors (safetensors header): duplicate key 't'");
 }
 
+// PyTorch state_dicts hold integer counters (BatchNorm's num_batches_tracked, I64).
+TEST(Safetensors, IntegersReadAsFloat) {
+  std::string data;
+  for (int64_t v : {int64_t(7), int64_t(-3)})
+    for (int b = 0; b < 8; ++b) data.push_back(static_cast<char>((uint64_t(v) >> (8 * b)) & 0xff));
+  for (int32_t v : {int32_t(123456), int32_t(-1)})
+    for (int b = 0; b < 4; ++b) data.push_back(static_cast<char>((uint32_t(v) >> (8 * b)) & 0xff));
+  SafetensorsFile f = parse_safetensors(
+      st_file(R"({"a":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},)"
+              R"("b":{"dtype":"I32","shape":[2],"data_offsets":[16,24]}})",
+              data),
+      "ints.safetensors");
+  EXPECT_EQ(f.tensors.at("a").to_vector(), (std::vector<float>{7.f, -3.f}));
+  EXPECT_EQ(f.tensors.at("b").to_vector(), (std::vector<float>{123456.f, -1.f}));
+}
+
 TEST(SafetensorsErrors, DtypeSizesAndOffsets) {
-  EXPECT_EQ(parse_error(st_file(R"({"t":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})",
+  EXPECT_EQ(parse_error(st_file(R"({"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})",
                                 kEight)),
-            "w.safetensors: tensor 't': unsupported dtype 'I64' (supported: F32, F16, BF16)");
+            "w.safetensors: tensor 't': unsupported dtype 'U8' (supported: F32, F16, BF16, I64, "
+            "I32)");
   EXPECT_EQ(parse_error(st_file(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}})",
                                 kEight)),
             "w.safetensors: tensor 't': data_offsets [0, 16] run past the end of the data buffer "
