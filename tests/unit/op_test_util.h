@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "common/compare.h"
@@ -21,6 +22,11 @@
 #include "useg/backend.h"
 #include "useg/error.h"
 #include "useg/tensor.h"
+
+namespace useg {
+// Readable parameters in gtest's failure messages.
+inline void PrintTo(const Shape& s, std::ostream* os) { *os << s.str(); }
+}  // namespace useg
 
 namespace useg::test {
 
