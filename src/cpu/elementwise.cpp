@@ -1,5 +1,7 @@
 // Activations, elementwise arithmetic, channel concat/split, softmax and dropout on the CPU:
 // OpenMP loops over ops/activation.h, ops/elementwise.h, ops/softmax.h and ops/dropout.h.
+#include "ops/elementwise.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -8,7 +10,6 @@
 #include "cpu/reduce.h"
 #include "ops/activation.h"
 #include "ops/dropout.h"
-#include "ops/elementwise.h"
 #include "ops/softmax.h"
 #include "useg/error.h"
 
@@ -53,10 +54,10 @@ void check_concat(const char* op, const Tensor& a, const Tensor& b, const Tensor
   check_activation(op, "y", y, kCpu);
   const Shape &sa = a.shape(), &sb = b.shape(), &sy = y.shape();
   const bool ok = sa.n() == sy.n() && sb.n() == sy.n() && sa.d() == sy.d() && sb.d() == sy.d() &&
-                  sa.h() == sy.h() && sb.h() == sy.h() && sa.w() == sy.w() &&
-                  sb.w() == sy.w() && sa.c() + sb.c() == sy.c();
-  USEG_CHECK(ok, op << ": y " << sy.str() << " is not the channel concatenation of a "
-                    << sa.str() << " and b " << sb.str());
+                  sa.h() == sy.h() && sb.h() == sy.h() && sa.w() == sy.w() && sb.w() == sy.w() &&
+                  sa.c() + sb.c() == sy.c();
+  USEG_CHECK(ok, op << ": y " << sy.str() << " is not the channel concatenation of a " << sa.str()
+                    << " and b " << sb.str());
 }
 
 }  // namespace
@@ -245,8 +246,7 @@ void CpuBackend::softmax_channels(const Tensor& x, Tensor& y) {
   }
 }
 
-void CpuBackend::dropout_forward(const Tensor& x, float p, uint64_t seed, Tensor& y,
-                                 Tensor& mask) {
+void CpuBackend::dropout_forward(const Tensor& x, float p, uint64_t seed, Tensor& y, Tensor& mask) {
   const char* op = "dropout_forward";
   check_tensor(op, "x", x, kCpu);
   check_tensor(op, "y", y, kCpu);

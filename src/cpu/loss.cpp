@@ -1,5 +1,7 @@
 // Losses on the CPU: per-sample double reductions of the per-voxel terms of ops/loss.h
 // (cpu/reduce.h, so the value does not depend on the thread count), then the per-voxel gradient.
+#include "ops/loss.h"
+
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -7,7 +9,6 @@
 #include "cpu/cpu_backend.h"
 #include "cpu/op_checks.h"
 #include "cpu/reduce.h"
-#include "ops/loss.h"
 #include "useg/error.h"
 
 namespace useg::cpu {
@@ -29,8 +30,8 @@ void check_labels(const Tensor& target, int64_t channels) {
   int64_t i = first_bad;
   const int64_t x = i % s.w(), y = (i /= s.w()) % s.h(), z = (i /= s.h()) % s.d();
   const int64_t nn = i / s.d();
-  USEG_THROW(kOp << ": target value " << t[first_bad] << " at [" << nn << ", 0, " << z << ", "
-                 << y << ", " << x << "] of " << s.str() << " is not a class index in 0.."
+  USEG_THROW(kOp << ": target value " << t[first_bad] << " at [" << nn << ", 0, " << z << ", " << y
+                 << ", " << x << "] of " << s.str() << " is not a class index in 0.."
                  << channels - 1 << " (the logits have " << channels << " channels)");
 }
 
@@ -41,8 +42,7 @@ double softmax_loss(const LossSpec& spec, const Tensor& logits, const Tensor& ta
   const int64_t N = s.n(), C = s.c(), S = s.spatial();
   const bool has_ce = spec.kind != LossKind::Dice;
   const bool has_dice = spec.kind != LossKind::CrossEntropy;
-  USEG_CHECK(!has_dice || C >= 2, kOp << " (" << loss_name(spec.kind) << "): logits "
-                                      << s.str()
+  USEG_CHECK(!has_dice || C >= 2, kOp << " (" << loss_name(spec.kind) << "): logits " << s.str()
                                       << " need at least 2 channels (background + a foreground"
                                          " class) for a Dice term");
   const float* x = logits.data();
@@ -51,17 +51,15 @@ double softmax_loss(const LossSpec& spec, const Tensor& logits, const Tensor& ta
   // Per sample: [CE sum, then (I, P, T) for each foreground class].
   const int k = 1 + (has_dice ? 3 * int(C - 1) : 0);
   std::vector<double> sums(N * k);
-  reduce_rows(N, 1, S, k, sums.data(),
-              [&](int64_t n, int64_t, int64_t b, int64_t e, double* acc) {
-                const float* xn = x + n * C * S;
-                const float* tn = t + n * S;
-                double ce = 0.0;
-                for (int64_t v = b; v < e; ++v)
-                  ce += ops::softmax_loss_voxel_terms(xn + v, int(C), S,
-                                                      ops::label_class(tn[v], int(C)),
-                                                      has_dice ? acc + 1 : nullptr);
-                acc[0] = ce;
-              });
+  reduce_rows(N, 1, S, k, sums.data(), [&](int64_t n, int64_t, int64_t b, int64_t e, double* acc) {
+    const float* xn = x + n * C * S;
+    const float* tn = t + n * S;
+    double ce = 0.0;
+    for (int64_t v = b; v < e; ++v)
+      ce += ops::softmax_loss_voxel_terms(xn + v, int(C), S, ops::label_class(tn[v], int(C)),
+                                          has_dice ? acc + 1 : nullptr);
+    acc[0] = ce;
+  });
 
   const double voxels = double(N) * double(S);
   double loss = 0.0;
@@ -115,7 +113,8 @@ double elementwise_loss(const LossSpec& spec, const Tensor& logits, const Tensor
   const float* t = target.data();
   // Target value of element (n, c, v): dense, or one-hot of the voxel's label.
   auto target_at = [=](int64_t n, int64_t c, int64_t v) {
-    return dense ? t[(n * C + c) * S + v] : ops::onehot(ops::label_class(t[n * S + v], int(C)), int(c));
+    return dense ? t[(n * C + c) * S + v]
+                 : ops::onehot(ops::label_class(t[n * S + v], int(C)), int(c));
   };
 
   std::vector<double> sums(N);

@@ -1,12 +1,13 @@
 // Instance norm and batch norm on the CPU: deterministic double reductions (cpu/reduce.h)
 // followed by OpenMP loops over the per-element math of ops/norm.h.
+#include "ops/norm.h"
+
 #include <algorithm>
 #include <vector>
 
 #include "cpu/cpu_backend.h"
 #include "cpu/op_checks.h"
 #include "cpu/reduce.h"
-#include "ops/norm.h"
 #include "useg/error.h"
 
 namespace useg::cpu {
@@ -55,9 +56,8 @@ void group_stats(const float* x, const Groups& g, std::vector<double>& mean,
 
 // y = norm_forward_apply over every (n, c) row; the statistics are indexed per (n, c) when
 // per_sample (instance norm) and per c otherwise (batch norm).
-void apply_forward(const Shape& s, const float* x, float* y, const float* mean,
-                   const float* invstd, bool per_sample, const Tensor* gamma,
-                   const Tensor* beta) {
+void apply_forward(const Shape& s, const float* x, float* y, const float* mean, const float* invstd,
+                   bool per_sample, const Tensor* gamma, const Tensor* beta) {
   const int64_t C = s.c(), S = s.spatial(), rows = s.n() * C;
   const float* gp = gamma ? gamma->data() : nullptr;
   const float* bp = beta ? beta->data() : nullptr;
@@ -178,18 +178,17 @@ void CpuBackend::instance_norm_backward(const Tensor& x, const Tensor& dy, const
                                         const Tensor& save_mean, const Tensor& save_invstd,
                                         Tensor& dx, Tensor* dgamma, Tensor* dbeta) {
   const char* op = "instance_norm_backward";
-  check_backward(op, x, dy, gamma, save_mean, save_invstd, x.shape().n() * x.shape().c(),
-                 "N*C", dx, dgamma, dbeta);
+  check_backward(op, x, dy, gamma, save_mean, save_invstd, x.shape().n() * x.shape().c(), "N*C", dx,
+                 dgamma, dbeta);
   norm_backward(x.shape(), instance_groups(x.shape()), true, x.data(), dy.data(),
-                gamma ? gamma->data() : nullptr, save_mean.data(), save_invstd.data(),
-                dx.data(), dgamma ? dgamma->data() : nullptr, dbeta ? dbeta->data() : nullptr);
+                gamma ? gamma->data() : nullptr, save_mean.data(), save_invstd.data(), dx.data(),
+                dgamma ? dgamma->data() : nullptr, dbeta ? dbeta->data() : nullptr);
 }
 
 void CpuBackend::batch_norm_forward_training(const Tensor& x, const Tensor* gamma,
                                              const Tensor* beta, float eps, float momentum,
-                                             Tensor& running_mean, Tensor& running_var,
-                                             Tensor& y, Tensor& save_mean,
-                                             Tensor& save_invstd) {
+                                             Tensor& running_mean, Tensor& running_var, Tensor& y,
+                                             Tensor& save_mean, Tensor& save_invstd) {
   const char* op = "batch_norm_forward_training";
   check_forward(op, x, gamma, beta, eps, y);
   check_channel_param(op, "running_mean", running_mean, x, kCpu);
@@ -213,8 +212,7 @@ void CpuBackend::batch_norm_forward_training(const Tensor& x, const Tensor* gamm
     sm[c] = float(mean[c]);
     si[c] = ops::norm_invstd(ops::norm_biased_var(sq_dev[c], g.count()), eps);
     rm[c] = ops::norm_running_update(rm[c], mean[c], momentum);
-    rv[c] = ops::norm_running_update(rv[c], ops::norm_unbiased_var(sq_dev[c], g.count()),
-                                     momentum);
+    rv[c] = ops::norm_running_update(rv[c], ops::norm_unbiased_var(sq_dev[c], g.count()), momentum);
   }
   apply_forward(s, x.data(), y.data(), sm, si, false, gamma, beta);
 }
@@ -234,14 +232,13 @@ void CpuBackend::batch_norm_forward_inference(const Tensor& x, const Tensor* gam
 }
 
 void CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor* gamma,
-                                     const Tensor& save_mean, const Tensor& save_invstd,
-                                     Tensor& dx, Tensor* dgamma, Tensor* dbeta) {
+                                     const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
+                                     Tensor* dgamma, Tensor* dbeta) {
   const char* op = "batch_norm_backward";
-  check_backward(op, x, dy, gamma, save_mean, save_invstd, x.shape().c(), "C", dx, dgamma,
-                 dbeta);
+  check_backward(op, x, dy, gamma, save_mean, save_invstd, x.shape().c(), "C", dx, dgamma, dbeta);
   norm_backward(x.shape(), batch_groups(x.shape()), false, x.data(), dy.data(),
-                gamma ? gamma->data() : nullptr, save_mean.data(), save_invstd.data(),
-                dx.data(), dgamma ? dgamma->data() : nullptr, dbeta ? dbeta->data() : nullptr);
+                gamma ? gamma->data() : nullptr, save_mean.data(), save_invstd.data(), dx.data(),
+                dgamma ? dgamma->data() : nullptr, dbeta ? dbeta->data() : nullptr);
 }
 
 }  // namespace useg::cpu

@@ -13,15 +13,14 @@ void check_tensor(const char* op, const char* name, const Tensor& t, Device devi
 
 void check_activation(const char* op, const char* name, const Tensor& t, Device device) {
   check_tensor(op, name, t, device);
-  USEG_CHECK(t.shape().rank() == 5, op << ": " << name << " " << t.shape().str()
-                                       << " must be rank 5 (N, C, D, H, W)");
+  USEG_CHECK(t.shape().rank() == 5,
+             op << ": " << name << " " << t.shape().str() << " must be rank 5 (N, C, D, H, W)");
 }
 
 void check_same_shape(const char* op, const char* a_name, const Tensor& a, const char* b_name,
                       const Tensor& b) {
   USEG_CHECK(a.shape() == b.shape(), op << ": " << b_name << " " << b.shape().str()
-                                        << " does not match " << a_name << " "
-                                        << a.shape().str());
+                                        << " does not match " << a_name << " " << a.shape().str());
 }
 
 void check_channel_param(const char* op, const char* name, const Tensor& p, const Tensor& x,
@@ -36,9 +35,9 @@ void check_channel_param(const char* op, const char* name, const Tensor& p, cons
 void check_vector(const char* op, const char* name, const Tensor& p, int64_t count,
                   const char* what, Device device) {
   check_tensor(op, name, p, device);
-  USEG_CHECK(p.shape().rank() == 1 && p.shape()[0] == count,
-             op << ": " << name << " " << p.shape().str() << " must be [" << count << "] ("
-                << what << ")");
+  USEG_CHECK(p.shape().rank() == 1 && p.shape()[0] == count, op << ": " << name << " "
+                                                                << p.shape().str() << " must be ["
+                                                                << count << "] (" << what << ")");
 }
 
 void check_not_empty(const char* op, const char* name, const Tensor& t) {

@@ -1,7 +1,8 @@
 // SGD and Adam/AdamW on the CPU: OpenMP loops over the per-element updates of ops/optim.h.
+#include "ops/optim.h"
+
 #include "cpu/cpu_backend.h"
 #include "cpu/op_checks.h"
-#include "ops/optim.h"
 #include "useg/error.h"
 
 namespace useg::cpu {

@@ -34,7 +34,8 @@ void reduce_rows(int64_t rows, int64_t segments, int64_t len, int k, double* out
   for (int64_t r = 0; r < rows; ++r) {
     for (int j = 0; j < k; ++j) {
       double s = 0.0;
-      for (int64_t i = 0; i < per_row; ++i) s += partial[static_cast<size_t>((r * per_row + i) * k + j)];
+      for (int64_t i = 0; i < per_row; ++i)
+        s += partial[static_cast<size_t>((r * per_row + i) * k + j)];
       out[r * k + j] = s;
     }
   }

@@ -1,7 +1,8 @@
 // Sliding-window accumulation and argmax on the CPU: OpenMP loops over ops/window.h.
+#include "ops/window.h"
+
 #include "cpu/cpu_backend.h"
 #include "cpu/op_checks.h"
-#include "ops/window.h"
 #include "useg/error.h"
 
 namespace useg::cpu {
@@ -23,14 +24,13 @@ void CpuBackend::window_accumulate(const Tensor& probs, int64_t n, const Tensor&
   USEG_CHECK(n >= 0 && n < ps.n(),
              op << ": window " << n << " is out of range for probs " << ps.str());
   USEG_CHECK(ws == Shape::ncdhw(1, 1, ps.d(), ps.h(), ps.w()),
-             op << ": weight " << ws.str() << " must be [1, 1, " << ps.d() << ", " << ps.h()
-                << ", " << ps.w() << "] (the window of probs " << ps.str() << ")");
+             op << ": weight " << ws.str() << " must be [1, 1, " << ps.d() << ", " << ps.h() << ", "
+                << ps.w() << "] (the window of probs " << ps.str() << ")");
   USEG_CHECK(as.n() == 1 && as.c() == ps.c(), op << ": accum " << as.str() << " must be [1, "
-                                                 << ps.c() << ", D, H, W] for probs "
-                                                 << ps.str());
+                                                 << ps.c() << ", D, H, W] for probs " << ps.str());
   USEG_CHECK(ss == Shape::ncdhw(1, 1, as.d(), as.h(), as.w()),
-             op << ": weight_sum " << ss.str() << " must be [1, 1, " << as.d() << ", "
-                << as.h() << ", " << as.w() << "] (the volume of accum " << as.str() << ")");
+             op << ": weight_sum " << ss.str() << " must be [1, 1, " << as.d() << ", " << as.h()
+                << ", " << as.w() << "] (the volume of accum " << as.str() << ")");
 
   // The part of the window inside the volume, in window coordinates.
   int64_t b[3], e[3];
@@ -51,8 +51,7 @@ void CpuBackend::window_accumulate(const Tensor& probs, int64_t n, const Tensor&
     const int64_t i = b[0] + r / rows_j, j = b[1] + r % rows_j;
     for (int64_t k = b[2]; k < e[2]; ++k) {
       const int64_t w_idx = (i * ps.h() + j) * ps.w() + k;
-      const int64_t v_idx =
-          ((i + offset[0]) * as.h() + (j + offset[1])) * as.w() + (k + offset[2]);
+      const int64_t v_idx = ((i + offset[0]) * as.h() + (j + offset[1])) * as.w() + (k + offset[2]);
       ops::window_accumulate_voxel(pp + w_idx, pstride, C, wp[w_idx], ap + v_idx, astride,
                                    sp + v_idx);
     }
@@ -65,8 +64,8 @@ void CpuBackend::argmax_channels(const Tensor& x, Tensor& labels) {
   check_activation(op, "labels", labels, kCpu);
   const Shape& s = x.shape();
   USEG_CHECK(labels.shape() == Shape::ncdhw(s.n(), 1, s.d(), s.h(), s.w()),
-             op << ": labels " << labels.shape().str() << " must be [" << s.n() << ", 1, "
-                << s.d() << ", " << s.h() << ", " << s.w() << "] for x " << s.str());
+             op << ": labels " << labels.shape().str() << " must be [" << s.n() << ", 1, " << s.d()
+                << ", " << s.h() << ", " << s.w() << "] for x " << s.str());
   USEG_CHECK(s.c() >= 1, op << ": x " << s.str() << " has no channels");
   const int64_t S = s.spatial(), C = s.c(), voxels = s.n() * S;
   const float* xp = x.data();

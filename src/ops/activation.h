@@ -14,7 +14,13 @@
 namespace useg::ops {
 
 // The activation kinds, numbered as useg::Activation (a static_assert in src/cpu checks it).
-enum ActKind : int { kActIdentity = 0, kActReLU = 1, kActLeakyReLU = 2, kActSigmoid = 3, kActTanh = 4 };
+enum ActKind : int {
+  kActIdentity = 0,
+  kActReLU = 1,
+  kActLeakyReLU = 2,
+  kActSigmoid = 3,
+  kActTanh = 4
+};
 
 USEG_HD float relu_forward(float x) { return x > 0.f ? x : 0.f; }
 USEG_HD float relu_backward(float x, float dy) { return x > 0.f ? dy : 0.f; }

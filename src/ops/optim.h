@@ -42,10 +42,10 @@ struct AdamCoefs {
   float beta1;
   float beta2;
   float eps;
-  float weight_decay;     // Adam's L2 term (0 when decoupled)
-  float decay_factor;     // AdamW's 1 - lr * wd (1 when not decoupled)
-  float step_size;        // lr / (1 - beta1^t)
-  float bias2_sqrt;       // sqrt(1 - beta2^t)
+  float weight_decay;  // Adam's L2 term (0 when decoupled)
+  float decay_factor;  // AdamW's 1 - lr * wd (1 when not decoupled)
+  float step_size;     // lr / (1 - beta1^t)
+  float bias2_sqrt;    // sqrt(1 - beta2^t)
 };
 
 USEG_HD AdamCoefs adam_coefs(float lr, float beta1, float beta2, float eps, float weight_decay,

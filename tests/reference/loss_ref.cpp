@@ -54,8 +54,8 @@ double loss(const LossSpec& spec, const Vec& logits, const Shape& s, const Vec& 
       for (int64_t c = 0; c < C; ++c)
         for (int64_t v = 0; v < S; ++v) {
           const int64_t i = (n * C + c) * S + v;
-          const double o = dense ? target[i]
-                                 : (static_cast<int64_t>(target[n * S + v]) == c ? 1.0 : 0.0);
+          const double o =
+              dense ? target[i] : (static_cast<int64_t>(target[n * S + v]) == c ? 1.0 : 0.0);
           if (spec.kind == LossKind::MSE)
             sum += (logits[i] - o) * (logits[i] - o);
           else

@@ -98,9 +98,8 @@ Vec concat_channels(const Vec& a, const Shape& sa, const Vec& b, const Shape& sb
       for (int64_t d = 0; d < sy[2]; ++d)
         for (int64_t h = 0; h < sy[3]; ++h)
           for (int64_t w = 0; w < sy[4]; ++w)
-            y[index5(sy, n, c, d, h, w)] = c < sa[1]
-                                               ? a[index5(sa, n, c, d, h, w)]
-                                               : b[index5(sb, n, c - sa[1], d, h, w)];
+            y[index5(sy, n, c, d, h, w)] =
+                c < sa[1] ? a[index5(sa, n, c, d, h, w)] : b[index5(sb, n, c - sa[1], d, h, w)];
   return y;
 }
 

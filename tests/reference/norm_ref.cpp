@@ -100,9 +100,9 @@ Vec batch_norm_inference(const Vec& x, const Shape& s, const Vec* gamma, const V
                          const Vec& running_mean, const Vec& running_var, double eps) {
   Vec y(x.size());
   for_each(s, false, [&](int64_t i, int64_t, int64_t c) {
-    y[i] = (x[i] - running_mean[c]) / std::sqrt(running_var[c] + eps) *
-               (gamma ? (*gamma)[c] : 1.0) +
-           (beta ? (*beta)[c] : 0.0);
+    y[i] =
+        (x[i] - running_mean[c]) / std::sqrt(running_var[c] + eps) * (gamma ? (*gamma)[c] : 1.0) +
+        (beta ? (*beta)[c] : 0.0);
   });
   return y;
 }
@@ -115,8 +115,8 @@ void batch_norm_update_running(const NormForward& f, double momentum, Vec& runni
   }
 }
 
-NormBackward instance_norm_backward(const Vec& x, const Shape& s, const Vec& dy,
-                                    const Vec* gamma, double eps) {
+NormBackward instance_norm_backward(const Vec& x, const Shape& s, const Vec& dy, const Vec* gamma,
+                                    double eps) {
   return norm_backward(x, s, true, dy, gamma, eps);
 }
 

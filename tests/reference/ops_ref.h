@@ -15,8 +15,8 @@ namespace useg::ref {
 
 using Vec = std::vector<double>;
 
-Vec to_vec(const Tensor& t);                      // any device -> host doubles
-Tensor to_tensor(const Vec& v, const Shape& s);   // host float tensor
+Vec to_vec(const Tensor& t);                     // any device -> host doubles
+Tensor to_tensor(const Vec& v, const Shape& s);  // host float tensor
 int64_t index5(const Shape& s, int64_t n, int64_t c, int64_t d, int64_t h, int64_t w);
 
 // Central differences of f at x, one element at a time: (f(x + h e_i) - f(x - h e_i)) / 2h.
@@ -58,8 +58,8 @@ void batch_norm_update_running(const NormForward& f, double momentum, Vec& runni
 struct NormBackward {
   Vec dx, dgamma, dbeta;
 };
-NormBackward instance_norm_backward(const Vec& x, const Shape& s, const Vec& dy,
-                                    const Vec* gamma, double eps);
+NormBackward instance_norm_backward(const Vec& x, const Shape& s, const Vec& dy, const Vec* gamma,
+                                    double eps);
 NormBackward batch_norm_backward(const Vec& x, const Shape& s, const Vec& dy, const Vec* gamma,
                                  double eps);
 
@@ -78,7 +78,7 @@ struct AdamState {
   Vec exp_avg, exp_avg_sq;  // zero-initialised on the first step
   int64_t step = 0;
 };
-void adam_step(Vec& param, const Vec& grad, AdamState& state, double lr, double beta1,
-               double beta2, double eps, double weight_decay, bool decoupled);
+void adam_step(Vec& param, const Vec& grad, AdamState& state, double lr, double beta1, double beta2,
+               double eps, double weight_decay, bool decoupled);
 
 }  // namespace useg::ref

@@ -23,8 +23,8 @@ void sgd_step(Vec& param, const Vec& grad, SgdState& state, double lr, double mo
   for (size_t i = 0; i < param.size(); ++i) param[i] -= lr * d_p[i];
 }
 
-void adam_step(Vec& param, const Vec& grad, AdamState& state, double lr, double beta1,
-               double beta2, double eps, double weight_decay, bool decoupled) {
+void adam_step(Vec& param, const Vec& grad, AdamState& state, double lr, double beta1, double beta2,
+               double eps, double weight_decay, bool decoupled) {
   if (state.step == 0) {
     state.exp_avg.assign(param.size(), 0.0);
     state.exp_avg_sq.assign(param.size(), 0.0);

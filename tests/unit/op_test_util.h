@@ -57,8 +57,8 @@ class OpTestBase {
   std::string m_skip_reason;
 };
 
-#define USEG_OP_TEST_SETUP() \
-  void SetUp() override {    \
+#define USEG_OP_TEST_SETUP()                    \
+  void SetUp() override {                       \
     if (!make()) GTEST_SKIP() << m_skip_reason; \
   }
 

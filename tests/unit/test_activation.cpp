@@ -107,7 +107,8 @@ TEST_F(ActivationEdgeTest, SaturatesWithoutOverflow) {
   const Shape s{1, 1, 1, 1, 4};
   Tensor x = dev(Tensor::wrap(v.data(), s).clone()), y = dev_empty(s);
   be().activation_forward(Activation::Sigmoid, 0.f, x, y);
-  EXPECT_ALLCLOSE(host(y).to_vector(), (std::vector<float>{0.f, 0.f, 1.f, 1.f}), Tolerance{1e-30, 0});
+  EXPECT_ALLCLOSE(host(y).to_vector(), (std::vector<float>{0.f, 0.f, 1.f, 1.f}),
+                  Tolerance{1e-30, 0});
   be().activation_forward(Activation::Tanh, 0.f, x, y);
   EXPECT_ALLCLOSE(host(y).to_vector(), (std::vector<float>{-1.f, -1.f, 1.f, 1.f}), Tolerance{0, 0});
 }

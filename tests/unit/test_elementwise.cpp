@@ -56,7 +56,8 @@ TEST_P(ElementwiseTest, AddMulAxpyScale) {
   // y may alias an input.
   Tensor alias = dev(a.clone());
   be().add(alias, dev(b), alias);
-  EXPECT_ALLCLOSE(host(alias), ref::to_tensor(zip(a, b, [](double p, double q) { return p + q; }), s),
+  EXPECT_ALLCLOSE(host(alias),
+                  ref::to_tensor(zip(a, b, [](double p, double q) { return p + q; }), s),
                   Tolerance{0, 1e-7});
 }
 
@@ -81,7 +82,8 @@ TEST_P(ElementwiseTest, ConcatAndSplitChannels) {
   const Shape sy{sa.n(), sa.c() + sb.c(), sa.d(), sa.h(), sa.w()};
   Tensor a = random_tensor(sa, 5), b = random_tensor(sb, 6), y = dev_empty(sy);
   be().concat_channels(dev(a), dev(b), y);
-  EXPECT_ALLCLOSE(host(y), ref::to_tensor(ref::concat_channels(ref::to_vec(a), sa, ref::to_vec(b), sb), sy),
+  EXPECT_ALLCLOSE(host(y),
+                  ref::to_tensor(ref::concat_channels(ref::to_vec(a), sa, ref::to_vec(b), sb), sy),
                   kExact);
   Tensor a2 = dev_empty(sa), b2 = dev_empty(sb);
   be().split_channels(y, a2, b2);
@@ -183,8 +185,10 @@ TEST(ElementwiseErrors, ShapeMismatchesAreNamed) {
   auto be = make_backend(Device::CPU);
   Tensor a = Tensor::zeros(Shape{1, 3, 1, 7, 5}), b = Tensor::zeros(Shape{1, 2, 1, 7, 5});
   Tensor y = Tensor::zeros(Shape{1, 4, 1, 7, 5});
-  expect_error([&] { be->add(a, b, y); }, "add: b [1, 2, 1, 7, 5] does not match a [1, 3, 1, 7, 5]");
-  expect_error([&] { be->copy(a, b); }, "copy: dst [1, 2, 1, 7, 5] does not match src [1, 3, 1, 7, 5]");
+  expect_error([&] { be->add(a, b, y); },
+               "add: b [1, 2, 1, 7, 5] does not match a [1, 3, 1, 7, 5]");
+  expect_error([&] { be->copy(a, b); },
+               "copy: dst [1, 2, 1, 7, 5] does not match src [1, 3, 1, 7, 5]");
   expect_error([&] { be->concat_channels(a, b, y); },
                "concat_channels: y [1, 4, 1, 7, 5] is not the channel concatenation of a "
                "[1, 3, 1, 7, 5] and b [1, 2, 1, 7, 5]");

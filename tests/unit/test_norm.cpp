@@ -27,7 +27,8 @@ Tensor norm_input(const Shape& s, uint32_t seed) {
   Tensor x = random_tensor(s, seed);
   for (int64_t n = 0; n < s.n(); ++n)
     for (int64_t c = 0; c < s.c(); ++c)
-      for (int64_t v = 0; v < s.spatial(); ++v) x.data()[(n * s.c() + c) * s.spatial() + v] += c - 1.f;
+      for (int64_t v = 0; v < s.spatial(); ++v)
+        x.data()[(n * s.c() + c) * s.spatial() + v] += c - 1.f;
   return x;
 }
 
@@ -83,12 +84,12 @@ class NormTest : public OpParamTest<Shape> {
                                        : ref::instance_norm(xx, s, &gg, &bb, kEps);
       return dot(dyv, f.y);
     };
-    const ref::Vec fd_dx = ref::numeric_gradient(
-        [&](const ref::Vec& xx) { return forward(xx, gv, bv); }, xv, kFdStep);
-    const ref::Vec fd_dgamma = ref::numeric_gradient(
-        [&](const ref::Vec& gg) { return forward(xv, gg, bv); }, gv, kFdStep);
-    const ref::Vec fd_dbeta = ref::numeric_gradient(
-        [&](const ref::Vec& bb) { return forward(xv, gv, bb); }, bv, kFdStep);
+    const ref::Vec fd_dx =
+        ref::numeric_gradient([&](const ref::Vec& xx) { return forward(xx, gv, bv); }, xv, kFdStep);
+    const ref::Vec fd_dgamma =
+        ref::numeric_gradient([&](const ref::Vec& gg) { return forward(xv, gg, bv); }, gv, kFdStep);
+    const ref::Vec fd_dbeta =
+        ref::numeric_gradient([&](const ref::Vec& bb) { return forward(xv, gv, bb); }, bv, kFdStep);
     EXPECT_ALLCLOSE(host(dx), ref::to_tensor(fd_dx, s), kTolY);
     EXPECT_ALLCLOSE(host(dgamma), ref::to_tensor(fd_dgamma, Shape{C}), kTolSum);
     EXPECT_ALLCLOSE(host(dbeta), ref::to_tensor(fd_dbeta, Shape{C}), kTolSum);
@@ -107,8 +108,8 @@ TEST_P(NormTest, InstanceNormForwardMatchesReference) {
     Tensor y = dev_empty(s), mean = dev_empty(Shape{groups}), invstd = dev_empty(Shape{groups});
     be().instance_norm_forward(dev(x), affine ? &gd : nullptr, affine ? &bd : nullptr, kEps, y,
                                &mean, &invstd);
-    const ref::NormForward r = ref::instance_norm(xv, s, affine ? &gv : nullptr,
-                                                  affine ? &bv : nullptr, kEps);
+    const ref::NormForward r =
+        ref::instance_norm(xv, s, affine ? &gv : nullptr, affine ? &bv : nullptr, kEps);
     EXPECT_ALLCLOSE(host(y), ref::to_tensor(r.y, s), kTolY);
     EXPECT_ALLCLOSE(host(mean), ref::to_tensor(r.mean, Shape{groups}), kTolY);
     EXPECT_ALLCLOSE(host(invstd), ref::to_tensor(invstd_of(r.var), Shape{groups}), kTolY);
@@ -135,7 +136,10 @@ TEST_P(NormTest, BatchNormTrainingMatchesReferenceAndUpdatesRunningStats) {
   Tensor y = dev_empty(s), mean = dev_empty(Shape{C}), invstd = dev_empty(Shape{C});
   if (s.n() * s.spatial() == 1) {  // PyTorch refuses too: no unbiased variance from one value
     expect_error(
-        [&] { be().batch_norm_forward_training(dev(x), &gd, &bd, kEps, kMomentum, rm, rv, y, mean, invstd); },
+        [&] {
+          be().batch_norm_forward_training(dev(x), &gd, &bd, kEps, kMomentum, rm, rv, y, mean,
+                                           invstd);
+        },
         "batch_norm_forward_training: expected more than 1 value per channel when training");
     return;
   }
@@ -165,8 +169,8 @@ TEST_P(NormTest, BatchNormInferenceMatchesReference) {
     be().batch_norm_forward_inference(dev(x), affine ? &gd : nullptr, affine ? &bd : nullptr,
                                       dev(rm), dev(rv), kEps, y);
     const ref::Vec expected =
-        ref::batch_norm_inference(ref::to_vec(x), s, affine ? &gv : nullptr,
-                                  affine ? &bv : nullptr, ref::to_vec(rm), ref::to_vec(rv), kEps);
+        ref::batch_norm_inference(ref::to_vec(x), s, affine ? &gv : nullptr, affine ? &bv : nullptr,
+                                  ref::to_vec(rm), ref::to_vec(rv), kEps);
     EXPECT_ALLCLOSE(host(y), ref::to_tensor(expected, s), kTolY);
   }
 }
@@ -200,7 +204,8 @@ TEST_F(NormEdgeTest, LargeMeanKeepsPrecision) {
 TEST_F(NormEdgeTest, ResultsDoNotDependOnThreadCount) {
   const Shape s{2, 3, 4, 40, 41};
   Tensor x = dev(norm_input(s, 22)), dy = dev(random_tensor(s, 23));
-  Tensor gamma = dev(random_tensor(Shape{3}, 24, 0.5f, 1.5f)), beta = dev(random_tensor(Shape{3}, 25));
+  Tensor gamma = dev(random_tensor(Shape{3}, 24, 0.5f, 1.5f)),
+         beta = dev(random_tensor(Shape{3}, 25));
   auto run = [&](int threads) {
     const int before = omp_get_max_threads();
     omp_set_num_threads(threads);
@@ -223,7 +228,8 @@ TEST_F(NormEdgeTest, ResultsDoNotDependOnThreadCount) {
   for (int threads : {2, 3}) {
     const std::vector<Tensor> many = run(threads);
     for (size_t i = 0; i < one.size(); ++i)
-      EXPECT_ALLCLOSE(host(many[i]), host(one[i]), Tolerance{0, 0}) << "output " << i << ", " << threads << " threads";
+      EXPECT_ALLCLOSE(host(many[i]), host(one[i]), Tolerance{0, 0})
+          << "output " << i << ", " << threads << " threads";
   }
 }
 
@@ -238,8 +244,9 @@ TEST_F(NormEdgeTest, ShapeMismatchesAreNamed) {
   expect_error([&] { be().instance_norm_forward(x, nullptr, nullptr, kEps, y, &m3, nullptr); },
                "instance_norm_forward: save_mean [3] must be [4] (N*C)");
   Tensor y_bad = dev_zeros(Shape{1, 4, 1, 7, 6});
-  expect_error([&] { be().instance_norm_forward(x, nullptr, nullptr, kEps, y_bad, nullptr, nullptr); },
-               "instance_norm_forward: y [1, 4, 1, 7, 6] does not match x [1, 4, 1, 7, 5]");
+  expect_error(
+      [&] { be().instance_norm_forward(x, nullptr, nullptr, kEps, y_bad, nullptr, nullptr); },
+      "instance_norm_forward: y [1, 4, 1, 7, 6] does not match x [1, 4, 1, 7, 5]");
   expect_error([&] { be().batch_norm_backward(x, y_bad, nullptr, g4, g4, y, nullptr, nullptr); },
                "batch_norm_backward: dy [1, 4, 1, 7, 6] does not match x [1, 4, 1, 7, 5]");
   expect_error([&] { be().batch_norm_backward(x, y, nullptr, g4, g4, y, &g3, nullptr); },
@@ -247,8 +254,9 @@ TEST_F(NormEdgeTest, ShapeMismatchesAreNamed) {
   expect_error([&] { be().batch_norm_forward_inference(x, nullptr, nullptr, g4, g3, kEps, y); },
                "batch_norm_forward_inference: running_var [3] does not match 4 channels of x");
   Tensor rank4 = dev_zeros(Shape{4, 7, 5, 1});
-  expect_error([&] { be().instance_norm_forward(rank4, nullptr, nullptr, kEps, y, nullptr, nullptr); },
-               "instance_norm_forward: x [4, 7, 5, 1] must be rank 5 (N, C, D, H, W)");
+  expect_error(
+      [&] { be().instance_norm_forward(rank4, nullptr, nullptr, kEps, y, nullptr, nullptr); },
+      "instance_norm_forward: x [4, 7, 5, 1] must be rank 5 (N, C, D, H, W)");
 }
 
 }  // namespace

@@ -87,8 +87,7 @@ TEST_P(OptimTest, StepsMatchTorchSemantics) {
       AdamStep a = oc.adam_step;
       a.step = t;
       be().adam_update(param, dev(grad), m, v, a);
-      ref::adam_step(rp, g, adam_state, a.lr, a.beta1, a.beta2, a.eps, a.weight_decay,
-                     a.decoupled);
+      ref::adam_step(rp, g, adam_state, a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.decoupled);
       EXPECT_ALLCLOSE(host(m), ref::to_tensor(adam_state.exp_avg, s), kTol);
       EXPECT_ALLCLOSE(host(v), ref::to_tensor(adam_state.exp_avg_sq, s), kTol);
     } else {

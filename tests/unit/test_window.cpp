@@ -25,11 +25,11 @@ TEST_P(WindowTest, AccumulateMatchesReference) {
   Tensor weight = random_tensor(Shape{1, 1, ps.d(), ps.h(), ps.w()}, 2, 0.1f, 1.f);
   Tensor accum0 = random_tensor(as, 3, 0.f, 1.f), wsum0 = random_tensor(ss, 4, 0.f, 1.f);
   const std::vector<std::array<int64_t, 3>> offsets = {
-      {0, 0, 0},                                               // inside
-      {-1, -2, -3},                                            // negative: clipped at 0
-      {D - ps.d() + 1, H - ps.h() + 2, W - ps.w() + 1},        // overhangs the far edges
-      {1, -1, W - 1},                                          // mixed, one column inside
-      {D + 5, 0, 0},                                           // entirely outside
+      {0, 0, 0},                                         // inside
+      {-1, -2, -3},                                      // negative: clipped at 0
+      {D - ps.d() + 1, H - ps.h() + 2, W - ps.w() + 1},  // overhangs the far edges
+      {1, -1, W - 1},                                    // mixed, one column inside
+      {D + 5, 0, 0},                                     // entirely outside
   };
   Tensor probs_d = dev(probs), weight_d = dev(weight);
   Tensor accum = dev(accum0.clone()), wsum = dev(wsum0.clone());
@@ -79,9 +79,9 @@ TEST_F(WindowEdgeTest, ArgmaxTiesPickTheFirstChannel) {
   // max in the last channel -> 2.
   const Shape s{1, 3, 1, 1, 3};
   std::vector<float> v = {
-      0.5f, 0.2f, 0.1f,   // channel 0
-      0.5f, 0.9f, 0.1f,   // channel 1
-      0.5f, 0.9f, 0.7f,   // channel 2
+      0.5f, 0.2f, 0.1f,  // channel 0
+      0.5f, 0.9f, 0.1f,  // channel 1
+      0.5f, 0.9f, 0.7f,  // channel 2
   };
   Tensor x = Tensor::wrap(v.data(), s).clone(), labels = dev_empty(Shape{1, 1, 1, 1, 3});
   be().argmax_channels(dev(x), labels);
@@ -92,14 +92,23 @@ TEST_F(WindowEdgeTest, BadShapesAreNamed) {
   Tensor probs = dev_zeros(Shape{2, 3, 4, 5, 6}), accum = dev_zeros(Shape{1, 3, 8, 8, 8});
   Tensor wsum = dev_zeros(Shape{1, 1, 8, 8, 8}), weight = dev_zeros(Shape{1, 1, 4, 5, 6});
   Tensor bad_weight = dev_zeros(Shape{1, 1, 4, 5, 5});
-  expect_error([&] { be().window_accumulate(probs, 0, bad_weight, {0, 0, 0}, accum, wsum); },
-               "window_accumulate: weight [1, 1, 4, 5, 5] must be [1, 1, 4, 5, 6] (the window of "
-               "probs [2, 3, 4, 5, 6])");
-  expect_error([&] { be().window_accumulate(probs, 2, weight, {0, 0, 0}, accum, wsum); },
-               "window_accumulate: window 2 is out of range for probs [2, 3, 4, 5, 6]");
+  expect_error(
+      [&] {
+        be().window_accumulate(probs, 0, bad_weight, {0, 0, 0}, accum, wsum);
+      },
+      "window_accumulate: weight [1, 1, 4, 5, 5] must be [1, 1, 4, 5, 6] (the window of "
+      "probs [2, 3, 4, 5, 6])");
+  expect_error(
+      [&] {
+        be().window_accumulate(probs, 2, weight, {0, 0, 0}, accum, wsum);
+      },
+      "window_accumulate: window 2 is out of range for probs [2, 3, 4, 5, 6]");
   Tensor bad_accum = dev_zeros(Shape{1, 2, 8, 8, 8});
-  expect_error([&] { be().window_accumulate(probs, 0, weight, {0, 0, 0}, bad_accum, wsum); },
-               "window_accumulate: accum [1, 2, 8, 8, 8] must be [1, 3, D, H, W]");
+  expect_error(
+      [&] {
+        be().window_accumulate(probs, 0, weight, {0, 0, 0}, bad_accum, wsum);
+      },
+      "window_accumulate: accum [1, 2, 8, 8, 8] must be [1, 3, D, H, W]");
   Tensor bad_labels = dev_zeros(Shape{2, 3, 4, 5, 6});
   expect_error([&] { be().argmax_channels(probs, bad_labels); },
                "argmax_channels: labels [2, 3, 4, 5, 6] must be [2, 1, 4, 5, 6] for x "
