@@ -181,6 +181,23 @@ TEST_F(DropoutTest, DoesNotDependOnThreadCount) {
   EXPECT_EQ(one, two);
 }
 
+class ElementwiseEdgeTest : public OpTest {};
+
+// sum_squares reduces fixed chunks in order: 1, 2 or 3 threads give the same double, bit for bit.
+TEST_F(ElementwiseEdgeTest, SumSquaresDoesNotDependOnThreadCount) {
+  Tensor x = dev(random_tensor(Shape{2, 3, 5, 70, 90}, 11));
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const double one = be().sum_squares(x);
+  omp_set_num_threads(2);
+  const double two = be().sum_squares(x);
+  omp_set_num_threads(3);
+  const double three = be().sum_squares(x);
+  omp_set_num_threads(before);
+  EXPECT_EQ(one, two);
+  EXPECT_EQ(one, three);
+}
+
 TEST(ElementwiseErrors, ShapeMismatchesAreNamed) {
   auto be = make_backend(Device::CPU);
   Tensor a = Tensor::zeros(Shape{1, 3, 1, 7, 5}), b = Tensor::zeros(Shape{1, 2, 1, 7, 5});
