@@ -158,6 +158,8 @@ double CpuBackend::loss_forward_backward(const LossSpec& spec, const Tensor& log
   if (dlogits) {
     check_activation(kOp, "dlogits", *dlogits, kCpu);
     check_same_shape(kOp, "logits", logits, "dlogits", *dlogits);
+    USEG_CHECK(dlogits->data() != logits.data(),
+               kOp << ": dlogits must not alias logits (the gradient reads every channel)");
   }
   const bool elementwise = spec.kind == LossKind::MSE || spec.kind == LossKind::Hinge;
   USEG_CHECK(elementwise || spec.kind == LossKind::CrossEntropy || spec.kind == LossKind::Dice ||
