@@ -1,63 +1,267 @@
-// TEMPORARY skeleton: replaced by the real implementation.
+// Activations, elementwise arithmetic, channel concat/split, softmax and dropout on the CPU:
+// OpenMP loops over ops/activation.h, ops/elementwise.h, ops/softmax.h and ops/dropout.h.
+#include "ops/elementwise.h"
+
+#include <algorithm>
+#include <cstring>
+
 #include "cpu/cpu_backend.h"
+#include "cpu/op_checks.h"
+#include "cpu/reduce.h"
+#include "ops/activation.h"
+#include "ops/dropout.h"
+#include "ops/softmax.h"
 #include "useg/error.h"
 
 namespace useg::cpu {
+namespace {
 
-void CpuBackend::activation_forward(Activation a, float alpha, const Tensor& x, Tensor& y) {
-  USEG_THROW("cpu backend: activation_forward is not implemented yet");
+constexpr Device kCpu = Device::CPU;
+
+static_assert(int(Activation::Identity) == ops::kActIdentity &&
+                  int(Activation::ReLU) == ops::kActReLU &&
+                  int(Activation::LeakyReLU) == ops::kActLeakyReLU &&
+                  int(Activation::Sigmoid) == ops::kActSigmoid &&
+                  int(Activation::Tanh) == ops::kActTanh,
+              "ops::ActKind must number the activations as useg::Activation");
+
+// One loop per activation kind, so the dispatch in ops::activation_* folds away.
+template <int Kind>
+void activation_forward_loop(float alpha, const float* x, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) y[i] = ops::activation_forward(Kind, alpha, x[i]);
 }
 
-void CpuBackend::activation_backward(Activation a, float alpha, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) {
-  USEG_THROW("cpu backend: activation_backward is not implemented yet");
+template <int Kind>
+void activation_backward_loop(float alpha, const float* x, const float* y, const float* dy,
+                              float* dx, int64_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) dx[i] = ops::activation_backward(Kind, alpha, x[i], y[i], dy[i]);
+}
+
+void check_binary(const char* op, const Tensor& a, const Tensor& b, const Tensor& y) {
+  check_tensor(op, "a", a, kCpu);
+  check_tensor(op, "b", b, kCpu);
+  check_tensor(op, "y", y, kCpu);
+  check_same_shape(op, "a", a, "b", b);
+  check_same_shape(op, "a", a, "y", y);
+}
+
+// Shapes of a concatenation y = [a, b] along channels (shared by concat and split).
+void check_concat(const char* op, const Tensor& a, const Tensor& b, const Tensor& y) {
+  check_activation(op, "a", a, kCpu);
+  check_activation(op, "b", b, kCpu);
+  check_activation(op, "y", y, kCpu);
+  const Shape &sa = a.shape(), &sb = b.shape(), &sy = y.shape();
+  const bool ok = sa.n() == sy.n() && sb.n() == sy.n() && sa.d() == sy.d() && sb.d() == sy.d() &&
+                  sa.h() == sy.h() && sb.h() == sy.h() && sa.w() == sy.w() && sb.w() == sy.w() &&
+                  sa.c() + sb.c() == sy.c();
+  USEG_CHECK(ok, op << ": y " << sy.str() << " is not the channel concatenation of a " << sa.str()
+                    << " and b " << sb.str());
+}
+
+}  // namespace
+
+void CpuBackend::activation_forward(Activation a, float alpha, const Tensor& x, Tensor& y) {
+  const char* op = "activation_forward";
+  check_tensor(op, "x", x, kCpu);
+  check_tensor(op, "y", y, kCpu);
+  check_same_shape(op, "x", x, "y", y);
+  const float* xp = x.data();
+  float* yp = y.data();
+  const int64_t n = x.numel();
+  switch (a) {
+    case Activation::Identity:
+      if (xp != yp) std::memcpy(yp, xp, x.bytes());
+      return;
+    case Activation::ReLU: return activation_forward_loop<ops::kActReLU>(alpha, xp, yp, n);
+    case Activation::LeakyReLU:
+      return activation_forward_loop<ops::kActLeakyReLU>(alpha, xp, yp, n);
+    case Activation::Sigmoid: return activation_forward_loop<ops::kActSigmoid>(alpha, xp, yp, n);
+    case Activation::Tanh: return activation_forward_loop<ops::kActTanh>(alpha, xp, yp, n);
+  }
+  USEG_THROW(op << ": unknown activation " << int(a));
+}
+
+void CpuBackend::activation_backward(Activation a, float alpha, const Tensor& x, const Tensor& y,
+                                     const Tensor& dy, Tensor& dx) {
+  const char* op = "activation_backward";
+  check_tensor(op, "dy", dy, kCpu);
+  check_tensor(op, "dx", dx, kCpu);
+  check_same_shape(op, "dy", dy, "dx", dx);
+  // Only the tensor the derivative is taken at must be given (x or y, see backend.h).
+  const bool uses_x = a == Activation::ReLU || a == Activation::LeakyReLU;
+  const bool uses_y = a == Activation::Sigmoid || a == Activation::Tanh;
+  if (uses_x) {
+    check_tensor(op, "x", x, kCpu);
+    check_same_shape(op, "dy", dy, "x", x);
+  }
+  if (uses_y) {
+    check_tensor(op, "y", y, kCpu);
+    check_same_shape(op, "dy", dy, "y", y);
+  }
+  const float* xp = x.data();
+  const float* yp = y.data();
+  const float* dyp = dy.data();
+  float* dxp = dx.data();
+  const int64_t n = dy.numel();
+  switch (a) {
+    case Activation::Identity:
+      if (dxp != dyp) std::memcpy(dxp, dyp, dy.bytes());
+      return;
+    case Activation::ReLU:
+      return activation_backward_loop<ops::kActReLU>(alpha, xp, xp, dyp, dxp, n);
+    case Activation::LeakyReLU:
+      return activation_backward_loop<ops::kActLeakyReLU>(alpha, xp, xp, dyp, dxp, n);
+    case Activation::Sigmoid:
+      return activation_backward_loop<ops::kActSigmoid>(alpha, yp, yp, dyp, dxp, n);
+    case Activation::Tanh:
+      return activation_backward_loop<ops::kActTanh>(alpha, yp, yp, dyp, dxp, n);
+  }
+  USEG_THROW(op << ": unknown activation " << int(a));
 }
 
 void CpuBackend::fill(Tensor& t, float value) {
-  USEG_THROW("cpu backend: fill is not implemented yet");
+  check_tensor("fill", "t", t, kCpu);
+  float* p = t.data();
+  const int64_t n = t.numel();
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) p[i] = value;
 }
 
 void CpuBackend::copy(const Tensor& src, Tensor& dst) {
-  USEG_THROW("cpu backend: copy is not implemented yet");
+  check_tensor("copy", "src", src, kCpu);
+  check_tensor("copy", "dst", dst, kCpu);
+  check_same_shape("copy", "src", src, "dst", dst);
+  if (src.data() != dst.data()) std::memmove(dst.data(), src.data(), src.bytes());
 }
 
 void CpuBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
-  USEG_THROW("cpu backend: add is not implemented yet");
+  check_binary("add", a, b, y);
+  const float* ap = a.data();
+  const float* bp = b.data();
+  float* yp = y.data();
+  const int64_t n = a.numel();
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) yp[i] = ops::add_element(ap[i], bp[i]);
 }
 
 void CpuBackend::axpy(float alpha, const Tensor& x, Tensor& y) {
-  USEG_THROW("cpu backend: axpy is not implemented yet");
+  check_tensor("axpy", "x", x, kCpu);
+  check_tensor("axpy", "y", y, kCpu);
+  check_same_shape("axpy", "x", x, "y", y);
+  const float* xp = x.data();
+  float* yp = y.data();
+  const int64_t n = x.numel();
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) yp[i] = ops::axpy_element(alpha, xp[i], yp[i]);
 }
 
 void CpuBackend::scale(Tensor& x, float s) {
-  USEG_THROW("cpu backend: scale is not implemented yet");
+  check_tensor("scale", "x", x, kCpu);
+  float* p = x.data();
+  const int64_t n = x.numel();
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) p[i] = ops::scale_element(p[i], s);
 }
 
 void CpuBackend::mul(const Tensor& a, const Tensor& b, Tensor& y) {
-  USEG_THROW("cpu backend: mul is not implemented yet");
+  check_binary("mul", a, b, y);
+  const float* ap = a.data();
+  const float* bp = b.data();
+  float* yp = y.data();
+  const int64_t n = a.numel();
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) yp[i] = ops::mul_element(ap[i], bp[i]);
 }
 
 double CpuBackend::sum_squares(const Tensor& x) {
-  USEG_THROW("cpu backend: sum_squares is not implemented yet");
+  check_tensor("sum_squares", "x", x, kCpu);
+  const float* p = x.data();
+  double out = 0.0;
+  reduce_rows(1, 1, x.numel(), 1, &out, [&](int64_t, int64_t, int64_t b, int64_t e, double* acc) {
+    double s = 0.0;
+    for (int64_t i = b; i < e; ++i) s += ops::square_element(p[i]);
+    acc[0] = s;
+  });
+  return out;
 }
 
 bool CpuBackend::all_finite(const Tensor& x) {
-  USEG_THROW("cpu backend: all_finite is not implemented yet");
+  check_tensor("all_finite", "x", x, kCpu);
+  const float* p = x.data();
+  const int64_t n = x.numel();
+  bool ok = true;
+#pragma omp parallel for schedule(static) reduction(&& : ok)
+  for (int64_t i = 0; i < n; ++i) ok = ok && ops::is_finite_element(p[i]);
+  return ok;
 }
 
 void CpuBackend::concat_channels(const Tensor& a, const Tensor& b, Tensor& y) {
-  USEG_THROW("cpu backend: concat_channels is not implemented yet");
+  check_concat("concat_channels", a, b, y);
+  const Shape& sy = y.shape();
+  const int64_t ca = a.shape().c(), cb = b.shape().c(), S = sy.spatial();
+  const int64_t rows = sy.n() * sy.c();
+  const float* ap = a.data();
+  const float* bp = b.data();
+  float* yp = y.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t src = 0;
+    const int from_b = ops::concat_source_row(r / sy.c(), r % sy.c(), ca, cb, &src);
+    std::copy_n((from_b ? bp : ap) + src * S, S, yp + r * S);
+  }
 }
 
 void CpuBackend::split_channels(const Tensor& y, Tensor& a, Tensor& b) {
-  USEG_THROW("cpu backend: split_channels is not implemented yet");
+  check_concat("split_channels", a, b, y);
+  const Shape& sy = y.shape();
+  const int64_t ca = a.shape().c(), cb = b.shape().c(), S = sy.spatial();
+  const int64_t rows = sy.n() * sy.c();
+  float* ap = a.data();
+  float* bp = b.data();
+  const float* yp = y.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t dst = 0;
+    const int to_b = ops::concat_source_row(r / sy.c(), r % sy.c(), ca, cb, &dst);
+    std::copy_n(yp + r * S, S, (to_b ? bp : ap) + dst * S);
+  }
 }
 
 void CpuBackend::softmax_channels(const Tensor& x, Tensor& y) {
-  USEG_THROW("cpu backend: softmax_channels is not implemented yet");
+  const char* op = "softmax_channels";
+  check_activation(op, "x", x, kCpu);
+  check_activation(op, "y", y, kCpu);
+  check_same_shape(op, "x", x, "y", y);
+  const Shape& s = x.shape();
+  const int64_t S = s.spatial(), voxels = s.n() * S, C = s.c();
+  const float* xp = x.data();
+  float* yp = y.data();
+  if (C == 0) return;
+#pragma omp parallel for schedule(static)
+  for (int64_t v = 0; v < voxels; ++v) {
+    const int64_t base = (v / S) * C * S + v % S;
+    ops::softmax_voxel(xp + base, yp + base, int(C), S);
+  }
 }
 
 void CpuBackend::dropout_forward(const Tensor& x, float p, uint64_t seed, Tensor& y, Tensor& mask) {
-  USEG_THROW("cpu backend: dropout_forward is not implemented yet");
+  const char* op = "dropout_forward";
+  check_tensor(op, "x", x, kCpu);
+  check_tensor(op, "y", y, kCpu);
+  check_tensor(op, "mask", mask, kCpu);
+  check_same_shape(op, "x", x, "y", y);
+  check_same_shape(op, "x", x, "mask", mask);
+  USEG_CHECK(p >= 0.f && p <= 1.f, op << ": drop probability p = " << p << " must be in [0, 1]");
+  const float scale = ops::dropout_scale(p);
+  const float* xp = x.data();
+  float* yp = y.data();
+  float* mp = mask.data();
+  const int64_t n = x.numel();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i)
+    yp[i] = ops::dropout_element(xp[i], p, scale, seed, uint64_t(i), &mp[i]);
 }
 
 }  // namespace useg::cpu

@@ -1,15 +1,78 @@
-// TEMPORARY skeleton: replaced by the real implementation.
+// Sliding-window accumulation and argmax on the CPU: OpenMP loops over ops/window.h.
+#include "ops/window.h"
+
 #include "cpu/cpu_backend.h"
+#include "cpu/op_checks.h"
 #include "useg/error.h"
 
 namespace useg::cpu {
 
-void CpuBackend::window_accumulate(const Tensor& probs, int64_t n, const Tensor& weight, const std::array<int64_t, 3>& offset, Tensor& accum, Tensor& weight_sum) {
-  USEG_THROW("cpu backend: window_accumulate is not implemented yet");
+namespace {
+constexpr Device kCpu = Device::CPU;
+}
+
+void CpuBackend::window_accumulate(const Tensor& probs, int64_t n, const Tensor& weight,
+                                   const std::array<int64_t, 3>& offset, Tensor& accum,
+                                   Tensor& weight_sum) {
+  const char* op = "window_accumulate";
+  check_activation(op, "probs", probs, kCpu);
+  check_activation(op, "weight", weight, kCpu);
+  check_activation(op, "accum", accum, kCpu);
+  check_activation(op, "weight_sum", weight_sum, kCpu);
+  const Shape &ps = probs.shape(), &ws = weight.shape(), &as = accum.shape(),
+              &ss = weight_sum.shape();
+  USEG_CHECK(n >= 0 && n < ps.n(),
+             op << ": window " << n << " is out of range for probs " << ps.str());
+  USEG_CHECK(ws == Shape::ncdhw(1, 1, ps.d(), ps.h(), ps.w()),
+             op << ": weight " << ws.str() << " must be [1, 1, " << ps.d() << ", " << ps.h() << ", "
+                << ps.w() << "] (the window of probs " << ps.str() << ")");
+  USEG_CHECK(as.n() == 1 && as.c() == ps.c(), op << ": accum " << as.str() << " must be [1, "
+                                                 << ps.c() << ", D, H, W] for probs " << ps.str());
+  USEG_CHECK(ss == Shape::ncdhw(1, 1, as.d(), as.h(), as.w()),
+             op << ": weight_sum " << ss.str() << " must be [1, 1, " << as.d() << ", " << as.h()
+                << ", " << as.w() << "] (the volume of accum " << as.str() << ")");
+
+  // The part of the window inside the volume, in window coordinates.
+  int64_t b[3], e[3];
+  const int64_t patch[3] = {ps.d(), ps.h(), ps.w()}, size[3] = {as.d(), as.h(), as.w()};
+  for (int a = 0; a < 3; ++a) ops::window_clip(offset[a], patch[a], size[a], &b[a], &e[a]);
+  if (b[0] >= e[0] || b[1] >= e[1] || b[2] >= e[2]) return;
+
+  const int C = int(ps.c());
+  const int64_t pstride = ps.spatial(), astride = as.spatial();
+  const float* pp = probs.data() + n * C * pstride;
+  const float* wp = weight.data();
+  float* ap = accum.data();
+  float* sp = weight_sum.data();
+  const int64_t rows_j = e[1] - b[1];
+  const int64_t rows = (e[0] - b[0]) * rows_j;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t i = b[0] + r / rows_j, j = b[1] + r % rows_j;
+    for (int64_t k = b[2]; k < e[2]; ++k) {
+      const int64_t w_idx = (i * ps.h() + j) * ps.w() + k;
+      const int64_t v_idx = ((i + offset[0]) * as.h() + (j + offset[1])) * as.w() + (k + offset[2]);
+      ops::window_accumulate_voxel(pp + w_idx, pstride, C, wp[w_idx], ap + v_idx, astride,
+                                   sp + v_idx);
+    }
+  }
 }
 
 void CpuBackend::argmax_channels(const Tensor& x, Tensor& labels) {
-  USEG_THROW("cpu backend: argmax_channels is not implemented yet");
+  const char* op = "argmax_channels";
+  check_activation(op, "x", x, kCpu);
+  check_activation(op, "labels", labels, kCpu);
+  const Shape& s = x.shape();
+  USEG_CHECK(labels.shape() == Shape::ncdhw(s.n(), 1, s.d(), s.h(), s.w()),
+             op << ": labels " << labels.shape().str() << " must be [" << s.n() << ", 1, " << s.d()
+                << ", " << s.h() << ", " << s.w() << "] for x " << s.str());
+  USEG_CHECK(s.c() >= 1, op << ": x " << s.str() << " has no channels");
+  const int64_t S = s.spatial(), C = s.c(), voxels = s.n() * S;
+  const float* xp = x.data();
+  float* lp = labels.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t v = 0; v < voxels; ++v)
+    lp[v] = float(ops::argmax_voxel(xp + (v / S) * C * S + v % S, int(C), S));
 }
 
 }  // namespace useg::cpu

@@ -1,0 +1,144 @@
+// SGD (plain, momentum, Nesterov, weight decay) and Adam / Adam with L2 / AdamW over several
+// steps, vs torch.optim's update rules unrolled by hand in double (tests/reference/optim_ref.cpp),
+// on every activation shape (an optimizer is elementwise; the shapes vary the sizes).
+//
+// The reference starts SGD's momentum buffer as torch does (buf = d_p on the first step); the
+// backend starts from a zero buffer, which must give the same first step.
+//
+// Tolerance: each step rounds a few float operations (~1e-7 relative) on O(1) parameters, over
+// 5 steps: abs 1e-6 + rel 1e-5. Hyperparameters reach the reference as the float values the
+// backend gets, so the only difference is float vs double arithmetic.
+#include <tuple>
+
+#include "unit/op_test_util.h"
+
+namespace useg::test {
+namespace {
+
+constexpr Tolerance kTol{1e-6, 1e-5};
+constexpr int kSteps = 5;
+
+struct OptimCase {
+  std::string name;
+  bool adam = false;
+  SgdStep sgd;
+  AdamStep adam_step;
+};
+void PrintTo(const OptimCase& c, std::ostream* os) { *os << c.name; }
+
+OptimCase sgd_case(const std::string& name, float momentum, bool nesterov, float wd) {
+  OptimCase c;
+  c.name = name;
+  c.sgd.lr = 0.1f;
+  c.sgd.momentum = momentum;
+  c.sgd.nesterov = nesterov;
+  c.sgd.weight_decay = wd;
+  return c;
+}
+
+OptimCase adam_case(const std::string& name, float wd, bool decoupled, float beta1 = 0.9f,
+                    float beta2 = 0.999f, float eps = 1e-8f) {
+  OptimCase c;
+  c.name = name;
+  c.adam = true;
+  c.adam_step.lr = 1e-2f;
+  c.adam_step.weight_decay = wd;
+  c.adam_step.decoupled = decoupled;
+  c.adam_step.beta1 = beta1;
+  c.adam_step.beta2 = beta2;
+  c.adam_step.eps = eps;
+  return c;
+}
+
+std::vector<OptimCase> optim_cases() {
+  return {
+      sgd_case("sgd", 0.f, false, 0.f),
+      sgd_case("sgd_momentum", 0.9f, false, 0.f),
+      sgd_case("sgd_nesterov", 0.9f, true, 0.f),
+      sgd_case("sgd_weight_decay", 0.f, false, 0.01f),
+      sgd_case("sgd_nesterov_weight_decay", 0.8f, true, 0.05f),
+      adam_case("adam", 0.f, false),
+      adam_case("adam_l2", 0.1f, false),
+      adam_case("adamw", 0.1f, true),
+      adam_case("adam_betas_eps", 0.f, false, 0.5f, 0.9f, 1e-6f),
+  };
+}
+
+using OptimParam = std::tuple<OptimCase, Shape>;
+
+std::string optim_param_name(const ::testing::TestParamInfo<OptimParam>& info) {
+  return std::get<0>(info.param).name + "_" + shape_name(std::get<1>(info.param));
+}
+
+class OptimTest : public OpParamTest<OptimParam> {};
+
+TEST_P(OptimTest, StepsMatchTorchSemantics) {
+  const auto [oc, s] = GetParam();
+  Tensor p0 = random_tensor(s, 1);
+  Tensor param = dev(p0.clone()), buf = dev_zeros(s), m = dev_zeros(s), v = dev_zeros(s);
+  ref::Vec rp = ref::to_vec(p0);
+  ref::SgdState sgd_state;
+  ref::AdamState adam_state;
+  for (int t = 1; t <= kSteps; ++t) {
+    SCOPED_TRACE("step " + std::to_string(t));
+    Tensor grad = random_tensor(s, 100 + t);
+    const ref::Vec g = ref::to_vec(grad);
+    if (oc.adam) {
+      AdamStep a = oc.adam_step;
+      a.step = t;
+      be().adam_update(param, dev(grad), m, v, a);
+      ref::adam_step(rp, g, adam_state, a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.decoupled);
+      EXPECT_ALLCLOSE(host(m), ref::to_tensor(adam_state.exp_avg, s), kTol);
+      EXPECT_ALLCLOSE(host(v), ref::to_tensor(adam_state.exp_avg_sq, s), kTol);
+    } else {
+      const SgdStep& k = oc.sgd;
+      be().sgd_update(param, dev(grad), k.momentum != 0.f ? &buf : nullptr, k);
+      ref::sgd_step(rp, g, sgd_state, k.lr, k.momentum, k.nesterov, k.weight_decay);
+      if (k.momentum != 0.f) {
+        EXPECT_ALLCLOSE(host(buf), ref::to_tensor(sgd_state.momentum_buffer, s), kTol);
+      }
+    }
+    EXPECT_ALLCLOSE(host(param), ref::to_tensor(rp, s), kTol);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, OptimTest,
+                         ::testing::Combine(::testing::ValuesIn(optim_cases()),
+                                            ::testing::ValuesIn(activation_shapes())),
+                         optim_param_name);
+
+class OptimEdgeTest : public OpTest {};
+
+// Parameters of any rank (a conv bias is [C]).
+TEST_F(OptimEdgeTest, RankOneParameters) {
+  const Shape s{7};
+  Tensor p0 = random_tensor(s, 1), grad = random_tensor(s, 2);
+  Tensor param = dev(p0.clone()), m = dev_zeros(s), v = dev_zeros(s);
+  AdamStep a;
+  be().adam_update(param, dev(grad), m, v, a);
+  ref::Vec rp = ref::to_vec(p0);
+  ref::AdamState st;
+  ref::adam_step(rp, ref::to_vec(grad), st, a.lr, a.beta1, a.beta2, a.eps, a.weight_decay,
+                 a.decoupled);
+  EXPECT_ALLCLOSE(host(param), ref::to_tensor(rp, s), kTol);
+}
+
+TEST_F(OptimEdgeTest, BadArgumentsAreNamed) {
+  const Shape s{1, 3, 1, 7, 5};
+  Tensor p = dev_zeros(s), g = dev_zeros(s), other = dev_zeros(Shape{1, 3, 1, 7, 4});
+  SgdStep sgd;
+  sgd.momentum = 0.9f;
+  expect_error([&] { be().sgd_update(p, g, nullptr, sgd); },
+               "sgd_update: momentum 0.9 for param [1, 3, 1, 7, 5] needs a momentum buffer");
+  expect_error([&] { be().sgd_update(p, other, nullptr, SgdStep{}); },
+               "sgd_update: grad [1, 3, 1, 7, 4] does not match param [1, 3, 1, 7, 5]");
+  AdamStep adam;
+  expect_error([&] { be().adam_update(p, g, other, g, adam); },
+               "adam_update: m [1, 3, 1, 7, 4] does not match param [1, 3, 1, 7, 5]");
+  adam.step = 0;
+  expect_error([&] { be().adam_update(p, g, p, g, adam); },
+               "adam_update: step 0 must be >= 1 (it counts from 1)");
+}
+
+}  // namespace
+}  // namespace useg::test
