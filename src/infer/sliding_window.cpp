@@ -58,7 +58,7 @@ void extract_window(const Tensor& vol, const std::array<int64_t, 3>& pos, Tensor
           std::fill(dst, dst + b.w(), 0.f);
           continue;
         }
-        const float* src = &vol.at(0, c, sz, sy, 0);
+        const float* src = vol.data() + ((c * s.d() + sz) * s.h() + sy) * s.w();
         for (int64_t x = 0; x < b.w(); ++x) {
           int64_t sx = pos[2] + x;
           dst[x] = (sx >= 0 && sx < s.w()) ? src[sx] : 0.f;
