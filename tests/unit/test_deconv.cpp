@@ -20,8 +20,8 @@ namespace {
 using test::ConvCase;
 
 // As for convolution: each output sums at most a few hundred float products of values in
-// [-1, 1] (observed error ~1e-6), so abs 1e-4 + rel 1e-4 has margin yet catches any misplaced
-// tap or transposed weight, which is off by O(0.1).
+// [-1, 1] (largest error observed ~5e-6), so abs 1e-4 + rel 1e-4 has margin yet catches any
+// misplaced tap or transposed weight, which is off by O(0.1).
 constexpr test::Tolerance kTol{1e-4, 1e-4};
 
 Shape weight_shape(const ConvCase& c) {  // [Ci, Co, kD, kH, kW]
