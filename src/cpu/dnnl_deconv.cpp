@@ -1,19 +1,187 @@
-// TEMPORARY skeleton: replaced by the real implementation.
+// Transposed convolution on the CPU backend: oneDNN deconvolution forward, backward-data and
+// backward-weights (+ bias). The API's weights are PyTorch's [Ci, Co, kD, kH, kW]; oneDNN's
+// deconvolution weights have logical dims [Co, Ci, k...], so the caller's buffer is described as
+// those dims in the iodhw (iohw) layout and oneDNN's reorder does the transpose when it differs
+// from the layout the primitive chose. No transposed copy of our own.
+#include <cstring>
+#include <sstream>
+
 #include "cpu/cpu_backend.h"
-#include "useg/error.h"
+#include "cpu/dnnl_context.h"
+#include "cpu/dnnl_checks.h"
 
 namespace useg::cpu {
 
-void CpuBackend::deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y, const ConvGeom& g) {
-  USEG_THROW("cpu backend: deconv_forward is not implemented yet");
+namespace {
+
+using dnnl::memory;
+
+Shape deconv_out_shape(const char* op, const Shape& x, int64_t cout, const ConvGeom& g) {
+  for (int a = 0; a < 3; ++a)
+    USEG_CHECK((x[2 + a] - 1) * g.stride[a] - 2 * g.pad[a] + g.kernel[a] >= 1,
+               op << ": input " << x.str() << " with " << geom_str(g)
+                  << " gives an empty output");
+  return deconv_output_shape(x, cout, g);
 }
 
-void CpuBackend::deconv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const ConvGeom& g) {
-  USEG_THROW("cpu backend: deconv_backward_data is not implemented yet");
+bool use_2d(const Shape& x, const ConvGeom& g) {
+  return x[2] == 1 && g.kernel[0] == 1 && g.pad[0] == 0;
 }
 
-void CpuBackend::deconv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias, const ConvGeom& g) {
-  USEG_THROW("cpu backend: deconv_backward_weights is not implemented yet");
+std::string deconv_key(const char* op, const Shape& x, const Shape& w, bool bias,
+                       const ConvGeom& g) {
+  std::ostringstream os;
+  os << op << " x " << x.str() << " w " << w.str() << (bias ? " +bias " : " ") << geom_str(g);
+  return os.str();
+}
+
+// The caller's [Ci, Co, k...] weight buffer as oneDNN's logical [Co, Ci, k...].
+memory::desc user_weight_md(const Shape& w, bool flat) {
+  using tag = memory::format_tag;
+  return {dnnl_dims(w, flat, /*swap01=*/true), memory::data_type::f32,
+          flat ? tag::iohw : tag::iodhw};
+}
+
+struct DeconvDims {
+  bool flat;
+  memory::dims x, w, y, strides, pad;
+};
+
+DeconvDims deconv_dims(const Shape& x, const Shape& w, const Shape& y, const ConvGeom& g) {
+  DeconvDims d;
+  d.flat = use_2d(x, g);
+  d.x = dnnl_dims(x, d.flat);
+  d.w = dnnl_dims(w, d.flat, /*swap01=*/true);
+  d.y = dnnl_dims(y, d.flat);
+  d.strides = spatial_dims(g.stride, d.flat);
+  // The output size (in-1)*s - 2p + k is exactly consistent with symmetric padding.
+  d.pad = spatial_dims(g.pad, d.flat);
+  return d;
+}
+
+dnnl::deconvolution_forward::primitive_desc fwd_pd(const DnnlContext& ctx, const DeconvDims& d,
+                                                   int64_t bias_channels) {
+  memory::desc b = bias_channels > 0 ? vector_md(bias_channels) : memory::desc();
+  dnnl::deconvolution_forward::desc desc(dnnl::prop_kind::forward_training,
+                                         dnnl::algorithm::deconvolution_direct, any_md(d.x),
+                                         any_md(d.w), b, any_md(d.y), d.strides, d.pad, d.pad);
+  return {desc, ctx.attr(), ctx.engine()};
+}
+
+}  // namespace
+
+void CpuBackend::deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                                const ConvGeom& g) {
+  const char* op = "deconv_forward";
+  check_geom(op, g);
+  check_ncdhw(op, "input", x);
+  check_weight(op, "weight", w, g);
+  check_ncdhw(op, "output", y);
+  const Shape &xs = x.shape(), &ws = w.shape();
+  USEG_CHECK(ws[0] == xs[1], op << ": weight " << ws.str() << " (Ci, Co, k...) expects " << ws[0]
+                                << " input channels, input is " << xs.str());
+  if (bias)
+    check_vector(op, "bias", *bias, ws[1], "one per output channel of weight " + ws.str());
+  check_shape(op, "output", y, deconv_out_shape(op, xs, ws[1], g),
+              "input " + xs.str() + ", weight " + ws.str() + ", " + geom_str(g));
+  if (xs[0] == 0) return;
+
+  DnnlContext& ctx = dnnl();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  std::string key = deconv_key(op, xs, ws, bias != nullptr, g);
+  auto cached = ctx.op(key, [&] {
+    DeconvDims d = deconv_dims(xs, ws, y.shape(), g);
+    auto pd = fwd_pd(ctx, d, bias ? ws[1] : 0);
+    std::vector<DnnlArgSpec> specs{{DNNL_ARG_SRC, plain_md(xs, d.flat), false},
+                                   {DNNL_ARG_WEIGHTS, user_weight_md(ws, d.flat), false},
+                                   {DNNL_ARG_DST, plain_md(y.shape(), d.flat), true}};
+    if (bias) specs.push_back({DNNL_ARG_BIAS, vector_md(ws[1]), false});
+    return ctx.make_op(pd, dnnl::deconvolution_forward(pd), specs);
+  });
+  DnnlPtrs ptrs{{DNNL_ARG_SRC, x.data()}, {DNNL_ARG_WEIGHTS, w.data()}, {DNNL_ARG_DST, y.data()}};
+  if (bias) ptrs.emplace_back(DNNL_ARG_BIAS, bias->data());
+  ctx.run(*cached, ptrs, key);
+}
+
+void CpuBackend::deconv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx,
+                                      const ConvGeom& g) {
+  const char* op = "deconv_backward_data";
+  check_geom(op, g);
+  check_ncdhw(op, "dy", dy);
+  check_weight(op, "weight", w, g);
+  check_ncdhw(op, "dx", dx);
+  const Shape &xs = dx.shape(), &ws = w.shape();
+  USEG_CHECK(ws[0] == xs[1], op << ": weight " << ws.str() << " (Ci, Co, k...) expects " << ws[0]
+                                << " input channels, dx is " << xs.str());
+  check_shape(op, "dy", dy, deconv_out_shape(op, xs, ws[1], g),
+              "dx " + xs.str() + ", weight " + ws.str() + ", " + geom_str(g));
+  if (xs[0] == 0) return;
+
+  DnnlContext& ctx = dnnl();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  std::string key = deconv_key(op, xs, ws, false, g);
+  auto cached = ctx.op(key, [&] {
+    DeconvDims d = deconv_dims(xs, ws, dy.shape(), g);
+    auto hint = fwd_pd(ctx, d, 0);
+    dnnl::deconvolution_backward_data::desc desc(dnnl::algorithm::deconvolution_direct,
+                                                 any_md(d.x), any_md(d.w), any_md(d.y),
+                                                 d.strides, d.pad, d.pad);
+    dnnl::deconvolution_backward_data::primitive_desc pd(desc, ctx.attr(), ctx.engine(), hint);
+    return ctx.make_op(pd, dnnl::deconvolution_backward_data(pd),
+                       {{DNNL_ARG_DIFF_DST, plain_md(dy.shape(), d.flat), false},
+                        {DNNL_ARG_WEIGHTS, user_weight_md(ws, d.flat), false},
+                        {DNNL_ARG_DIFF_SRC, plain_md(xs, d.flat), true}});
+  });
+  ctx.run(*cached,
+          {{DNNL_ARG_DIFF_DST, dy.data()}, {DNNL_ARG_WEIGHTS, w.data()},
+           {DNNL_ARG_DIFF_SRC, dx.data()}},
+          key);
+}
+
+void CpuBackend::deconv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
+                                         Tensor* dbias, const ConvGeom& g) {
+  const char* op = "deconv_backward_weights";
+  check_geom(op, g);
+  check_ncdhw(op, "input", x);
+  check_ncdhw(op, "dy", dy);
+  check_weight(op, "dw", dw, g);
+  const Shape &xs = x.shape(), &ws = dw.shape();
+  USEG_CHECK(ws[0] == xs[1], op << ": dw " << ws.str() << " (Ci, Co, k...) expects " << ws[0]
+                                << " input channels, input is " << xs.str());
+  if (dbias)
+    check_vector(op, "dbias", *dbias, ws[1], "one per output channel of dw " + ws.str());
+  check_shape(op, "dy", dy, deconv_out_shape(op, xs, ws[1], g),
+              "input " + xs.str() + ", dw " + ws.str() + ", " + geom_str(g));
+  if (xs[0] == 0) {  // no samples: the gradients are zero
+    std::memset(dw.data(), 0, dw.bytes());
+    if (dbias) std::memset(dbias->data(), 0, dbias->bytes());
+    return;
+  }
+
+  DnnlContext& ctx = dnnl();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  std::string key = deconv_key(op, xs, ws, dbias != nullptr, g);
+  auto cached = ctx.op(key, [&] {
+    DeconvDims d = deconv_dims(xs, ws, dy.shape(), g);
+    auto hint = fwd_pd(ctx, d, dbias ? ws[1] : 0);
+    auto desc = dbias ? dnnl::deconvolution_backward_weights::desc(
+                            dnnl::algorithm::deconvolution_direct, any_md(d.x), any_md(d.w),
+                            vector_md(ws[1]), any_md(d.y), d.strides, d.pad, d.pad)
+                      : dnnl::deconvolution_backward_weights::desc(
+                            dnnl::algorithm::deconvolution_direct, any_md(d.x), any_md(d.w),
+                            any_md(d.y), d.strides, d.pad, d.pad);
+    dnnl::deconvolution_backward_weights::primitive_desc pd(desc, ctx.attr(), ctx.engine(),
+                                                            hint);
+    std::vector<DnnlArgSpec> specs{{DNNL_ARG_SRC, plain_md(xs, d.flat), false},
+                                   {DNNL_ARG_DIFF_DST, plain_md(dy.shape(), d.flat), false},
+                                   {DNNL_ARG_DIFF_WEIGHTS, user_weight_md(ws, d.flat), true}};
+    if (dbias) specs.push_back({DNNL_ARG_DIFF_BIAS, vector_md(ws[1]), true});
+    return ctx.make_op(pd, dnnl::deconvolution_backward_weights(pd), specs);
+  });
+  DnnlPtrs ptrs{{DNNL_ARG_SRC, x.data()}, {DNNL_ARG_DIFF_DST, dy.data()},
+                {DNNL_ARG_DIFF_WEIGHTS, dw.data()}};
+  if (dbias) ptrs.emplace_back(DNNL_ARG_DIFF_BIAS, dbias->data());
+  ctx.run(*cached, ptrs, key);
 }
 
 }  // namespace useg::cpu

@@ -1,15 +1,150 @@
-// TEMPORARY skeleton: replaced by the real implementation.
+// Max pooling on the CPU backend (oneDNN), 2D or 3D, no padding, floor output size.
+// The API is stateless, so the backward pass recomputes a forward_training pass to get oneDNN's
+// workspace (the argmax of each window; oneDNN keeps the first maximum, as the API requires) and
+// then runs the backward primitive, which overwrites dx.
+//
+// Pooling takes its layout from its input (there is no format_tag::any to ask for). On plain
+// NCDHW oneDNN 2.6 only has a scalar kernel, 3-5x slower than its vectorized one on channel
+// blocks, so with 8 or more channels the primitive runs channel-blocked (the layout the
+// convolutions choose) and DnnlContext's cached reorders convert at the edges; fewer channels
+// stay plain, where blocking would mostly pad.
+#include <sstream>
+
 #include "cpu/cpu_backend.h"
-#include "useg/error.h"
+#include "cpu/dnnl_context.h"
+#include "cpu/dnnl_checks.h"
 
 namespace useg::cpu {
 
-void CpuBackend::maxpool_forward(const Tensor& x, Tensor& y, const PoolGeom& g) {
-  USEG_THROW("cpu backend: maxpool_forward is not implemented yet");
+namespace {
+
+using dnnl::memory;
+
+Shape pool_out_shape(const char* op, const Shape& x, const PoolGeom& g) {
+  for (int a = 0; a < 3; ++a)
+    USEG_CHECK(x[2 + a] >= g.kernel[a], op << ": pooling window " << axes_str(g.kernel)
+                                           << " is larger than the input " << x.str());
+  return pool_output_shape(x, g);
 }
 
-void CpuBackend::maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const PoolGeom& g) {
-  USEG_THROW("cpu backend: maxpool_backward is not implemented yet");
+std::string pool_key(const char* op, const Shape& x, const PoolGeom& g) {
+  std::ostringstream os;
+  os << op << " x " << x.str() << " " << geom_str(g);
+  return os.str();
+}
+
+// The layout the primitive runs in for `channels` channels (see the top of the file).
+memory::format_tag pool_layout(int64_t channels, bool flat) {
+  using tag = memory::format_tag;
+  if (channels < 8) return flat ? tag::nchw : tag::ncdhw;
+  // 16-float blocks where the vector unit is 16 wide (any ISA past AVX2's bits), else 8.
+  auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  bool wide = (isa & ~static_cast<unsigned>(dnnl::cpu_isa::avx2)) != 0;
+  if (wide) return flat ? tag::nChw16c : tag::nCdhw16c;
+  return flat ? tag::nChw8c : tag::nCdhw8c;
+}
+
+struct PoolDims {
+  bool flat;
+  memory::desc x_user, y_user;  // the caller's plain layout
+  memory::desc x, y;             // the primitive's layout
+  memory::dims strides, kernel, pad_l, pad_r;
+};
+
+PoolDims pool_dims(const Shape& x, const Shape& y, const PoolGeom& g) {
+  PoolDims d;
+  d.flat = x[2] == 1 && g.kernel[0] == 1;  // a depth-1 window over depth 1: 2D descriptors
+  d.x_user = plain_md(x, d.flat);
+  d.y_user = plain_md(y, d.flat);
+  memory::format_tag layout = pool_layout(x[1], d.flat);
+  d.x = memory::desc(dnnl_dims(x, d.flat), memory::data_type::f32, layout);
+  d.y = memory::desc(dnnl_dims(y, d.flat), memory::data_type::f32, layout);
+  d.strides = spatial_dims(g.stride, d.flat);
+  d.kernel = spatial_dims(g.kernel, d.flat);
+  d.pad_l = memory::dims(d.kernel.size(), 0);
+  d.pad_r = d.pad_l;  // trailing input a window never reaches is simply not pooled
+  return d;
+}
+
+dnnl::pooling_forward::primitive_desc fwd_pd(const DnnlContext& ctx, const PoolDims& d,
+                                             dnnl::prop_kind prop) {
+  dnnl::pooling_forward::desc desc(prop, dnnl::algorithm::pooling_max, d.x, d.y, d.strides,
+                                   d.kernel, d.pad_l, d.pad_r);
+  return {desc, ctx.attr(), ctx.engine()};
+}
+
+const memory::desc& arg_md(const DnnlOp& op, int arg) {
+  for (const DnnlArg& a : op.args)
+    if (a.arg == arg) return a.prim_md;
+  USEG_THROW("internal error: pooling op has no argument " << arg);
+}
+
+void check_pool(const char* op, const Tensor& x, const Tensor& y, const char* y_role,
+                const PoolGeom& g) {
+  check_geom(op, g);
+  check_ncdhw(op, "input", x);
+  check_ncdhw(op, y_role, y);
+  check_shape(op, y_role, y, pool_out_shape(op, x.shape(), g),
+              "input " + x.shape().str() + ", " + geom_str(g));
+}
+
+}  // namespace
+
+void CpuBackend::maxpool_forward(const Tensor& x, Tensor& y, const PoolGeom& g) {
+  const char* op = "maxpool_forward";
+  check_pool(op, x, y, "output", g);
+  if (x.shape()[0] == 0) return;
+
+  DnnlContext& ctx = dnnl();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  std::string key = pool_key(op, x.shape(), g);
+  auto cached = ctx.op(key, [&] {
+    PoolDims d = pool_dims(x.shape(), y.shape(), g);
+    auto pd = fwd_pd(ctx, d, dnnl::prop_kind::forward_inference);
+    return ctx.make_op(pd, dnnl::pooling_forward(pd),
+                       {{DNNL_ARG_SRC, d.x_user, false}, {DNNL_ARG_DST, d.y_user, true}});
+  });
+  ctx.run(*cached, {{DNNL_ARG_SRC, x.data()}, {DNNL_ARG_DST, y.data()}}, key);
+}
+
+void CpuBackend::maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx,
+                                  const PoolGeom& g) {
+  const char* op = "maxpool_backward";
+  check_pool(op, x, dy, "dy", g);
+  check_ncdhw(op, "dx", dx);
+  check_shape(op, "dx", dx, x.shape(), "input " + x.shape().str());
+  if (x.shape()[0] == 0) return;
+
+  DnnlContext& ctx = dnnl();
+  std::lock_guard<std::mutex> lock(ctx.mutex());
+  std::string key = pool_key(op, x.shape(), g);
+  // Forward training pass: its output goes to a scratch buffer, its workspace feeds backward.
+  auto fwd = ctx.op(key + " (forward pass)", [&] {
+    PoolDims d = pool_dims(x.shape(), dy.shape(), g);
+    auto pd = fwd_pd(ctx, d, dnnl::prop_kind::forward_training);
+    return ctx.make_op(pd, dnnl::pooling_forward(pd),
+                       {{DNNL_ARG_SRC, d.x_user, false},
+                        {DNNL_ARG_DST, pd.dst_desc(), true},
+                        {DNNL_ARG_WORKSPACE, pd.workspace_desc(), true}});
+  });
+  auto bwd = ctx.op(key, [&] {
+    PoolDims d = pool_dims(x.shape(), dy.shape(), g);
+    auto hint = fwd_pd(ctx, d, dnnl::prop_kind::forward_training);
+    dnnl::pooling_backward::desc desc(dnnl::algorithm::pooling_max, d.x, d.y, d.strides,
+                                      d.kernel, d.pad_l, d.pad_r);
+    dnnl::pooling_backward::primitive_desc pd(desc, ctx.attr(), ctx.engine(), hint);
+    return ctx.make_op(pd, dnnl::pooling_backward(pd),
+                       {{DNNL_ARG_DIFF_DST, d.y_user, false},
+                        {DNNL_ARG_WORKSPACE, hint.workspace_desc(), false},
+                        {DNNL_ARG_DIFF_SRC, d.x_user, true}});
+  });
+  void* y_tmp = ctx.buffer(0, arg_md(*fwd, DNNL_ARG_DST).get_size());
+  void* ws = ctx.buffer(1, arg_md(*fwd, DNNL_ARG_WORKSPACE).get_size());
+  ctx.run(*fwd, {{DNNL_ARG_SRC, x.data()}, {DNNL_ARG_DST, y_tmp}, {DNNL_ARG_WORKSPACE, ws}},
+          key + " (forward pass)");
+  ctx.run(*bwd, {{DNNL_ARG_DIFF_DST, dy.data()}, {DNNL_ARG_WORKSPACE, ws},
+                 {DNNL_ARG_DIFF_SRC, dx.data()}},
+          key);
 }
 
 }  // namespace useg::cpu

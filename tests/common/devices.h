@@ -1,44 +1,88 @@
-// Device parametrization: tests written against a Backend& run on every device; on a machine
-// without a GPU the CUDA instances report SKIPPED with the reason. A GPU user runs the very same
-// binary and the CUDA instances execute.
+// Device parametrization. Tests are written against a Backend& and run on every device in
+// test_devices(); a device whose backend cannot be created here (a build without CUDA, a
+// machine without a GPU) makes its instances GTEST_SKIP with the reason. A GPU user runs the
+// very same binary and the CUDA instances execute.
+//
+// Two ways to use it:
+//  - value-parametrized tests: derive the fixture from DeviceTest and instantiate with
+//    USEG_INSTANTIATE_DEVICE_TEST(Fixture);
+//  - op tests with their own parameters: call test_backend(device, &why) and skip when null.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "useg/backend.h"
+#include "useg/error.h"
+
+namespace useg {
+inline void PrintTo(Device d, std::ostream* os) { *os << device_name(d); }  // for gtest
+}  // namespace useg
 
 namespace useg::test {
 
-inline std::vector<Device> all_devices() { return {Device::CPU, Device::CUDA}; }
+inline std::vector<Device> test_devices() { return {Device::CPU, Device::CUDA}; }
+inline std::vector<Device> all_devices() { return test_devices(); }
 
 inline std::string device_param_name(const ::testing::TestParamInfo<Device>& info) {
   return device_name(info.param);
 }
 
-// Fixture base: backend() is the device's backend; CUDA without a device skips the test.
+// The backend for `d`, created on first use and shared; null (with `why` set) when unavailable.
+inline Backend* test_backend(Device d, std::string* why = nullptr) {
+  struct Slot {
+    std::unique_ptr<Backend> backend;
+    std::string error;
+  };
+  static std::map<Device, Slot> slots;
+  auto it = slots.find(d);
+  if (it == slots.end()) {
+    Slot s;
+    try {
+      s.backend = make_backend(d);
+    } catch (const Error& e) {
+      s.error = e.what();
+    }
+    it = slots.emplace(d, std::move(s)).first;
+  }
+  if (why) *why = it->second.error;
+  return it->second.backend.get();
+}
+
+// A copy of host tensor `t` on the backend's device (the same tensor on the CPU).
+inline Tensor on(const Backend& be, const Tensor& t) { return t.to(be.device()); }
+
+// A tensor filled with NaN on the backend's device: outputs start as garbage, so a test fails if
+// an op leaves any element unwritten or accumulates into it.
+inline Tensor garbage(const Backend& be, const Shape& s) {
+  return Tensor::full(s, std::numeric_limits<float>::quiet_NaN()).to(be.device());
+}
+
+// Fixture base for tests parametrized by device only.
 class DeviceTest : public ::testing::TestWithParam<Device> {
  protected:
   void SetUp() override {
     std::string why;
-    if (!device_available(GetParam(), &why))
+    m_backend = test_backend(GetParam(), &why);
+    if (!m_backend)
       GTEST_SKIP() << "device " << device_name(GetParam()) << " unavailable: " << why;
-    m_backend = make_backend(GetParam());
   }
   Backend& backend() { return *m_backend; }
   Device device() const { return GetParam(); }
-  // Host tensor -> this device (no copy on CPU).
   Tensor on_device(const Tensor& t) const { return t.to(GetParam()); }
 
  private:
-  std::unique_ptr<Backend> m_backend;
+  Backend* m_backend = nullptr;
 };
 
 }  // namespace useg::test
 
-#define USEG_INSTANTIATE_DEVICE_TEST(Fixture)                                          \
-  INSTANTIATE_TEST_SUITE_P(Devices, Fixture, ::testing::ValuesIn(::useg::test::all_devices()), \
+#define USEG_INSTANTIATE_DEVICE_TEST(Fixture)                                                 \
+  INSTANTIATE_TEST_SUITE_P(Devices, Fixture, ::testing::ValuesIn(::useg::test::test_devices()), \
                            ::useg::test::device_param_name)

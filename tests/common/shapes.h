@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -52,6 +53,17 @@ inline std::vector<ConvCase> conv_cases() {
       {"3d_stride2", Shape{1, 2, 7, 6, 5}, 4, g3({3, 3, 3}, {2, 2, 2}, {1, 1, 1})},
       {"3d_1x1x1", Shape{1, 6, 3, 2, 5}, 3, g3({1, 1, 1}, {1, 1, 1}, {0, 0, 0})},
       {"3d_depth1_3x3x3", Shape{1, 2, 1, 5, 5}, 2, g3({3, 3, 3}, {1, 1, 1}, {1, 1, 1})},
+      // strided 1x1 (a downsampling shortcut): the last row of the even H is never read
+      {"2d_1x1_stride2", Shape{1, 3, 1, 6, 5}, 2, g3({1, 1, 1}, {1, 2, 2}, {0, 0, 0})},
+      // nnU-Net-style anisotropic downsampling: no stride along the coarse depth axis
+      {"3d_stride122", Shape{1, 2, 3, 8, 7}, 3, g3({1, 3, 3}, {1, 2, 2}, {0, 1, 1})},
+      // enough channels for blocked layouts (8/16-channel blocks), Co not a multiple of 8
+      {"2d_3x3_c16_to_c20", Shape{2, 16, 1, 10, 9}, 20, g3({1, 3, 3}, {1, 1, 1}, {0, 1, 1})},
+      // padding wider than the kernel: the border outputs see only padding (bias only)
+      {"2d_1x1_pad1", Shape{1, 3, 1, 4, 5}, 2, g3({1, 1, 1}, {1, 1, 1}, {0, 1, 1})},
+      // stride larger than the kernel: some inputs are never read
+      {"3d_k2_s3_gaps", Shape{1, 8, 3, 8, 7}, 8, g3({2, 2, 2}, {3, 3, 3}, {0, 0, 0})},
+      {"3d_3x3x3_c16_to_c8", Shape{1, 16, 3, 5, 4}, 8, g3({3, 3, 3}, {1, 1, 1}, {1, 1, 1})},
   };
 }
 
@@ -69,6 +81,11 @@ inline std::vector<ConvCase> deconv_cases() {
       {"3d_k2s2", Shape{1, 3, 2, 3, 4}, 2, g3({2, 2, 2}, {2, 2, 2}, {0, 0, 0})},
       {"3d_aniso_k122", Shape{2, 2, 3, 2, 3}, 3, g3({1, 2, 2}, {1, 2, 2}, {0, 0, 0})},
       {"3d_single_voxel", Shape{1, 5, 1, 1, 1}, 4, g3({2, 2, 2}, {2, 2, 2}, {0, 0, 0})},
+      {"3d_k3s2p1", Shape{1, 2, 3, 3, 2}, 3, g3({3, 3, 3}, {2, 2, 2}, {1, 1, 1})},
+      // stride larger than the kernel: some outputs receive only the bias
+      {"3d_k2_s3_gaps", Shape{1, 8, 2, 3, 3}, 8, g3({2, 2, 2}, {3, 3, 3}, {0, 0, 0})},
+      {"3d_k2s2_c16_to_c8", Shape{1, 16, 2, 3, 3}, 8, g3({2, 2, 2}, {2, 2, 2}, {0, 0, 0})},
+      {"2d_k2s2_c32_to_c16", Shape{2, 32, 1, 4, 5}, 16, g3({1, 2, 2}, {1, 2, 2}, {0, 0, 0})},
   };
 }
 
@@ -91,8 +108,15 @@ inline std::vector<PoolCase> pool_cases() {
       {"3d_aniso_1x2x2", Shape{2, 3, 3, 5, 4}, p3({1, 2, 2}, {1, 2, 2})},
       {"3d_odd_2x2x2", Shape{1, 1, 5, 3, 7}, p3({2, 2, 2}, {2, 2, 2})},
       {"2d_3x3_s2", Shape{1, 2, 1, 9, 9}, p3({1, 3, 3}, {1, 2, 2})},
+      {"3d_3x3x3_s1", Shape{1, 2, 4, 5, 3}, p3({3, 3, 3}, {1, 1, 1})},  // overlapping windows
+      {"3d_k2_s3_gaps", Shape{1, 16, 3, 8, 7}, p3({2, 2, 2}, {3, 3, 3})},  // skipped inputs
+      {"2d_2x2_c16", Shape{1, 16, 1, 6, 7}, p3({1, 2, 2}, {1, 2, 2})},
   };
 }
+
+// Readable test parameters in gtest output ("2d_3x3_same" instead of a byte dump).
+inline void PrintTo(const ConvCase& c, std::ostream* os) { *os << c.name; }
+inline void PrintTo(const PoolCase& c, std::ostream* os) { *os << c.name; }
 
 // Deterministic random tensors (std::mt19937 with a fixed seed).
 inline Tensor random_tensor(const Shape& s, uint32_t seed, float lo = -1.f, float hi = 1.f) {
