@@ -131,7 +131,7 @@ def make_case(name, spec, seed):
         io["grad." + pname] = p.grad.detach()
     for bname, b in net.named_buffers():
         if "running" in bname:
-            io["after." + bname] = b.detach()
+            io["after." + bname] = b.detach().clone()  # load_state_dict below resets b in place
     net.load_state_dict(state)
     net.eval()
     with torch.no_grad():

@@ -44,7 +44,7 @@ Tensor downsample_labels(const Tensor& t, std::array<int64_t, 3> f) {
 
 Tensor as5d(const Tensor& t) {
   const Shape& s = t.shape();
-  if (s.rank() == 5) return t;
+  if (s.rank() != 4) return t;
   return t.reshaped(Shape{s[0], s[1], 1, s[2], s[3]});  // 2D NCHW
 }
 
@@ -108,7 +108,9 @@ void run_golden(Backend& be, const std::string& name) {
     Tensor r = io.tensors.at("grad." + p->name);
     Tensor g = p->grad.reshaped(r.shape());
     EXPECT_ALLCLOSE(g, r, scaled(r, 1e-3)) << name << " grad of " << p->name;
-    worst = std::max(worst, test::max_rel_error(g, r));
+    // The bias of a conv followed by a norm has a zero gradient in exact arithmetic: its
+    // reference is rounding noise, so it is checked (above) but left out of the relative figure.
+    if (scaled(r, 1.0).abs > 1e-6) worst = std::max(worst, test::max_rel_error(g, r));
   }
   std::printf("[golden] %s gradient max rel error %.2e (input and %zu parameters)\n",
               name.c_str(), worst, net.parameters().size());

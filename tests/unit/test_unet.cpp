@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "common/compare.h"
 #include "common/shapes.h"
@@ -60,6 +61,9 @@ TEST(UNet, SummaryReceptiveFieldAndFlops) {
 }
 
 // Loss = sum(out_k * R_k) so dLoss/dout_k = R_k; compares backward with central differences.
+// The forward runs in float32 and the network has ReLU kinks and max-pool switches, so single
+// elements can be off when a perturbation crosses one: the check is norm-wise over every sampled
+// element (||analytic - fd|| / ||fd|| < 1e-2), plus 90% of elements within 5% each.
 TEST(UNet, BackwardMatchesFiniteDifferences) {
   auto be = make_backend(Device::CPU);
   ModelConfig c = tiny2d();
@@ -74,15 +78,17 @@ TEST(UNet, BackwardMatchesFiniteDifferences) {
   net.init_weights(7);
   Tensor x = test::random_tensor(Shape{2, 2, 1, 8, 12}, 1);
   auto eval = [&](const Tensor& in) {
-    net.set_dropout_seed(99);
-    std::vector<Tensor> outs = net.forward(in, true);
-    return outs;
+    net.set_dropout_seed(99);  // the same dropout masks on every forward
+    return net.forward(in, true);
   };
   std::vector<Tensor> outs = eval(x);
   ASSERT_EQ(outs.size(), 2u);
   std::vector<Tensor> R;
   for (size_t k = 0; k < outs.size(); ++k) R.push_back(test::random_tensor(outs[k].shape(), 10 + k));
   Tensor dx = net.backward(R, true);
+  std::vector<Parameter*> ps = net.parameters();
+  std::vector<Tensor> grads;
+  for (Parameter* p : ps) grads.push_back(p->grad.clone());
   auto loss = [&](const Tensor& in) {
     std::vector<Tensor> o = eval(in);
     double l = 0;
@@ -90,21 +96,18 @@ TEST(UNet, BackwardMatchesFiniteDifferences) {
       for (int64_t i = 0; i < o[k].numel(); ++i) l += double(o[k].data()[i]) * R[k].data()[i];
     return l;
   };
-  const double h = 1e-2;
-  int checked = 0;
-  for (int64_t i = 0; i < x.numel(); i += 37) {
+  const double h = 5e-4;  // error ~ h through kinks; float32 noise ~ 1e-3 at this h
+  std::vector<std::pair<double, double>> pairs;  // (analytic, finite difference)
+  for (int64_t i = 0; i < x.numel(); i += 11) {
     Tensor xp = x.clone(), xm = x.clone();
     xp.data()[i] += h;
     xm.data()[i] -= h;
-    double fd = (loss(xp) - loss(xm)) / (2 * h);
-    EXPECT_NEAR(dx.data()[i], fd, 2e-2 * std::max(1.0, std::fabs(fd))) << "input element " << i;
-    ++checked;
+    pairs.emplace_back(dx.data()[i], (loss(xp) - loss(xm)) / (2 * h));
   }
-  // A few parameters: first conv, a norm scale, the residual skip, a deep-supervision head.
-  std::vector<Parameter*> ps = net.parameters();
-  std::vector<Tensor> grads;
-  for (Parameter* p : ps) grads.push_back(p->grad.clone());
-  for (size_t pi = 0; pi < ps.size(); pi += 5) {
+  size_t n_input = pairs.size();
+  // Every 4th parameter tensor (convs, norm scales and shifts, the residual skip, the
+  // deep-supervision head), a few elements each.
+  for (size_t pi = 0; pi < ps.size(); pi += 4) {
     Parameter* p = ps[pi];
     for (int64_t i = 0; i < p->value.numel(); i += std::max<int64_t>(1, p->value.numel() / 3)) {
       float orig = p->value.data()[i];
@@ -113,13 +116,23 @@ TEST(UNet, BackwardMatchesFiniteDifferences) {
       p->value.data()[i] = orig - float(h);
       double lm = loss(x);
       p->value.data()[i] = orig;
-      double fd = (lp - lm) / (2 * h);
-      EXPECT_NEAR(grads[pi].data()[i], fd, 2e-2 * std::max(1.0, std::fabs(fd)))
-          << p->name << " element " << i;
-      ++checked;
+      pairs.emplace_back(grads[pi].data()[i], (lp - lm) / (2 * h));
     }
   }
-  EXPECT_GT(checked, 20);
+  double num = 0, den = 0;
+  size_t close = 0;
+  for (auto [a, f] : pairs) {
+    num += (a - f) * (a - f);
+    den += f * f;
+    if (std::fabs(a - f) <= 5e-2 * std::max(1.0, std::fabs(f))) ++close;
+  }
+  double rel = std::sqrt(num / den);
+  EXPECT_LT(rel, 1e-2) << "norm-wise relative error over " << pairs.size() << " elements";
+  EXPECT_GE(close, pairs.size() * 9 / 10) << close << " of " << pairs.size() << " within 5%";
+  EXPECT_GT(n_input, 10u);
+  EXPECT_GT(pairs.size() - n_input, 20u);
+  std::printf("[fd] U-Net backward vs central differences: %zu elements, norm-wise rel error %.2e\n",
+              pairs.size(), rel);
 }
 
 std::vector<double> overfit_losses(uint64_t seed, int steps) {
@@ -151,7 +164,7 @@ std::vector<double> overfit_losses(uint64_t seed, int steps) {
     losses.push_back(be->loss_forward_backward(spec, out[0], t, &g));
     net.backward({g});
     opt.clip_grad_norm(12.0);
-    opt.step(3e-3);
+    opt.step(1e-2);
   }
   return losses;
 }
