@@ -44,6 +44,8 @@ OpenedFile open_image_file(const std::string& path) {
                               << " (supported: " << io::supported_extensions()
                               << ", or a folder of DICOM files)");
   }
+  // libtiff reads a cut TIFF's directories noisily and partly: look at its structure first.
+  if (ext == ".tif" || ext == ".tiff") io::check_not_truncated(path, ext, 0, 0);
   OpenedFile f;
   f.io = io::create_image_io(path, false);
   if (!f.io)
@@ -113,6 +115,9 @@ Image read_image_file(const std::string& path, const ReadLimits& limits) {
   OpenedFile f = open_image_file(path);
   io::check_read_limits(path, f.geometry, f.components, limits);
   const Geometry& g = f.geometry;
+  io::check_not_truncated(path, io::image_extension(path),
+                          g.voxels() * f.components * static_cast<int64_t>(f.io->GetComponentSize()),
+                          g.dims == 3 ? g.size[2] : 1);
   const int64_t voxels = g.voxels();
   Image image;
   image.geometry = g;

@@ -67,6 +67,10 @@ void check_arguments(const std::string& path, const Tensor& voxels, const Geomet
   if (ext == ".png" && pixel != "uint8" && pixel != "uint16")
     USEG_THROW("cannot write " << path << ": PNG holds only uint8 or uint16 pixels, not "
                                << pixel << " (write uint8/uint16 or use another format)");
+  // ITK's PNG writer would silently keep only the first slice of a volume.
+  if (ext == ".png" && g.size[2] > 1)
+    USEG_THROW("cannot write " << path << ": PNG holds one 2D slice, this volume has "
+                               << g.size[2] << " (use .nii.gz, .nrrd, .mha or .tif)");
   USEG_CHECK(voxels.defined() && voxels.device() == Device::CPU && voxels.shape().rank() == 5 &&
                  voxels.shape()[0] == 1 && voxels.shape()[1] >= 1,
              "cannot write " << path << ": voxels must be a CPU tensor [1, C, D, H, W], got "
@@ -108,9 +112,16 @@ void itk_write(const std::string& file, const std::string& ext, const Geometry& 
   }
   io->SetIORegion(region);
   io->Write(pixels);
+  // Some ITK writers (niftilib, MetaIO, libtiff) only print their I/O errors: verify the file.
   std::error_code ec;
   if (!fs::is_regular_file(file, ec) || fs::file_size(file, ec) == 0)
     USEG_THROW("ITK reported success but wrote nothing");
+  try {
+    io::check_not_truncated(file, ext, g.voxels() * components * int64_t(io->GetComponentSize()),
+                            g.dims == 3 ? g.size[2] : 1);
+  } catch (const Error& e) {
+    USEG_THROW("ITK reported success but the file is incomplete: " << e.what());
+  }
 }
 
 }  // namespace

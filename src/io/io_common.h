@@ -32,6 +32,14 @@ void check_read_limits(const std::string& path, const Geometry& geometry, int co
 // "cannot read <path>: no such file or directory" / "...: the file is empty (0 bytes)" / ...
 void check_readable_file(const std::string& path);
 
+// Throws "cannot read <path>: the file is truncated (...)" when the voxel data a NIfTI (.nii,
+// .nii.gz), MetaImage (.mha, .mhd) or TIFF file declares is not all there: ITK 5.2 reads such
+// files without error, zero-filling what is missing. `data_bytes` is the uncompressed voxel data
+// size from the header, `pages` the number of TIFF pages expected. Other formats: no-op (their
+// ITK readers report short reads themselves).
+void check_not_truncated(const std::string& path, const std::string& ext, int64_t data_bytes,
+                         int64_t pages);
+
 // ITK's exception description made readable: the "itk::ERROR: Class(0x...): " prefix and the
 // source location are dropped, whitespace is collapsed and the text is cut to ~300 characters.
 std::string trim_itk_description(const std::string& description);
