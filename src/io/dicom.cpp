@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -61,6 +62,19 @@ std::vector<std::string> series_files(const std::string& dir) {
   return names->GetFileNames(uids.front());
 }
 
+// The slice spacing a single-slice series declares (Spacing Between Slices, else Slice
+// Thickness); GDCM reports 1 for any single-frame file.
+double slice_spacing(itk::GDCMImageIO& io, double fallback) {
+  for (const char* tag : {"0018|0088", "0018|0050"}) {
+    std::string value;
+    if (io.GetValueFromTag(tag, value)) {
+      double s = std::atof(value.c_str());
+      if (s > 0 && std::isfinite(s)) return s;
+    }
+  }
+  return fallback;
+}
+
 struct SeriesHeader {
   std::vector<std::string> files;
   Geometry geometry;
@@ -91,6 +105,7 @@ SeriesHeader read_series_header(const std::string& dir) {
   }
   h.geometry = geometry_from_io(*first);
   h.geometry.dims = 3;
+  if (n == 1 && h.geometry.size[2] == 1) h.geometry.spacing[2] = slice_spacing(*first, 1.0);
   h.components = static_cast<int>(first->GetNumberOfComponents());
   h.type = first->GetComponentType();
   h.component_size = first->GetComponentSize();
@@ -142,6 +157,12 @@ Image read_dicom_series(const std::string& dir, const ReadLimits& limits) {
   if (h.components != 1)
     USEG_THROW("cannot read " << dir << ": color DICOM (" << h.components
                               << " samples per pixel) is not supported");
+  for (const std::string& file : h.files) {
+    std::string problem = dicom_truncation(file);
+    if (!problem.empty())
+      USEG_THROW("cannot read " << dir << ": slice " << file << " is truncated (" << problem
+                                << ")");
+  }
   auto reader = itk::ImageSeriesReader<Volume>::New();
   reader->SetImageIO(itk::GDCMImageIO::New());
   reader->SetFileNames(h.files);
@@ -162,6 +183,7 @@ Image read_dicom_series(const std::string& dir, const ReadLimits& limits) {
     g.origin[i] = volume->GetOrigin()[i];
     for (int j = 0; j < 3; ++j) g.direction[3 * i + j] = volume->GetDirection()[i][j];
   }
+  if (h.files.size() == 1 && g.size[2] == 1) g.spacing[2] = h.geometry.spacing[2];
   image.voxels = Tensor::empty(Shape::ncdhw(1, 1, g.size[2], g.size[1], g.size[0]));
   std::memcpy(image.voxels.data(), volume->GetBufferPointer(), image.voxels.bytes());
   return image;
@@ -246,6 +268,7 @@ void write_dicom_series(const std::string& dir, const Tensor& voxels, const Geom
     set("0020|0037", orientation);
     set("0018|0050", io::ds(g.spacing[2]));  // slice thickness
     set("0018|0088", io::ds(g.spacing[2]));  // spacing between slices
+    set("0028|0004", "MONOCHROME2");
     set("0028|0100", "16");                  // bits allocated / stored, high bit, signed
     set("0028|0101", "16");
     set("0028|0102", "15");

@@ -40,6 +40,10 @@ void check_readable_file(const std::string& path);
 void check_not_truncated(const std::string& path, const std::string& ext, int64_t data_bytes,
                          int64_t pages);
 
+// "" when the DICOM Part 10 file `file` holds all the pixel data it declares; otherwise what is
+// missing (GDCM reads a cut slice without error). Compressed or non-Part-10 files pass.
+std::string dicom_truncation(const std::string& file);
+
 // ITK's exception description made readable: the "itk::ERROR: Class(0x...): " prefix and the
 // source location are dropped, whitespace is collapsed and the text is cut to ~300 characters.
 std::string trim_itk_description(const std::string& description);
