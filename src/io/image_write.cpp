@@ -2,10 +2,14 @@
 // it, as ImageFileWriter would), voxels are converted to the requested pixel type (rounded and
 // clamped for integer types), and the file is written under a temporary name in the same folder
 // and then renamed, so `path` is either the old file or the complete new one.
+#include <fcntl.h>
 #include <itkImageIORegion.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <vector>
@@ -67,6 +71,10 @@ void check_arguments(const std::string& path, const Tensor& voxels, const Geomet
   if (ext == ".png" && pixel != "uint8" && pixel != "uint16")
     USEG_THROW("cannot write " << path << ": PNG holds only uint8 or uint16 pixels, not "
                                << pixel << " (write uint8/uint16 or use another format)");
+  if (ext == ".png" && voxels.defined() && voxels.shape().rank() == 5 &&
+      (voxels.shape()[1] < 1 || voxels.shape()[1] > 4))
+    USEG_THROW("cannot write " << path << ": PNG holds 1 to 4 channels, not "
+                               << voxels.shape()[1]);
   // ITK's PNG writer would silently keep only the first slice of a volume.
   if (ext == ".png" && g.size[2] > 1)
     USEG_THROW("cannot write " << path << ": PNG holds one 2D slice, this volume has "
@@ -149,6 +157,12 @@ void write_image(const std::string& path, const Tensor& voxels, const Geometry& 
   try {
     if (detached && !fs::create_directory(temp, ec))
       USEG_THROW("cannot create a temporary folder " << temp << ": " << ec.message());
+    // Create the file first: some ITK writers only print why they could not open it.
+    int fd = ::open(temp_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+      USEG_THROW("cannot create a file in " << (folder.empty() ? "." : folder.string()) << " ("
+                                            << std::strerror(errno) << ")");
+    ::close(fd);
     itk_write(temp_file, ext, geometry, components, type, pixels);
     if (detached) {
       for (const auto& entry : fs::directory_iterator(temp))

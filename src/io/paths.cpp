@@ -136,7 +136,7 @@ void check_readable_file(const std::string& path) {
 }
 
 std::string trim_itk_description(const std::string& description) {
-  static const std::regex noise(R"((itk::ERROR: )|(\b\w+\(0x[0-9a-fA-F]+\): ))");
+  static const std::regex noise(R"((itk::ERROR: )|(ITK ERROR: )|(\b\w+\(0x[0-9a-fA-F]+\): ))");
   std::string s = std::regex_replace(description, noise, "");
   std::string out;
   bool space = false;

@@ -221,21 +221,28 @@ TEST(ImageErrors, PngRefusesAVolume) {
   EXPECT_TRUE(fs::is_empty(d));
 }
 
-// Each file is written, then rewritten under a name whose temporary name is too long for the
-// file system (NAME_MAX 255): ITK fails to create the file. The old file must survive intact
-// and no temporary file may remain.
+// Each file exists, then is rewritten under a name whose temporary name is too long for the
+// file system (NAME_MAX 255), so the temporary file cannot be created; then ITK itself fails
+// half-way. Either way the old file must survive intact and no temporary file may remain.
 TEST(ImageErrors, FailedWriteKeepsThePreviousFile) {
   fs::path d = fresh_dir("keep");
   Geometry g = test::oblique_geometry_3d();
   for (const char* ext : {".nii", ".nii.gz", ".nrrd", ".mha", ".tif"}) {
     std::string name = std::string(250 - std::strlen(ext), 'k') + ext;
     std::string path = (d / name).string();
-    std::string tmp = (d / name).string();
     write_bytes(path, "previous content");
     std::string m = error_of([&] { write_image(path, test::integer_volume(g), g, "int16"); });
     EXPECT_HAS(m, "cannot write " + path + ": ");
     EXPECT_EQ(slurp(path), "previous content") << ext;
   }
+  // A failure inside ITK, after the temporary file exists: TIFF has no uint32 pixels.
+  std::string tif = (d / "mask.tif").string();
+  write_image(tif, test::integer_volume(g, 30), g, "uint8");
+  std::string before = slurp(tif);
+  std::string m = error_of([&] { write_image(tif, test::integer_volume(g), g, "uint32"); });
+  EXPECT_HAS(m, "cannot write " + tif + ": TIFF supports unsigned/signed char, unsigned/signed "
+                "short, and float");
+  EXPECT_EQ(slurp(tif), before);
   EXPECT_EQ(count_temp_files(d), 0);
 }
 
