@@ -174,6 +174,16 @@ Image read_dicom_series(const std::string& dir, const ReadLimits& limits) {
   }
   Volume::Pointer volume = reader->GetOutput();
   const auto size = volume->GetLargestPossibleRegion().GetSize();
+  // ImageSeriesReader spreads the slices evenly between the first and the last; a gap (a missing
+  // slice) would silently stretch the geometry. Small deviations (rounding in the headers) pass.
+  double deviation = 0;
+  if (itk::ExposeMetaData<double>(volume->GetMetaDataDictionary(),
+                                  "ITK_non_uniform_sampling_deviation", deviation) &&
+      deviation > 0.1 * volume->GetSpacing()[2])
+    USEG_THROW("cannot read " << dir << ": its " << h.files.size()
+                              << " slices are not evenly spaced (a step differs by " << deviation
+                              << " mm from the mean spacing of " << volume->GetSpacing()[2]
+                              << " mm; is a slice missing?)");
   Image image;
   image.source = dir;
   Geometry& g = image.geometry;

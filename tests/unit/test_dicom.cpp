@@ -186,6 +186,20 @@ TEST(Dicom, TruncatedSliceAndLimitsAreErrors) {
   }
 }
 
+TEST(Dicom, MissingSliceIsAnError) {
+  fs::path d = fresh_dir("dicom_gap");
+  Geometry g = ct_geometry();
+  write_dicom_series(d.string(), ct_values(g), g);
+  fs::remove(files_in(d)[3]);
+  try {
+    read_image(d.string());
+    FAIL() << "a series with a gap was read";
+  } catch (const Error& e) {
+    std::cout << "    message: " << e.what() << "\n";
+    EXPECT_NE(std::string(e.what()).find("slices are not evenly spaced"), std::string::npos);
+  }
+}
+
 // A DICOM file made elsewhere (GDCM's example data, Debian libgdcm-dev docs) passes the
 // truncation walker and reads as a one-slice series.
 TEST(Dicom, ReadsAForeignFile) {
