@@ -1,0 +1,29 @@
+// Image filters on our Image / Tensor types, implemented with ITK in src/imaging (no ITK header
+// leaks out of here). Geometry conventions are those of useg/image.h.
+#pragma once
+
+#include <array>
+
+#include "useg/image.h"
+#include "useg/tensor.h"
+
+namespace useg {
+
+enum class Interp { Linear, Nearest };
+const char* interp_name(Interp interp);  // "linear" | "nearest"
+
+// Resamples every channel onto a grid with `spacing` (x, y, z mm; z ignored for 2D images) that
+// keeps the origin and direction and covers the same physical extent: new size per axis =
+// max(1, round(old_size * old_spacing / new_spacing)). Points past the last input voxel centre
+// take the nearest edge value. Linear for intensities, Nearest for label maps.
+Image resample_to_spacing(const Image& image, const std::array<double, 3>& spacing,
+                          Interp interp);
+
+// Maps `channels` [1, C, D, H, W] laid out on geometry `from` onto geometry `to` (identity
+// transform in physical space, per channel). Returns [1, C, to.size z, to.size y, to.size x].
+// Typical use: probabilities or labels computed on a resampled grid brought back onto the
+// original image grid. Points of `to` outside `from` take the nearest edge value.
+Tensor resample_to_geometry(const Tensor& channels, const Geometry& from, const Geometry& to,
+                            Interp interp);
+
+}  // namespace useg

@@ -1,0 +1,51 @@
+// Internal helpers shared by the image readers and writers (no ITK in this header): file-name
+// extensions, the memory guard, and the rephrasing of ITK's exception text.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "useg/image.h"
+
+namespace useg::io {
+
+// The supported extension of `path` in lower case (".nii.gz", ".nrrd", ...), or "" when the
+// name ends in none of them.
+std::string image_extension(const std::string& path);
+// ".nii .nii.gz .nrrd .nhdr .mha .mhd .tif .tiff .png" (for error messages).
+std::string supported_extensions();
+// "NIfTI", "NRRD", "MetaImage", "TIFF", "PNG" for a supported extension.
+std::string format_for_extension(const std::string& ext);
+// Formats whose header names a separate data file (.nhdr, .mhd).
+bool is_detached_header(const std::string& ext);
+
+// True when `dir` is a directory holding DICOM files (a *.dcm name, or the "DICM" magic at byte
+// 128 of one of its first regular files).
+bool is_dicom_directory(const std::string& dir);
+
+// Throws before any voxel is allocated when `geometry` x `components` exceeds `limits`. The
+// message names the file, the declared size, the limit and the flag that raises it.
+void check_read_limits(const std::string& path, const Geometry& geometry, int components,
+                       const ReadLimits& limits);
+
+// Checks that `path` names a non-empty regular file (or a directory when allowed); throws
+// "cannot read <path>: no such file or directory" / "...: the file is empty (0 bytes)" / ...
+void check_readable_file(const std::string& path);
+
+// Throws "cannot read <path>: the file is truncated (...)" when the voxel data a NIfTI (.nii,
+// .nii.gz), MetaImage (.mha, .mhd) or TIFF file declares is not all there: ITK 5.2 reads such
+// files without error, zero-filling what is missing. `data_bytes` is the uncompressed voxel data
+// size from the header, `pages` the number of TIFF pages expected. Other formats: no-op (their
+// ITK readers report short reads themselves).
+void check_not_truncated(const std::string& path, const std::string& ext, int64_t data_bytes,
+                         int64_t pages);
+
+// "" when the DICOM Part 10 file `file` holds all the pixel data it declares; otherwise what is
+// missing (GDCM reads a cut slice without error). Compressed or non-Part-10 files pass.
+std::string dicom_truncation(const std::string& file);
+
+// ITK's exception description made readable: the "itk::ERROR: Class(0x...): " prefix and the
+// source location are dropped, whitespace is collapsed and the text is cut to ~300 characters.
+std::string trim_itk_description(const std::string& description);
+
+}  // namespace useg::io
