@@ -157,6 +157,20 @@ TEST(EvalCli, FolderPairCsvMeansAndJson) {
   EXPECT_EQ(j.at("summary").size(), 2u);
   EXPECT_EQ(j.at("unmatched_predictions").size(), 1u);
   EXPECT_TRUE(j.at("failed").empty());
+
+  // A listed label found nowhere: empty pairs (Dice 1), undefined distances as JSON null.
+  const fs::path json3 = d.dir / "m3.json";
+  const CliRun r3 = run_useg("eval --labels 1,2,3 --pred " + d.pred.string() + " --ref " +
+                                 d.ref.string() + " --json " + json3.string(),
+                             d.dir);
+  ASSERT_EQ(r3.code, 0) << r3.err;
+  const nlohmann::json j3 = nlohmann::json::parse(read_file(json3.string()));
+  const nlohmann::json& row3 = j3.at("cases")[0].at("rows")[2];
+  EXPECT_EQ(row3.at("label"), 3);
+  EXPECT_EQ(row3.at("flag"), "empty_both");
+  EXPECT_EQ(row3.at("dice"), 1);
+  EXPECT_TRUE(row3.at("hd_mm").is_null());
+  EXPECT_EQ(j3.at("summary")[2].at("flag"), "cases=3 distances_over=0");
 }
 
 TEST(EvalCli, GeometryMismatchNamesBothFiles) {

@@ -113,8 +113,14 @@ Geometry geometry_for(int dims) {
   return g;
 }
 
+// Largest deviations seen, printed after each test (the agreement figures of docs/eval.md).
+struct Deviation {
+  double overlap = 0, hd_rel = 0, assd_rel = 0;
+  int pairs = 0;
+};
+
 template <unsigned D>
-void compare_with_itk(uint32_t seed) {
+void compare_with_itk(uint32_t seed, Deviation& dev) {
   const Geometry g = geometry_for(D);
   Tensor pred, ref;
   test::random_blob_pair(g, seed, 2, pred, ref);
@@ -143,8 +149,17 @@ void compare_with_itk(uint32_t seed) {
     const auto sa = surface_voxels(a.data(), g), sb = surface_voxels(b.data(), g);
     const ItkHausdorff h = itk_hausdorff<D>(sa, sb, g);
     EXPECT_NEAR(m.hd, h.hd, 1e-5 * h.hd);
+    for (double diff :
+         {m.dice - overlap->GetDiceCoefficient(l), m.iou - overlap->GetJaccardCoefficient(l),
+          1 - m.precision - overlap->GetFalsePositiveError(l),
+          1 - m.recall - overlap->GetFalseNegativeError(l)})
+      dev.overlap = std::max(dev.overlap, std::fabs(diff));
+    dev.hd_rel = std::max(dev.hd_rel, std::fabs(m.hd - h.hd) / h.hd);
+    dev.pairs += 1;
     const double na = std::count(sa.begin(), sa.end(), 1), nb = std::count(sb.begin(), sb.end(), 1);
-    EXPECT_NEAR(m.assd, (na * h.mean_ab + nb * h.mean_ba) / (na + nb), 1e-5 * m.assd);
+    const double itk_assd = (na * h.mean_ab + nb * h.mean_ba) / (na + nb);
+    EXPECT_NEAR(m.assd, itk_assd, 1e-5 * m.assd);
+    dev.assd_rel = std::max(dev.assd_rel, std::fabs(m.assd - itk_assd) / itk_assd);
 
     // The surface equals ITK's face-connected contour, computed with a margin of background
     // around the image (outside the image counts as outside the mask).
@@ -156,12 +171,23 @@ void compare_with_itk(uint32_t seed) {
   }
 }
 
+void print(const Deviation& d, const char* what) {
+  std::printf(
+      "[ itk      ] %s, %d label pairs: max |diff| Dice/IoU/FPE/FNE %.3g; relative HD %.3g, "
+      "ASSD %.3g\n",
+      what, d.pairs, d.overlap, d.hd_rel, d.assd_rel);
+}
+
 TEST(EvalVsItk, RandomBlobs3D) {
-  for (uint32_t seed = 1; seed <= 6; ++seed) compare_with_itk<3>(seed);
+  Deviation dev;
+  for (uint32_t seed = 1; seed <= 6; ++seed) compare_with_itk<3>(seed, dev);
+  print(dev, "3D");
 }
 
 TEST(EvalVsItk, RandomBlobs2D) {
-  for (uint32_t seed = 1; seed <= 6; ++seed) compare_with_itk<2>(seed);
+  Deviation dev;
+  for (uint32_t seed = 1; seed <= 6; ++seed) compare_with_itk<2>(seed, dev);
+  print(dev, "2D");
 }
 
 // ITK's HausdorffDistanceImageFilter on the masks themselves measures from every voxel of one
