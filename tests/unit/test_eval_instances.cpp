@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 #include "eval_test_util.h"
 #include "useg/metrics.h"
@@ -108,6 +109,50 @@ TEST(EvalInstances, MergeOfEqualHalvesAtExactlyHalf) {
   EXPECT_EQ(m.fp, 0);
   EXPECT_EQ(m.fn, 1);
   EXPECT_DOUBLE_EQ(m.mean_matched_iou, 0.5);
+}
+
+// Best (matches, summed IoU) over all one-to-one matchings of preds i.. by exhaustive search.
+std::pair<int, double> brute_best(const std::vector<std::vector<double>>& iou, double t, size_t i,
+                                  std::vector<char>& used) {
+  if (i == iou.size()) return {0, 0.0};
+  std::pair<int, double> best = brute_best(iou, t, i + 1, used);  // pred i unmatched
+  for (size_t r = 0; r < used.size(); ++r) {
+    if (used[r] || iou[i][r] < t) continue;
+    used[r] = 1;
+    auto sub = brute_best(iou, t, i + 1, used);
+    used[r] = 0;
+    sub.first += 1;
+    sub.second += iou[i][r];
+    if (sub.first > best.first || (sub.first == best.first && sub.second > best.second + 1e-12))
+      best = sub;
+  }
+  return best;
+}
+
+TEST(EvalInstances, MatchingIsOptimalOnRandomTables) {
+  // Random IoU tables (not all realisable by images, which does not matter to the matching):
+  // the number of matches and then the summed IoU must equal the exhaustive optimum.
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int np = 1 + static_cast<int>(rng() % 6), nr = 1 + static_cast<int>(rng() % 6);
+    InstanceOverlap o;
+    for (int i = 0; i < np; ++i) o.pred_ids.push_back(10 + i), o.pred_sizes.push_back(1);
+    for (int r = 0; r < nr; ++r) o.ref_ids.push_back(1 + r), o.ref_sizes.push_back(1);
+    std::vector<std::vector<double>> iou(np, std::vector<double>(nr, 0.0));
+    for (int i = 0; i < np; ++i)
+      for (int r = 0; r < nr; ++r)
+        if (rng() % 2) {
+          iou[i][r] = std::uniform_real_distribution<double>(0.05, 0.6)(rng);
+          o.pairs.push_back({i, r, 1, iou[i][r]});
+        }
+    for (double t : {0.1, 0.3, 0.5}) {
+      std::vector<char> used(nr, 0);
+      const auto best = brute_best(iou, t, 0, used);
+      const InstanceScores m = match_instances(o, t);
+      ASSERT_EQ(m.tp, best.first) << "trial " << trial << " threshold " << t;
+      ASSERT_NEAR(m.sum_matched_iou, best.second, 1e-9) << "trial " << trial << " threshold " << t;
+    }
+  }
 }
 
 TEST(EvalInstances, EmptyImages) {
