@@ -3,6 +3,8 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
+#include <vector>
 
 #include "useg/image.h"
 #include "useg/tensor.h"
@@ -25,5 +27,11 @@ Image resample_to_spacing(const Image& image, const std::array<double, 3>& spaci
 // original image grid. Points of `to` outside `from` take the nearest edge value.
 Tensor resample_to_geometry(const Tensor& channels, const Geometry& from, const Geometry& to,
                             Interp interp);
+
+// Euclidean distance in mm (spacing-aware; the direction does not matter) from the centre of every
+// voxel to the centre of the nearest non-zero voxel of `mask` (uint8, x fastest on g.size; 0 on
+// the mask itself), through ITK's SignedMaurerDistanceMapImageFilter. An all-zero mask gives
+// +infinity everywhere. Used by the surface distances of `useg eval` (useg/metrics.h).
+std::vector<float> distance_to_mask(const uint8_t* mask, const Geometry& g);
 
 }  // namespace useg

@@ -15,5 +15,7 @@ void register_commands(CLI::App& app, std::function<int()>& run);
 
 // One per file: cmd_model.cpp (info, init), ...
 void register_model_commands(CLI::App& app, std::function<int()>& run);
+// cmd_eval.cpp (eval)
+void register_eval_commands(CLI::App& app, std::function<int()>& run);
 
 }  // namespace useg::cli
