@@ -1,12 +1,15 @@
 // The outputs of one segmented case: file names, the measurement CSV, and writing them all
 // (each atomically: write_image and write_file_atomic go through a temporary file + rename).
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "useg/error.h"
 #include "useg/files.h"
 #include "useg/preview.h"
 #include "useg/segment.h"
+
+namespace fs = std::filesystem;
 
 namespace useg {
 
@@ -79,6 +82,13 @@ void write_segmentation(const Image& image, const Segmentation& seg, const Model
                         const CaseOutputs& out, const std::string& case_name) {
   const Geometry& g = image.geometry;
   const int K = info.model.num_classes;
+  for (const std::string& p : out.all()) {
+    std::error_code ec;
+    fs::path dir = fs::path(p).parent_path();
+    if (!dir.empty()) fs::create_directories(dir, ec);
+    if (ec) USEG_THROW("cannot create the folder " << dir.string() << " for " << p << ": "
+                                                   << ec.message());
+  }
   if (!out.labels.empty()) write_image(out.labels, seg.labels, g, label_pixel_type(K));
   if (!out.probabilities.empty()) {
     USEG_CHECK(seg.probabilities.defined() && seg.probabilities.shape().c() == K,
