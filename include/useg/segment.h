@@ -111,12 +111,14 @@ void write_segmentation(const Image& image, const Segmentation& seg, const Model
 // V_net = voxels of the network grid, C channels, K classes, 4-byte floats:
 //   4 * [ (3C + 2) * V_in  +  (K + 1) * V_net  +  max(C * V_net, K * V_in)
 //         + V_in (with --instances or --measure) ]  +  activation_bytes(one window batch)
+//   + 4 * parameters
 // (with --save-probabilities the batch waits for the writer before each prediction, so the
 // saved probabilities never coexist with the next case's accumulators).
 struct MemoryEstimate {
   int64_t image_bytes = 0;       // the arrays above
   int64_t activation_bytes = 0;  // the network on one window batch
-  int64_t total() const { return image_bytes + activation_bytes; }
+  int64_t weight_bytes = 0;      // the model's parameters (float32)
+  int64_t total() const { return image_bytes + activation_bytes + weight_bytes; }
 };
 // `network_grid` is the input geometry after preprocessing's resampling.
 MemoryEstimate estimate_case_memory(const Geometry& input, const Geometry& network_grid,

@@ -107,8 +107,9 @@ Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info
     if (e.total() > o.max_memory)
       USEG_THROW(c.files.front() << ": segmenting " << g.str() << " with " << channels
                                  << " channel(s) needs about " << gib(e.total())
-                                 << " (images " << gib(e.image_bytes) << " + network "
-                                 << gib(e.activation_bytes) << "), more than --max-memory "
+                                 << " (images " << gib(e.image_bytes) << " + activations "
+                                 << gib(e.activation_bytes) << " + weights "
+                                 << gib(e.weight_bytes) << "), more than --max-memory "
                                  << gib(o.max_memory));
   }
   Image image = read_image_channels(c.files, limits);
@@ -214,7 +215,14 @@ BatchResult run_segment_batch(const BatchOptions& o) {
       r.status = "done";
       ++result.done;
       line << "done in " << format_duration(r.seconds());
-      if (r.has_geometry) line << " (" << r.geometry.str() << ")";
+      if (r.has_geometry) {
+        const Geometry& g = r.geometry;
+        line << " (" << g.size[0] << "x" << g.size[1];
+        if (g.dims == 3) line << "x" << g.size[2];
+        line << ", " << g.spacing[0] << "x" << g.spacing[1];
+        if (g.dims == 3) line << "x" << g.spacing[2];
+        line << " mm)";
+      }
       line << " -> " << plan[plan_index].outputs.labels;
     } else {
       r.status = "failed";

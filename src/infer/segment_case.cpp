@@ -130,6 +130,7 @@ MemoryEstimate estimate_case_memory(const Geometry& input, const Geometry& net_g
   if (opts.instances || opts.measure) floats += vin;
   e.image_bytes = 4 * floats;
   e.activation_bytes = activation_bytes(info, window_options(info, opts));
+  e.weight_bytes = 4 * summarize(info.model).params;
   return e;
 }
 
