@@ -7,6 +7,9 @@
 #include <fstream>
 #include <limits>
 #include <set>
+#include <thread>
+
+#include <signal.h>
 
 #include "segment_test_util.h"
 #include "useg/image.h"
@@ -141,6 +144,57 @@ TEST(SegmentBatch, RerunResumesOnlyMissingCases) {
   EXPECT_EQ(test::report_statuses(test::read_report(out / "report.json"))["a"], "done");
   for (const auto& e : fs::recursive_directory_iterator(out))
     EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+}
+
+// A run killed with SIGKILL mid-batch leaves a report that parses and tells the truth: every case
+// it calls done has all its outputs, the others are pending; the same command then finishes the
+// batch, skipping what was done.
+TEST(SegmentBatch, KilledRunLeavesAConsistentReportAndResumes) {
+  fs::path root = test::fresh_dir("segment_killed");
+  std::string m = model3d(root);
+  fs::path in = root / "in", out = root / "out";
+  fs::create_directories(in);
+  for (int i = 0; i < 8; ++i) write_case(in / ("k" + std::to_string(i) + ".nii.gz"), i);
+  std::string args = "segment --model " + m + " --input " + quote(in) + " --output " + quote(out) +
+                     " --preview";
+  std::string launch = std::string(USEG_BINARY) + " " + args + " > " + quote(root / "log") +
+                       " 2>&1 & echo $! > " + quote(root / "pid");
+  ASSERT_EQ(std::system(launch.c_str()), 0);
+  pid_t pid = 0;
+  for (int i = 0; i < 100 && pid == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (fs::exists(root / "pid")) pid = std::atoi(read_file((root / "pid").string()).c_str());
+  }
+  ASSERT_GT(pid, 0);
+  for (int i = 0; i < 3000; ++i) {  // up to 60 s for the first finished case
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!fs::exists(out / "report.json")) continue;
+    if (test::read_report(out / "report.json")["counts"]["done"] >= 1) break;
+  }
+  ::kill(pid, SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto report = test::read_report(out / "report.json");
+  int done = 0;
+  for (const auto& c : report["cases"]) {
+    std::string status = c["status"];
+    EXPECT_TRUE(status == "done" || status == "pending") << c.dump();
+    if (status != "done") continue;
+    ++done;
+    for (const auto& o : c["outputs"]) EXPECT_TRUE(fs::exists(std::string(o))) << o;
+  }
+  EXPECT_GE(done, 1);
+  EXPECT_EQ(report["counts"]["done"], done);
+  auto r = run_useg(args);
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto after = test::report_statuses(test::read_report(out / "report.json"));
+  ASSERT_EQ(after.size(), 8u);
+  int skipped = 0;
+  for (const auto& [id, status] : after) {
+    EXPECT_TRUE(status == "done" || status == "skipped") << id;
+    skipped += status == "skipped";
+  }
+  EXPECT_GE(skipped, done);
+  for (int i = 0; i < 8; ++i) EXPECT_TRUE(fs::exists(out / ("k" + std::to_string(i) + ".nii.gz")));
 }
 
 TEST(SegmentBatch, ShardsCoverEveryCaseOnce) {
