@@ -144,6 +144,11 @@ BatchResult run_segment_batch(const BatchOptions& o) {
   BatchResult result;
   result.report_json = default_report(o);
   result.report_csv = csv_path_for(result.report_json);
+  fs::path report_dir = fs::path(result.report_json).parent_path();
+  if (!report_dir.empty()) fs::create_directories(report_dir, ec);
+  if (ec)
+    USEG_THROW("cannot create the folder of --report " << result.report_json << ": "
+                                                       << ec.message());
   std::vector<Planned> plan;
   for (const BatchCase& c : cases) {
     CaseRecord r;
