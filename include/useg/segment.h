@@ -1,0 +1,209 @@
+// `useg segment` as a library: the per-case pipeline (read -> preprocess -> sliding-window
+// prediction -> probabilities back onto the input grid -> argmax -> postprocess -> outputs) and
+// the batch runner around it (case discovery, shards, skip/resume, reader/compute/writer
+// threads, report). The trainer's tests and the benchmarks call the same code.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "useg/cases.h"
+#include "useg/config.h"
+#include "useg/image.h"
+#include "useg/infer.h"
+#include "useg/labels.h"
+#include "useg/model.h"
+#include "useg/tensor.h"
+
+namespace useg {
+
+// ------------------------------------------------------------------------------ postprocess
+// Steps run in the order given, each over every foreground class:
+//   largest              keep the largest connected component
+//   min-size=N<unit>     remove components smaller than N; unit vox (voxels), mm3 (3D images)
+//                        or mm2 (2D images)
+//   fill-holes           background enclosed by the class takes the class
+struct PostprocessStep {
+  enum class Kind { Largest, MinSize, FillHoles };
+  Kind kind = Kind::Largest;
+  double min_size = 0;
+  std::string unit;  // min-size: "vox" | "mm3" | "mm2"
+  std::string text;  // as written by the user
+};
+
+// Parses items such as "largest", "min-size=100vox", "fill-holes"; an item may hold several
+// steps separated by commas. Throws useg::Error naming the bad item and the valid syntax.
+std::vector<PostprocessStep> parse_postprocess(const std::vector<std::string>& items);
+std::string postprocess_syntax();  // the valid forms, for help texts and errors
+
+// Applies the steps to labels [1, 1, D, H, W] on `g`. Throws when a physical unit does not fit
+// the image (mm3 on a 2D image, mm2 on a 3D image), naming `source`.
+void apply_postprocess(Tensor& labels, const Geometry& g, int num_classes,
+                       const std::vector<PostprocessStep>& steps, const std::string& source);
+
+// ------------------------------------------------------------------------------ one case
+struct SegmentOptions {
+  double overlap = 0.5;
+  int batch = 1;
+  bool tta = false;  // mirroring
+  bool save_probabilities = false;
+  std::vector<PostprocessStep> postprocess;
+  bool instances = false;
+  bool measure = false;
+  bool preview = false;
+};
+
+struct Segmentation {
+  Tensor labels;         // [1, 1, D, H, W] on the input grid, class indices
+  Tensor probabilities;  // [1, K, D, H, W] on the input grid (only with save_probabilities)
+  Tensor instances;      // [1, 1, D, H, W] instance ids (only with instances or measure)
+  std::vector<int> instance_class;  // class of instance i + 1
+  Geometry network_geometry;        // the grid the network saw
+  bool resampled = false;
+  int64_t windows = 0;
+};
+
+// The window options segment uses for a model: patch from model.json, overlap/batch/mirror
+// from `opts`.
+WindowOptions window_options(const ModelInfo& info, const SegmentOptions& opts);
+
+// Checks a read image before any compute: voxels present, all finite, channel count as the
+// model expects, a 3D model not given a 2D image. Throws a message naming image.source.
+void check_segmentable(const Image& image, const ModelInfo& info);
+
+// The compute part of the pipeline for an image in memory. `progress(done, total)` counts
+// window batches.
+Segmentation segment_image(const Image& image, const ModelInfo& info, UNet& net,
+                           const SegmentOptions& opts,
+                           const std::function<void(int64_t, int64_t)>& progress = {});
+
+// ------------------------------------------------------------------------------ outputs
+// Files of one case under `dir` for label extension `ext` (".nii.gz", ".nrrd", ...):
+//   NAME<ext>                    labels (uint8 below 256 classes, else uint16)
+//   NAME_prob_K<ext>             class K probability, float32, one file per class (PNG inputs:
+//                                .nii.gz, PNG holds no floats)
+//   NAME_instances<ext>          instance ids (uint16, or uint32 past 65535 instances)
+//   NAME_measurements.csv        one row per object
+//   NAME_preview.png             overlay of the labels on the middle slices
+struct CaseOutputs {
+  std::string labels;
+  std::vector<std::string> probabilities;
+  std::string instances, measurements, preview;
+  std::vector<std::string> all() const;  // every path above that is set
+};
+CaseOutputs case_outputs(const std::string& dir, const std::string& name, const std::string& ext,
+                         int num_classes, const SegmentOptions& opts);
+std::string label_pixel_type(int num_classes);  // "uint8" | "uint16"
+
+// The measurement CSV (header + one row per object).
+std::string measurements_csv(const std::string& case_name, const std::vector<ObjectMeasure>& rows,
+                             const Geometry& g, const std::vector<std::string>& class_names);
+
+// Writes every output of `out` that is set, each atomically. `image` gives the geometry, the
+// intensities for measurements and the preview.
+void write_segmentation(const Image& image, const Segmentation& seg, const ModelInfo& info,
+                        const CaseOutputs& out, const std::string& case_name);
+
+// ------------------------------------------------------------------------------ memory
+// Peak bytes of one case in a batch (docs/segment.md explains the terms), V_in = input voxels,
+// V_net = voxels of the network grid, C channels, K classes, 4-byte floats:
+//   4 * [ (3C + 2) * V_in  +  (K + 1) * V_net  +  max(C * V_net, K * V_in)
+//         + V_in (with --instances or --measure) ]  +  activation_bytes(one window batch)
+//   + 4 * parameters
+// (with --save-probabilities the batch waits for the writer before each prediction, so the
+// saved probabilities never coexist with the next case's accumulators).
+struct MemoryEstimate {
+  int64_t image_bytes = 0;       // the arrays above
+  int64_t activation_bytes = 0;  // the network on one window batch
+  int64_t weight_bytes = 0;      // the model's parameters (float32)
+  int64_t total() const { return image_bytes + activation_bytes + weight_bytes; }
+};
+// `network_grid` is the input geometry after preprocessing's resampling.
+MemoryEstimate estimate_case_memory(const Geometry& input, const Geometry& network_grid,
+                                    int channels, const ModelInfo& info,
+                                    const SegmentOptions& opts);
+// The grid preprocess() would resample `input` to (the same geometry when no resampling).
+Geometry network_grid(const Geometry& input, const ModelInfo& info);
+// Bytes of the network's activations for one batch of windows in inference (an upper bound:
+// every stage's output kept at once, plus the largest stage's working tensors).
+int64_t activation_bytes(const ModelInfo& info, const WindowOptions& w);
+
+// ------------------------------------------------------------------------------ batch
+// A case of a batch: its files, and where its outputs go (OUTPUT/rel_dir/name...). Cases found
+// under an --input folder keep their sub-folder (rel_dir) so that equal names in different
+// folders do not collide; files and DICOM folders given directly have rel_dir "".
+struct BatchCase {
+  std::string id;       // rel_dir/name (or name): the sort key, shown in logs and the report
+  std::string name;
+  std::string rel_dir;
+  std::vector<std::string> files;  // one per channel
+  std::string problem;  // non-empty: the case cannot run (reported as failed with this cause)
+};
+
+// Cases of the inputs (files, DICOM folders, folders to scan), sorted by id. Files under
+// `output_dir` are never inputs. Throws useg::Error (a usage error) when an input does not exist
+// or a folder holds no image.
+std::vector<BatchCase> find_cases(const std::vector<std::string>& inputs, bool recursive,
+                                  const std::string& output_dir);
+
+// Which slice of the sorted case list this process takes: case k (0-based) belongs to shard
+// k mod count.
+struct Shard {
+  int index = 0, count = 1;
+  std::string source;  // "--shard", "SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX" or "" (none)
+};
+// From `--shard I/N` (shard_flag, "" = not given), else from the environment:
+// SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) with SLURM_ARRAY_TASK_COUNT or --shards N,
+// else JOB_COMPLETION_INDEX with --shards N. `getenv` is the lookup (std::getenv in the CLI).
+// Throws useg::Error for bad values.
+Shard resolve_shard(const std::string& shard_flag, int shards_flag,
+                    const std::function<const char*(const char*)>& getenv);
+std::vector<BatchCase> select_shard(const std::vector<BatchCase>& cases, const Shard& shard);
+
+struct BatchOptions {
+  std::string model_dir;
+  std::vector<std::string> inputs;
+  std::string output_dir;
+  Device device = Device::CPU;
+  int threads = 0;              // CPU threads for the backend and ITK (0 = all cores)
+  SegmentOptions segment;
+  std::string format = "nii.gz";  // output extension without the dot, or "same" as the input
+  Shard shard;
+  std::string report;           // "" = OUTPUT/report.json (report-shard-I-of-N.json if sharded)
+  bool overwrite = false, recursive = false;
+  int64_t max_voxels = 0;       // 0 = the reader's default limit
+  int64_t max_memory = 0;       // bytes; 0 = no limit beyond the reader's default
+  int tty = -1;                 // progress display: -1 detect, 0 log lines, 1 status line
+};
+
+struct CaseRecord {
+  std::string id;
+  std::vector<std::string> inputs, outputs;
+  std::string status = "pending";  // pending | done | skipped | failed
+  std::string error;
+  double read_seconds = 0, compute_seconds = 0, write_seconds = 0;
+  bool has_geometry = false;
+  Geometry geometry;
+  int channels = 0;
+  double seconds() const { return read_seconds + compute_seconds + write_seconds; }
+};
+
+struct BatchResult {
+  std::vector<CaseRecord> cases;
+  int done = 0, skipped = 0, failed = 0;
+  std::string report_json, report_csv;  // paths written
+  double seconds = 0;
+};
+
+// The report (JSON object with the run's settings and one entry per case; CSV one row per case).
+std::string batch_report_json(const BatchOptions& opts, const BatchResult& r);
+std::string batch_report_csv(const BatchResult& r);
+
+// Runs the batch. Usage and model errors (bad options, model folder, device, inputs) throw
+// useg::Error before any case runs; a failing case is recorded and the batch goes on. Per-case
+// log lines go to stderr (useg::Progress).
+BatchResult run_segment_batch(const BatchOptions& opts);
+
+}  // namespace useg

@@ -1,0 +1,122 @@
+// `useg segment`: batch segmentation of scan files and folders (src/infer/batch_runner.cpp does
+// the work; this file turns flags into BatchOptions and prints the summary).
+// Exit codes: 0 every case done or skipped, 1 some case failed, 2 usage or model error.
+#include <CLI/CLI.hpp>
+
+#include <cctype>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "useg/error.h"
+#include "useg/segment.h"
+
+namespace useg::cli {
+
+namespace {
+
+struct SegmentArgs {
+  BatchOptions batch;
+  std::string device = "cpu";
+  std::vector<std::string> postprocess;
+  std::string shard;
+  int shards = 0;
+  std::string max_memory;
+};
+
+// "8G", "512M", "1.5GiB", "1000000" -> bytes (K/M/G/T are powers of 1024).
+int64_t parse_bytes(const std::string& text) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  std::string unit = end ? std::string(end) : "";
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.size() > 1 && (unit.substr(1) == "B" || unit.substr(1) == "IB")) unit = unit.substr(0, 1);
+  double scale = unit.empty() || unit == "B" ? 1
+                 : unit == "K"              ? 1024.0
+                 : unit == "M"              ? 1024.0 * 1024
+                 : unit == "G"              ? 1024.0 * 1024 * 1024
+                 : unit == "T"              ? 1024.0 * 1024 * 1024 * 1024
+                                            : -1;
+  if (end == text.c_str() || !(v > 0) || scale < 0)
+    USEG_THROW("--max-memory expects bytes, optionally with K, M, G or T (powers of 1024), e.g. "
+               "--max-memory 8G; got '"
+               << text << "'");
+  return static_cast<int64_t>(v * scale);
+}
+
+int run_segment(SegmentArgs& a) {
+  BatchOptions& b = a.batch;
+  b.device = parse_device(a.device);
+  b.segment.postprocess = parse_postprocess(a.postprocess);
+  b.shard = resolve_shard(a.shard, a.shards, [](const char* n) { return std::getenv(n); });
+  if (!a.max_memory.empty()) b.max_memory = parse_bytes(a.max_memory);
+  BatchResult r = run_segment_batch(b);
+  std::cout << "segment: " << r.done << " done, " << r.skipped << " skipped, " << r.failed
+            << " failed of " << r.cases.size() << " case(s)";
+  if (b.shard.count > 1) std::cout << " in shard " << b.shard.index << "/" << b.shard.count;
+  std::cout << "; report " << r.report_json << "\n";
+  if (r.failed) {
+    std::cout << "failed cases:\n";
+    for (const CaseRecord& c : r.cases)
+      if (c.status == "failed") std::cout << "  " << c.id << ": " << c.error << "\n";
+  }
+  return r.failed ? 1 : 0;
+}
+
+}  // namespace
+
+void register_segment_commands(CLI::App& app, std::function<int()>& run) {
+  auto a = std::make_shared<SegmentArgs>();
+  BatchOptions& b = a->batch;
+  CLI::App* c = app.add_subcommand(
+      "segment", "Segment image files and folders with a model; label images keep the input's "
+                 "size, spacing, origin and direction");
+  c->add_option("--model", b.model_dir, "model folder (model.json + weights.safetensors)")
+      ->required();
+  c->add_option("--input", b.inputs,
+                "image files (.nii .nii.gz .nrrd .nhdr .mha .mhd .tif .tiff .png), DICOM folders "
+                "or folders to scan; nnU-Net names CASE_0000, CASE_0001 make one multi-channel "
+                "case")
+      ->required();
+  c->add_option("--output", b.output_dir, "output folder")->required();
+  c->add_option("--device", a->device, "cpu | cuda")->capture_default_str();
+  c->add_option("--batch", b.segment.batch, "windows per forward pass")->capture_default_str();
+  c->add_option("--overlap", b.segment.overlap, "sliding-window overlap in [0, 1)")
+      ->capture_default_str();
+  c->add_flag("--tta", b.segment.tta, "test-time augmentation: average over mirrored inputs");
+  c->add_flag("--save-probabilities", b.segment.save_probabilities,
+              "also write CASE_prob_K.<ext>, one float32 image per class K");
+  c->add_option("--postprocess", a->postprocess, postprocess_syntax());
+  c->add_flag("--instances", b.segment.instances,
+              "write CASE_instances.<ext>: connected components of each foreground class");
+  c->add_flag("--measure", b.segment.measure,
+              "write CASE_measurements.csv: one row per object (ITK shape and intensity "
+              "statistics)");
+  c->add_option("--format", b.format,
+                "output format: nii.gz, nii, nrrd, nhdr, mha, mhd, tif, tiff, png, or same (as "
+                "the input; DICOM -> nii.gz)")
+      ->capture_default_str();
+  c->add_option("--shard", a->shard,
+                "I/N: segment only cases k with k mod N == I of the sorted case list (default: "
+                "SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX when set)");
+  c->add_option("--shards", a->shards,
+                "number of shards N when the index comes from SLURM_ARRAY_TASK_ID or "
+                "JOB_COMPLETION_INDEX");
+  c->add_option("--report", b.report,
+                "report file (default OUTPUT/report.json, OUTPUT/report-shard-I-of-N.json with "
+                "shards); a CSV is written beside it");
+  c->add_flag("--overwrite", b.overwrite, "recompute cases whose outputs exist");
+  c->add_option("--threads", b.threads, "CPU threads (0 = all cores)")->capture_default_str();
+  c->add_flag("--preview", b.segment.preview,
+              "write CASE_preview.png: the labels over the middle slices");
+  c->add_flag("--recursive", b.recursive, "scan input folders recursively");
+  c->add_option("--max-voxels", b.max_voxels,
+                "refuse cases with more voxels than this (the case fails, the batch goes on)");
+  c->add_option("--max-memory", a->max_memory,
+                "refuse cases whose estimated peak memory exceeds this (bytes; K, M, G, T "
+                "suffixes)");
+  c->callback([&run, a] { run = [a] { return run_segment(*a); }; });
+}
+
+}  // namespace useg::cli
