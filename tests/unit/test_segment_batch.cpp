@@ -135,8 +135,11 @@ TEST(SegmentBatch, RerunResumesOnlyMissingCases) {
                 {"a", "skipped"}, {"b", "done"}, {"sub/c", "skipped"}}));
   EXPECT_NE(r2.output.find("a: skipped"), std::string::npos) << r2.output;
   EXPECT_NE(r2.output.find("[1/1] b: done"), std::string::npos) << r2.output;
-  for (const auto& p : outputs)
-    if (p.filename() != "b.nii.gz") EXPECT_EQ(fs::last_write_time(p), mtimes[p.string()]) << p;
+  for (const auto& p : outputs) {
+    if (p.filename() != "b.nii.gz") {
+      EXPECT_EQ(fs::last_write_time(p), mtimes[p.string()]) << p;
+    }
+  }
   EXPECT_TRUE(fs::exists(out / "b.nii.gz"));
   // --overwrite recomputes everything; no temporary files are left behind.
   auto r3 = run_useg(cmd + " --overwrite");
