@@ -11,6 +11,7 @@ pkgs=(
   libinsighttoolkit5-dev libfftw3-dev   # image I/O and filters (ITK's CMake config wants FFTW)
   libcli11-dev           # command-line parsing
   libcairo2-dev          # plots and preview images
+  libpng-dev             # PNG headers checked before ITK reads them (src/io/png_check.cpp)
   mricron-data           # a real MRI volume (Colin27) used by tests and the demo
 )
 if [ "${USEG_DEPS_PYTHON:-0}" = 1 ]; then

@@ -17,4 +17,5 @@ echo "== build"
 cmake --build "$build" -j "$jobs"
 echo "== unit tests"
 (cd "$build" && ctest --output-on-failure -j "$jobs")
+scripts/ci-reliability.sh   # sanitizer subset + short fuzz runs (docs/reliability.md)
 echo "== all tests passed"

@@ -1,0 +1,117 @@
+// Header checks run before ITK's MetaIO and NRRD (teem) readers parse a file: each refuses what
+// fuzzing showed those readers to crash or hang on, with a message naming the file.
+//
+// MetaImage (.mha/.mhd): MetaIO copies
+// every key it reads into a fixed 255-byte field name with strcpy: a longer key (found by
+// fuzzing: a key of a few hundred 0xFF bytes) overflows that buffer — glibc's fortify check
+// then aborts the whole process. Keys are short in every real header ("ElementSpacing"), so a
+// header line whose key (the text before '=' or ':') is long is refused here. MetaIO also sizes
+// the arrays it reads (ElementSpacing, Offset, TransformMatrix...) from NDims without a check:
+// NDims = -1 makes it read 2^64 numbers, i.e. hang (found by fuzzing); NDims must be 1..10.
+// The data file name and file patterns are checked too (see ElementDataFile below).
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "io/io_common.h"
+#include "useg/error.h"
+
+namespace useg::io {
+
+void check_meta_header(const std::string& path) {
+  constexpr size_t kMaxKey = 200;     // MetaIO's buffer holds 254 characters
+  constexpr int kMaxLines = 1000;     // headers have ~20 lines; then binary data follows
+  std::ifstream in(path, std::ios::binary);
+  std::string line, pending;  // MetaIO's keys run across lines until a '=' or ':' (fuzzing)
+  for (int i = 0; i < kMaxLines && std::getline(in, line); ++i) {
+    const size_t sep = line.find_first_of("=:");
+    const std::string key = pending + line.substr(0, sep);
+    const size_t a = key.find_first_not_of(" \t\r\n"), b = key.find_last_not_of(" \t\r\n");
+    const size_t length = a == std::string::npos ? 0 : b - a + 1;
+    if (length > kMaxKey)
+      USEG_THROW("cannot read " << path << ": line " << i + 1 << " of its MetaImage header has a "
+                                << length << "-character key (at most " << kMaxKey
+                                << "); the file is corrupt or not a MetaImage");
+    if (sep == std::string::npos) {
+      pending = key + "\n";
+      continue;
+    }
+    pending.clear();
+    if (length == 0) continue;
+    const std::string name = key.substr(a, length);
+    if (name == "NDims") {
+      const std::string value = line.substr(sep + 1);
+      char* end = nullptr;
+      const long n = std::strtol(value.c_str(), &end, 10);
+      const bool only_spaces = end && value.find_first_not_of(" \t\r", end - value.c_str()) ==
+                                          std::string::npos;
+      if (end == value.c_str() || !only_spaces || n < 1 || n > 10)
+        USEG_THROW("cannot read " << path << ": its MetaImage header declares NDims ="
+                                  << value << " (expected 1 to 10)");
+    }
+    if (name == "ElementDataFile") {
+      // MetaIO keeps the data file name in a fixed 255-byte buffer too (a longer one: heap
+      // overflow, found by fuzzing).
+      const std::string value = line.substr(sep + 1);
+      if (value.size() > kMaxKey)
+        USEG_THROW("cannot read " << path << ": its MetaImage ElementDataFile value has "
+                                  << value.size() << " characters (at most " << kMaxKey << ")");
+      // A file pattern ("slice%03d.raw 1 40 1") is handed by MetaIO to a printf-style
+      // formatter with the file's own format string, and its step divides: fuzzing found a
+      // SIGFPE (step 0) and an uncaught length_error ("%999999999d"); "%n" would write memory.
+      // Patterns are refused: convert such a series to one .mha or .nrrd file.
+      if (value.find('%') != std::string::npos)
+        USEG_THROW("cannot read " << path << ": its MetaImage ElementDataFile is a file pattern ("
+                                  << value << "), which useg does not read; convert the series "
+                                              "to a single .mha or .nrrd file");
+      return;
+    }
+  }
+}
+
+// NRRD (.nrrd/.nhdr): teem formats its error messages, which quote the offending header line,
+// into a fixed stack buffer (~1 KB) without a bound: a long malformed line smashes the stack
+// (found by fuzzing; glibc aborts the process). Header lines are limited to 700 characters. A
+// detached header's data file must be a regular file (not a FIFO or a device such as
+// /dev/stdin, on which the read would block), and file patterns are refused as for MetaImage
+// (teem hands the file's pattern to sprintf).
+void check_nrrd_header(const std::string& path) {
+  constexpr size_t kMaxLine = 700;
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  for (int i = 0; i < 10000 && std::getline(in, line); ++i) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() && i > 0) return;  // end of the header (attached data follows)
+    if (line.size() > kMaxLine)
+      USEG_THROW("cannot read " << path << ": line " << i + 1 << " of its NRRD header has "
+                                << line.size() << " characters (at most " << kMaxLine << ")");
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos || line[0] == '#') continue;
+    std::string key = line.substr(0, colon);
+    if (key != "data file" && key != "datafile") continue;
+    std::string value = line.substr(colon + 1);
+    const size_t a = value.find_first_not_of(" \t");
+    value = a == std::string::npos ? "" : value.substr(a);
+    if (value.find('%') != std::string::npos)
+      USEG_THROW("cannot read " << path << ": its NRRD data file is a file pattern (" << value
+                                << "), which useg does not read; convert the series to a single "
+                                   ".nrrd file");
+    if (value.rfind("LIST", 0) == 0 || value.find(' ') != std::string::npos) continue;
+    namespace fs = std::filesystem;
+    fs::path data = fs::path(value).is_absolute() ? fs::path(value)
+                                                  : fs::path(path).parent_path() / value;
+    std::error_code ec;
+    if (!fs::is_regular_file(data, ec)) {
+      // teem also tries the name with ".gz"/".bz2" appended; only a regular file may be read.
+      bool alternative = fs::is_regular_file(data.string() + ".gz", ec) ||
+                         fs::is_regular_file(data.string() + ".bz2", ec);
+      if (!alternative)
+        USEG_THROW("cannot read " << path << ": its data file " << data.string()
+                                  << (fs::exists(data, ec) ? " is not a regular file"
+                                                           : " is missing"));
+    }
+  }
+}
+
+}  // namespace useg::io
