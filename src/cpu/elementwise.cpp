@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "cpu/cpu_backend.h"
-#include "cpu/op_checks.h"
+#include "core/op_checks.h"
 #include "cpu/reduce.h"
 #include "ops/activation.h"
 #include "ops/dropout.h"

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cpu/cpu_backend.h"
-#include "cpu/op_checks.h"
+#include "core/op_checks.h"
 #include "cpu/reduce.h"
 #include "useg/error.h"
 

@@ -2,7 +2,7 @@
 #include "ops/optim.h"
 
 #include "cpu/cpu_backend.h"
-#include "cpu/op_checks.h"
+#include "core/op_checks.h"
 #include "useg/error.h"
 
 namespace useg::cpu {

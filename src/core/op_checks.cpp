@@ -1,8 +1,8 @@
-#include "cpu/op_checks.h"
+#include "core/op_checks.h"
 
 #include "useg/error.h"
 
-namespace useg::cpu {
+namespace useg {
 
 void check_tensor(const char* op, const char* name, const Tensor& t, Device device) {
   USEG_CHECK(t.defined(), op << ": " << name << " is an undefined tensor");
@@ -44,4 +44,4 @@ void check_not_empty(const char* op, const char* name, const Tensor& t) {
   USEG_CHECK(t.numel() > 0, op << ": " << name << " " << t.shape().str() << " has no elements");
 }
 
-}  // namespace useg::cpu
+}  // namespace useg

@@ -9,7 +9,7 @@
 
 #include "useg/tensor.h"
 
-namespace useg::cpu {
+namespace useg {
 
 // t is defined, lives on `device`, and is rank 5 (N, C, D, H, W).
 void check_activation(const char* op, const char* name, const Tensor& t, Device device);
@@ -27,4 +27,4 @@ void check_vector(const char* op, const char* name, const Tensor& p, int64_t cou
 // t has no zero-sized dimension (ops that average over it).
 void check_not_empty(const char* op, const char* name, const Tensor& t);
 
-}  // namespace useg::cpu
+}  // namespace useg
