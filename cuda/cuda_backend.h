@@ -98,7 +98,11 @@ class CudaBackend final : public Backend {
   void flip_spatial(const Tensor& x, int axes, Tensor& y) override;
 
  private:
-  cudaStream_t stream() const { return m_ctx->compute(); }
+  // The compute stream every op launches on (after making the device current on this thread).
+  cudaStream_t stream() const {
+    m_ctx->make_current();
+    return m_ctx->compute();
+  }
   DeviceAllocator& allocator() { return m_ctx->allocator(); }
   // Device -> host copy of a small result (waits for the compute stream).
   void download(void* host, const void* device, size_t bytes);

@@ -18,7 +18,10 @@ std::weak_ptr<DeviceContext> g_context;
 
 // ---- DeviceHooks: through the live context, or plain CUDA calls when none is alive.
 void* hook_allocate(size_t bytes) {
-  if (auto ctx = DeviceContext::current()) return ctx->allocator().allocate(bytes);
+  if (auto ctx = DeviceContext::current()) {
+    ctx->make_current();
+    return ctx->allocator().allocate(bytes);
+  }
   void* p = nullptr;
   USEG_CUDA_CHECK(cudaMalloc(&p, size_class(bytes)));  // a size class: a later cache may reuse it
   return p;
@@ -32,6 +35,7 @@ void hook_deallocate(void* p, size_t bytes) {
 // kind: 0 host->device, 1 device->host, 2 device->device
 void hook_copy(void* dst, const void* src, size_t bytes, int kind) {
   if (auto ctx = DeviceContext::current()) {
+    ctx->make_current();
     if (kind == 0) return ctx->transfer().upload(dst, src, bytes);
     if (kind == 1) return ctx->transfer().download(dst, src, bytes);
     USEG_CUDA_CHECK(
@@ -46,6 +50,7 @@ void hook_copy(void* dst, const void* src, size_t bytes, int kind) {
 
 void hook_memset_zero(void* dst, size_t bytes) {
   if (auto ctx = DeviceContext::current()) {
+    ctx->make_current();
     USEG_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, ctx->compute()));
     return;
   }
@@ -99,6 +104,12 @@ DeviceContext::~DeviceContext() {
   m_allocator.reset();
   cudaStreamDestroy(m_copy);
   cudaStreamDestroy(m_compute);
+}
+
+void DeviceContext::make_current() const {
+  int current = -1;
+  USEG_CUDA_CHECK(cudaGetDevice(&current));
+  if (current != m_device) USEG_CUDA_CHECK(cudaSetDevice(m_device));
 }
 
 void DeviceContext::synchronize() {

@@ -32,6 +32,9 @@ class DeviceContext {
   DeviceAllocator& allocator() { return *m_allocator; }
   Transfer& transfer() { return *m_transfer; }
   void synchronize();
+  // Makes the context's device current on the calling thread (CUDA's current device is per
+  // host thread; ops and Tensor copies may come from any thread).
+  void make_current() const;
 
  private:
   explicit DeviceContext(int device);
