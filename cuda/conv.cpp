@@ -46,7 +46,7 @@ void CudaBackend::run_conv(const char* op, const ConvCall& call, const Tensor& i
   const ConvProblem& p = call.problem;
   if (empty_problem(a, b, out, stream())) return;
   if (!is_half(m_precision)) {
-    m_cudnn->run(op, routine, p, a.data(), b.data(), out.data());
+    cudnn().run(op, routine, p, a.data(), b.data(), out.data());
     return;
   }
   // Mixed precision: half / bfloat16 copies of the operands, float accumulation inside cuDNN,
@@ -55,7 +55,7 @@ void CudaBackend::run_conv(const char* op, const ConvCall& call, const Tensor& i
   DeviceBuffer oh(allocator(), size_t(out.numel()) * 2);
   cast_to_half(m_precision, a.data(), ah.as<void>(), a.numel(), stream());
   cast_to_half(m_precision, b.data(), bh.as<void>(), b.numel(), stream());
-  m_cudnn->run(op, routine, p, ah.as<void>(), bh.as<void>(), oh.as<void>());
+  cudnn().run(op, routine, p, ah.as<void>(), bh.as<void>(), oh.as<void>());
   cast_to_float(m_precision, oh.as<void>(), out.data(), out.numel(), stream());
 }
 

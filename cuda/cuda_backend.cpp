@@ -13,9 +13,7 @@ namespace useg {
 namespace gpu {
 
 CudaBackend::CudaBackend(const BackendOptions& opts, Precision precision)
-    : m_ctx(DeviceContext::acquire(opts.cuda_device)), m_precision(precision) {
-  m_cudnn = make_cudnn_conv(m_ctx->compute(), m_ctx->allocator(), precision);
-}
+    : m_ctx(DeviceContext::acquire(opts.cuda_device)), m_precision(precision) {}
 
 CudaBackend::~CudaBackend() {
   // Work still queued may use workspaces of this backend's cuDNN plans.
@@ -23,6 +21,11 @@ CudaBackend::~CudaBackend() {
 }
 
 void CudaBackend::synchronize() { m_ctx->synchronize(); }
+
+CudnnConv& CudaBackend::cudnn() {
+  if (!m_cudnn) m_cudnn = make_cudnn_conv(stream(), allocator(), m_precision);
+  return *m_cudnn;
+}
 
 void CudaBackend::download(void* host, const void* device, size_t bytes) {
   m_ctx->transfer().download(host, device, bytes);

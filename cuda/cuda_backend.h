@@ -111,6 +111,9 @@ class CudaBackend final : public Backend {
                 Tensor& out);
   // dbias[c] = sum of dy over n and the voxels (deterministic row reduction).
   void bias_gradient(const Tensor& dy, Tensor& dbias);
+  // The cuDNN side, created on the first convolution: a backend made only to probe the device
+  // (device_available) or for ops without convolutions never pays for cuDNN's initialization.
+  CudnnConv& cudnn();
 
   std::shared_ptr<DeviceContext> m_ctx;
   Precision m_precision;

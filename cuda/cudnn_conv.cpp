@@ -7,7 +7,6 @@
 // tensor-op math on float data; fp16/bf16 = tensor-op math on half data with float
 // accumulation. CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (float data silently rounded to half) is
 // never used.
-#include <sstream>
 #include <vector>
 
 #include "cuda/cudnn_conv.h"
@@ -87,14 +86,6 @@ class CudnnConvImpl final : public CudnnConv {
             &zero, plan->w.get(), out));
         return;
     }
-  }
-
-  std::string describe() const override {
-    std::ostringstream os;
-    const size_t v = cudnnGetVersion();
-    os << "cuDNN " << v / 10000 << "." << (v % 10000) / 100 << "." << v % 100
-       << " (legacy convolution API), " << m_plans.size() << " cached plans";
-    return os.str();
   }
 
  private:

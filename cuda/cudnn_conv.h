@@ -6,7 +6,6 @@
 #pragma once
 
 #include <memory>
-#include <string>
 
 #include "cuda/device_allocator.h"
 #include "cuda/host/conv_problem.h"
@@ -25,8 +24,6 @@ class CudnnConv {
   // bf16 (the caller casts). `op` names the backend op in errors.
   virtual void run(const char* op, ConvRoutine routine, const ConvProblem& p, const void* a,
                    const void* b, void* out) = 0;
-  // "cuDNN 9.19.0 (legacy convolution API), 3 cached plans"
-  virtual std::string describe() const = 0;
 };
 
 // A cuDNN handle on `stream`; workspaces come from `allocator`. Throws useg::Error when cuDNN

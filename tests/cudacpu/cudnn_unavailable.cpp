@@ -1,8 +1,6 @@
 // cudacpu executes our kernels on the CPU but cannot run cuDNN, so the cudacpu test binary is
 // linked with this make_cudnn_conv instead of cuda/cudnn_conv.cpp: the CUDA backend is complete,
 // and every convolution op throws a message the tests recognize (they then report SKIPPED).
-#include <string>
-
 #include "cuda/cudnn_conv.h"
 #include "useg/error.h"
 
@@ -15,7 +13,6 @@ class CudnnUnavailable final : public CudnnConv {
            void*) override {
     USEG_THROW(op << ": cuDNN unavailable under cudacpu (convolutions run only on a GPU)");
   }
-  std::string describe() const override { return "cuDNN unavailable under cudacpu"; }
 };
 
 }  // namespace
