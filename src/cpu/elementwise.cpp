@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/op_checks.h"
 #include "cpu/cpu_backend.h"
-#include "cpu/op_checks.h"
 #include "cpu/reduce.h"
 #include "ops/activation.h"
 #include "ops/dropout.h"
@@ -39,34 +39,11 @@ void activation_backward_loop(float alpha, const float* x, const float* y, const
   for (int64_t i = 0; i < n; ++i) dx[i] = ops::activation_backward(Kind, alpha, x[i], y[i], dy[i]);
 }
 
-void check_binary(const char* op, const Tensor& a, const Tensor& b, const Tensor& y) {
-  check_tensor(op, "a", a, kCpu);
-  check_tensor(op, "b", b, kCpu);
-  check_tensor(op, "y", y, kCpu);
-  check_same_shape(op, "a", a, "b", b);
-  check_same_shape(op, "a", a, "y", y);
-}
-
-// Shapes of a concatenation y = [a, b] along channels (shared by concat and split).
-void check_concat(const char* op, const Tensor& a, const Tensor& b, const Tensor& y) {
-  check_activation(op, "a", a, kCpu);
-  check_activation(op, "b", b, kCpu);
-  check_activation(op, "y", y, kCpu);
-  const Shape &sa = a.shape(), &sb = b.shape(), &sy = y.shape();
-  const bool ok = sa.n() == sy.n() && sb.n() == sy.n() && sa.d() == sy.d() && sb.d() == sy.d() &&
-                  sa.h() == sy.h() && sb.h() == sy.h() && sa.w() == sy.w() && sb.w() == sy.w() &&
-                  sa.c() + sb.c() == sy.c();
-  USEG_CHECK(ok, op << ": y " << sy.str() << " is not the channel concatenation of a " << sa.str()
-                    << " and b " << sb.str());
-}
-
 }  // namespace
 
 void CpuBackend::activation_forward(Activation a, float alpha, const Tensor& x, Tensor& y) {
   const char* op = "activation_forward";
-  check_tensor(op, "x", x, kCpu);
-  check_tensor(op, "y", y, kCpu);
-  check_same_shape(op, "x", x, "y", y);
+  check_activation_forward(x, y, kCpu);
   const float* xp = x.data();
   float* yp = y.data();
   const int64_t n = x.numel();
@@ -86,20 +63,7 @@ void CpuBackend::activation_forward(Activation a, float alpha, const Tensor& x, 
 void CpuBackend::activation_backward(Activation a, float alpha, const Tensor& x, const Tensor& y,
                                      const Tensor& dy, Tensor& dx) {
   const char* op = "activation_backward";
-  check_tensor(op, "dy", dy, kCpu);
-  check_tensor(op, "dx", dx, kCpu);
-  check_same_shape(op, "dy", dy, "dx", dx);
-  // Only the tensor the derivative is taken at must be given (x or y, see backend.h).
-  const bool uses_x = a == Activation::ReLU || a == Activation::LeakyReLU;
-  const bool uses_y = a == Activation::Sigmoid || a == Activation::Tanh;
-  if (uses_x) {
-    check_tensor(op, "x", x, kCpu);
-    check_same_shape(op, "dy", dy, "x", x);
-  }
-  if (uses_y) {
-    check_tensor(op, "y", y, kCpu);
-    check_same_shape(op, "dy", dy, "y", y);
-  }
+  check_activation_backward(a, x, y, dy, dx, kCpu);
   const float* xp = x.data();
   const float* yp = y.data();
   const float* dyp = dy.data();
@@ -137,7 +101,7 @@ void CpuBackend::copy(const Tensor& src, Tensor& dst) {
 }
 
 void CpuBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
-  check_binary("add", a, b, y);
+  check_binary("add", a, b, y, kCpu);
   const float* ap = a.data();
   const float* bp = b.data();
   float* yp = y.data();
@@ -166,7 +130,7 @@ void CpuBackend::scale(Tensor& x, float s) {
 }
 
 void CpuBackend::mul(const Tensor& a, const Tensor& b, Tensor& y) {
-  check_binary("mul", a, b, y);
+  check_binary("mul", a, b, y, kCpu);
   const float* ap = a.data();
   const float* bp = b.data();
   float* yp = y.data();
@@ -198,7 +162,7 @@ bool CpuBackend::all_finite(const Tensor& x) {
 }
 
 void CpuBackend::concat_channels(const Tensor& a, const Tensor& b, Tensor& y) {
-  check_concat("concat_channels", a, b, y);
+  check_concat("concat_channels", a, b, y, kCpu);
   const Shape& sy = y.shape();
   const int64_t ca = a.shape().c(), cb = b.shape().c(), S = sy.spatial();
   const int64_t rows = sy.n() * sy.c();
@@ -214,7 +178,7 @@ void CpuBackend::concat_channels(const Tensor& a, const Tensor& b, Tensor& y) {
 }
 
 void CpuBackend::split_channels(const Tensor& y, Tensor& a, Tensor& b) {
-  check_concat("split_channels", a, b, y);
+  check_concat("split_channels", a, b, y, kCpu);
   const Shape& sy = y.shape();
   const int64_t ca = a.shape().c(), cb = b.shape().c(), S = sy.spatial();
   const int64_t rows = sy.n() * sy.c();
@@ -230,10 +194,7 @@ void CpuBackend::split_channels(const Tensor& y, Tensor& a, Tensor& b) {
 }
 
 void CpuBackend::softmax_channels(const Tensor& x, Tensor& y) {
-  const char* op = "softmax_channels";
-  check_activation(op, "x", x, kCpu);
-  check_activation(op, "y", y, kCpu);
-  check_same_shape(op, "x", x, "y", y);
+  check_softmax(x, y, kCpu);
   const Shape& s = x.shape();
   const int64_t S = s.spatial(), voxels = s.n() * S, C = s.c();
   const float* xp = x.data();
@@ -247,13 +208,7 @@ void CpuBackend::softmax_channels(const Tensor& x, Tensor& y) {
 }
 
 void CpuBackend::dropout_forward(const Tensor& x, float p, uint64_t seed, Tensor& y, Tensor& mask) {
-  const char* op = "dropout_forward";
-  check_tensor(op, "x", x, kCpu);
-  check_tensor(op, "y", y, kCpu);
-  check_tensor(op, "mask", mask, kCpu);
-  check_same_shape(op, "x", x, "y", y);
-  check_same_shape(op, "x", x, "mask", mask);
-  USEG_CHECK(p >= 0.f && p <= 1.f, op << ": drop probability p = " << p << " must be in [0, 1]");
+  check_dropout(x, p, y, mask, kCpu);
   const float scale = ops::dropout_scale(p);
   const float* xp = x.data();
   float* yp = y.data();
