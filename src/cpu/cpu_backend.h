@@ -89,6 +89,9 @@ class CpuBackend final : public Backend {
   void argmax_channels(const Tensor& x, Tensor& labels) override;
   // flip.cpp
   void flip_spatial(const Tensor& x, int axes, Tensor& y) override;
+  // inference_plan.cpp
+  std::unique_ptr<InferencePlan> make_inference_plan(const ModelConfig& config,
+                                                     const Shape& input) override;
 
  private:
   std::unique_ptr<DnnlContext> m_dnnl;
