@@ -15,5 +15,6 @@ void register_commands(CLI::App& app, std::function<int()>& run);
 
 // One per file: cmd_model.cpp (info, init), ...
 void register_model_commands(CLI::App& app, std::function<int()>& run);
+void register_bench_commands(CLI::App& app, std::function<int()>& run);  // cmd_bench.cpp
 
 }  // namespace useg::cli
