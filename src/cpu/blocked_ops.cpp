@@ -147,4 +147,32 @@ void blocked_concat(const float* a, int64_t ca, const float* b, int64_t cb, floa
       }
 }
 
+void blocked_pixel_shuffle(const float* u, int64_t channels, const int64_t in_dhw[3],
+                           const int kernel[3], float* out, int block) {
+  const int64_t B = block, nb = channels / B;
+  USEG_CHECK(channels % B == 0, "blocked_pixel_shuffle: " << channels
+                                     << " channels are not a multiple of the block " << B);
+  const int64_t D = in_dhw[0], H = in_dhw[1], W = in_dhw[2];
+  const int kd = kernel[0], kh = kernel[1], kw = kernel[2];
+  const int64_t OD = D * kd, OH = H * kh, OW = W * kw;
+  const int64_t S = D * H * W, OS = OD * OH * OW;
+  // One work item per (channel block, output row): its writes are one contiguous run.
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t cb = 0; cb < nb; ++cb)
+    for (int64_t row = 0; row < OD * OH; ++row) {
+      const int64_t oz = row / OH, oy = row % OH;
+      const int64_t z = oz / kd, y = oy / kh;
+      const int a = int(oz % kd), b = int(oy % kh);
+      float* dst = out + (cb * OS + row * OW) * B;
+      for (int64_t x = 0; x < W; ++x)
+        for (int e = 0; e < kw; ++e) {
+          const int64_t k = (int64_t(a) * kh + b) * kw + e;
+          const float* src = u + ((k * nb + cb) * S + (z * H + y) * W + x) * B;
+          float* d = dst + (x * kw + e) * B;
+#pragma omp simd
+          for (int64_t l = 0; l < B; ++l) d[l] = src[l];
+        }
+    }
+}
+
 }  // namespace useg::cpu

@@ -34,4 +34,12 @@ void blocked_finish(float* y, int64_t channels, int64_t spatial, int block,
 void blocked_concat(const float* a, int64_t ca, const float* b, int64_t cb, float* cat,
                     int64_t spatial, int block);
 
+// The scatter half of a transposed convolution whose stride equals its kernel (k = kd*kh*kw
+// offsets, no overlap): u holds, for every input position, k*C channels ordered (offset, c) —
+// the output of a 1x1 convolution with k*C output channels — and out [C, D*kd, H*kh, W*kw]
+// receives channel c of offset (a, b, e) at (z*kd + a, y*kh + b, x*kw + e). C must be a multiple
+// of the block, so every move is one block of B floats.
+void blocked_pixel_shuffle(const float* u, int64_t channels, const int64_t in_dhw[3],
+                           const int kernel[3], float* out, int block);
+
 }  // namespace useg::cpu

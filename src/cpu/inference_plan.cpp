@@ -41,7 +41,7 @@ class CpuInferencePlan::Builder {
     a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     return a;
   }
-  int A = 0, B = 0, T = 0, Pb = 0, R = 0, O = 0;
+  int A = 0, B = 0, T = 0, Pb = 0, R = 0, O = 0, U = 0;
 
   int new_buf() {
     P.m_buf_floats.push_back(0);
@@ -117,6 +117,8 @@ class CpuInferencePlan::Builder {
               const std::string& norm_prefix);
   void stage(const std::string& prefix, const PlanView& in, int cin, int cout,
              const std::array<int, 3>& k, const Sp& sp, const PlanView& out);
+  void deconv(const std::string& prefix, const PlanView& h, const PlanView& dst, int64_t fin,
+              int64_t f, const std::array<int, 3>& p);
   float slope() const {
     return c.activation == Activation::LeakyReLU ? c.negative_slope : 0.f;
   }
@@ -211,8 +213,32 @@ void CpuInferencePlan::Builder::stage(const std::string& prefix, const PlanView&
   }
 }
 
+void CpuInferencePlan::Builder::deconv(const std::string& prefix, const PlanView& h,
+                                       const PlanView& dst, int64_t fin, int64_t f,
+                                       const std::array<int, 3>& p) {
+  memory::dims w = m_flat ? memory::dims{f, fin, p[1], p[2]}
+                          : memory::dims{f, fin, p[0], p[1], p[2]};
+  memory::dims zero(m_flat ? 2 : 3, 0);
+  dnnl::deconvolution_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                         dnnl::algorithm::deconvolution_direct, h.md, any_md(w),
+                                         vector_md(f), dst.md, sp_dims(p), zero, zero);
+  dnnl::deconvolution_forward::primitive_desc pd(desc, attr(), P.m_engine);
+  using tag = memory::format_tag;
+  // PyTorch's [Ci, Co, k...] buffer seen as oneDNN's logical [Co, Ci, k...] (see dnnl_deconv).
+  memory::desc user_w(w, memory::data_type::f32, m_flat ? tag::iohw : tag::iodhw);
+  PlanStep st{PlanStep::Kind::Deconv, prefix + ".up"};
+  st.prim = dnnl::deconvolution_forward(pd);
+  st.src = h;
+  st.dst = dst;
+  st.weights = add_weights(prefix + ".up", Shape{fin, f, p[0], p[1], p[2]}, true, user_w,
+                           pd.weights_desc(), "");
+  st.gflop = 2e-9 * double(h.spatial) * double(fin * f * p[0] * p[1] * p[2]);
+  add(std::move(st), &pd);
+}
+
 void CpuInferencePlan::Builder::build() {
   A = new_buf(), B = new_buf(), T = new_buf(), Pb = new_buf(), R = new_buf(), O = new_buf();
+  U = new_buf();
   const int depth = c.depth;
   std::vector<Sp> sp(depth + 1);
   sp[0] = {P.m_input[2], P.m_input[3], P.m_input[4]};
@@ -270,25 +296,25 @@ void CpuInferencePlan::Builder::build() {
     auto p = c.pool_size(s);
     std::string prefix = "decoder." + std::to_string(s);
     PlanView h = view(T, 0, fin, sp[s + 1]);
-    memory::dims w = m_flat ? memory::dims{f, fin, p[1], p[2]}
-                            : memory::dims{f, fin, p[0], p[1], p[2]};
-    memory::dims zero(m_flat ? 2 : 3, 0);
-    dnnl::deconvolution_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                           dnnl::algorithm::deconvolution_direct, h.md,
-                                           any_md(w), vector_md(f), up[s].md, sp_dims(p), zero,
-                                           zero);
-    dnnl::deconvolution_forward::primitive_desc pd(desc, attr(), P.m_engine);
-    using tag = memory::format_tag;
-    // PyTorch's [Ci, Co, k...] buffer seen as oneDNN's logical [Co, Ci, k...] (see dnnl_deconv).
-    memory::desc user_w(w, memory::data_type::f32, m_flat ? tag::iohw : tag::iodhw);
-    PlanStep st{PlanStep::Kind::Deconv, prefix + ".up"};
-    st.prim = dnnl::deconvolution_forward(pd);
-    st.src = h;
-    st.dst = up[s];
-    st.weights = add_weights(prefix + ".up", Shape{fin, f, p[0], p[1], p[2]}, true, user_w,
-                             pd.weights_desc(), "");
-    st.gflop = 2e-9 * double(h.spatial) * double(fin * f * p[0] * p[1] * p[2]);
-    add(std::move(st), &pd);
+    if (f % P.m_block == 0) {
+      // 1x1 conv to K*f channels ordered (offset, channel), then a scatter of channel blocks.
+      const int K = p[0] * p[1] * p[2];
+      PlanView u = view(U, 0, int64_t(K) * f, sp[s + 1]);
+      conv(prefix + ".up", h, u, static_cast<int>(fin), K * static_cast<int>(f), {1, 1, 1}, "",
+           false);
+      PlanWeights& w = P.m_weights[P.m_steps.back().weights];
+      w.upsample_k = K;
+      w.upsample_co = f;
+      P.m_steps.back().name = prefix + ".up (1x1 conv)";
+      PlanStep sh{PlanStep::Kind::Shuffle, prefix + ".up scatter"};
+      sh.src = u;
+      sh.dst = up[s];
+      for (int a = 0; a < 3; ++a) sh.in_dhw[a] = sp[s + 1][a], sh.kernel[a] = p[a];
+      sh.impl = "useg blocked scatter (transposed conv, stride = kernel)";
+      add(std::move(sh), nullptr);
+    } else {
+      deconv(prefix, h, up[s], fin, f, p);
+    }
     PlanView catv = view(cat[s], 0, 2 * f, sp[s]);
     if (up_buf[s] >= 0) {
       PlanStep cs{PlanStep::Kind::Concat, prefix + " concat"};

@@ -10,6 +10,8 @@
 //  - fuses: conv + bias + activation as one oneDNN primitive (post-op) where no instance norm
 //    sits between them; instance norm + residual + activation as one pass of our own over the
 //    blocked layout (blocked_ops.h);
+//  - runs each transposed conv (stride = kernel) as a 1x1 conv to k*C channels and a scatter of
+//    channel blocks (oneDNN's deconvolution is a backward-data conv, several times slower);
 //  - concatenates skips for free: a decoder level's buffer holds [upsampled, skip] blocked, the
 //    encoder writes its output straight into the skip half and the transposed conv into the
 //    other half (a copy only when the split is not on a channel-block boundary);
@@ -48,14 +50,16 @@ struct PlanWeights {
   std::string weight, bias;              // parameter names
   std::string bn_prefix;                 // "<...>.norm" when a batch norm is folded in, else ""
   bool transposed = false;
-  Shape shape;                           // the parameter's useg shape
+  // A transposed conv (stride = kernel) run as a 1x1 conv to k*Co channels: k offsets, Co.
+  int64_t upsample_k = 0, upsample_co = 0;
+  Shape shape;                           // the parameter's useg shape (the 1x1 conv's, then)
   dnnl::memory::desc user_md, prim_md;   // caller's layout, primitive's layout
   std::shared_ptr<void> data;            // prepared weights (prim_md)
   std::vector<float> bias_data;
 };
 
 struct PlanStep {
-  enum class Kind { Reorder, Conv, Deconv, Pool, Finish, Concat };
+  enum class Kind { Reorder, Conv, Deconv, Pool, Finish, Concat, Shuffle };
   PlanStep(Kind k, std::string n) : kind(k), name(std::move(n)) {}
   Kind kind;
   std::string name;
@@ -66,6 +70,8 @@ struct PlanStep {
   int weights = -1;              // index into m_weights (Conv, Deconv)
   std::string norm_prefix;       // Finish with instance norm: "<...>.norm"
   FinishSpec finish;             // gamma/beta pointers are filled by set_weights()
+  int64_t in_dhw[3] = {1, 1, 1}; // Shuffle: input spatial size
+  int kernel[3] = {1, 1, 1};     // Shuffle: upsampling factors
   std::string impl;              // oneDNN implementation name, for describe()
   double gflop = 0;              // analytic FLOPs per sample (Conv, Deconv), 1e9
 };

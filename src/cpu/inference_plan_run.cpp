@@ -41,11 +41,25 @@ void CpuInferencePlan::set_weights(const std::vector<const Parameter*>& tensors)
   try {
     for (PlanWeights& w : m_weights) {
       const Tensor& wt = find(by_name, w.weight, w.shape.numel());
-      const int64_t cout = w.transposed ? w.shape[1] : w.shape[0];
+      const int64_t cout = w.upsample_k ? w.upsample_co : w.transposed ? w.shape[1] : w.shape[0];
       const Tensor& bt = find(by_name, w.bias, cout);
       w.bias_data.assign(bt.data(), bt.data() + cout);
       const float* src = wt.data();
       std::vector<float> folded;
+      if (w.upsample_k) {
+        // PyTorch's transposed-conv weights [Ci, Co, k] -> the 1x1 conv's [k * Co + co, Ci];
+        // the bias repeats for every offset.
+        const int64_t K = w.upsample_k, co = w.upsample_co, ci = w.shape[1];
+        folded.resize(w.shape.numel());
+        for (int64_t i = 0; i < ci; ++i)
+          for (int64_t o = 0; o < co; ++o)
+            for (int64_t k = 0; k < K; ++k) folded[(k * co + o) * ci + i] = src[(i * co + o) * K + k];
+        src = folded.data();
+        std::vector<float> b(K * co);
+        for (int64_t k = 0; k < K; ++k)
+          std::copy(w.bias_data.begin(), w.bias_data.end(), b.begin() + k * co);
+        w.bias_data = std::move(b);
+      }
       if (!w.bn_prefix.empty()) {
         // Inference batch norm after the conv: y = g * (conv(x) + b - mean) / sqrt(var + eps) + beta
         // = conv'(x) + b' with every output channel's weights scaled by g / sqrt(var + eps).
@@ -157,6 +171,11 @@ void CpuInferencePlan::run(const Tensor& x, Tensor& logits) {
             m_stream.wait();
             blocked_finish(ptr(s.dst, in, out), s.dst.channels, s.dst.spatial, m_block, s.finish,
                            s.src2.buf == -1 ? nullptr : ptr(s.src2, in, out));
+            break;
+          case PlanStep::Kind::Shuffle:
+            m_stream.wait();
+            blocked_pixel_shuffle(ptr(s.src, in, out), s.dst.channels, s.in_dhw, s.kernel,
+                                  ptr(s.dst, in, out), m_block);
             break;
           case PlanStep::Kind::Concat:
             m_stream.wait();
