@@ -72,13 +72,17 @@ def input_shape(cfg, args):
     return [args.batch, cfg.get("in_channels", 1)] + list(args.shape)
 
 
+CPU_TIMES = []  # process CPU time per timed run, ms (all threads)
+
+
 def timed_runs(fn, reps):
     fn()  # warm-up (first-call allocations, kernel selection)
     times = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
+        CPU_TIMES.append((time.process_time() - c0) * 1e3)
     return times
 
 
@@ -127,6 +131,15 @@ def worker_ort(args):
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     x = (np.random.default_rng(0).random(shape, dtype=np.float32) * 2 - 1)
+    if args.check:  # the exported graph computes what the PyTorch module does
+        torch.set_num_threads(args.threads)
+        model.eval()
+        with torch.no_grad():
+            ref = model(torch.from_numpy(x))[0].numpy()
+        got = sess.run(None, {"x": x})[0]
+        err = float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-30))
+        print(f"ORT vs PyTorch logits: max error {err:.2e} relative to max |logit|",
+              file=sys.stderr)
     return timed_runs(lambda: sess.run(None, {"x": x}), args.reps)
 
 
@@ -135,6 +148,9 @@ def run(cmd, **kw):
     r = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if r.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{r.stdout}\n{r.stderr}")
+    for line in r.stderr.splitlines():
+        if "max error" in line:
+            print(line, file=sys.stderr)
     return r.stdout
 
 
@@ -155,11 +171,12 @@ def main():
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--worker", choices=["torch", "ort"], help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
+    ap.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.worker:
         times = worker_torch(args) if args.worker == "torch" else worker_ort(args)
-        print(json.dumps({"times_ms": times}))
+        print(json.dumps({"times_ms": times, "cpu_ms": CPU_TIMES}))
         return
 
     name = os.path.splitext(os.path.basename(args.config))[0]
@@ -169,6 +186,7 @@ def main():
     common = ["--shape", *map(str, args.shape), "--batch", str(args.batch)]
     engines = ["useg", "pytorch"] + ([] if args.train else ["onnxruntime"])
     times = {e: [] for e in engines}
+    cpu = {e: [] for e in engines}
     extra = {}
     load = []
     for r in range(args.rounds):
@@ -180,30 +198,36 @@ def main():
         with open(out) as f:
             u = json.load(f)
         times["useg"] += u["times_ms"]
+        cpu["useg"] += u["cpu_ms"]
         extra = {"gflop": u["gflop"], "peak_rss_mb": u["peak_rss_mb"]}
         wargs = ["--model", model, *common, "--threads", str(args.threads),
                  "--reps", str(args.reps), *(["--train"] if args.train else [])]
-        times["pytorch"] += json.loads(run(["/usr/bin/python3", __file__, "--worker", "torch",
-                                            *wargs]))["times_ms"]
+        w = json.loads(run(["/usr/bin/python3", __file__, "--worker", "torch", *wargs]))
+        times["pytorch"] += w["times_ms"]
+        cpu["pytorch"] += w["cpu_ms"]
         if not args.train:
-            times["onnxruntime"] += json.loads(run([args.ort_python, __file__, "--worker", "ort",
-                                                    *wargs]))["times_ms"]
+            check = ["--check"] if r == 0 else []
+            w = json.loads(run([args.ort_python, __file__, "--worker", "ort", *wargs, *check]))
+            times["onnxruntime"] += w["times_ms"]
+            cpu["onnxruntime"] += w["cpu_ms"]
         print(f"round {r + 1}/{args.rounds}: " + ", ".join(
             f"{e} {times[e][-1]:.0f} ms" for e in engines), file=sys.stderr)
     med = {e: statistics.median(t) for e, t in times.items()}
     what = "training step" if args.train else "forward"
-    print(f"{name} {what}, input {[args.batch] + args.shape}, {args.threads} threads, "
+    print(f"{name} {what}, batch {args.batch} x {'x'.join(map(str, args.shape))}, {args.threads} threads, "
           f"{len(times['useg'])} runs each, 1-min load avg {min(load):.1f}-{max(load):.1f}")
     for e in engines:
         gfs = extra["gflop"] / (med[e] * 1e-3)
         print(f"  {e:12s} median {med[e]:9.1f} ms  (min {min(times[e]):.1f}, max "
-              f"{max(times[e]):.1f})  {gfs:6.1f} GFLOP/s")
+              f"{max(times[e]):.1f})  {gfs:6.1f} GFLOP/s   CPU time median "
+              f"{statistics.median(cpu[e]):9.1f} ms")
     for e in engines[1:]:
-        print(f"  useg / {e}: {med['useg'] / med[e]:.3f}")
+        print(f"  useg / {e}: {med['useg'] / med[e]:.3f} wall, "
+              f"{statistics.median(cpu['useg']) / statistics.median(cpu[e]):.3f} CPU time")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"name": name, "what": what, "shape": args.shape, "batch": args.batch,
-                       "threads": args.threads, "times_ms": times, "median_ms": med,
+                       "threads": args.threads, "times_ms": times, "median_ms": med, "cpu_ms": cpu,
                        "load": load, **extra}, f, indent=1)
 
 

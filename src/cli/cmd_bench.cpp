@@ -39,6 +39,15 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
+// User + system CPU time of the process so far, ms. With one thread it is a load-independent
+// measure of work on a shared machine (wall time also counts the time other processes run).
+double cpu_ms() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 +
+         (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-3;
+}
+
 double peak_rss_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -110,7 +119,7 @@ int run_bench(const BenchArgs& a) {
   double fwd_gflop = summary.flops_per_voxel * double(xs.numel() / cfg.in_channels) * 1e-9;
   double gflop = a.train ? 3.0 * fwd_gflop : fwd_gflop;
 
-  std::vector<double> times;
+  std::vector<double> times, cpu_times;
   std::vector<Layer> layers;
   double first_ms = 0;
   std::string what;
@@ -140,8 +149,10 @@ int run_bench(const BenchArgs& a) {
     prof.reset();
     for (int i = 0; i < a.repeat; ++i) {
       auto t0 = Clock::now();
+      double c0 = cpu_ms();
       step();
       times.push_back(ms_since(t0));
+      cpu_times.push_back(cpu_ms() - c0);
     }
   } else if (plan) {
     what = "forward (inference plan)";
@@ -159,8 +170,10 @@ int run_bench(const BenchArgs& a) {
     if (a.verbose) std::printf("inference plan steps:\n%s", plan->describe().c_str());
     for (int i = 0; i < a.repeat; ++i) {
       auto t1 = Clock::now();
+      double c0 = cpu_ms();
       plan->run(x, y);
       times.push_back(ms_since(t1));
+      cpu_times.push_back(cpu_ms() - c0);
     }
     for (const auto& s : plan->step_times()) layers.push_back({s.name, s.ms, s.gflop});
   } else {
@@ -174,8 +187,10 @@ int run_bench(const BenchArgs& a) {
     prof.reset();
     for (int i = 0; i < a.repeat; ++i) {
       auto t0 = Clock::now();
+      double c0 = cpu_ms();
       net->forward(x, false);
       times.push_back(ms_since(t0));
+      cpu_times.push_back(cpu_ms() - c0);
     }
   }
   if (layers.empty())
@@ -198,6 +213,7 @@ int run_bench(const BenchArgs& a) {
   std::printf("total: median %.1f ms (min %.1f, max %.1f) over %d runs; %.2f GFLOP%s -> %.1f "
               "GFLOP/s\n",
               med, mn, mx, a.repeat, gflop, a.train ? " (3x forward)" : "", gflop / (med * 1e-3));
+  std::printf("CPU time: median %.1f ms per run (all threads)\n", median(cpu_times));
   std::printf("peak RSS: %.0f MB\n", peak_rss_mb());
   if (!a.json.empty()) {
     nlohmann::json j;
@@ -206,6 +222,7 @@ int run_bench(const BenchArgs& a) {
     j["threads"] = threads;
     j["times_ms"] = times;
     j["median_ms"] = med;
+    j["cpu_ms"] = cpu_times;
     j["first_ms"] = first_ms;
     j["gflop"] = gflop;
     j["gflops_per_s"] = gflop / (med * 1e-3);

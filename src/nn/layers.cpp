@@ -175,12 +175,14 @@ Tensor Block::forward(Backend& be, const Tensor& x, const Tensor& residual, bool
 
 Tensor Block::backward(Backend& be, const Tensor& dy, Tensor* d_residual) {
   USEG_CHECK(m_y.defined(), conv.weight.name << ": backward without a training forward");
+  // Activation backward straight from dy (no copy of dy first); dropout's mask first if any.
   Tensor d = Tensor::empty(dy.shape(), be.device());
-  if (m_mask.defined())
+  if (m_mask.defined()) {
     be.mul(dy, m_mask, d);
-  else
-    be.copy(dy, d);
-  be.activation_backward(m_act, m_slope, m_y, m_y, d, d);
+    be.activation_backward(m_act, m_slope, m_y, m_y, d, d);
+  } else {
+    be.activation_backward(m_act, m_slope, m_y, m_y, dy, d);
+  }
   if (d_residual) *d_residual = d;
   Tensor dc = norm.backward(be, d);
   Tensor dx = conv.backward(be, dc, true);
