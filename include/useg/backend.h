@@ -126,6 +126,24 @@ class Backend {
   virtual void conv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
                                      Tensor* dbias, const ConvGeom& g) = 0;
 
+  // ---- convolution in training (optional fast path; the defaults call the ops above).
+  // conv_forward_training is conv_forward that may also keep what conv_backward will need (e.g.
+  // the input already in the backend's internal layout) in the returned handle (null = nothing
+  // kept). conv_backward then computes dw, dbias (when given) and dx (when given) in one call
+  // from the same x, w and geometry and that handle (or null).
+  using ConvSaved = std::shared_ptr<void>;
+  virtual ConvSaved conv_forward_training(const Tensor& x, const Tensor& w, const Tensor* bias,
+                                          Tensor& y, const ConvGeom& g) {
+    conv_forward(x, w, bias, y, g);
+    return nullptr;
+  }
+  virtual void conv_backward(const Tensor& x, const Tensor& dy, const Tensor& w, Tensor* dx,
+                             Tensor& dw, Tensor* dbias, const ConvGeom& g,
+                             const ConvSaved& saved) {
+    conv_backward_weights(x, dy, dw, dbias, g);
+    if (dx) conv_backward_data(dy, w, *dx, g);
+  }
+
   // ---- transposed convolution: w [Ci,Co,kD,kH,kW], y deconv_output_shape
   virtual void deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
                               const ConvGeom& g) = 0;

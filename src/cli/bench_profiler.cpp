@@ -68,6 +68,19 @@ void ProfilingBackend::conv_backward_weights(const Tensor& x, const Tensor& dy, 
   timed(conv_key("conv_backward_weights", dy, g), conv_gflop(dy, dw),
         [&] { m_in.conv_backward_weights(x, dy, dw, dbias, g); });
 }
+Backend::ConvSaved ProfilingBackend::conv_forward_training(const Tensor& x, const Tensor& w,
+                                                           const Tensor* bias, Tensor& y,
+                                                           const ConvGeom& g) {
+  return timed(conv_key("conv_forward_training", y, g), conv_gflop(y, w),
+               [&] { return m_in.conv_forward_training(x, w, bias, y, g); });
+}
+void ProfilingBackend::conv_backward(const Tensor& x, const Tensor& dy, const Tensor& w,
+                                     Tensor* dx, Tensor& dw, Tensor* dbias, const ConvGeom& g,
+                                     const ConvSaved& saved) {
+  timed(conv_key(dx ? "conv_backward (data + weights)" : "conv_backward (weights)", dy, g),
+        (dx ? 2 : 1) * conv_gflop(dy, w),
+        [&] { m_in.conv_backward(x, dy, w, dx, dw, dbias, g, saved); });
+}
 void ProfilingBackend::deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias,
                                       Tensor& y, const ConvGeom& g) {
   timed(conv_key("deconv_forward", y, g), conv_gflop(x, w),

@@ -36,6 +36,10 @@ class ProfilingBackend final : public Backend {
                           const ConvGeom& g) override;
   void conv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
                              const ConvGeom& g) override;
+  ConvSaved conv_forward_training(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                                  const ConvGeom& g) override;
+  void conv_backward(const Tensor& x, const Tensor& dy, const Tensor& w, Tensor* dx, Tensor& dw,
+                     Tensor* dbias, const ConvGeom& g, const ConvSaved& saved) override;
   void deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
                       const ConvGeom& g) override;
   void deconv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx,

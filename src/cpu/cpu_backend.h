@@ -27,6 +27,11 @@ class CpuBackend final : public Backend {
                           const ConvGeom& g) override;
   void conv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
                              const ConvGeom& g) override;
+  // Training: the input stays blocked from forward to backward and dy is reordered once.
+  ConvSaved conv_forward_training(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                                  const ConvGeom& g) override;
+  void conv_backward(const Tensor& x, const Tensor& dy, const Tensor& w, Tensor* dx, Tensor& dw,
+                     Tensor* dbias, const ConvGeom& g, const ConvSaved& saved) override;
   // dnnl_deconv.cpp
   void deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
                       const ConvGeom& g) override;

@@ -53,6 +53,8 @@ Tensor Conv::forward(Backend& be, const Tensor& x, bool training) {
   Tensor y = Tensor::empty(ys, be.device());
   if (transposed)
     be.deconv_forward(x, weight.value, &bias.value, y, geom);
+  else if (training)
+    m_saved = be.conv_forward_training(x, weight.value, &bias.value, y, geom);
   else
     be.conv_forward(x, weight.value, &bias.value, y, geom);
   if (training) m_x = x;
@@ -71,13 +73,12 @@ Tensor Conv::backward(Backend& be, const Tensor& dy, bool need_dx) {
       be.deconv_backward_data(dy, weight.value, dx, geom);
     }
   } else {
-    be.conv_backward_weights(m_x, dy, weight.grad, &bias.grad, geom);
-    if (need_dx) {
-      dx = Tensor::empty(m_x.shape(), be.device());
-      be.conv_backward_data(dy, weight.value, dx, geom);
-    }
+    if (need_dx) dx = Tensor::empty(m_x.shape(), be.device());
+    be.conv_backward(m_x, dy, weight.value, need_dx ? &dx : nullptr, weight.grad, &bias.grad,
+                     geom, m_saved);
   }
   m_x = Tensor();
+  m_saved.reset();
   return dx;
 }
 
