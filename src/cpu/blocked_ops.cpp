@@ -2,6 +2,7 @@
 // (see blocked_ops.h). Both are memory-bound, so each touches every value as few times as it
 // can: the norm reads y once for its statistics and once more to write the result.
 #include "cpu/blocked_ops.h"
+#include "cpu/parallel.h"
 
 #include <omp.h>
 
@@ -30,7 +31,7 @@ void channel_stats(const float* y, int64_t nb, int64_t S, std::vector<double>& m
   for (int64_t cb = 0; cb < nb; ++cb)
     for (int l = 0; l < B; ++l) shift[cb * B + l] = y[cb * S * B + l];
   std::vector<double> part(nb * chunks * 2 * B, 0.0);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (nb * S * B >= kParallelMin)
   for (int64_t cb = 0; cb < nb; ++cb)
     for (int64_t k = 0; k < chunks; ++k) {
       const float* p = y + cb * S * B;
@@ -89,7 +90,7 @@ void finish(float* y, int64_t C, int64_t S, const FinishSpec& f, const float* re
   const float slope = f.slope;
   constexpr int64_t kRun = 1024;
   const int64_t runs = (S + kRun - 1) / kRun;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (nb * S * B >= kParallelMin)
   for (int64_t cb = 0; cb < nb; ++cb)
     for (int64_t r = 0; r < runs; ++r) {
       const float* ab = &a[cb * B];
@@ -133,7 +134,7 @@ void blocked_concat(const float* a, int64_t ca, const float* b, int64_t cb, floa
                     int64_t spatial, int block) {
   const int64_t B = block, S = spatial;
   const int64_t nb = (ca + cb + B - 1) / B;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nb * S * B >= kParallelMin)
   for (int64_t k = 0; k < nb; ++k)
     for (int64_t s = 0; s < S; ++s)
       for (int64_t l = 0; l < B; ++l) {
@@ -157,7 +158,7 @@ void blocked_pixel_shuffle(const float* u, int64_t channels, const int64_t in_dh
   const int64_t OD = D * kd, OH = H * kh, OW = W * kw;
   const int64_t S = D * H * W, OS = OD * OH * OW;
   // One work item per (channel block, output row): its writes are one contiguous run.
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (nb * OS * B >= kParallelMin)
   for (int64_t cb = 0; cb < nb; ++cb)
     for (int64_t row = 0; row < OD * OH; ++row) {
       const int64_t oz = row / OH, oy = row % OH;

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cpu/cpu_backend.h"
+#include "cpu/parallel.h"
 #include "cpu/dnnl_context.h"
 #include "cpu/dnnl_checks.h"
 
@@ -120,7 +121,7 @@ void CpuBackend::maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx,
   const float* xbase = x.data();
   const float* gbase = dy.data();
   float* dbase = dx.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelMin)
   for (int64_t p = 0; p < planes; ++p) {
     const float* xp = xbase + p * D * H * W;
     const float* gp = gbase + p * OD * OH * OW;

@@ -1,5 +1,7 @@
 // Running a CpuInferencePlan: preparing the weights once (set_weights) and executing the steps
 // sample by sample over the plan's buffers.
+#include <omp.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -8,6 +10,7 @@
 
 #include "cpu/dnnl_context.h"
 #include "cpu/inference_plan.h"
+#include "cpu/parallel.h"
 #include "useg/error.h"
 #include "useg/model.h"
 
@@ -32,6 +35,20 @@ const Tensor& find(const std::unordered_map<std::string, const Parameter*>& m,
                                                       << ", expected " << numel << " values");
   return t;
 }
+
+// Runs a small memory-bound oneDNN primitive (pooling, reorder) on the calling thread only: they
+// size their parallel loops from omp_get_max_threads() at execution (see cpu/parallel.h).
+struct SerialIfSmall {
+  int saved = 0;
+  explicit SerialIfSmall(bool small) {
+    if (!small) return;
+    saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+  }
+  ~SerialIfSmall() {
+    if (saved > 0) omp_set_num_threads(saved);
+  }
+};
 
 }  // namespace
 
@@ -145,11 +162,14 @@ void CpuInferencePlan::run(const Tensor& x, Tensor& logits) {
         if (!s.scratch_md.is_zero() && s.scratch_md.get_size() > 0)
           args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(s.scratch_md, m_engine, m_scratchpad.get()));
         switch (s.kind) {
-          case PlanStep::Kind::Reorder:
+          case PlanStep::Kind::Reorder: {
+            SerialIfSmall serial(s.dst.channels * s.dst.spatial < kParallelMin);
             args.emplace(DNNL_ARG_FROM, mem(s.src));
             args.emplace(DNNL_ARG_TO, mem(s.dst));
             s.prim.execute(m_stream, args);
+            m_stream.wait();
             break;
+          }
           case PlanStep::Kind::Conv:
           case PlanStep::Kind::Deconv: {
             PlanWeights& w = m_weights[s.weights];
@@ -162,11 +182,14 @@ void CpuInferencePlan::run(const Tensor& x, Tensor& logits) {
             s.prim.execute(m_stream, args);
             break;
           }
-          case PlanStep::Kind::Pool:
+          case PlanStep::Kind::Pool: {
+            SerialIfSmall serial(s.src.channels * s.src.spatial < kParallelMin);
             args.emplace(DNNL_ARG_SRC, mem(s.src));
             args.emplace(DNNL_ARG_DST, mem(s.dst));
             s.prim.execute(m_stream, args);
+            m_stream.wait();
             break;
+          }
           case PlanStep::Kind::Finish:
             m_stream.wait();
             blocked_finish(ptr(s.dst, in, out), s.dst.channels, s.dst.spatial, m_block, s.finish,
