@@ -18,5 +18,6 @@ void register_model_commands(CLI::App& app, std::function<int()>& run);
 // cmd_eval.cpp (eval)
 void register_eval_commands(CLI::App& app, std::function<int()>& run);
 void register_segment_commands(CLI::App& app, std::function<int()>& run);  // cmd_segment.cpp
+void register_bench_commands(CLI::App& app, std::function<int()>& run);  // cmd_bench.cpp
 
 }  // namespace useg::cli

@@ -7,6 +7,7 @@
 
 #include "core/op_checks.h"
 #include "cpu/cpu_backend.h"
+#include "cpu/parallel.h"
 #include "cpu/reduce.h"
 #include "ops/activation.h"
 #include "ops/dropout.h"
@@ -28,14 +29,14 @@ static_assert(int(Activation::Identity) == ops::kActIdentity &&
 // One loop per activation kind, so the dispatch in ops::activation_* folds away.
 template <int Kind>
 void activation_forward_loop(float alpha, const float* x, float* y, int64_t n) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) y[i] = ops::activation_forward(Kind, alpha, x[i]);
 }
 
 template <int Kind>
 void activation_backward_loop(float alpha, const float* x, const float* y, const float* dy,
                               float* dx, int64_t n) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) dx[i] = ops::activation_backward(Kind, alpha, x[i], y[i], dy[i]);
 }
 
@@ -89,7 +90,7 @@ void CpuBackend::fill(Tensor& t, float value) {
   check_tensor("fill", "t", t, kCpu);
   float* p = t.data();
   const int64_t n = t.numel();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) p[i] = value;
 }
 
@@ -106,7 +107,7 @@ void CpuBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
   const float* bp = b.data();
   float* yp = y.data();
   const int64_t n = a.numel();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) yp[i] = ops::add_element(ap[i], bp[i]);
 }
 
@@ -117,7 +118,7 @@ void CpuBackend::axpy(float alpha, const Tensor& x, Tensor& y) {
   const float* xp = x.data();
   float* yp = y.data();
   const int64_t n = x.numel();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) yp[i] = ops::axpy_element(alpha, xp[i], yp[i]);
 }
 
@@ -125,7 +126,7 @@ void CpuBackend::scale(Tensor& x, float s) {
   check_tensor("scale", "x", x, kCpu);
   float* p = x.data();
   const int64_t n = x.numel();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) p[i] = ops::scale_element(p[i], s);
 }
 
@@ -135,7 +136,7 @@ void CpuBackend::mul(const Tensor& a, const Tensor& b, Tensor& y) {
   const float* bp = b.data();
   float* yp = y.data();
   const int64_t n = a.numel();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) yp[i] = ops::mul_element(ap[i], bp[i]);
 }
 
@@ -156,7 +157,7 @@ bool CpuBackend::all_finite(const Tensor& x) {
   const float* p = x.data();
   const int64_t n = x.numel();
   bool ok = true;
-#pragma omp parallel for schedule(static) reduction(&& : ok)
+#pragma omp parallel for schedule(static) reduction(&& : ok) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) ok = ok && ops::is_finite_element(p[i]);
   return ok;
 }
@@ -169,7 +170,7 @@ void CpuBackend::concat_channels(const Tensor& a, const Tensor& b, Tensor& y) {
   const float* ap = a.data();
   const float* bp = b.data();
   float* yp = y.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (y.numel() >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     int64_t src = 0;
     const int from_b = ops::concat_source_row(r / sy.c(), r % sy.c(), ca, cb, &src);
@@ -185,7 +186,7 @@ void CpuBackend::split_channels(const Tensor& y, Tensor& a, Tensor& b) {
   float* ap = a.data();
   float* bp = b.data();
   const float* yp = y.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (y.numel() >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     int64_t dst = 0;
     const int to_b = ops::concat_source_row(r / sy.c(), r % sy.c(), ca, cb, &dst);
@@ -200,7 +201,7 @@ void CpuBackend::softmax_channels(const Tensor& x, Tensor& y) {
   const float* xp = x.data();
   float* yp = y.data();
   if (C == 0) return;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelMin)
   for (int64_t v = 0; v < voxels; ++v) {
     const int64_t base = (v / S) * C * S + v % S;
     ops::softmax_voxel(xp + base, yp + base, int(C), S);
@@ -214,7 +215,7 @@ void CpuBackend::dropout_forward(const Tensor& x, float p, uint64_t seed, Tensor
   float* yp = y.data();
   float* mp = mask.data();
   const int64_t n = x.numel();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i)
     yp[i] = ops::dropout_element(xp[i], p, scale, seed, uint64_t(i), &mp[i]);
 }

@@ -7,6 +7,7 @@
 
 #include "core/op_checks.h"
 #include "cpu/cpu_backend.h"
+#include "cpu/parallel.h"
 #include "cpu/reduce.h"
 #include "useg/error.h"
 
@@ -61,7 +62,7 @@ void apply_forward(const Shape& s, const float* x, float* y, const float* mean, 
   const int64_t C = s.c(), S = s.spatial(), rows = s.n() * C;
   const float* gp = gamma ? gamma->data() : nullptr;
   const float* bp = beta ? beta->data() : nullptr;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * S >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t c = r % C, k = per_sample ? r : c;
     const float m = mean[k], is = invstd[k];
@@ -97,7 +98,7 @@ void norm_backward(const Shape& s, const Groups& g, bool per_sample, const float
     mean_dy[r] = float(sums[2 * r] / g.count());
     mean_dy_xhat[r] = float(sums[2 * r + 1] / g.count());
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * S >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t c = r % C, k = per_sample ? r : c;
     const float ga = gamma ? gamma[c] : 1.f;

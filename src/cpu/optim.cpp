@@ -3,6 +3,7 @@
 
 #include "core/op_checks.h"
 #include "cpu/cpu_backend.h"
+#include "cpu/parallel.h"
 #include "useg/error.h"
 
 namespace useg::cpu {
@@ -19,7 +20,7 @@ void CpuBackend::sgd_update(Tensor& param, const Tensor& grad, Tensor* momentum_
   const float* g = grad.data();
   float* buf = use_buf ? momentum_buf->data() : nullptr;
   const int64_t n = param.numel();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) ops::sgd_update_element(p + i, g[i], buf ? buf + i : nullptr, k);
 }
 
@@ -33,7 +34,7 @@ void CpuBackend::adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tenso
   float* mp = m.data();
   float* vp = v.data();
   const int64_t n = param.numel();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) ops::adam_update_element(p + i, g[i], mp + i, vp + i, k);
 }
 
