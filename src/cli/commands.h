@@ -15,5 +15,6 @@ void register_commands(CLI::App& app, std::function<int()>& run);
 
 // One per file: cmd_model.cpp (info, init), ...
 void register_model_commands(CLI::App& app, std::function<int()>& run);
+void register_train_commands(CLI::App& app, std::function<int()>& run);  // cmd_train.cpp
 
 }  // namespace useg::cli

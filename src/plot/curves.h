@@ -1,0 +1,26 @@
+// Training curves as a PNG drawn with cairo: two stacked panels sharing the epoch axis — training
+// loss on top, validation Dice (0..1) below — each with axes, ticks, axis labels and a legend.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace useg::plot {
+
+struct Series {
+  std::string name;
+  std::vector<double> x, y;
+};
+
+// Renders the plot (PNG bytes). Empty series are drawn as "no data yet".
+std::string render_training_curves(const std::vector<Series>& loss,
+                                   const std::vector<Series>& dice, const std::string& title,
+                                   int width = 960, int height = 720);
+// Renders and writes atomically.
+void write_training_curves(const std::string& path, const std::vector<Series>& loss,
+                           const std::vector<Series>& dice, const std::string& title);
+
+// Tick positions: about `target` "nice" values (1, 2, 5 x 10^k steps) covering [lo, hi].
+std::vector<double> nice_ticks(double lo, double hi, int target = 6);
+
+}  // namespace useg::plot
