@@ -27,17 +27,19 @@ struct Box {
   double x0, y0, x1, y1;  // device pixels, y0 = top
 };
 
+// Enough decimals to tell ticks `step` apart (0.25 -> 2 decimals, 0.2 -> 1, 5 -> 0).
 std::string tick_label(double v, double step) {
-  char b[32];
-  if (step >= 1 && std::fabs(v) < 1e6) {
-    std::snprintf(b, sizeof b, "%.0f", v);
-  } else {
-    int decimals = std::clamp(static_cast<int>(std::ceil(-std::log10(step) - 1e-9)), 0, 8);
-    if (std::fabs(v) < 1e-4 && std::fabs(v) > 0 && decimals > 5)
-      std::snprintf(b, sizeof b, "%.1e", v);
-    else
-      std::snprintf(b, sizeof b, "%.*f", decimals, std::fabs(v) < step * 1e-6 ? 0.0 : v);
+  int decimals = 0;
+  while (decimals < 8) {
+    double scaled = step * std::pow(10.0, decimals);
+    if (std::fabs(scaled - std::round(scaled)) < 1e-6 * std::max(1.0, scaled)) break;
+    ++decimals;
   }
+  char b[32];
+  if (v != 0 && (std::fabs(v) < 1e-4 || std::fabs(v) >= 1e6))
+    std::snprintf(b, sizeof b, "%.2g", v);
+  else
+    std::snprintf(b, sizeof b, "%.*f", decimals, v);
   return b;
 }
 
@@ -59,7 +61,8 @@ void text(cairo_t* cr, double x, double y, const std::string& s, double ax, doub
 // One panel: frame, grid, ticks, labels, the series and a legend.
 void panel(cairo_t* cr, const Box& b, const std::vector<Series>& series, double xlo, double xhi,
            double ylo, double yhi, const std::string& ylabel, const std::string& heading,
-           size_t colour_offset) {
+           size_t colour_offset, bool legend_at_bottom, int marker_x = 0,
+           const std::string& marker_label = "") {
   auto px = [&](double x) { return b.x0 + (x - xlo) / (xhi - xlo) * (b.x1 - b.x0); };
   auto py = [&](double y) { return b.y1 - (y - ylo) / (yhi - ylo) * (b.y1 - b.y0); };
   cairo_set_source_rgb(cr, 1, 1, 1);
@@ -119,7 +122,22 @@ void panel(cairo_t* cr, const Box& b, const std::vector<Series>& series, double 
       }
     any = any || !s.x.empty();
   }
+  if (marker_x > 0) {
+    double mx = std::round(px(marker_x)) + 0.5;
+    const double dash[] = {5, 4};
+    cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+    cairo_set_line_width(cr, 1);
+    cairo_set_dash(cr, dash, 2, 0);
+    cairo_move_to(cr, mx, b.y0);
+    cairo_line_to(cr, mx, b.y1);
+    cairo_stroke(cr);
+    cairo_set_dash(cr, nullptr, 0, 0);
+  }
   cairo_restore(cr);
+  if (marker_x > 0) {  // in the heading row, right-aligned: never over a curve
+    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+    text(cr, b.x1, b.y0 - 8, "- - " + marker_label, 1, 1, 13);
+  }
   if (!any) {
     cairo_set_source_rgb(cr, 0.5, 0.5, 0.5);
     text(cr, (b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2, "no data yet", 0.5, 0.5, 14);
@@ -135,7 +153,7 @@ void panel(cairo_t* cr, const Box& b, const std::vector<Series>& series, double 
     wmax = std::max(wmax, e.x_advance);
   }
   double lw = wmax + 44, lh = 18.0 * series.size() + 8;
-  double lx = b.x1 - lw - 10, ly = b.y0 + 10;
+  double lx = b.x1 - lw - 10, ly = legend_at_bottom ? b.y1 - lh - 10 : b.y0 + 10;
   cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
   cairo_rectangle(cr, lx, ly, lw, lh);
   cairo_fill_preserve(cr);
@@ -165,22 +183,29 @@ cairo_status_t append_png(void* closure, const unsigned char* data, unsigned int
 std::vector<double> nice_ticks(double lo, double hi, int target) {
   if (!(hi > lo)) return {lo};
   double raw = (hi - lo) / std::max(1, target);
-  double mag = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = mag;
-  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
-    if (m * mag >= raw) {
-      step = m * mag;
+  int e = static_cast<int>(std::floor(std::log10(raw)));
+  double mag = std::pow(10.0, e), m = 10;
+  for (double c : {1.0, 2.0, 2.5, 5.0})
+    if (c * mag >= raw) {
+      m = c;
       break;
     }
+  // Tick k is k * m * 10^e, computed without accumulating rounding errors (0.6, not 0.6000...1).
+  auto value = [&](long long k) {
+    double km = double(k) * m;
+    return e < 0 ? km / std::pow(10.0, -e) : km * std::pow(10.0, e);
+  };
+  const double step = m * mag;
   std::vector<double> t;
-  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
-    t.push_back(std::fabs(v) < step * 1e-9 ? 0.0 : v);
+  for (long long k = static_cast<long long>(std::ceil(lo / step - 1e-9));
+       value(k) <= hi + step * 1e-9; ++k)
+    t.push_back(k == 0 ? 0.0 : value(k));
   return t;
 }
 
 std::string render_training_curves(const std::vector<Series>& loss,
                                    const std::vector<Series>& dice, const std::string& title,
-                                   int width, int height) {
+                                   int best_epoch, double best_dice, int width, int height) {
   double xmax = 1, lmin = std::numeric_limits<double>::infinity(), lmax = -lmin;
   for (const auto* group : {&loss, &dice})
     for (const Series& s : *group)
@@ -205,9 +230,12 @@ std::string render_training_curves(const std::vector<Series>& loss,
   const double gap = 70, top = 78, bottom = height - 60.0;
   const double ph = (bottom - top - gap) / 2;
   Box upper{left, top, right, top + ph}, lower{left, top + ph + gap, right, bottom};
-  panel(cr, upper, loss, xlo, xhi, ylo, yhi, "loss", "Training loss (mean per epoch)", 0);
+  // Loss falls and Dice rises: legends go where the curves are not.
+  panel(cr, upper, loss, xlo, xhi, ylo, yhi, "loss", "Training loss (mean per epoch)", 0, false);
+  char best[64];
+  std::snprintf(best, sizeof best, "best mean Dice %.4f at epoch %d", best_dice, best_epoch);
   panel(cr, lower, dice, xlo, xhi, 0, 1, "Dice", "Validation Dice (sliding window, whole cases)",
-        1);
+        1, true, best_epoch, best);
   cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
   text(cr, (left + right) / 2, height - 22.0, "epoch", 0.5, 0.5, 14);
   std::string png;
@@ -220,8 +248,9 @@ std::string render_training_curves(const std::vector<Series>& loss,
 }
 
 void write_training_curves(const std::string& path, const std::vector<Series>& loss,
-                           const std::vector<Series>& dice, const std::string& title) {
-  write_file_atomic(path, render_training_curves(loss, dice, title));
+                           const std::vector<Series>& dice, const std::string& title,
+                           int best_epoch, double best_dice) {
+  write_file_atomic(path, render_training_curves(loss, dice, title, best_epoch, best_dice));
 }
 
 }  // namespace useg::plot

@@ -12,13 +12,16 @@ struct Series {
   std::vector<double> x, y;
 };
 
-// Renders the plot (PNG bytes). Empty series are drawn as "no data yet".
+// Renders the plot (PNG bytes). Empty series are drawn as "no data yet". When best_epoch > 0 a
+// dashed line marks it in the Dice panel, labelled with best_dice.
 std::string render_training_curves(const std::vector<Series>& loss,
                                    const std::vector<Series>& dice, const std::string& title,
-                                   int width = 960, int height = 720);
+                                   int best_epoch = 0, double best_dice = 0, int width = 960,
+                                   int height = 720);
 // Renders and writes atomically.
 void write_training_curves(const std::string& path, const std::vector<Series>& loss,
-                           const std::vector<Series>& dice, const std::string& title);
+                           const std::vector<Series>& dice, const std::string& title,
+                           int best_epoch = 0, double best_dice = 0);
 
 // Tick positions: about `target` "nice" values (1, 2, 5 x 10^k steps) covering [lo, hi].
 std::vector<double> nice_ticks(double lo, double hi, int target = 6);

@@ -4,12 +4,15 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "train/trainer.h"
 #include "useg/error.h"
 #include "useg/infer.h"
 #include "useg/metrics.h"
+
+namespace fs = std::filesystem;
 
 namespace useg::training {
 
@@ -112,7 +115,11 @@ bool Trainer::end_epoch() {
   row.seconds = m_state.epoch_seconds;
   m_rows.push_back(row);
   m_state.metrics_rows += metrics_row(row) + "\n";
-  write_metrics(m_opts.output_dir, m_info.labels, m_rows);
+  std::string run_name = fs::path(m_opts.output_dir).lexically_normal().filename().string();
+  if (run_name.empty())
+    run_name = fs::path(m_opts.output_dir).lexically_normal().parent_path().filename().string();
+  write_metrics(m_opts.output_dir, m_info.labels, m_rows,
+                run_name + " on " + m_info.provenance["dataset"]);
 
   std::ostringstream os;
   os << "epoch " << epoch << "/" << t.epochs << ": loss " << fmt(row.train_loss);

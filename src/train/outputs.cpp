@@ -107,7 +107,7 @@ std::vector<EpochRow> parse_metrics_rows(const std::string& text, size_t foregro
 }
 
 void write_metrics(const std::string& run_dir, const std::vector<std::string>& labels,
-                   const std::vector<EpochRow>& rows) {
+                   const std::vector<EpochRow>& rows, const std::string& title) {
   std::string csv = metrics_header(labels) + "\n";
   for (const EpochRow& r : rows) csv += metrics_row(r) + "\n";
   write_file_atomic((fs::path(run_dir) / "metrics.csv").string(), csv);
@@ -116,7 +116,10 @@ void write_metrics(const std::string& run_dir, const std::vector<std::string>& l
   std::vector<plot::Series> dice;
   for (size_t k = 1; k < labels.size(); ++k) dice.push_back({"Dice " + labels[k], {}, {}});
   plot::Series mean{"mean foreground Dice", {}, {}};
+  int best_epoch = 0;
+  double best = -1;
   for (const EpochRow& r : rows) {
+    if (r.mean_fg_dice > best) best = r.mean_fg_dice, best_epoch = r.epoch;
     if (std::isfinite(r.train_loss)) {
       loss.x.push_back(r.epoch);
       loss.y.push_back(r.train_loss);
@@ -131,8 +134,8 @@ void write_metrics(const std::string& run_dir, const std::vector<std::string>& l
   }
   // With one foreground class its Dice is the mean: draw it once.
   if (dice.size() > 1) dice.push_back(mean);
-  plot::write_training_curves((fs::path(run_dir) / "curves.png").string(), {loss}, dice,
-                              fs::path(run_dir).lexically_normal().filename().string());
+  plot::write_training_curves((fs::path(run_dir) / "curves.png").string(), {loss}, dice, title,
+                              best_epoch, best);
 }
 
 void save_model_dir_atomic(const std::string& dir, const ModelInfo& info, const UNet& net) {

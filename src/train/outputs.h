@@ -29,9 +29,9 @@ std::string metrics_row(const EpochRow& r);
 std::vector<EpochRow> parse_metrics_rows(const std::string& text, size_t foreground,
                                          const std::string& source);
 
-// Writes metrics.csv and curves.png into `run_dir` (each atomically).
+// Writes metrics.csv and curves.png into `run_dir` (each atomically); `title` heads the plot.
 void write_metrics(const std::string& run_dir, const std::vector<std::string>& labels,
-                   const std::vector<EpochRow>& rows);
+                   const std::vector<EpochRow>& rows, const std::string& title);
 
 // Writes a model folder so that `dir` always holds either the previous complete folder or the
 // new one: the new folder is written next to it under a hidden name, then swapped in with one

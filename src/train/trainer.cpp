@@ -132,9 +132,6 @@ TrainResult Trainer::result(TrainResult::Status status) const {
 }
 
 void Trainer::make_model(uint64_t init_seed) {
-  BackendOptions bo;
-  bo.threads = m_opts.threads;
-  m_backend = make_backend(m_opts.device, bo);
   m_net = std::make_unique<UNet>(m_run.model, *m_backend);
   m_net->init_weights(init_seed);
   const TrainConfig& t = m_run.train;
@@ -249,6 +246,10 @@ TrainResult Trainer::run() {
   USEG_CHECK(m_lock_fd >= 0, "cannot create " << lock);
   USEG_CHECK(::flock(m_lock_fd, LOCK_EX | LOCK_NB) == 0,
              "another useg train is running in " << m_opts.output_dir);
+  // The device first: an unavailable one fails before minutes of loading.
+  BackendOptions bo;
+  bo.threads = m_opts.threads;
+  m_backend = make_backend(m_opts.device, bo);
   if (m_opts.resume) setup_resume();
   else setup_new();
   if (!m_state.finished.empty()) {
@@ -263,6 +264,8 @@ TrainResult Trainer::run() {
   BatchLoader loader(
       [&](int64_t s) { return make_batch(m_train_cases, t, dims, channels, s / iters, s % iters); },
       t.num_workers, int64_t(m_state.epoch) * iters + m_state.iteration, int64_t(t.epochs) * iters);
+  const auto run_start = std::chrono::steady_clock::now();
+  const int64_t total_steps = int64_t(t.epochs) * iters;
   while (m_state.epoch < t.epochs) {
     auto t0 = std::chrono::steady_clock::now();
     {
@@ -277,10 +280,15 @@ TrainResult Trainer::run() {
         ++m_state.iteration;
         ++m_state.steps_total;
         ++m_steps_this_process;
-        char detail[96];
+        // Run ETA: time per step so far in this process (validation and writes included) times
+        // the steps left.
+        char detail[128];
         double mean = m_state.epoch_loss_count ? m_state.epoch_loss_sum / m_state.epoch_loss_count
                                                : std::nan("");
-        std::snprintf(detail, sizeof detail, "loss %.4f  lr %.3g", mean, m_state.epoch_last_lr);
+        int64_t left = total_steps - (int64_t(m_state.epoch) * iters + m_state.iteration);
+        double eta = seconds_since(run_start) / double(m_steps_this_process) * double(left);
+        std::snprintf(detail, sizeof detail, "loss %.4f  lr %.3g  run ETA %s", mean,
+                      m_state.epoch_last_lr, format_duration(eta).c_str());
         prog.update(m_state.iteration, detail);
         if (m_state.iteration < iters && stop_requested()) {
           m_state.epoch_seconds += seconds_since(t0);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -147,6 +148,93 @@ TEST(TrainE2E, Spheres3DWithDeepSupervisionAndResampling) {
   run.train.target_spacing = "auto";
   run.train.num_workers = 2;
   run_and_check("spheres3d", 3, run, b, 0.9);
+}
+
+// Two channels, labels {background 0, left 1, right 3} (remapped to classes 0..2), validation
+// every second epoch, early stopping. Checks the plumbing, not the accuracy.
+TEST(TrainE2E, MultiChannelMultiClassValIntervalAndEarlyStopping) {
+  fs::path root = test::fresh_dir("train_e2e_multi");
+  fs::path data = root / "Dataset002_Two";
+  fs::create_directories(data / "imagesTr");
+  fs::create_directories(data / "labelsTr");
+  Geometry g;
+  g.dims = 2;
+  g.size = {32, 32, 1};
+  for (int c = 0; c < 4; ++c) {
+    Tensor a = Tensor::empty(Shape{1, 1, 1, 32, 32}), b = a.clone(), lab = Tensor::zeros(a.shape());
+    for (int64_t y = 0; y < 32; ++y)
+      for (int64_t x = 0; x < 32; ++x) {
+        bool left = std::hypot(y - 12.0 - c, x - 8.0) < 5, right = std::hypot(y - 20.0, x - 22.0 + c) < 6;
+        a.at(0, 0, 0, y, x) = float(left) + 0.1f * float((x * 7 + y * 13 + c) % 5);
+        b.at(0, 0, 0, y, x) = float(right) + 0.1f * float((x * 3 + y * 11 + c) % 7);
+        lab.at(0, 0, 0, y, x) = left ? 1.f : right ? 3.f : 0.f;
+      }
+    std::string n = "two_" + std::to_string(c);
+    write_image((data / "imagesTr" / (n + "_0000.nii.gz")).string(), a, g);
+    write_image((data / "imagesTr" / (n + "_0001.nii.gz")).string(), b, g);
+    write_image((data / "labelsTr" / (n + ".nii.gz")).string(), lab, g, "uint8");
+  }
+  test::write_text(data / "dataset.json",
+                   "{\"channel_names\": {\"0\": \"A\", \"1\": \"B\"}, \"labels\": {\"background\": 0, "
+                   "\"left\": 1, \"right\": 3}, \"numTraining\": 4, \"file_ending\": \".nii.gz\"}");
+  RunConfig run = test::tiny_run(2);
+  run.model.in_channels = 2;
+  run.model.num_classes = 3;
+  run.train.epochs = 9;
+  run.train.iterations_per_epoch = 2;
+  run.train.val_interval = 2;
+  run.train.patience = 2;
+  run.train.lr = 1e-9;  // nothing improves: early stopping after the second validation
+  TrainOptions o;
+  o.data_dir = data.string();
+  o.output_dir = (root / "run").string();
+  o.config = run;
+  o.tty = 0;
+  o.threads = 1;
+  o.log = [](const std::string&) {};
+  TrainResult r = train(o);
+  EXPECT_EQ(r.status, TrainResult::Status::EarlyStopped);
+  EXPECT_EQ(r.epochs_done, 4);  // validations at epochs 2 and 4; no gain at 4
+  EXPECT_EQ(r.best_epoch, 2);
+  std::string csv = read_file((root / "run" / "metrics.csv").string());
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "epoch,train_loss,dice_left,dice_right,mean_fg_dice,lr,seconds,skipped_steps");
+  EXPECT_NE(csv.find("\n1,"), std::string::npos);
+  EXPECT_NE(csv.find(",,,,1e-09,"), std::string::npos) << "no Dice at epoch 1: " << csv;
+  ModelInfo info = load_model_info((root / "run" / "best" / "model.json").string());
+  EXPECT_EQ(info.labels, (std::vector<std::string>{"background", "left", "right"}));
+  EXPECT_EQ(info.provenance.at("label_values"), "0,1,3");
+  EXPECT_EQ(info.preprocess.channels.at(1).name, "B");
+  o.resume = true;
+  o.config.reset();
+  EXPECT_EQ(train(o).status, TrainResult::Status::EarlyStopped) << "a finished run stays finished";
+}
+
+// A 2D model on 3D volumes trains on slices and validates slice by slice.
+TEST(TrainE2E, TwoDimensionalModelOnVolumes) {
+  fs::path root = test::fresh_dir("train_e2e_2d_on_3d");
+  test::BlobDataset b;
+  b.dims = 3;
+  b.cases = 3;
+  b.size = 16;
+  b.radius_min = 4;
+  b.radius_max = 5;
+  test::write_blob_dataset(root / "data", b);
+  RunConfig run = test::tiny_run(2);
+  run.train.patch_size = {16, 16};
+  run.train.epochs = 1;
+  TrainOptions o;
+  o.data_dir = (root / "data").string();
+  o.output_dir = (root / "run").string();
+  o.config = run;
+  o.tty = 0;
+  o.threads = 1;
+  o.log = [](const std::string&) {};
+  TrainResult r = train(o);
+  EXPECT_EQ(r.status, TrainResult::Status::Completed);
+  EXPECT_GE(r.last_dice, 0.0);
+  ModelInfo info = load_model_info((root / "run" / "last" / "model.json").string());
+  EXPECT_EQ(info.model.dims, 2);
 }
 
 }  // namespace
