@@ -58,12 +58,16 @@ class Meta {
 void write_checkpoint(const std::string& path, const UNet& net, const Optimizer& opt,
                       const TrainState& s, const std::string& config_json,
                       const std::string& model_info_json,
+                      const std::vector<std::string>& train_cases,
                       const std::vector<std::string>& val_cases) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (auto& [name, t] : net.state_dict()) tensors.emplace_back(kModel + name, t);
   for (auto& [name, t] : opt.state()) tensors.emplace_back(kOptimizer + name, t);
-  std::string val;
-  for (const std::string& v : val_cases) val += v + "\n";
+  auto lines = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const std::string& x : v) s += x + "\n";
+    return s;
+  };
   std::map<std::string, std::string> meta{
       {"useg_checkpoint", "1"},
       {"epoch", std::to_string(s.epoch)},
@@ -85,7 +89,8 @@ void write_checkpoint(const std::string& path, const UNet& net, const Optimizer&
       {"optimizer_steps", std::to_string(opt.steps())},
       {"config", config_json},
       {"model_info", model_info_json},
-      {"val_cases", val},
+      {"train_cases", lines(train_cases)},
+      {"val_cases", lines(val_cases)},
   };
   write_safetensors(path, tensors, meta);
 }
@@ -116,9 +121,12 @@ Checkpoint read_checkpoint(const std::string& path) {
   c.optimizer_steps = m.integer("optimizer_steps");
   c.config_json = m.str("config");
   c.model_info_json = m.str("model_info");
-  std::istringstream val(m.str("val_cases"));
-  for (std::string line; std::getline(val, line);)
-    if (!line.empty()) c.val_cases.push_back(line);
+  for (auto [key, out] : {std::pair<const char*, std::vector<std::string>*>{"train_cases", &c.train_cases},
+                          {"val_cases", &c.val_cases}}) {
+    std::istringstream in(m.str(key));
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) out->push_back(line);
+  }
   const std::string model_prefix(kModel), opt_prefix(kOptimizer);
   for (auto& [name, t] : f.tensors) {
     if (name.compare(0, model_prefix.size(), model_prefix) == 0)

@@ -2,8 +2,8 @@
 //   tensors   "model.<name>"      the model's state_dict (parameters and buffers)
 //             "optimizer.<name>"  the optimizer state (momentum / Adam moments)
 //   metadata  "useg_checkpoint" = "1", the training state below (doubles with 17 digits, so they
-//             read back bit for bit), the effective config, model.json, the validation cases
-//             and the metrics rows so far.
+//             read back bit for bit), the effective config, model.json, the training and
+//             validation case names and the metrics rows so far.
 // The data randomness is counter-based (train/rng.h), so no generator state needs saving: the
 // position (epoch, iteration) and the seed in the config determine every later batch.
 #pragma once
@@ -43,7 +43,7 @@ struct Checkpoint {
   TrainState state;
   std::string config_json;       // the effective RunConfig
   std::string model_info_json;   // model.json of the run (preprocessing, labels)
-  std::vector<std::string> val_cases;
+  std::vector<std::string> train_cases, val_cases;
   int64_t optimizer_steps = 0;
   std::map<std::string, Tensor> model, optimizer;
 };
@@ -51,6 +51,7 @@ struct Checkpoint {
 void write_checkpoint(const std::string& path, const UNet& net, const Optimizer& opt,
                       const TrainState& state, const std::string& config_json,
                       const std::string& model_info_json,
+                      const std::vector<std::string>& train_cases,
                       const std::vector<std::string>& val_cases);
 Checkpoint read_checkpoint(const std::string& path);
 

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <sstream>
 
 #include "config/validate.h"
@@ -106,7 +107,8 @@ bool Trainer::stop_requested() {
 
 void Trainer::save_checkpoint() {
   std::string p = path("checkpoint.safetensors");
-  write_checkpoint(p, *m_net, *m_opt, m_state, m_config_json, m_info_json, m_val_names);
+  write_checkpoint(p, *m_net, *m_opt, m_state, m_config_json, m_info_json, m_train_names,
+                   m_val_names);
   std::ostringstream note;
   note << p << " (after epoch " << m_state.epoch;
   if (m_state.iteration > 0) note << " and " << m_state.iteration << " steps of epoch " << m_state.epoch + 1;
@@ -145,10 +147,7 @@ void Trainer::make_model(uint64_t init_seed) {
 }
 
 void Trainer::load_data() {
-  std::vector<std::string> train_names;
-  for (const DatasetCase& c : m_dataset.cases)
-    if (std::find(m_val_names.begin(), m_val_names.end(), c.name) == m_val_names.end())
-      train_names.push_back(c.name);
+  std::vector<std::string>& train_names = m_train_names;
   log("training cases: " + std::to_string(train_names.size()) + ", validation cases: " +
       std::to_string(m_val_names.size()) +
       (m_val_names.empty() ? " (no validation: best/ is not written)" : " (" + join(m_val_names) + ")"));
@@ -189,6 +188,10 @@ void Trainer::setup_new() {
                            [this](const std::string& s) { log(s); });
   m_info_json = to_json_string(m_info);
   m_val_names = split_validation(m_dataset, m_run.train);
+  m_train_names.clear();
+  for (const DatasetCase& c : m_dataset.cases)
+    if (std::find(m_val_names.begin(), m_val_names.end(), c.name) == m_val_names.end())
+      m_train_names.push_back(c.name);
   write_file_atomic(path("config.json"), m_config_json + "\n");
   load_data();
   make_model(m_run.train.seed);
@@ -224,6 +227,23 @@ void Trainer::setup_resume() {
                                                 << ") differ from the run's ("
                                                 << join(m_info.labels, 32) << ")");
   m_val_names = c.val_cases;
+  m_train_names = c.train_cases;
+  // The same cases as before (batches depend on their order and number).
+  std::vector<std::string> now, before = c.train_cases;
+  for (const DatasetCase& dc : m_dataset.cases) now.push_back(dc.name);
+  before.insert(before.end(), c.val_cases.begin(), c.val_cases.end());
+  std::sort(before.begin(), before.end());
+  if (now != before) {
+    std::vector<std::string> added, removed;
+    std::set_difference(now.begin(), now.end(), before.begin(), before.end(),
+                        std::back_inserter(added));
+    std::set_difference(before.begin(), before.end(), now.begin(), now.end(),
+                        std::back_inserter(removed));
+    USEG_THROW("--resume: the dataset's cases changed since the run started (added: "
+               << (added.empty() ? "none" : join(added)) << "; removed: "
+               << (removed.empty() ? "none" : join(removed))
+               << "); a resumed run needs the same cases — restore them or start a new run");
+  }
   load_data();
   make_model(m_run.train.seed);
   m_net->load_state(c.model, ckpt);

@@ -60,7 +60,7 @@ class Trainer {
   ModelInfo m_info;
   std::string m_info_json;
   Dataset m_dataset;
-  std::vector<std::string> m_val_names;
+  std::vector<std::string> m_train_names, m_val_names;
   std::vector<TrainingCase> m_train_cases, m_val_cases;
   std::unique_ptr<Backend> m_backend;
   std::unique_ptr<UNet> m_net;

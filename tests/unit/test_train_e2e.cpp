@@ -210,6 +210,36 @@ TEST(TrainE2E, MultiChannelMultiClassValIntervalAndEarlyStopping) {
   EXPECT_EQ(train(o).status, TrainResult::Status::EarlyStopped) << "a finished run stays finished";
 }
 
+// Every loss the config offers runs through the trainer (label-map targets, deep supervision).
+TEST(TrainE2E, EveryLossTrains) {
+  fs::path root = test::fresh_dir("train_e2e_losses");
+  test::BlobDataset b;
+  b.cases = 3;
+  b.size = 16;
+  b.radius_min = 3;
+  b.radius_max = 5;
+  test::write_blob_dataset(root / "data", b);
+  for (LossKind k : {LossKind::DiceCE, LossKind::CrossEntropy, LossKind::Dice, LossKind::MSE,
+                     LossKind::Hinge}) {
+    RunConfig run = test::tiny_run(2);
+    run.train.patch_size = {16, 16};
+    run.train.loss = k;
+    run.train.epochs = 1;
+    run.model.deep_supervision = true;
+    TrainOptions o;
+    o.data_dir = (root / "data").string();
+    o.output_dir = (root / loss_name(k)).string();
+    o.config = run;
+    o.tty = 0;
+    o.threads = 1;
+    o.log = [](const std::string&) {};
+    TrainResult r = train(o);
+    EXPECT_EQ(r.status, TrainResult::Status::Completed) << loss_name(k);
+    EXPECT_TRUE(std::isfinite(r.last_train_loss)) << loss_name(k);
+    EXPECT_EQ(r.skipped_steps, 0) << loss_name(k);
+  }
+}
+
 // A 2D model on 3D volumes trains on slices and validates slice by slice.
 TEST(TrainE2E, TwoDimensionalModelOnVolumes) {
   fs::path root = test::fresh_dir("train_e2e_2d_on_3d");

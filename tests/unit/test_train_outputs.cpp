@@ -106,7 +106,8 @@ TEST(TrainOutputs, CheckpointRoundTripIsExact) {
   s.metrics_rows = "1,0.5,0.25,0.25,0.001,1,0\n";
   fs::path dir = test::fresh_dir("train_checkpoint");
   std::string path = (dir / "checkpoint.safetensors").string();
-  write_checkpoint(path, net, opt, s, "{\"config\": 1}", "{\"info\": 2}", {"a", "case b"});
+  write_checkpoint(path, net, opt, s, "{\"config\": 1}", "{\"info\": 2}", {"t1", "t2", "t3"},
+                   {"a", "case b"});
   Checkpoint c = read_checkpoint(path);
   EXPECT_EQ(c.state.epoch, 4);
   EXPECT_EQ(c.state.iteration, 7);
@@ -117,6 +118,7 @@ TEST(TrainOutputs, CheckpointRoundTripIsExact) {
   EXPECT_EQ(c.optimizer_steps, 1);
   EXPECT_EQ(c.config_json, "{\"config\": 1}");
   EXPECT_EQ(c.val_cases, (std::vector<std::string>{"a", "case b"}));
+  EXPECT_EQ(c.train_cases, (std::vector<std::string>{"t1", "t2", "t3"}));
   for (auto& [name, t] : net.state_dict()) {
     ASSERT_TRUE(c.model.count(name)) << name;
     EXPECT_EQ(std::memcmp(c.model.at(name).data(), t.data(), t.bytes()), 0) << name;

@@ -162,6 +162,16 @@ TEST(TrainResume, RefusesToOverwriteOrChangeARun) {
   TrainResult r = train(o);  // resuming a finished run does nothing
   EXPECT_EQ(r.status, TrainResult::Status::Completed);
   EXPECT_EQ(r.epochs_done, 3);
+  // The dataset must keep its cases.
+  fs::path moved = ref.data.parent_path() / "blob_005.nii.gz";
+  fs::rename(ref.data / "labelsTr" / "blob_005.nii.gz", moved);
+  fs::rename(ref.data / "imagesTr" / "blob_005_0000.nii.gz", ref.data.parent_path() / "i5.nii.gz");
+  test::write_text(ref.data / "dataset.json", test::dataset_json(5, "MR", 1));
+  test::expect_error([&] { train(o); }, "--resume: the dataset's cases changed since the run "
+                                        "started (added: none; removed: blob_005)");
+  fs::rename(moved, ref.data / "labelsTr" / "blob_005.nii.gz");
+  fs::rename(ref.data.parent_path() / "i5.nii.gz", ref.data / "imagesTr" / "blob_005_0000.nii.gz");
+  test::write_text(ref.data / "dataset.json", test::dataset_json(6, "MR", 1));
   TrainOptions n = options(ref.data, ref.data.parent_path() / "never_started", resume_config());
   n.resume = true;
   test::expect_error([&] { train(n); }, "has no checkpoint.safetensors to resume from");
