@@ -69,7 +69,7 @@ void panel(cairo_t* cr, const Box& b, const std::vector<Series>& series, double 
   cairo_rectangle(cr, b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0);
   cairo_fill(cr);
   // Grid and ticks.
-  std::vector<double> xt = nice_ticks(xlo, xhi, 8), yt = nice_ticks(ylo, yhi, 6);
+  std::vector<double> xt = nice_ticks(xlo, xhi, 8, 1.0), yt = nice_ticks(ylo, yhi, 6);
   double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
   cairo_set_line_width(cr, 1);
   for (double x : xt) {
@@ -180,13 +180,13 @@ cairo_status_t append_png(void* closure, const unsigned char* data, unsigned int
 
 }  // namespace
 
-std::vector<double> nice_ticks(double lo, double hi, int target) {
+std::vector<double> nice_ticks(double lo, double hi, int target, double min_step) {
   if (!(hi > lo)) return {lo};
-  double raw = (hi - lo) / std::max(1, target);
+  double raw = std::max((hi - lo) / std::max(1, target), min_step);
   int e = static_cast<int>(std::floor(std::log10(raw)));
   double mag = std::pow(10.0, e), m = 10;
   for (double c : {1.0, 2.0, 2.5, 5.0})
-    if (c * mag >= raw) {
+    if (c * mag >= raw * (1 - 1e-12) && !(min_step >= 1 && c == 2.5 && e == 0)) {
       m = c;
       break;
     }

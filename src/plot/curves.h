@@ -23,7 +23,8 @@ void write_training_curves(const std::string& path, const std::vector<Series>& l
                            const std::vector<Series>& dice, const std::string& title,
                            int best_epoch = 0, double best_dice = 0);
 
-// Tick positions: about `target` "nice" values (1, 2, 5 x 10^k steps) covering [lo, hi].
-std::vector<double> nice_ticks(double lo, double hi, int target = 6);
+// Tick positions: about `target` "nice" values (1, 2, 2.5, 5 x 10^k steps) covering [lo, hi],
+// with a step of at least `min_step` (1 for epochs).
+std::vector<double> nice_ticks(double lo, double hi, int target = 6, double min_step = 0);
 
 }  // namespace useg::plot

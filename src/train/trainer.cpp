@@ -221,6 +221,11 @@ void Trainer::setup_resume() {
   }
   m_info_json = c.model_info_json;
   m_info = parse_model_info(c.model_info_json, ckpt + " (model_info)");
+  if (!c.state.finished.empty()) {  // nothing to train: skip loading the data
+    m_state = c.state;
+    m_rows = parse_metrics_rows(m_state.metrics_rows, m_info.labels.size() - 1, ckpt);
+    return;
+  }
   m_dataset = scan_dataset(m_opts.data_dir);
   USEG_CHECK(m_dataset.class_names() == m_info.labels,
              "--resume: the dataset's labels (" << join(m_dataset.class_names(), 32)
@@ -332,11 +337,15 @@ TrainResult Trainer::run() {
       return result(TrainResult::Status::Interrupted);
     }
   }
-  char line[200];
+  char line[240];
+  double fastest = m_step_seconds.empty()
+                       ? 0
+                       : *std::min_element(m_step_seconds.begin(), m_step_seconds.end());
   std::snprintf(line, sizeof line,
-                "finished %d epochs; median step %.3f s (forward, backward, update), median data "
-                "wait %.3f s",
-                m_state.epoch, median(m_step_seconds), median(m_wait_seconds));
+                "finished %d epochs; step (forward, backward, update) median %.3f s, fastest "
+                "%.3f s over %zu steps; median data wait %.3f s",
+                m_state.epoch, median(m_step_seconds), fastest, m_step_seconds.size(),
+                median(m_wait_seconds));
   log(line);
   return result(TrainResult::Status::Completed);
 }

@@ -53,6 +53,8 @@ TEST(TrainOutputs, MetricsRowsRoundTrip) {
 TEST(TrainOutputs, NiceTicks) {
   EXPECT_EQ(plot::nice_ticks(0, 1, 6), (std::vector<double>{0, 0.2, 0.4, 0.6, 0.8, 1}));
   EXPECT_EQ(plot::nice_ticks(0.5, 10.5, 8), (std::vector<double>{2, 4, 6, 8, 10}));
+  EXPECT_EQ(plot::nice_ticks(0.5, 2.5, 8, 1.0), (std::vector<double>{1, 2}));  // whole epochs
+  EXPECT_EQ(plot::nice_ticks(0, 26, 8, 1.0), (std::vector<double>{0, 5, 10, 15, 20, 25}));
   // (0.091 - 0.013) / 6 = 0.013 -> step 0.02
   EXPECT_EQ(plot::nice_ticks(0.013, 0.091, 6), (std::vector<double>{0.02, 0.04, 0.06, 0.08}));
   EXPECT_EQ(plot::nice_ticks(0, 1.1, 5), (std::vector<double>{0, 0.25, 0.5, 0.75, 1}));  // 0.22 -> 0.25

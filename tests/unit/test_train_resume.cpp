@@ -162,12 +162,19 @@ TEST(TrainResume, RefusesToOverwriteOrChangeARun) {
   TrainResult r = train(o);  // resuming a finished run does nothing
   EXPECT_EQ(r.status, TrainResult::Status::Completed);
   EXPECT_EQ(r.epochs_done, 3);
-  // The dataset must keep its cases.
+  // The dataset must keep its cases (an interrupted run: a finished one loads no data).
+  fs::path part = ref.data.parent_path() / "interrupted_then_changed";
+  fs::remove_all(part);
+  TrainOptions p = options(ref.data, part, resume_config());
+  p.stop_after_steps = 2;
+  EXPECT_EQ(train(p).status, TrainResult::Status::Interrupted);
+  p.resume = true;
+  p.config.reset();
   fs::path moved = ref.data.parent_path() / "blob_005.nii.gz";
   fs::rename(ref.data / "labelsTr" / "blob_005.nii.gz", moved);
   fs::rename(ref.data / "imagesTr" / "blob_005_0000.nii.gz", ref.data.parent_path() / "i5.nii.gz");
   test::write_text(ref.data / "dataset.json", test::dataset_json(5, "MR", 1));
-  test::expect_error([&] { train(o); }, "--resume: the dataset's cases changed since the run "
+  test::expect_error([&] { train(p); }, "--resume: the dataset's cases changed since the run "
                                         "started (added: none; removed: blob_005)");
   fs::rename(moved, ref.data / "labelsTr" / "blob_005.nii.gz");
   fs::rename(ref.data.parent_path() / "i5.nii.gz", ref.data / "imagesTr" / "blob_005_0000.nii.gz");
