@@ -227,10 +227,11 @@ std::vector<std::string> cli(const fs::path& config, const fs::path& data, const
   return a;
 }
 
+// Long enough (4 x 15 steps) that a signal sent after the first epoch lands mid-run.
 RunConfig cli_config() {
   RunConfig r = resume_config();
   r.train.epochs = 4;
-  r.train.iterations_per_epoch = 6;
+  r.train.iterations_per_epoch = 15;
   return r;
 }
 
@@ -248,7 +249,7 @@ TEST(TrainResume, SigtermWritesACheckpointAndPrintsTheResumeCommand) {
     // Signal once the first epoch has ended (metrics.csv exists): the stop lands mid-run.
     auto t0 = std::chrono::steady_clock::now();
     while (!fs::exists(out / "metrics.csv") && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120))
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     c.signal(SIGTERM);
     EXPECT_EQ(c.wait(), 0) << read_file(log);
   }
