@@ -15,10 +15,14 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "useg/tensor.h"
 
 namespace useg {
+
+struct ModelConfig;  // useg/config.h
+struct Parameter;    // useg/model.h
 
 // Geometry of a convolution (or transposed convolution), per spatial axis in D, H, W order.
 // Output size of a convolution: (in + 2*pad - kernel) / stride + 1.
@@ -79,6 +83,33 @@ struct AdamStep {
   int64_t step = 1;
 };
 
+// A whole-network inference path a backend may build for one U-Net and one input shape (see
+// Backend::make_inference_plan): it keeps the backend's internal layouts from layer to layer,
+// fuses what it can and reuses activation buffers, converting only at the network's edges.
+// Its output must match the per-op forward (UNet::forward in eval mode) within float rounding.
+class InferencePlan {
+ public:
+  virtual ~InferencePlan() = default;
+  virtual const Shape& input_shape() const = 0;
+  // (Re)reads the weights: every parameter and buffer of the model, by state_dict name. Must be
+  // called before the first run and again whenever the weights change.
+  virtual void set_weights(const std::vector<const Parameter*>& tensors) = 0;
+  // x has input_shape(); logits [N, num_classes, D, H, W] is preallocated by the caller.
+  virtual void run(const Tensor& x, Tensor& logits) = 0;
+  // Per-step wall time for `useg bench`: when on, run() synchronizes after every step and adds
+  // its milliseconds to step_times().
+  struct StepTime {
+    std::string name;
+    double ms = 0;
+    int64_t calls = 0;
+    double gflop = 0;  // analytic FLOPs of the calls (convolutions), 1e9
+  };
+  virtual void set_profiling(bool on) = 0;
+  virtual std::vector<StepTime> step_times() const = 0;
+  // One line per step: what runs there (e.g. the oneDNN implementation chosen).
+  virtual std::string describe() const = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -94,6 +125,24 @@ class Backend {
   // dw (and dbias when given) are overwritten, not accumulated.
   virtual void conv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
                                      Tensor* dbias, const ConvGeom& g) = 0;
+
+  // ---- convolution in training (optional fast path; the defaults call the ops above).
+  // conv_forward_training is conv_forward that may also keep what conv_backward will need (e.g.
+  // the input already in the backend's internal layout) in the returned handle (null = nothing
+  // kept). conv_backward then computes dw, dbias (when given) and dx (when given) in one call
+  // from the same x, w and geometry and that handle (or null).
+  using ConvSaved = std::shared_ptr<void>;
+  virtual ConvSaved conv_forward_training(const Tensor& x, const Tensor& w, const Tensor* bias,
+                                          Tensor& y, const ConvGeom& g) {
+    conv_forward(x, w, bias, y, g);
+    return nullptr;
+  }
+  virtual void conv_backward(const Tensor& x, const Tensor& dy, const Tensor& w, Tensor* dx,
+                             Tensor& dw, Tensor* dbias, const ConvGeom& g,
+                             const ConvSaved& saved) {
+    conv_backward_weights(x, dy, dw, dbias, g);
+    if (dx) conv_backward_data(dy, w, *dx, g);
+  }
 
   // ---- transposed convolution: w [Ci,Co,kD,kH,kW], y deconv_output_shape
   virtual void deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
@@ -180,6 +229,13 @@ class Backend {
   virtual void flip_spatial(const Tensor& x, int axes, Tensor& y) = 0;
   // labels [N, 1, D, H, W] = index of the largest channel (first on ties), as float.
   virtual void argmax_channels(const Tensor& x, Tensor& labels) = 0;
+
+  // ---- whole-network inference (optional): a plan for `config` at input shape `input`, or null
+  // when this backend has none for that model (the caller then runs the per-op forward).
+  virtual std::unique_ptr<InferencePlan> make_inference_plan(const ModelConfig& config,
+                                                             const Shape& input) {
+    return nullptr;
+  }
 };
 
 struct BackendOptions {

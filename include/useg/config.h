@@ -116,6 +116,7 @@ struct TrainConfig {
   int iterations_per_epoch = 250;
   double oversample_foreground = 0.33;
   LossKind loss = LossKind::DiceCE;   // dice_ce | ce | dice
+  bool batch_dice = false;            // Dice over the whole batch instead of per sample
   std::string optimizer = "sgd";      // sgd | adam | adamw
   double lr = 0.01;
   double momentum = 0.99;             // sgd

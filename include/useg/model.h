@@ -53,6 +53,13 @@ class UNet {
   // d(input) when need_input_grad, else an undefined Tensor.
   Tensor backward(const std::vector<Tensor>& d_outputs, bool need_input_grad = false);
 
+  // In eval mode forward() runs the backend's whole-network InferencePlan when it offers one
+  // for the input shape (same results within float rounding; faster). The plan keeps prepared
+  // copies of the weights, refreshed after load_state, init_weights, a training forward or a
+  // call of parameters()/buffers(): change weights through pointers from one of those calls.
+  // Disabling it forces the per-op forward (for comparisons and tests).
+  void set_inference_plan(bool enabled);
+
   std::vector<Parameter*> parameters();   // learnable, in state_dict order
   std::vector<Parameter*> buffers();      // running statistics
   int64_t num_parameters() const;

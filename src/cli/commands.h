@@ -18,5 +18,7 @@ void register_model_commands(CLI::App& app, std::function<int()>& run);
 // cmd_eval.cpp (eval)
 void register_eval_commands(CLI::App& app, std::function<int()>& run);
 void register_segment_commands(CLI::App& app, std::function<int()>& run);  // cmd_segment.cpp
+void register_bench_commands(CLI::App& app, std::function<int()>& run);  // cmd_bench.cpp
+void register_train_commands(CLI::App& app, std::function<int()>& run);  // cmd_train.cpp
 
 }  // namespace useg::cli

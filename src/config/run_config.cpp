@@ -52,6 +52,7 @@ const FieldTable<TrainConfig>& train_table() {
                                      {"mse", LossKind::MSE},
                                      {"hinge", LossKind::Hinge}},
                    loss_name),
+      field("batch_dice", &T::batch_dice),
       string_choice_field("optimizer", &T::optimizer, {"sgd", "adam", "adamw"}),
       field("lr", &T::lr),
       field("momentum", &T::momentum),

@@ -27,6 +27,11 @@ class CpuBackend final : public Backend {
                           const ConvGeom& g) override;
   void conv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
                              const ConvGeom& g) override;
+  // Training: the input stays blocked from forward to backward and dy is reordered once.
+  ConvSaved conv_forward_training(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                                  const ConvGeom& g) override;
+  void conv_backward(const Tensor& x, const Tensor& dy, const Tensor& w, Tensor* dx, Tensor& dw,
+                     Tensor* dbias, const ConvGeom& g, const ConvSaved& saved) override;
   // dnnl_deconv.cpp
   void deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
                       const ConvGeom& g) override;
@@ -89,6 +94,9 @@ class CpuBackend final : public Backend {
   void argmax_channels(const Tensor& x, Tensor& labels) override;
   // flip.cpp
   void flip_spatial(const Tensor& x, int axes, Tensor& y) override;
+  // inference_plan.cpp
+  std::unique_ptr<InferencePlan> make_inference_plan(const ModelConfig& config,
+                                                     const Shape& input) override;
 
  private:
   std::unique_ptr<DnnlContext> m_dnnl;

@@ -1,16 +1,17 @@
 // Max pooling on the CPU backend (oneDNN), 2D or 3D, no padding, floor output size.
-// The API is stateless, so the backward pass recomputes a forward_training pass to get oneDNN's
-// workspace (the argmax of each window; oneDNN keeps the first maximum, as the API requires) and
-// then runs the backward primitive, which overwrites dx.
+// Backward is our own loop (see maxpool_backward): the API is stateless, and oneDNN's backward
+// would need a recomputed forward pass for its workspace plus reorders.
 //
 // Pooling takes its layout from its input (there is no format_tag::any to ask for). On plain
 // NCDHW oneDNN 2.6 only has a scalar kernel, 3-5x slower than its vectorized one on channel
 // blocks, so with 8 or more channels the primitive runs channel-blocked (the layout the
 // convolutions choose) and DnnlContext's cached reorders convert at the edges; fewer channels
 // stay plain, where blocking would mostly pad.
+#include <algorithm>
 #include <sstream>
 
 #include "cpu/cpu_backend.h"
+#include "cpu/parallel.h"
 #include "cpu/dnnl_context.h"
 #include "cpu/dnnl_checks.h"
 
@@ -73,12 +74,6 @@ dnnl::pooling_forward::primitive_desc fwd_pd(const DnnlContext& ctx, const PoolD
   return {desc, ctx.attr(), ctx.engine()};
 }
 
-const memory::desc& arg_md(const DnnlOp& op, int arg) {
-  for (const DnnlArg& a : op.args)
-    if (a.arg == arg) return a.prim_md;
-  USEG_THROW("internal error: pooling op has no argument " << arg);
-}
-
 void check_pool(const char* op, const Tensor& x, const Tensor& y, const char* y_role,
                 const PoolGeom& g) {
   check_geom(op, g);
@@ -107,44 +102,45 @@ void CpuBackend::maxpool_forward(const Tensor& x, Tensor& y, const PoolGeom& g) 
   ctx.run(*cached, {{DNNL_ARG_SRC, x.data()}, {DNNL_ARG_DST, y.data()}}, key);
 }
 
+// Backward is one pass of our own over the plain layout instead of oneDNN's primitive: the API
+// is stateless, so oneDNN would first need a forward_training pass for its workspace (the argmax)
+// plus reorders of x, dy and dx to and from the blocked layout; here each window's first maximum
+// is found in x and receives dy directly. Planes (n, c) are independent, so overlapping windows
+// accumulate without races.
 void CpuBackend::maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx,
                                   const PoolGeom& g) {
   const char* op = "maxpool_backward";
   check_pool(op, x, dy, "dy", g);
   check_ncdhw(op, "dx", dx);
   check_shape(op, "dx", dx, x.shape(), "input " + x.shape().str());
-  if (x.shape()[0] == 0) return;
-
-  DnnlContext& ctx = dnnl();
-  std::lock_guard<std::mutex> lock(ctx.mutex());
-  std::string key = pool_key(op, x.shape(), g);
-  // Forward training pass: its output goes to a scratch buffer, its workspace feeds backward.
-  auto fwd = ctx.op(key + " (forward pass)", [&] {
-    PoolDims d = pool_dims(x.shape(), dy.shape(), g);
-    auto pd = fwd_pd(ctx, d, dnnl::prop_kind::forward_training);
-    return ctx.make_op(pd, dnnl::pooling_forward(pd),
-                       {{DNNL_ARG_SRC, d.x_user, false},
-                        {DNNL_ARG_DST, pd.dst_desc(), true},
-                        {DNNL_ARG_WORKSPACE, pd.workspace_desc(), true}});
-  });
-  auto bwd = ctx.op(key, [&] {
-    PoolDims d = pool_dims(x.shape(), dy.shape(), g);
-    auto hint = fwd_pd(ctx, d, dnnl::prop_kind::forward_training);
-    dnnl::pooling_backward::desc desc(dnnl::algorithm::pooling_max, d.x, d.y, d.strides,
-                                      d.kernel, d.pad_l, d.pad_r);
-    dnnl::pooling_backward::primitive_desc pd(desc, ctx.attr(), ctx.engine(), hint);
-    return ctx.make_op(pd, dnnl::pooling_backward(pd),
-                       {{DNNL_ARG_DIFF_DST, d.y_user, false},
-                        {DNNL_ARG_WORKSPACE, hint.workspace_desc(), false},
-                        {DNNL_ARG_DIFF_SRC, d.x_user, true}});
-  });
-  void* y_tmp = ctx.buffer(0, arg_md(*fwd, DNNL_ARG_DST).get_size());
-  void* ws = ctx.buffer(1, arg_md(*fwd, DNNL_ARG_WORKSPACE).get_size());
-  ctx.run(*fwd, {{DNNL_ARG_SRC, x.data()}, {DNNL_ARG_DST, y_tmp}, {DNNL_ARG_WORKSPACE, ws}},
-          key + " (forward pass)");
-  ctx.run(*bwd, {{DNNL_ARG_DIFF_DST, dy.data()}, {DNNL_ARG_WORKSPACE, ws},
-                 {DNNL_ARG_DIFF_SRC, dx.data()}},
-          key);
+  const Shape &xs = x.shape(), &ys = dy.shape();
+  const int64_t planes = xs.n() * xs.c(), D = xs.d(), H = xs.h(), W = xs.w();
+  const int64_t OD = ys.d(), OH = ys.h(), OW = ys.w();
+  const int kd = g.kernel[0], kh = g.kernel[1], kw = g.kernel[2];
+  const int sd = g.stride[0], sh = g.stride[1], sw = g.stride[2];
+  const float* xbase = x.data();
+  const float* gbase = dy.data();
+  float* dbase = dx.data();
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelMin)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* xp = xbase + p * D * H * W;
+    const float* gp = gbase + p * OD * OH * OW;
+    float* dp = dbase + p * D * H * W;
+    std::fill(dp, dp + D * H * W, 0.f);
+    for (int64_t od = 0; od < OD; ++od)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          int64_t best = ((od * sd) * H + oh * sh) * W + ow * sw;
+          float bv = xp[best];
+          for (int a = 0; a < kd; ++a)
+            for (int b = 0; b < kh; ++b)
+              for (int c = 0; c < kw; ++c) {
+                const int64_t i = ((od * sd + a) * H + oh * sh + b) * W + ow * sw + c;
+                if (xp[i] > bv) bv = xp[i], best = i;  // strictly greater: the first maximum
+              }
+          dp[best] += gp[(od * OH + oh) * OW + ow];
+        }
+  }
 }
 
 }  // namespace useg::cpu

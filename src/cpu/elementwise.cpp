@@ -5,8 +5,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/op_checks.h"
 #include "cpu/cpu_backend.h"
-#include "cpu/op_checks.h"
+#include "cpu/parallel.h"
 #include "cpu/reduce.h"
 #include "ops/activation.h"
 #include "ops/dropout.h"
@@ -28,45 +29,22 @@ static_assert(int(Activation::Identity) == ops::kActIdentity &&
 // One loop per activation kind, so the dispatch in ops::activation_* folds away.
 template <int Kind>
 void activation_forward_loop(float alpha, const float* x, float* y, int64_t n) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) y[i] = ops::activation_forward(Kind, alpha, x[i]);
 }
 
 template <int Kind>
 void activation_backward_loop(float alpha, const float* x, const float* y, const float* dy,
                               float* dx, int64_t n) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) dx[i] = ops::activation_backward(Kind, alpha, x[i], y[i], dy[i]);
-}
-
-void check_binary(const char* op, const Tensor& a, const Tensor& b, const Tensor& y) {
-  check_tensor(op, "a", a, kCpu);
-  check_tensor(op, "b", b, kCpu);
-  check_tensor(op, "y", y, kCpu);
-  check_same_shape(op, "a", a, "b", b);
-  check_same_shape(op, "a", a, "y", y);
-}
-
-// Shapes of a concatenation y = [a, b] along channels (shared by concat and split).
-void check_concat(const char* op, const Tensor& a, const Tensor& b, const Tensor& y) {
-  check_activation(op, "a", a, kCpu);
-  check_activation(op, "b", b, kCpu);
-  check_activation(op, "y", y, kCpu);
-  const Shape &sa = a.shape(), &sb = b.shape(), &sy = y.shape();
-  const bool ok = sa.n() == sy.n() && sb.n() == sy.n() && sa.d() == sy.d() && sb.d() == sy.d() &&
-                  sa.h() == sy.h() && sb.h() == sy.h() && sa.w() == sy.w() && sb.w() == sy.w() &&
-                  sa.c() + sb.c() == sy.c();
-  USEG_CHECK(ok, op << ": y " << sy.str() << " is not the channel concatenation of a " << sa.str()
-                    << " and b " << sb.str());
 }
 
 }  // namespace
 
 void CpuBackend::activation_forward(Activation a, float alpha, const Tensor& x, Tensor& y) {
   const char* op = "activation_forward";
-  check_tensor(op, "x", x, kCpu);
-  check_tensor(op, "y", y, kCpu);
-  check_same_shape(op, "x", x, "y", y);
+  check_activation_forward(x, y, kCpu);
   const float* xp = x.data();
   float* yp = y.data();
   const int64_t n = x.numel();
@@ -86,20 +64,7 @@ void CpuBackend::activation_forward(Activation a, float alpha, const Tensor& x, 
 void CpuBackend::activation_backward(Activation a, float alpha, const Tensor& x, const Tensor& y,
                                      const Tensor& dy, Tensor& dx) {
   const char* op = "activation_backward";
-  check_tensor(op, "dy", dy, kCpu);
-  check_tensor(op, "dx", dx, kCpu);
-  check_same_shape(op, "dy", dy, "dx", dx);
-  // Only the tensor the derivative is taken at must be given (x or y, see backend.h).
-  const bool uses_x = a == Activation::ReLU || a == Activation::LeakyReLU;
-  const bool uses_y = a == Activation::Sigmoid || a == Activation::Tanh;
-  if (uses_x) {
-    check_tensor(op, "x", x, kCpu);
-    check_same_shape(op, "dy", dy, "x", x);
-  }
-  if (uses_y) {
-    check_tensor(op, "y", y, kCpu);
-    check_same_shape(op, "dy", dy, "y", y);
-  }
+  check_activation_backward(a, x, y, dy, dx, kCpu);
   const float* xp = x.data();
   const float* yp = y.data();
   const float* dyp = dy.data();
@@ -125,7 +90,7 @@ void CpuBackend::fill(Tensor& t, float value) {
   check_tensor("fill", "t", t, kCpu);
   float* p = t.data();
   const int64_t n = t.numel();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) p[i] = value;
 }
 
@@ -137,12 +102,12 @@ void CpuBackend::copy(const Tensor& src, Tensor& dst) {
 }
 
 void CpuBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
-  check_binary("add", a, b, y);
+  check_binary("add", a, b, y, kCpu);
   const float* ap = a.data();
   const float* bp = b.data();
   float* yp = y.data();
   const int64_t n = a.numel();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) yp[i] = ops::add_element(ap[i], bp[i]);
 }
 
@@ -153,7 +118,7 @@ void CpuBackend::axpy(float alpha, const Tensor& x, Tensor& y) {
   const float* xp = x.data();
   float* yp = y.data();
   const int64_t n = x.numel();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) yp[i] = ops::axpy_element(alpha, xp[i], yp[i]);
 }
 
@@ -161,17 +126,17 @@ void CpuBackend::scale(Tensor& x, float s) {
   check_tensor("scale", "x", x, kCpu);
   float* p = x.data();
   const int64_t n = x.numel();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) p[i] = ops::scale_element(p[i], s);
 }
 
 void CpuBackend::mul(const Tensor& a, const Tensor& b, Tensor& y) {
-  check_binary("mul", a, b, y);
+  check_binary("mul", a, b, y, kCpu);
   const float* ap = a.data();
   const float* bp = b.data();
   float* yp = y.data();
   const int64_t n = a.numel();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) yp[i] = ops::mul_element(ap[i], bp[i]);
 }
 
@@ -192,20 +157,20 @@ bool CpuBackend::all_finite(const Tensor& x) {
   const float* p = x.data();
   const int64_t n = x.numel();
   bool ok = true;
-#pragma omp parallel for schedule(static) reduction(&& : ok)
+#pragma omp parallel for schedule(static) reduction(&& : ok) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) ok = ok && ops::is_finite_element(p[i]);
   return ok;
 }
 
 void CpuBackend::concat_channels(const Tensor& a, const Tensor& b, Tensor& y) {
-  check_concat("concat_channels", a, b, y);
+  check_concat("concat_channels", a, b, y, kCpu);
   const Shape& sy = y.shape();
   const int64_t ca = a.shape().c(), cb = b.shape().c(), S = sy.spatial();
   const int64_t rows = sy.n() * sy.c();
   const float* ap = a.data();
   const float* bp = b.data();
   float* yp = y.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (y.numel() >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     int64_t src = 0;
     const int from_b = ops::concat_source_row(r / sy.c(), r % sy.c(), ca, cb, &src);
@@ -214,14 +179,14 @@ void CpuBackend::concat_channels(const Tensor& a, const Tensor& b, Tensor& y) {
 }
 
 void CpuBackend::split_channels(const Tensor& y, Tensor& a, Tensor& b) {
-  check_concat("split_channels", a, b, y);
+  check_concat("split_channels", a, b, y, kCpu);
   const Shape& sy = y.shape();
   const int64_t ca = a.shape().c(), cb = b.shape().c(), S = sy.spatial();
   const int64_t rows = sy.n() * sy.c();
   float* ap = a.data();
   float* bp = b.data();
   const float* yp = y.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (y.numel() >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     int64_t dst = 0;
     const int to_b = ops::concat_source_row(r / sy.c(), r % sy.c(), ca, cb, &dst);
@@ -230,16 +195,13 @@ void CpuBackend::split_channels(const Tensor& y, Tensor& a, Tensor& b) {
 }
 
 void CpuBackend::softmax_channels(const Tensor& x, Tensor& y) {
-  const char* op = "softmax_channels";
-  check_activation(op, "x", x, kCpu);
-  check_activation(op, "y", y, kCpu);
-  check_same_shape(op, "x", x, "y", y);
+  check_softmax(x, y, kCpu);
   const Shape& s = x.shape();
   const int64_t S = s.spatial(), voxels = s.n() * S, C = s.c();
   const float* xp = x.data();
   float* yp = y.data();
   if (C == 0) return;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelMin)
   for (int64_t v = 0; v < voxels; ++v) {
     const int64_t base = (v / S) * C * S + v % S;
     ops::softmax_voxel(xp + base, yp + base, int(C), S);
@@ -247,19 +209,13 @@ void CpuBackend::softmax_channels(const Tensor& x, Tensor& y) {
 }
 
 void CpuBackend::dropout_forward(const Tensor& x, float p, uint64_t seed, Tensor& y, Tensor& mask) {
-  const char* op = "dropout_forward";
-  check_tensor(op, "x", x, kCpu);
-  check_tensor(op, "y", y, kCpu);
-  check_tensor(op, "mask", mask, kCpu);
-  check_same_shape(op, "x", x, "y", y);
-  check_same_shape(op, "x", x, "mask", mask);
-  USEG_CHECK(p >= 0.f && p <= 1.f, op << ": drop probability p = " << p << " must be in [0, 1]");
+  check_dropout(x, p, y, mask, kCpu);
   const float scale = ops::dropout_scale(p);
   const float* xp = x.data();
   float* yp = y.data();
   float* mp = mask.data();
   const int64_t n = x.numel();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i)
     yp[i] = ops::dropout_element(xp[i], p, scale, seed, uint64_t(i), &mp[i]);
 }

@@ -1,3 +1,5 @@
+// Mirroring of the spatial axes on the CPU: an OpenMP loop over ops/flip.h.
+#include "core/op_checks.h"
 #include "cpu/cpu_backend.h"
 #include "ops/flip.h"
 #include "useg/error.h"
@@ -5,11 +7,7 @@
 namespace useg::cpu {
 
 void CpuBackend::flip_spatial(const Tensor& x, int axes, Tensor& y) {
-  USEG_CHECK(x.shape() == y.shape(), "flip_spatial: output " << y.shape().str()
-                                                              << " differs from input "
-                                                              << x.shape().str());
-  USEG_CHECK(x.data() != y.data(), "flip_spatial: output must not alias the input");
-  USEG_CHECK(axes >= 0 && axes < 8, "flip_spatial: axes mask " << axes << " outside 0..7");
+  check_flip(x, axes, y, Device::CPU);
   const Shape& s = x.shape();
   int64_t d = s.d(), h = s.h(), w = s.w(), n = x.numel();
   const float* px = x.data();

@@ -6,8 +6,8 @@
 #include <limits>
 #include <vector>
 
+#include "core/op_checks.h"
 #include "cpu/cpu_backend.h"
-#include "cpu/op_checks.h"
 #include "cpu/reduce.h"
 #include "useg/error.h"
 
@@ -152,32 +152,10 @@ double elementwise_loss(const LossSpec& spec, const Tensor& logits, const Tensor
 
 double CpuBackend::loss_forward_backward(const LossSpec& spec, const Tensor& logits,
                                          const Tensor& target, Tensor* dlogits) {
-  check_activation(kOp, "logits", logits, kCpu);
-  check_not_empty(kOp, "logits", logits);
-  check_activation(kOp, "target", target, kCpu);
-  if (dlogits) {
-    check_activation(kOp, "dlogits", *dlogits, kCpu);
-    check_same_shape(kOp, "logits", logits, "dlogits", *dlogits);
-    USEG_CHECK(dlogits->data() != logits.data(),
-               kOp << ": dlogits must not alias logits (the gradient reads every channel)");
-  }
-  const bool elementwise = spec.kind == LossKind::MSE || spec.kind == LossKind::Hinge;
-  USEG_CHECK(elementwise || spec.kind == LossKind::CrossEntropy || spec.kind == LossKind::Dice ||
-                 spec.kind == LossKind::DiceCE,
-             kOp << ": unknown loss kind " << int(spec.kind));
-  const Shape& s = logits.shape();
-  Shape label_shape = s;
-  label_shape[1] = 1;
-  // MSE and hinge take a dense target shaped like the logits; with C = 1 a [N, 1, ...] target
-  // is read as dense (a label map of one class could only hold zeros).
-  const bool dense = elementwise && target.shape() == s;
-  USEG_CHECK(dense || target.shape() == label_shape,
-             kOp << " (" << loss_name(spec.kind) << "): target " << target.shape().str()
-                 << " must be a label map " << label_shape.str()
-                 << (elementwise ? " or shaped like the logits " : " for logits ") << s.str());
-  if (!dense) check_labels(target, s.c());
-  return elementwise ? elementwise_loss(spec, logits, target, dense, dlogits)
-                     : softmax_loss(spec, logits, target, dlogits);
+  const LossTarget kind = check_loss(spec, logits, target, dlogits, kCpu);
+  if (!kind.dense) check_labels(target, logits.shape().c());
+  return kind.elementwise ? elementwise_loss(spec, logits, target, kind.dense, dlogits)
+                          : softmax_loss(spec, logits, target, dlogits);
 }
 
 }  // namespace useg::cpu

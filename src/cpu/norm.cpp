@@ -5,8 +5,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/op_checks.h"
 #include "cpu/cpu_backend.h"
-#include "cpu/op_checks.h"
+#include "cpu/parallel.h"
 #include "cpu/reduce.h"
 #include "useg/error.h"
 
@@ -61,7 +62,7 @@ void apply_forward(const Shape& s, const float* x, float* y, const float* mean, 
   const int64_t C = s.c(), S = s.spatial(), rows = s.n() * C;
   const float* gp = gamma ? gamma->data() : nullptr;
   const float* bp = beta ? beta->data() : nullptr;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * S >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t c = r % C, k = per_sample ? r : c;
     const float m = mean[k], is = invstd[k];
@@ -97,7 +98,7 @@ void norm_backward(const Shape& s, const Groups& g, bool per_sample, const float
     mean_dy[r] = float(sums[2 * r] / g.count());
     mean_dy_xhat[r] = float(sums[2 * r + 1] / g.count());
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * S >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t c = r % C, k = per_sample ? r : c;
     const float ga = gamma ? gamma[c] : 1.f;
@@ -120,42 +121,13 @@ void norm_backward(const Shape& s, const Groups& g, bool per_sample, const float
   }
 }
 
-// Checks shared by both backward ops.
-void check_backward(const char* op, const Tensor& x, const Tensor& dy, const Tensor* gamma,
-                    const Tensor& save_mean, const Tensor& save_invstd, int64_t groups,
-                    const char* groups_what, const Tensor& dx, const Tensor* dgamma,
-                    const Tensor* dbeta) {
-  check_activation(op, "x", x, kCpu);
-  check_not_empty(op, "x", x);
-  check_activation(op, "dy", dy, kCpu);
-  check_same_shape(op, "x", x, "dy", dy);
-  check_activation(op, "dx", dx, kCpu);
-  check_same_shape(op, "x", x, "dx", dx);
-  if (gamma) check_channel_param(op, "gamma", *gamma, x, kCpu);
-  if (dgamma) check_channel_param(op, "dgamma", *dgamma, x, kCpu);
-  if (dbeta) check_channel_param(op, "dbeta", *dbeta, x, kCpu);
-  check_vector(op, "save_mean", save_mean, groups, groups_what, kCpu);
-  check_vector(op, "save_invstd", save_invstd, groups, groups_what, kCpu);
-}
-
-void check_forward(const char* op, const Tensor& x, const Tensor* gamma, const Tensor* beta,
-                   float eps, const Tensor& y) {
-  check_activation(op, "x", x, kCpu);
-  check_not_empty(op, "x", x);
-  check_activation(op, "y", y, kCpu);
-  check_same_shape(op, "x", x, "y", y);
-  if (gamma) check_channel_param(op, "gamma", *gamma, x, kCpu);
-  if (beta) check_channel_param(op, "beta", *beta, x, kCpu);
-  USEG_CHECK(eps >= 0.f, op << ": eps " << eps << " must be >= 0");
-}
-
 }  // namespace
 
 void CpuBackend::instance_norm_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta,
                                        float eps, Tensor& y, Tensor* save_mean,
                                        Tensor* save_invstd) {
   const char* op = "instance_norm_forward";
-  check_forward(op, x, gamma, beta, eps, y);
+  check_norm_forward(op, x, gamma, beta, eps, y, kCpu);
   const Shape& s = x.shape();
   const int64_t groups = s.n() * s.c();
   if (save_mean) check_vector(op, "save_mean", *save_mean, groups, "N*C", kCpu);
@@ -178,8 +150,8 @@ void CpuBackend::instance_norm_backward(const Tensor& x, const Tensor& dy, const
                                         const Tensor& save_mean, const Tensor& save_invstd,
                                         Tensor& dx, Tensor* dgamma, Tensor* dbeta) {
   const char* op = "instance_norm_backward";
-  check_backward(op, x, dy, gamma, save_mean, save_invstd, x.shape().n() * x.shape().c(), "N*C", dx,
-                 dgamma, dbeta);
+  check_norm_backward(op, x, dy, gamma, save_mean, save_invstd, x.shape().n() * x.shape().c(),
+                      "N*C", dx, dgamma, dbeta, kCpu);
   norm_backward(x.shape(), instance_groups(x.shape()), true, x.data(), dy.data(),
                 gamma ? gamma->data() : nullptr, save_mean.data(), save_invstd.data(), dx.data(),
                 dgamma ? dgamma->data() : nullptr, dbeta ? dbeta->data() : nullptr);
@@ -190,18 +162,11 @@ void CpuBackend::batch_norm_forward_training(const Tensor& x, const Tensor* gamm
                                              Tensor& running_mean, Tensor& running_var, Tensor& y,
                                              Tensor& save_mean, Tensor& save_invstd) {
   const char* op = "batch_norm_forward_training";
-  check_forward(op, x, gamma, beta, eps, y);
-  check_channel_param(op, "running_mean", running_mean, x, kCpu);
-  check_channel_param(op, "running_var", running_var, x, kCpu);
-  check_channel_param(op, "save_mean", save_mean, x, kCpu);
-  check_channel_param(op, "save_invstd", save_invstd, x, kCpu);
-  USEG_CHECK(momentum >= 0.f && momentum <= 1.f,
-             op << ": momentum " << momentum << " must be in [0, 1]");
+  check_norm_forward(op, x, gamma, beta, eps, y, kCpu);
+  check_batch_norm_training(op, x, momentum, running_mean, running_var, save_mean, save_invstd,
+                            kCpu);
   const Shape& s = x.shape();
   const Groups g = batch_groups(s);
-  USEG_CHECK(g.count() > 1, op << ": expected more than 1 value per channel when training, got x "
-                               << s.str() << " (as PyTorch, the unbiased variance needs two)");
-
   std::vector<double> mean, sq_dev;
   group_stats(x.data(), g, mean, sq_dev);
   float* sm = save_mean.data();
@@ -221,7 +186,7 @@ void CpuBackend::batch_norm_forward_inference(const Tensor& x, const Tensor* gam
                                               const Tensor* beta, const Tensor& running_mean,
                                               const Tensor& running_var, float eps, Tensor& y) {
   const char* op = "batch_norm_forward_inference";
-  check_forward(op, x, gamma, beta, eps, y);
+  check_norm_forward(op, x, gamma, beta, eps, y, kCpu);
   check_channel_param(op, "running_mean", running_mean, x, kCpu);
   check_channel_param(op, "running_var", running_var, x, kCpu);
   const int64_t C = x.shape().c();
@@ -235,7 +200,8 @@ void CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& dy, const Te
                                      const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
                                      Tensor* dgamma, Tensor* dbeta) {
   const char* op = "batch_norm_backward";
-  check_backward(op, x, dy, gamma, save_mean, save_invstd, x.shape().c(), "C", dx, dgamma, dbeta);
+  check_norm_backward(op, x, dy, gamma, save_mean, save_invstd, x.shape().c(), "C", dx, dgamma,
+                      dbeta, kCpu);
   norm_backward(x.shape(), batch_groups(x.shape()), false, x.data(), dy.data(),
                 gamma ? gamma->data() : nullptr, save_mean.data(), save_invstd.data(), dx.data(),
                 dgamma ? dgamma->data() : nullptr, dbeta ? dbeta->data() : nullptr);

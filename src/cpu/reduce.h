@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/parallel.h"
+
 namespace useg::cpu {
 
 constexpr int64_t kReduceChunk = 4096;
@@ -24,7 +26,7 @@ void reduce_rows(int64_t rows, int64_t segments, int64_t len, int k, double* out
   const int64_t per_row = segments * chunks;
   const int64_t items = rows * per_row;
   std::vector<double> partial(static_cast<size_t>(items * k), 0.0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * segments * len >= kParallelMin)
   for (int64_t it = 0; it < items; ++it) {
     const int64_t row = it / per_row, rem = it % per_row;
     const int64_t seg = rem / chunks, chunk = rem % chunks;

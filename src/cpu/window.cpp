@@ -1,8 +1,8 @@
 // Sliding-window accumulation and argmax on the CPU: OpenMP loops over ops/window.h.
 #include "ops/window.h"
 
+#include "core/op_checks.h"
 #include "cpu/cpu_backend.h"
-#include "cpu/op_checks.h"
 #include "useg/error.h"
 
 namespace useg::cpu {
@@ -14,23 +14,8 @@ constexpr Device kCpu = Device::CPU;
 void CpuBackend::window_accumulate(const Tensor& probs, int64_t n, const Tensor& weight,
                                    const std::array<int64_t, 3>& offset, Tensor& accum,
                                    Tensor& weight_sum) {
-  const char* op = "window_accumulate";
-  check_activation(op, "probs", probs, kCpu);
-  check_activation(op, "weight", weight, kCpu);
-  check_activation(op, "accum", accum, kCpu);
-  check_activation(op, "weight_sum", weight_sum, kCpu);
-  const Shape &ps = probs.shape(), &ws = weight.shape(), &as = accum.shape(),
-              &ss = weight_sum.shape();
-  USEG_CHECK(n >= 0 && n < ps.n(),
-             op << ": window " << n << " is out of range for probs " << ps.str());
-  USEG_CHECK(ws == Shape::ncdhw(1, 1, ps.d(), ps.h(), ps.w()),
-             op << ": weight " << ws.str() << " must be [1, 1, " << ps.d() << ", " << ps.h() << ", "
-                << ps.w() << "] (the window of probs " << ps.str() << ")");
-  USEG_CHECK(as.n() == 1 && as.c() == ps.c(), op << ": accum " << as.str() << " must be [1, "
-                                                 << ps.c() << ", D, H, W] for probs " << ps.str());
-  USEG_CHECK(ss == Shape::ncdhw(1, 1, as.d(), as.h(), as.w()),
-             op << ": weight_sum " << ss.str() << " must be [1, 1, " << as.d() << ", " << as.h()
-                << ", " << as.w() << "] (the volume of accum " << as.str() << ")");
+  check_window_accumulate(probs, n, weight, accum, weight_sum, kCpu);
+  const Shape &ps = probs.shape(), &as = accum.shape();
 
   // The part of the window inside the volume, in window coordinates.
   int64_t b[3], e[3];
@@ -59,14 +44,8 @@ void CpuBackend::window_accumulate(const Tensor& probs, int64_t n, const Tensor&
 }
 
 void CpuBackend::argmax_channels(const Tensor& x, Tensor& labels) {
-  const char* op = "argmax_channels";
-  check_activation(op, "x", x, kCpu);
-  check_activation(op, "labels", labels, kCpu);
+  check_argmax(x, labels, kCpu);
   const Shape& s = x.shape();
-  USEG_CHECK(labels.shape() == Shape::ncdhw(s.n(), 1, s.d(), s.h(), s.w()),
-             op << ": labels " << labels.shape().str() << " must be [" << s.n() << ", 1, " << s.d()
-                << ", " << s.h() << ", " << s.w() << "] for x " << s.str());
-  USEG_CHECK(s.c() >= 1, op << ": x " << s.str() << " has no channels");
   const int64_t S = s.spatial(), C = s.c(), voxels = s.n() * S;
   const float* xp = x.data();
   float* lp = labels.data();

@@ -53,6 +53,8 @@ Tensor Conv::forward(Backend& be, const Tensor& x, bool training) {
   Tensor y = Tensor::empty(ys, be.device());
   if (transposed)
     be.deconv_forward(x, weight.value, &bias.value, y, geom);
+  else if (training)
+    m_saved = be.conv_forward_training(x, weight.value, &bias.value, y, geom);
   else
     be.conv_forward(x, weight.value, &bias.value, y, geom);
   if (training) m_x = x;
@@ -71,13 +73,12 @@ Tensor Conv::backward(Backend& be, const Tensor& dy, bool need_dx) {
       be.deconv_backward_data(dy, weight.value, dx, geom);
     }
   } else {
-    be.conv_backward_weights(m_x, dy, weight.grad, &bias.grad, geom);
-    if (need_dx) {
-      dx = Tensor::empty(m_x.shape(), be.device());
-      be.conv_backward_data(dy, weight.value, dx, geom);
-    }
+    if (need_dx) dx = Tensor::empty(m_x.shape(), be.device());
+    be.conv_backward(m_x, dy, weight.value, need_dx ? &dx : nullptr, weight.grad, &bias.grad,
+                     geom, m_saved);
   }
   m_x = Tensor();
+  m_saved.reset();
   return dx;
 }
 
@@ -175,12 +176,14 @@ Tensor Block::forward(Backend& be, const Tensor& x, const Tensor& residual, bool
 
 Tensor Block::backward(Backend& be, const Tensor& dy, Tensor* d_residual) {
   USEG_CHECK(m_y.defined(), conv.weight.name << ": backward without a training forward");
+  // Activation backward straight from dy (no copy of dy first); dropout's mask first if any.
   Tensor d = Tensor::empty(dy.shape(), be.device());
-  if (m_mask.defined())
+  if (m_mask.defined()) {
     be.mul(dy, m_mask, d);
-  else
-    be.copy(dy, d);
-  be.activation_backward(m_act, m_slope, m_y, m_y, d, d);
+    be.activation_backward(m_act, m_slope, m_y, m_y, d, d);
+  } else {
+    be.activation_backward(m_act, m_slope, m_y, m_y, dy, d);
+  }
   if (d_residual) *d_residual = d;
   Tensor dc = norm.backward(be, d);
   Tensor dx = conv.backward(be, dc, true);

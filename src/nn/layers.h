@@ -29,6 +29,7 @@ class Conv {
 
  private:
   Tensor m_x;
+  Backend::ConvSaved m_saved;  // what the backend kept from the training forward (conv)
 };
 
 // Instance norm, batch norm or identity.

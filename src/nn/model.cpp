@@ -30,8 +30,16 @@ std::vector<Tensor> UNet::forward(const Tensor& x, bool training) {
 Tensor UNet::backward(const std::vector<Tensor>& d_outputs, bool need_input_grad) {
   return m_impl->backward(d_outputs, need_input_grad);
 }
-std::vector<Parameter*> UNet::parameters() { return m_impl->params(); }
-std::vector<Parameter*> UNet::buffers() { return m_impl->buffers(); }
+// Mutable access may change the weights: the inference plan prepares them again.
+std::vector<Parameter*> UNet::parameters() {
+  m_impl->weights_changed();
+  return m_impl->params();
+}
+std::vector<Parameter*> UNet::buffers() {
+  m_impl->weights_changed();
+  return m_impl->buffers();
+}
+void UNet::set_inference_plan(bool enabled) { m_impl->use_plan = enabled; }
 std::array<int64_t, 3> UNet::size_multiple() const { return m_impl->size_multiple(); }
 void UNet::set_dropout_seed(uint64_t seed) {
   m_impl->dropout_seed = seed;
@@ -73,6 +81,7 @@ void fill_host(Parameter* p, const std::vector<float>& v) {
 }  // namespace
 
 void UNet::init_weights(uint64_t seed) {
+  m_impl->weights_changed();
   Rng rng{seed * 0x2545F4914F6CDD1Dull + 1};
   const ModelConfig& c = m_impl->cfg;
   // Kaiming normal with the leaky-ReLU gain sqrt(2 / (1 + a^2)), fan-in mode (as nnU-Net).
@@ -102,6 +111,7 @@ void UNet::init_weights(uint64_t seed) {
 }
 
 void UNet::load_state(const std::map<std::string, Tensor>& tensors, const std::string& source) {
+  m_impl->weights_changed();
   std::vector<Parameter*> all = m_impl->params();
   for (Parameter* b : m_impl->buffers()) all.push_back(b);
   std::set<std::string> expected;

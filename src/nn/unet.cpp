@@ -73,6 +73,12 @@ std::vector<Tensor> UNetImpl::forward(const Tensor& x, bool training) {
                "model input " << s.str() << ": spatial size " << s[2 + a] << " on axis "
                               << "DHW"[a] << " must be a multiple of " << mult[a]
                               << " (the product of the pool sizes)");
+  if (training) {
+    weights_changed();  // an optimizer step usually follows
+  } else if (use_plan) {
+    std::vector<Tensor> outs;
+    if (forward_plan(x, outs)) return outs;
+  }
   uint64_t step_seed = training ? dropout_seed + 0x51ED2701ull * (++dropout_step) : 0;
   int depth = cfg.depth;
   std::vector<Tensor> skips;
@@ -107,6 +113,29 @@ std::vector<Tensor> UNetImpl::forward(const Tensor& x, bool training) {
   last_was_training = training;
   num_outputs = outs.size();
   return outs;
+}
+
+bool UNetImpl::forward_plan(const Tensor& x, std::vector<Tensor>& outs) {
+  const Shape& s = x.shape();
+  if (!plan || plan->input_shape() != s) {
+    plan.reset();  // free the old plan's buffers before building the new one
+    plan = backend.make_inference_plan(cfg, s);
+    plan_epoch = 0;
+  }
+  if (!plan) return false;
+  if (plan_epoch != weights_epoch) {
+    std::vector<const Parameter*> all;
+    for (Parameter* p : params()) all.push_back(p);
+    for (Parameter* p : buffers()) all.push_back(p);
+    plan->set_weights(all);
+    plan_epoch = weights_epoch;
+  }
+  Tensor y = Tensor::empty(Shape{s[0], cfg.num_classes, s[2], s[3], s[4]}, backend.device());
+  plan->run(x, y);
+  outs.assign(1, y);
+  last_was_training = false;
+  num_outputs = 1;
+  return true;
 }
 
 Tensor UNetImpl::backward(const std::vector<Tensor>& d_outputs, bool need_input_grad) {

@@ -1,6 +1,7 @@
 // Internal structure of useg::UNet (include/useg/model.h).
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "nn/layers.h"
@@ -26,8 +27,18 @@ class UNetImpl {
   uint64_t dropout_seed = 0;
   uint64_t dropout_step = 0;
 
+  // Eval-mode forwards run through the backend's InferencePlan when it has one. The plan holds
+  // prepared copies of the weights, so anything that may change them bumps weights_epoch and
+  // the next eval forward prepares them again.
+  bool use_plan = true;
+  uint64_t weights_epoch = 1;
+  void weights_changed() { ++weights_epoch; }
+
  private:
   std::vector<Tensor> pool_inputs;
+  std::unique_ptr<InferencePlan> plan;
+  uint64_t plan_epoch = 0;
+  bool forward_plan(const Tensor& x, std::vector<Tensor>& outs);
   bool last_was_training = false;
   size_t num_outputs = 0;
 };

@@ -62,6 +62,7 @@ void expect_equal(const AugmentConfig& a, const AugmentConfig& b) {
 void expect_equal(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_FIELD(patch_size); EXPECT_FIELD(batch_size); EXPECT_FIELD(epochs);
   EXPECT_FIELD(iterations_per_epoch); EXPECT_FIELD(oversample_foreground); EXPECT_FIELD(loss);
+  EXPECT_FIELD(batch_dice);
   EXPECT_FIELD(optimizer); EXPECT_FIELD(lr); EXPECT_FIELD(momentum); EXPECT_FIELD(nesterov);
   EXPECT_FIELD(weight_decay); EXPECT_FIELD(schedule); EXPECT_FIELD(poly_exponent);
   EXPECT_FIELD(warmup_epochs); EXPECT_FIELD(grad_clip); EXPECT_FIELD(val_fraction);
@@ -98,7 +99,8 @@ RunConfig non_default_run() {
   m.dropout = 0.1f; m.residual = true; m.deep_supervision = true;
   TrainConfig& t = r.train;
   t.patch_size = {20, 64, 48}; t.batch_size = 3; t.epochs = 7; t.iterations_per_epoch = 11;
-  t.oversample_foreground = 0.5; t.loss = LossKind::Hinge; t.optimizer = "adamw";
+  t.oversample_foreground = 0.5; t.loss = LossKind::Hinge; t.batch_dice = true;
+  t.optimizer = "adamw";
   t.lr = 0.1 + 0.2; t.momentum = 0.9; t.nesterov = false; t.weight_decay = 1e-4;
   t.schedule = "cosine"; t.poly_exponent = 2; t.warmup_epochs = 2; t.grad_clip = 0;
   t.val_fraction = 0.1; t.val_cases = {"case_001", "case ü 2"}; t.val_interval = 3;

@@ -41,11 +41,13 @@ TEST(CpuBackend, RepeatedShapesReuseCachedPrimitives) {
   EXPECT_EQ(ctx.cache_misses(), 3);
 
   PoolGeom pg;
-  Tensor py = Tensor::empty(Shape{1, 8, 1, 3, 2}), pdx = Tensor::empty(x.shape());
-  be->maxpool_backward(x, py, pdx, pg);  // a forward pass and a backward primitive
-  be->maxpool_backward(x, py, pdx, pg);
-  EXPECT_EQ(ctx.cache_misses(), 5);
-  EXPECT_EQ(ctx.cache_size(), 5u);
+  Tensor py = Tensor::empty(Shape{1, 8, 1, 3, 2});
+  be->maxpool_forward(x, py, pg);  // one pooling primitive, reused
+  be->maxpool_forward(x, py, pg);
+  Tensor pdx = Tensor::empty(x.shape());
+  be->maxpool_backward(x, py, pdx, pg);  // our own loop: no oneDNN primitive
+  EXPECT_EQ(ctx.cache_misses(), 4);
+  EXPECT_EQ(ctx.cache_size(), 4u);
 }
 
 TEST(CpuBackend, ThreadsOptionSetsOpenMPThreads) {

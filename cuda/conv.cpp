@@ -1,0 +1,138 @@
+// Convolution and transposed convolution on CUDA: the shared checks, the mapping of each op onto
+// one cuDNN routine (cuda/host/conv_problem.h), the casts of the fp16/bf16 mode, and the bias
+// (our kernels: bias_add and a deterministic row reduction for dbias). The cuDNN calls
+// themselves are in cudnn_conv.cpp.
+#include <cuda_runtime_api.h>
+
+#include "core/op_checks.h"
+#include "cuda/cuda_backend.h"
+#include "cuda/cuda_check.h"
+#include "cuda/host/launch_config.h"
+#include "cuda/launch.h"
+
+namespace useg::gpu {
+namespace {
+
+constexpr Device kCuda = Device::CUDA;
+
+void cast_to_half(Precision p, const float* x, void* y, int64_t n, cudaStream_t s) {
+  if (p == Precision::Fp16)
+    launch_float_to_half(x, y, n, s);
+  else
+    launch_float_to_bf16(x, y, n, s);
+}
+void cast_to_float(Precision p, const void* x, float* y, int64_t n, cudaStream_t s) {
+  if (p == Precision::Fp16)
+    launch_half_to_float(x, y, n, s);
+  else
+    launch_bf16_to_float(x, y, n, s);
+}
+
+// A convolution with an empty operand (N = 0 or C = 0): every output is zero (and cuDNN rejects
+// zero-sized descriptors).
+bool empty_problem(const Tensor& a, const Tensor& b, Tensor& out, cudaStream_t s) {
+  if (a.numel() > 0 && b.numel() > 0) return false;
+  if (out.numel() > 0) USEG_CUDA_CHECK(cudaMemsetAsync(out.data(), 0, out.bytes(), s));
+  return true;
+}
+
+}  // namespace
+
+void CudaBackend::run_conv(const char* op, const ConvCall& call, const Tensor& in0,
+                           const Tensor& in1, Tensor& out) {
+  const Tensor& a = call.swap_inputs ? in1 : in0;
+  const Tensor& b = call.swap_inputs ? in0 : in1;
+  const ConvRoutine routine = call.routine;
+  const ConvProblem& p = call.problem;
+  if (empty_problem(a, b, out, stream())) return;
+  if (!is_half(m_precision)) {
+    cudnn().run(op, routine, p, a.data(), b.data(), out.data());
+    return;
+  }
+  // Mixed precision: half / bfloat16 copies of the operands, float accumulation inside cuDNN,
+  // the result cast back to float32 (2 bytes per element).
+  DeviceBuffer ah(allocator(), size_t(a.numel()) * 2), bh(allocator(), size_t(b.numel()) * 2);
+  DeviceBuffer oh(allocator(), size_t(out.numel()) * 2);
+  cast_to_half(m_precision, a.data(), ah.as<void>(), a.numel(), stream());
+  cast_to_half(m_precision, b.data(), bh.as<void>(), b.numel(), stream());
+  cudnn().run(op, routine, p, ah.as<void>(), bh.as<void>(), oh.as<void>());
+  cast_to_float(m_precision, oh.as<void>(), out.data(), out.numel(), stream());
+}
+
+void CudaBackend::bias_gradient(const Tensor& dy, Tensor& dbias) {
+  const Shape& s = dy.shape();
+  const RowLayout l{s.c(), s.n(), s.spatial(), s.spatial(), s.c() * s.spatial()};
+  if (l.rows == 0) return;
+  if (l.row_elements() == 0) {
+    launch_fill(dbias.data(), l.rows, 0.f, stream());
+    return;
+  }
+  DeviceBuffer partials(allocator(), size_t(reduce_partials_size(l, 1)) * sizeof(double));
+  launch_row_sum(dy.data(), l, partials.as<double>(), stream());
+  launch_row_totals(partials.as<double>(), l.rows, reduce_chunks(l.row_elements()), 1, nullptr,
+                    dbias.data(), stream());
+}
+
+// ------------------------------------------------------------------------------ convolution
+
+void CudaBackend::conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                               const ConvGeom& g) {
+  const char* op = "conv_forward";
+  check_conv(op, "x", x, "w", w, "bias", bias, "y", y, g, false, kCuda);
+  const ConvCall call = conv_call(op, ConvPass::Forward, false, x.shape(), w.shape(), y.shape(), g);
+  run_conv(op, call, x, w, y);
+  const Shape& s = y.shape();
+  if (bias) launch_bias_add(y.data(), bias->data(), s.n(), s.c(), s.spatial(), stream());
+}
+
+void CudaBackend::conv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx,
+                                     const ConvGeom& g) {
+  const char* op = "conv_backward_data";
+  check_conv(op, "dx", dx, "w", w, "bias", nullptr, "dy", dy, g, false, kCuda);
+  const ConvCall call =
+      conv_call(op, ConvPass::BackwardData, false, dx.shape(), w.shape(), dy.shape(), g);
+  run_conv(op, call, dy, w, dx);
+}
+
+void CudaBackend::conv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
+                                        Tensor* dbias, const ConvGeom& g) {
+  const char* op = "conv_backward_weights";
+  check_conv(op, "x", x, "dw", dw, "dbias", dbias, "dy", dy, g, false, kCuda);
+  const ConvCall call =
+      conv_call(op, ConvPass::BackwardWeights, false, x.shape(), dw.shape(), dy.shape(), g);
+  run_conv(op, call, x, dy, dw);
+  if (dbias) bias_gradient(dy, *dbias);
+}
+
+// ------------------------------------------------------------------- transposed convolution
+
+void CudaBackend::deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                                 const ConvGeom& g) {
+  const char* op = "deconv_forward";
+  check_conv(op, "x", x, "w", w, "bias", bias, "y", y, g, true, kCuda);
+  const ConvCall call = conv_call(op, ConvPass::Forward, true, x.shape(), w.shape(), y.shape(), g);
+  run_conv(op, call, x, w, y);
+  const Shape& s = y.shape();
+  if (bias) launch_bias_add(y.data(), bias->data(), s.n(), s.c(), s.spatial(), stream());
+}
+
+void CudaBackend::deconv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx,
+                                       const ConvGeom& g) {
+  const char* op = "deconv_backward_data";
+  check_conv(op, "dx", dx, "w", w, "bias", nullptr, "dy", dy, g, true, kCuda);
+  const ConvCall call =
+      conv_call(op, ConvPass::BackwardData, true, dx.shape(), w.shape(), dy.shape(), g);
+  run_conv(op, call, dy, w, dx);
+}
+
+void CudaBackend::deconv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
+                                          Tensor* dbias, const ConvGeom& g) {
+  const char* op = "deconv_backward_weights";
+  check_conv(op, "x", x, "dw", dw, "dbias", dbias, "dy", dy, g, true, kCuda);
+  const ConvCall call =
+      conv_call(op, ConvPass::BackwardWeights, true, x.shape(), dw.shape(), dy.shape(), g);
+  run_conv(op, call, x, dy, dw);
+  if (dbias) bias_gradient(dy, *dbias);
+}
+
+}  // namespace useg::gpu

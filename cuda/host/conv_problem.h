@@ -1,0 +1,75 @@
+// The convolution cuDNN is asked to compute, as plain integers, and the key its algorithm choice
+// is cached under. Host code only (no cuDNN types): CI tests the role mapping, the descriptors'
+// dims/strides and the key without a device (tests/cuda/test_cuda_host.cpp).
+//
+// Every backend op is one of cuDNN's three convolution routines on one ConvProblem:
+//   op                        routine          x_c (input)   w_c [K, C, k]   y_c (output)
+//   conv_forward              Forward          x             w [Co, Ci]      y
+//   conv_backward_data        BackwardData     dx            w               dy
+//   conv_backward_weights     BackwardFilter   x             dw              dy
+//   deconv_forward            BackwardData     y             w [Ci, Co]      x
+//   deconv_backward_data      Forward          dy            w               dx
+//   deconv_backward_weights   BackwardFilter   dy            dw              x
+// A transposed convolution is the data-gradient of the convolution that maps its output back to
+// its input, with the PyTorch weight [Ci, Co, k] read as cuDNN's filter [K = Ci, C = Co, k].
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <string>
+
+#include "cuda/host/precision.h"
+#include "useg/backend.h"
+
+namespace useg::gpu {
+
+enum class ConvRoutine : int { Forward = 0, BackwardData = 1, BackwardFilter = 2 };
+const char* routine_name(ConvRoutine r);
+
+struct ConvProblem {
+  std::array<int, 5> x{};  // cuDNN's input  [N, C, D, H, W]
+  std::array<int, 5> w{};  // cuDNN's filter [K, C, kD, kH, kW]
+  std::array<int, 5> y{};  // cuDNN's output [N, K, oD, oH, oW]
+  std::array<int, 3> pad{};
+  std::array<int, 3> stride{{1, 1, 1}};
+  std::array<int, 3> dilation{{1, 1, 1}};
+  bool operator==(const ConvProblem& o) const;
+};
+
+// `op` names the backend op in errors. x, w, y are the op's forward-role shapes (as check_conv):
+// conv: x [N,Ci,...], w [Co,Ci,k], y [N,Co,...]; transposed: x [N,Ci,...], w [Ci,Co,k],
+// y [N,Co,...]. Throws useg::Error when a tensor exceeds cuDNN's 32-bit element count.
+ConvProblem conv_problem(const char* op, const Shape& x, const Shape& w, const Shape& y,
+                         const ConvGeom& g);
+ConvProblem deconv_problem(const char* op, const Shape& x, const Shape& w, const Shape& y,
+                           const ConvGeom& g);
+
+// The table above as data. The backend ops take two inputs and one output in their signature's
+// order: forward (x, w) -> y, backward_data (dy, w) -> dx, backward_weights (x, dy) -> dw. The
+// routine reads a = (swap_inputs ? in1 : in0) and b = the other one (see CudnnConv::run).
+enum class ConvPass : int { Forward = 0, BackwardData = 1, BackwardWeights = 2 };
+struct ConvCall {
+  ConvRoutine routine;
+  ConvProblem problem;
+  bool swap_inputs;
+};
+ConvCall conv_call(const char* op, ConvPass pass, bool transposed, const Shape& x, const Shape& w,
+                   const Shape& y, const ConvGeom& g);
+
+// Strides of a contiguous NCDHW tensor (what cudnnSetTensorNdDescriptor receives).
+std::array<int, 5> packed_strides(const std::array<int, 5>& dims);
+
+struct ConvKey {
+  ConvProblem problem;
+  ConvRoutine routine = ConvRoutine::Forward;
+  Precision precision = Precision::Tf32;
+  bool operator==(const ConvKey& o) const;
+};
+struct ConvKeyHash {
+  size_t operator()(const ConvKey& k) const;
+};
+// "backward_data x [1, 3, 1, 7, 5] w [4, 3, 1, 3, 3] y [1, 4, 1, 7, 5] pad [0, 1, 1]
+//  stride [1, 1, 1] tf32": names the failing call in cuDNN errors.
+std::string to_string(const ConvKey& k);
+
+}  // namespace useg::gpu

@@ -1,0 +1,61 @@
+// Training datasets in the nnU-Net v2 "raw" layout, read as-is:
+//
+//   DATASET/dataset.json         {"channel_names": {"0": "CT"}, "labels": {"background": 0,
+//                                 "liver": 1}, "numTraining": 123, "file_ending": ".nii.gz"}
+//   DATASET/imagesTr/CASE_0000.nii.gz   one file per channel (_0000, _0001, ...)
+//   DATASET/labelsTr/CASE.nii.gz        the label map of CASE
+//   DATASET/imagesTs/                   optional, ignored by training
+//
+// scan_dataset() checks everything that can be checked from the file names and image headers
+// (no voxel is read) and reports every problem at once, each naming the case; the voxel-level
+// checks (label values, non-finite intensities) happen when the trainer loads the cases.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "useg/image.h"
+
+namespace useg {
+
+// dataset.json. Keys other than those below (name, description, licence, reference, ...) are
+// ignored, as nnU-Net does. Region-based labels (lists of values, regions_class_order) and the
+// nnU-Net v1 / MSD form {"0": "background"} are rejected with a message saying so.
+struct DatasetJson {
+  std::vector<std::string> channel_names;          // by channel index ("CT", "T2", "R", ...)
+  std::vector<std::pair<std::string, int>> labels;  // (name, value), sorted by value; value 0 first
+  int num_training = 0;
+  std::string file_ending;                          // ".nii.gz", ".png", ...
+};
+// Parses the text of a dataset.json; errors name `source` and the key.
+DatasetJson parse_dataset_json(const std::string& text, const std::string& source);
+
+struct DatasetCase {
+  std::string name;                 // "CASE"
+  std::vector<std::string> images;  // imagesTr/CASE_0000<ending>, ... in channel order
+  std::string label;                // labelsTr/CASE<ending>
+  Geometry geometry;                // from the first image's header
+};
+
+struct Dataset {
+  std::string dir;
+  DatasetJson meta;
+  std::vector<DatasetCase> cases;   // sorted by name
+  int channels() const { return static_cast<int>(meta.channel_names.size()); }
+  int classes() const { return static_cast<int>(meta.labels.size()); }
+  // Class names by class index (dataset.json's labels sorted by value) and the raw label value
+  // of each class. Values that are not 0..K-1 are remapped to class indices by their rank.
+  std::vector<std::string> class_names() const;
+  std::vector<int> class_values() const;
+  bool remapped() const;
+};
+
+// Reads dataset.json and lists and checks the cases: missing or orphan label files, channel
+// files that are missing or not numbered _0000.._{C-1}, the channel count against channel_names
+// (a file may hold several channels, e.g. RGB), image/label size and geometry (spacing, origin,
+// direction) mismatches, an empty dataset and numTraining against the cases found (an error, as
+// in nnU-Net: the files are probably incomplete). Throws one useg::Error listing every problem.
+Dataset scan_dataset(const std::string& dir);
+
+}  // namespace useg

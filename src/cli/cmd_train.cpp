@@ -1,0 +1,137 @@
+// `useg train --config CONFIG.json --data DATASET_DIR --output RUN_DIR [--device cpu|cuda]
+//             [--resume] [--threads N] [--seed S]`
+//
+// SIGINT, SIGTERM and SIGUSR1 (Slurm's warning before the time limit) stop the run after the
+// current step with a checkpoint; the command exits 0 and prints the command that resumes it.
+// A second SIGINT (Ctrl-C twice) exits at once; every output is written atomically, so even then
+// nothing is left half-written.
+#include <CLI/CLI.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "useg/config.h"
+#include "useg/error.h"
+#include "useg/train.h"
+
+namespace fs = std::filesystem;
+
+namespace useg::cli {
+
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void on_stop_signal(int sig) {
+  if (sig == SIGINT && g_stop_signal.load() == SIGINT) {
+    const char msg[] = "\nuseg train: second interrupt, exiting now (outputs are atomic; resume "
+                       "from the last checkpoint)\n";
+    ssize_t ignored = ::write(2, msg, sizeof msg - 1);
+    (void)ignored;
+    ::_exit(130);
+  }
+  g_stop_signal.store(sig);
+}
+
+void install_signal_handlers() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGUSR1}) sigaction(sig, &sa, nullptr);
+}
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGUSR1: return "SIGUSR1";
+    default: return "a signal";
+  }
+}
+
+std::string quote(const std::string& s) {
+  bool plain = !s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV"
+                                                 "WXYZ0123456789_-./=:,+@") == std::string::npos;
+  if (plain) return s;
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+struct TrainArgs {
+  std::string config, data, output, device = "cpu";
+  bool resume = false;
+  int threads = 0;
+  std::optional<uint64_t> seed;
+};
+
+std::string resume_command(const TrainArgs& a) {
+  std::string cmd = "useg train --resume --data " + quote(a.data) + " --output " + quote(a.output);
+  if (a.device != "cpu") cmd += " --device " + quote(a.device);
+  if (a.threads > 0) cmd += " --threads " + std::to_string(a.threads);
+  return cmd;
+}
+
+int run_train(const TrainArgs& a) {
+  TrainOptions o;
+  o.data_dir = a.data;
+  o.output_dir = a.output;
+  o.resume = a.resume;
+  o.device = parse_device(a.device);
+  o.threads = a.threads;
+  o.seed = a.seed;
+  if (!a.config.empty()) o.config = load_run_config(a.config);
+  USEG_CHECK(o.config || a.resume, "--config is required for a new run");
+  o.stop = &g_stop_signal;
+  install_signal_handlers();
+  TrainResult r = train(o);
+  switch (r.status) {
+    case TrainResult::Status::Interrupted:
+      std::cerr << "useg train: stopped by " << signal_name(r.stop_signal) << " after "
+                << r.steps_done << " steps; checkpoint " << r.checkpoint << "\n"
+                << "resume with:\n  " << resume_command(a) << "\n";
+      return 0;
+    case TrainResult::Status::EarlyStopped:
+    case TrainResult::Status::Completed:
+      break;
+  }
+  std::cout << "trained " << r.epochs_done << " epochs"
+            << (r.status == TrainResult::Status::EarlyStopped ? " (early stopping)" : "");
+  if (r.best_epoch > 0)
+    std::cout << "; best validation mean foreground Dice " << r.best_dice << " at epoch "
+              << r.best_epoch << ": " << (fs::path(a.output) / "best").string();
+  std::cout << "\nlast model: " << (fs::path(a.output) / "last").string() << "\n";
+  if (r.skipped_steps > 0)
+    std::cout << r.skipped_steps << " steps were skipped for a non-finite loss\n";
+  return 0;
+}
+
+}  // namespace
+
+void register_train_commands(CLI::App& app, std::function<int()>& run) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* c = app.add_subcommand(
+      "train", "Train a U-Net from a JSON config on an nnU-Net v2 raw dataset (dataset.json, "
+               "imagesTr/, labelsTr/); writes best/ and last/ model folders, a checkpoint, "
+               "metrics.csv and curves.png into the run folder");
+  c->add_option("--config", args->config, "training config (JSON); optional with --resume");
+  c->add_option("--data", args->data, "dataset folder in the nnU-Net v2 raw layout")->required();
+  c->add_option("--output", args->output, "run folder")->required();
+  c->add_option("--device", args->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  c->add_flag("--resume", args->resume, "continue the run in --output from its checkpoint");
+  c->add_option("--threads", args->threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
+  c->add_option_function<uint64_t>(
+      "--seed", [args](const uint64_t& s) { args->seed = s; },
+      "random seed (overrides train.seed; weights, split, sampling and augmentation)");
+  c->callback([&run, args] { run = [args] { return run_train(*args); }; });
+}
+
+}  // namespace useg::cli

@@ -1,0 +1,179 @@
+// Instance norm + residual + activation, and channel concatenation, on the channel-blocked layout
+// (see blocked_ops.h). Both are memory-bound, so each touches every value as few times as it
+// can: the norm reads y once for its statistics and once more to write the result.
+#include "cpu/blocked_ops.h"
+#include "cpu/parallel.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "useg/error.h"
+
+namespace useg::cpu {
+namespace {
+
+// Per-channel statistics of y [C, S] blocked: one read of y. Work items are (channel block,
+// chunk of positions) so that a few wide channel blocks still spread over every thread. Sums are
+// taken around a per-channel shift (the channel's first value) so that a large mean does not
+// cancel the variance, in float over runs of 256 positions (B independent lanes vectorize) and in
+// double across runs and chunks.
+template <int B>
+void channel_stats(const float* y, int64_t nb, int64_t S, std::vector<double>& mean,
+                   std::vector<double>& var) {
+  const int threads = omp_get_max_threads();
+  const int64_t chunks =
+      std::max<int64_t>(1, std::min<int64_t>((S + 4095) / 4096, (4 * threads + nb - 1) / nb));
+  const int64_t chunk_len = (S + chunks - 1) / chunks;
+  std::vector<float> shift(nb * B);
+  for (int64_t cb = 0; cb < nb; ++cb)
+    for (int l = 0; l < B; ++l) shift[cb * B + l] = y[cb * S * B + l];
+  std::vector<double> part(nb * chunks * 2 * B, 0.0);
+#pragma omp parallel for collapse(2) schedule(static) if (nb * S * B >= kParallelMin)
+  for (int64_t cb = 0; cb < nb; ++cb)
+    for (int64_t k = 0; k < chunks; ++k) {
+      const float* p = y + cb * S * B;
+      const float* sh = &shift[cb * B];
+      double* out = &part[(cb * chunks + k) * 2 * B];
+      const int64_t s0 = k * chunk_len, s1 = std::min(S, s0 + chunk_len);
+      for (int64_t i = s0; i < s1; i += 256) {
+        float f1[B] = {}, f2[B] = {};
+        const int64_t e = std::min(s1, i + 256);
+        for (int64_t s = i; s < e; ++s) {
+#pragma omp simd
+          for (int l = 0; l < B; ++l) {
+            float d = p[s * B + l] - sh[l];
+            f1[l] += d;
+            f2[l] += d * d;
+          }
+        }
+        for (int l = 0; l < B; ++l) {
+          out[l] += f1[l];
+          out[B + l] += f2[l];
+        }
+      }
+    }
+  mean.assign(nb * B, 0.0);
+  var.assign(nb * B, 0.0);
+  for (int64_t cb = 0; cb < nb; ++cb)
+    for (int l = 0; l < B; ++l) {
+      double s1 = 0, s2 = 0;
+      for (int64_t k = 0; k < chunks; ++k) {
+        s1 += part[(cb * chunks + k) * 2 * B + l];
+        s2 += part[(cb * chunks + k) * 2 * B + B + l];
+      }
+      double m = s1 / double(S);
+      mean[cb * B + l] = shift[cb * B + l] + m;
+      var[cb * B + l] = std::max(0.0, s2 / double(S) - m * m);
+    }
+}
+
+template <int B>
+void finish(float* y, int64_t C, int64_t S, const FinishSpec& f, const float* res) {
+  const int64_t nb = (C + B - 1) / B;
+  // z = a * y + b per channel; padding lanes get a = b = 0 so they stay zero.
+  std::vector<float> a(nb * B, 0.f), b(nb * B, 0.f);
+  if (f.instance_norm) {
+    std::vector<double> mean, var;
+    channel_stats<B>(y, nb, S, mean, var);
+    for (int64_t c = 0; c < C; ++c) {
+      double invstd = 1.0 / std::sqrt(var[c] + double(f.eps));
+      double g = f.gamma ? f.gamma[c] : 1.0, be = f.beta ? f.beta[c] : 0.0;
+      a[c] = static_cast<float>(g * invstd);
+      b[c] = static_cast<float>(be - mean[c] * g * invstd);
+    }
+  } else {
+    std::fill(a.begin(), a.begin() + C, 1.f);
+  }
+  const float slope = f.slope;
+  constexpr int64_t kRun = 1024;
+  const int64_t runs = (S + kRun - 1) / kRun;
+#pragma omp parallel for collapse(2) schedule(static) if (nb * S * B >= kParallelMin)
+  for (int64_t cb = 0; cb < nb; ++cb)
+    for (int64_t r = 0; r < runs; ++r) {
+      const float* ab = &a[cb * B];
+      const float* bb = &b[cb * B];
+      float* p = y + (cb * S + r * kRun) * B;
+      const float* q = res ? res + (cb * S + r * kRun) * B : nullptr;
+      const int64_t n = std::min(kRun, S - r * kRun);
+      for (int64_t s = 0; s < n; ++s) {
+        if (q) {
+#pragma omp simd
+          for (int l = 0; l < B; ++l) {
+            float z = ab[l] * p[s * B + l] + bb[l] + q[s * B + l];
+            p[s * B + l] = std::max(z, slope * z);
+          }
+        } else {
+#pragma omp simd
+          for (int l = 0; l < B; ++l) {
+            float z = ab[l] * p[s * B + l] + bb[l];
+            p[s * B + l] = std::max(z, slope * z);
+          }
+        }
+      }
+    }
+}
+
+}  // namespace
+
+void blocked_finish(float* y, int64_t channels, int64_t spatial, int block,
+                    const FinishSpec& spec, const float* residual) {
+  USEG_CHECK(spec.slope >= 0.f && spec.slope <= 1.f,
+             "blocked_finish: activation slope must be in [0, 1], got " << spec.slope);
+  if (block == 8)
+    finish<8>(y, channels, spatial, spec, residual);
+  else if (block == 16)
+    finish<16>(y, channels, spatial, spec, residual);
+  else
+    USEG_THROW("blocked_finish: channel block " << block << " is not 8 or 16");
+}
+
+void blocked_concat(const float* a, int64_t ca, const float* b, int64_t cb, float* cat,
+                    int64_t spatial, int block) {
+  const int64_t B = block, S = spatial;
+  const int64_t nb = (ca + cb + B - 1) / B;
+#pragma omp parallel for schedule(static) if (nb * S * B >= kParallelMin)
+  for (int64_t k = 0; k < nb; ++k)
+    for (int64_t s = 0; s < S; ++s)
+      for (int64_t l = 0; l < B; ++l) {
+        const int64_t c = k * B + l;
+        float v = 0.f;
+        if (c < ca)
+          v = a[((c / B) * S + s) * B + c % B];
+        else if (c < ca + cb)
+          v = b[(((c - ca) / B) * S + s) * B + (c - ca) % B];
+        cat[(k * S + s) * B + l] = v;
+      }
+}
+
+void blocked_pixel_shuffle(const float* u, int64_t channels, const int64_t in_dhw[3],
+                           const int kernel[3], float* out, int block) {
+  const int64_t B = block, nb = channels / B;
+  USEG_CHECK(channels % B == 0, "blocked_pixel_shuffle: " << channels
+                                     << " channels are not a multiple of the block " << B);
+  const int64_t D = in_dhw[0], H = in_dhw[1], W = in_dhw[2];
+  const int kd = kernel[0], kh = kernel[1], kw = kernel[2];
+  const int64_t OD = D * kd, OH = H * kh, OW = W * kw;
+  const int64_t S = D * H * W, OS = OD * OH * OW;
+  // One work item per (channel block, output row): its writes are one contiguous run.
+#pragma omp parallel for collapse(2) schedule(static) if (nb * OS * B >= kParallelMin)
+  for (int64_t cb = 0; cb < nb; ++cb)
+    for (int64_t row = 0; row < OD * OH; ++row) {
+      const int64_t oz = row / OH, oy = row % OH;
+      const int64_t z = oz / kd, y = oy / kh;
+      const int a = int(oz % kd), b = int(oy % kh);
+      float* dst = out + (cb * OS + row * OW) * B;
+      for (int64_t x = 0; x < W; ++x)
+        for (int e = 0; e < kw; ++e) {
+          const int64_t k = (int64_t(a) * kh + b) * kw + e;
+          const float* src = u + ((k * nb + cb) * S + (z * H + y) * W + x) * B;
+          float* d = dst + (x * kw + e) * B;
+#pragma omp simd
+          for (int64_t l = 0; l < B; ++l) d[l] = src[l];
+        }
+    }
+}
+
+}  // namespace useg::cpu

@@ -1,0 +1,207 @@
+// scan_dataset: the nnU-Net v2 raw layout, checked from file names and image headers only.
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "io/image_checks.h"
+#include "useg/dataset.h"
+#include "useg/error.h"
+#include "useg/files.h"
+
+namespace fs = std::filesystem;
+
+namespace useg {
+
+std::vector<std::string> Dataset::class_names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : meta.labels) out.push_back(name);
+  return out;
+}
+
+std::vector<int> Dataset::class_values() const {
+  std::vector<int> out;
+  for (const auto& [name, value] : meta.labels) out.push_back(value);
+  return out;
+}
+
+bool Dataset::remapped() const {
+  for (size_t k = 0; k < meta.labels.size(); ++k)
+    if (meta.labels[k].second != static_cast<int>(k)) return true;
+  return false;
+}
+
+namespace {
+
+// Tolerance for image/label geometry: relative 1e-4 (labels written by other tools often differ
+// from their image in the 6th or 7th digit of the direction cosines).
+constexpr double kGeometryTol = 1e-4;
+constexpr size_t kMaxListed = 20;
+
+bool ends_with(const std::string& s, const std::string& e) {
+  return s.size() > e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
+}
+
+// Non-hidden regular files of `dir` whose names end with `ending`, sorted.
+std::vector<std::string> files_with_ending(const fs::path& dir, const std::string& ending) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.empty() || name[0] == '.' || !ends_with(name, ending)) continue;
+    out.push_back(name);
+  }
+  if (ec) USEG_THROW("cannot list " << dir.string() << ": " << ec.message());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string join_problems(const std::vector<std::string>& problems) {
+  std::ostringstream os;
+  for (size_t i = 0; i < problems.size() && i < kMaxListed; ++i) os << "\n  - " << problems[i];
+  if (problems.size() > kMaxListed)
+    os << "\n  ... and " << problems.size() - kMaxListed << " more";
+  return os.str();
+}
+
+std::string channel_list(const std::vector<std::string>& names) {
+  std::ostringstream os;
+  for (size_t i = 0; i < names.size(); ++i) os << (i ? ", " : "") << names[i];
+  return os.str();
+}
+
+// Header checks of one case: channel files agree with each other, the channel count matches
+// dataset.json, and the label matches the image in size and geometry.
+void check_case_headers(const DatasetCase& c, const Dataset& d, DatasetCase& out,
+                        std::vector<std::string>& problems) {
+  std::vector<ImageInfo> infos;
+  int total = 0;
+  for (const std::string& f : c.images) {
+    infos.push_back(read_image_info(f));
+    total += infos.back().components;
+  }
+  const Geometry& g = infos.front().geometry;
+  for (size_t i = 1; i < infos.size(); ++i) {
+    std::string diff = geometry_difference(g, infos[i].geometry, kGeometryTol);
+    if (!diff.empty())
+      problems.push_back("case " + c.name + ": channel files " +
+                         fs::path(c.images[0]).filename().string() + " and " +
+                         fs::path(c.images[i]).filename().string() + " differ: " + diff);
+  }
+  if (total != d.channels())
+    problems.push_back("case " + c.name + ": " + std::to_string(total) + " channel(s) in " +
+                       std::to_string(c.images.size()) + " file(s), dataset.json declares " +
+                       std::to_string(d.channels()) + " (" + channel_list(d.meta.channel_names) +
+                       ")");
+  ImageInfo li = read_image_info(c.label);
+  if (li.components != 1)
+    problems.push_back("case " + c.name + ": label " + fs::path(c.label).filename().string() +
+                       " has " + std::to_string(li.components) +
+                       " components per voxel, expected 1 (a label map)");
+  const Geometry& lg = li.geometry;
+  if (lg.size != g.size) {
+    std::ostringstream os;
+    os << "case " << c.name << ": image and label sizes differ (image " << g.size[0] << "x"
+       << g.size[1] << "x" << g.size[2] << ", label " << lg.size[0] << "x" << lg.size[1] << "x"
+       << lg.size[2] << ")";
+    problems.push_back(os.str());
+  } else {
+    std::string diff = geometry_difference(g, lg, kGeometryTol);
+    if (!diff.empty())
+      problems.push_back("case " + c.name + ": image and label geometry differ (image vs label: " +
+                         diff + ")");
+  }
+  out.geometry = g;
+}
+
+}  // namespace
+
+Dataset scan_dataset(const std::string& dir) {
+  fs::path root(dir);
+  std::error_code ec;
+  USEG_CHECK(fs::is_directory(root, ec), "dataset folder " << dir << " does not exist");
+  fs::path json_path = root / "dataset.json";
+  USEG_CHECK(fs::exists(json_path, ec),
+             dir << " has no dataset.json (expected an nnU-Net v2 raw dataset: dataset.json, "
+                    "imagesTr/, labelsTr/)");
+  Dataset d;
+  d.dir = dir;
+  d.meta = parse_dataset_json(read_file(json_path.string()), json_path.string());
+  const std::string& ending = d.meta.file_ending;
+  fs::path images_dir = root / "imagesTr", labels_dir = root / "labelsTr";
+  USEG_CHECK(fs::is_directory(images_dir, ec), dir << " has no imagesTr/ folder");
+  USEG_CHECK(fs::is_directory(labels_dir, ec), dir << " has no labelsTr/ folder");
+
+  std::vector<std::string> problems;
+  std::map<std::string, std::map<int, std::string>> channel_files;  // case -> index -> path
+  for (const std::string& name : files_with_ending(images_dir, ending)) {
+    std::string stem = name.substr(0, name.size() - ending.size());
+    bool ok = stem.size() > 5 && stem[stem.size() - 5] == '_' &&
+              std::all_of(stem.end() - 4, stem.end(),
+                          [](unsigned char ch) { return std::isdigit(ch); });
+    if (!ok) {
+      problems.push_back("imagesTr/" + name + ": not named CASE_XXXX" + ending +
+                         " (XXXX = 4-digit channel index, e.g. _0000)");
+      continue;
+    }
+    channel_files[stem.substr(0, stem.size() - 5)][std::stoi(stem.substr(stem.size() - 4))] =
+        (images_dir / name).string();
+  }
+  std::set<std::string> label_cases;
+  for (const std::string& name : files_with_ending(labels_dir, ending))
+    label_cases.insert(name.substr(0, name.size() - ending.size()));
+
+  for (const auto& [name, files] : channel_files) {
+    DatasetCase c;
+    c.name = name;
+    int expect = 0;
+    std::ostringstream found;
+    bool gap = false;
+    for (const auto& [i, f] : files) {
+      char b[8];
+      std::snprintf(b, sizeof b, "_%04d", i);
+      found << (expect ? ", " : "") << b;
+      gap = gap || i != expect++;
+      c.images.push_back(f);
+    }
+    if (gap) {
+      problems.push_back("case " + name + ": channel files " + found.str() +
+                         " do not run _0000, _0001, ... without gaps");
+      continue;
+    }
+    if (!label_cases.count(name)) {
+      problems.push_back("case " + name + ": missing label labelsTr/" + name + ending);
+      continue;
+    }
+    c.label = (labels_dir / (name + ending)).string();
+    try {
+      check_case_headers(c, d, c, problems);
+    } catch (const Error& e) {
+      problems.push_back("case " + name + ": " + e.what());
+      continue;
+    }
+    d.cases.push_back(std::move(c));
+  }
+  for (const std::string& name : label_cases)
+    if (!channel_files.count(name))
+      problems.push_back("labelsTr/" + name + ending + " has no images (expected imagesTr/" +
+                         name + "_0000" + ending + ")");
+  if (!problems.empty())
+    USEG_THROW("dataset " << dir << ": " << problems.size() << " problem(s):"
+                          << join_problems(problems));
+  if (d.cases.empty())
+    USEG_THROW("dataset " << dir << " is empty: no training cases in imagesTr/ (expected files "
+                             "named CASE_0000" << ending << " with labels labelsTr/CASE"
+                          << ending << ")");
+  if (static_cast<int>(d.cases.size()) != d.meta.num_training)
+    USEG_THROW("dataset " << dir << ": dataset.json says numTraining " << d.meta.num_training
+                          << " but " << d.cases.size()
+                          << " complete case(s) were found in imagesTr/ and labelsTr/ (is a "
+                             "copy incomplete? otherwise set numTraining to "
+                          << d.cases.size() << ")");
+  return d;
+}
+
+}  // namespace useg

@@ -1,0 +1,79 @@
+// The training run behind useg::train(): setup (new run or resume), the step loop, the end of an
+// epoch (validation, outputs, checkpoint). Split over trainer.cpp (setup and run), step.cpp
+// (one optimizer step) and epoch_end.cpp.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "train/augment.h"
+#include "train/checkpoint.h"
+#include "train/data.h"
+#include "train/outputs.h"
+#include "useg/backend.h"
+#include "useg/dataset.h"
+#include "useg/model.h"
+#include "useg/optimizer.h"
+#include "useg/progress.h"
+#include "useg/train.h"
+
+namespace useg::training {
+
+// Thrown inside validation when a stop is requested; the epoch end is then redone on resume.
+struct ValidationInterrupted {};
+
+class Trainer {
+ public:
+  explicit Trainer(const TrainOptions& options);
+  ~Trainer();
+  TrainResult run();
+
+ private:
+  // trainer.cpp
+  void setup_new();
+  void setup_resume();
+  void load_data();
+  void make_model(uint64_t init_seed);
+  void log(const std::string& line);
+  bool stop_requested();
+  void save_checkpoint();
+  TrainResult result(TrainResult::Status status) const;
+  std::string path(const std::string& name) const;
+
+  // step.cpp
+  void step(const Batch& batch, int64_t global_step);
+  std::vector<double> supervision_weights() const;
+  Tensor downsample_labels(const Tensor& label, int level) const;
+
+  // epoch_end.cpp
+  // Validates when due, writes outputs and the checkpoint. Returns false when a stop request
+  // interrupted validation (the checkpoint then keeps the epoch end pending).
+  bool end_epoch();
+  std::vector<double> validate();  // mean Dice per class over the validation cases
+  ModelInfo info_for_save(double dice) const;
+
+  TrainOptions m_opts;
+  RunConfig m_run;
+  std::string m_config_json;
+  ModelInfo m_info;
+  std::string m_info_json;
+  Dataset m_dataset;
+  std::vector<std::string> m_train_names, m_val_names;
+  std::vector<TrainingCase> m_train_cases, m_val_cases;
+  std::unique_ptr<Backend> m_backend;
+  std::unique_ptr<UNet> m_net;
+  std::unique_ptr<Optimizer> m_opt;
+  TrainState m_state;
+  std::vector<EpochRow> m_rows;
+  std::vector<double> m_ds_weights;
+  Progress* m_progress = nullptr;
+  int m_signal = 0;
+  int64_t m_steps_this_process = 0;
+  std::vector<double> m_step_seconds, m_wait_seconds;
+  std::string m_last_checkpoint_note = "no checkpoint has been written yet";
+  int m_lock_fd = -1;
+};
+
+}  // namespace useg::training

@@ -1,0 +1,267 @@
+// The CUDA backend's host logic, tested without a device in every build: the op -> cuDNN routine
+// mapping (through an emulation of cuDNN's three routines, against naive convolutions), problem
+// dims and strides, the plan-cache key, launch configurations, allocator size classes, the
+// precision option and dynamic loss scaling.
+#include <gtest/gtest.h>
+
+#include <climits>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/compare.h"
+#include "common/shapes.h"
+#include "cuda/conv_naive.h"
+#include "cuda/host/conv_problem.h"
+#include "cuda/host/launch_config.h"
+#include "cuda/host/loss_scaler.h"
+#include "cuda/host/plan_cache.h"
+#include "cuda/host/precision.h"
+#include "cuda/host/size_class.h"
+#include "useg/error.h"
+
+namespace useg::test {
+namespace {
+
+using gpu::ConvCall;
+using gpu::ConvPass;
+using gpu::ConvProblem;
+using gpu::ConvRoutine;
+
+Shape shape_of(const std::array<int, 5>& d) { return Shape{d[0], d[1], d[2], d[3], d[4]}; }
+ConvGeom geom_of(const ConvProblem& p) {
+  ConvGeom g;
+  g.pad = p.pad;
+  g.stride = p.stride;
+  g.kernel = {p.w[2], p.w[3], p.w[4]};
+  return g;
+}
+
+// What cuDNN computes for one routine of problem p (cross-correlation, alpha 1, beta 0), from
+// its operands a and b (see CudnnConv::run).
+ref::Vec emulate_cudnn(const ConvCall& c, const ref::Vec& a, const ref::Vec& b) {
+  const ConvProblem& p = c.problem;
+  const Shape xs = shape_of(p.x), ws = shape_of(p.w), ys = shape_of(p.y);
+  const ConvGeom g = geom_of(p);
+  switch (c.routine) {
+    case ConvRoutine::Forward: return naive::conv_forward(a, xs, b, ws, ys, g);
+    case ConvRoutine::BackwardData: return naive::conv_backward_data(b, ys, a, ws, xs, g);
+    case ConvRoutine::BackwardFilter: return naive::conv_backward_weights(a, xs, b, ys, ws, g);
+  }
+  return {};
+}
+
+// Runs one backend op as the CUDA backend does: conv_call, then the routine on (in0, in1)
+// swapped as the call says.
+ref::Vec run_op(ConvPass pass, bool transposed, const Shape& x, const Shape& w, const Shape& y,
+                const ConvGeom& g, const ref::Vec& in0, const ref::Vec& in1) {
+  const ConvCall c = gpu::conv_call("test", pass, transposed, x, w, y, g);
+  return c.swap_inputs ? emulate_cudnn(c, in1, in0) : emulate_cudnn(c, in0, in1);
+}
+
+void check_all_passes(const ConvCase& cc, bool transposed) {
+  SCOPED_TRACE(cc.name);
+  const Shape xs = cc.x;
+  const auto& k = cc.g.kernel;
+  const Shape ws = transposed ? Shape{xs.c(), cc.cout, k[0], k[1], k[2]}
+                              : Shape{cc.cout, xs.c(), k[0], k[1], k[2]};
+  const Shape ys = transposed ? deconv_output_shape(xs, cc.cout, cc.g)
+                              : conv_output_shape(xs, cc.cout, cc.g);
+  const ref::Vec x = ref::to_vec(random_tensor(xs, 1)), w = ref::to_vec(random_tensor(ws, 2));
+  const ref::Vec dy = ref::to_vec(random_tensor(ys, 3));
+  const auto expect = [](const ref::Vec& got, const ref::Vec& want, const Shape& s) {
+    EXPECT_ALLCLOSE(ref::to_tensor(got, s), ref::to_tensor(want, s), Tolerance{1e-6, 1e-6});
+  };
+  if (!transposed) {
+    expect(run_op(ConvPass::Forward, false, xs, ws, ys, cc.g, x, w),
+           naive::conv_forward(x, xs, w, ws, ys, cc.g), ys);
+    expect(run_op(ConvPass::BackwardData, false, xs, ws, ys, cc.g, dy, w),
+           naive::conv_backward_data(dy, ys, w, ws, xs, cc.g), xs);
+    expect(run_op(ConvPass::BackwardWeights, false, xs, ws, ys, cc.g, x, dy),
+           naive::conv_backward_weights(x, xs, dy, ys, ws, cc.g), ws);
+  } else {
+    expect(run_op(ConvPass::Forward, true, xs, ws, ys, cc.g, x, w),
+           naive::deconv_forward(x, xs, w, ws, ys, cc.g), ys);
+    expect(run_op(ConvPass::BackwardData, true, xs, ws, ys, cc.g, dy, w),
+           naive::deconv_backward_data(dy, ys, w, ws, xs, cc.g), xs);
+    expect(run_op(ConvPass::BackwardWeights, true, xs, ws, ys, cc.g, x, dy),
+           naive::deconv_backward_weights(x, xs, dy, ys, ws, cc.g), ws);
+  }
+}
+
+TEST(CudaHostConv, EveryConvOpMapsOntoTheRightCudnnRoutine) {
+  for (const ConvCase& cc : conv_cases()) check_all_passes(cc, false);
+}
+
+TEST(CudaHostConv, EveryTransposedConvOpMapsOntoTheRightCudnnRoutine) {
+  for (const ConvCase& cc : deconv_cases()) check_all_passes(cc, true);
+}
+
+TEST(CudaHostConv, ProblemDimsAndPackedStrides) {
+  ConvGeom g;
+  g.kernel = {1, 3, 3};
+  g.pad = {0, 1, 1};
+  const ConvProblem p = gpu::conv_problem("conv_forward", Shape{2, 3, 1, 7, 5},
+                                          Shape{4, 3, 1, 3, 3}, Shape{2, 4, 1, 7, 5}, g);
+  EXPECT_EQ(p.x, (std::array<int, 5>{2, 3, 1, 7, 5}));
+  EXPECT_EQ(p.w, (std::array<int, 5>{4, 3, 1, 3, 3}));
+  EXPECT_EQ(p.y, (std::array<int, 5>{2, 4, 1, 7, 5}));
+  EXPECT_EQ(p.pad, (std::array<int, 3>{0, 1, 1}));
+  EXPECT_EQ(p.dilation, (std::array<int, 3>{1, 1, 1}));
+  // Transposed: cuDNN's input is the deconv output, its output the deconv input.
+  ConvGeom up;
+  up.kernel = {2, 2, 2};
+  up.stride = {2, 2, 2};
+  const ConvProblem d = gpu::deconv_problem("deconv_forward", Shape{1, 3, 2, 3, 4},
+                                            Shape{3, 2, 2, 2, 2}, Shape{1, 2, 4, 6, 8}, up);
+  EXPECT_EQ(d.x, (std::array<int, 5>{1, 2, 4, 6, 8}));
+  EXPECT_EQ(d.w, (std::array<int, 5>{3, 2, 2, 2, 2}));
+  EXPECT_EQ(d.y, (std::array<int, 5>{1, 3, 2, 3, 4}));
+  EXPECT_EQ(gpu::packed_strides({2, 3, 4, 5, 6}), (std::array<int, 5>{360, 120, 30, 6, 1}));
+  EXPECT_EQ(gpu::packed_strides({1, 1, 1, 1, 1}), (std::array<int, 5>{1, 1, 1, 1, 1}));
+}
+
+TEST(CudaHostConv, TensorsBeyondCudnnsIntLimitAreRefused) {
+  ConvGeom g;
+  const Shape big{1, 1, 1024, 1024, 2048};  // 2^31 elements
+  try {
+    gpu::conv_problem("conv_forward", big, Shape{1, 1, 1, 1, 1}, big, g);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("conv_forward: input [1, 1, 1024, 1024, 2048] has "
+                                         "2147483648 elements, more than cuDNN's 32-bit limit"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(CudaHostConv, KeyTellsApartEveryFieldAndNamesTheCall) {
+  ConvGeom g;
+  g.kernel = {1, 3, 3};
+  g.pad = {0, 1, 1};
+  const ConvProblem p = gpu::conv_problem("t", Shape{1, 3, 1, 7, 5}, Shape{4, 3, 1, 3, 3},
+                                          Shape{1, 4, 1, 7, 5}, g);
+  const gpu::ConvKey base{p, ConvRoutine::Forward, gpu::Precision::Tf32};
+  std::vector<gpu::ConvKey> keys{base};
+  auto variant = [&](auto change) {
+    gpu::ConvKey k = base;
+    change(k);
+    keys.push_back(k);
+  };
+  variant([](gpu::ConvKey& k) { k.routine = ConvRoutine::BackwardData; });
+  variant([](gpu::ConvKey& k) { k.precision = gpu::Precision::Fp32; });
+  variant([](gpu::ConvKey& k) { k.problem.pad[2] = 0; });
+  variant([](gpu::ConvKey& k) { k.problem.stride[1] = 2; });
+  variant([](gpu::ConvKey& k) { k.problem.x[0] = 2; });
+  variant([](gpu::ConvKey& k) { k.problem.w[0] = 5; });
+  std::set<size_t> hashes;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    hashes.insert(gpu::ConvKeyHash{}(keys[i]));
+    for (size_t j = 0; j < keys.size(); ++j) EXPECT_EQ(keys[i] == keys[j], i == j) << i << " " << j;
+  }
+  EXPECT_EQ(hashes.size(), keys.size());
+  EXPECT_EQ(gpu::to_string(base),
+            "forward x [1, 3, 1, 7, 5] w [4, 3, 1, 3, 3] y [1, 4, 1, 7, 5] pad [0, 1, 1] "
+            "stride [1, 1, 1] tf32");
+}
+
+TEST(CudaHostConv, PlanCacheMakesEachPlanOnce) {
+  ConvGeom g;
+  const ConvProblem p = gpu::conv_problem("t", Shape{1, 2, 1, 4, 4}, Shape{3, 2, 1, 1, 1},
+                                          Shape{1, 3, 1, 4, 4}, g);
+  gpu::PlanCache<int> cache;
+  int made = 0;
+  auto make = [&] { return ++made; };
+  const gpu::ConvKey fwd{p, ConvRoutine::Forward, gpu::Precision::Tf32};
+  const gpu::ConvKey bwd{p, ConvRoutine::BackwardData, gpu::Precision::Tf32};
+  EXPECT_EQ(cache.get(fwd, make), 1);
+  EXPECT_EQ(cache.get(fwd, make), 1);  // every later window batch / step with this shape
+  EXPECT_EQ(cache.get(bwd, make), 2);
+  EXPECT_EQ(cache.get(fwd, make), 1);
+  EXPECT_EQ(made, 2);
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_EQ(cache.hits(), 2u);
+  EXPECT_EQ(cache.misses(), 2u);
+}
+
+TEST(CudaHostLaunch, GridsCoverTheWorkWithinLimits) {
+  EXPECT_EQ(gpu::elementwise_blocks(0), 0u);  // nothing launched
+  EXPECT_EQ(gpu::elementwise_blocks(-3), 0u);
+  EXPECT_EQ(gpu::elementwise_blocks(1), 1u);
+  EXPECT_EQ(gpu::elementwise_blocks(256), 1u);
+  EXPECT_EQ(gpu::elementwise_blocks(257), 2u);
+  EXPECT_EQ(gpu::elementwise_blocks(int64_t(1) << 40), unsigned(gpu::kMaxBlocks));
+  static_assert((gpu::kReduceThreads & (gpu::kReduceThreads - 1)) == 0, "tree needs 2^k");
+  EXPECT_EQ(gpu::reduce_chunks(0), 1);
+  EXPECT_EQ(gpu::reduce_chunks(gpu::kReduceChunk), 1);
+  EXPECT_EQ(gpu::reduce_chunks(gpu::kReduceChunk + 1), 2);
+  EXPECT_EQ(gpu::reduce_blocks(6, 3 * gpu::kReduceChunk), 18);
+}
+
+TEST(CudaHostAllocator, SizeClassesRoundUpWithBoundedWaste) {
+  EXPECT_EQ(gpu::size_class(0), 512u);
+  EXPECT_EQ(gpu::size_class(1), 512u);
+  EXPECT_EQ(gpu::size_class(512), 512u);
+  EXPECT_EQ(gpu::size_class(513), 1024u);
+  EXPECT_EQ(gpu::size_class(size_t(1) << 20), size_t(1) << 20);
+  EXPECT_EQ(gpu::size_class((size_t(1) << 20) + 1), size_t(5) << 18);  // 1.25 MiB
+  EXPECT_EQ(gpu::size_class(size_t(3) << 20), size_t(3) << 20);
+  EXPECT_EQ(gpu::size_class((size_t(7) << 28) + 5), size_t(2) << 30);  // 1.75 GiB + 5 -> 2 GiB
+  size_t prev = 0;
+  for (size_t b = 1; b < (size_t(64) << 20); b = b * 5 / 4 + 37) {
+    const size_t c = gpu::size_class(b);
+    EXPECT_GE(c, b);
+    EXPECT_GE(c, prev);  // monotone
+    if (b > (size_t(1) << 20)) {
+      EXPECT_LE(double(c) / double(b), 1.25) << b;
+    }
+    EXPECT_EQ(gpu::size_class(c), c) << "a class is its own class";
+    prev = c;
+  }
+}
+
+TEST(CudaHostPrecision, DefaultStrictAndExplicitChoices) {
+  using gpu::Precision;
+  EXPECT_EQ(gpu::resolve_precision(false, nullptr), Precision::Tf32);
+  EXPECT_EQ(gpu::resolve_precision(false, ""), Precision::Tf32);
+  EXPECT_EQ(gpu::resolve_precision(true, nullptr), Precision::Fp32);
+  EXPECT_EQ(gpu::resolve_precision(false, "fp32"), Precision::Fp32);
+  EXPECT_EQ(gpu::resolve_precision(false, "bf16"), Precision::Bf16);
+  EXPECT_EQ(gpu::resolve_precision(false, "fp16"), Precision::Fp16);
+  EXPECT_EQ(gpu::resolve_precision(true, "fp32"), Precision::Fp32);
+  EXPECT_TRUE(gpu::is_half(Precision::Bf16));
+  EXPECT_FALSE(gpu::is_half(Precision::Tf32));
+  try {
+    gpu::resolve_precision(false, "fp8");
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "USEG_CUDA_PRECISION=fp8 is not a precision (expected one of: fp32, "
+                           "tf32, fp16, bf16)");
+  }
+  try {
+    gpu::resolve_precision(true, "fp16");
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("contradicts the strict float32 option"),
+              std::string::npos);
+  }
+}
+
+TEST(CudaHostLossScaler, BacksOffOnOverflowAndGrowsAfterAnInterval) {
+  gpu::LossScaler s(1024.f, 2.f, 0.5f, 3);
+  EXPECT_EQ(s.scale(), 1024.f);
+  EXPECT_FALSE(s.update(false));  // overflow: skip the step, halve the scale
+  EXPECT_EQ(s.last_inv_scale(), 1.f / 1024.f);
+  EXPECT_EQ(s.scale(), 512.f);
+  EXPECT_TRUE(s.update(true));
+  EXPECT_EQ(s.last_inv_scale(), 1.f / 512.f);
+  EXPECT_TRUE(s.update(true));
+  EXPECT_EQ(s.scale(), 512.f);
+  EXPECT_TRUE(s.update(true));  // third finite step in a row: grow
+  EXPECT_EQ(s.scale(), 1024.f);
+  EXPECT_EQ(s.good_steps(), 0);
+  EXPECT_THROW(gpu::LossScaler(1.f, 0.5f), Error);
+}
+
+}  // namespace
+}  // namespace useg::test

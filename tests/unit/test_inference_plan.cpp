@@ -1,0 +1,144 @@
+// The CPU backend's inference plan (blocked layouts end to end, fused norm/activation, folded
+// batch norm, in-place concatenation) against the per-op forward it replaces, on configs that
+// exercise each of its paths; and the refresh of its prepared weights when the weights change.
+// (tests/unit/test_golden.cpp checks the plan against PyTorch's eval logits as well: eval-mode
+// UNet::forward runs it.)
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "common/compare.h"
+#include "useg/model.h"
+
+namespace useg {
+namespace {
+
+// Deterministic values in [lo, hi).
+void randomize(Tensor& t, uint64_t seed, float lo, float hi) {
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 7;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    t.data()[i] = lo + (hi - lo) * float((s >> 11) * (1.0 / 9007199254740992.0));
+  }
+}
+
+// Non-trivial norm parameters and running statistics, so that folding and affine are tested.
+void perturb_norms(UNet& net) {
+  uint64_t seed = 100;
+  for (Parameter* p : net.parameters())
+    if (p->name.find(".norm.") != std::string::npos || p->name.find(".bias") != std::string::npos)
+      randomize(p->value, ++seed, p->name.find("norm.weight") != std::string::npos ? 0.5f : -0.3f,
+                p->name.find("norm.weight") != std::string::npos ? 1.5f : 0.3f);
+  for (Parameter* b : net.buffers())
+    randomize(b->value, ++seed, b->name.find("var") != std::string::npos ? 0.5f : -0.2f,
+              b->name.find("var") != std::string::npos ? 2.0f : 0.2f);
+}
+
+void expect_plan_matches(const ModelConfig& cfg, const Shape& xs, const char* what) {
+  auto be = make_backend(Device::CPU);
+  ASSERT_NE(be->make_inference_plan(cfg, xs), nullptr) << what << ": no plan was built";
+  UNet net(cfg, *be);
+  net.init_weights(3);
+  perturb_norms(net);
+  Tensor x = Tensor::empty(xs);
+  randomize(x, 1, -1.f, 1.f);
+  net.set_inference_plan(false);
+  Tensor ref = net.forward(x, false)[0];
+  net.set_inference_plan(true);
+  Tensor got = net.forward(x, false)[0];
+  ASSERT_EQ(got.shape(), ref.shape());
+  double m = 0;
+  for (float v : ref.to_vector()) m = std::max(m, double(std::fabs(v)));
+  EXPECT_ALLCLOSE(got, ref, (test::Tolerance{1e-5 * m + 1e-6, 0.0})) << what;
+  std::printf("[plan] %s: max rel error vs per-op %.2e\n", what, test::max_rel_error(got, ref));
+}
+
+ModelConfig base2d() {
+  ModelConfig c;
+  c.dims = 2;
+  c.in_channels = 1;
+  c.num_classes = 2;
+  c.base_filters = 8;
+  c.depth = 2;
+  return c;
+}
+
+TEST(InferencePlan, InstanceNorm2dAlignedChannels) {
+  expect_plan_matches(base2d(), Shape{1, 1, 1, 24, 36}, "2D instance norm, leaky ReLU");
+}
+
+TEST(InferencePlan, BatchNormFoldedOddChannelsBatchOfTwo) {
+  ModelConfig c = base2d();
+  c.in_channels = 2;
+  c.num_classes = 3;
+  c.base_filters = 4;  // 4, 8, 12, 12: concat halves off the 8-channel blocks -> copy path
+  c.depth = 3;
+  c.max_filters = 12;
+  c.norm = NormKind::Batch;
+  expect_plan_matches(c, Shape{2, 2, 1, 24, 16}, "2D batch norm folded, odd channels, N=2");
+}
+
+TEST(InferencePlan, NoNormReluThreeConvsPerStage) {
+  ModelConfig c = base2d();
+  c.norm = NormKind::None;
+  c.activation = Activation::ReLU;
+  c.convs_per_stage = 3;
+  expect_plan_matches(c, Shape{1, 1, 1, 16, 20}, "2D no norm, ReLU post-op, 3 convs");
+}
+
+TEST(InferencePlan, Residual3dAnisotropicDeepSupervision) {
+  ModelConfig c;
+  c.dims = 3;
+  c.base_filters = 8;
+  c.depth = 2;
+  c.max_filters = 16;
+  c.activation = Activation::ReLU;
+  c.residual = true;
+  c.deep_supervision = true;  // eval mode returns the main head only, as the per-op path
+  c.pool_sizes = {{1, 2, 2}, {2, 2, 2}};
+  c.kernel_sizes = {{1, 3, 3}, {3, 3, 3}, {3, 3, 3}};
+  expect_plan_matches(c, Shape{1, 1, 6, 12, 8}, "3D residual, anisotropic, instance norm");
+}
+
+TEST(InferencePlan, Residual2dBatchNormOneConv) {
+  ModelConfig c = base2d();
+  c.norm = NormKind::Batch;
+  c.residual = true;
+  c.convs_per_stage = 1;
+  c.in_channels = 3;
+  expect_plan_matches(c, Shape{1, 3, 1, 20, 12}, "2D residual, batch norm, one conv");
+}
+
+TEST(InferencePlan, WeightsChangedAfterAPlanRunAreUsed) {
+  auto be = make_backend(Device::CPU);
+  ModelConfig c = base2d();
+  UNet net(c, *be);
+  Tensor x = Tensor::empty(Shape{1, 1, 1, 16, 16});
+  randomize(x, 5, -1.f, 1.f);
+  Tensor before = net.forward(x, false)[0].clone();
+  for (Parameter* p : net.parameters())
+    if (p->name == "head.bias") p->value.data()[1] += 1.0f;
+  Tensor after = net.forward(x, false)[0];
+  net.set_inference_plan(false);
+  Tensor ref = net.forward(x, false)[0];
+  EXPECT_ALLCLOSE(after, ref, (test::Tolerance{1e-4, 0.0}));
+  EXPECT_NEAR(after.at(0, 1, 0, 3, 3) - before.at(0, 1, 0, 3, 3), 1.0, 1e-4);
+}
+
+TEST(InferencePlan, ShapeChangeBuildsANewPlan) {
+  auto be = make_backend(Device::CPU);
+  UNet net(base2d(), *be);
+  for (int64_t h : {16, 32, 16}) {
+    Tensor x = Tensor::empty(Shape{1, 1, 1, h, 12});
+    randomize(x, h, -1.f, 1.f);
+    Tensor got = net.forward(x, false)[0].clone();
+    net.set_inference_plan(false);
+    Tensor ref = net.forward(x, false)[0];
+    net.set_inference_plan(true);
+    EXPECT_ALLCLOSE(got, ref, (test::Tolerance{1e-4, 0.0})) << "height " << h;
+  }
+}
+
+}  // namespace
+}  // namespace useg
