@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs one libFuzzer target for SECONDS:
 #   scripts/fuzz.sh config|safetensors|image|dataset [SECONDS]      (default 60)
-# Uses Debian's clang (installed here if missing) with ASan + UBSan. The seed corpus is
+# Uses Debian's clang (scripts/install-deps.sh installs it) with ASan + UBSan. The seed corpus is
 # fuzz/corpus/TARGET (read-only); new inputs go to $FUZZ_BUILD_DIR/corpus-TARGET, findings to
 # $FUZZ_BUILD_DIR/crashes-TARGET. Prints the executions and exits non-zero on a finding.
 #   FUZZ_BUILD_DIR   build folder (default build-fuzz)
@@ -14,13 +14,7 @@ seconds=${2:-60}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 [ -d "fuzz/corpus/$target" ] || { echo "fuzz.sh: no target '$target' (fuzz/corpus/$target missing)"; exit 2; }
 
-scripts/install-deps.sh >/dev/null
-if ! command -v clang++ >/dev/null || ! dpkg -s libclang-rt-14-dev >/dev/null 2>&1; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    clang libclang-rt-14-dev >/dev/null
-fi
+scripts/install-deps.sh >/dev/null  # includes clang and libclang-rt-14-dev
 if [ ! -f "$build/CMakeCache.txt" ]; then
   CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUSEG_FUZZ=ON \
     -DUSEG_WITH_CUDA=OFF >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }

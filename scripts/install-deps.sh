@@ -12,6 +12,7 @@ pkgs=(
   libcli11-dev           # command-line parsing
   libcairo2-dev          # plots and preview images
   libpng-dev             # PNG headers checked before ITK reads them (src/io/png_check.cpp)
+  clang libclang-rt-14-dev  # sanitizer + libFuzzer builds (scripts/ci-reliability.sh, fuzz.sh)
   mricron-data           # a real MRI volume (Colin27) used by tests and the demo
 )
 if [ "${USEG_DEPS_PYTHON:-0}" = 1 ]; then

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "io/io_common.h"
@@ -41,8 +42,10 @@ inline unsigned kill_seed() {
   return env ? static_cast<unsigned>(std::strtoul(env, nullptr, 10)) : 20261124u;
 }
 
-// Starts USEG_BINARY with `args`, stdout and stderr appended to `log`. Returns the pid.
-inline pid_t spawn_useg(const std::vector<std::string>& args, const std::string& log) {
+// Starts USEG_BINARY with `args`, stdout and stderr appended to `log`, and this process's
+// environment plus `env` ("NAME=value" entries). Returns the pid.
+inline pid_t spawn_useg(const std::vector<std::string>& args, const std::string& log,
+                        std::vector<std::string> env = {}) {
   std::vector<std::string> all{USEG_BINARY};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -53,7 +56,11 @@ inline pid_t spawn_useg(const std::vector<std::string>& args, const std::string&
   posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  std::vector<char*> envp;
+  for (char** e = environ; *e; ++e) envp.push_back(*e);
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   return rc == 0 ? pid : -1;
 }
@@ -74,8 +81,9 @@ inline ChildEnd wait_child(pid_t pid) {
 }
 
 // Runs `useg args` to completion (no kill) and returns how it ended.
-inline ChildEnd run_to_end(const std::vector<std::string>& args, const std::string& log) {
-  pid_t pid = spawn_useg(args, log);
+inline ChildEnd run_to_end(const std::vector<std::string>& args, const std::string& log,
+                           std::vector<std::string> env = {}) {
+  pid_t pid = spawn_useg(args, log, std::move(env));
   if (pid <= 0) return {};
   return wait_child(pid);
 }

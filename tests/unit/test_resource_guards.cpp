@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/train_fixtures.h"
 #include "segment_test_util.h"
 
 namespace fs = std::filesystem;
@@ -130,17 +131,20 @@ TEST_F(ResourceGuards, NiftiHeaderDeclaring17GB) {
   auto t = segment(wide);
   EXPECT_EQ(t.code, 1) << t.output;
   EXPECT_HAS(t.output, "the file is truncated");
-  // A gzip-compressed header cannot be checked against the file's size: with the limits raised,
-  // the allocation itself is attempted, and a refused allocation is a clean per-case error.
+  // A gzip-compressed file is checked too: its stream is inflated (in 1 MiB pieces, never more
+  // than the header declares) and counted, so with the limits raised it is still refused as
+  // truncated before the 17.6 GB are allocated.
   fs::path gz = root / "huge.nii.gz";
   {
     std::string cmd = "gzip -c " + quote(nii) + " > " + quote(gz);
     ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
-  auto g = segment(gz, "--max-voxels 100000000000 --max-memory 4T", true);
+  auto g = segment(gz, "--max-voxels 100000000000 --max-memory 4T");
   EXPECT_EQ(g.code, 1) << g.output;
-  EXPECT_HAS(g.output, "cannot read " + gz.string() + ": out of");
-  EXPECT_HAS(g.output, "memory");
+  EXPECT_HAS(g.output, "cannot read " + gz.string() + ": the file is truncated (its header "
+                       "declares 17616076800 bytes of voxels from byte 352, the compressed "
+                       "stream holds 352 bytes)");
+  EXPECT_EQ(g.output.find("out of"), std::string::npos) << g.output;
 }
 
 // model.json declaring a network far bigger than weights.safetensors: refused before the network
@@ -178,6 +182,78 @@ TEST_F(ResourceGuards, SafetensorsHeaderDeclaringTerabytes) {
   EXPECT_HAS(r.output, "tensor 'w': data_offsets [0, 4000000000000] run past the end of the data "
                        "buffer (1048576 bytes)");
   EXPECT_EQ(r.output.find("out of"), std::string::npos) << r.output;
+}
+
+// ---- useg train: the same guards while scanning the dataset, before any case is loaded.
+class TrainGuards : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root = test::fresh_dir("train_guards");
+    data = root / "data";
+    test::BlobDataset b;
+    b.cases = 3;
+    b.size = 16;
+    b.radius_min = 3;
+    b.radius_max = 5;
+    test::write_blob_dataset(data, b);
+    config = root / "config.json";
+    test::write_text(config, to_json_string(test::tiny_run(2)));
+  }
+  test::CommandResult train(const std::string& extra = "") {
+    return run_capped("train --config " + quote(config) + " --data " + quote(data) +
+                      " --output " + quote(root / "run") + " --threads 1 " + extra);
+  }
+  fs::path root, data, config;
+};
+
+// One case's image is 352 bytes of gzip-compressed NIfTI declaring 17.6 GB: the scan refuses it
+// from the header, naming the case and the file, and nothing is trained.
+TEST_F(TrainGuards, CaseDeclaring17GBIsRefusedFromItsHeader) {
+  fs::path nii = root / "huge.nii";
+  write_bytes(nii, nifti_header({3, 2048, 2048, 1050}));
+  fs::path img = data / "imagesTr" / "blob_001_0000.nii.gz";
+  std::string cmd = "gzip -c " + quote(nii) + " > " + quote(img);
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  auto r = train();
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_HAS(r.output, "case blob_001: cannot read " + img.string() +
+                           ": its header declares 2048x2048x1050 = 4404019200 voxels, more than "
+                           "the limit of 2147483648 voxels (raise it with --max-voxels");
+  EXPECT_EQ(r.output.find("out of"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(root / "run" / "checkpoint.safetensors"));
+}
+
+// --max-voxels and --max-memory apply to every case of the dataset (16 x 16 = 256 voxels each).
+TEST_F(TrainGuards, LimitsFromTheCommandLine) {
+  auto v = train("--max-voxels 100");
+  EXPECT_NE(v.code, 0) << v.output;
+  EXPECT_HAS(v.output, "3 problem(s)");
+  EXPECT_HAS(v.output, "case blob_000: cannot read " +
+                           (data / "imagesTr" / "blob_000_0000.nii.gz").string() +
+                           ": its header declares 16x16 = 256 voxels, more than the limit of 100");
+  auto m = train("--max-memory 512");
+  EXPECT_NE(m.code, 0) << m.output;
+  EXPECT_HAS(m.output, "blob_002_0000.nii.gz: its header declares 16x16 voxels x 1 channel(s)");
+  EXPECT_HAS(m.output, "(raise it with --max-memory if the file is right)");
+  auto bad = train("--max-memory lots");
+  EXPECT_NE(bad.code, 0) << bad.output;
+  EXPECT_HAS(bad.output, "--max-memory expects bytes");
+  // Within the limits the same dataset trains.
+  auto ok = train("--max-voxels 256 --max-memory 1K");
+  EXPECT_EQ(ok.code, 0) << ok.output;
+}
+
+// A 17 MiB dataset.json is refused without being read.
+TEST_F(TrainGuards, HugeDatasetJsonIsRefusedUnread) {
+  fs::path json = data / "dataset.json";
+  std::string text = read_file(json.string());
+  text.insert(text.size() - 2, ",\n  \"padding\": \"" + std::string(17 << 20, 'x') + "\"");
+  write_bytes(json, text);
+  auto r = train();
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_HAS(r.output, "cannot read " + json.string() + ": it is " +
+                           std::to_string(fs::file_size(json)) +
+                           " bytes, more than the limit of 16777216 bytes for a dataset.json");
 }
 
 }  // namespace
