@@ -156,6 +156,7 @@ void check_meta(const std::string& path, int64_t data_bytes) {
   bool compressed = false;
   int64_t compressed_size = -1, header_size = 0;
   int64_t data_start = -1;
+  bool has_data_file = false;  // the ElementDataFile key was seen (its value may be empty)
   for (int i = 0; i < 200 && std::getline(in, line); ++i) {
     auto eq = line.find('=');
     if (eq == std::string::npos) continue;
@@ -170,16 +171,21 @@ void check_meta(const std::string& path, int64_t data_bytes) {
     if (key == "HeaderSize") header_size = std::strtoll(value.c_str(), nullptr, 10);
     if (key == "ElementDataFile") {
       data_file = value;
-      data_start = static_cast<int64_t>(in.tellg());
+      has_data_file = true;
+      // At the end of the file tellg() fails (-1): the data then starts at the file's end.
+      data_start = in.eof() ? static_cast<int64_t>(fs::file_size(path))
+                            : static_cast<int64_t>(in.tellg());
       break;
     }
   }
   // MetaIO sizes its read buffer for compressed data from CompressedDataSize; without it, from
   // arithmetic that fuzzing drove to a 2^63-byte allocation. ITK always writes the size.
-  if (compressed && compressed_size <= 0 && !data_file.empty())
+  // (Found twice by fuzzing: the second time the header ended right after "ElementDataFile =",
+  // where tellg() fails and an earlier version of this check let the file through.)
+  if (compressed && compressed_size <= 0 && has_data_file)
     USEG_THROW("cannot read " << path << ": its MetaImage header says CompressedData = True but "
                                          "gives no positive CompressedDataSize");
-  if (data_file.empty() && data_start >= 0)
+  if (data_file.empty() && has_data_file)
     USEG_THROW("cannot read " << path << ": its MetaImage header has an empty ElementDataFile");
   if (data_file.empty() || data_file == "LIST" || data_file.find('%') != std::string::npos ||
       data_file.find(' ') != std::string::npos || header_size < 0)
