@@ -39,9 +39,11 @@ if [ "${USEG_DEPS_PYTHON:-0}" = 1 ]; then
 fi
 
 if [ "$check" = 1 ]; then
+  # One apt-cache call for all names (one per name is slow): the names it shows are known.
+  known=$(apt-cache --no-all-versions show "${pkgs[@]}" 2>/dev/null | sed -n 's/^Package: //p' | sort -u)
   unknown=()
   for p in "${pkgs[@]}"; do
-    apt-cache show "$p" >/dev/null 2>&1 || unknown+=("$p")
+    grep -qx "$p" <<<"$known" || unknown+=("$p")
   done
   if [ ${#unknown[@]} -gt 0 ]; then
     echo "install-deps: --check: not known to apt: ${unknown[*]}" >&2

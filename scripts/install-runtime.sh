@@ -13,9 +13,11 @@ mapfile -t pkgs < <(grep -v '^[[:space:]]*\(#\|$\)' "$list")
 [ ${#pkgs[@]} -gt 0 ] || { echo "install-runtime: $list lists no packages" >&2; exit 1; }
 
 if [ "$check" = 1 ]; then
+  names=("${pkgs[@]%%:*}")
+  known=$(apt-cache --no-all-versions show "${names[@]}" 2>/dev/null | sed -n 's/^Package: //p' | sort -u)
   bad=()
-  for p in "${pkgs[@]}"; do
-    apt-cache show "${p%%:*}" >/dev/null 2>&1 || bad+=("$p")
+  for p in "${names[@]}"; do
+    grep -qx "$p" <<<"$known" || bad+=("$p")
   done
   if [ ${#bad[@]} -gt 0 ]; then
     echo "install-runtime: unknown package(s) in $list: ${bad[*]}" >&2

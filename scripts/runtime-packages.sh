@@ -13,17 +13,24 @@ if grep -q "not found" <<<"$out"; then
   grep "not found" <<<"$out" >&2
   exit 1
 fi
-owner() {  # the package owning a library path; dpkg knows each file under one spelling only
-  local p=$1 real cand
+mapfile -t libs < <(awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' <<<"$out" | sort -u)
+# dpkg knows each file under one spelling only (/lib or /usr/lib, a symlink or its target):
+# ask for all spellings of all libraries in one call (one call per file is slow).
+candidates() {
+  local p=$1 real
   real=$(readlink -f "$p")
-  for cand in "$p" "$real" "/usr$p" "/usr$real" "${p#/usr}" "${real#/usr}"; do
-    if dpkg-query -S "$cand" 2>/dev/null | head -n1 | cut -d: -f1; then return 0; fi
-  done
-  echo "runtime-packages: no package owns $p (built or copied by hand?)" >&2
-  return 1
+  printf '%s\n' "$p" "$real" "/usr$p" "/usr$real" "${p#/usr}" "${real#/usr}"
 }
+mapfile -t all < <(for l in "${libs[@]}"; do candidates "$l"; done | sort -u)
+owners=$(dpkg-query -S "${all[@]}" 2>/dev/null || true)   # lines "pkg[:arch]: /path"
 pkgs=()
-while read -r lib; do
-  pkgs+=("$(owner "$lib")")
-done < <(awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' <<<"$out" | sort -u)
+for l in "${libs[@]}"; do
+  pkg=""
+  while read -r c; do
+    pkg=$(awk -v f="$c" '{ p = $0; sub(/^[^ ]*: /, "", p) } p == f { sub(/:.*/, "", $1); print $1; exit }' <<<"$owners")
+    [ -n "$pkg" ] && break
+  done < <(candidates "$l")
+  [ -n "$pkg" ] || { echo "runtime-packages: no package owns $l (built or copied by hand?)" >&2; exit 1; }
+  pkgs+=("$pkg")
+done
 printf '%s\n' "${pkgs[@]}" | sort -u
