@@ -10,7 +10,10 @@ Images are 16-bit greyscale PNG (the TIFF's values unchanged), labels 8-bit PNG 
 0 = background, 1 = nucleus (instance mask > 0). Pure Python, no dependencies: reads the
 uncompressed TIFF that StarDist ships.
 
-  python3 scripts/make_nuclei_dataset.py IMG.tif MASK.tif OUT_DIR [--split 384]
+  python3 scripts/make_nuclei_dataset.py IMG.tif MASK.tif OUT_DIR [--split 384] [--instances DIR]
+
+--instances DIR also writes the instance mask of each part (16-bit PNG, the mask's own ids) to
+DIR/CASE.png, for `useg eval --instances`.
 """
 import argparse
 import json
@@ -78,6 +81,7 @@ def main():
     ap.add_argument("mask")
     ap.add_argument("out")
     ap.add_argument("--split", type=int, default=384, help="first column of the held-out part")
+    ap.add_argument("--instances", help="folder for the instance masks of the parts")
     a = ap.parse_args()
     w, h, img = read_tiff_u16(a.image)
     mw, mh, mask = read_tiff_u16(a.mask)
@@ -92,6 +96,9 @@ def main():
         write_png(os.path.join(a.out, "imagesTr", case + "_0000.png"), [r[x0:x1] for r in img], 16)
         lab = [[1 if v > 0 else 0 for v in r[x0:x1]] for r in mask]
         write_png(os.path.join(a.out, "labelsTr", case + ".png"), lab, 8)
+        if a.instances:
+            os.makedirs(a.instances, exist_ok=True)
+            write_png(os.path.join(a.instances, case + ".png"), [r[x0:x1] for r in mask], 16)
         fg = sum(map(sum, lab))
         ids = len({v for r in mask for v in r[x0:x1] if v > 0})
         print(f"{case}: columns {x0}..{x1 - 1} ({x1 - x0}x{h}), {fg} nucleus pixels "

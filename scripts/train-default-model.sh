@@ -7,7 +7,8 @@
 #   3. useg train --config configs/nuclei2d_default.json (fixed seed)              (RUN_DIR)
 #   4. RUN_DIR/last -> models/nuclei2d (the model after the fixed schedule; `best/` is chosen on
 #      the held-out case, so its Dice there would be optimistic)
-#   5. useg segment + useg eval on nuclei_right; useg_otsu_baseline + useg eval on nuclei_right
+#   5. useg segment + useg eval on nuclei_right (pixels: Dice; objects: --instances, the
+#      connected components against the image's instance mask); useg_otsu_baseline + useg eval
 #
 #   scripts/train-default-model.sh            (needs build/useg and build/bench/useg_otsu_baseline:
 #                                              scripts/build.sh builds both)
@@ -30,7 +31,8 @@ for b in "$useg" "$otsu"; do
 done
 
 scripts/get-sample-data.sh
-python3 scripts/make_nuclei_dataset.py data/sample/nuclei/img2d.tif data/sample/nuclei/mask2d.tif "$ds" --split 384
+python3 scripts/make_nuclei_dataset.py data/sample/nuclei/img2d.tif data/sample/nuclei/mask2d.tif "$ds" --split 384 \
+  --instances data/SampleNuclei_instances
 
 start=(--config configs/nuclei2d_default.json)
 [ -f "$run/checkpoint.safetensors" ] && start=(--resume)
@@ -51,10 +53,15 @@ ev=$run/heldout
 rm -rf "$ev"
 mkdir -p "$ev/otsu"
 "$useg" segment --model "$model" --input "$ds/imagesTr/nuclei_right_0000.png" --output "$ev/model" \
-  --format png --threads "$threads"
+  --format png --threads "$threads" --instances
 "$useg" eval --pred "$ev/model/nuclei_right.png" --ref "$ds/labelsTr/nuclei_right.png" --labels 1 \
   --output "$ev/model_metrics.csv" --json "$ev/model_metrics.json"
-"$otsu" "$ds/imagesTr/nuclei_right_0000.png" "$ev/otsu/nuclei_right.png"
+"$useg" eval --instances --pred "$ev/model/nuclei_right_instances.png" \
+  --ref data/SampleNuclei_instances/nuclei_right.png --output "$ev/model_instances.csv"
+"$otsu" "$ds/imagesTr/nuclei_right_0000.png" "$ev/otsu/nuclei_right.png" "$ev/otsu/nuclei_right_instances.png"
+"$useg" eval --instances --pred "$ev/otsu/nuclei_right_instances.png" \
+  --ref data/SampleNuclei_instances/nuclei_right.png --output "$ev/otsu_instances.csv"
 "$useg" eval --pred "$ev/otsu/nuclei_right.png" --ref "$ds/labelsTr/nuclei_right.png" --labels 1 \
   --output "$ev/otsu_metrics.csv" --json "$ev/otsu_metrics.json"
-echo "train-default-model: held-out metrics in $ev/model_metrics.csv (model) and $ev/otsu_metrics.csv (Otsu)"
+echo "train-default-model: held-out metrics in $ev: model_metrics.csv, model_instances.csv (model),"
+echo "  otsu_metrics.csv, otsu_instances.csv (Otsu)"
