@@ -29,7 +29,7 @@ pkgs=(
 )
 if [ "$build_only" = 0 ]; then
   pkgs+=(
-    git
+    git python3
     libgtest-dev         # tests
     mricron-data         # a real MRI volume (Colin27) used by tests
   )
