@@ -16,8 +16,10 @@ ARG CPU_IMAGE=debian:bookworm-slim
 # ---------------------------------------------------------------- CPU: build, then run
 FROM ${CPU_IMAGE} AS build-cpu
 WORKDIR /src
-COPY . .
+# The packages first, so that a source change does not redo the apt layer.
+COPY scripts/install-deps.sh scripts/
 RUN scripts/install-deps.sh --build-only
+COPY . .
 RUN BUILD_DIR=/build USEG_WITH_CUDA=OFF USEG_BUILD_TESTS=OFF TARGETS=useg scripts/build.sh
 RUN scripts/runtime-packages.sh /build/useg > /build/runtime-packages.txt
 
@@ -35,8 +37,10 @@ CMD ["--help"]
 # ---------------------------------------------------------------- CUDA: build, then run
 FROM ${CUDA_DEVEL_IMAGE} AS build-cuda
 WORKDIR /src
-COPY . .
+# The packages first, so that a source change does not redo the apt layer.
+COPY scripts/install-deps.sh scripts/
 RUN scripts/install-deps.sh --build-only
+COPY . .
 RUN BUILD_DIR=/build USEG_WITH_CUDA=ON USEG_BUILD_TESTS=OFF TARGETS=useg scripts/build.sh
 RUN scripts/runtime-packages.sh /build/useg > /build/runtime-packages.txt
 
