@@ -40,6 +40,10 @@ done < <(grep '^COPY ' "$df" | grep -v -- '--from' | awk '{print $2}' | grep -v 
 grep -qx 'build\*' "$root/.dockerignore" && grep -qx 'data' "$root/.dockerignore" ||
   fail ".dockerignore must keep build folders and data out of the context"
 
+# The Kubernetes job runs as the image's user.
+uid=$(grep -o 'useradd --uid [0-9]*' "$root/scripts/install-runtime.sh" | awk '{print $3}')
+grep -q "runAsUser: $uid," "$root/deploy/k8s/segment-job.yaml" || fail "deploy/k8s/segment-job.yaml does not run as uid $uid"
+
 # The scripts' non-root parts, for real.
 "$root/scripts/install-deps.sh" --check
 "$root/scripts/install-deps.sh" --build-only --check
