@@ -9,8 +9,8 @@ useg=$(realpath "${1:?usage: $0 PATH/TO/useg}")
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/useg_test_slurm_train.XXXXXX")
 pid=""
-cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+cleanup() {  # on failure, stop the job and the useg it started (its own process group)
+  if [ -n "$pid" ]; then kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -36,9 +36,10 @@ printf '%s\n' '{"model": {"dims": 2, "in_channels": 1, "num_classes": 2, "base_f
 printf '#!/bin/sh\necho "$*" >>"%s"\n' "$work/scontrol.calls" >"$work/scontrol"
 chmod +x "$work/scontrol"
 
-# `env` execs bash, so $! below is the batch script's own pid, as for Slurm's batch step.
+# setsid and env exec bash, so $! below is the batch script's own pid, as for Slurm's batch
+# step, and the leader of a process group that holds the job's useg too.
 run_job() {
-  exec env SLURM_JOB_ID=777 SLURM_CPUS_PER_TASK=1 SCONTROL="$work/scontrol" USEG="$useg" DEVICE=cpu \
+  exec setsid env SLURM_JOB_ID=777 SLURM_CPUS_PER_TASK=1 SCONTROL="$work/scontrol" USEG="$useg" DEVICE=cpu \
     DATA="$data" RUN="$work/run" "$@" bash "$root/scripts/slurm/train.sbatch"
 }
 show() { echo "--- $1"; cat "$1"; }
@@ -55,7 +56,6 @@ done
 kill -USR1 "$pid"
 status=0
 wait "$pid" || status=$?
-pid=""
 [ "$status" -eq 0 ] || { show "$work/job1.log"; fail "job 1 exited with $status"; }
 grep -q "SIGUSR1 (time limit near)" "$work/job1.log" || { show "$work/job1.log"; fail "the script did not take SIGUSR1"; }
 grep -q "^useg train: stopped by SIGUSR1" "$work/job1.log" || { show "$work/job1.log"; fail "useg did not stop on SIGUSR1"; }
@@ -63,6 +63,7 @@ grep -q "^useg train: stopped by SIGUSR1" "$work/job1.log" || { show "$work/job1
 [ "$(cat "$work/scontrol.calls")" = "requeue 777" ] || fail "scontrol calls: $(cat "$work/scontrol.calls")"
 rows1=$(($(wc -l <"$work/run/metrics.csv") - 1))
 [ "$rows1" -lt "$epochs" ] || fail "job 1 ran all $epochs epochs although it was signalled"
+pid=""  # useg has exited (it printed its stop message)
 echo "job 1: stopped by SIGUSR1 after $rows1 epoch(s), checkpoint written, requeue requested"
 
 # 2nd job (the requeued one; CONFIG is not needed any more): resumes and finishes.
