@@ -1,22 +1,58 @@
 #!/usr/bin/env bash
-# Installs what useg needs to build and test, from Debian's apt only. Idempotent: packages that
-# are already installed are not touched, and apt-get update runs only when something is missing.
+# Installs what useg needs to build and test, from the distribution's apt only (Debian 12; the
+# Docker CUDA stage runs it on Ubuntu 24.04). Idempotent: packages that are already installed are
+# not touched, and apt-get update runs only when something is missing.
+#   scripts/install-deps.sh              build + test packages
+#   scripts/install-deps.sh --build-only only what building useg needs (the Docker build stages)
+#   scripts/install-deps.sh --check      install nothing; fail unless every package name is known
+#                                        to apt (any user; scripts/test.sh runs it)
+#   USEG_DEPS_PYTHON=1                   add python3-torch and python3-numpy (golden files,
+#                                        peer benchmarks; not needed for the tests)
 set -euo pipefail
+build_only=0
+check=0
+for a in "$@"; do
+  case $a in
+    --build-only) build_only=1 ;;
+    --check) check=1 ;;
+    *) echo "install-deps: unknown option '$a' (valid: --build-only, --check)" >&2; exit 2 ;;
+  esac
+done
 
 pkgs=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config
   libdnnl-dev            # oneDNN: the CPU backend's convolutions and pooling
   nlohmann-json3-dev     # configs, model.json, safetensors headers
-  libgtest-dev           # tests
   libinsighttoolkit5-dev libfftw3-dev   # image I/O and filters (ITK's CMake config wants FFTW)
   libcli11-dev           # command-line parsing
   libcairo2-dev          # plots and preview images
   libpng-dev             # PNG headers checked before ITK reads them (src/io/png_check.cpp)
-  clang libclang-rt-14-dev  # sanitizer + libFuzzer builds (scripts/ci-reliability.sh, fuzz.sh)
-  mricron-data           # a real MRI volume (Colin27) used by tests and the demo
 )
+if [ "$build_only" = 0 ]; then
+  pkgs+=(
+    git python3
+    libgtest-dev         # tests
+    mricron-data         # a real MRI volume (Colin27) used by tests
+    clang libclang-rt-14-dev  # ASan/UBSan + libFuzzer tree (scripts/ci-reliability.sh, fuzz.sh)
+  )
+fi
 if [ "${USEG_DEPS_PYTHON:-0}" = 1 ]; then
   pkgs+=(python3-torch python3-numpy)  # golden files and peer benchmarks, not needed for tests
+fi
+
+if [ "$check" = 1 ]; then
+  # One apt-cache call for all names (one per name is slow): the names it shows are known.
+  known=$(apt-cache --no-all-versions show "${pkgs[@]}" 2>/dev/null | sed -n 's/^Package: //p' | sort -u)
+  unknown=()
+  for p in "${pkgs[@]}"; do
+    grep -qx "$p" <<<"$known" || unknown+=("$p")
+  done
+  if [ ${#unknown[@]} -gt 0 ]; then
+    echo "install-deps: --check: not known to apt: ${unknown[*]}" >&2
+    exit 1
+  fi
+  echo "install-deps: --check: all ${#pkgs[@]} package names known to apt"
+  exit 0
 fi
 
 missing=()

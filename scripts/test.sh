@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README.md and .ci/run call exactly this): installs dependencies, configures,
-# builds, and runs the whole suite through ctest.
+# builds (scripts/build.sh, as the Docker build stages do), and runs the whole suite through ctest,
+# which includes the shell tests of tests/shell/: the Slurm and Kubernetes scripts run for real,
+# and the Dockerfile's scripts in their non-root modes (docker_scripts).
 #   BUILD_DIR   build folder (default: build)
 #   JOBS        parallel build jobs (default: number of cores)
 # Where nvcc exists it also configures and builds a USEG_WITH_CUDA=ON tree ($BUILD_DIR-cuda) and
@@ -15,19 +17,13 @@ jobs=${JOBS:-$(nproc)}
 
 scripts/install-deps.sh
 
-echo "== configure ($build)"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DUSEG_WITH_CUDA=OFF >/dev/null
-echo "== build"
-cmake --build "$build" -j "$jobs"
+BUILD_DIR=$build JOBS=$jobs USEG_WITH_CUDA=OFF scripts/build.sh
 echo "== unit tests"
 cat "$build/cudacpu_status.txt" 2>/dev/null || true
 (cd "$build" && ctest --output-on-failure -j "$jobs")
 
 if [ -x /usr/local/cuda/bin/nvcc ] || command -v nvcc >/dev/null; then
-  echo "== configure ($build-cuda, USEG_WITH_CUDA=ON)"
-  cmake -S . -B "$build-cuda" -DCMAKE_BUILD_TYPE=Release -DUSEG_WITH_CUDA=ON >/dev/null
-  echo "== build ($build-cuda)"
-  cmake --build "$build-cuda" -j "$jobs"
+  BUILD_DIR=$build-cuda JOBS=$jobs USEG_WITH_CUDA=ON scripts/build.sh
   echo "== CUDA tests ($build-cuda)"
   (cd "$build-cuda" && ctest --output-on-failure -j "$jobs" -R '[Cc][Uu][Dd][Aa]')
 else

@@ -246,40 +246,5 @@ TEST(EvalCli, Pairing) {
   EXPECT_EQ(p.problems[0].first, "c");
 }
 
-// The 256^3 timing of docs/eval.md (run with --gtest_also_run_disabled_tests): two overlapping
-// spheres of radius 90 voxels, centres 8 voxels apart, 0.8 x 0.8 x 1.5 mm.
-TEST(EvalTiming, DISABLED_Spheres256) {
-  Geometry g;
-  g.size = {256, 256, 256};
-  g.spacing = {0.8, 0.8, 1.5};
-  auto sphere = [](double cx) {
-    return [cx](int64_t x, int64_t y, int64_t z) {
-      const double dx = x - cx, dy = y - 128.0, dz = z - 128.0;
-      return dx * dx + dy * dy + dz * dz <= 90.0 * 90.0 ? 1 : 0;
-    };
-  };
-  const Tensor ref = test::label_map(g, sphere(124));
-  const Tensor pred = test::label_map(g, sphere(132));
-  auto t0 = std::chrono::steady_clock::now();
-  const auto m = evaluate_labels(pred, ref, g, {1});
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf(
-      "[ timing   ] 256^3 in memory: %.2f s (Dice %.4f, HD %.3f mm, HD95 %.3f mm, ASSD "
-      "%.3f mm)\n",
-      s, m[0].dice, m[0].hd, m[0].hd95, m[0].assd);
-  const fs::path dir = test::fresh_dir("eval_timing");
-  fs::create_directories(dir / "p");
-  fs::create_directories(dir / "r");
-  write_image((dir / "p" / "s.nii.gz").string(), pred, g, "uint8");
-  write_image((dir / "r" / "s.nii.gz").string(), ref, g, "uint8");
-  t0 = std::chrono::steady_clock::now();
-  const CliRun r = run_useg("eval --pred " + (dir / "p").string() + " --ref " +
-                                (dir / "r").string() + " --output " + (dir / "m.csv").string(),
-                            dir);
-  const double sc = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_EQ(r.code, 0) << r.err;
-  std::printf("[ timing   ] useg eval on the two .nii.gz files: %.2f s\n%s", sc, r.out.c_str());
-}
-
 }  // namespace
 }  // namespace useg

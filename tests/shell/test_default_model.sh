@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The shipped model and the tools that made it, without the downloaded sample data (CI may be
+# offline): models/nuclei2d matches its config and segments nuclei it has never seen (the
+# synthetic ones of scripts/make_demo_nuclei.py) with the outputs the demo promises;
+# scripts/make_nuclei_dataset.py turns a TIFF image + instance mask into a dataset `useg train`
+# accepts; useg_otsu_baseline writes a mask and components that `useg eval` scores.
+#   tests/shell/test_default_model.sh PATH/TO/useg PATH/TO/useg_otsu_baseline   (ctest: default_model)
+set -euo pipefail
+useg=$(realpath "${1:?usage: $0 PATH/TO/useg PATH/TO/useg_otsu_baseline}")
+otsu=$(realpath "${2:?usage: $0 PATH/TO/useg PATH/TO/useg_otsu_baseline}")
+root=$(cd "$(dirname "$0")/../.." && pwd)
+model="$root/models/nuclei2d"
+work=$(mktemp -d "${TMPDIR:-/tmp}/useg_test_default_model.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+
+# --- the model folder agrees with configs/nuclei2d_default.json and is small
+cfg="$root/configs/nuclei2d_default.json"
+for key in base_filters depth num_classes in_channels; do
+  [ "$(json "$model/model.json" "d['model']['$key']")" = "$(json "$cfg" "d['model']['$key']")" ] ||
+    fail "model.json model.$key differs from $cfg"
+done
+[ "$(json "$model/model.json" "d['provenance']['trained_epochs']")" = "$(json "$cfg" "d['train']['epochs']")" ] ||
+  fail "model.json was not trained for the config's epochs"
+[ "$(json "$model/model.json" "d['provenance']['seed']")" = "$(json "$cfg" "d['train']['seed']")" ] ||
+  fail "model.json was not trained with the config's seed"
+size=$(stat -c %s "$model/weights.safetensors")
+[ "$size" -lt $((5 * 1024 * 1024)) ] || fail "weights.safetensors is $size bytes (> 5 MB)"
+
+# --- segment unseen (synthetic) nuclei as the demo does
+python3 "$root/scripts/make_demo_nuclei.py" "$work/syn" --cases 2 --size 160 --seed 3 >/dev/null
+"$useg" segment --model "$model" --input "$work/syn/imagesTr" --output "$work/seg" --format png \
+  --instances --measure --preview --threads 1 >"$work/seg.log" 2>&1 || { cat "$work/seg.log"; fail "segment failed"; }
+for c in nuclei_000 nuclei_001; do
+  for f in "$c.png" "${c}_instances.png" "${c}_measurements.csv" "${c}_preview.png"; do
+    [ -s "$work/seg/$f" ] || fail "segment did not write $f"
+  done
+  [ "$(head -c 4 "$work/seg/${c}_preview.png" | od -An -tx1 | tr -d ' ')" = 89504e47 ] || fail "${c}_preview.png is not a PNG"
+  head -n1 "$work/seg/${c}_measurements.csv" | grep -q '^case,label,class,class_name,voxels,' ||
+    fail "${c}_measurements.csv header: $(head -n1 "$work/seg/${c}_measurements.csv")"
+  rows=$(($(wc -l <"$work/seg/${c}_measurements.csv") - 1))
+  [ "$rows" -ge 3 ] || fail "$c: only $rows nuclei measured"
+  tail -n +2 "$work/seg/${c}_measurements.csv" | cut -d, -f4 | sort -u | grep -qx nucleus || fail "$c: class name is not 'nucleus'"
+done
+mkdir "$work/labels"
+cp "$work/seg/nuclei_000.png" "$work/seg/nuclei_001.png" "$work/labels/"
+"$useg" eval --pred "$work/labels" --ref "$work/syn/labelsTr" --labels 1 --json "$work/m.json" >/dev/null
+dice=$(json "$work/m.json" "[r for r in d['summary'] if r['label'] == 1][0]['dice']")
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.80 else 1)" "$dice" ||
+  fail "Dice of models/nuclei2d on synthetic nuclei: $dice (< 0.80)"
+echo "models/nuclei2d on unseen synthetic nuclei: Dice $dice (bound 0.80)"
+
+# --- make_nuclei_dataset.py: a 16-bit TIFF image and instance mask -> a dataset useg trains on
+python3 - "$work/img.tif" "$work/mask.tif" <<'EOF'
+import struct, sys
+W, H = 56, 40
+def tiff(path, px):
+    data = struct.pack("<%dH" % (W * H), *px)
+    tags = [(256, 3, 1, W), (257, 3, 1, H), (258, 3, 1, 16), (259, 3, 1, 1), (262, 3, 1, 1),
+            (273, 4, 1, 8 + 2 + 12 * 10 + 4), (277, 3, 1, 1), (278, 3, 1, H), (279, 4, 1, len(data)),
+            (284, 3, 1, 1)]
+    ifd = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", *t) for t in tags) + b"\0\0\0\0"
+    open(path, "wb").write(b"II*\0" + struct.pack("<I", 8) + ifd + data)
+ids = [0] * (W * H)
+for k, (cx, cy) in enumerate([(8, 8), (30, 20), (47, 30)]):
+    for y in range(H):
+        for x in range(W):
+            if (x - cx) ** 2 + (y - cy) ** 2 <= 25:
+                ids[y * W + x] = k + 1
+tiff(sys.argv[1], [200 if i else 20 for i in ids])
+tiff(sys.argv[2], ids)
+EOF
+python3 "$root/scripts/make_nuclei_dataset.py" "$work/img.tif" "$work/mask.tif" "$work/ds" --split 40 \
+  --instances "$work/inst" >"$work/ds.log" || { cat "$work/ds.log"; fail "make_nuclei_dataset.py failed"; }
+grep -q "^nuclei_left: columns 0..39 (40x40), 162 nucleus pixels" "$work/ds.log" || fail "left part: $(cat "$work/ds.log")"
+grep -q "^nuclei_right: columns 40..55 (16x40), 81 nucleus pixels" "$work/ds.log" || fail "right part: $(cat "$work/ds.log")"
+[ "$(json "$work/ds/dataset.json" "d['numTraining']")" = 2 ] || fail "dataset.json numTraining"
+for f in imagesTr/nuclei_left_0000.png imagesTr/nuclei_right_0000.png labelsTr/nuclei_left.png \
+         labelsTr/nuclei_right.png; do
+  [ -s "$work/ds/$f" ] || fail "dataset lacks $f"
+done
+# The instance crop pairs with the label crop (same grid) and holds the one nucleus at x = 47.
+"$useg" eval --instances --pred "$work/inst/nuclei_right.png" --ref "$work/inst/nuclei_right.png" \
+  --output "$work/inst.csv" >/dev/null
+grep -q '^nuclei_right,0.5,1,1,1,0,0,' "$work/inst.csv" || fail "instance crop: $(cat "$work/inst.csv")"
+"$useg" train --config "$root/configs/tiny2d_test.json" --data "$work/ds" --output "$work/run" \
+  --threads 1 >"$work/train.log" 2>&1 || { cat "$work/train.log"; fail "useg train refused the dataset"; }
+grep -q "2 cases, channels fluorescence, labels background, nucleus" "$work/train.log" || fail "train log: $(head -3 "$work/train.log")"
+
+# --- the Otsu baseline: bright discs on a dark background are found; components are counted
+"$otsu" "$work/ds/imagesTr/nuclei_left_0000.png" "$work/otsu.png" "$work/otsu_inst.png" >"$work/otsu.log"
+grep -q "^otsu: 2 connected components" "$work/otsu.log" || fail "otsu components: $(cat "$work/otsu.log")"
+"$useg" eval --pred "$work/otsu.png" --ref "$work/ds/labelsTr/nuclei_left.png" --labels 1 --json "$work/o.json" >/dev/null
+[ "$(json "$work/o.json" "[r for r in d['summary'] if r['label'] == 1][0]['dice'] == 1")" = True ] ||
+  fail "Otsu on a two-level image is not exact: $(cat "$work/o.json" | head -c 400)"
+if "$otsu" "$work/missing.png" "$work/x.png" 2>"$work/err"; then fail "otsu accepted a missing file"; fi
+echo "PASS"
