@@ -19,8 +19,26 @@
 
 namespace useg::io {
 
+namespace {
+
+// Keys whose values MetaIO parses as numbers (arrays sized by NDims), not copied as text.
+bool is_numeric_meta_key(const std::string& key) {
+  static const char* const keys[] = {
+      "NDims", "DimSize", "ElementSpacing", "ElementSize", "Offset", "Position", "Origin",
+      "TransformMatrix", "Rotation", "Orientation", "CenterOfRotation", "HeaderSize",
+      "CompressedDataSize", "ElementNumberOfChannels", "ElementMin", "ElementMax", "Color", "ID",
+      "ParentID", "SequenceID", "ElementToIntensityFunctionSlope",
+      "ElementToIntensityFunctionOffset"};
+  for (const char* k : keys)
+    if (key == k) return true;
+  return false;
+}
+
+}  // namespace
+
 void check_meta_header(const std::string& path) {
-  constexpr size_t kMaxKey = 200;     // MetaIO's buffer holds 254 characters
+  constexpr size_t kMaxKey = 200;       // MetaIO's buffer holds 254 characters
+  constexpr size_t kMaxNumbers = 2000;  // a 3D TransformMatrix takes ~200 characters
   constexpr int kMaxLines = 1000;     // headers have ~20 lines; then binary data follows
   std::ifstream in(path, std::ios::binary);
   std::string line, pending;  // MetaIO's keys run across lines until a '=' or ':' (fuzzing)
@@ -40,6 +58,17 @@ void check_meta_header(const std::string& path) {
     pending.clear();
     if (length == 0) continue;
     const std::string name = key.substr(a, length);
+    // MetaIO reads a text value (ObjectType, Name, Comment, ElementType, ...) into a buffer of
+    // ~500 bytes and then strcpy's it into a 255-byte field: a longer value overflows (found by
+    // fuzzing: a 260-character ObjectType; glibc's fortify check aborts the process). Text
+    // values are limited like keys; the numeric ones (read number by number) get more room.
+    const size_t value_length = line.size() - sep - 1;
+    const size_t max_value = is_numeric_meta_key(name) ? kMaxNumbers : kMaxKey;
+    if (value_length > max_value)
+      USEG_THROW("cannot read " << path << ": line " << i + 1 << " of its MetaImage header ("
+                                << name << ") has a " << value_length
+                                << "-character value (at most " << max_value
+                                << "); the file is corrupt or not a MetaImage");
     if (name == "NDims") {
       const std::string value = line.substr(sep + 1);
       char* end = nullptr;
