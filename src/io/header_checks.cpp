@@ -57,7 +57,12 @@ void check_meta_header(const std::string& path) {
     }
     pending.clear();
     if (length == 0) continue;
-    const std::string name = key.substr(a, length);
+    // MetaIO compares keys as C strings: "ElementDataFile\0junk" is ElementDataFile (fuzzing
+    // hid a file pattern that way), so the name ends at the first NUL.
+    std::string name = key.substr(a, length);
+    name = name.substr(0, name.find('\0'));
+    const size_t name_end = name.find_last_not_of(" \t\r\n");
+    name = name_end == std::string::npos ? "" : name.substr(0, name_end + 1);
     // MetaIO reads a text value (ObjectType, Name, Comment, ElementType, ...) into a buffer of
     // ~500 bytes and then strcpy's it into a 255-byte field: a longer value overflows (found by
     // fuzzing: a 260-character ObjectType; glibc's fortify check aborts the process). Text

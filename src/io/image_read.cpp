@@ -59,6 +59,8 @@ OpenedFile open_image_file(const std::string& path) {
     f.io->ReadImageInformation();
   } catch (const itk::ExceptionObject& e) {
     throw_itk(path, e);
+  } catch (const std::exception& e) {  // what a reader lets through besides ITK's exceptions
+    USEG_THROW("cannot read " << path << ": the image library failed (" << e.what() << ")");
   }
   const unsigned nd = f.io->GetNumberOfDimensions();
   if (nd < 2) USEG_THROW("cannot read " << path << ": a " << nd << "D image is not supported");
@@ -154,6 +156,8 @@ Image read_image_file(const std::string& path, const ReadLimits& limits) {
   } catch (const Error& e) {  // the tensor allocator's "out of host memory ..."
     USEG_THROW("cannot read " << path << ": " << e.what() << " for " << g.str() << " with "
                               << f.components << " channel(s)");
+  } catch (const std::exception& e) {  // e.g. std::length_error from MetaIO (fuzzing)
+    USEG_THROW("cannot read " << path << ": the image library failed (" << e.what() << ")");
   }
   return image;
 }
