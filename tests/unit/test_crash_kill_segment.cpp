@@ -139,7 +139,9 @@ TEST(CrashSafety, SegmentKilledAtRandomMomentsResumesToTheSameLabels) {
             << " killed mid-run, " << finished_first
             << " finished first; temporary files found after kills: " << temp_seen
             << "; every resume completed with identical labels\n";
-  EXPECT_GE(kills, trials) << "at least half of the kill moments should land mid-run";
+  // The kills must actually interrupt runs (how many depends on timing: a resumed run is
+  // shorter than the window, and a run may end just before its moment).
+  EXPECT_GE(kills, trials / 2) << "too few kill moments landed mid-run";
 }
 
 }  // namespace

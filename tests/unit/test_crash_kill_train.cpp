@@ -158,7 +158,9 @@ TEST(CrashSafety, TrainKilledAtRandomMomentsResumesBitIdentically) {
             << " killed mid-run (" << with_checkpoint << " after a checkpoint existed), "
             << finished_first << " finished first; temporary files found after kills: "
             << temp_seen << "; every resumed run equal to the uninterrupted one bit for bit\n";
-  EXPECT_GE(kills, trials) << "at least half of the kill moments should land mid-run";
+  // The kills must actually interrupt runs (how many depends on timing: a resumed run is
+  // shorter than the window, and a run may end just before its moment).
+  EXPECT_GE(kills, trials / 2) << "too few kill moments landed mid-run";
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 // this process may mount one; skipped otherwise).
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -53,7 +54,7 @@ uintmax_t folder_bytes(const fs::path& dir) {
 const TrainSetup& setup() {
   static TrainSetup s = [] {
     TrainSetup x;
-    x.root = test::fresh_dir("disk_train");
+    x.root = test::fresh_dir("disk_train_" + std::to_string(::getpid()));  // tests run in parallel
     x.data = x.root / "data";
     test::BlobDataset b;
     b.cases = 4;

@@ -73,13 +73,16 @@ void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary) << bytes;
 }
 
+// Each test its own folder: ctest runs the tests of a fixture in parallel processes.
+std::string test_name() { return ::testing::UnitTest::GetInstance()->current_test_info()->name(); }
+
 #define EXPECT_HAS(text, part) \
   EXPECT_NE(std::string(text).find(part), std::string::npos) << "missing \"" << (part) << "\" in: " << (text)
 
 class ResourceGuards : public ::testing::Test {
  protected:
   void SetUp() override {
-    root = test::fresh_dir("guards");
+    root = test::fresh_dir(std::string("guards_") + test_name());
     model = test::make_model(root / "model", test::ModelSpec{});
   }
   test::CommandResult segment(const fs::path& input, const std::string& extra = "",
@@ -188,7 +191,7 @@ TEST_F(ResourceGuards, SafetensorsHeaderDeclaringTerabytes) {
 class TrainGuards : public ::testing::Test {
  protected:
   void SetUp() override {
-    root = test::fresh_dir("train_guards");
+    root = test::fresh_dir(std::string("train_guards_") + test_name());
     data = root / "data";
     test::BlobDataset b;
     b.cases = 3;
