@@ -148,7 +148,15 @@ void save_model_dir_atomic(const std::string& dir, const ModelInfo& info, const 
   fs::remove_all(tmp, ec);
   try {
     save_model_dir(tmp.string(), info, net);
-  } catch (...) {  // e.g. a full disk: leave no half-written hidden folder behind
+  } catch (const Error& e) {  // e.g. a full disk: leave no half-written hidden folder behind
+    fs::remove_all(tmp, ec);
+    // Name the file the user knows (RUN/best/weights.safetensors), not the hidden folder.
+    std::string what = e.what();
+    for (size_t at; (at = what.find(tmp.string())) != std::string::npos;)
+      what.replace(at, tmp.string().size(), final_dir.string());
+    if (dynamic_cast<const DiskFullError*>(&e)) throw DiskFullError(what);
+    throw Error(what);
+  } catch (...) {
     fs::remove_all(tmp, ec);
     throw;
   }

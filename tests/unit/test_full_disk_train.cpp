@@ -139,6 +139,8 @@ TEST(FullDiskTrain, InjectedFailureAtManyPointsNamesTheFileAndResumes) {
   EXPECT_GE(failed, 3);
   EXPECT_GE(with_checkpoint, 1) << "some failure should come after a checkpoint was written";
   ASSERT_FALSE(files_named.empty());
+  for (const std::string& f : files_named)
+    EXPECT_EQ(f.find(".tmp-"), std::string::npos) << f << ": errors name the final file";
   EXPECT_EQ(files_named.front(), "config.json") << "budget 0: the first write";
 }
 
