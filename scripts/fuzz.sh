@@ -7,6 +7,7 @@
 #   FUZZ_BUILD_DIR   build folder (default build-fuzz)
 #   FUZZ_JOBS        parallel build jobs (default: number of cores)
 #   FUZZ_FRESH=1     start from the seed corpus only (CI does: results do not depend on leftovers)
+#   FUZZ_SEED=N      libFuzzer's -seed (default 0: a random seed; CI uses a fixed one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:?usage: scripts/fuzz.sh config|safetensors|image|dataset [SECONDS]}
@@ -39,7 +40,7 @@ LSAN_OPTIONS=suppressions=$(pwd)/fuzz/lsan.supp:print_suppressions=0 \
 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   "$build/fuzz/fuzz_$target" -max_total_time="$seconds" -rss_limit_mb=3072 -malloc_limit_mb=2048 \
-  -timeout=30 -artifact_prefix="$build/crashes-$target/" -print_final_stats=1 "${dict[@]}" \
+  -timeout=30 -seed="${FUZZ_SEED:-0}" -artifact_prefix="$build/crashes-$target/" -print_final_stats=1 "${dict[@]}" \
   "$corpus" "fuzz/corpus/$target" >"$log" 2>&1
 status=$?
 set -e

@@ -9,7 +9,12 @@
 // the arrays it reads (ElementSpacing, Offset, TransformMatrix...) from NDims without a check:
 // NDims = -1 makes it read 2^64 numbers, i.e. hang (found by fuzzing); NDims must be 1..10.
 // The data file name and file patterns are checked too (see ElementDataFile below).
+#include <itk_zlib.h>
+
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -146,6 +151,62 @@ void check_nrrd_header(const std::string& path) {
                                                            : " is missing"));
     }
   }
+}
+
+// NIfTI (.nii/.nii.gz): ITK builds the image direction from the header's pixdim, quaternion and
+// sform with an SVD from vnl, which abort()s the process on a NaN or infinite entry (found by
+// fuzzing). Those fields must be finite: pixdim[1..3] always, the quaternion and its offsets when
+// qform_code > 0, the sform rows when sform_code > 0. Other files (not NIfTI-1/2 headers) are
+// left to ITK.
+namespace {
+
+template <typename T>
+double nifti_value(const unsigned char* h, size_t offset, bool swap) {
+  unsigned char b[sizeof(T)];
+  std::memcpy(b, h + offset, sizeof(T));
+  if (swap)
+    for (size_t i = 0; i < sizeof(T) / 2; ++i) std::swap(b[i], b[sizeof(T) - 1 - i]);
+  T v;
+  std::memcpy(&v, b, sizeof(T));
+  return static_cast<double>(v);
+}
+
+}  // namespace
+
+void check_nifti_header(const std::string& path) {
+  unsigned char h[540] = {};
+  int got = 0;
+  gzFile gzf = gzopen(path.c_str(), "rb");  // reads plain files as they are
+  if (!gzf) return;
+  got = gzread(gzf, h, sizeof h);
+  gzclose(gzf);
+  if (got < 348) return;
+  bool swap = false;
+  int32_t size = static_cast<int32_t>(nifti_value<int32_t>(h, 0, false));
+  if (size != 348 && size != 540) {
+    swap = true;
+    size = static_cast<int32_t>(nifti_value<int32_t>(h, 0, true));
+  }
+  if (size != 348 && !(size == 540 && got >= 540)) return;
+  const bool v2 = size == 540;
+  auto value = [&](size_t off) {
+    return v2 ? nifti_value<double>(h, off, swap) : nifti_value<float>(h, off, swap);
+  };
+  const size_t w = v2 ? 8 : 4;
+  const size_t pixdim = v2 ? 104 : 76, quatern = v2 ? 352 : 256, srow = v2 ? 400 : 280;
+  const int qform_code = static_cast<int>(v2 ? nifti_value<int32_t>(h, 344, swap)
+                                             : nifti_value<int16_t>(h, 252, swap));
+  const int sform_code = static_cast<int>(v2 ? nifti_value<int32_t>(h, 348, swap)
+                                             : nifti_value<int16_t>(h, 254, swap));
+  auto require_finite = [&](size_t first, int count, const char* what) {
+    for (int i = 0; i < count; ++i)
+      if (!std::isfinite(value(first + size_t(i) * w)))
+        USEG_THROW("cannot read " << path << ": its NIfTI header has a non-finite " << what
+                                  << " (NaN or infinity); the file is corrupt");
+  };
+  require_finite(pixdim + w, 3, "voxel spacing (pixdim)");
+  if (qform_code > 0) require_finite(quatern, 6, "qform (quaternion or offset)");
+  if (sform_code > 0) require_finite(srow, 12, "sform (srow_x/y/z)");
 }
 
 }  // namespace useg::io

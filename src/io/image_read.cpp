@@ -47,6 +47,7 @@ OpenedFile open_image_file(const std::string& path) {
   // libtiff reads a cut TIFF's directories noisily and partly: look at its structure first.
   if (ext == ".tif" || ext == ".tiff") io::check_not_truncated(path, ext, 0, 0);
   if (ext == ".png") io::check_png_header(path);
+  if (ext == ".nii" || ext == ".nii.gz") io::check_nifti_header(path);
   if (ext == ".mha" || ext == ".mhd") io::check_meta_header(path);
   if (ext == ".nrrd" || ext == ".nhdr") io::check_nrrd_header(path);
   OpenedFile f;

@@ -49,6 +49,9 @@ void check_png_header(const std::string& path);
 // into a 255-byte buffer without a bound, and other inputs that crash or hang MetaIO
 // (header_checks.cpp).
 void check_meta_header(const std::string& path);
+// Refuses a NIfTI header whose spacing, qform or sform (those in use) is NaN or infinite: ITK's
+// orientation code (vnl SVD) aborts the process on it (header_checks.cpp).
+void check_nifti_header(const std::string& path);
 // Refuses NRRD headers that crash or hang ITK's teem reader: lines over 700 characters, a data
 // file that is not a regular file, file patterns (header_checks.cpp).
 void check_nrrd_header(const std::string& path);

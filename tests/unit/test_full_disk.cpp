@@ -184,9 +184,10 @@ TEST(FullDisk, SmallTmpfsFillsUp) {
     }
   }
   EXPECT_LE(in_flight, 2) << r.output;
-  if (!first_full.empty() && quoted.find("report.") == std::string::npos)
+  if (!first_full.empty() && quoted.find("report.") == std::string::npos) {
     EXPECT_EQ(quoted.substr(0, quoted.size() - 1), first_full.substr(8))
         << "a case's write was the first failure: the rest quote it";
+  }
   EXPECT_GE(done, 1) << r.output;
   EXPECT_GE(not_segmented, 1) << r.output;
   EXPECT_FALSE(first_full.empty() && quoted.empty()) << r.output;

@@ -110,11 +110,12 @@ TEST(FuzzRegressions, ImageInputs) {
     read_image_info(path.string());
     read_image(path.string(), limits);
   });
-  // The 6 seeds read, and so do the two nifti-*-vox-offset-ub reproducers: valid images whose
-  // odd vox_offset made our own truncation check convert a float out of range (undefined
-  // behaviour, fixed). The 21 other reproducers are refused with a useg::Error.
-  EXPECT_EQ(parsed, 8);
-  EXPECT_EQ(refused, 21);
+  // The 6 seeds read, and so does nifti-negative-vox-offset-ub: a valid image whose odd
+  // vox_offset made our own truncation check convert a float out of range (undefined
+  // behaviour, fixed). The other 23 reproducers are refused with a useg::Error (among them
+  // nifti-nan-vox-offset-ub, whose spacing is NaN too).
+  EXPECT_EQ(parsed, 7);
+  EXPECT_EQ(refused, 23);
 }
 
 }  // namespace
