@@ -15,7 +15,12 @@ start=$(date +%s)
 echo "== 1/4 dependencies"
 scripts/install-deps.sh --build-only
 echo "== 2/4 build useg"
-BUILD_DIR=$build USEG_BUILD_TESTS=OFF TARGETS=useg scripts/build.sh
+# A new build folder is configured without the tests (faster); an existing one keeps its setting.
+if [ -f "$build/CMakeCache.txt" ]; then
+  BUILD_DIR=$build TARGETS=useg scripts/build.sh
+else
+  BUILD_DIR=$build USEG_BUILD_TESTS=OFF TARGETS=useg scripts/build.sh
+fi
 useg=$build/useg
 echo "== 3/4 sample data"
 scripts/get-sample-data.sh

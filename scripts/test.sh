@@ -17,13 +17,13 @@ jobs=${JOBS:-$(nproc)}
 
 scripts/install-deps.sh
 
-BUILD_DIR=$build JOBS=$jobs USEG_WITH_CUDA=OFF scripts/build.sh
+BUILD_DIR=$build JOBS=$jobs USEG_WITH_CUDA=OFF USEG_BUILD_TESTS=ON scripts/build.sh
 echo "== unit tests"
 cat "$build/cudacpu_status.txt" 2>/dev/null || true
 (cd "$build" && ctest --output-on-failure -j "$jobs")
 
 if [ -x /usr/local/cuda/bin/nvcc ] || command -v nvcc >/dev/null; then
-  BUILD_DIR=$build-cuda JOBS=$jobs USEG_WITH_CUDA=ON scripts/build.sh
+  BUILD_DIR=$build-cuda JOBS=$jobs USEG_WITH_CUDA=ON USEG_BUILD_TESTS=ON scripts/build.sh
   echo "== CUDA tests ($build-cuda)"
   (cd "$build-cuda" && ctest --output-on-failure -j "$jobs" -R '[Cc][Uu][Dd][Aa]')
 else

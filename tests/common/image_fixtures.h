@@ -2,22 +2,42 @@
 // small integer-valued volumes.
 #pragma once
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "useg/image.h"
 #include "useg/tensor.h"
 
 namespace useg::test {
 
-// A fresh, empty folder under the system temp directory (removed first if it exists).
+// A fresh, empty folder under the temp directory (ctest points TMPDIR into the build folder),
+// named after the test and this process: ctest runs tests in parallel processes, and two of
+// them asking for the same name must not share (or delete) each other's files. The folders
+// are removed when the process exits, unless USEG_KEEP_TEST_DIRS is set (to look at them).
 inline std::filesystem::path fresh_dir(const std::string& name) {
   namespace fs = std::filesystem;
-  fs::path d = fs::temp_directory_path() / ("useg_test_" + name);
+  struct Cleanup {
+    std::vector<fs::path> dirs;
+    ~Cleanup() {
+      if (std::getenv("USEG_KEEP_TEST_DIRS")) return;
+      std::error_code ec;
+      for (const fs::path& d : dirs) fs::remove_all(d, ec);
+    }
+  };
+  static Cleanup cleanup;
+  fs::path d = fs::temp_directory_path() /
+               ("useg_test_" + name + "_" + std::to_string(static_cast<long>(::getpid())));
   fs::remove_all(d);
   fs::create_directories(d);
+  if (std::find(cleanup.dirs.begin(), cleanup.dirs.end(), d) == cleanup.dirs.end())
+    cleanup.dirs.push_back(d);
   return d;
 }
 

@@ -1,7 +1,9 @@
 // `useg train` as users run it: errors exit with code 2 and a message naming what to fix.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 #include "common/image_fixtures.h"
 #include "common/subprocess.h"
@@ -82,6 +84,73 @@ TEST(TrainCli, UnavailableDeviceFailsBeforeLoading) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("useg: error: " + why), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("preprocessed"), std::string::npos) << "loaded data first: " << r.output;
+}
+
+
+// The user's path from training to a score: the validation Dice that `useg train` logs for its
+// best epoch equals the Dice that `useg eval` gives for `useg segment --model RUN/best` on the
+// same validation case (same windows, overlap 0.5, window batch = the training batch size).
+TEST(TrainCli, ValidationDiceEqualsSegmentThenEval) {
+  fs::path root = test::fresh_dir("train_cli_val_eval");
+  test::BlobDataset b;
+  b.cases = 4;
+  b.size = 48;
+  b.radius_min = 6;
+  b.radius_max = 10;
+  test::write_blob_dataset(root / "data", b);
+  RunConfig rc = test::tiny_run(2);
+  rc.train.epochs = 3;
+  rc.train.iterations_per_epoch = 4;
+  rc.train.val_cases = {"blob_002"};
+  test::write_text(root / "config.json", to_json_string(rc));
+  CliRun t = run_train(root, {"--config", (root / "config.json").string(), "--data",
+                              (root / "data").string(), "--output", (root / "run").string(),
+                              "--threads", "1"});
+  ASSERT_EQ(t.code, 0) << t.output;
+
+  // metrics.csv: epoch,train_loss,dice_blob,mean_fg_dice,lr,seconds,skipped_steps
+  auto rows = [](const std::string& text) {
+    std::vector<std::vector<std::string>> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::vector<std::string> cells;
+      std::istringstream ls(line);
+      std::string c;
+      while (std::getline(ls, c, ',')) cells.push_back(c);
+      out.push_back(cells);
+    }
+    return out;
+  };
+  auto metrics = rows(read_file((root / "run" / "metrics.csv").string()));
+  ASSERT_GE(metrics.size(), 2u);
+  ASSERT_EQ(metrics[0].at(3), "mean_fg_dice");
+  double best = -1;
+  for (size_t i = 1; i < metrics.size(); ++i)
+    if (metrics[i].size() > 3 && !metrics[i][3].empty())
+      best = std::max(best, std::stod(metrics[i][3]));
+  ASSERT_GT(best, 0.1) << "no (or a trivial) validation Dice in metrics.csv";
+
+  std::vector<std::string> seg{USEG_BINARY, "segment", "--model", (root / "run" / "best").string(),
+                               "--input", (root / "data" / "imagesTr" / "blob_002_0000.nii.gz").string(),
+                               "--output", (root / "seg").string(), "--batch",
+                               std::to_string(rc.train.batch_size), "--threads", "1"};
+  ASSERT_EQ(test::run_command(seg, (root / "seg.log").string()), 0)
+      << read_file((root / "seg.log").string());
+  const fs::path pred = root / "seg" / "blob_002.nii.gz";
+  ASSERT_TRUE(fs::exists(pred)) << "segment output named after the case";
+  std::vector<std::string> ev{USEG_BINARY, "eval", "--pred", pred.string(), "--ref",
+                              (root / "data" / "labelsTr" / "blob_002.nii.gz").string(),
+                              "--labels", "1", "--output", (root / "eval.csv").string()};
+  ASSERT_EQ(test::run_command(ev, (root / "eval.log").string()), 0)
+      << read_file((root / "eval.log").string());
+  auto eval = rows(read_file((root / "eval.csv").string()));
+  ASSERT_GE(eval.size(), 2u);
+  const auto& head = eval[0];
+  const size_t dice_col = size_t(std::find(head.begin(), head.end(), "dice") - head.begin());
+  ASSERT_LT(dice_col, head.size()) << "no dice column in eval.csv";
+  EXPECT_NEAR(std::stod(eval[1].at(dice_col)), best, 1e-5)
+      << "validation Dice of the best epoch vs useg eval of useg segment with best/";
 }
 
 }  // namespace
