@@ -54,7 +54,7 @@ uintmax_t folder_bytes(const fs::path& dir) {
 const TrainSetup& setup() {
   static TrainSetup s = [] {
     TrainSetup x;
-    x.root = test::fresh_dir("disk_train_" + std::to_string(::getpid()));  // tests run in parallel
+    x.root = test::fresh_dir("disk_train");
     x.data = x.root / "data";
     test::BlobDataset b;
     b.cases = 4;

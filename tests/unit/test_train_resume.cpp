@@ -2,7 +2,6 @@
 // stopped by SIGTERM); non-finite losses are skipped and counted, then stop the run with an error
 // naming the checkpoint; runs killed with SIGKILL leave only complete files and resume.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -29,9 +28,7 @@ namespace {
 // 6 cases of 32x32; a config exercising every piece of state a resume must restore: SGD momentum,
 // warm-up + poly, batch norm running statistics, dropout, deep supervision, foreground sampling.
 fs::path resume_dataset(const std::string& name) {
-  // One folder per process: ctest runs each test in its own process, in parallel with -j, and
-  // several tests build the shared reference run.
-  fs::path d = test::fresh_dir("train_resume_" + name + "_" + std::to_string(::getpid())) / "data";
+  fs::path d = test::fresh_dir("train_resume_" + name) / "data";
   test::BlobDataset b;
   b.cases = 6;
   b.size = 32;
