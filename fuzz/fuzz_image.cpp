@@ -13,8 +13,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  static const char* exts[] = {".nii", ".nii.gz", ".nrrd", ".mha", ".tif", ".png"};
-  const char* ext = exts[data[0] % 6];
+  // Detached headers (.mhd, .nhdr) name their data file in the header: missing, or the header
+  // file itself, or a device — all must end in an error, not a crash or a hang.
+  static const char* exts[] = {".nii", ".nii.gz", ".nrrd", ".mha", ".tif", ".png", ".mhd", ".nhdr"};
+  const char* ext = exts[data[0] % 8];
   static std::string dir = [] {
     char tmpl[] = "/tmp/useg_fuzz_image_XXXXXX";
     return std::string(mkdtemp(tmpl));

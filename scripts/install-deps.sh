@@ -26,12 +26,14 @@ pkgs=(
   libinsighttoolkit5-dev libfftw3-dev   # image I/O and filters (ITK's CMake config wants FFTW)
   libcli11-dev           # command-line parsing
   libcairo2-dev          # plots and preview images
+  libpng-dev             # PNG headers checked before ITK reads them (src/io/png_check.cpp)
 )
 if [ "$build_only" = 0 ]; then
   pkgs+=(
     git python3
     libgtest-dev         # tests
     mricron-data         # a real MRI volume (Colin27) used by tests
+    clang libclang-rt-14-dev  # ASan/UBSan + libFuzzer tree (scripts/ci-reliability.sh, fuzz.sh)
   )
 fi
 if [ "${USEG_DEPS_PYTHON:-0}" = 1 ]; then

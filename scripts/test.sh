@@ -7,6 +7,8 @@
 #   JOBS        parallel build jobs (default: number of cores)
 # Where nvcc exists it also configures and builds a USEG_WITH_CUDA=ON tree ($BUILD_DIR-cuda) and
 # runs its CUDA tests there: SKIPPED with the reason on a machine without a GPU, executed on one.
+# Last, scripts/ci-reliability.sh builds a clang ASan+UBSan tree of the parsers and runs their
+# unit tests and each fuzz target briefly (docs/reliability.md); USEG_CI_RELIABILITY=0 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -27,4 +29,6 @@ if [ -x /usr/local/cuda/bin/nvcc ] || command -v nvcc >/dev/null; then
 else
   echo "== nvcc not found: CUDA build SKIPPED"
 fi
+
+scripts/ci-reliability.sh   # sanitizer subset + short fuzz runs (docs/reliability.md)
 echo "== all tests passed"

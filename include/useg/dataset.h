@@ -42,6 +42,7 @@ struct Dataset {
   std::string dir;
   DatasetJson meta;
   std::vector<DatasetCase> cases;   // sorted by name
+  ReadLimits limits;                // scan_dataset's limits; load_cases reads with them
   int channels() const { return static_cast<int>(meta.channel_names.size()); }
   int classes() const { return static_cast<int>(meta.labels.size()); }
   // Class names by class index (dataset.json's labels sorted by value) and the raw label value
@@ -56,6 +57,10 @@ struct Dataset {
 // (a file may hold several channels, e.g. RGB), image/label size and geometry (spacing, origin,
 // direction) mismatches, an empty dataset and numTraining against the cases found (an error, as
 // in nnU-Net: the files are probably incomplete). Throws one useg::Error listing every problem.
-Dataset scan_dataset(const std::string& dir);
+// Resource guards, before anything is allocated: a dataset.json larger than
+// kMaxDatasetJsonBytes is refused unread, and a case whose headers declare more than `limits`
+// (voxels, or bytes as float32 over all its channels) is a problem naming the file.
+constexpr int64_t kMaxDatasetJsonBytes = int64_t(16) << 20;
+Dataset scan_dataset(const std::string& dir, const ReadLimits& limits = {});
 
 }  // namespace useg

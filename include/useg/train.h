@@ -21,6 +21,7 @@
 #include <string>
 
 #include "useg/config.h"
+#include "useg/image.h"
 #include "useg/tensor.h"
 
 namespace useg {
@@ -35,6 +36,9 @@ struct TrainOptions {
   int threads = 0;                      // CPU backend threads (0 = OpenMP default)
   std::optional<uint64_t> seed;         // overrides train.seed of a new run
   int tty = -1;                         // progress display: -1 detect, 0 log lines, 1 status line
+  // Resource guard: a case whose image headers declare more voxels or more bytes (as float32,
+  // all channels) than this is refused before any voxel is read (--max-voxels, --max-memory).
+  ReadLimits limits;
   // Set to a signal number (by the caller's signal handler) to stop after the current step:
   // the trainer writes a checkpoint and returns Status::Interrupted.
   const std::atomic<int>* stop = nullptr;

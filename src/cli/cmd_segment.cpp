@@ -25,32 +25,12 @@ struct SegmentArgs {
   std::string max_memory;
 };
 
-// "8G", "512M", "1.5GiB", "1000000" -> bytes (K/M/G/T are powers of 1024).
-int64_t parse_bytes(const std::string& text) {
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  std::string unit = end ? std::string(end) : "";
-  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (unit.size() > 1 && (unit.substr(1) == "B" || unit.substr(1) == "IB")) unit = unit.substr(0, 1);
-  double scale = unit.empty() || unit == "B" ? 1
-                 : unit == "K"              ? 1024.0
-                 : unit == "M"              ? 1024.0 * 1024
-                 : unit == "G"              ? 1024.0 * 1024 * 1024
-                 : unit == "T"              ? 1024.0 * 1024 * 1024 * 1024
-                                            : -1;
-  if (end == text.c_str() || !(v > 0) || scale < 0)
-    USEG_THROW("--max-memory expects bytes, optionally with K, M, G or T (powers of 1024), e.g. "
-               "--max-memory 8G; got '"
-               << text << "'");
-  return static_cast<int64_t>(v * scale);
-}
-
 int run_segment(SegmentArgs& a) {
   BatchOptions& b = a.batch;
   b.device = parse_device(a.device);
   b.segment.postprocess = parse_postprocess(a.postprocess);
   b.shard = resolve_shard(a.shard, a.shards, [](const char* n) { return std::getenv(n); });
-  if (!a.max_memory.empty()) b.max_memory = parse_bytes(a.max_memory);
+  if (!a.max_memory.empty()) b.max_memory = parse_bytes(a.max_memory, "--max-memory");
   BatchResult r = run_segment_batch(b);
   std::cout << "segment: " << r.done << " done, " << r.skipped << " skipped, " << r.failed
             << " failed of " << r.cases.size() << " case(s)";

@@ -1,5 +1,5 @@
 // `useg train --config CONFIG.json --data DATASET_DIR --output RUN_DIR [--device cpu|cuda]
-//             [--resume] [--threads N] [--seed S]`
+//             [--resume] [--threads N] [--seed S] [--max-voxels N] [--max-memory BYTES]`
 //
 // SIGINT, SIGTERM and SIGUSR1 (Slurm's warning before the time limit) stop the run after the
 // current step with a checkpoint; the command exits 0 and prints the command that resumes it.
@@ -71,12 +71,16 @@ struct TrainArgs {
   bool resume = false;
   int threads = 0;
   std::optional<uint64_t> seed;
+  int64_t max_voxels = 0;   // 0: the reader's default (ReadLimits)
+  std::string max_memory;   // "": the reader's default
 };
 
 std::string resume_command(const TrainArgs& a) {
   std::string cmd = "useg train --resume --data " + quote(a.data) + " --output " + quote(a.output);
   if (a.device != "cpu") cmd += " --device " + quote(a.device);
   if (a.threads > 0) cmd += " --threads " + std::to_string(a.threads);
+  if (a.max_voxels > 0) cmd += " --max-voxels " + std::to_string(a.max_voxels);
+  if (!a.max_memory.empty()) cmd += " --max-memory " + quote(a.max_memory);
   return cmd;
 }
 
@@ -88,6 +92,8 @@ int run_train(const TrainArgs& a) {
   o.device = parse_device(a.device);
   o.threads = a.threads;
   o.seed = a.seed;
+  if (a.max_voxels > 0) o.limits.max_voxels = a.max_voxels;
+  if (!a.max_memory.empty()) o.limits.max_bytes = parse_bytes(a.max_memory, "--max-memory");
   if (!a.config.empty()) o.config = load_run_config(a.config);
   USEG_CHECK(o.config || a.resume, "--config is required for a new run");
   o.stop = &g_stop_signal;
@@ -128,6 +134,12 @@ void register_train_commands(CLI::App& app, std::function<int()>& run) {
   c->add_option("--device", args->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   c->add_flag("--resume", args->resume, "continue the run in --output from its checkpoint");
   c->add_option("--threads", args->threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
+  c->add_option("--max-voxels", args->max_voxels,
+                "refuse a case whose headers declare more voxels (default 2^31)")
+      ->check(CLI::PositiveNumber);
+  c->add_option("--max-memory", args->max_memory,
+                "refuse a case whose headers declare more bytes as float32, all channels "
+                "(K, M, G, T suffixes; default 16G)");
   c->add_option_function<uint64_t>(
       "--seed", [args](const uint64_t& s) { args->seed = s; },
       "random seed (overrides train.seed; weights, split, sampling and augmentation)");

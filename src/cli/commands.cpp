@@ -2,9 +2,32 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cctype>
+#include <cstdlib>
+
+#include "useg/error.h"
+
 namespace useg::cli {
 
 const char* version() { return "0.1.0"; }
+
+int64_t parse_bytes(const std::string& text, const std::string& option) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  std::string unit = end ? std::string(end) : "";
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.size() > 1 && (unit.substr(1) == "B" || unit.substr(1) == "IB")) unit = unit.substr(0, 1);
+  double scale = unit.empty() || unit == "B" ? 1
+                 : unit == "K"              ? 1024.0
+                 : unit == "M"              ? 1024.0 * 1024
+                 : unit == "G"              ? 1024.0 * 1024 * 1024
+                 : unit == "T"              ? 1024.0 * 1024 * 1024 * 1024
+                                            : -1;
+  if (end == text.c_str() || !(v > 0) || scale < 0 || v * scale > 9.2e18)
+    USEG_THROW(option << " expects bytes, optionally with K, M, G or T (powers of 1024), e.g. "
+                      << option << " 8G; got '" << text << "'");
+  return static_cast<int64_t>(v * scale);
+}
 
 void register_commands(CLI::App& app, std::function<int()>& run) {
   register_model_commands(app, run);

@@ -2,7 +2,9 @@
 // subcommand is chosen, sets `run` to a function returning the exit code.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <string>
 
 namespace CLI {
 class App;
@@ -20,5 +22,8 @@ void register_eval_commands(CLI::App& app, std::function<int()>& run);
 void register_segment_commands(CLI::App& app, std::function<int()>& run);  // cmd_segment.cpp
 void register_bench_commands(CLI::App& app, std::function<int()>& run);  // cmd_bench.cpp
 void register_train_commands(CLI::App& app, std::function<int()>& run);  // cmd_train.cpp
+
+// "8G", "512M", "1.5GiB", "1000000" -> bytes (K/M/G/T are powers of 1024); errors name `option`.
+int64_t parse_bytes(const std::string& text, const std::string& option);
 
 }  // namespace useg::cli

@@ -1,15 +1,21 @@
 #include "useg/files.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include <atomic>
+#include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "useg/error.h"
@@ -34,6 +40,44 @@ std::pair<std::string, std::string> split_ext(const std::string& name) {
   return {name.substr(0, dot), name.substr(dot)};
 }
 
+// This machine's name reduced to [A-Za-z0-9_] (at most 32 characters), so that a temporary
+// name parses back unambiguously.
+const std::string& host_tag() {
+  static const std::string tag = [] {
+    char buf[256] = {0};
+    if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return std::string("host");
+    std::string t;
+    for (const char* c = buf; *c && t.size() < 32; ++c)
+      t += std::isalnum(static_cast<unsigned char>(*c)) ? *c : '_';
+    return t;
+  }();
+  return tag;
+}
+
+struct TempName {
+  std::string host;
+  long pid = 0;
+};
+
+bool parse_temp_name(const std::string& name, TempName* out) {
+  static const std::regex re(R"(^\..*\.tmp-([A-Za-z0-9_]+)-([0-9]{1,9})-[0-9]+(\..*)?$)");
+  std::smatch m;
+  if (!std::regex_match(name, m, re)) return false;
+  if (out) {
+    out->host = m[1].str();
+    out->pid = std::stol(m[2].str());
+  }
+  return true;
+}
+
+bool process_alive(long pid) {
+  if (pid <= 0) return true;  // not ours to judge
+  if (pid == static_cast<long>(::getpid())) return true;
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+bool is_disk_full_errno(int err) { return err == ENOSPC || err == EDQUOT; }
+
 void fsync_path(const std::string& path, bool directory) {
   int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
   if (fd < 0) return;
@@ -55,8 +99,65 @@ std::string temp_path_for(const std::string& final_path) {
   fs::path p(final_path);
   auto [stem, ext] = split_ext(p.filename().string());
   std::ostringstream name;
-  name << "." << stem << ".tmp-" << ::getpid() << "-" << g_temp_counter.fetch_add(1) << ext;
+  name << "." << stem << ".tmp-" << host_tag() << "-" << ::getpid() << "-"
+       << g_temp_counter.fetch_add(1) << ext;
   return (p.parent_path() / name.str()).string();
+}
+
+bool is_temp_name(const std::string& name) { return parse_temp_name(name, nullptr); }
+
+size_t remove_stale_temp_files(const std::string& dir, double foreign_age_hours) {
+  size_t removed = 0;
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  for (fs::directory_iterator it(dir.empty() ? "." : dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    TempName t;
+    if (!parse_temp_name(it->path().filename().string(), &t)) continue;
+    bool stale = false;
+    if (t.host == host_tag()) {
+      stale = !process_alive(t.pid);
+    } else if (foreign_age_hours > 0) {
+      std::error_code tec;
+      auto mtime = fs::last_write_time(it->path(), tec);
+      stale = !tec && now - mtime > std::chrono::duration<double, std::ratio<3600>>(
+                                        foreign_age_hours);
+    }
+    if (!stale) continue;
+    std::error_code rec;
+    if (fs::remove_all(it->path(), rec) > 0 && !rec) ++removed;
+  }
+  return removed;
+}
+
+void check_external_write(const std::string& temp, const std::string& final_path) {
+  std::error_code ec;
+  uintmax_t size = 0;
+  if (fs::is_directory(temp, ec)) {
+    for (const auto& e : fs::recursive_directory_iterator(temp, ec))
+      if (e.is_regular_file(ec)) size += e.file_size(ec);
+  } else {
+    size = fs::file_size(temp, ec);
+  }
+  if (!ec && injected_write_failure(static_cast<size_t>(size)))
+    throw DiskFullError("cannot write " + final_path + ": " + std::strerror(ENOSPC) +
+                        " (injected by USEG_FAIL_WRITES_AFTER_BYTES)");
+}
+
+void throw_write_failure(const std::string& final_path, const std::string& reason) {
+  fs::path folder = fs::path(final_path).parent_path();
+  if (folder.empty()) folder = ".";
+  struct statvfs st {};
+  if (::statvfs(folder.c_str(), &st) == 0) {
+    // Root may use the blocks reserved for it; others see f_bavail.
+    unsigned long long blocks = ::geteuid() == 0 ? st.f_bfree : st.f_bavail;
+    unsigned long long free_bytes = blocks * static_cast<unsigned long long>(st.f_frsize);
+    if (free_bytes < (1ull << 20))
+      throw DiskFullError("cannot write " + final_path + ": " + std::strerror(ENOSPC) + " (" +
+                          std::to_string(free_bytes) + " bytes free in " + folder.string() +
+                          "; " + reason + ")");
+  }
+  throw Error("cannot write " + final_path + ": " + reason);
 }
 
 void commit_temp_file(const std::string& temp, const std::string& final_path) {
@@ -64,9 +165,12 @@ void commit_temp_file(const std::string& temp, const std::string& final_path) {
   std::error_code ec;
   fs::rename(temp, final_path, ec);
   if (ec) {
-    fs::remove(temp, ec);
-    USEG_THROW("cannot write " << final_path << ": rename from temporary file failed ("
-                               << ec.message() << ")");
+    std::error_code rec;
+    fs::remove(temp, rec);
+    std::string msg = "cannot write " + final_path + ": rename from temporary file failed (" +
+                      ec.message() + ")";
+    if (is_disk_full_errno(ec.value())) throw DiskFullError(msg);
+    throw Error(msg);
   }
   fs::path parent = fs::path(final_path).parent_path();
   fsync_path(parent.empty() ? "." : parent.string(), true);
@@ -75,8 +179,12 @@ void commit_temp_file(const std::string& temp, const std::string& final_path) {
 void write_file_atomic(const std::string& path, const std::string& bytes) {
   std::string tmp = temp_path_for(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    USEG_THROW("cannot write " << path << ": " << std::strerror(errno));
+  if (fd < 0) {
+    const int open_err = errno;
+    std::string msg = "cannot write " + path + ": " + std::strerror(open_err);
+    if (is_disk_full_errno(open_err)) throw DiskFullError(msg);
+    throw Error(msg);
+  }
   size_t done = 0;
   int err = 0;
   while (done < bytes.size()) {
@@ -97,8 +205,10 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   if (::close(fd) != 0 && !err) err = errno;
   if (err) {
     ::unlink(tmp.c_str());
-    USEG_THROW("cannot write " << path << ": " << std::strerror(err)
-                               << " (nothing was changed at that path)");
+    std::string msg = "cannot write " + path + ": " + std::strerror(err) +
+                      " (nothing was changed at that path)";
+    if (is_disk_full_errno(err)) throw DiskFullError(msg);
+    throw Error(msg);
   }
   commit_temp_file(tmp, path);
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <mutex>
 #include <new>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -183,19 +184,40 @@ BatchResult run_segment_batch(const BatchOptions& o) {
   }
 
   Progress progress("segment", static_cast<int64_t>(plan.size()), o.tty);
-  std::mutex mutex;  // guards result and the report files
+  std::mutex mutex;  // guards result, disk_full and the report files
   int64_t finished = 0;
+  // Set by the first write that fails on a full disk: the cases not yet segmented then fail
+  // with this message instead of being computed for nothing (docs/reliability.md).
+  std::string disk_full;
   auto write_report_locked = [&] {
     result.seconds = since(t_start);
     try {
       write_file_atomic(result.report_json, batch_report_json(o, result));
       write_file_atomic(result.report_csv, batch_report_csv(result));
+    } catch (const DiskFullError& e) {
+      if (disk_full.empty()) disk_full = e.what();
+      progress.log(std::string("useg: warning: ") + e.what());
     } catch (const std::exception& e) {
       progress.log(std::string("useg: warning: ") + e.what());
     }
   };
+  auto disk_full_error = [&]() -> std::string {
+    std::lock_guard<std::mutex> lock(mutex);
+    return disk_full.empty() ? "" : "not segmented: the disk is full (" + disk_full + ")";
+  };
   {
     std::lock_guard<std::mutex> lock(mutex);
+    // Temporary files of runs that were killed (their process is gone) are removed here.
+    std::set<std::string> folders{report_dir.empty() ? std::string(".") : report_dir.string()};
+    for (const CaseRecord& r : result.cases)
+      for (const std::string& out : r.outputs) {
+        fs::path parent = fs::path(out).parent_path();
+        folders.insert(parent.empty() ? "." : parent.string());
+      }
+    for (const std::string& f : folders)
+      if (size_t n = remove_stale_temp_files(f))
+        progress.log("removed " + std::to_string(n) +
+                     " temporary file(s) left by an interrupted run in " + f);
     for (const CaseRecord& r : result.cases) {
       if (r.status == "skipped")
         progress.log(r.id + ": skipped (its outputs exist; --overwrite recomputes)");
@@ -245,10 +267,10 @@ BatchResult run_segment_batch(const BatchOptions& o) {
   std::thread reader([&] {
     for (size_t i = 0; i < plan.size(); ++i) {
       to_compute.wait_empty();  // at most one case read ahead
-      ReadItem item{i, {}, {}};
+      ReadItem item{i, {}, disk_full_error()};
       auto t = Clock::now();
       try {
-        item.image = read_case(plan[i].c, o, info);
+        if (item.error.empty()) item.image = read_case(plan[i].c, o, info);
       } catch (const std::bad_alloc&) {
         item.error = plan[i].c.files.front() + ": out of memory while reading";
       } catch (const std::exception& e) {
@@ -277,6 +299,10 @@ BatchResult run_segment_batch(const BatchOptions& o) {
                            plan[item->plan].c.id);
       } catch (const std::bad_alloc&) {
         error = "out of memory while writing the outputs";
+      } catch (const DiskFullError& e) {
+        error = e.what();
+        std::lock_guard<std::mutex> lock(mutex);
+        if (disk_full.empty()) disk_full = error;
       } catch (const std::exception& e) {
         error = e.what();
       }
@@ -290,6 +316,7 @@ BatchResult run_segment_batch(const BatchOptions& o) {
   while (auto item = to_compute.take()) {
     ReadItem in = std::move(*item);
     to_compute.release();  // the reader may start on the next case
+    if (in.error.empty()) in.error = disk_full_error();
     if (!in.error.empty()) {
       finish_case(in.plan, in.error, 0);
       continue;

@@ -46,6 +46,10 @@ OpenedFile open_image_file(const std::string& path) {
   }
   // libtiff reads a cut TIFF's directories noisily and partly: look at its structure first.
   if (ext == ".tif" || ext == ".tiff") io::check_not_truncated(path, ext, 0, 0);
+  if (ext == ".png") io::check_png_header(path);
+  if (ext == ".nii" || ext == ".nii.gz") io::check_nifti_header(path);
+  if (ext == ".mha" || ext == ".mhd") io::check_meta_header(path);
+  if (ext == ".nrrd" || ext == ".nhdr") io::check_nrrd_header(path);
   OpenedFile f;
   f.io = io::create_image_io(path, false);
   if (!f.io)
@@ -56,6 +60,8 @@ OpenedFile open_image_file(const std::string& path) {
     f.io->ReadImageInformation();
   } catch (const itk::ExceptionObject& e) {
     throw_itk(path, e);
+  } catch (const std::exception& e) {  // what a reader lets through besides ITK's exceptions
+    USEG_THROW("cannot read " << path << ": the image library failed (" << e.what() << ")");
   }
   const unsigned nd = f.io->GetNumberOfDimensions();
   if (nd < 2) USEG_THROW("cannot read " << path << ": a " << nd << "D image is not supported");
@@ -72,6 +78,10 @@ OpenedFile open_image_file(const std::string& path) {
   f.geometry = io::geometry_from_io(*f.io);
   f.components = static_cast<int>(f.io->GetNumberOfComponents());
   if (f.components < 1) USEG_THROW("cannot read " << path << ": it declares 0 components");
+  // ITK's GetComponentSize() throws its own exception for an unknown type (found by fuzzing a
+  // MetaImage header with a mangled ElementType): refuse it here, with our message.
+  if (f.io->GetComponentType() == itk::IOComponentEnum::UNKNOWNCOMPONENTTYPE)
+    USEG_THROW("cannot read " << path << ": its header declares no known pixel component type");
   return f;
 }
 
@@ -144,6 +154,11 @@ Image read_image_file(const std::string& path, const ReadLimits& limits) {
   } catch (const std::bad_alloc&) {
     USEG_THROW("cannot read " << path << ": out of memory for " << g.str() << " with "
                               << f.components << " channel(s)");
+  } catch (const Error& e) {  // the tensor allocator's "out of host memory ..."
+    USEG_THROW("cannot read " << path << ": " << e.what() << " for " << g.str() << " with "
+                              << f.components << " channel(s)");
+  } catch (const std::exception& e) {  // e.g. std::length_error from MetaIO (fuzzing)
+    USEG_THROW("cannot read " << path << ": the image library failed (" << e.what() << ")");
   }
   return image;
 }

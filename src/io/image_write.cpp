@@ -154,16 +154,27 @@ void write_image(const std::string& path, const Tensor& voxels, const Geometry& 
   const std::string temp = temp_path_for(path);
   const std::string temp_file = detached ? (fs::path(temp) / final_path.filename()).string() : temp;
   std::error_code ec;
+  // Failures are judged while the partial temporary file still exists (a full disk is told
+  // apart from other errors by the folder's free space), then the temporary file is removed.
+  auto fail = [&](const std::string& reason) {
+    try {
+      throw_write_failure(path, reason);
+    } catch (...) {
+      fs::remove_all(temp, ec);
+      throw;
+    }
+  };
   try {
     if (detached && !fs::create_directory(temp, ec))
-      USEG_THROW("cannot create a temporary folder " << temp << ": " << ec.message());
+      fail("cannot create a temporary folder " + temp + ": " + ec.message());
     // Create the file first: some ITK writers only print why they could not open it.
     int fd = ::open(temp_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-      USEG_THROW("cannot create a file in " << (folder.empty() ? "." : folder.string()) << " ("
-                                            << std::strerror(errno) << ")");
+      fail("cannot create a file in " + (folder.empty() ? std::string(".") : folder.string()) +
+           " (" + std::strerror(errno) + ")");
     ::close(fd);
     itk_write(temp_file, ext, geometry, components, type, pixels);
+    check_external_write(detached ? temp : temp_file, path);
     if (detached) {
       for (const auto& entry : fs::directory_iterator(temp))
         if (entry.path().filename() != final_path.filename())
@@ -171,17 +182,19 @@ void write_image(const std::string& path, const Tensor& voxels, const Geometry& 
     }
     commit_temp_file(temp_file, path);
   } catch (const itk::ExceptionObject& e) {
+    fail(io::trim_itk_description(e.GetDescription()));
+  } catch (const DiskFullError&) {
     fs::remove_all(temp, ec);
-    USEG_THROW("cannot write " << path << ": "
-                               << io::trim_itk_description(e.GetDescription()));
+    throw;
   } catch (const Error& e) {
-    fs::remove_all(temp, ec);
     std::string what = e.what();
-    if (what.find(path) != std::string::npos) throw;
-    USEG_THROW("cannot write " << path << ": " << what);
+    if (what.find(path) != std::string::npos) {
+      fs::remove_all(temp, ec);
+      throw;
+    }
+    fail(what);
   } catch (const std::exception& e) {
-    fs::remove_all(temp, ec);
-    USEG_THROW("cannot write " << path << ": " << e.what());
+    fail(e.what());
   }
   if (detached) fs::remove_all(temp, ec);
 }

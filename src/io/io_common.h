@@ -40,6 +40,22 @@ void check_readable_file(const std::string& path);
 void check_not_truncated(const std::string& path, const std::string& ext, int64_t data_bytes,
                          int64_t pages);
 
+// Reads a PNG file's chunks up to the image data with libpng under our own error handler and
+// throws "cannot read <path>: not a valid PNG file (<libpng's reason>)" when they are malformed.
+// Run before ITK's PNG reader, which aborts the process on such files (see png_check.cpp).
+void check_png_header(const std::string& path);
+
+// Refuses a MetaImage header with a key longer than 200 characters, which ITK's MetaIO copies
+// into a 255-byte buffer without a bound, and other inputs that crash or hang MetaIO
+// (header_checks.cpp).
+void check_meta_header(const std::string& path);
+// Refuses a NIfTI header whose spacing, qform or sform (those in use) is NaN or infinite: ITK's
+// orientation code (vnl SVD) aborts the process on it (header_checks.cpp).
+void check_nifti_header(const std::string& path);
+// Refuses NRRD headers that crash or hang ITK's teem reader: lines over 700 characters, a data
+// file that is not a regular file, file patterns (header_checks.cpp).
+void check_nrrd_header(const std::string& path);
+
 // "" when the DICOM Part 10 file `file` holds all the pixel data it declares; otherwise what is
 // missing (GDCM reads a cut slice without error). Compressed or non-Part-10 files pass.
 std::string dicom_truncation(const std::string& file);

@@ -5,10 +5,12 @@
 // decompressed only when its trailer disagrees with the header).
 #include <itk_zlib.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -63,9 +65,18 @@ bool parse_nifti(const unsigned char* h, size_t n, NiftiLayout* out) {
   if (size == 348) {
     int ndim = get<int16_t>(h + 40, swap);
     if (ndim < 1 || ndim > 7) return false;
-    for (int i = 1; i <= ndim; ++i) voxels *= std::max<int64_t>(1, get<int16_t>(h + 40 + 2 * i, swap));
+    for (int i = 1; i <= ndim; ++i)  // 7 dims of up to 32767 overflow int64: checked
+      if (__builtin_mul_overflow(voxels, std::max<int64_t>(1, get<int16_t>(h + 40 + 2 * i, swap)),
+                                 &voxels))
+        return false;
     bitpix = get<int16_t>(h + 72, swap);
-    out->vox_offset = std::max<int64_t>(348, static_cast<int64_t>(get<float>(h + 108, swap)));
+    // vox_offset is a float: NaN, infinities and huge values must not reach the integer
+    // conversion (undefined behaviour, found by fuzzing).
+    const float offset = get<float>(h + 108, swap);
+    if (!std::isfinite(offset)) return false;
+    out->vox_offset = offset >= 4e18f ? int64_t(4e18)
+                      : offset <= 348.0f ? int64_t(348)
+                                         : static_cast<int64_t>(offset);
   } else if (size == 540 && n >= 540) {
     int64_t ndim = get<int64_t>(h + 16, swap);
     if (ndim < 1 || ndim > 7) return false;
@@ -90,7 +101,8 @@ void check_nifti(const std::string& path, bool gz) {
     unsigned char h[540] = {};
     in.read(reinterpret_cast<char*>(h), sizeof h);
     if (!parse_nifti(h, static_cast<size_t>(in.gcount()), &layout)) return;
-    if (file_size < layout.vox_offset + layout.data_bytes) {
+    int64_t end = 0;
+    if (__builtin_add_overflow(layout.vox_offset, layout.data_bytes, &end) || file_size < end) {
       std::ostringstream os;
       os << "its header declares " << layout.data_bytes << " bytes of voxels from byte "
          << layout.vox_offset << ", the file holds " << file_size << " bytes";
@@ -106,7 +118,9 @@ void check_nifti(const std::string& path, bool gz) {
     gzclose(gzf);
     return;
   }
-  const int64_t needed = layout.vox_offset + layout.data_bytes;
+  int64_t needed = 0;
+  if (__builtin_add_overflow(layout.vox_offset, layout.data_bytes, &needed))
+    needed = std::numeric_limits<int64_t>::max();
   // Fast path: the gzip trailer holds the uncompressed size modulo 2^32.
   std::ifstream raw(path, std::ios::binary);
   unsigned char trailer[4] = {};
@@ -119,7 +133,10 @@ void check_nifti(const std::string& path, bool gz) {
   int64_t total = got;
   std::vector<char> buf(1 << 20);
   int n;
-  while ((n = gzread(gzf, buf.data(), static_cast<unsigned>(buf.size()))) > 0) total += n;
+  // Stops once the declared size is reached: a small file inflating to terabytes (a "zip
+  // bomb") costs no more than its header declares.
+  while (total < needed && (n = gzread(gzf, buf.data(), static_cast<unsigned>(buf.size()))) > 0)
+    total += n;
   int err = Z_OK;
   std::string zmsg = gzerror(gzf, &err);
   gzclose(gzf);
@@ -139,6 +156,7 @@ void check_meta(const std::string& path, int64_t data_bytes) {
   bool compressed = false;
   int64_t compressed_size = -1, header_size = 0;
   int64_t data_start = -1;
+  bool has_data_file = false;  // the ElementDataFile key was seen (its value may be empty)
   for (int i = 0; i < 200 && std::getline(in, line); ++i) {
     auto eq = line.find('=');
     if (eq == std::string::npos) continue;
@@ -147,15 +165,28 @@ void check_meta(const std::string& path, int64_t data_bytes) {
       return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
     };
     std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
-    if (key == "CompressedData") compressed = value == "True" || value == "true";
-    if (key == "CompressedDataSize") compressed_size = std::atoll(value.c_str());
-    if (key == "HeaderSize") header_size = std::atoll(value.c_str());
+    // As MetaIO reads booleans: by the first letter (fuzzing found "Trum" taken as true).
+    if (key == "CompressedData") compressed = !value.empty() && (value[0] == 'T' || value[0] == 't');
+    if (key == "CompressedDataSize") compressed_size = std::strtoll(value.c_str(), nullptr, 10);
+    if (key == "HeaderSize") header_size = std::strtoll(value.c_str(), nullptr, 10);
     if (key == "ElementDataFile") {
       data_file = value;
-      data_start = static_cast<int64_t>(in.tellg());
+      has_data_file = true;
+      // At the end of the file tellg() fails (-1): the data then starts at the file's end.
+      data_start = in.eof() ? static_cast<int64_t>(fs::file_size(path))
+                            : static_cast<int64_t>(in.tellg());
       break;
     }
   }
+  // MetaIO sizes its read buffer for compressed data from CompressedDataSize; without it, from
+  // arithmetic that fuzzing drove to a 2^63-byte allocation. ITK always writes the size.
+  // (Found twice by fuzzing: the second time the header ended right after "ElementDataFile =",
+  // where tellg() fails and an earlier version of this check let the file through.)
+  if (compressed && compressed_size <= 0 && has_data_file)
+    USEG_THROW("cannot read " << path << ": its MetaImage header says CompressedData = True but "
+                                         "gives no positive CompressedDataSize");
+  if (data_file.empty() && has_data_file)
+    USEG_THROW("cannot read " << path << ": its MetaImage header has an empty ElementDataFile");
   if (data_file.empty() || data_file == "LIST" || data_file.find('%') != std::string::npos ||
       data_file.find(' ') != std::string::npos || header_size < 0)
     return;  // file lists and patterns: left to MetaIO
@@ -204,17 +235,26 @@ void check_tiff(const std::string& path, int64_t pages) {
   uint64_t ifd = big ? get<uint64_t>(h + 8, swap) : get<uint32_t>(h + 4, swap);
   const size_t entry = big ? 20 : 12, count_bytes = big ? 8 : 2, next_bytes = big ? 8 : 4;
   std::set<uint64_t> seen;
+  std::vector<std::vector<uint64_t>> first_layout;
   int64_t page = 0;
   for (; ifd != 0 && page < (int64_t(1) << 24); ++page) {
     std::ostringstream where;
     where << "page " << page + 1;
-    if (ifd + count_bytes > size) {
+    if (ifd > size || ifd + count_bytes > size) {  // (unsigned: no wrap-around past size)
       std::ostringstream os;
       os << "the directory of " << where.str() << " should start at byte " << ifd
          << ", the file holds " << size << " bytes";
       truncated(path, os.str());
     }
-    if (!seen.insert(ifd).second) return;  // a loop in the chain: not our concern here
+    // A loop in the chain: ITK's bundled libtiff counts directories forever on such a file
+    // (found by fuzzing), so it is refused here.
+    if (!seen.insert(ifd).second) {
+      std::ostringstream os;
+      os << "cannot read " << path << ": its TIFF directory chain loops back to byte " << ifd
+         << " after " << page << " director" << (page == 1 ? "y" : "ies")
+         << "; the file is corrupt";
+      USEG_THROW(os.str());
+    }
     unsigned char cb[8];
     read_at(in, ifd, cb, count_bytes);
     const uint64_t n = big ? get<uint64_t>(cb, swap) : get<uint16_t>(cb, swap);
@@ -233,12 +273,13 @@ void check_tiff(const std::string& path, int64_t pages) {
         const uint64_t count = big ? get<uint64_t>(e + 4, swap) : get<uint32_t>(e + 4, swap);
         const unsigned char* field = e + (big ? 12 : 8);
         if (count > size) truncated(path, "a tag of " + where.str() + " is corrupt");
+        if (count == 0) continue;  // (memcpy from an empty vector's null data is UB: fuzzing)
         std::vector<unsigned char> bytes(count * width);
         if (count * width <= (big ? 8u : 4u)) {
           std::memcpy(bytes.data(), field, bytes.size());
         } else {
           uint64_t at = big ? get<uint64_t>(field, swap) : get<uint32_t>(field, swap);
-          if (at + bytes.size() > size)
+          if (at > size || at + bytes.size() > size)
             truncated(path, "a tag of " + where.str() + " lies past the end of the file");
           read_at(in, at, bytes.data(), bytes.size());
         }
@@ -250,10 +291,54 @@ void check_tiff(const std::string& path, int64_t pages) {
       }
       return v;
     };
+    // ITK 5.2's TIFFImageIO::ReadTIFFTags copies DateTime (tag 306) with libtiff's fixed
+    // count of 20 bytes whatever the file stores: a shorter one is a heap over-read inside ITK
+    // (found by fuzzing; AddressSanitizer), so such files are refused here.
+    for (uint64_t i = 0; i < n; ++i) {
+      const unsigned char* e = dir.data() + i * entry;
+      if (get<uint16_t>(e, swap) != 306) continue;
+      const uint64_t count = big ? get<uint64_t>(e + 4, swap) : get<uint32_t>(e + 4, swap);
+      if (count < 20) {
+        std::ostringstream os;
+        os << "cannot read " << path << ": the DateTime tag (306) of " << where.str()
+           << " holds " << count << " bytes, TIFF requires 20 (\"YYYY:MM:DD HH:MM:SS\" and a "
+              "NUL); fix or remove the tag (e.g. tiffset -s 306 \"2000:01:01 00:00:00\" FILE)";
+        USEG_THROW(os.str());
+      }
+    }
+    // ITK reads a multi-page TIFF as a volume with the first page's layout, sizing its buffers
+    // from it: a later page of another width, height or pixel layout overflows them inside
+    // libtiff (found by fuzzing; AddressSanitizer). Reduced-resolution pages (thumbnails,
+    // NewSubfileType bit 0) are skipped by ITK and not compared.
+    // ITK counts and reads pages by their NewSubfileType in two places that disagree on values
+    // other than 0 (image), 1 (reduced) and 2 (page): a heap overflow (fuzzing). Those are the
+    // only values accepted, and all full pages must carry the same one.
+    const std::vector<uint64_t> subfile = values(254);
+    const uint64_t kind = subfile.empty() ? 0 : subfile[0];
+    if (kind & ~uint64_t(3)) {
+      std::ostringstream os;
+      os << "cannot read " << path << ": " << where.str() << " has NewSubfileType " << kind
+         << " (useg reads 0, 1 = reduced resolution, 2 = page); the file is corrupt or holds "
+            "transparency masks";
+      USEG_THROW(os.str());
+    }
+    if (!(kind & 1)) {
+      std::vector<std::vector<uint64_t>> layout{{kind}};
+      for (uint16_t tag : {256, 257, 258, 277, 284, 339}) layout.push_back(values(tag));
+      if (first_layout.empty()) {
+        first_layout = layout;
+      } else if (layout != first_layout) {
+        std::ostringstream os;
+        os << "cannot read " << path << ": " << where.str() << " differs from the first page in "
+           << "size or pixel layout (width, height, bits, samples, planar configuration or "
+              "sample format); a multi-page TIFF must hold slices of one volume";
+        USEG_THROW(os.str());
+      }
+    }
     std::vector<uint64_t> offsets = values(273), counts = values(279);  // strips
     if (offsets.empty()) offsets = values(324), counts = values(325);   // tiles
     for (size_t k = 0; k < offsets.size() && k < counts.size(); ++k)
-      if (offsets[k] + counts[k] > size) {
+      if (offsets[k] > size || counts[k] > size - offsets[k]) {
         std::ostringstream os;
         os << where.str() << " has data up to byte " << offsets[k] + counts[k]
            << ", the file holds " << size << " bytes";

@@ -167,14 +167,37 @@ std::vector<std::pair<std::string, Tensor>> UNet::state_dict() const {
   return out;
 }
 
+namespace {
+// A lower bound of the parameter count of `c` (the first convolution of every encoder stage),
+// in double so that absurd configs cannot overflow.
+double parameter_lower_bound(const ModelConfig& c) {
+  double n = 0;
+  for (int s = 0; s <= c.depth; ++s) {
+    auto k = c.kernel(s);
+    n += double(s == 0 ? c.in_channels : c.filters(s - 1)) * c.filters(s) * k[0] * k[1] * k[2];
+  }
+  return n;
+}
+}  // namespace
+
 LoadedModel load_model_dir(const std::string& dir, Backend& backend) {
   fs::path d(dir);
   USEG_CHECK(fs::is_directory(d), "model folder " << dir << " does not exist");
   LoadedModel m;
   m.info = load_model_info((d / "model.json").string());
-  m.net = std::make_unique<UNet>(m.info.model, backend);
   std::string wpath = (d / "weights.safetensors").string();
-  USEG_CHECK(fs::exists(wpath), "model folder " << dir << " has no weights.safetensors");
+  std::error_code ec;
+  USEG_CHECK(fs::exists(wpath, ec), "model folder " << dir << " has no weights.safetensors");
+  // Resource guard: every parameter must be in the weights file (2 bytes at the least, F16), so
+  // a model.json declaring more than the file can hold is refused before the network allocates.
+  const double need = 2 * parameter_lower_bound(m.info.model);
+  const auto have = fs::file_size(wpath, ec);
+  if (!ec && need > double(have))
+    USEG_THROW(dir << "/model.json declares an architecture of at least " << need / 2
+                   << " parameters (" << need << " bytes or more of weights), but "
+                   << wpath << " holds " << have
+                   << " bytes: model.json and the weights do not belong together");
+  m.net = std::make_unique<UNet>(m.info.model, backend);
   SafetensorsFile f = read_safetensors(wpath);
   m.net->load_state(f.tensors, wpath);
   return m;

@@ -165,9 +165,12 @@ void write_preview_png(const std::string& path, const Image& image, const Tensor
   cairo_surface_flush(out.get());
   std::string tmp = temp_path_for(path);
   cairo_status_t st = cairo_surface_write_to_png(out.get(), tmp.c_str());
-  if (st != CAIRO_STATUS_SUCCESS) {
+  try {
+    if (st != CAIRO_STATUS_SUCCESS) throw_write_failure(path, cairo_status_to_string(st));
+    check_external_write(tmp, path);
+  } catch (...) {
     std::remove(tmp.c_str());
-    USEG_THROW("cannot write " << path << ": " << cairo_status_to_string(st));
+    throw;
   }
   commit_temp_file(tmp, path);
 }

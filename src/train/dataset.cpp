@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "io/image_checks.h"
+#include "io/io_common.h"
 #include "useg/dataset.h"
 #include "useg/error.h"
 #include "useg/files.h"
@@ -76,6 +77,8 @@ std::string channel_list(const std::vector<std::string>& names) {
 // dataset.json, and the label matches the image in size and geometry.
 void check_case_headers(const DatasetCase& c, const Dataset& d, DatasetCase& out,
                         std::vector<std::string>& problems) {
+  // The resource guard runs first: a case too big for the limits is one problem, named by its
+  // first image file, and its geometry is not compared further.
   std::vector<ImageInfo> infos;
   int total = 0;
   for (const std::string& f : c.images) {
@@ -83,6 +86,12 @@ void check_case_headers(const DatasetCase& c, const Dataset& d, DatasetCase& out
     total += infos.back().components;
   }
   const Geometry& g = infos.front().geometry;
+  try {
+    io::check_read_limits(c.images.front(), g, total, d.limits);
+  } catch (const Error& e) {
+    problems.push_back("case " + c.name + ": " + e.what());
+    return;
+  }
   for (size_t i = 1; i < infos.size(); ++i) {
     std::string diff = geometry_difference(g, infos[i].geometry, kGeometryTol);
     if (!diff.empty())
@@ -96,6 +105,12 @@ void check_case_headers(const DatasetCase& c, const Dataset& d, DatasetCase& out
                        std::to_string(d.channels()) + " (" + channel_list(d.meta.channel_names) +
                        ")");
   ImageInfo li = read_image_info(c.label);
+  try {
+    io::check_read_limits(c.label, li.geometry, li.components, d.limits);
+  } catch (const Error& e) {
+    problems.push_back("case " + c.name + ": " + e.what());
+    return;
+  }
   if (li.components != 1)
     problems.push_back("case " + c.name + ": label " + fs::path(c.label).filename().string() +
                        " has " + std::to_string(li.components) +
@@ -118,7 +133,7 @@ void check_case_headers(const DatasetCase& c, const Dataset& d, DatasetCase& out
 
 }  // namespace
 
-Dataset scan_dataset(const std::string& dir) {
+Dataset scan_dataset(const std::string& dir, const ReadLimits& limits) {
   fs::path root(dir);
   std::error_code ec;
   USEG_CHECK(fs::is_directory(root, ec), "dataset folder " << dir << " does not exist");
@@ -128,6 +143,13 @@ Dataset scan_dataset(const std::string& dir) {
                     "imagesTr/, labelsTr/)");
   Dataset d;
   d.dir = dir;
+  d.limits = limits;
+  // A dataset.json is a few hundred bytes; a huge one is a wrong file, refused unread.
+  const auto json_bytes = fs::file_size(json_path, ec);
+  if (!ec && json_bytes > uintmax_t(kMaxDatasetJsonBytes))
+    USEG_THROW("cannot read " << json_path.string() << ": it is " << json_bytes
+                              << " bytes, more than the limit of " << kMaxDatasetJsonBytes
+                              << " bytes for a dataset.json (is it the right file?)");
   d.meta = parse_dataset_json(read_file(json_path.string()), json_path.string());
   const std::string& ending = d.meta.file_ending;
   fs::path images_dir = root / "imagesTr", labels_dir = root / "labelsTr";

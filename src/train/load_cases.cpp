@@ -101,12 +101,12 @@ std::vector<TrainingCase> load_cases(const Dataset& ds, const ModelInfo& info,
   std::vector<TrainingCase> out;
   for (size_t i = 0; i < todo.size(); ++i) {
     const DatasetCase& c = *todo[i];
-    Image img = read_image_channels(c.images);
+    Image img = read_image_channels(c.images, ds.limits);
     if (has_non_finite(img)) {
       problems.push_back("case " + c.name + ": the image has NaN or infinite voxels");
       continue;
     }
-    Image lab = read_image(c.label);
+    Image lab = read_image(c.label, ds.limits);
     std::string p = map_labels(lab.voxels, lookup, ds, c.name);
     if (!p.empty()) {
       problems.push_back(p);

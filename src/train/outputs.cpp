@@ -142,10 +142,24 @@ void save_model_dir_atomic(const std::string& dir, const ModelInfo& info, const 
   fs::path final_dir = fs::path(dir).lexically_normal();
   if (final_dir.filename().empty()) final_dir = final_dir.parent_path();
   fs::path parent = final_dir.parent_path();
-  fs::path tmp = parent / ("." + final_dir.filename().string() + ".tmp-" + std::to_string(::getpid()));
+  // Hidden names of the temp_path_for form (".last.tmp-HOST-PID-N"), as every other temporary.
+  fs::path tmp = temp_path_for(final_dir.string());
   std::error_code ec;
   fs::remove_all(tmp, ec);
-  save_model_dir(tmp.string(), info, net);
+  try {
+    save_model_dir(tmp.string(), info, net);
+  } catch (const Error& e) {  // e.g. a full disk: leave no half-written hidden folder behind
+    fs::remove_all(tmp, ec);
+    // Name the file the user knows (RUN/best/weights.safetensors), not the hidden folder.
+    std::string what = e.what();
+    for (size_t at; (at = what.find(tmp.string())) != std::string::npos;)
+      what.replace(at, tmp.string().size(), final_dir.string());
+    if (dynamic_cast<const DiskFullError*>(&e)) throw DiskFullError(what);
+    throw Error(what);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
   fsync_dir(tmp);
   if (!fs::exists(final_dir, ec)) {
     fs::rename(tmp, final_dir, ec);
@@ -156,8 +170,7 @@ void save_model_dir_atomic(const std::string& dir, const ModelInfo& info, const 
     int err = errno;
     USEG_CHECK(err == EINVAL || err == ENOSYS,
                "cannot swap in model folder " << final_dir.string() << ": " << std::strerror(err));
-    fs::path old = parent / ("." + final_dir.filename().string() + ".old.tmp-" +
-                             std::to_string(::getpid()));
+    fs::path old = temp_path_for(final_dir.string() + ".old");
     fs::remove_all(old, ec);
     fs::rename(final_dir, old, ec);
     USEG_CHECK(!ec, "cannot replace model folder " << final_dir.string() << ": " << ec.message());

@@ -180,7 +180,7 @@ void Trainer::setup_new() {
   if (m_opts.seed) m_run.train.seed = *m_opts.seed;
   validate_run_config(m_run, "config");
   m_config_json = to_json_string(m_run);
-  m_dataset = scan_dataset(m_opts.data_dir);
+  m_dataset = scan_dataset(m_opts.data_dir, m_opts.limits);
   log("dataset " + m_opts.data_dir + ": " + std::to_string(m_dataset.cases.size()) +
       " cases, channels " + join(m_dataset.meta.channel_names) + ", labels " +
       join(m_dataset.class_names(), 32));
@@ -226,7 +226,7 @@ void Trainer::setup_resume() {
     m_rows = parse_metrics_rows(m_state.metrics_rows, m_info.labels.size() - 1, ckpt);
     return;
   }
-  m_dataset = scan_dataset(m_opts.data_dir);
+  m_dataset = scan_dataset(m_opts.data_dir, m_opts.limits);
   USEG_CHECK(m_dataset.class_names() == m_info.labels,
              "--resume: the dataset's labels (" << join(m_dataset.class_names(), 32)
                                                 << ") differ from the run's ("

@@ -3,6 +3,7 @@
 // naming the checkpoint; runs killed with SIGKILL leave only complete files and resume.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -302,9 +303,14 @@ TEST(TrainResume, SigkillAtRandomMomentsLeavesCompleteFilesAndResumes) {
   fs::path config = write_config(root, run);
   fs::path ref = root / "uninterrupted", out = root / "killed";
   std::string log = (root / "kill.log").string();
+  const auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(test::run_command(cli(config, data, ref, false), log), 0) << read_file(log);
+  // Kill moments relative to the uninterrupted run's duration (fixed ones were too late on a
+  // fast machine: the run finished first): 5 to 40 % of it, so that several kills land.
+  const int full_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::steady_clock::now() - t0).count());
   std::mt19937 gen(2024);
-  std::uniform_int_distribution<int> delay_ms(100, 1200);
+  std::uniform_int_distribution<int> delay_ms(full_ms / 20, std::max(full_ms * 2 / 5, 2));
   int kills = 0, code = -1;
   std::string at;  // the checkpoint (epoch:iteration) left by each kill
   for (int attempt = 0; attempt < 10; ++attempt) {
