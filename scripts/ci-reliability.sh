@@ -26,10 +26,10 @@ t_start=$(date +%s)
 scripts/install-deps.sh >/dev/null  # includes clang and libclang-rt-14-dev
 
 echo "== reliability: configure and build $build (clang, ASan+UBSan, libFuzzer)"
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUSEG_FUZZ=ON \
-    -DUSEG_WITH_CUDA=OFF >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
-fi
+# Configured every time (cheap when nothing changed): an existing tree from an older checkout
+# must pick up today's CMakeLists (a stale one lacked useg_sanitize_tests).
+CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUSEG_FUZZ=ON \
+  -DUSEG_WITH_CUDA=OFF >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
 targets=(useg_sanitize_tests)
 for src in fuzz/fuzz_*.cpp; do targets+=("$(basename "$src" .cpp)"); done
 cmake --build "$build" -j "$jobs" --target "${targets[@]}" >"$build/build-ci.log" 2>&1 ||
