@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/csv.h"
 #include "common/image_fixtures.h"
 #include "eval_test_util.h"
 #include "useg/eval.h"
@@ -40,32 +41,9 @@ CliRun run_useg(const std::string& args, const fs::path& dir) {
   return r;
 }
 
-using CsvRow = std::map<std::string, std::string>;
+using test::CsvRow;
 
-std::vector<CsvRow> read_csv(const fs::path& path) {
-  std::istringstream in(read_file(path.string()));
-  std::string line;
-  std::vector<std::string> header;
-  std::vector<CsvRow> rows;
-  auto split = [](const std::string& s) {
-    std::vector<std::string> v;
-    std::stringstream ss(s);
-    std::string f;
-    while (std::getline(ss, f, ',')) v.push_back(f);
-    if (!s.empty() && s.back() == ',') v.push_back("");
-    return v;
-  };
-  std::getline(in, line);
-  header = split(line);
-  while (std::getline(in, line)) {
-    const auto f = split(line);
-    EXPECT_EQ(f.size(), header.size()) << line;
-    CsvRow row;
-    for (size_t k = 0; k < header.size() && k < f.size(); ++k) row[header[k]] = f[k];
-    rows.push_back(row);
-  }
-  return rows;
-}
+std::vector<CsvRow> read_csv(const fs::path& path) { return test::parse_csv(read_file(path.string())); }
 
 Geometry case_geometry() {
   Geometry g = test::oblique_geometry_3d();

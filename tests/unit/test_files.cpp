@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/image_fixtures.h"
 #include "useg/error.h"
 #include "useg/files.h"
 
@@ -14,12 +15,7 @@ namespace fs = std::filesystem;
 namespace useg {
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("useg_test_files_" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path fresh_dir(const std::string& name) { return test::fresh_dir("files_" + name); }
 
 TEST(Files, TempPathKeepsDoubleExtensionAndFolder) {
   std::string t = temp_path_for("/a/b/case_001.nii.gz");

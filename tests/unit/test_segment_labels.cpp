@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/csv.h"
 #include "common/expect_error.h"
 #include "common/image_fixtures.h"
 #include "segment_test_util.h"
@@ -149,29 +150,7 @@ TEST(SegmentInstances, NumberedByClassThenSize) {
   EXPECT_EQ(inst.at(0, 0, 6, 4, 11), 3.f);
 }
 
-std::vector<std::map<std::string, std::string>> parse_csv(const std::string& text) {
-  std::vector<std::map<std::string, std::string>> rows;
-  std::istringstream is(text);
-  std::string line;
-  std::vector<std::string> header;
-  auto split = [](const std::string& l) {
-    std::vector<std::string> f;
-    std::stringstream ss(l);
-    std::string x;
-    while (std::getline(ss, x, ',')) f.push_back(x);
-    return f;
-  };
-  std::getline(is, line);
-  header = split(line);
-  while (std::getline(is, line)) {
-    auto f = split(line);
-    EXPECT_EQ(f.size(), header.size()) << line;
-    std::map<std::string, std::string> row;
-    for (size_t i = 0; i < header.size() && i < f.size(); ++i) row[header[i]] = f[i];
-    rows.push_back(row);
-  }
-  return rows;
-}
+using test::parse_csv;
 
 double num(const std::map<std::string, std::string>& row, const std::string& key) {
   auto it = row.find(key);

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <sstream>
 
+#include "common/csv.h"
 #include "common/image_fixtures.h"
 #include "common/subprocess.h"
 #include "common/train_fixtures.h"
@@ -86,7 +86,6 @@ TEST(TrainCli, UnavailableDeviceFailsBeforeLoading) {
   EXPECT_EQ(r.output.find("preprocessed"), std::string::npos) << "loaded data first: " << r.output;
 }
 
-
 // The user's path from training to a score: the validation Dice that `useg train` logs for its
 // best epoch equals the Dice that `useg eval` gives for `useg segment --model RUN/best` on the
 // same validation case (same windows, overlap 0.5, window batch = the training batch size).
@@ -108,27 +107,11 @@ TEST(TrainCli, ValidationDiceEqualsSegmentThenEval) {
                               "--threads", "1"});
   ASSERT_EQ(t.code, 0) << t.output;
 
-  // metrics.csv: epoch,train_loss,dice_blob,mean_fg_dice,lr,seconds,skipped_steps
-  auto rows = [](const std::string& text) {
-    std::vector<std::vector<std::string>> out;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-      std::vector<std::string> cells;
-      std::istringstream ls(line);
-      std::string c;
-      while (std::getline(ls, c, ',')) cells.push_back(c);
-      out.push_back(cells);
-    }
-    return out;
-  };
-  auto metrics = rows(read_file((root / "run" / "metrics.csv").string()));
-  ASSERT_GE(metrics.size(), 2u);
-  ASSERT_EQ(metrics[0].at(3), "mean_fg_dice");
+  const auto metrics = test::parse_csv(read_file((root / "run" / "metrics.csv").string()));
+  ASSERT_FALSE(metrics.empty());
   double best = -1;
-  for (size_t i = 1; i < metrics.size(); ++i)
-    if (metrics[i].size() > 3 && !metrics[i][3].empty())
-      best = std::max(best, std::stod(metrics[i][3]));
+  for (const test::CsvRow& row : metrics)
+    if (!row.at("mean_fg_dice").empty()) best = std::max(best, std::stod(row.at("mean_fg_dice")));
   ASSERT_GT(best, 0.1) << "no (or a trivial) validation Dice in metrics.csv";
 
   std::vector<std::string> seg{USEG_BINARY, "segment", "--model", (root / "run" / "best").string(),
@@ -144,12 +127,10 @@ TEST(TrainCli, ValidationDiceEqualsSegmentThenEval) {
                               "--labels", "1", "--output", (root / "eval.csv").string()};
   ASSERT_EQ(test::run_command(ev, (root / "eval.log").string()), 0)
       << read_file((root / "eval.log").string());
-  auto eval = rows(read_file((root / "eval.csv").string()));
-  ASSERT_GE(eval.size(), 2u);
-  const auto& head = eval[0];
-  const size_t dice_col = size_t(std::find(head.begin(), head.end(), "dice") - head.begin());
-  ASSERT_LT(dice_col, head.size()) << "no dice column in eval.csv";
-  EXPECT_NEAR(std::stod(eval[1].at(dice_col)), best, 1e-5)
+  const auto eval = test::parse_csv(read_file((root / "eval.csv").string()));
+  ASSERT_FALSE(eval.empty());
+  ASSERT_EQ(eval[0].at("case"), "blob_002");
+  EXPECT_NEAR(std::stod(eval[0].at("dice")), best, 1e-5)
       << "validation Dice of the best epoch vs useg eval of useg segment with best/";
 }
 
