@@ -1,5 +1,5 @@
 // Throughput of the backend ops on U-Net-sized tensors, on one device:
-//   useg_bench_ops [cpu|cuda] [--scale S] [--repeat N] [--strict-fp32]
+//   useg_bench_ops [cpu|cuda] [--scale S] [--repeat N] [--precision fp32|tf32|fp16|bf16]
 // Each op runs once to warm up (cuDNN plans, allocator cache), then N times; the median time per
 // call is printed with the bytes the op must move at least (inputs + outputs, float32), as GB/s.
 // Shapes: 2D [4, 32, 1, 256*S, 256*S] and 3D [1, 32, 64*S, 64*S, 64*S] activations.
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
       const std::string a = argv[i];
       if (a == "--scale" && i + 1 < argc) scale = std::atof(argv[++i]);
       else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
-      else if (a == "--strict-fp32") opts.cuda_strict_fp32 = true;
+      else if (a == "--precision" && i + 1 < argc) opts.precision = argv[++i];
       else d = parse_device(a);
     }
     auto be = make_backend(d, opts);

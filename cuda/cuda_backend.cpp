@@ -50,8 +50,7 @@ std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opts) {
   USEG_CHECK(opts.cuda_device >= 0 && opts.cuda_device < count,
              "CUDA device " << opts.cuda_device << " not found: this machine has " << count
                             << " device(s), numbered 0.." << count - 1);
-  const gpu::Precision precision =
-      gpu::resolve_precision(opts.cuda_strict_fp32, std::getenv("USEG_CUDA_PRECISION"));
+  const gpu::Precision precision = gpu::resolve_precision(opts.precision);
   return std::make_unique<gpu::CudaBackend>(opts, precision);
 }
 

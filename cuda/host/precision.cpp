@@ -16,18 +16,11 @@ const char* precision_name(Precision p) {
   return "?";
 }
 
-Precision resolve_precision(bool strict_fp32, const char* env_value) {
-  const std::string v = env_value ? env_value : "";
-  if (v.empty()) return strict_fp32 ? Precision::Fp32 : Precision::Tf32;
-  for (Precision p : {Precision::Fp32, Precision::Tf32, Precision::Fp16, Precision::Bf16}) {
-    if (v != precision_name(p)) continue;
-    USEG_CHECK(!strict_fp32 || p == Precision::Fp32,
-               "USEG_CUDA_PRECISION=" << v << " contradicts the strict float32 option "
-                                      << "(cuda_strict_fp32); unset one of them");
-    return p;
-  }
-  USEG_THROW("USEG_CUDA_PRECISION=" << v << " is not a precision (expected one of: fp32, tf32, "
-                                    << "fp16, bf16)");
+Precision resolve_precision(const std::string& option) {
+  if (option.empty()) return Precision::Tf32;
+  for (Precision p : {Precision::Fp32, Precision::Tf32, Precision::Fp16, Precision::Bf16})
+    if (option == precision_name(p)) return p;
+  USEG_THROW("precision '" << option << "' is not one of: fp32, tf32, fp16, bf16");
 }
 
 }  // namespace useg::gpu

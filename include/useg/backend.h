@@ -241,8 +241,15 @@ class Backend {
 struct BackendOptions {
   int threads = 0;           // CPU: OpenMP threads (0 = leave the runtime's default)
   int cuda_device = 0;       // CUDA: device ordinal
-  bool cuda_strict_fp32 = false;  // CUDA: disable TF32
+  // Arithmetic of the convolutions: "" = the device's default (cpu: fp32; cuda: tf32),
+  // "fp32" strict float32, "tf32" (CUDA: TensorFloat-32 tensor-core math on float32 data),
+  // "fp16" / "bf16" (CUDA: mixed precision, half operands with float accumulation; everything
+  // else stays float32). The CPU backend computes in float32 and accepts only "" and "fp32".
+  std::string precision;
 };
+
+// The accepted BackendOptions::precision values, for CLI checks and messages.
+inline const char* const kPrecisionChoices = "fp32, tf32, fp16, bf16";
 
 // Creates the backend for a device. Throws useg::Error with a clear message when the device is
 // unavailable ("useg was built without CUDA", "no CUDA device found").

@@ -168,6 +168,7 @@ struct BatchOptions {
   std::string output_dir;
   Device device = Device::CPU;
   int threads = 0;              // CPU threads for the backend and ITK (0 = all cores)
+  std::string precision;        // BackendOptions::precision ("" = the device default)
   SegmentOptions segment;
   std::string format = "nii.gz";  // output extension without the dot, or "same" as the input
   Shard shard;

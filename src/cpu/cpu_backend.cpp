@@ -108,6 +108,10 @@ void* DnnlContext::buffer(int slot, size_t bytes) {
 CpuBackend::CpuBackend(const BackendOptions& opts) {
   USEG_CHECK(opts.threads >= 0, "cpu backend: threads must be >= 0 (0 = the OpenMP default), got "
                                     << opts.threads);
+  USEG_CHECK(opts.precision.empty() || opts.precision == "fp32",
+             "precision " << opts.precision
+                          << " needs --device cuda: the CPU backend computes in float32 "
+                             "(expected fp32)");
   if (opts.threads > 0) omp_set_num_threads(opts.threads);
   m_dnnl = std::make_unique<DnnlContext>();
 }

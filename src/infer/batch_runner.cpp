@@ -131,6 +131,7 @@ BatchResult run_segment_batch(const BatchOptions& o) {
   if (!device_available(o.device, &why)) USEG_THROW(why);
   BackendOptions bo;
   bo.threads = o.threads;
+  bo.precision = o.precision;
   set_imaging_threads(o.threads);
   auto backend = make_backend(o.device, bo);
   LoadedModel model = load_model_dir(o.model_dir, *backend);

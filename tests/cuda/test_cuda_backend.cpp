@@ -29,9 +29,11 @@ TEST(CudaBackendAvailability, RefusalNamesTheReason) {
                 std::string::npos)
           << e.what();
     }
-    BackendOptions strict;
-    strict.cuda_strict_fp32 = true;
-    EXPECT_EQ(make_backend(Device::CUDA, strict)->name(), "cuda");
+    for (const char* p : {"fp32", "tf32", "fp16", "bf16"}) {
+      BackendOptions o;
+      o.precision = p;
+      EXPECT_EQ(make_backend(Device::CUDA, o)->name(), "cuda") << p;
+    }
     return;
   }
 #if defined(USEG_HAVE_CUDA)

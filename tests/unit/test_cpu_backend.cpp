@@ -62,6 +62,23 @@ TEST(CpuBackend, ThreadsOptionSetsOpenMPThreads) {
                      "cpu backend: threads must be >= 0 (0 = the OpenMP default), got -2");
 }
 
+TEST(CpuBackend, PrecisionIsFloat32Only) {
+  BackendOptions opts;
+  opts.precision = "fp32";
+  EXPECT_EQ(make_backend(Device::CPU, opts)->name(), "cpu");
+  for (const char* p : {"tf32", "fp16", "bf16"}) {
+    opts.precision = p;
+    test::expect_error([&] { make_backend(Device::CPU, opts); },
+                       "precision " + std::string(p) +
+                           " needs --device cuda: the CPU backend computes in float32 (expected "
+                           "fp32)");
+  }
+  opts.precision = "fp8";
+  for (Device d : {Device::CPU, Device::CUDA})  // checked before any device is touched
+    test::expect_error([&] { make_backend(d, opts); },
+                       "precision 'fp8' is not one of: fp32, tf32, fp16, bf16");
+}
+
 TEST(CpuBackend, OneDnnErrorsBecomeUsegErrorsWithTheCallText) {
   dnnl::error e(dnnl_unimplemented, "could not create a primitive descriptor iterator");
   test::expect_error([&] { cpu::throw_dnnl_error(e, "creating primitives for conv_forward x"); },

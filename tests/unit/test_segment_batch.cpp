@@ -299,6 +299,8 @@ TEST(SegmentBatch, UsageErrorsExitTwo) {
       {"segment --model " + m + in + " --overlap 1", "--overlap must be in [0, 1)"},
       {"segment --model " + m + in + " --format jpg", "--format 'jpg'"},
       {"segment --model " + m + in + " --device cuda", "CUDA"},
+      {"segment --model " + m + in + " --precision bf16",
+       "precision bf16 needs --device cuda: the CPU backend computes in float32 (expected fp32)"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.args);
