@@ -131,6 +131,8 @@ struct TrainConfig {
   int val_interval = 1;               // epochs between validations
   int patience = 0;                   // epochs without improvement before stopping; 0 = off
   int max_nonfinite_steps = 5;        // consecutive NaN/Inf losses before stopping
+  std::string loss_scaling = "auto";  // auto (dynamic with fp16 precision) | dynamic | off
+  double loss_scale_init = 65536;     // the dynamic scale's start (a power of 2 keeps it exact)
   int num_workers = 2;                // augmentation threads
   uint64_t seed = 42;
   // Preprocessing choices the trainer turns into model.json's PreprocessConfig:

@@ -34,6 +34,7 @@ struct TrainOptions {
   bool resume = false;                  // continue from RUN_DIR/checkpoint.safetensors
   Device device = Device::CPU;
   int threads = 0;                      // CPU backend threads (0 = OpenMP default)
+  std::string precision;                // BackendOptions::precision ("" = the device default)
   std::optional<uint64_t> seed;         // overrides train.seed of a new run
   int tty = -1;                         // progress display: -1 detect, 0 log lines, 1 status line
   // Resource guard: a case whose image headers declare more voxels or more bytes (as float32,
@@ -49,6 +50,9 @@ struct TrainOptions {
   int64_t stop_after_steps = 0;         // > 0: stop as if signalled after this many steps
   // Returns true for a global step whose input batch is to be replaced by NaN.
   std::function<bool(int64_t step)> poison_input;
+  // Returns true for a global step whose gradients are to get one +Inf after the backward pass
+  // (the loss stays finite: what an overflow of a too-large loss scale looks like).
+  std::function<bool(int64_t step)> poison_gradients;
 };
 
 struct TrainResult {
@@ -57,7 +61,9 @@ struct TrainResult {
   int stop_signal = 0;                  // the signal that interrupted the run, if any
   int epochs_done = 0;                  // completed epochs
   int64_t steps_done = 0;               // optimizer steps attempted in all (skipped included)
-  int64_t skipped_steps = 0;            // steps skipped for a non-finite loss, in all
+  int64_t skipped_steps = 0;            // steps skipped for a non-finite loss or gradient
+                                        // (loss-scale overflows included), in all
+  double loss_scale = 0;                // the dynamic loss scale now (0: no loss scaling)
   double last_train_loss = 0;           // mean loss of the last completed epoch
   double best_dice = -1;                // best validation mean foreground Dice (-1: none yet)
   int best_epoch = 0;                   // 1-based epoch of best_dice (0: none)

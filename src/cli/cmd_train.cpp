@@ -1,5 +1,5 @@
 // `useg train --config CONFIG.json --data DATASET_DIR --output RUN_DIR [--device cpu|cuda]
-//             [--resume] [--threads N] [--seed S] [--max-voxels N] [--max-memory BYTES]`
+//             [--resume] [--threads N] [--precision P] [--seed S] [--max-voxels N] [--max-memory BYTES]`
 //
 // SIGINT, SIGTERM and SIGUSR1 (Slurm's warning before the time limit) stop the run after the
 // current step with a checkpoint; the command exits 0 and prints the command that resumes it.
@@ -67,7 +67,7 @@ std::string quote(const std::string& s) {
 }
 
 struct TrainArgs {
-  std::string config, data, output, device = "cpu";
+  std::string config, data, output, device = "cpu", precision;
   bool resume = false;
   int threads = 0;
   std::optional<uint64_t> seed;
@@ -79,6 +79,7 @@ std::string resume_command(const TrainArgs& a) {
   std::string cmd = "useg train --resume --data " + quote(a.data) + " --output " + quote(a.output);
   if (a.device != "cpu") cmd += " --device " + quote(a.device);
   if (a.threads > 0) cmd += " --threads " + std::to_string(a.threads);
+  if (!a.precision.empty()) cmd += " --precision " + a.precision;
   if (a.max_voxels > 0) cmd += " --max-voxels " + std::to_string(a.max_voxels);
   if (!a.max_memory.empty()) cmd += " --max-memory " + quote(a.max_memory);
   return cmd;
@@ -91,6 +92,7 @@ int run_train(const TrainArgs& a) {
   o.resume = a.resume;
   o.device = parse_device(a.device);
   o.threads = a.threads;
+  o.precision = a.precision;
   o.seed = a.seed;
   if (a.max_voxels > 0) o.limits.max_voxels = a.max_voxels;
   if (!a.max_memory.empty()) o.limits.max_bytes = parse_bytes(a.max_memory, "--max-memory");
@@ -134,6 +136,10 @@ void register_train_commands(CLI::App& app, std::function<int()>& run) {
   c->add_option("--device", args->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   c->add_flag("--resume", args->resume, "continue the run in --output from its checkpoint");
   c->add_option("--threads", args->threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
+  c->add_option("--precision", args->precision,
+                "convolution arithmetic: fp32, tf32, fp16 or bf16 (default: fp32 on cpu, tf32 "
+                "on cuda; fp16 turns on dynamic loss scaling, see train.loss_scaling)")
+      ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16"}));
   c->add_option("--max-voxels", args->max_voxels,
                 "refuse a case whose headers declare more voxels (default 2^31)")
       ->check(CLI::PositiveNumber);

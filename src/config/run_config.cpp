@@ -67,6 +67,8 @@ const FieldTable<TrainConfig>& train_table() {
       field("val_interval", &T::val_interval),
       field("patience", &T::patience),
       field("max_nonfinite_steps", &T::max_nonfinite_steps),
+      string_choice_field("loss_scaling", &T::loss_scaling, {"auto", "dynamic", "off"}),
+      field("loss_scale_init", &T::loss_scale_init),
       field("num_workers", &T::num_workers),
       field("seed", &T::seed),
       string_choice_field("target_spacing", &T::target_spacing, {"auto", "native"}),
@@ -136,6 +138,9 @@ void validate_train(const Where& w, const TrainConfig& t, const ModelConfig& m) 
   check_int_min(w.key("patience"), t.patience, 0);
   check_int_min(w.key("max_nonfinite_steps"), t.max_nonfinite_steps, 1);
   check_int_min(w.key("num_workers"), t.num_workers, 0);
+  if (!(t.loss_scale_init >= 1 && t.loss_scale_init <= std::ldexp(1.0, 127)))  // a float32
+    w.key("loss_scale_init").fail("must be between 1 and 2^127, got " +
+                                  fmt_number(t.loss_scale_init));
   validate_spacing(w.key("target_spacing_mm"), t.target_spacing_mm, m.dims);
   if (!t.target_spacing_mm.empty() && t.target_spacing == "native")
     w.key("target_spacing_mm").fail("an explicit spacing contradicts target_spacing 'native'; "

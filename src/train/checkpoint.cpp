@@ -38,6 +38,7 @@ class Meta {
                m_source << ": checkpoint metadata '" << key << "' is not a number: '" << s << "'");
     return v;
   }
+  bool has(const std::string& key) const { return m_meta.count(key) != 0; }
   int64_t integer(const std::string& key) const {
     const std::string& s = str(key);
     char* end = nullptr;
@@ -80,6 +81,8 @@ void write_checkpoint(const std::string& path, const UNet& net, const Optimizer&
       {"nonfinite_run", std::to_string(s.nonfinite_run)},
       {"skipped_total", std::to_string(s.skipped_total)},
       {"steps_total", std::to_string(s.steps_total)},
+      {"loss_scale", exact(s.loss_scale)},
+      {"loss_scale_good_steps", std::to_string(s.loss_scale_good_steps)},
       {"best_dice", exact(s.best_dice)},
       {"best_epoch", std::to_string(s.best_epoch)},
       {"epochs_since_best", std::to_string(s.epochs_since_best)},
@@ -112,6 +115,10 @@ Checkpoint read_checkpoint(const std::string& path) {
   s.nonfinite_run = m.integer("nonfinite_run");
   s.skipped_total = m.integer("skipped_total");
   s.steps_total = m.integer("steps_total");
+  if (m.has("loss_scale")) {  // absent in checkpoints written before loss scaling existed
+    s.loss_scale = m.num("loss_scale");
+    s.loss_scale_good_steps = m.integer("loss_scale_good_steps");
+  }
   s.best_dice = m.num("best_dice");
   s.best_epoch = static_cast<int>(m.integer("best_epoch"));
   s.epochs_since_best = static_cast<int>(m.integer("epochs_since_best"));

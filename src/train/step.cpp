@@ -1,5 +1,8 @@
 // One optimizer step: forward, loss (with deep supervision), backward, clipping, update — or,
-// when the loss or the gradient norm is not finite, no update at all.
+// when the loss or the gradient norm is not finite, no update at all. With dynamic loss scaling
+// the loss gradient is multiplied by the scale before the backward pass and the parameter
+// gradients are divided by it before clipping; a step whose scaled gradients overflowed is
+// skipped and the scale halved (train/loss_scaler.h).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -76,6 +79,7 @@ void Trainer::step(const Batch& batch, int64_t global_step) {
   USEG_CHECK(outs.size() == m_ds_weights.size(),
              "the model gave " << outs.size() << " outputs, expected " << m_ds_weights.size());
   std::vector<Tensor> grads(outs.size());
+  const float loss_scale = m_scaler ? m_scaler->scale() : 1.f;
   double loss = 0;
   for (size_t k = 0; k < outs.size(); ++k) {
     if (m_ds_weights[k] == 0) continue;  // no loss: backward zeroes that head's grads
@@ -84,15 +88,43 @@ void Trainer::step(const Batch& batch, int64_t global_step) {
     LossSpec spec;
     spec.kind = t.loss;
     spec.batch_dice = t.batch_dice;
-    spec.weight = static_cast<float>(m_ds_weights[k]);
+    spec.weight = static_cast<float>(m_ds_weights[k]) * loss_scale;
     loss += be.loss_forward_backward(spec, outs[k], tk, &grads[k]);
   }
+  loss /= loss_scale;  // the returned value is the mean loss times spec.weight
   bool finite = std::isfinite(loss);
+  bool overflow = false;  // finite loss, non-finite scaled gradients
+  const float scale_before = loss_scale;
   double norm = 0;
   if (finite) {
     m_net->backward(grads);
-    norm = m_opt->clip_grad_norm(t.grad_clip);
-    finite = std::isfinite(norm);
+    if (m_opts.poison_gradients && m_opts.poison_gradients(global_step)) {
+      Parameter* p = m_net->parameters().front();
+      Tensor g = p->grad.to(Device::CPU);
+      g.data()[0] = std::numeric_limits<float>::infinity();
+      p->grad = g.to(dev);
+    }
+    if (m_scaler) {
+      bool grads_finite = true;
+      for (Parameter* p : m_net->parameters())
+        if (p->grad.defined() && !be.all_finite(p->grad)) {
+          grads_finite = false;
+          break;
+        }
+      if (m_scaler->update(grads_finite)) {
+        for (Parameter* p : m_net->parameters())
+          if (p->grad.defined()) be.scale(p->grad, m_scaler->last_inv_scale());
+      } else {
+        overflow = true;
+        finite = false;
+      }
+      m_state.loss_scale = m_scaler->scale();
+      m_state.loss_scale_good_steps = m_scaler->good_steps();
+    }
+    if (finite) {
+      norm = m_opt->clip_grad_norm(t.grad_clip);
+      finite = std::isfinite(norm);
+    }
   }
   if (finite) {
     m_opt->step(lr);
@@ -102,27 +134,38 @@ void Trainer::step(const Batch& batch, int64_t global_step) {
   } else {
     std::vector<Parameter*> bufs = m_net->buffers();
     for (size_t i = 0; i < bufs.size(); ++i) bufs[i]->value = saved[i];
-    ++m_state.nonfinite_run;
     ++m_state.skipped_total;
     ++m_state.epoch_skipped;
     std::ostringstream os;
-    os << "epoch " << global_step / iters + 1 << ", step " << global_step % iters + 1
-       << ": non-finite " << (std::isfinite(loss) ? "gradient norm" : "loss") << " ("
-       << (std::isfinite(loss) ? norm : loss) << "), update skipped (" << m_state.nonfinite_run
-       << " in a row, " << m_state.skipped_total << " in all)";
-    log(os.str());
-    if (m_state.nonfinite_run >= t.max_nonfinite_steps)
-      USEG_THROW("training stopped: " << m_state.nonfinite_run
-                                      << " steps in a row had a non-finite loss or gradient "
-                                         "(train.max_nonfinite_steps = "
-                                      << t.max_nonfinite_steps << "), the last at epoch "
-                                      << global_step / iters + 1 << ", step "
-                                      << global_step % iters + 1
-                                      << ". The last good checkpoint is "
-                                      << m_last_checkpoint_note
-                                      << ". Check the data for extreme or non-finite "
-                                         "intensities, and consider a lower train.lr or "
-                                         "train.grad_clip.");
+    os << "epoch " << global_step / iters + 1 << ", step " << global_step % iters + 1 << ": ";
+    // An overflow at a scale above 1 is the loss scaler's business (it halved the scale); at a
+    // scale of 1 or less the unscaled gradients overflow too, which is a real divergence.
+    if (overflow && scale_before > 1.f) {
+      os << "gradients overflowed at loss scale " << scale_before << ", update skipped, loss "
+         << "scale now " << m_scaler->scale() << " (" << m_state.skipped_total
+         << " steps skipped in all)";
+      log(os.str());
+    } else {
+      ++m_state.nonfinite_run;
+      if (overflow)
+        os << "non-finite gradients at loss scale " << scale_before;
+      else
+        os << "non-finite " << (std::isfinite(loss) ? "gradient norm" : "loss") << " ("
+           << (std::isfinite(loss) ? norm : loss) << ")";
+      os << ", update skipped (" << m_state.nonfinite_run << " in a row, "
+         << m_state.skipped_total << " in all)";
+      log(os.str());
+      if (m_state.nonfinite_run >= t.max_nonfinite_steps)
+        USEG_THROW("training stopped: "
+                   << m_state.nonfinite_run
+                   << " steps in a row had a non-finite loss or gradient "
+                      "(train.max_nonfinite_steps = "
+                   << t.max_nonfinite_steps << "), the last at epoch " << global_step / iters + 1
+                   << ", step " << global_step % iters + 1 << ". The last good checkpoint is "
+                   << m_last_checkpoint_note
+                   << ". Check the data for extreme or non-finite intensities, and consider a "
+                      "lower train.lr or train.grad_clip.");
+    }
   }
   be.synchronize();
   m_step_seconds.push_back(

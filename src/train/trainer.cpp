@@ -116,6 +116,28 @@ void Trainer::save_checkpoint() {
   m_last_checkpoint_note = note.str();
 }
 
+// train.loss_scaling: "dynamic", "off", or "auto" = dynamic exactly when the convolutions run in
+// fp16 (bf16 has float32's exponent range and needs no scaling, as in PyTorch's autocast).
+// A resumed run continues with the scale its checkpoint saved.
+void Trainer::setup_loss_scaling() {
+  const std::string& mode = m_run.train.loss_scaling;
+  if (mode == "off" || (mode == "auto" && m_opts.precision != "fp16")) {
+    m_scaler.reset();
+    m_state.loss_scale = 0;
+    m_state.loss_scale_good_steps = 0;
+    return;
+  }
+  m_scaler = std::make_unique<LossScaler>(static_cast<float>(m_run.train.loss_scale_init));
+  if (m_state.loss_scale > 0)
+    m_scaler->restore(static_cast<float>(m_state.loss_scale),
+                      static_cast<int>(m_state.loss_scale_good_steps));
+  m_state.loss_scale = m_scaler->scale();
+  m_state.loss_scale_good_steps = m_scaler->good_steps();
+  std::ostringstream os;
+  os << "dynamic loss scaling (train.loss_scaling = " << mode << "): scale " << m_scaler->scale();
+  log(os.str());
+}
+
 TrainResult Trainer::result(TrainResult::Status status) const {
   TrainResult r;
   r.status = status;
@@ -123,6 +145,7 @@ TrainResult Trainer::result(TrainResult::Status status) const {
   r.epochs_done = m_state.epoch;
   r.steps_done = m_state.steps_total;
   r.skipped_steps = m_state.skipped_total;
+  r.loss_scale = m_state.loss_scale;
   r.last_train_loss = m_rows.empty() ? 0 : m_rows.back().train_loss;
   r.best_dice = m_state.best_dice;
   r.best_epoch = m_state.best_epoch;
@@ -274,6 +297,7 @@ TrainResult Trainer::run() {
   // The device first: an unavailable one fails before minutes of loading.
   BackendOptions bo;
   bo.threads = m_opts.threads;
+  bo.precision = m_opts.precision;
   m_backend = make_backend(m_opts.device, bo);
   if (m_opts.resume) setup_resume();
   else setup_new();
@@ -283,6 +307,7 @@ TrainResult Trainer::run() {
     return result(m_state.finished == "early_stopped" ? TrainResult::Status::EarlyStopped
                                                       : TrainResult::Status::Completed);
   }
+  setup_loss_scaling();
   const TrainConfig& t = m_run.train;
   const int64_t iters = t.iterations_per_epoch;
   const int dims = m_run.model.dims, channels = m_run.model.in_channels;

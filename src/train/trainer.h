@@ -11,6 +11,7 @@
 #include "train/augment.h"
 #include "train/checkpoint.h"
 #include "train/data.h"
+#include "train/loss_scaler.h"
 #include "train/outputs.h"
 #include "useg/backend.h"
 #include "useg/dataset.h"
@@ -40,6 +41,7 @@ class Trainer {
   bool stop_requested();
   void save_checkpoint();
   TrainResult result(TrainResult::Status status) const;
+  void setup_loss_scaling();
   std::string path(const std::string& name) const;
 
   // step.cpp
@@ -65,6 +67,7 @@ class Trainer {
   std::unique_ptr<Backend> m_backend;
   std::unique_ptr<UNet> m_net;
   std::unique_ptr<Optimizer> m_opt;
+  std::unique_ptr<LossScaler> m_scaler;  // null: no loss scaling (train.loss_scaling)
   TrainState m_state;
   std::vector<EpochRow> m_rows;
   std::vector<double> m_ds_weights;

@@ -14,7 +14,6 @@
 #include "cuda/conv_naive.h"
 #include "cuda/host/conv_problem.h"
 #include "cuda/host/launch_config.h"
-#include "cuda/host/loss_scaler.h"
 #include "cuda/host/plan_cache.h"
 #include "cuda/host/precision.h"
 #include "cuda/host/size_class.h"
@@ -222,45 +221,21 @@ TEST(CudaHostAllocator, SizeClassesRoundUpWithBoundedWaste) {
 
 TEST(CudaHostPrecision, DefaultStrictAndExplicitChoices) {
   using gpu::Precision;
-  EXPECT_EQ(gpu::resolve_precision(false, nullptr), Precision::Tf32);
-  EXPECT_EQ(gpu::resolve_precision(false, ""), Precision::Tf32);
-  EXPECT_EQ(gpu::resolve_precision(true, nullptr), Precision::Fp32);
-  EXPECT_EQ(gpu::resolve_precision(false, "fp32"), Precision::Fp32);
-  EXPECT_EQ(gpu::resolve_precision(false, "bf16"), Precision::Bf16);
-  EXPECT_EQ(gpu::resolve_precision(false, "fp16"), Precision::Fp16);
-  EXPECT_EQ(gpu::resolve_precision(true, "fp32"), Precision::Fp32);
+  EXPECT_EQ(gpu::resolve_precision(""), Precision::Tf32);
+  EXPECT_EQ(gpu::resolve_precision("tf32"), Precision::Tf32);
+  EXPECT_EQ(gpu::resolve_precision("fp32"), Precision::Fp32);
+  EXPECT_EQ(gpu::resolve_precision("bf16"), Precision::Bf16);
+  EXPECT_EQ(gpu::resolve_precision("fp16"), Precision::Fp16);
   EXPECT_TRUE(gpu::is_half(Precision::Bf16));
+  EXPECT_TRUE(gpu::is_half(Precision::Fp16));
   EXPECT_FALSE(gpu::is_half(Precision::Tf32));
+  EXPECT_FALSE(gpu::is_half(Precision::Fp32));
   try {
-    gpu::resolve_precision(false, "fp8");
+    gpu::resolve_precision("fp8");
     ADD_FAILURE();
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "USEG_CUDA_PRECISION=fp8 is not a precision (expected one of: fp32, "
-                           "tf32, fp16, bf16)");
+    EXPECT_STREQ(e.what(), "precision 'fp8' is not one of: fp32, tf32, fp16, bf16");
   }
-  try {
-    gpu::resolve_precision(true, "fp16");
-    ADD_FAILURE();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("contradicts the strict float32 option"),
-              std::string::npos);
-  }
-}
-
-TEST(CudaHostLossScaler, BacksOffOnOverflowAndGrowsAfterAnInterval) {
-  gpu::LossScaler s(1024.f, 2.f, 0.5f, 3);
-  EXPECT_EQ(s.scale(), 1024.f);
-  EXPECT_FALSE(s.update(false));  // overflow: skip the step, halve the scale
-  EXPECT_EQ(s.last_inv_scale(), 1.f / 1024.f);
-  EXPECT_EQ(s.scale(), 512.f);
-  EXPECT_TRUE(s.update(true));
-  EXPECT_EQ(s.last_inv_scale(), 1.f / 512.f);
-  EXPECT_TRUE(s.update(true));
-  EXPECT_EQ(s.scale(), 512.f);
-  EXPECT_TRUE(s.update(true));  // third finite step in a row: grow
-  EXPECT_EQ(s.scale(), 1024.f);
-  EXPECT_EQ(s.good_steps(), 0);
-  EXPECT_THROW(gpu::LossScaler(1.f, 0.5f), Error);
 }
 
 }  // namespace

@@ -247,6 +247,15 @@ TEST(ConfigErrors, BadEnumListsChoices) {
   EXPECT_EQ(info_error(R"({"preprocess": {"channels": [{"scheme": "minmax"}]}})"),
             "configs/x.json: preprocess.channels[0].scheme: 'minmax' is not one of zscore, ct, "
             "percentile, none");
+  EXPECT_EQ(run_error(run_json("", R"("loss_scaling": "static")")),
+            "configs/x.json: train.loss_scaling: 'static' is not one of auto, dynamic, off");
+}
+
+TEST(ConfigErrors, LossScaleInitMustFitAFloat) {
+  EXPECT_EQ(run_error(run_json("", R"("loss_scale_init": 0.5)")),
+            "configs/x.json: train.loss_scale_init: must be between 1 and 2^127, got 0.5");
+  EXPECT_EQ(run_error(run_json("", R"("loss_scale_init": 1e39)")),
+            "configs/x.json: train.loss_scale_init: must be between 1 and 2^127, got 1e+39");
 }
 
 TEST(ConfigErrors, RangeChecksSayWhatIsAllowed) {

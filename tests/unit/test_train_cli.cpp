@@ -86,6 +86,25 @@ TEST(TrainCli, UnavailableDeviceFailsBeforeLoading) {
   EXPECT_EQ(r.output.find("preprocessed"), std::string::npos) << "loaded data first: " << r.output;
 }
 
+TEST(TrainCli, HalfPrecisionOnTheCpuIsRefusedBeforeLoading) {
+  fs::path root = test::fresh_dir("train_cli_precision");
+  fs::path data = cli_dataset(root);
+  CliRun r = run_train(root, {"--config", (root / "config.json").string(), "--data", data.string(),
+                              "--output", (root / "run").string(), "--precision", "fp16"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("useg: error: precision fp16 needs --device cuda: the CPU backend "
+                          "computes in float32 (expected fp32)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("preprocessed"), std::string::npos) << "loaded data first: " << r.output;
+  CliRun bad = run_train(root, {"--config", (root / "config.json").string(), "--data",
+                                data.string(), "--output", (root / "run").string(), "--precision",
+                                "fp8"});
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.output.find("--precision: fp8 not in {fp32,tf32,fp16,bf16}"), std::string::npos)
+      << bad.output;
+}
+
 // The user's path from training to a score: the validation Dice that `useg train` logs for its
 // best epoch equals the Dice that `useg eval` gives for `useg segment --model RUN/best` on the
 // same validation case (same windows, overlap 0.5, window batch = the training batch size).

@@ -1,8 +1,10 @@
-#include "cuda/host/loss_scaler.h"
+#include "train/loss_scaler.h"
+
+#include <cmath>
 
 #include "useg/error.h"
 
-namespace useg::gpu {
+namespace useg::training {
 
 LossScaler::LossScaler(float initial, float growth, float backoff, int growth_interval)
     : m_scale(initial), m_growth(growth), m_backoff(backoff), m_interval(growth_interval) {
@@ -26,4 +28,12 @@ bool LossScaler::update(bool grads_finite) {
   return true;
 }
 
-}  // namespace useg::gpu
+void LossScaler::restore(float scale, int good_steps) {
+  USEG_CHECK(scale > 0.f && std::isfinite(scale) && good_steps >= 0 && good_steps < m_interval,
+             "loss scaler state: expected a finite scale > 0 and 0 <= good steps < "
+                 << m_interval << ", got " << scale << " and " << good_steps);
+  m_scale = scale;
+  m_good = good_steps;
+}
+
+}  // namespace useg::training

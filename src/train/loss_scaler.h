@@ -1,16 +1,17 @@
-// Dynamic loss scaling for fp16 mixed-precision training (the scheme of torch.cuda.amp's
-// GradScaler). Host logic only; where it plugs into the training step:
+// Dynamic loss scaling for mixed-precision training (the scheme of torch.cuda.amp's GradScaler).
+// Host logic only; Trainer::step (step.cpp) uses it when train.loss_scaling resolves to dynamic:
 //
 //   loss = be.loss_forward_backward(spec with weight *= scaler.scale(), ...)   // scaled grads
 //   model backward ...
-//   bool finite = all of be.all_finite(p.grad) over the parameters
-//   if (scaler.update(finite)) { for each p: be.scale(p.grad, scaler.last_inv_scale()); step }
-//   (else the step is skipped: the gradients overflowed and the scale was halved)
+//   finite = be.all_finite(p.grad) for every parameter
+//   if (scaler.update(finite)) { be.scale(p.grad, scaler.last_inv_scale()) for every p; step }
+//   else: the scaled gradients overflowed — no step, and the scale was multiplied by backoff.
 //
-// Not wired into src/nn yet (see cuda/README.md: mixed precision is untested on a GPU).
+// The scale starts at 2^16 and only ever moves by factors of 2 (growth 2, backoff 0.5), so
+// scaling and unscaling a float32 gradient are exact unless it overflows or underflows.
 #pragma once
 
-namespace useg::gpu {
+namespace useg::training {
 
 class LossScaler {
  public:
@@ -27,6 +28,9 @@ class LossScaler {
   float last_inv_scale() const { return m_last_inv; }
   int good_steps() const { return m_good; }
 
+  // Restores the state a checkpoint saved (scale() and good_steps()).
+  void restore(float scale, int good_steps);
+
  private:
   float m_scale, m_growth, m_backoff;
   int m_interval;
@@ -34,4 +38,4 @@ class LossScaler {
   float m_last_inv = 1.f;
 };
 
-}  // namespace useg::gpu
+}  // namespace useg::training
