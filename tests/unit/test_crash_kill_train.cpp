@@ -19,6 +19,7 @@
 #include "common/image_fixtures.h"
 #include "common/kill_harness.h"
 #include "common/train_fixtures.h"
+#include "common/same_weights.h"
 #include "train/checkpoint.h"
 #include "train/outputs.h"
 #include "useg/files.h"
@@ -67,17 +68,6 @@ std::string metrics_losses(const fs::path& run) {
     pos = end + 1;
   }
   return out;
-}
-
-void expect_same_weights(const fs::path& a, const fs::path& b, const std::string& what) {
-  SafetensorsFile fa = read_safetensors(a.string()), fb = read_safetensors(b.string());
-  ASSERT_EQ(fa.tensors.size(), fb.tensors.size()) << what;
-  for (const auto& [name, t] : fa.tensors) {
-    const Tensor& u = fb.tensors.at(name);
-    ASSERT_EQ(t.shape(), u.shape()) << what << ": " << name;
-    EXPECT_EQ(std::memcmp(t.data(), u.data(), t.bytes()), 0) << what << ": tensor " << name
-                                                             << " differs";
-  }
 }
 
 // After a kill: every file is complete, and the checkpoint (if any) and model folders load.
@@ -149,7 +139,7 @@ TEST(CrashSafety, TrainKilledAtRandomMomentsResumesBitIdentically) {
     EXPECT_EQ(test::check_complete_files(out).temp_files, 0) << "trial " << t;
     EXPECT_EQ(metrics_losses(out), metrics_losses(ref)) << "trial " << t;
     for (const char* m : {"last", "best"})
-      expect_same_weights(out / m / "weights.safetensors", ref / m / "weights.safetensors",
+      test::expect_same_weights(out / m / "weights.safetensors", ref / m / "weights.safetensors",
                           "trial " + std::to_string(t) + " " + m);
     fs::remove_all(out);
   }

@@ -18,6 +18,7 @@
 #include "common/image_fixtures.h"
 #include "common/kill_harness.h"
 #include "common/train_fixtures.h"
+#include "common/same_weights.h"
 #include "train/checkpoint.h"
 #include "useg/files.h"
 #include "useg/safetensors.h"
@@ -78,13 +79,6 @@ const TrainSetup& setup() {
   return s;
 }
 
-void expect_same_weights(const fs::path& a, const fs::path& b) {
-  SafetensorsFile fa = read_safetensors(a.string()), fb = read_safetensors(b.string());
-  ASSERT_EQ(fa.tensors.size(), fb.tensors.size());
-  for (const auto& [name, t] : fa.tensors)
-    EXPECT_EQ(std::memcmp(t.data(), fb.tensors.at(name).data(), t.bytes()), 0) << name;
-}
-
 // After a failed run in `out`: complete files only, no temporaries; then (space back) the run
 // resumes — or starts again when it failed before its first checkpoint — and ends equal to the
 // reference.
@@ -101,8 +95,8 @@ void expect_recovers(const TrainSetup& s, const fs::path& out, const std::string
   test::ChildEnd e = test::run_to_end(train_args(s, out, resume), log);
   ASSERT_TRUE(e.exited && e.code == 0) << read_file(log);
   EXPECT_EQ(read_file((out / "metrics.csv").string()).substr(0, 200).find("epoch"), 0u);
-  expect_same_weights(out / "last" / "weights.safetensors", s.ref / "last" / "weights.safetensors");
-  expect_same_weights(out / "best" / "weights.safetensors", s.ref / "best" / "weights.safetensors");
+  test::expect_same_weights(out / "last" / "weights.safetensors", s.ref / "last" / "weights.safetensors");
+  test::expect_same_weights(out / "best" / "weights.safetensors", s.ref / "best" / "weights.safetensors");
 }
 
 // Budgets from 0 (config.json, the first write, fails) to about the whole run's output: each

@@ -42,7 +42,9 @@ void expect_plan_matches(const ModelConfig& cfg, const Shape& xs, const char* wh
                          bool require_plan = true) {
   auto be = make_backend(Device::CPU);
   const bool planned = be->make_inference_plan(cfg, xs) != nullptr;
-  if (require_plan) ASSERT_TRUE(planned) << what << ": no plan was built";
+  if (require_plan) {
+    ASSERT_TRUE(planned) << what << ": no plan was built";
+  }
   UNet net(cfg, *be);
   net.init_weights(3);
   perturb_norms(net);

@@ -14,6 +14,7 @@
 #include "common/image_fixtures.h"
 #include "common/subprocess.h"
 #include "common/train_fixtures.h"
+#include "common/same_weights.h"
 #include "train/checkpoint.h"
 #include "train/outputs.h"
 #include "useg/files.h"
@@ -83,16 +84,6 @@ std::vector<std::string> csv_column(const fs::path& run, size_t column) {
   return out;
 }
 
-void expect_same_weights(const fs::path& a, const fs::path& b) {
-  SafetensorsFile fa = read_safetensors(a.string()), fb = read_safetensors(b.string());
-  ASSERT_EQ(fa.tensors.size(), fb.tensors.size());
-  for (const auto& [name, t] : fa.tensors) {
-    const Tensor& u = fb.tensors.at(name);
-    ASSERT_EQ(t.shape(), u.shape()) << name;
-    EXPECT_EQ(std::memcmp(t.data(), u.data(), t.bytes()), 0) << "tensor " << name << " differs";
-  }
-}
-
 // Runs: the uninterrupted reference, computed once per dataset.
 struct Reference {
   fs::path data, run;
@@ -131,9 +122,9 @@ TEST(TrainResume, StopAndResumeIsBitIdentical) {
     EXPECT_EQ(csv_column(out, 1), csv_column(ref.run, 1)) << "train_loss, stops at " << stops[0];
     EXPECT_EQ(csv_column(out, 2), csv_column(ref.run, 2)) << "Dice";
     EXPECT_EQ(csv_column(out, 4), csv_column(ref.run, 4)) << "lr";
-    expect_same_weights(out / "last" / "weights.safetensors",
+    test::expect_same_weights(out / "last" / "weights.safetensors",
                         ref.run / "last" / "weights.safetensors");
-    expect_same_weights(out / "best" / "weights.safetensors",
+    test::expect_same_weights(out / "best" / "weights.safetensors",
                         ref.run / "best" / "weights.safetensors");
   }
 }
@@ -146,7 +137,7 @@ TEST(TrainResume, NumWorkersDoNotChangeTheRun) {
   fs::remove_all(out);
   train(options(ref.data, out, run));
   EXPECT_EQ(csv_column(out, 1), csv_column(ref.run, 1));
-  expect_same_weights(out / "last" / "weights.safetensors", ref.run / "last" / "weights.safetensors");
+  test::expect_same_weights(out / "last" / "weights.safetensors", ref.run / "last" / "weights.safetensors");
 }
 
 TEST(TrainResume, RefusesToOverwriteOrChangeARun) {
@@ -264,7 +255,7 @@ TEST(TrainResume, SigtermWritesACheckpointAndPrintsTheResumeCommand) {
   EXPECT_NE(text.find("resume with:\n  " + cmd), std::string::npos) << text;
   ASSERT_EQ(test::run_command(cli(config, data, out, true), log), 0) << read_file(log);
   EXPECT_EQ(csv_column(out, 1), csv_column(ref, 1));
-  expect_same_weights(out / "last" / "weights.safetensors", ref / "last" / "weights.safetensors");
+  test::expect_same_weights(out / "last" / "weights.safetensors", ref / "last" / "weights.safetensors");
 }
 
 // Every output is either absent, the previous complete version or the new complete version.
@@ -339,7 +330,7 @@ TEST(TrainResume, SigkillAtRandomMomentsLeavesCompleteFilesAndResumes) {
   std::printf("[kill] %d SIGKILLs; checkpoint after each:%s; resumed run equals the "
               "uninterrupted one\n", kills, at.c_str());
   EXPECT_EQ(csv_column(out, 1), csv_column(ref, 1));
-  expect_same_weights(out / "last" / "weights.safetensors", ref / "last" / "weights.safetensors");
+  test::expect_same_weights(out / "last" / "weights.safetensors", ref / "last" / "weights.safetensors");
   for (const auto& e : fs::directory_iterator(out))
     EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos)
         << "leftover " << e.path();
