@@ -28,7 +28,7 @@ namespace useg::cli {
 namespace {
 
 struct BenchArgs {
-  std::string config, model, json;
+  std::string config, model, json, device = "cpu", precision;
   std::vector<int64_t> shape;
   int batch = 1, repeat = 5, warmup = 1, threads = 0;
   bool train = false, no_plan = false, no_layers = false, verbose = false;
@@ -94,7 +94,9 @@ int run_bench(const BenchArgs& a) {
                                                              "be >= 1, --warmup >= 0");
   BackendOptions bo;
   bo.threads = a.threads;
-  auto backend = make_backend(Device::CPU, bo);
+  bo.precision = a.precision;
+  const Device dev = parse_device(a.device);
+  auto backend = make_backend(dev, bo);
   ProfilingBackend prof(*backend);
   std::unique_ptr<UNet> net;
   ModelConfig cfg;
@@ -114,6 +116,7 @@ int run_bench(const BenchArgs& a) {
            a.shape[nsp - 1]};
   Tensor x = Tensor::empty(xs);
   fill_random(x, 1);
+  x = x.to(dev);
   const int threads = omp_get_max_threads();
   ModelSummary summary = summarize(cfg);
   double fwd_gflop = summary.flops_per_voxel * double(xs.numel() / cfg.in_channels) * 1e-9;
@@ -132,14 +135,16 @@ int run_bench(const BenchArgs& a) {
     Optimizer opt(oc, net->parameters(), prof);
     Tensor target = Tensor::empty(Shape{xs[0], 1, xs[2], xs[3], xs[4]});
     fill_random(target, 2, cfg.num_classes);
+    target = target.to(dev);
     auto step = [&] {
       std::vector<Tensor> outs = net->forward(x, true);
       std::vector<Tensor> grads(outs.size());
-      grads[0] = Tensor::empty(outs[0].shape());
+      grads[0] = Tensor::empty(outs[0].shape(), dev);
       LossSpec spec;
       prof.loss_forward_backward(spec, outs[0], target, &grads[0]);
       net->backward(grads);
       opt.step(1e-3);
+      backend->synchronize();  // a device queues work: time it to the end
     };
     for (int i = 0; i < a.warmup; ++i) {
       auto t0 = Clock::now();
@@ -182,6 +187,7 @@ int run_bench(const BenchArgs& a) {
     for (int i = 0; i < a.warmup; ++i) {
       auto t0 = Clock::now();
       net->forward(x, false);
+      backend->synchronize();
       if (i == 0) first_ms = ms_since(t0);
     }
     prof.reset();
@@ -189,6 +195,7 @@ int run_bench(const BenchArgs& a) {
       auto t0 = Clock::now();
       double c0 = cpu_ms();
       net->forward(x, false);
+      backend->synchronize();
       times.push_back(ms_since(t0));
       cpu_times.push_back(cpu_ms() - c0);
     }
@@ -199,9 +206,13 @@ int run_bench(const BenchArgs& a) {
                         e.ms, e.gflop});
 
   double med = median(times);
-  std::printf("useg bench: %dD U-Net base %d depth %d (%s norm), input %s, %s, %d threads\n",
+  std::printf("useg bench: %dD U-Net base %d depth %d (%s norm), input %s, %s, on %s",
               cfg.dims, cfg.base_filters, cfg.depth, norm_name(cfg.norm), xs.str().c_str(),
-              what.c_str(), threads);
+              what.c_str(), backend->name().c_str());
+  if (dev == Device::CPU)
+    std::printf(", %d threads\n", threads);
+  else
+    std::printf(" (%s)\n", a.precision.empty() ? "default precision" : a.precision.c_str());
   if (!a.no_layers) {
     std::printf("per layer (mean of %d runs):\n", a.repeat);
     print_layers(layers, a.repeat, med);
@@ -218,6 +229,8 @@ int run_bench(const BenchArgs& a) {
   if (!a.json.empty()) {
     nlohmann::json j;
     j["what"] = what;
+    j["device"] = backend->name();
+    j["precision"] = a.precision.empty() ? "default" : a.precision;
     j["input"] = xs.dims();
     j["threads"] = threads;
     j["times_ms"] = times;
@@ -241,7 +254,7 @@ int run_bench(const BenchArgs& a) {
 void register_bench_commands(CLI::App& app, std::function<int()>& run) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* c = app.add_subcommand(
-      "bench", "Time a U-Net forward (or a training step) on the CPU: per layer and in total, "
+      "bench", "Time a U-Net forward (or a training step) on a device: per layer and in total, "
                "with analytic GFLOP, GFLOP/s and peak RSS");
   c->add_option("--config", args->config, "model or run config (JSON); He-initialized weights");
   c->add_option("--model", args->model, "model folder (model.json + weights.safetensors)");
@@ -252,6 +265,11 @@ void register_bench_commands(CLI::App& app, std::function<int()>& run) {
   c->add_option("--repeat", args->repeat, "timed runs (default 5); the median is reported");
   c->add_option("--warmup", args->warmup, "untimed runs first (default 1)");
   c->add_option("--threads", args->threads, "OpenMP threads (default: the runtime's)");
+  c->add_option("--device", args->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  c->add_option("--precision", args->precision,
+                "convolution arithmetic: fp32, tf32, fp16 or bf16 (default: fp32 on cpu, tf32 "
+                "on cuda)")
+      ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16"}));
   c->add_flag("--train", args->train, "time a training step: forward, loss, backward, Adam");
   c->add_flag("--no-plan", args->no_plan, "forward through the per-op API, not the plan");
   c->add_flag("--no-layers", args->no_layers, "print only the totals");
