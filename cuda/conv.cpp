@@ -15,17 +15,22 @@ namespace {
 
 constexpr Device kCuda = Device::CUDA;
 
-void cast_to_half(Precision p, const float* x, void* y, int64_t n, cudaStream_t s) {
+// t [N, C, S] float32 (an activation, or a filter [K, C, k]) -> [N, S, C] half / bfloat16 and
+// back: the NDHWC operands of the mixed-precision convolutions (conv_layout), transposed inside
+// the casts, so channels-last costs no extra pass over memory.
+void cast_to_half_ndhwc(Precision p, const Tensor& t, void* y, cudaStream_t s) {
+  const Shape& sh = t.shape();
   if (p == Precision::Fp16)
-    launch_float_to_half(x, y, n, s);
+    launch_float_to_half_ndhwc(t.data(), y, sh.n(), sh.c(), sh.spatial(), s);
   else
-    launch_float_to_bf16(x, y, n, s);
+    launch_float_to_bf16_ndhwc(t.data(), y, sh.n(), sh.c(), sh.spatial(), s);
 }
-void cast_to_float(Precision p, const void* x, float* y, int64_t n, cudaStream_t s) {
+void cast_to_float_ncdhw(Precision p, const void* x, Tensor& t, cudaStream_t s) {
+  const Shape& sh = t.shape();
   if (p == Precision::Fp16)
-    launch_half_to_float(x, y, n, s);
+    launch_half_ndhwc_to_float(x, t.data(), sh.n(), sh.c(), sh.spatial(), s);
   else
-    launch_bf16_to_float(x, y, n, s);
+    launch_bf16_ndhwc_to_float(x, t.data(), sh.n(), sh.c(), sh.spatial(), s);
 }
 
 // A convolution with an empty operand (N = 0 or C = 0): every output is zero (and cuDNN rejects
@@ -49,14 +54,15 @@ void CudaBackend::run_conv(const char* op, const ConvCall& call, const Tensor& i
     cudnn().run(op, routine, p, a.data(), b.data(), out.data());
     return;
   }
-  // Mixed precision: half / bfloat16 copies of the operands, float accumulation inside cuDNN,
-  // the result cast back to float32 (2 bytes per element).
+  // Mixed precision: NDHWC half / bfloat16 copies of the operands (filters [K, k, C]), float
+  // accumulation inside cuDNN on channels-last descriptors, the result cast back to NCDHW
+  // float32 (2 bytes per element).
   DeviceBuffer ah(allocator(), size_t(a.numel()) * 2), bh(allocator(), size_t(b.numel()) * 2);
   DeviceBuffer oh(allocator(), size_t(out.numel()) * 2);
-  cast_to_half(m_precision, a.data(), ah.as<void>(), a.numel(), stream());
-  cast_to_half(m_precision, b.data(), bh.as<void>(), b.numel(), stream());
+  cast_to_half_ndhwc(m_precision, a, ah.as<void>(), stream());
+  cast_to_half_ndhwc(m_precision, b, bh.as<void>(), stream());
   cudnn().run(op, routine, p, ah.as<void>(), bh.as<void>(), oh.as<void>());
-  cast_to_float(m_precision, oh.as<void>(), out.data(), out.numel(), stream());
+  cast_to_float_ncdhw(m_precision, oh.as<void>(), out, stream());
 }
 
 void CudaBackend::bias_gradient(const Tensor& dy, Tensor& dbias) {

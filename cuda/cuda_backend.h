@@ -1,6 +1,7 @@
 // The CUDA backend: cuDNN for convolution and transposed convolution (cudnn_conv.cpp), our own
 // kernels for everything else (cuda/*_kernels.cu, grid-stride loops and fixed-order reductions
-// over the math of src/ops). Tensors stay float32 NCDHW (see cuda/README.md on channels-last).
+// over the math of src/ops). Tensors stay float32 NCDHW; only the fp16/bf16 convolutions' half
+// copies are NDHWC (cuda/README.md, Layout).
 // Every op checks its arguments with src/core/op_checks.h (the CPU backend's messages), launches
 // on the compute stream of the shared DeviceContext, and returns without synchronizing, except
 // the ops that return a host value (loss, sum_squares, all_finite) and host copies.

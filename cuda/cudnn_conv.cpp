@@ -5,8 +5,8 @@
 // the heuristic query, is deterministic, uses an allowed math mode and needs at most
 // kMaxWorkspace bytes. Math modes: fp32 = CUDNN_FMA_MATH only (no TF32); tf32 = default or
 // tensor-op math on float data; fp16/bf16 = tensor-op math on half data with float
-// accumulation. CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (float data silently rounded to half) is
-// never used.
+// accumulation, on NDHWC tensors and CUDNN_TENSOR_NHWC filters (conv_layout).
+// CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (float data silently rounded to half) is never used.
 #include <vector>
 
 #include "cuda/cudnn_conv.h"
@@ -20,8 +20,8 @@ namespace {
 constexpr size_t kMaxWorkspace = size_t(1) << 30;
 
 struct Plan {
-  Plan(const ConvProblem& p, cudnnDataType_t type)
-      : x(p.x, type), y(p.y, type), w(p.w, type), conv(p.pad, p.stride, p.dilation) {}
+  Plan(const ConvProblem& p, cudnnDataType_t type, TensorLayout l)
+      : x(p.x, type, l), y(p.y, type, l), w(p.w, type, l), conv(p.pad, p.stride, p.dilation) {}
   TensorDesc x, y;
   FilterDesc w;
   ConvDesc conv;
@@ -61,7 +61,7 @@ class CudnnConvImpl final : public CudnnConv {
 
   void run(const char* op, ConvRoutine routine, const ConvProblem& p, const void* a,
            const void* b, void* out) override {
-    const ConvKey key{p, routine, m_precision};
+    const ConvKey key{p, routine, m_precision, conv_layout(m_precision)};
     const std::unique_ptr<Plan>& plan = m_plans.get(key, [&] { return make_plan(op, key); });
     DeviceBuffer workspace(m_allocator, plan->workspace);
     const float one = 1.f, zero = 0.f;
@@ -90,7 +90,7 @@ class CudnnConvImpl final : public CudnnConv {
 
  private:
   std::unique_ptr<Plan> make_plan(const char* op, const ConvKey& key) {
-    auto plan = std::make_unique<Plan>(key.problem, data_type(m_precision));
+    auto plan = std::make_unique<Plan>(key.problem, data_type(m_precision), key.layout);
     // The math type the query starts from; the chosen algorithm's own type is set afterwards.
     plan->conv.set_math(m_precision == Precision::Fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH);
     const cudnnHandle_t h = m_handle.get();

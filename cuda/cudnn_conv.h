@@ -20,8 +20,9 @@ class CudnnConv {
   //   Forward         a = x_c, b = w_c, out = y_c
   //   BackwardData    a = w_c, b = y_c (dy), out = x_c (dx)
   //   BackwardFilter  a = x_c, b = y_c (dy), out = w_c (dw)
-  // Device pointers to float32 data, or to half / bfloat16 data when the precision is fp16 /
-  // bf16 (the caller casts). `op` names the backend op in errors.
+  // Device pointers to float32 NCDHW data, or to half / bfloat16 NDHWC data (filters
+  // [K, kD, kH, kW, C]) when the precision is fp16 / bf16 (conv_layout; the caller casts and
+  // transposes). `op` names the backend op in errors.
   virtual void run(const char* op, ConvRoutine routine, const ConvProblem& p, const void* a,
                    const void* b, void* out) = 0;
 };

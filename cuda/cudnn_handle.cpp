@@ -28,9 +28,10 @@ CudnnHandle::CudnnHandle(cudaStream_t stream) {
 }
 CudnnHandle::~CudnnHandle() { cudnnDestroy(m_h); }
 
-TensorDesc::TensorDesc(const std::array<int, 5>& dims, cudnnDataType_t type) {
+TensorDesc::TensorDesc(const std::array<int, 5>& dims, cudnnDataType_t type,
+                       TensorLayout layout) {
   USEG_CUDNN_CHECK(cudnnCreateTensorDescriptor(&m_d));
-  const std::array<int, 5> strides = packed_strides(dims);
+  const std::array<int, 5> strides = layout_strides(dims, layout);
   const cudnnStatus_t s = cudnnSetTensorNdDescriptor(m_d, type, 5, dims.data(), strides.data());
   if (s != CUDNN_STATUS_SUCCESS) {
     cudnnDestroyTensorDescriptor(m_d);
@@ -39,9 +40,13 @@ TensorDesc::TensorDesc(const std::array<int, 5>& dims, cudnnDataType_t type) {
 }
 TensorDesc::~TensorDesc() { cudnnDestroyTensorDescriptor(m_d); }
 
-FilterDesc::FilterDesc(const std::array<int, 5>& dims, cudnnDataType_t type) {
+FilterDesc::FilterDesc(const std::array<int, 5>& dims, cudnnDataType_t type,
+                       TensorLayout layout) {
   USEG_CUDNN_CHECK(cudnnCreateFilterDescriptor(&m_d));
-  const cudnnStatus_t s = cudnnSetFilterNdDescriptor(m_d, type, CUDNN_TENSOR_NCHW, 5, dims.data());
+  // The dims stay in [K, C, kD, kH, kW] order; the format names the memory order.
+  const cudnnTensorFormat_t format =
+      layout == TensorLayout::Ndhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+  const cudnnStatus_t s = cudnnSetFilterNdDescriptor(m_d, type, format, 5, dims.data());
   if (s != CUDNN_STATUS_SUCCESS) {
     cudnnDestroyFilterDescriptor(m_d);
     USEG_CUDNN_CHECK(s);

@@ -8,6 +8,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include "cuda/host/conv_problem.h"
+
 namespace useg::gpu {
 namespace detail {
 [[noreturn]] void throw_cudnn_error(cudnnStatus_t s, const char* call, const char* file,
@@ -34,10 +36,10 @@ class CudnnHandle {
   cudnnHandle_t m_h = nullptr;
 };
 
-// A packed NCDHW tensor of 5 dims.
+// A packed 5-D tensor of dims [N, C, D, H, W], stored NCDHW or NDHWC (layout_strides).
 class TensorDesc {
  public:
-  TensorDesc(const std::array<int, 5>& dims, cudnnDataType_t type);
+  TensorDesc(const std::array<int, 5>& dims, cudnnDataType_t type, TensorLayout layout);
   ~TensorDesc();
   TensorDesc(const TensorDesc&) = delete;
   TensorDesc& operator=(const TensorDesc&) = delete;
@@ -47,10 +49,11 @@ class TensorDesc {
   cudnnTensorDescriptor_t m_d = nullptr;
 };
 
-// A [K, C, kD, kH, kW] filter.
+// A filter of dims [K, C, kD, kH, kW], stored as such (CUDNN_TENSOR_NCHW) or channels-last
+// [K, kD, kH, kW, C] (CUDNN_TENSOR_NHWC) for TensorLayout::Ndhwc.
 class FilterDesc {
  public:
-  FilterDesc(const std::array<int, 5>& dims, cudnnDataType_t type);
+  FilterDesc(const std::array<int, 5>& dims, cudnnDataType_t type, TensorLayout layout);
   ~FilterDesc();
   FilterDesc(const FilterDesc&) = delete;
   FilterDesc& operator=(const FilterDesc&) = delete;

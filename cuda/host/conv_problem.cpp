@@ -93,8 +93,29 @@ std::array<int, 5> packed_strides(const std::array<int, 5>& dims) {
   return s;
 }
 
+const char* layout_name(TensorLayout l) {
+  switch (l) {
+    case TensorLayout::Ncdhw: return "ncdhw";
+    case TensorLayout::Ndhwc: return "ndhwc";
+  }
+  return "?";
+}
+
+std::array<int, 5> layout_strides(const std::array<int, 5>& dims, TensorLayout l) {
+  if (l == TensorLayout::Ncdhw) return packed_strides(dims);
+  // Innermost first: C, then W, H, D, N.
+  std::array<int, 5> s{};
+  int stride = 1;
+  for (int i : {1, 4, 3, 2, 0}) {
+    s[i] = stride;
+    stride *= dims[i] > 0 ? dims[i] : 1;
+  }
+  return s;
+}
+
 bool ConvKey::operator==(const ConvKey& o) const {
-  return problem == o.problem && routine == o.routine && precision == o.precision;
+  return problem == o.problem && routine == o.routine && precision == o.precision &&
+         layout == o.layout;
 }
 
 size_t ConvKeyHash::operator()(const ConvKey& k) const {
@@ -110,6 +131,7 @@ size_t ConvKeyHash::operator()(const ConvKey& k) const {
     for (int v : *a) mix(v);
   mix(int(k.routine));
   mix(int(k.precision));
+  mix(int(k.layout));
   return size_t(h);
 }
 
@@ -121,7 +143,7 @@ std::string to_string(const ConvKey& k) {
   put(os, "y", k.problem.y.data(), 5);
   put(os, "pad", k.problem.pad.data(), 3);
   put(os, "stride", k.problem.stride.data(), 3);
-  os << " " << precision_name(k.precision);
+  os << " " << precision_name(k.precision) << " " << layout_name(k.layout);
   return os.str();
 }
 

@@ -56,20 +56,38 @@ struct ConvCall {
 ConvCall conv_call(const char* op, ConvPass pass, bool transposed, const Shape& x, const Shape& w,
                    const Shape& y, const ConvGeom& g);
 
+// Memory layout of the tensors cuDNN reads and writes. The backend's tensors are NCDHW float32;
+// the fp16/bf16 convolutions hand cuDNN NDHWC copies (the casts transpose while converting,
+// cuda/layout_kernels.cu) because its fastest half-precision tensor-core kernels are
+// channels-last. Filters follow: [K, C, k] (CUDNN_TENSOR_NCHW) or [K, k, C] (CUDNN_TENSOR_NHWC).
+enum class TensorLayout : int { Ncdhw = 0, Ndhwc = 1 };
+const char* layout_name(TensorLayout l);
+// The layout a precision's convolutions use: NDHWC for fp16/bf16, NCDHW for fp32/tf32.
+inline TensorLayout conv_layout(Precision p) {
+  return is_half(p) ? TensorLayout::Ndhwc : TensorLayout::Ncdhw;
+}
+
 // Strides of a contiguous NCDHW tensor (what cudnnSetTensorNdDescriptor receives).
 std::array<int, 5> packed_strides(const std::array<int, 5>& dims);
+// Strides, in the order of dims [N, C, D, H, W], of a contiguous tensor in layout l:
+// NCDHW = packed_strides; NDHWC = [D*H*W*C, 1, H*W*C, W*C, C].
+std::array<int, 5> layout_strides(const std::array<int, 5>& dims, TensorLayout l);
 
+// The layout is part of the key (always conv_layout(precision) today): plans of two layouts hold
+// different descriptors and must never be shared.
 struct ConvKey {
   ConvProblem problem;
   ConvRoutine routine = ConvRoutine::Forward;
   Precision precision = Precision::Tf32;
+  TensorLayout layout = TensorLayout::Ncdhw;
   bool operator==(const ConvKey& o) const;
 };
 struct ConvKeyHash {
   size_t operator()(const ConvKey& k) const;
 };
 // "backward_data x [1, 3, 1, 7, 5] w [4, 3, 1, 3, 3] y [1, 4, 1, 7, 5] pad [0, 1, 1]
-//  stride [1, 1, 1] tf32": names the failing call in cuDNN errors.
+//  stride [1, 1, 1] tf32 ncdhw": names the failing call in cuDNN errors (dims in NCDHW order
+//  whatever the layout, as cuDNN's descriptors take them).
 std::string to_string(const ConvKey& k);
 
 }  // namespace useg::gpu

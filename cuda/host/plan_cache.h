@@ -1,6 +1,6 @@
 // The cache of cuDNN algorithm choices: one entry per ConvKey (shapes, geometry, routine,
-// precision), made once by asking cuDNN and reused on every later call with that key (every
-// window batch of an inference run, every training step). Host-only so CI can test it.
+// precision, layout), made once by asking cuDNN and reused on every later call with that key
+// (every window batch of an inference run, every training step). Host-only so CI can test it.
 #pragma once
 
 #include <cstddef>

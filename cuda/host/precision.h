@@ -3,7 +3,7 @@
 //   tf32  the default: float32 tensors, TF32 tensor-core math allowed (10-bit mantissa products)
 //   fp16, bf16  mixed precision: x and w are cast to half / bfloat16 around each cuDNN call
 //         (float32 accumulation, result cast back to float32); norms, losses and optimizer
-//         state stay float32. fp16 training needs loss scaling (cuda/host/loss_scaler.h).
+//         state stay float32. fp16 training needs loss scaling (src/train/loss_scaler.h).
 //         Never run on a GPU (see cuda/README.md).
 // Selected by BackendOptions::precision (the CLI's --precision).
 #pragma once

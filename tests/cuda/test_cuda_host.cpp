@@ -1,7 +1,8 @@
 // The CUDA backend's host logic, tested without a device in every build: the op -> cuDNN routine
 // mapping (through an emulation of cuDNN's three routines, against naive convolutions), problem
-// dims and strides, the plan-cache key, launch configurations, allocator size classes, the
-// precision option and dynamic loss scaling.
+// dims and strides (NCDHW and the NDHWC of the fp16/bf16 convolutions, against the index maps
+// of the transposing casts), the plan-cache key, launch configurations, allocator size classes,
+// the precision option and dynamic loss scaling.
 #include <gtest/gtest.h>
 
 #include <climits>
@@ -17,6 +18,7 @@
 #include "cuda/host/plan_cache.h"
 #include "cuda/host/precision.h"
 #include "cuda/host/size_class.h"
+#include "ops/channels_last.h"
 #include "useg/error.h"
 
 namespace useg::test {
@@ -120,6 +122,69 @@ TEST(CudaHostConv, ProblemDimsAndPackedStrides) {
   EXPECT_EQ(gpu::packed_strides({1, 1, 1, 1, 1}), (std::array<int, 5>{1, 1, 1, 1, 1}));
 }
 
+// The index maps of the transposing casts (cuda/layout_kernels.cu): inverse permutations, and
+// element (n, c, v) of [N, C, S] lands at (n, v, c) of [N, S, C].
+TEST(CudaHostConv, ChannelsLastIndexMapsAreInversePermutations) {
+  struct Case {
+    int64_t n, c, s;
+  };
+  for (const Case k : {Case{2, 3, 35}, Case{1, 1, 7}, Case{3, 4, 1}, Case{1, 1, 1},
+                       Case{4, 8, 27}}) {
+    SCOPED_TRACE(testing::Message() << k.n << " " << k.c << " " << k.s);
+    const int64_t total = k.n * k.c * k.s;
+    std::vector<int> hit(size_t(total), 0);
+    for (int64_t j = 0; j < total; ++j) {
+      const int64_t i = ops::channels_last_source(j, k.c, k.s);
+      ASSERT_GE(i, 0);
+      ASSERT_LT(i, total);
+      ++hit[size_t(i)];
+      EXPECT_EQ(ops::channels_first_source(i, k.c, k.s), j);
+    }
+    for (int h : hit) EXPECT_EQ(h, 1);
+    for (int64_t n = 0; n < k.n; ++n)
+      for (int64_t c = 0; c < k.c; ++c)
+        for (int64_t v = 0; v < k.s; ++v)
+          EXPECT_EQ(ops::channels_first_source((n * k.c + c) * k.s + v, k.c, k.s),
+                    (n * k.s + v) * k.c + c);
+  }
+}
+
+// The NDHWC descriptor strides address exactly where the cast kernels put each element (for an
+// activation, and for a filter [K, C, k] whose channels-last form is CUDNN_TENSOR_NHWC's
+// [K, k, C]); NCDHW strides are the packed ones.
+TEST(CudaHostConv, ChannelsLastStridesMatchTheCastKernels) {
+  using gpu::TensorLayout;
+  EXPECT_EQ(gpu::layout_strides({2, 3, 4, 5, 6}, TensorLayout::Ndhwc),
+            (std::array<int, 5>{360, 1, 90, 18, 3}));
+  EXPECT_EQ(gpu::layout_strides({2, 3, 4, 5, 6}, TensorLayout::Ncdhw),
+            gpu::packed_strides({2, 3, 4, 5, 6}));
+  EXPECT_EQ(gpu::layout_strides({4, 1, 3, 3, 3}, TensorLayout::Ndhwc),  // C = 1: same memory
+            (std::array<int, 5>{27, 1, 9, 3, 1}));
+  EXPECT_EQ(gpu::layout_strides({1, 1, 1, 1, 1}, TensorLayout::Ndhwc),
+            (std::array<int, 5>{1, 1, 1, 1, 1}));
+  for (const std::array<int, 5>& d : {std::array<int, 5>{2, 3, 5, 7, 1},
+                                      std::array<int, 5>{4, 3, 1, 3, 3},  // a filter
+                                      std::array<int, 5>{1, 16, 2, 3, 4}}) {
+    const std::array<int, 5> st = gpu::layout_strides(d, TensorLayout::Ndhwc);
+    const int64_t c = d[1], s = int64_t(d[2]) * d[3] * d[4];
+    int64_t i = 0;  // NCDHW index of (n, ch, z, y, x)
+    for (int n = 0; n < d[0]; ++n)
+      for (int ch = 0; ch < d[1]; ++ch)
+        for (int z = 0; z < d[2]; ++z)
+          for (int y = 0; y < d[3]; ++y)
+            for (int x = 0; x < d[4]; ++x, ++i) {
+              const int64_t at = int64_t(n) * st[0] + int64_t(ch) * st[1] +
+                                 int64_t(z) * st[2] + int64_t(y) * st[3] + int64_t(x) * st[4];
+              ASSERT_EQ(at, ops::channels_first_source(i, c, s)) << n << ch << z << y << x;
+              ASSERT_EQ(ops::channels_last_source(at, c, s), i);
+            }
+  }
+  EXPECT_EQ(gpu::conv_layout(gpu::Precision::Fp16), TensorLayout::Ndhwc);
+  EXPECT_EQ(gpu::conv_layout(gpu::Precision::Bf16), TensorLayout::Ndhwc);
+  EXPECT_EQ(gpu::conv_layout(gpu::Precision::Tf32), TensorLayout::Ncdhw);
+  EXPECT_EQ(gpu::conv_layout(gpu::Precision::Fp32), TensorLayout::Ncdhw);
+}
+
 TEST(CudaHostConv, TensorsBeyondCudnnsIntLimitAreRefused) {
   ConvGeom g;
   const Shape big{1, 1, 1024, 1024, 2048};  // 2^31 elements
@@ -140,7 +205,8 @@ TEST(CudaHostConv, KeyTellsApartEveryFieldAndNamesTheCall) {
   g.pad = {0, 1, 1};
   const ConvProblem p = gpu::conv_problem("t", Shape{1, 3, 1, 7, 5}, Shape{4, 3, 1, 3, 3},
                                           Shape{1, 4, 1, 7, 5}, g);
-  const gpu::ConvKey base{p, ConvRoutine::Forward, gpu::Precision::Tf32};
+  const gpu::ConvKey base{p, ConvRoutine::Forward, gpu::Precision::Tf32,
+                          gpu::TensorLayout::Ncdhw};
   std::vector<gpu::ConvKey> keys{base};
   auto variant = [&](auto change) {
     gpu::ConvKey k = base;
@@ -149,6 +215,7 @@ TEST(CudaHostConv, KeyTellsApartEveryFieldAndNamesTheCall) {
   };
   variant([](gpu::ConvKey& k) { k.routine = ConvRoutine::BackwardData; });
   variant([](gpu::ConvKey& k) { k.precision = gpu::Precision::Fp32; });
+  variant([](gpu::ConvKey& k) { k.layout = gpu::TensorLayout::Ndhwc; });
   variant([](gpu::ConvKey& k) { k.problem.pad[2] = 0; });
   variant([](gpu::ConvKey& k) { k.problem.stride[1] = 2; });
   variant([](gpu::ConvKey& k) { k.problem.x[0] = 2; });
@@ -161,7 +228,7 @@ TEST(CudaHostConv, KeyTellsApartEveryFieldAndNamesTheCall) {
   EXPECT_EQ(hashes.size(), keys.size());
   EXPECT_EQ(gpu::to_string(base),
             "forward x [1, 3, 1, 7, 5] w [4, 3, 1, 3, 3] y [1, 4, 1, 7, 5] pad [0, 1, 1] "
-            "stride [1, 1, 1] tf32");
+            "stride [1, 1, 1] tf32 ncdhw");
 }
 
 TEST(CudaHostConv, PlanCacheMakesEachPlanOnce) {
@@ -171,8 +238,9 @@ TEST(CudaHostConv, PlanCacheMakesEachPlanOnce) {
   gpu::PlanCache<int> cache;
   int made = 0;
   auto make = [&] { return ++made; };
-  const gpu::ConvKey fwd{p, ConvRoutine::Forward, gpu::Precision::Tf32};
-  const gpu::ConvKey bwd{p, ConvRoutine::BackwardData, gpu::Precision::Tf32};
+  const gpu::ConvKey fwd{p, ConvRoutine::Forward, gpu::Precision::Tf32, gpu::TensorLayout::Ncdhw};
+  const gpu::ConvKey bwd{p, ConvRoutine::BackwardData, gpu::Precision::Tf32,
+                         gpu::TensorLayout::Ncdhw};
   EXPECT_EQ(cache.get(fwd, make), 1);
   EXPECT_EQ(cache.get(fwd, make), 1);  // every later window batch / step with this shape
   EXPECT_EQ(cache.get(bwd, make), 2);
@@ -181,6 +249,32 @@ TEST(CudaHostConv, PlanCacheMakesEachPlanOnce) {
   EXPECT_EQ(cache.size(), 2u);
   EXPECT_EQ(cache.hits(), 2u);
   EXPECT_EQ(cache.misses(), 2u);
+}
+
+// Plans of the two layouts hold different descriptors: the same problem, routine and precision
+// in NCDHW and NDHWC are two plans, never one.
+TEST(CudaHostConv, PlansOfTwoLayoutsAreNeverShared) {
+  ConvGeom g;
+  g.kernel = {3, 3, 3};
+  g.pad = {1, 1, 1};
+  const ConvProblem p = gpu::conv_problem("t", Shape{1, 8, 4, 4, 4}, Shape{8, 8, 3, 3, 3},
+                                          Shape{1, 8, 4, 4, 4}, g);
+  for (gpu::Precision pr : {gpu::Precision::Fp16, gpu::Precision::Bf16, gpu::Precision::Tf32}) {
+    const gpu::ConvKey first{p, ConvRoutine::Forward, pr, gpu::TensorLayout::Ncdhw};
+    const gpu::ConvKey last{p, ConvRoutine::Forward, pr, gpu::TensorLayout::Ndhwc};
+    EXPECT_FALSE(first == last);
+    gpu::PlanCache<gpu::TensorLayout> cache;
+    EXPECT_EQ(cache.get(first, [] { return gpu::TensorLayout::Ncdhw; }), gpu::TensorLayout::Ncdhw);
+    EXPECT_EQ(cache.get(last, [] { return gpu::TensorLayout::Ndhwc; }), gpu::TensorLayout::Ndhwc);
+    EXPECT_EQ(cache.get(first, [] { return gpu::TensorLayout::Ndhwc; }), gpu::TensorLayout::Ncdhw);
+    EXPECT_EQ(cache.size(), 2u);
+    EXPECT_EQ(cache.misses(), 2u);
+  }
+  // What the backend builds (cudnn_conv.cpp): the key's layout follows the precision.
+  EXPECT_NE(gpu::to_string({p, ConvRoutine::Forward, gpu::Precision::Fp16,
+                            gpu::conv_layout(gpu::Precision::Fp16)})
+                .find("fp16 ndhwc"),
+            std::string::npos);
 }
 
 TEST(CudaHostLaunch, GridsCoverTheWorkWithinLimits) {

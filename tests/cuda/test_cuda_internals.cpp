@@ -1,12 +1,16 @@
 // Internals of the CUDA backend that the public API does not reach: the caching allocator, the
 // check macros, and the kernels that run only after a cuDNN call (bias add, bias gradient) or
-// in the fp16/bf16 mode (casts), through the very launch wrappers the backend calls. Compiled
+// in the fp16/bf16 mode (casts, and the channels-last casts the convolutions use), through the
+// very launch wrappers the backend calls. Compiled
 // where the CUDA headers are (a CUDA build, or cudacpu); skipped at run time without a device.
 #if defined(USEG_HAVE_CUDA) || defined(USEG_CUDACPU)
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -17,6 +21,7 @@
 #include "cuda/device_context.h"
 #include "cuda/host/launch_config.h"
 #include "cuda/launch.h"
+#include "ops/channels_last.h"
 #include "useg/backend.h"
 #include "useg/error.h"
 
@@ -121,12 +126,146 @@ TEST_F(CudaInternals, HalfAndBfloat16Casts) {
   EXPECT_ALLCLOSE(out.to(Device::CPU), small, Tolerance{0, 0});
 }
 
+// n elements of type T from device memory written on the compute stream.
+template <class T>
+std::vector<T> download(const void* p, int64_t n, cudaStream_t s) {
+  std::vector<T> v(static_cast<size_t>(n));
+  if (n > 0)
+    USEG_CUDA_CHECK(cudaMemcpyAsync(v.data(), p, size_t(n) * sizeof(T), cudaMemcpyDeviceToHost, s));
+  USEG_CUDA_CHECK(cudaStreamSynchronize(s));
+  return v;
+}
+std::vector<uint32_t> float_bits(const Tensor& t) {
+  std::vector<uint32_t> b(size_t(t.numel()));
+  if (!b.empty()) std::memcpy(b.data(), t.data(), b.size() * sizeof(uint32_t));
+  return b;
+}
+// How many positions differ (the first one is reported).
+template <class T>
+int64_t count_differences(const std::vector<T>& got, const std::vector<T>& want) {
+  int64_t bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (got[i] == want[i]) continue;
+    if (bad++ == 0)
+      ADD_FAILURE() << "first difference at " << i << ": " << got[i] << " vs " << want[i];
+  }
+  return bad;
+}
+
+// The plain casts and the channels-last ones of one 16-bit type.
+struct CastKind {
+  const char* name;
+  void (*to16)(const float*, void*, int64_t, cudaStream_t);
+  void (*to32)(const void*, float*, int64_t, cudaStream_t);
+  void (*to16_last)(const float*, void*, int64_t, int64_t, int64_t, cudaStream_t);
+  void (*to32_first)(const void*, float*, int64_t, int64_t, int64_t, cudaStream_t);
+};
+const CastKind kCastKinds[] = {
+    {"fp16", gpu::launch_float_to_half, gpu::launch_half_to_float,
+     gpu::launch_float_to_half_ndhwc, gpu::launch_half_ndhwc_to_float},
+    {"bf16", gpu::launch_float_to_bf16, gpu::launch_bf16_to_float,
+     gpu::launch_float_to_bf16_ndhwc, gpu::launch_bf16_ndhwc_to_float}};
+
+// Random values in [-100, 100] with the cases rounding can get wrong up front: NaN, infinities,
+// signed zero, half overflow (65520 rounds to infinity), half subnormals, float subnormals, ties.
+Tensor cast_input(const Shape& s, uint32_t seed) {
+  Tensor x = random_tensor(s, seed, -100.f, 100.f);
+  const float special[] = {std::numeric_limits<float>::quiet_NaN(),
+                           std::numeric_limits<float>::infinity(),
+                           -std::numeric_limits<float>::infinity(), -0.f, 65504.f, 65520.f,
+                           -65519.f, 6e-8f, 1e-40f, 1.f + std::ldexp(1.f, -11),
+                           1.f + 3 * std::ldexp(1.f, -11), 1.f + std::ldexp(1.f, -8),
+                           1.f + 3 * std::ldexp(1.f, -8), 3.4e38f};
+  for (size_t i = 0; i < sizeof(special) / sizeof(float) && int64_t(i) < x.numel(); ++i)
+    x.data()[i * 7 % size_t(x.numel())] = special[i];
+  return x;
+}
+
+// The channels-last casts are the plain casts plus a transpose, bit for bit, in both directions,
+// and the round trip through NDHWC equals the plain NCDHW round trip. Odd shapes, C = 1, S = 1,
+// and more elements than one grid covers (kMaxBlocks * kBlockThreads: the grid-stride loop wraps).
+TEST_F(CudaInternals, ChannelsLastCastsAreThePlainCastsTransposed) {
+  struct Case {
+    int64_t n, c, s;
+  };
+  const int64_t grid = gpu::kMaxBlocks * gpu::kBlockThreads;
+  const Case cases[] = {{2, 3, 5 * 7 * 1}, {1, 1, 35}, {3, 4, 1}, {1, 1, 1}, {2, 5, 11 * 13 * 3},
+                        {2, 3, grid / 6 + 5}};
+  gpu::DeviceAllocator& alloc = m_ctx->allocator();
+  for (const CastKind& k : kCastKinds) {
+    for (const Case& cs : cases) {
+      SCOPED_TRACE(testing::Message() << k.name << " [" << cs.n << ", " << cs.c << ", " << cs.s
+                                      << "]");
+      const int64_t total = cs.n * cs.c * cs.s;
+      const Shape shape{cs.n, cs.c, cs.s, 1, 1};
+      const Tensor x = cast_input(shape, uint32_t(total));
+      const Tensor xd = x.to(Device::CUDA);
+      gpu::DeviceBuffer plain(alloc, size_t(total) * 2), last(alloc, size_t(total) * 2);
+      k.to16(xd.data(), plain.as<void>(), total, stream());
+      k.to16_last(xd.data(), last.as<void>(), cs.n, cs.c, cs.s, stream());
+      const std::vector<uint16_t> p16 = download<uint16_t>(plain.as<void>(), total, stream());
+      const std::vector<uint16_t> l16 = download<uint16_t>(last.as<void>(), total, stream());
+      std::vector<uint16_t> want16(static_cast<size_t>(total));
+      for (int64_t j = 0; j < total; ++j)
+        want16[size_t(j)] = p16[size_t(ops::channels_last_source(j, cs.c, cs.s))];
+      EXPECT_EQ(count_differences(l16, want16), 0) << "float -> NDHWC";
+
+      // Back: NDHWC -> NCDHW float vs the plain widening of the same NDHWC data, transposed.
+      Tensor first = Tensor::empty(shape, Device::CUDA);
+      Tensor widened = Tensor::empty(shape, Device::CUDA);
+      k.to32_first(last.as<void>(), first.data(), cs.n, cs.c, cs.s, stream());
+      k.to32(last.as<void>(), widened.data(), total, stream());
+      const std::vector<uint32_t> f32 = float_bits(first.to(Device::CPU));
+      const std::vector<uint32_t> w32 = float_bits(widened.to(Device::CPU));
+      std::vector<uint32_t> want32(static_cast<size_t>(total));
+      for (int64_t i = 0; i < total; ++i)
+        want32[size_t(i)] = w32[size_t(ops::channels_first_source(i, cs.c, cs.s))];
+      EXPECT_EQ(count_differences(f32, want32), 0) << "NDHWC -> float";
+
+      // Round trips: NCDHW -> NDHWC -> NCDHW equals NCDHW -> NCDHW.
+      Tensor round = Tensor::empty(shape, Device::CUDA);
+      k.to32(plain.as<void>(), round.data(), total, stream());
+      EXPECT_EQ(count_differences(f32, float_bits(round.to(Device::CPU))), 0) << "round trip";
+    }
+  }
+}
+
+// Round to nearest even, checked against hand-computed bit patterns (not only against the plain
+// casts): ties go to the even neighbour, half overflows to infinity, half subnormals survive.
+TEST_F(CudaInternals, ChannelsLastCastsRoundToNearestEven) {
+  const float one = 1.f;
+  const std::vector<float> in{one,
+                              one + std::ldexp(1.f, -11),      // half tie -> 1
+                              one + 3 * std::ldexp(1.f, -11),  // half tie -> 1 + 2^-9
+                              65519.f, 65520.f, -0.f, std::ldexp(1.f, -24),
+                              std::ldexp(1.f, -25),                     // half tie -> 0
+                              3 * std::ldexp(1.f, -25),                 // half tie -> 2^-23
+                              one + std::ldexp(1.f, -8),                // bf16 tie -> 1
+                              one + 3 * std::ldexp(1.f, -8),            // bf16 tie -> 1 + 2^-6
+                              one + std::ldexp(1.f, -8) + std::ldexp(1.f, -20)};  // bf16 up
+  const std::vector<uint16_t> half{0x3C00, 0x3C00, 0x3C02, 0x7BFF, 0x7C00, 0x8000,
+                                   0x0001, 0x0000, 0x0002, 0x3C04, 0x3C0C, 0x3C04};
+  const std::vector<uint16_t> bf16{0x3F80, 0x3F80, 0x3F80, 0x4780, 0x4780, 0x8000,
+                                   0x3380, 0x3300, 0x33C0, 0x3F80, 0x3F82, 0x3F81};
+  const int64_t n = int64_t(in.size());
+  Tensor x = Tensor::empty(Shape{1, 1, n, 1, 1});
+  std::memcpy(x.data(), in.data(), in.size() * sizeof(float));
+  const Tensor xd = x.to(Device::CUDA);
+  gpu::DeviceBuffer y(m_ctx->allocator(), size_t(n) * 2);
+  gpu::launch_float_to_half_ndhwc(xd.data(), y.as<void>(), 1, 1, n, stream());
+  EXPECT_EQ(count_differences(download<uint16_t>(y.as<void>(), n, stream()), half), 0);
+  gpu::launch_float_to_bf16_ndhwc(xd.data(), y.as<void>(), 1, 1, n, stream());
+  EXPECT_EQ(count_differences(download<uint16_t>(y.as<void>(), n, stream()), bf16), 0);
+}
+
 // An empty range launches nothing (a grid of 0 blocks would be an invalid configuration).
 TEST_F(CudaInternals, EmptyRangesLaunchNothing) {
   gpu::launch_fill(nullptr, 0, 1.f, stream());
   gpu::launch_softmax_channels(nullptr, nullptr, 0, 3, 5, stream());
   gpu::launch_maxpool_forward(nullptr, nullptr, 0, ops::PoolDims{}, stream());
   gpu::launch_row_sum(nullptr, gpu::RowLayout{0, 1, 5, 5, 0}, nullptr, stream());
+  gpu::launch_float_to_half_ndhwc(nullptr, nullptr, 0, 3, 5, stream());
+  gpu::launch_bf16_ndhwc_to_float(nullptr, nullptr, 2, 0, 5, stream());
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
 }
 
