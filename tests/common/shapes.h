@@ -11,6 +11,12 @@
 #include "useg/backend.h"
 #include "useg/tensor.h"
 
+namespace useg {
+// gtest shows a Shape parameter as [N, C, D, H, W] (by default it dumps the object's bytes,
+// uninitialized padding included, so the listed test comments changed from build to build).
+inline void PrintTo(const Shape& s, std::ostream* os) { *os << s.str(); }
+}  // namespace useg
+
 namespace useg::test {
 
 // Activation shapes (N, C, D, H, W).

@@ -23,11 +23,6 @@
 #include "useg/error.h"
 #include "useg/tensor.h"
 
-namespace useg {
-// Readable parameters in gtest's failure messages.
-inline void PrintTo(const Shape& s, std::ostream* os) { *os << s.str(); }
-}  // namespace useg
-
 namespace useg::test {
 
 inline Device op_test_device() {
