@@ -1,8 +1,8 @@
 // The cuDNN side of the convolution ops, behind a plain C++ interface: cudnn_conv.cpp holds every
 // cuDNN call (descriptors, algorithm choice and its cache, the three convolution routines) and
 // is the only file besides cudnn_handle.* that includes cudnn.h. Under cudacpu (no cuDNN on the
-// CPU) tests/cudacpu/cudnn_unavailable.cpp provides make_cudnn_conv() instead, whose run() throws
-// "cuDNN unavailable under cudacpu".
+// CPU) tests/cudacpu/cudnn_emulated.cpp provides make_cudnn_conv() instead: the three routines
+// emulated with naive convolutions on exactly the data this interface specifies.
 #pragma once
 
 #include <memory>

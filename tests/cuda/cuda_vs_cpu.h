@@ -83,10 +83,4 @@ inline std::string cuda_shape_name(const ::testing::TestParamInfo<Shape>& info) 
          "_h" + std::to_string(s[3]) + "_w" + std::to_string(s[4]);
 }
 
-// True when the message says an op is missing on this side (cuDNN under cudacpu) rather than
-// wrong. (Every CPU op exists now: no other message may turn a failure into a skip.)
-inline bool unavailable(const Error& e) {
-  return std::string(e.what()).find("cuDNN unavailable") != std::string::npos;
-}
-
 }  // namespace useg::test
