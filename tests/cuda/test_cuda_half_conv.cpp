@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <ostream>
 #include <string>
 
 #include "common/compare.h"
@@ -45,6 +46,9 @@ struct HalfParam {
   bool transposed;
   bool bf16;
 };
+void PrintTo(const HalfParam& p, std::ostream* os) {  // not a byte dump with padding
+  *os << (p.bf16 ? "bf16 " : "fp16 ") << (p.transposed ? "deconv " : "conv ") << p.c.name;
+}
 
 class CudaHalfConv : public ::testing::TestWithParam<HalfParam> {};
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <functional>
+#include <ostream>
 #include <iostream>
 #include <vector>
 
@@ -107,6 +108,9 @@ struct ConvParam {
   ConvCase c;
   bool transposed;
 };
+void PrintTo(const ConvParam& p, std::ostream* os) {  // not a byte dump with padding
+  *os << (p.transposed ? "deconv " : "conv ") << p.c.name;
+}
 
 class CudaVsCpuConv : public CudaVsCpuTest<ConvParam> {};
 
