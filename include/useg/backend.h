@@ -248,8 +248,12 @@ struct BackendOptions {
   std::string precision;
 };
 
-// The accepted BackendOptions::precision values, for CLI checks and messages.
-inline const char* const kPrecisionChoices = "fp32, tf32, fp16, bf16";
+// The values BackendOptions::precision accepts besides "" (make_backend checks, the CLI offers
+// them).
+inline const std::vector<std::string>& precision_choices() {
+  static const std::vector<std::string> choices{"fp32", "tf32", "fp16", "bf16"};
+  return choices;
+}
 
 // Creates the backend for a device. Throws useg::Error with a clear message when the device is
 // unavailable ("useg was built without CUDA", "no CUDA device found").

@@ -266,10 +266,7 @@ void register_bench_commands(CLI::App& app, std::function<int()>& run) {
   c->add_option("--warmup", args->warmup, "untimed runs first (default 1)");
   c->add_option("--threads", args->threads, "OpenMP threads (default: the runtime's)");
   c->add_option("--device", args->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  c->add_option("--precision", args->precision,
-                "convolution arithmetic: fp32, tf32, fp16 or bf16 (default: fp32 on cpu, tf32 "
-                "on cuda)")
-      ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16"}));
+  add_precision_option(c, args->precision);
   c->add_flag("--train", args->train, "time a training step: forward, loss, backward, Adam");
   c->add_flag("--no-plan", args->no_plan, "forward through the per-op API, not the plan");
   c->add_flag("--no-layers", args->no_layers, "print only the totals");

@@ -88,10 +88,7 @@ void register_segment_commands(CLI::App& app, std::function<int()>& run) {
                 "shards); a CSV is written beside it");
   c->add_flag("--overwrite", b.overwrite, "recompute cases whose outputs exist");
   c->add_option("--threads", b.threads, "CPU threads (0 = all cores)")->capture_default_str();
-  c->add_option("--precision", b.precision,
-                "convolution arithmetic: fp32, tf32, fp16 or bf16 (default: fp32 on cpu, tf32 "
-                "on cuda)")
-      ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16"}));
+  add_precision_option(c, b.precision);
   c->add_flag("--preview", b.segment.preview,
               "write CASE_preview.png: the labels over the middle slices");
   c->add_flag("--recursive", b.recursive, "scan input folders recursively");

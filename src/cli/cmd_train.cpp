@@ -136,10 +136,8 @@ void register_train_commands(CLI::App& app, std::function<int()>& run) {
   c->add_option("--device", args->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   c->add_flag("--resume", args->resume, "continue the run in --output from its checkpoint");
   c->add_option("--threads", args->threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
-  c->add_option("--precision", args->precision,
-                "convolution arithmetic: fp32, tf32, fp16 or bf16 (default: fp32 on cpu, tf32 "
-                "on cuda; fp16 turns on dynamic loss scaling, see train.loss_scaling)")
-      ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16"}));
+  add_precision_option(c, args->precision,
+                       "; fp16 turns on dynamic loss scaling, see train.loss_scaling");
   c->add_option("--max-voxels", args->max_voxels,
                 "refuse a case whose headers declare more voxels (default 2^31)")
       ->check(CLI::PositiveNumber);

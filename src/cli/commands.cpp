@@ -5,11 +5,20 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "useg/backend.h"
 #include "useg/error.h"
 
 namespace useg::cli {
 
 const char* version() { return "0.1.0"; }
+
+void add_precision_option(CLI::App* command, std::string& target, const std::string& extra) {
+  command
+      ->add_option("--precision", target,
+                   "convolution arithmetic: fp32, tf32, fp16 or bf16 (default: fp32 on cpu, tf32 "
+                   "on cuda" + extra + ")")
+      ->check(CLI::IsMember(precision_choices()));
+}
 
 int64_t parse_bytes(const std::string& text, const std::string& option) {
   char* end = nullptr;

@@ -23,6 +23,10 @@ void register_segment_commands(CLI::App& app, std::function<int()>& run);  // cm
 void register_bench_commands(CLI::App& app, std::function<int()>& run);  // cmd_bench.cpp
 void register_train_commands(CLI::App& app, std::function<int()>& run);  // cmd_train.cpp
 
+// --precision (BackendOptions::precision), restricted to precision_choices(); `extra` is appended
+// to the help text.
+void add_precision_option(CLI::App* command, std::string& target, const std::string& extra = "");
+
 // "8G", "512M", "1.5GiB", "1000000" -> bytes (K/M/G/T are powers of 1024); errors name `option`.
 int64_t parse_bytes(const std::string& text, const std::string& option);
 

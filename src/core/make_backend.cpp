@@ -1,5 +1,6 @@
 #include "useg/backend.h"
 
+#include <algorithm>
 #include <exception>
 
 #include "useg/error.h"
@@ -10,9 +11,13 @@ std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& opts);   // src/
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opts);  // cuda/ or no_cuda.cpp
 
 std::unique_ptr<Backend> make_backend(Device device, const BackendOptions& opts) {
-  const std::string& p = opts.precision;
-  USEG_CHECK(p.empty() || p == "fp32" || p == "tf32" || p == "fp16" || p == "bf16",
-             "precision '" << p << "' is not one of: " << kPrecisionChoices);
+  const std::vector<std::string>& choices = precision_choices();
+  if (!opts.precision.empty() &&
+      std::find(choices.begin(), choices.end(), opts.precision) == choices.end()) {
+    std::string list;
+    for (const std::string& c : choices) list += (list.empty() ? "" : ", ") + c;
+    USEG_THROW("precision '" << opts.precision << "' is not one of: " << list);
+  }
   return device == Device::CPU ? make_cpu_backend(opts) : make_cuda_backend(opts);
 }
 

@@ -31,7 +31,8 @@ struct TrainState {
   int64_t nonfinite_run = 0;     // consecutive non-finite steps (spans epochs)
   int64_t skipped_total = 0;
   int64_t steps_total = 0;
-  double loss_scale = 0;         // dynamic loss scale (0: the run does not scale its loss)
+  double loss_scale = 0;         // dynamic loss scale (0: the run does not scale its loss),
+                                 // copied from the scaler when a checkpoint is written
   int64_t loss_scale_good_steps = 0;  // finite steps since the scale last changed
   double best_dice = -1;         // -1: no validation yet
   int best_epoch = 0;            // 1-based

@@ -94,7 +94,6 @@ void Trainer::step(const Batch& batch, int64_t global_step) {
   loss /= loss_scale;  // the returned value is the mean loss times spec.weight
   bool finite = std::isfinite(loss);
   bool overflow = false;  // finite loss, non-finite scaled gradients
-  const float scale_before = loss_scale;
   double norm = 0;
   if (finite) {
     m_net->backward(grads);
@@ -118,8 +117,6 @@ void Trainer::step(const Batch& batch, int64_t global_step) {
         overflow = true;
         finite = false;
       }
-      m_state.loss_scale = m_scaler->scale();
-      m_state.loss_scale_good_steps = m_scaler->good_steps();
     }
     if (finite) {
       norm = m_opt->clip_grad_norm(t.grad_clip);
@@ -140,15 +137,15 @@ void Trainer::step(const Batch& batch, int64_t global_step) {
     os << "epoch " << global_step / iters + 1 << ", step " << global_step % iters + 1 << ": ";
     // An overflow at a scale above 1 is the loss scaler's business (it halved the scale); at a
     // scale of 1 or less the unscaled gradients overflow too, which is a real divergence.
-    if (overflow && scale_before > 1.f) {
-      os << "gradients overflowed at loss scale " << scale_before << ", update skipped, loss "
+    if (overflow && loss_scale > 1.f) {
+      os << "gradients overflowed at loss scale " << loss_scale << ", update skipped, loss "
          << "scale now " << m_scaler->scale() << " (" << m_state.skipped_total
          << " steps skipped in all)";
       log(os.str());
     } else {
       ++m_state.nonfinite_run;
       if (overflow)
-        os << "non-finite gradients at loss scale " << scale_before;
+        os << "non-finite gradients at loss scale " << loss_scale;
       else
         os << "non-finite " << (std::isfinite(loss) ? "gradient norm" : "loss") << " ("
            << (std::isfinite(loss) ? norm : loss) << ")";

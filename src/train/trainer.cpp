@@ -107,6 +107,8 @@ bool Trainer::stop_requested() {
 
 void Trainer::save_checkpoint() {
   std::string p = path("checkpoint.safetensors");
+  m_state.loss_scale = m_scaler ? m_scaler->scale() : 0;  // the scaler's state, as of now
+  m_state.loss_scale_good_steps = m_scaler ? m_scaler->good_steps() : 0;
   write_checkpoint(p, *m_net, *m_opt, m_state, m_config_json, m_info_json, m_train_names,
                    m_val_names);
   std::ostringstream note;
@@ -123,16 +125,12 @@ void Trainer::setup_loss_scaling() {
   const std::string& mode = m_run.train.loss_scaling;
   if (mode == "off" || (mode == "auto" && m_opts.precision != "fp16")) {
     m_scaler.reset();
-    m_state.loss_scale = 0;
-    m_state.loss_scale_good_steps = 0;
     return;
   }
   m_scaler = std::make_unique<LossScaler>(static_cast<float>(m_run.train.loss_scale_init));
   if (m_state.loss_scale > 0)
     m_scaler->restore(static_cast<float>(m_state.loss_scale),
                       static_cast<int>(m_state.loss_scale_good_steps));
-  m_state.loss_scale = m_scaler->scale();
-  m_state.loss_scale_good_steps = m_scaler->good_steps();
   std::ostringstream os;
   os << "dynamic loss scaling (train.loss_scaling = " << mode << "): scale " << m_scaler->scale();
   log(os.str());

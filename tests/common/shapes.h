@@ -120,6 +120,17 @@ inline std::vector<PoolCase> pool_cases() {
   };
 }
 
+// The weight and output shapes of a case as a convolution (weight [Co, Ci, k]) or as a
+// transposed convolution (weight [Ci, Co, k]).
+inline Shape conv_weight_shape(const ConvCase& c, bool transposed) {
+  const auto& k = c.g.kernel;
+  return transposed ? Shape{c.x.c(), c.cout, k[0], k[1], k[2]}
+                    : Shape{c.cout, c.x.c(), k[0], k[1], k[2]};
+}
+inline Shape conv_case_output_shape(const ConvCase& c, bool transposed) {
+  return transposed ? deconv_output_shape(c.x, c.cout, c.g) : conv_output_shape(c.x, c.cout, c.g);
+}
+
 // Readable test parameters in gtest output ("2d_3x3_same" instead of a byte dump).
 inline void PrintTo(const ConvCase& c, std::ostream* os) { *os << c.name; }
 inline void PrintTo(const PoolCase& c, std::ostream* os) { *os << c.name; }

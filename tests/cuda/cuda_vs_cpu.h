@@ -40,15 +40,16 @@ constexpr Tolerance kSums{1e-4, 1e-5};
 
 class CudaVsCpuBase {
  protected:
-  // False (and the test skips with m_skip) when no CUDA backend can be made.
-  bool make_backends() {
+  // False (and the test skips with m_skip) when no CUDA backend can be made. `gpu_options`
+  // configures the CUDA one (e.g. its precision).
+  bool make_backends(const BackendOptions& gpu_options = {}) {
     std::string why;
     if (!device_available(Device::CUDA, &why)) {
       m_skip = "CUDA backend unavailable: " + why;
       return false;
     }
     m_cpu = make_backend(Device::CPU);
-    m_gpu = make_backend(Device::CUDA);
+    m_gpu = make_backend(Device::CUDA, gpu_options);
     return true;
   }
   Backend& cpu() { return *m_cpu; }

@@ -4,7 +4,8 @@
 // half / bfloat16 number (the output really went through cuDNN's half tensor). Under cudacpu the
 // cuDNN routines are emulated (tests/cudacpu/cudnn_emulated.cpp) from the channels-last operands
 // the backend hands over, so an operand cast with a wrong view or layout fails here; on a GPU
-// the same test checks cuDNN's half-precision kernels. Skips without a CUDA backend.
+// the same test checks cuDNN's half-precision kernels. Skips without a CUDA backend
+// (CudaVsCpuBase).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,6 +17,7 @@
 #include "common/compare.h"
 #include "common/shapes.h"
 #include "cuda/conv_naive.h"
+#include "cuda/cuda_vs_cpu.h"
 #include "reference/ops_ref.h"
 #include "useg/backend.h"
 
@@ -50,7 +52,7 @@ void PrintTo(const HalfParam& p, std::ostream* os) {  // not a byte dump with pa
   *os << (p.bf16 ? "bf16 " : "fp16 ") << (p.transposed ? "deconv " : "conv ") << p.c.name;
 }
 
-class CudaHalfConv : public ::testing::TestWithParam<HalfParam> {};
+class CudaHalfConv : public ::testing::TestWithParam<HalfParam>, public CudaVsCpuBase {};
 
 // got (a CUDA result) equals the reference within one rounding of the format (2^-10 relative
 // for fp16, 2^-7 for bf16: the reference rounded once more, or a GPU's float accumulation order
@@ -79,31 +81,25 @@ void expect_half_result(const Tensor& got_dev, const ref::Vec& want, const Shape
 
 TEST_P(CudaHalfConv, AllPassesMatchTheReferenceOnRoundedOperands) {
   const HalfParam& hp = GetParam();
-  std::string why;
-  if (!device_available(Device::CUDA, &why)) GTEST_SKIP() << "CUDA backend unavailable: " << why;
   BackendOptions o;
   o.precision = hp.bf16 ? "bf16" : "fp16";
-  auto gpu = make_backend(Device::CUDA, o);
+  if (!make_backends(o)) GTEST_SKIP() << m_skip;
   const ConvCase& cc = hp.c;
   const bool tr = hp.transposed;
   const auto& k = cc.g.kernel;
   const Shape xs = cc.x;
-  const Shape ws = tr ? Shape{xs.c(), cc.cout, k[0], k[1], k[2]}
-                      : Shape{cc.cout, xs.c(), k[0], k[1], k[2]};
-  const Shape ys =
-      tr ? deconv_output_shape(xs, cc.cout, cc.g) : conv_output_shape(xs, cc.cout, cc.g);
+  const Shape ws = conv_weight_shape(cc, tr), ys = conv_case_output_shape(cc, tr);
   const Tensor x = random_tensor(xs, 16), w = random_tensor(ws, 17), dy = random_tensor(ys, 19);
-  const Tensor xg = x.to(Device::CUDA), wg = w.to(Device::CUDA), dyg = dy.to(Device::CUDA);
-  Tensor yg = Tensor::empty(ys, Device::CUDA), dxg = Tensor::empty(xs, Device::CUDA);
-  Tensor dwg = Tensor::empty(ws, Device::CUDA);
+  const Tensor xg = on_gpu(x), wg = on_gpu(w), dyg = on_gpu(dy);
+  Tensor yg = gpu_empty(ys), dxg = gpu_empty(xs), dwg = gpu_empty(ws);
   if (tr) {
-    gpu->deconv_forward(xg, wg, nullptr, yg, cc.g);
-    gpu->deconv_backward_data(dyg, wg, dxg, cc.g);
-    gpu->deconv_backward_weights(xg, dyg, dwg, nullptr, cc.g);
+    gpu().deconv_forward(xg, wg, nullptr, yg, cc.g);
+    gpu().deconv_backward_data(dyg, wg, dxg, cc.g);
+    gpu().deconv_backward_weights(xg, dyg, dwg, nullptr, cc.g);
   } else {
-    gpu->conv_forward(xg, wg, nullptr, yg, cc.g);
-    gpu->conv_backward_data(dyg, wg, dxg, cc.g);
-    gpu->conv_backward_weights(xg, dyg, dwg, nullptr, cc.g);
+    gpu().conv_forward(xg, wg, nullptr, yg, cc.g);
+    gpu().conv_backward_data(dyg, wg, dxg, cc.g);
+    gpu().conv_backward_weights(xg, dyg, dwg, nullptr, cc.g);
   }
   const ref::Vec xv = ref::to_vec(rounded(x, hp.bf16)), wv = ref::to_vec(rounded(w, hp.bf16));
   const ref::Vec dyv = ref::to_vec(rounded(dy, hp.bf16));

@@ -63,11 +63,7 @@ ref::Vec run_op(ConvPass pass, bool transposed, const Shape& x, const Shape& w, 
 void check_all_passes(const ConvCase& cc, bool transposed) {
   SCOPED_TRACE(cc.name);
   const Shape xs = cc.x;
-  const auto& k = cc.g.kernel;
-  const Shape ws = transposed ? Shape{xs.c(), cc.cout, k[0], k[1], k[2]}
-                              : Shape{cc.cout, xs.c(), k[0], k[1], k[2]};
-  const Shape ys = transposed ? deconv_output_shape(xs, cc.cout, cc.g)
-                              : conv_output_shape(xs, cc.cout, cc.g);
+  const Shape ws = conv_weight_shape(cc, transposed), ys = conv_case_output_shape(cc, transposed);
   const ref::Vec x = ref::to_vec(random_tensor(xs, 1)), w = ref::to_vec(random_tensor(ws, 2));
   const ref::Vec dy = ref::to_vec(random_tensor(ys, 3));
   const auto expect = [](const ref::Vec& got, const ref::Vec& want, const Shape& s) {

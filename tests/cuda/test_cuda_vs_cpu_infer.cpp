@@ -119,10 +119,7 @@ TEST_P(CudaVsCpuConv, ForwardBackwardDataAndWeightsWithBias) {
   const bool tr = GetParam().transposed;
   const auto& k = cc.g.kernel;
   const Shape xs = cc.x;
-  const Shape ws = tr ? Shape{xs.c(), cc.cout, k[0], k[1], k[2]}
-                      : Shape{cc.cout, xs.c(), k[0], k[1], k[2]};
-  const Shape ys =
-      tr ? deconv_output_shape(xs, cc.cout, cc.g) : conv_output_shape(xs, cc.cout, cc.g);
+  const Shape ws = conv_weight_shape(cc, tr), ys = conv_case_output_shape(cc, tr);
   const Shape bs{cc.cout};
   const Tensor x = random_tensor(xs, 6), w = random_tensor(ws, 7), b = random_tensor(bs, 8);
   const Tensor dy = random_tensor(ys, 9);
