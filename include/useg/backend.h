@@ -246,7 +246,18 @@ struct BackendOptions {
   // "fp16" / "bf16" (CUDA: mixed precision, half operands with float accumulation; everything
   // else stays float32). The CPU backend computes in float32 and accepts only "" and "fp32".
   std::string precision;
+  // How the CPU inference plan computes its 3x3 and 3x3x3 convolutions: "" / "auto" = Winograd
+  // F(2,3) (src/cpu/winograd.h) where the CPU has AVX2 + FMA and the plan uses 8-channel blocks,
+  // else oneDNN's direct convolution; "direct" = always oneDNN's direct convolution. Training
+  // and the CUDA backend ignore it.
+  std::string conv_algorithm;
 };
+
+// The values BackendOptions::conv_algorithm accepts besides "".
+inline const std::vector<std::string>& conv_algorithm_choices() {
+  static const std::vector<std::string> choices{"auto", "direct"};
+  return choices;
+}
 
 // The values BackendOptions::precision accepts besides "" (make_backend checks, the CLI offers
 // them).

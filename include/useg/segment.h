@@ -169,6 +169,7 @@ struct BatchOptions {
   Device device = Device::CPU;
   int threads = 0;              // CPU threads for the backend and ITK (0 = all cores)
   std::string precision;        // BackendOptions::precision ("" = the device default)
+  std::string conv_algorithm;   // BackendOptions::conv_algorithm ("" = auto)
   SegmentOptions segment;
   std::string format = "nii.gz";  // output extension without the dot, or "same" as the input
   Shard shard;

@@ -28,7 +28,7 @@ namespace useg::cli {
 namespace {
 
 struct BenchArgs {
-  std::string config, model, json, device = "cpu", precision;
+  std::string config, model, json, device = "cpu", precision, conv_algorithm;
   std::vector<int64_t> shape;
   int batch = 1, repeat = 5, warmup = 1, threads = 0;
   bool train = false, no_plan = false, no_layers = false, verbose = false;
@@ -95,6 +95,7 @@ int run_bench(const BenchArgs& a) {
   BackendOptions bo;
   bo.threads = a.threads;
   bo.precision = a.precision;
+  bo.conv_algorithm = a.conv_algorithm;
   const Device dev = parse_device(a.device);
   auto backend = make_backend(dev, bo);
   ProfilingBackend prof(*backend);
@@ -231,6 +232,7 @@ int run_bench(const BenchArgs& a) {
     j["what"] = what;
     j["device"] = backend->name();
     j["precision"] = a.precision.empty() ? "default" : a.precision;
+    j["conv_algorithm"] = a.conv_algorithm.empty() ? "auto" : a.conv_algorithm;
     j["input"] = xs.dims();
     j["threads"] = threads;
     j["times_ms"] = times;
@@ -267,6 +269,7 @@ void register_bench_commands(CLI::App& app, std::function<int()>& run) {
   c->add_option("--threads", args->threads, "OpenMP threads (default: the runtime's)");
   c->add_option("--device", args->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   add_precision_option(c, args->precision);
+  add_conv_algorithm_option(c, args->conv_algorithm);
   c->add_flag("--train", args->train, "time a training step: forward, loss, backward, Adam");
   c->add_flag("--no-plan", args->no_plan, "forward through the per-op API, not the plan");
   c->add_flag("--no-layers", args->no_layers, "print only the totals");

@@ -89,6 +89,7 @@ void register_segment_commands(CLI::App& app, std::function<int()>& run) {
   c->add_flag("--overwrite", b.overwrite, "recompute cases whose outputs exist");
   c->add_option("--threads", b.threads, "CPU threads (0 = all cores)")->capture_default_str();
   add_precision_option(c, b.precision);
+  add_conv_algorithm_option(c, b.conv_algorithm);
   c->add_flag("--preview", b.segment.preview,
               "write CASE_preview.png: the labels over the middle slices");
   c->add_flag("--recursive", b.recursive, "scan input folders recursively");

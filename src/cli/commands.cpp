@@ -20,6 +20,14 @@ void add_precision_option(CLI::App* command, std::string& target, const std::str
       ->check(CLI::IsMember(precision_choices()));
 }
 
+void add_conv_algorithm_option(CLI::App* command, std::string& target) {
+  command
+      ->add_option("--conv-algorithm", target,
+                   "CPU inference of 3x3(x3) convolutions: auto (Winograd F(2,3) on AVX2 CPUs, "
+                   "else direct) or direct (oneDNN's direct convolution); default auto")
+      ->check(CLI::IsMember(conv_algorithm_choices()));
+}
+
 int64_t parse_bytes(const std::string& text, const std::string& option) {
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);

@@ -26,6 +26,8 @@ void register_train_commands(CLI::App& app, std::function<int()>& run);  // cmd_
 // --precision (BackendOptions::precision), restricted to precision_choices(); `extra` is appended
 // to the help text.
 void add_precision_option(CLI::App* command, std::string& target, const std::string& extra = "");
+// --conv-algorithm (BackendOptions::conv_algorithm), restricted to conv_algorithm_choices().
+void add_conv_algorithm_option(CLI::App* command, std::string& target);
 
 // "8G", "512M", "1.5GiB", "1000000" -> bytes (K/M/G/T are powers of 1024); errors name `option`.
 int64_t parse_bytes(const std::string& text, const std::string& option);

@@ -112,6 +112,7 @@ CpuBackend::CpuBackend(const BackendOptions& opts) {
              "precision " << opts.precision
                           << " needs --device cuda: the CPU backend computes in float32 "
                              "(expected fp32)");
+  m_winograd = opts.conv_algorithm != "direct";
   if (opts.threads > 0) omp_set_num_threads(opts.threads);
   m_dnnl = std::make_unique<DnnlContext>();
 }

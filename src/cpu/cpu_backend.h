@@ -100,6 +100,7 @@ class CpuBackend final : public Backend {
 
  private:
   std::unique_ptr<DnnlContext> m_dnnl;
+  bool m_winograd = true;  // BackendOptions::conv_algorithm != "direct"
 };
 
 }  // namespace useg::cpu

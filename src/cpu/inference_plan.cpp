@@ -113,6 +113,9 @@ class CpuInferencePlan::Builder {
   // descriptor (the network input) lets oneDNN choose its layout and reorders into buffer X.
   void conv(const std::string& prefix, PlanView src, const PlanView& dst, int cin, int cout,
             const std::array<int, 3>& k, const std::string& bn, bool post_act);
+  // The same convolution (3x3 or 3x3x3, k = {1 or 3, 3, 3}) as a WinogradConv step.
+  void winograd(const std::string& prefix, const PlanView& src, const PlanView& dst, int cin,
+                int cout, const std::array<int, 3>& k, const std::string& bn, bool post_act);
   void finish(const std::string& name, const PlanView& y, const PlanView* residual,
               const std::string& norm_prefix);
   void stage(const std::string& prefix, const PlanView& in, int cin, int cout,
@@ -133,6 +136,11 @@ void CpuInferencePlan::Builder::conv(const std::string& prefix, PlanView src,
   std::array<int, 3> one{1, 1, 1}, pad{k[0] / 2, k[1] / 2, k[2] / 2}, pad_r;
   for (int a = 0; a < 3; ++a) pad_r[a] = k[a] - 1 - pad[a];  // output size = input size
   const bool choose_src = src.md.is_zero();  // the network input: oneDNN chooses its layout
+  const std::array<int, 3> k3{m_flat ? 1 : k[0], k[1], k[2]};
+  if (!choose_src && P.m_winograd && WinogradConv::supports(k3)) {
+    winograd(prefix, src, dst, cin, cout, k3, bn, post_act);
+    return;
+  }
   const Sp in_sp{P.m_input[2], P.m_input[3], P.m_input[4]};
   memory::desc src_md = choose_src ? any_md(act_dims(cin, in_sp)) : src.md;
   dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
@@ -167,6 +175,26 @@ void CpuInferencePlan::Builder::conv(const std::string& prefix, PlanView src,
   s.weights = add_weights(prefix, ws, false, user_w, pd.weights_desc(), bn);
   s.gflop = 2e-9 * double(dst.spatial) * double(ws.numel());
   add(std::move(s), &pd);
+}
+
+void CpuInferencePlan::Builder::winograd(const std::string& prefix, const PlanView& src,
+                                         const PlanView& dst, int cin, int cout,
+                                         const std::array<int, 3>& k, const std::string& bn,
+                                         bool post_act) {
+  memory::dims d = dst.md.dims();  // {1, C, H, W} or {1, C, D, H, W}
+  std::array<int64_t, 3> dhw = m_flat ? std::array<int64_t, 3>{1, d[2], d[3]}
+                                      : std::array<int64_t, 3>{d[2], d[3], d[4]};
+  Shape ws{cout, cin, k[0], k[1], k[2]};
+  PlanStep s{PlanStep::Kind::Conv, prefix + (post_act ? " (+act)" : "")};
+  s.src = src;
+  s.dst = dst;
+  s.weights = add_weights(prefix, ws, false, {}, {}, bn);
+  P.m_weights[s.weights].wino = std::make_shared<WinogradConv>(cin, cout, dhw, k);
+  s.activate = post_act;
+  s.slope = slope();
+  s.gflop = 2e-9 * double(dst.spatial) * double(ws.numel());
+  s.impl = k[0] == 3 ? "useg winograd F(2x2x2,3x3x3) avx2" : "useg winograd F(2x2,3x3) avx2";
+  add(std::move(s), nullptr);
 }
 
 void CpuInferencePlan::Builder::finish(const std::string& name, const PlanView& y,
@@ -335,17 +363,18 @@ void CpuInferencePlan::Builder::build() {
 }
 
 CpuInferencePlan::CpuInferencePlan(const dnnl::engine& engine, const ModelConfig& cfg,
-                                   const Shape& input)
+                                   const Shape& input, bool winograd)
     : m_engine(engine), m_stream(engine), m_cfg(cfg), m_input(input) {
   m_output = Shape{input[0], cfg.num_classes, input[2], input[3], input[4]};
   auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
   // 16-float blocks where the vector unit is 16 wide (any ISA past AVX2's bits), else 8.
   m_block = (isa & ~static_cast<unsigned>(dnnl::cpu_isa::avx2)) != 0 ? 16 : 8;
+  m_winograd = winograd && m_block == 8 && winograd_available();
 }
 
 std::unique_ptr<CpuInferencePlan> CpuInferencePlan::build(const dnnl::engine& engine,
                                                           const ModelConfig& cfg,
-                                                          const Shape& input) {
+                                                          const Shape& input, bool winograd) {
   if (cfg.activation != Activation::ReLU && cfg.activation != Activation::LeakyReLU)
     return nullptr;
   if (cfg.activation == Activation::LeakyReLU &&
@@ -371,7 +400,7 @@ std::unique_ptr<CpuInferencePlan> CpuInferencePlan::build(const dnnl::engine& en
     if (input[2 + a] % mult[a] != 0) return nullptr;
   for (int s = 0; s <= cfg.depth; ++s)
     if (cfg.kernel(s)[0] != 1) flat = false;
-  std::unique_ptr<CpuInferencePlan> plan(new CpuInferencePlan(engine, cfg, input));
+  std::unique_ptr<CpuInferencePlan> plan(new CpuInferencePlan(engine, cfg, input, winograd));
   try {
     Builder(*plan, flat).build();
   } catch (const dnnl::error& e) {
@@ -381,11 +410,15 @@ std::unique_ptr<CpuInferencePlan> CpuInferencePlan::build(const dnnl::engine& en
   // can leave oneDNN with only its reference kernels, 50x slower than the per-op path's plain
   // layouts (base_filters 4, 3D: 28.7 s vs 0.54 s per 64^3 window). No plan when reference
   // kernels would do more than 2% of the FLOPs (a small 1x1 skip conv on the 3-channel input is
-  // fine; the main convolutions are not).
+  // fine; the main convolutions are not). Nor when a transposed conv would run oneDNN's
+  // reference deconvolution, whatever its FLOPs: 8 -> 4 channels, 2x2x2, at 64^3 took 507 ms for
+  // 0.017 GFLOP, 90% of the network's time (the main convolutions are Winograd steps there).
   double total = 0, ref = 0;
   for (const PlanStep& st : plan->m_steps) {
     total += st.gflop;
-    if (st.impl.rfind("ref", 0) == 0) ref += st.gflop;
+    if (st.impl.rfind("ref", 0) != 0) continue;
+    ref += st.gflop;
+    if (st.kind == PlanStep::Kind::Deconv) return nullptr;
   }
   if (ref > 0.02 * total) return nullptr;
   return plan;
@@ -401,7 +434,7 @@ std::string CpuInferencePlan::describe() const {
 std::unique_ptr<InferencePlan> CpuBackend::make_inference_plan(const ModelConfig& config,
                                                                const Shape& input) {
   std::lock_guard<std::mutex> lock(dnnl().mutex());
-  return CpuInferencePlan::build(dnnl().engine(), config, input);
+  return CpuInferencePlan::build(dnnl().engine(), config, input, m_winograd);
 }
 
 }  // namespace useg::cpu

@@ -93,6 +93,10 @@ void CpuInferencePlan::set_weights(const std::vector<const Parameter*>& tensors)
         }
         src = folded.data();
       }
+      if (w.wino) {
+        w.wino->set_weights(src, w.bias_data.data());
+        continue;
+      }
       w.data = aligned_bytes(w.prim_md.get_size());
       dnnl::memory from(w.user_md, m_engine, const_cast<float*>(src));
       dnnl::memory to(w.prim_md, m_engine, w.data.get());
@@ -173,6 +177,15 @@ void CpuInferencePlan::run(const Tensor& x, Tensor& logits) {
           case PlanStep::Kind::Conv:
           case PlanStep::Kind::Deconv: {
             PlanWeights& w = m_weights[s.weights];
+            if (w.wino) {
+              m_stream.wait();
+              const int threads = omp_get_max_threads();
+              const auto need = static_cast<size_t>(w.wino->scratch_floats(threads));
+              if (m_wino_scratch.size() < need) m_wino_scratch.resize(need);
+              w.wino->run(ptr(s.src, in, out), ptr(s.dst, in, out), s.activate, s.slope,
+                          m_wino_scratch.data(), threads);
+              break;
+            }
             args.emplace(DNNL_ARG_SRC, mem(s.src));
             args.emplace(DNNL_ARG_WEIGHTS, dnnl::memory(w.prim_md, m_engine, w.data.get()));
             args.emplace(DNNL_ARG_BIAS,

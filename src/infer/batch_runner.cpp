@@ -132,6 +132,7 @@ BatchResult run_segment_batch(const BatchOptions& o) {
   BackendOptions bo;
   bo.threads = o.threads;
   bo.precision = o.precision;
+  bo.conv_algorithm = o.conv_algorithm;
   set_imaging_threads(o.threads);
   auto backend = make_backend(o.device, bo);
   LoadedModel model = load_model_dir(o.model_dir, *backend);

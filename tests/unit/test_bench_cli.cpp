@@ -12,6 +12,7 @@
 #include "common/image_fixtures.h"
 #include "common/run_cli.h"
 #include "common/train_fixtures.h"
+#include "cpu/winograd.h"
 #include "useg/backend.h"
 #include "useg/config.h"
 #include "useg/files.h"
@@ -80,6 +81,32 @@ TEST(BenchCli, ForwardReportsTheAnalyticGflopInTotalAndPerLayer) {
   EXPECT_EQ(j2["what"], "forward (per-op API path)");
   EXPECT_EQ(j2["precision"], "fp32");
   EXPECT_NEAR(j2["gflop"].get<double>(), expected, 1e-12 * expected);
+}
+
+// --conv-algorithm reaches the plan: --verbose lists each step's implementation, and the
+// Winograd steps count the direct convolution's analytic GFLOP (the same total either way).
+TEST(BenchCli, ConvAlgorithmChoosesThePlansConvolutions) {
+  BenchSetup s = setup("bench_cli_conv_algorithm");
+  const double expected = summarize(s.run.model).flops_per_voxel * 32 * 48 * 1e-9;
+  for (const std::string alg : {"auto", "direct"}) {
+    SCOPED_TRACE(alg);
+    const fs::path out = s.root / (alg + ".json");
+    auto r = test::run_useg("bench --config " + s.config.string() +
+                            " --shape 32 48 --repeat 1 --threads 1 --verbose --conv-algorithm " +
+                            alg + " --json " + out.string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    const bool wino = alg == "auto" && cpu::winograd_available();
+    EXPECT_EQ(r.output.find("useg winograd F(2x2,3x3) avx2") != std::string::npos, wino)
+        << r.output;
+    nlohmann::json j = read_json(out);
+    EXPECT_EQ(j["conv_algorithm"], alg);
+    EXPECT_NEAR(j["gflop"].get<double>(), expected, 1e-12 * expected);
+  }
+  auto r = test::run_useg("bench --config " + s.config.string() +
+                          " --shape 16 16 --conv-algorithm fft");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--conv-algorithm: fft not in {auto,direct}"), std::string::npos)
+      << r.output;
 }
 
 TEST(BenchCli, TrainingStepCountsThreeForwardsPerSample) {

@@ -79,6 +79,18 @@ TEST(CpuBackend, PrecisionIsFloat32Only) {
                        "precision 'fp8' is not one of: fp32, tf32, fp16, bf16");
 }
 
+TEST(CpuBackend, ConvAlgorithmIsAutoOrDirect) {
+  BackendOptions opts;
+  for (const char* a : {"", "auto", "direct"}) {
+    opts.conv_algorithm = a;
+    EXPECT_EQ(make_backend(Device::CPU, opts)->name(), "cpu") << a;
+  }
+  opts.conv_algorithm = "fft";
+  for (Device d : {Device::CPU, Device::CUDA})  // checked before any device is touched
+    test::expect_error([&] { make_backend(d, opts); },
+                       "conv algorithm 'fft' is not one of: auto, direct");
+}
+
 TEST(CpuBackend, OneDnnErrorsBecomeUsegErrorsWithTheCallText) {
   dnnl::error e(dnnl_unimplemented, "could not create a primitive descriptor iterator");
   test::expect_error([&] { cpu::throw_dnnl_error(e, "creating primitives for conv_forward x"); },

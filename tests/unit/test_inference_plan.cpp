@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "common/compare.h"
+#include "cpu/winograd.h"
 #include "useg/model.h"
 
 namespace useg {
@@ -38,9 +39,13 @@ void perturb_norms(UNet& net) {
 // require_plan = false: channel counts off the block size may leave oneDNN only reference
 // kernels, and then no plan is built (see NeverBuiltOnReferenceKernels); whichever path
 // UNet::forward takes must still equal the per-op forward.
-void expect_plan_matches(const ModelConfig& cfg, const Shape& xs, const char* what,
-                         bool require_plan = true) {
-  auto be = make_backend(Device::CPU);
+// Both ways the plan computes its 3x3(x3) convolutions are checked: "auto" (Winograd where
+// AVX2 runs it) and "direct" (oneDNN's direct convolution, as on AVX-512 machines).
+void expect_plan_matches_with(const std::string& conv_algorithm, const ModelConfig& cfg,
+                              const Shape& xs, const std::string& what, bool require_plan) {
+  BackendOptions opts;
+  opts.conv_algorithm = conv_algorithm;
+  auto be = make_backend(Device::CPU, opts);
   const bool planned = be->make_inference_plan(cfg, xs) != nullptr;
   if (require_plan) {
     ASSERT_TRUE(planned) << what << ": no plan was built";
@@ -58,7 +63,14 @@ void expect_plan_matches(const ModelConfig& cfg, const Shape& xs, const char* wh
   double m = 0;
   for (float v : ref.to_vector()) m = std::max(m, double(std::fabs(v)));
   EXPECT_ALLCLOSE(got, ref, (test::Tolerance{1e-5 * m + 1e-6, 0.0})) << what;
-  std::printf("[plan] %s: max rel error vs per-op %.2e\n", what, test::max_rel_error(got, ref));
+  std::printf("[plan] %s: max rel error vs per-op %.2e\n", what.c_str(),
+              test::max_rel_error(got, ref));
+}
+
+void expect_plan_matches(const ModelConfig& cfg, const Shape& xs, const char* what,
+                         bool require_plan = true) {
+  for (const char* alg : {"auto", "direct"})
+    expect_plan_matches_with(alg, cfg, xs, std::string(what) + " [" + alg + "]", require_plan);
 }
 
 ModelConfig base2d() {
@@ -127,8 +139,11 @@ TEST(InferencePlan, Residual2dBatchNormOneConv) {
 }
 
 // A plan exists to be faster than the per-op path: one whose main convolutions would run
-// oneDNN's reference kernels (3D, 4 channels on 8-float blocks: 50x slower than per-op) is not
-// built, and the per-op forward serves that network.
+// oneDNN's reference kernels (3D, 4 channels on 8-float blocks: 50x slower than per-op), or any
+// transposed conv its reference deconvolution (with the direct algorithm the main convolutions
+// would be reference kernels here, with Winograd they are not, but the 8 -> 4 channel transposed
+// conv still is: 7x slower than per-op for the whole network), is not built, and the per-op
+// forward serves that network.
 TEST(InferencePlan, NeverBuiltOnReferenceKernels) {
   auto be = make_backend(Device::CPU);
   ModelConfig c;
@@ -138,6 +153,10 @@ TEST(InferencePlan, NeverBuiltOnReferenceKernels) {
   const Shape xs{1, 1, 16, 16, 16};
   auto plan = be->make_inference_plan(c, xs);
   EXPECT_EQ(plan, nullptr) << plan->describe();
+  BackendOptions direct;
+  direct.conv_algorithm = "direct";
+  auto plan_direct = make_backend(Device::CPU, direct)->make_inference_plan(c, xs);
+  EXPECT_EQ(plan_direct, nullptr) << plan_direct->describe();
   UNet net(c, *be);
   net.init_weights(3);
   Tensor x = Tensor::empty(xs);
@@ -151,6 +170,32 @@ TEST(InferencePlan, NeverBuiltOnReferenceKernels) {
     auto p = be->make_inference_plan(cfg, cfg.dims == 2 ? Shape{1, 1, 1, 16, 16} : xs);
     ASSERT_NE(p, nullptr) << "16-channel networks get a plan";
     EXPECT_EQ(p->describe().find(": ref"), std::string::npos) << p->describe();
+  }
+}
+
+// On AVX2 machines every 3x3 (3x3x3) convolution that reads blocked activations is a Winograd
+// step (the first one reads the caller's layout and stays oneDNN's); "direct" turns them off.
+TEST(InferencePlan, WinogradStepsWhereAvx2RunsThem) {
+  if (!cpu::winograd_available()) GTEST_SKIP() << "no AVX2+FMA: the plan uses direct convolutions";
+  ModelConfig c3 = base2d();
+  c3.dims = 3;
+  for (const ModelConfig& c : {base2d(), c3}) {
+    const Shape xs = c.dims == 2 ? Shape{1, 1, 1, 16, 16} : Shape{1, 1, 8, 8, 8};
+    const std::string step = c.dims == 2 ? "useg winograd F(2x2,3x3) avx2"
+                                         : "useg winograd F(2x2x2,3x3x3) avx2";
+    auto plan = make_backend(Device::CPU)->make_inference_plan(c, xs);
+    ASSERT_NE(plan, nullptr);
+    const std::string d = plan->describe();
+    // 2 stages x 2 convs in the encoder + bottleneck, 2 per decoder stage, minus the first conv
+    size_t n = 0;
+    for (size_t at = d.find(step); at != std::string::npos; at = d.find(step, at + 1)) ++n;
+    EXPECT_EQ(n, 9u) << d;
+    EXPECT_NE(d.find("encoder.0.blocks.0.conv: jit"), std::string::npos) << d;
+    BackendOptions direct;
+    direct.conv_algorithm = "direct";
+    auto plain = make_backend(Device::CPU, direct)->make_inference_plan(c, xs);
+    ASSERT_NE(plain, nullptr);
+    EXPECT_EQ(plain->describe().find("winograd"), std::string::npos) << plain->describe();
   }
 }
 

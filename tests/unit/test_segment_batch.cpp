@@ -275,6 +275,39 @@ TEST(SegmentBatch, DicomSeriesIsOneCase) {
   EXPECT_TRUE(labels.geometry.same_as(back.geometry)) << labels.geometry.str();
 }
 
+// --conv-algorithm reaches the CPU backend: Winograd (auto) and oneDNN's direct convolutions
+// label the same case alike (their logits differ by float rounding only); an unknown value is
+// refused by name.
+TEST(SegmentBatch, ConvAlgorithmDirectAndAutoAgree) {
+  fs::path root = test::fresh_dir("segment_conv_algorithm");
+  test::ModelSpec spec;
+  spec.base = 8;  // 8, 16, 32 channels: the inference plan runs it (base 4 goes per-op)
+  std::string m = test::make_model(root / "model", spec);
+  write_case(root / "a.nii.gz", 1);
+  std::map<std::string, Image> labels;
+  for (const char* alg : {"auto", "direct"}) {
+    auto r = run_useg("segment --model " + m + " --input " + quote(root / "a.nii.gz") +
+                      " --output " + quote(root / alg) + " --conv-algorithm " + alg);
+    ASSERT_EQ(r.code, 0) << r.output;
+    labels[alg] = read_image((root / alg / "a.nii.gz").string());
+  }
+  const Tensor& a = labels["auto"].voxels;
+  const Tensor& d = labels["direct"].voxels;
+  ASSERT_EQ(a.shape(), d.shape());
+  int64_t differ = 0, foreground = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    differ += a.data()[i] != d.data()[i];
+    foreground += a.data()[i] != 0;
+  }
+  EXPECT_EQ(differ, 0);
+  EXPECT_GT(foreground, 0) << "a case with some foreground, so that agreement means something";
+  auto r = run_useg("segment --model " + m + " --input " + quote(root / "a.nii.gz") +
+                    " --output " + quote(root / "x") + " --conv-algorithm fft");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--conv-algorithm: fft not in {auto,direct}"), std::string::npos)
+      << r.output;
+}
+
 TEST(SegmentBatch, UsageErrorsExitTwo) {
   fs::path root = test::fresh_dir("segment_usage");
   std::string m = model3d(root);
