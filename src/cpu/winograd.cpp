@@ -27,6 +27,7 @@ namespace {
 
 constexpr int kRows = 6;   // tiles per micro-kernel call
 constexpr int kCols = 16;  // output channels per micro-kernel call (two registers)
+constexpr int64_t kChunk = 128;  // input channels per micro-kernel call (U chunk: 8 KB)
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -159,13 +160,25 @@ USEG_AVX2 void input_transform(const Geo& g, const float* src, int64_t cp, int64
   }
 }
 
-// M[r][0:16] = sum_c V[r][c] * U[c][0:16] for r < 6; V rows are cp apart, M rows ldm apart.
-USEG_AVX2 void micro_kernel(const float* V, int64_t cp, const float* U, float* M, int64_t ldm) {
-  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
-         a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
-  const float *v0 = V, *v1 = V + cp, *v2 = V + 2 * cp, *v3 = V + 3 * cp, *v4 = V + 4 * cp,
-              *v5 = V + 5 * cp;
-  for (int64_t c = 0; c < cp; ++c) {
+// M[r][0:16] (+)= sum_{c < kc} V[r][c] * U[c][0:16] for r < 6: V rows are ldv apart, M rows
+// ldm apart; `accumulate` adds to M instead of overwriting it (the channel chunks after the
+// first).
+USEG_AVX2 void micro_kernel(const float* V, int64_t ldv, int64_t kc, const float* U, float* M,
+                            int64_t ldm, bool accumulate) {
+  __m256 a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
+  if (accumulate) {
+    a00 = _mm256_loadu_ps(M), a01 = _mm256_loadu_ps(M + 8);
+    a10 = _mm256_loadu_ps(M + ldm), a11 = _mm256_loadu_ps(M + ldm + 8);
+    a20 = _mm256_loadu_ps(M + 2 * ldm), a21 = _mm256_loadu_ps(M + 2 * ldm + 8);
+    a30 = _mm256_loadu_ps(M + 3 * ldm), a31 = _mm256_loadu_ps(M + 3 * ldm + 8);
+    a40 = _mm256_loadu_ps(M + 4 * ldm), a41 = _mm256_loadu_ps(M + 4 * ldm + 8);
+    a50 = _mm256_loadu_ps(M + 5 * ldm), a51 = _mm256_loadu_ps(M + 5 * ldm + 8);
+  } else {
+    a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = _mm256_setzero_ps();
+  }
+  const float *v0 = V, *v1 = V + ldv, *v2 = V + 2 * ldv, *v3 = V + 3 * ldv, *v4 = V + 4 * ldv,
+              *v5 = V + 5 * ldv;
+  for (int64_t c = 0; c < kc; ++c) {
     const __m256 u0 = _mm256_loadu_ps(U + c * 16), u1 = _mm256_loadu_ps(U + c * 16 + 8);
     __m256 b = _mm256_broadcast_ss(v0 + c);
     a00 = _mm256_fmadd_ps(b, u0, a00), a01 = _mm256_fmadd_ps(b, u1, a01);
@@ -338,8 +351,13 @@ void WinogradConv::run(const float* src, float* dst, bool activate, float slope,
     for (int xi = 0; xi < alpha; ++xi)
       for (int64_t kb = 0; kb < kblocks; ++kb) {
         const float* Ub = U + (xi * kblocks + kb) * cp * kCols;
-        for (int64_t r = 0; r < rows; r += kRows)
-          micro_kernel(V + (xi * nb + r) * cp, cp, Ub, M + (xi * nb + r) * kp + kb * kCols, kp);
+        // Channel chunks of kChunk: the chunk of U (kChunk x 16) stays in L1 over all rows.
+        for (int64_t c0 = 0; c0 < cp; c0 += kChunk) {
+          const int64_t kc = std::min<int64_t>(kChunk, cp - c0);
+          for (int64_t r = 0; r < rows; r += kRows)
+            micro_kernel(V + (xi * nb + r) * cp + c0, cp, kc, Ub + c0 * kCols,
+                         M + (xi * nb + r) * kp + kb * kCols, kp, c0 > 0);
+        }
       }
     output_transform(g, M, kp, ko8, bias, activate, slope, t0, n, nb, dst);
   }

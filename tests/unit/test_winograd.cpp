@@ -177,6 +177,10 @@ const Case kCases[] = {
     {"2d_1x64x70_c8_k8_leaky", {8, 8, 1, 64, 70, false}, 2},
     {"2d_1x64x70_c32_k24_relu", {32, 24, 1, 64, 70, false}, 1},
     {"3d_9x15x19_c12_k8_none", {12, 8, 9, 15, 19, true}, 0},
+    // More input channels than one 128-channel chunk of the products (accumulated into M):
+    // 300 -> 304 padded = 128 + 128 + 48.
+    {"2d_1x6x7_c300_k24_leaky", {300, 24, 1, 6, 7, false}, 2},
+    {"3d_3x4x3_c260_k16_none", {260, 16, 3, 4, 3, true}, 0},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, WinogradParity, ::testing::ValuesIn(kCases),
