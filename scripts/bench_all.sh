@@ -14,6 +14,8 @@ uptime
 $P --config configs/unet2d_nuclei.json --shape 512 512 --json build/bench/peers_2d.json
 $P --config configs/unet3d_mri.json --shape 96 96 96 --json build/bench/peers_3d16.json
 $P --config bench/configs/unet3d_base32.json --shape 96 96 96 --json build/bench/peers_3d32.json
-$P --config configs/unet2d_nuclei.json --shape 256 256 --batch 4 --train \
+# Training: 3 timed steps per process after the warm-up (both engines), so that the median is
+# the steady state a training run sees, not the second step of a fresh process.
+$P --config configs/unet2d_nuclei.json --shape 256 256 --batch 4 --train --reps 3 \
   --json build/bench/peers_train.json
 uptime
