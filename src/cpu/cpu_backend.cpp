@@ -2,7 +2,6 @@
 // buffers, and the one place where an op's arguments are reordered and the primitive run.
 #include "cpu/cpu_backend.h"
 
-#include <malloc.h>
 #include <omp.h>
 
 #include <cstdlib>
@@ -106,23 +105,7 @@ void* DnnlContext::buffer(int slot, size_t bytes) {
 }
 
 // ------------------------------------------------------------------------------ CpuBackend
-void keep_large_blocks_in_the_heap() {
-  // glibc serves blocks above its mmap threshold (at most 32 MB, dynamically) with a fresh mmap
-  // and returns them with munmap on free: every [4, 32, 256, 256] activation of a training step
-  // (33.5 MB) was then faulted in page by page and zeroed by the kernel again, step after step.
-  // With the threshold at 1 GiB such blocks come from the heap and are reused after free (and
-  // the heap's top is given back only past 1 GiB of free space). Training step 2D 4x256^2:
-  // ~4.2 -> ~3.3 s (useg bench --train, alternated). Process-wide; set once.
-  static const bool done = [] {
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    return true;
-  }();
-  (void)done;
-}
-
 CpuBackend::CpuBackend(const BackendOptions& opts) {
-  keep_large_blocks_in_the_heap();
   USEG_CHECK(opts.threads >= 0, "cpu backend: threads must be >= 0 (0 = the OpenMP default), got "
                                     << opts.threads);
   USEG_CHECK(opts.precision.empty() || opts.precision == "fp32",

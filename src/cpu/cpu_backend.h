@@ -11,11 +11,6 @@ namespace useg::cpu {
 
 struct DnnlContext;  // oneDNN engine, stream and primitive cache (src/cpu/dnnl_context.h)
 
-// Sets glibc's mmap and trim thresholds to 1 GiB, so that activation-sized blocks are reused
-// from the heap instead of being mapped and unmapped on every allocation (cpu_backend.cpp).
-// Called by the CpuBackend constructor.
-void keep_large_blocks_in_the_heap();
-
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const BackendOptions& opts);

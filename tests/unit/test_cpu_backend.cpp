@@ -2,7 +2,6 @@
 // thread option reaches OpenMP, oneDNN errors become useg::Error with the failed call's text,
 // and empty batches are handled without calling oneDNN.
 #include <gtest/gtest.h>
-#include <malloc.h>
 #include <omp.h>
 
 #include <cmath>
@@ -78,18 +77,6 @@ TEST(CpuBackend, PrecisionIsFloat32Only) {
   for (Device d : {Device::CPU, Device::CUDA})  // checked before any device is touched
     test::expect_error([&] { make_backend(d, opts); },
                        "precision 'fp8' is not one of: fp32, tf32, fp16, bf16");
-}
-
-// A CPU backend makes glibc keep large blocks in the heap: a 33.5 MB activation freed and
-// allocated again is not mapped afresh (page faults and zeroing on every training step).
-TEST(CpuBackend, LargeTensorsAreNotMmapped) {
-  auto be = make_backend(Device::CPU);
-  const size_t mapped_before = mallinfo2().hblkhd;
-  for (int i = 0; i < 3; ++i) {
-    Tensor t = Tensor::empty(Shape{4, 32, 1, 256, 256});
-    t.data()[t.numel() - 1] = 1.f;
-    EXPECT_EQ(mallinfo2().hblkhd, mapped_before) << "a 33.5 MB tensor was mmapped";
-  }
 }
 
 TEST(CpuBackend, ConvAlgorithmIsAutoOrDirect) {
