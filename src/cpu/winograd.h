@@ -53,13 +53,13 @@ class WinogradConv {
   // dst = act(conv(src) + bias), act(z) = z >= 0 ? z : slope * z when `activate` (slope 0 =
   // ReLU), else the identity. src [ceil(cin/8), D, H, W, 8] and dst [ceil(cout/8), D, H, W, 8]
   // blocked; dst's padding lanes are written as zeros. Runs on `threads` OpenMP threads with
-  // scratch_floats(threads) floats of `scratch`. The result does not depend on
-  // the thread count.
+  // scratch_floats(threads) floats of `scratch`; the result does not depend on the thread count.
   void run(const float* src, float* dst, bool activate, float slope, float* scratch,
            int threads);
 
-  // Multiply-adds the transformed products perform per sample, in GFLOP (2 per multiply-add):
-  // what the plan's profile divides by when it reports this step's speed.
+  // GFLOP (2 per multiply-add) of the batched products one run performs, padding included: to
+  // compare with the direct convolution's 2 * cin * cout * taps * D * H * W / 1e9 (the plan's
+  // profile reports the direct figure for Winograd steps too, so totals stay comparable).
   double gemm_gflop() const;
   // Tiles per work block (a multiple of 6), exposed for the tests that cover partial blocks.
   int64_t tiles_per_block() const { return m_nb; }
