@@ -14,12 +14,9 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 
 #define USEG_AVX2 __attribute__((target("avx2,fma")))
-#define USEG_AVX2_LAMBDA __attribute__((target("avx2,fma")))
 
 namespace useg::cpu {
 
@@ -30,14 +27,6 @@ constexpr int kCols = 16;  // output channels per micro-kernel call (two registe
 constexpr int64_t kChunk = 128;  // input channels per micro-kernel call (U chunk: 8 KB)
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-std::shared_ptr<float> aligned_floats(int64_t n) {
-  size_t bytes = static_cast<size_t>(round_up(std::max<int64_t>(n, 1) * 4, 64));
-  void* p = std::aligned_alloc(64, bytes);
-  if (!p) throw std::bad_alloc();
-  std::memset(p, 0, bytes);
-  return std::shared_ptr<float>(static_cast<float*>(p), std::free);
-}
 
 // The 1-D input transform B^T d of winograd.h on four registers (8 channels each).
 USEG_AVX2 inline void in1d(__m256 d0, __m256 d1, __m256 d2, __m256 d3, __m256* o) {
@@ -52,10 +41,10 @@ USEG_AVX2 inline void in1d(__m256 d0, __m256 d1, __m256 d2, __m256 d3, __m256* o
 // Along y first (rows combined), then each combined row along x, so that at most three rows
 // are live in registers.
 USEG_AVX2 inline void in2d(const float* p, int64_t rs, float* V, int64_t vs) {
-  auto row = [&](int i, __m256* r) USEG_AVX2_LAMBDA {
+  auto row = [&](int i, __m256* r) USEG_AVX2 {
     for (int j = 0; j < 4; ++j) r[j] = _mm256_loadu_ps(p + i * rs + j * 8);
   };
-  auto store = [&](int i, const __m256* r) USEG_AVX2_LAMBDA {
+  auto store = [&](int i, const __m256* r) USEG_AVX2 {
     __m256 o[4];
     in1d(r[0], r[1], r[2], r[3], o);
     for (int j = 0; j < 4; ++j) _mm256_storeu_ps(V + (i * 4 + j) * vs, o[j]);
@@ -91,7 +80,7 @@ USEG_AVX2 inline void out2d(const __m256* m, __m256* y) {
 
 // Geometry shared by the transforms of one run.
 struct Geo {
-  int64_t D, H, W, tD, tH, tW;
+  int64_t D, H, W, tH, tW;  // sizes, tiles along H and W
   bool three_d;
   // The first input position of tile t's patch along each axis (may be -1).
   void origin(int64_t t, int64_t& z, int64_t& y, int64_t& x) const {
@@ -294,12 +283,12 @@ void WinogradConv::set_weights(const float* w, const float* bias) {
     out[2 * ostride] = (g[0] - g[stride] + g[2 * stride]) / 2;
     out[3 * ostride] = g[2 * stride];
   };
-  m_u = aligned_floats(int64_t(m_alpha) * m_kp * m_cp);
+  m_u.assign(size_t(m_alpha) * m_kp * m_cp, 0.f);  // zero for padded channels
   const int taps = m_3d ? 27 : 9;
   for (int64_t k = 0; k < m_cout; ++k) {
     for (int64_t c = 0; c < m_cin; ++c) {
       const float* g = w + (k * m_cin + c) * taps;
-      double t[64], u[64];
+      double u[64];
       if (!m_3d) {
         double gd[9], a[12];
         for (int i = 0; i < 9; ++i) gd[i] = g[i];
@@ -311,11 +300,10 @@ void WinogradConv::set_weights(const float* w, const float* bias) {
         for (int yx = 0; yx < 9; ++yx) g1d(gd + yx, 9, a + yx, 9);            // z: [4][3][3]
         for (int z = 0; z < 4; ++z)
           for (int x = 0; x < 3; ++x) g1d(a + z * 9 + x, 3, b + z * 12 + x, 3);  // y: [4][4][3]
-        for (int zy = 0; zy < 16; ++zy) g1d(b + zy * 3, 1, t + zy * 4, 1);      // x: [4][4][4]
-        std::copy(t, t + 64, u);
+        for (int zy = 0; zy < 16; ++zy) g1d(b + zy * 3, 1, u + zy * 4, 1);      // x: [4][4][4]
       }
       for (int xi = 0; xi < m_alpha; ++xi)
-        m_u.get()[((xi * (m_kp / kCols) + k / kCols) * m_cp + c) * kCols + k % kCols] =
+        m_u[((xi * (m_kp / kCols) + k / kCols) * m_cp + c) * kCols + k % kCols] =
             float(u[xi]);
     }
   }
@@ -329,15 +317,15 @@ int64_t WinogradConv::scratch_floats(int threads) const {
 
 void WinogradConv::run(const float* src, float* dst, bool activate, float slope, float* scratch,
                        int threads) {
-  if (!m_u) throw std::logic_error("WinogradConv::run before set_weights");
+  if (m_u.empty()) throw std::logic_error("WinogradConv::run before set_weights");
   threads = std::max(1, threads);
   const int64_t v_floats = int64_t(m_alpha) * m_nb * m_cp;
   const int64_t per_thread = scratch_floats(1);
-  const Geo g{m_dhw[0], m_dhw[1], m_dhw[2], m_tdhw[0], m_tdhw[1], m_tdhw[2], m_3d};
+  const Geo g{m_dhw[0], m_dhw[1], m_dhw[2], m_tdhw[1], m_tdhw[2], m_3d};
   const int64_t blocks = (m_tiles + m_nb - 1) / m_nb;
   const int64_t ko8 = round_up(m_cout, 8) / 8;
   const int64_t kblocks = m_kp / kCols;
-  const float* U = m_u.get();
+  const float* U = m_u.data();
   const float* bias = m_bias.data();
   const int64_t cp = m_cp, kp = m_kp, nb = m_nb;
   const int alpha = m_alpha;

@@ -21,7 +21,6 @@
 
 #include <array>
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 namespace useg::cpu {
@@ -73,7 +72,7 @@ class WinogradConv {
   std::array<int64_t, 3> m_tdhw;     // tiles along D, H, W
   int64_t m_tiles = 0, m_nb = 0;
   std::vector<float> m_bias;        // [m_kp], zero past cout
-  std::shared_ptr<float> m_u;        // [alpha][m_kp / 16][m_cp][16]
+  std::vector<float> m_u;            // [alpha][m_kp / 16][m_cp][16]; empty until set_weights
   // scratch per thread: V [alpha][nb][m_cp], then M [alpha][nb][m_kp]
 };
 
