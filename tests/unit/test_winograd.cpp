@@ -1,5 +1,5 @@
 // useg::cpu::WinogradConv (src/cpu/winograd.h), the F(2,3) convolution of the CPU inference plan,
-// against a naive reference written here (double accumulation, plain [C, D, H, W] layout):
+// against the project's naive convolution (tests/reference/conv_ref.h, double, plain layout):
 //  - parity on 2D (kernel {1,3,3}, D = 1), per-slice ({1,3,3}, D > 1) and 3D ({3,3,3}) cases with
 //    even and odd sizes (odd sizes clip the last 2-wide tile), channel counts off the 8-blocks,
 //    activation off / ReLU / leaky and a nonzero bias, including a case whose tile count is larger
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cpu/winograd.h"
+#include "reference/conv_ref.h"
 
 namespace {
 
@@ -54,36 +55,31 @@ struct Problem {
   std::array<int64_t, 3> dhw() const { return {d, h, w}; }
 };
 
-// Naive cross-correlation, zero padding 1 on the 3-tap axes, + bias, then act. x [cin, D, H, W],
-// w [cout, cin, kd, 3, 3]. Returns y [cout, D, H, W] and mag = sum |w|*|x| + |b| per output.
+// The project's naive convolution (tests/reference/conv_ref.h, double, zero padding 1 on the
+// 3-tap axes) + bias, then act. x [cin, D, H, W], w [cout, cin, kd, 3, 3]. Returns y
+// [cout, D, H, W] and mag = sum |w|*|x| + |b| per output (the same convolution of the absolute
+// values).
 void reference(const Problem& p, const std::vector<float>& x, const std::vector<float>& w,
                const std::vector<float>& b, bool activate, float slope, std::vector<double>& y,
                std::vector<double>& mag) {
-  const int64_t S = p.spatial();
-  const int kd = p.kd(), pd = p.k3d ? 1 : 0;
-  y.assign(p.cout * S, 0.0);
-  mag.assign(p.cout * S, 0.0);
-  for (int64_t o = 0; o < p.cout; ++o)
-    for (int64_t z = 0; z < p.d; ++z)
-      for (int64_t i = 0; i < p.h; ++i)
-        for (int64_t j = 0; j < p.w; ++j) {
-          double acc = b[o], m = std::fabs(b[o]);
-          for (int64_t c = 0; c < p.cin; ++c)
-            for (int a = 0; a < kd; ++a)
-              for (int u = 0; u < 3; ++u)
-                for (int v = 0; v < 3; ++v) {
-                  const int64_t zz = z + a - pd, ii = i + u - 1, jj = j + v - 1;
-                  if (zz < 0 || zz >= p.d || ii < 0 || ii >= p.h || jj < 0 || jj >= p.w) continue;
-                  const double wv = w[(((o * p.cin + c) * kd + a) * 3 + u) * 3 + v];
-                  const double xv = x[((c * p.d + zz) * p.h + ii) * p.w + jj];
-                  acc += wv * xv;
-                  m += std::fabs(wv) * std::fabs(xv);
-                }
-          if (activate && acc < 0) acc *= slope;
-          const int64_t k = o * S + (z * p.h + i) * p.w + j;
-          y[k] = acc;
-          mag[k] = m;
-        }
+  using useg::ref::Array;
+  auto array = [](const useg::Shape& shape, const std::vector<float>& v, bool absolute) {
+    Array a(shape);
+    for (size_t i = 0; i < v.size(); ++i) a.v[i] = absolute ? std::fabs(v[i]) : v[i];
+    return a;
+  };
+  useg::ConvGeom g;
+  g.kernel = p.kernel();
+  g.pad = {p.k3d ? 1 : 0, 1, 1};
+  const useg::Shape xs{1, p.cin, p.d, p.h, p.w}, ws{p.cout, p.cin, p.kd(), 3, 3}, bs{p.cout};
+  for (bool absolute : {false, true}) {
+    const Array bias = array(bs, b, absolute);
+    Array out = useg::ref::conv_forward(array(xs, x, absolute), array(ws, w, absolute), &bias, g);
+    (absolute ? mag : y) = std::move(out.v);
+  }
+  if (activate)
+    for (double& v : y)
+      if (v < 0) v *= slope;
 }
 
 // Plain [C, S] <-> blocked [ceil(C/8), S, 8]; to_blocked leaves the padding lanes zero.
