@@ -29,7 +29,17 @@ using dt = memory::data_type;
 
 namespace {
 
-double median(std::vector<double> ms) {
+// Median milliseconds of `reps` calls of run() after one warm-up call.
+template <class Run>
+double median_ms(int reps, Run run) {
+  std::vector<double> ms;
+  for (int i = 0; i <= reps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    run();
+    if (i > 0)  // the first run is a warm-up
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
 }
@@ -57,17 +67,11 @@ void probe(const char* label, engine& eng, stream& s, memory::dim C, memory::dim
     for (memory* m : {&sm, &wm, &bm})
       std::fill_n(static_cast<char*>(m->get_data_handle()), m->get_desc().get_size(), 0);
     convolution_forward conv(pd);
-    std::vector<double> ms;
-    for (int i = 0; i <= reps; ++i) {
-      auto t0 = std::chrono::steady_clock::now();
+    const double med = median_ms(reps, [&] {
       conv.execute(s, {{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm},
                        {DNNL_ARG_DST, dm}});
       s.wait();
-      if (i > 0)  // the first run is a warm-up
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                               t0).count());
-    }
-    const double med = median(ms);
+    });
     std::printf("%-14s %-22s %9.2f ms %8.1f GFLOP/s\n", label, pd.impl_info_str(), med,
                 direct_gflop(C, D, H, W) / (med * 1e-3));
   } catch (const dnnl::error& e) {
@@ -88,15 +92,8 @@ void probe_winograd(memory::dim C, memory::dim D, memory::dim H, memory::dim W, 
   std::vector<float> x(floats, 0.f), y(floats), scratch;
   const int threads = omp_get_max_threads();
   scratch.resize(conv.scratch_floats(threads));
-  std::vector<double> ms;
-  for (int i = 0; i <= reps; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    conv.run(x.data(), y.data(), false, 0.f, scratch.data(), threads);
-    if (i > 0)
-      ms.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  const double med = median(ms);
+  const double med = median_ms(
+      reps, [&] { conv.run(x.data(), y.data(), false, 0.f, scratch.data(), threads); });
   std::printf("%-14s %-22s %9.2f ms %8.1f GFLOP/s (direct-equivalent)\n", "f32 winograd",
               vol ? "useg F(2x2x2,3x3x3)" : "useg F(2x2,3x3)", med,
               direct_gflop(C, D, H, W) / (med * 1e-3));
