@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the PyTorch golden files that tests/unit/test_golden.cpp checks useg against.
 
-Run by hand with Debian's python3-torch (not in CI):  /usr/bin/python3 scripts/make_golden.py
+Run by hand with Debian's python3-torch (not in CI):  /usr/bin/python3 scripts/make_golden.py [CASE...]
 For each case under tests/data/golden/<case>/ it writes
   config.json           the `model` section (useg's schema)
   weights.safetensors   the module's state_dict, exactly as PyTorch names and shapes it
@@ -45,6 +45,18 @@ CASES = {
         model=dict(dims=2, in_channels=1, num_classes=2, base_filters=8, depth=2,
                    convs_per_stage=1, max_filters=320, norm="instance"),
         shape=(1, 1, 20, 28)),
+    # 2D, batch norm, tanh, residual: an activation the CPU plan does not fuse (per-op path).
+    "unet2d_tanh": dict(
+        model=dict(dims=2, in_channels=1, num_classes=3, base_filters=4, depth=2,
+                   convs_per_stage=2, max_filters=16, norm="batch", activation="tanh",
+                   residual=True, deep_supervision=False),
+        shape=(2, 1, 12, 16)),
+    # 3D, instance norm, sigmoid, deep supervision.
+    "unet3d_sigmoid": dict(
+        model=dict(dims=3, in_channels=2, num_classes=2, base_filters=4, depth=2,
+                   convs_per_stage=1, max_filters=16, norm="instance", activation="sigmoid",
+                   residual=False, deep_supervision=True),
+        shape=(1, 2, 8, 8, 12)),
 }
 
 
@@ -150,5 +162,11 @@ def make_case(name, spec, seed):
 
 
 if __name__ == "__main__":
+    # With names, only those cases are (re)written (the others' files stay as committed).
+    only = set(sys.argv[1:])
+    unknown = only - set(CASES)
+    if unknown:
+        sys.exit("unknown case(s) %s; choose from %s" % (sorted(unknown), sorted(CASES)))
     for i, (name, spec) in enumerate(CASES.items()):
-        make_case(name, spec, seed=1234 + i)
+        if not only or name in only:
+            make_case(name, spec, seed=1234 + i)

@@ -46,6 +46,10 @@ class Block(nn.Module):
         act = cfg.get("activation", "leaky_relu")
         if act == "relu":
             self.act = nn.ReLU()
+        elif act == "sigmoid":
+            self.act = nn.Sigmoid()
+        elif act == "tanh":
+            self.act = nn.Tanh()
         else:
             self.act = nn.LeakyReLU(cfg.get("negative_slope", 0.01))
         p = cfg.get("dropout", 0.0)

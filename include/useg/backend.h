@@ -21,8 +21,10 @@
 
 namespace useg {
 
-struct ModelConfig;  // useg/config.h
 struct Parameter;    // useg/model.h
+namespace nn {
+struct Graph;        // src/nn/graph.h: the network as a list of nodes
+}
 
 // Geometry of a convolution (or transposed convolution), per spatial axis in D, H, W order.
 // Output size of a convolution: (in + 2*pad - kernel) / stride + 1.
@@ -44,6 +46,11 @@ Shape pool_output_shape(const Shape& x, const PoolGeom& g);
 
 enum class Activation { Identity, ReLU, LeakyReLU, Sigmoid, Tanh };
 const char* activation_name(Activation a);
+
+// Normalization of a conv block: instance norm (statistics per sample and channel), batch norm
+// (per channel over the batch) or none.
+enum class NormKind { Instance, Batch, None };
+const char* norm_name(NormKind k);
 
 // Losses on logits [N, C, D, H, W]. The target is either a label map [N, 1, D, H, W] holding
 // class indices as floats (0..C-1), or — for MSE and hinge only — a dense tensor shaped like
@@ -83,10 +90,10 @@ struct AdamStep {
   int64_t step = 1;
 };
 
-// A whole-network inference path a backend may build for one U-Net and one input shape (see
-// Backend::make_inference_plan): it keeps the backend's internal layouts from layer to layer,
+// A whole-network inference path a backend may compile from a network's graph for one input
+// shape (see Backend::compile): it keeps the backend's internal layouts from layer to layer,
 // fuses what it can and reuses activation buffers, converting only at the network's edges.
-// Its output must match the per-op forward (UNet::forward in eval mode) within float rounding.
+// Its output must match the per-op forward (Network::forward in eval mode) within float rounding.
 class InferencePlan {
  public:
   virtual ~InferencePlan() = default;
@@ -230,10 +237,9 @@ class Backend {
   // labels [N, 1, D, H, W] = index of the largest channel (first on ties), as float.
   virtual void argmax_channels(const Tensor& x, Tensor& labels) = 0;
 
-  // ---- whole-network inference (optional): a plan for `config` at input shape `input`, or null
-  // when this backend has none for that model (the caller then runs the per-op forward).
-  virtual std::unique_ptr<InferencePlan> make_inference_plan(const ModelConfig& config,
-                                                             const Shape& input) {
+  // ---- whole-network inference (optional): a plan for `graph` at input shape `input`, or null
+  // when this backend has none for that graph (the caller then runs the per-op forward).
+  virtual std::unique_ptr<InferencePlan> compile(const nn::Graph& graph, const Shape& input) {
     return nullptr;
   }
 };

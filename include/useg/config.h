@@ -17,9 +17,6 @@
 
 namespace useg {
 
-enum class NormKind { Instance, Batch, None };
-const char* norm_name(NormKind k);
-
 // The `model` section: a U-Net encoder-decoder.
 //  stage s (0..depth) has min(base_filters * 2^s, max_filters) filters; each stage is
 //  convs_per_stage x [conv kxk(x k) -> norm -> activation (-> dropout)]; encoder stages are
@@ -43,7 +40,7 @@ struct ModelConfig {
   NormKind norm = NormKind::Instance;
   float norm_eps = 1e-5f;
   float bn_momentum = 0.1f;
-  Activation activation = Activation::LeakyReLU;  // relu | leaky_relu
+  Activation activation = Activation::LeakyReLU;  // relu | leaky_relu | sigmoid | tanh
   float negative_slope = 0.01f;
   std::string upsampling = "transposed";          // the only choice for now
   float dropout = 0.0f;         // probability after each conv block, 0 = off

@@ -53,7 +53,7 @@ Tensor gaussian_importance(const std::array<int64_t, 3>& patch, double sigma_sca
 // Class probabilities [1, classes, D, H, W] (CPU) of a preprocessed volume [1, C, D, H, W]
 // (CPU). Volumes smaller than the patch are zero-padded (in normalized space) and the result
 // cropped back. `progress(done, total)` is called after every batch of windows when given.
-Tensor predict_probabilities(UNet& net, const Tensor& volume, const WindowOptions& opts,
+Tensor predict_probabilities(Network& net, const Tensor& volume, const WindowOptions& opts,
                              const std::function<void(int64_t, int64_t)>& progress = {});
 
 // Labels [1, 1, D, H, W] (CPU) = argmax over classes.

@@ -1,6 +1,5 @@
-// The U-Net built from a ModelConfig, running on a Backend, with explicit forward and backward
-// (no autograd). Tensor names and shapes of its state follow scripts/torch_unet.py, so PyTorch
-// state_dicts load as-is (docs/model-format.md).
+// The network of a model config, its parameters and model folders. Tensor names and shapes of its
+// state follow scripts/torch_unet.py, so PyTorch state_dicts load as-is (docs/model-format.md).
 #pragma once
 
 #include <array>
@@ -28,17 +27,20 @@ struct Parameter {
 };
 
 namespace nn {
-class UNetImpl;
+struct Graph;  // src/nn/graph.h
 }
 
-class UNet {
+// A network built from a ModelConfig (today the U-Net of include/useg/config.h) as a graph of
+// layers (src/nn/graph.h), running on a Backend with explicit forward and backward (no autograd).
+class Network {
  public:
-  UNet(const ModelConfig& config, Backend& backend);
-  ~UNet();
-  UNet(UNet&&) noexcept;
-  UNet& operator=(UNet&&) noexcept;
+  Network(const ModelConfig& config, Backend& backend);
+  ~Network();
+  Network(Network&&) noexcept;
+  Network& operator=(Network&&) noexcept;
 
   const ModelConfig& config() const;
+  const nn::Graph& graph() const;
   Backend& backend();
 
   // x [N, in_channels, D, H, W] on the backend's device; every spatial size must be a multiple
@@ -53,7 +55,7 @@ class UNet {
   // d(input) when need_input_grad, else an undefined Tensor.
   Tensor backward(const std::vector<Tensor>& d_outputs, bool need_input_grad = false);
 
-  // In eval mode forward() runs the backend's whole-network InferencePlan when it offers one
+  // In eval mode forward() runs the plan the backend compiles from the graph when it offers one
   // for the input shape (same results within float rounding; faster). The plan keeps prepared
   // copies of the weights, refreshed after load_state, init_weights, a training forward or a
   // call of parameters()/buffers(): change weights through pointers from one of those calls.
@@ -76,17 +78,18 @@ class UNet {
   std::vector<std::pair<std::string, Tensor>> state_dict() const;  // CPU copies, torch shapes
 
  private:
-  std::unique_ptr<nn::UNetImpl> m_impl;
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
 };
 
 // A model directory: model.json + weights.safetensors.
 struct LoadedModel {
   ModelInfo info;
-  std::unique_ptr<UNet> net;
+  std::unique_ptr<Network> net;
 };
 LoadedModel load_model_dir(const std::string& dir, Backend& backend);
 // Writes weights.safetensors then model.json, each atomically; creates `dir` if needed.
-void save_model_dir(const std::string& dir, const ModelInfo& info, const UNet& net);
+void save_model_dir(const std::string& dir, const ModelInfo& info, const Network& net);
 
 // Architecture summary for `useg info`.
 struct StageSummary {
@@ -105,6 +108,7 @@ struct ModelSummary {
   std::array<int64_t, 3> size_multiple{1, 1, 1};
 };
 ModelSummary summarize(const ModelConfig& config);
+ModelSummary summarize(const nn::Graph& graph);
 std::string format_summary(const ModelConfig& config, const ModelSummary& s);
 
 }  // namespace useg

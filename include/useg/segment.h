@@ -75,7 +75,7 @@ void check_segmentable(const Image& image, const ModelInfo& info);
 
 // The compute part of the pipeline for an image in memory. `progress(done, total)` counts
 // window batches.
-Segmentation segment_image(const Image& image, const ModelInfo& info, UNet& net,
+Segmentation segment_image(const Image& image, const ModelInfo& info, Network& net,
                            const SegmentOptions& opts,
                            const std::function<void(int64_t, int64_t)>& progress = {});
 

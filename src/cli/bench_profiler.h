@@ -91,9 +91,8 @@ class ProfilingBackend final : public Backend {
                          Tensor& weight_sum) override;
   void flip_spatial(const Tensor& x, int axes, Tensor& y) override;
   void argmax_channels(const Tensor& x, Tensor& labels) override;
-  std::unique_ptr<InferencePlan> make_inference_plan(const ModelConfig& config,
-                                                     const Shape& input) override {
-    return m_in.make_inference_plan(config, input);
+  std::unique_ptr<InferencePlan> compile(const nn::Graph& graph, const Shape& input) override {
+    return m_in.compile(graph, input);
   }
 
  private:

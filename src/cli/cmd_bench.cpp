@@ -2,7 +2,7 @@
 // layer and in total, with analytic FLOPs, GFLOP/s and peak RSS. scripts/bench_peers.py runs it
 // interleaved with PyTorch and ONNX Runtime on the same architecture and weights.
 //
-// Forward: the backend's whole-network inference plan (what UNet::forward runs in eval mode),
+// Forward: the backend's whole-network inference plan (what Network::forward runs in eval mode),
 // or with --no-plan the per-op forward. Training (--train): forward, DiceCE loss, backward and an
 // Adam step, timed per op through ProfilingBackend.
 #include <CLI/CLI.hpp>
@@ -99,7 +99,7 @@ int run_bench(const BenchArgs& a) {
   const Device dev = parse_device(a.device);
   auto backend = make_backend(dev, bo);
   ProfilingBackend prof(*backend);
-  std::unique_ptr<UNet> net;
+  std::unique_ptr<Network> net;
   ModelConfig cfg;
   if (!a.model.empty()) {
     LoadedModel m = load_model_dir(a.model, prof);
@@ -107,7 +107,7 @@ int run_bench(const BenchArgs& a) {
     cfg = m.info.model;
   } else {
     cfg = load_config(a.config).info.model;
-    net = std::make_unique<UNet>(cfg, prof);
+    net = std::make_unique<Network>(cfg, prof);
   }
   const int nsp = static_cast<int>(a.shape.size());
   USEG_CHECK(nsp == cfg.dims || (cfg.dims == 2 && nsp == 3),
@@ -128,7 +128,7 @@ int run_bench(const BenchArgs& a) {
   double first_ms = 0;
   std::string what;
   std::unique_ptr<InferencePlan> plan;
-  if (!a.train && !a.no_plan) plan = backend->make_inference_plan(cfg, xs);
+  if (!a.train && !a.no_plan) plan = backend->compile(net->graph(), xs);
   if (a.train) {
     what = "training step (forward + DiceCE + backward + Adam)";
     OptimizerConfig oc;

@@ -62,7 +62,7 @@ struct InitArgs {
 int run_init(const InitArgs& a) {
   LoadedConfig c = load_config(a.config);
   auto backend = make_backend(Device::CPU);
-  UNet net(c.info.model, *backend);
+  Network net(c.info.model, *backend);
   net.init_weights(a.seed);
   c.info.provenance["initialized"] = "He (Kaiming normal), seed " + std::to_string(a.seed);
   save_model_dir(a.output, c.info, net);

@@ -25,15 +25,6 @@ int ModelConfig::filters(int stage) const {
   return static_cast<int>(std::min<long>(f, max_filters));
 }
 
-const char* norm_name(NormKind k) {
-  switch (k) {
-    case NormKind::Instance: return "instance";
-    case NormKind::Batch: return "batch";
-    case NormKind::None: return "none";
-  }
-  return "?";
-}
-
 const char* intensity_scheme_name(IntensityScheme s) {
   switch (s) {
     case IntensityScheme::ZScore: return "zscore";

@@ -56,6 +56,15 @@ const char* activation_name(Activation a) {
   return "?";
 }
 
+const char* norm_name(NormKind k) {
+  switch (k) {
+    case NormKind::Instance: return "instance";
+    case NormKind::Batch: return "batch";
+    case NormKind::None: return "none";
+  }
+  return "?";
+}
+
 const char* loss_name(LossKind k) {
   switch (k) {
     case LossKind::CrossEntropy: return "ce";

@@ -95,8 +95,7 @@ class CpuBackend final : public Backend {
   // flip.cpp
   void flip_spatial(const Tensor& x, int axes, Tensor& y) override;
   // inference_plan.cpp
-  std::unique_ptr<InferencePlan> make_inference_plan(const ModelConfig& config,
-                                                     const Shape& input) override;
+  std::unique_ptr<InferencePlan> compile(const nn::Graph& graph, const Shape& input) override;
 
  private:
   std::unique_ptr<DnnlContext> m_dnnl;

@@ -1,4 +1,4 @@
-// The CPU backend's whole-network inference path for a U-Net (Backend::make_inference_plan).
+// The CPU backend's whole-network inference path (Backend::compile).
 //
 // The per-op API hands oneDNN plain NCDHW tensors, so every convolution reorders its input into
 // the channel-blocked layout and its output back (and the weights too), on every call. A plan is
@@ -23,8 +23,13 @@
 //    one concat buffer per level, allocated once;
 //  - runs a batch sample by sample through primitives built for one sample.
 //
-// Supported: what scripts/torch_unet.py builds with ReLU or leaky ReLU; other configs get no plan
-// (make_inference_plan returns null) and run the per-op forward.
+// The plan is compiled from the network's graph (src/nn/graph.h): each convolution absorbs the
+// nodes after it that it can fuse (batch norm folded, instance norm + residual + activation as a
+// Finish step, or the activation as a post-op), a concat places its inputs in the halves of its
+// buffer, and buffers are assigned by liveness. Graphs with nodes it does not recognize (an
+// activation other than ReLU / leaky ReLU with slope in [0, 1], a norm or sum without a
+// convolution before it, even kernels) get no plan (Backend::compile returns null) and run the
+// per-op forward.
 #pragma once
 
 #include <map>
@@ -36,14 +41,23 @@
 
 #include "cpu/blocked_ops.h"
 #include "cpu/winograd.h"
+#include "nn/graph.h"
 #include "useg/backend.h"
-#include "useg/config.h"
 
 namespace useg::cpu {
+
+// The channel block of the plan's layouts on this CPU: 16 where oneDNN runs AVX-512 kernels,
+// else 8. Channel counts that are not a multiple of it may leave oneDNN only its reference
+// kernels, and then no plan is built.
+int plan_block_size();
+// True when the plan computes its 3x3(x3) convolutions as Winograd steps here (conv_algorithm
+// "auto" on an AVX2 + FMA machine whose plans use 8-channel blocks).
+bool plan_uses_winograd();
 
 // Where an activation lives: a plan buffer (or the caller's input/output), a float offset into
 // it, and its oneDNN descriptor for one sample.
 struct PlanView {
+  int value = -1;  // the builder's logical value (before buffers are assigned)
   int buf = -1;  // index into CpuInferencePlan::m_bufs; kUserIn / kUserOut for the caller's
   int64_t offset = 0;
   int64_t channels = 0, spatial = 0;
@@ -54,6 +68,7 @@ struct PlanView {
 struct PlanWeights {
   std::string weight, bias;              // parameter names
   std::string bn_prefix;                 // "<...>.norm" when a batch norm is folded in, else ""
+  float bn_eps = 1e-5f;
   bool transposed = false;
   // A transposed conv (stride = kernel) run as a 1x1 conv to k*Co channels: k offsets, Co.
   int64_t upsample_k = 0, upsample_co = 0;
@@ -91,7 +106,7 @@ class CpuInferencePlan final : public InferencePlan {
   // Returns null when the config is outside what a plan supports (see above).
   // winograd: use WinogradConv where it applies (see above).
   static std::unique_ptr<CpuInferencePlan> build(const dnnl::engine& engine,
-                                                 const ModelConfig& cfg, const Shape& input,
+                                                 const nn::Graph& graph, const Shape& input,
                                                  bool winograd);
 
   const Shape& input_shape() const override { return m_input; }
@@ -102,14 +117,13 @@ class CpuInferencePlan final : public InferencePlan {
   std::string describe() const override;
 
  private:
-  CpuInferencePlan(const dnnl::engine& engine, const ModelConfig& cfg, const Shape& input,
+  CpuInferencePlan(const dnnl::engine& engine, const Shape& input, const Shape& output,
                    bool winograd);
   class Builder;  // inference_plan.cpp
   float* ptr(const PlanView& v, const float* in, float* out);
 
   dnnl::engine m_engine;
   dnnl::stream m_stream;
-  ModelConfig m_cfg;
   Shape m_input, m_output;
   int m_block = 8;
   bool m_winograd = false;  // build() may use WinogradConv

@@ -87,7 +87,7 @@ void CpuInferencePlan::set_weights(const std::vector<const Parameter*>& tensors)
         const int64_t per_out = w.shape.numel() / cout;
         folded.assign(src, src + w.shape.numel());
         for (int64_t o = 0; o < cout; ++o) {
-          double scale = g[o] / std::sqrt(double(var[o]) + double(m_cfg.norm_eps));
+          double scale = g[o] / std::sqrt(double(var[o]) + double(w.bn_eps));
           for (int64_t i = 0; i < per_out; ++i) folded[o * per_out + i] *= float(scale);
           w.bias_data[o] = float((double(w.bias_data[o]) - mean[o]) * scale + be[o]);
         }

@@ -47,7 +47,7 @@ void check_segmentable(const Image& image, const ModelInfo& info) {
     USEG_THROW(src << ": the image holds NaN or infinite voxel values");
 }
 
-Segmentation segment_image(const Image& image, const ModelInfo& info, UNet& net,
+Segmentation segment_image(const Image& image, const ModelInfo& info, Network& net,
                            const SegmentOptions& opts,
                            const std::function<void(int64_t, int64_t)>& progress) {
   check_segmentable(image, info);

@@ -76,7 +76,7 @@ std::vector<int> mirror_masks(const std::array<int64_t, 3>& patch) {
 }
 }  // namespace
 
-Tensor predict_probabilities(UNet& net, const Tensor& volume, const WindowOptions& o,
+Tensor predict_probabilities(Network& net, const Tensor& volume, const WindowOptions& o,
                              const std::function<void(int64_t, int64_t)>& progress) {
   Backend& be = net.backend();
   const Shape& s = volume.shape();

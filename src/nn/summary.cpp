@@ -1,104 +1,82 @@
 // Analytic architecture summary (`useg info`): parameters, FLOPs per input voxel per stage and
-// the receptive field, from the config alone (no weights needed).
+// the receptive field, read off the network's graph (no weights needed).
 #include <iomanip>
+#include <map>
 #include <sstream>
 
+#include "nn/unet_graph.h"
 #include "useg/model.h"
 
 namespace useg {
 
 namespace {
 int64_t prod(const std::array<int, 3>& k) { return int64_t(k[0]) * k[1] * k[2]; }
-double vox_fraction(const std::array<int64_t, 3>& scale) {
-  return 1.0 / double(scale[0] * scale[1] * scale[2]);
-}
-
-// Adds one conv+norm block's params/flops (per voxel at its resolution).
-void add_conv(StageSummary& s, int cin, int cout, const std::array<int, 3>& k, double frac,
-              bool norm) {
-  int64_t p = int64_t(cin) * cout * prod(k) + cout;
-  s.params += p + (norm ? 2 * cout : 0);
-  s.flops_per_voxel += 2.0 * cin * cout * prod(k) * frac;
-}
+double prod(const std::array<double, 3>& v) { return v[0] * v[1] * v[2]; }
 }  // namespace
 
-ModelSummary summarize(const ModelConfig& c) {
+ModelSummary summarize(const nn::Graph& g) {
+  using nn::OpKind;
   ModelSummary m;
-  bool norm = c.norm != NormKind::None;
-  std::array<int64_t, 3> scale{1, 1, 1};
-  std::vector<std::array<int64_t, 3>> level_scale;
-  for (int s = 0; s <= c.depth; ++s) {
-    StageSummary st;
-    st.name = s == c.depth ? "bottleneck" : "enc" + std::to_string(s);
-    st.in_channels = s == 0 ? c.in_channels : c.filters(s - 1);
-    st.out_channels = c.filters(s);
-    st.kernel = c.kernel(s);
-    st.scale = scale;
-    for (int j = 0; j < c.convs_per_stage; ++j)
-      add_conv(st, j == 0 ? st.in_channels : st.out_channels, st.out_channels, st.kernel,
-               vox_fraction(scale), norm);
-    if (c.residual && st.in_channels != st.out_channels)
-      add_conv(st, st.in_channels, st.out_channels, {1, 1, 1}, vox_fraction(scale), false);
-    level_scale.push_back(scale);
-    m.stages.push_back(st);
-    if (s < c.depth) {
-      auto p = c.pool_size(s);
-      for (int a = 0; a < 3; ++a) scale[a] *= p[a];
+  const size_t count = g.nodes.size();
+  // Per node: its downsampling factor relative to the input, and the receptive field and jump
+  // (distance in input voxels between neighbouring outputs) of its value, per axis.
+  std::vector<std::array<double, 3>> scale(count, {1, 1, 1});
+  std::vector<std::array<int64_t, 3>> field(count, {1, 1, 1}), jump(count, {1, 1, 1});
+  std::map<std::string, size_t> row;  // group -> index into m.stages
+  for (size_t id = 1; id < count; ++id) {
+    const nn::Node& n = g.nodes[id];
+    const int in = n.inputs[0];
+    scale[id] = scale[in], field[id] = field[in], jump[id] = jump[in];
+    for (int i : n.inputs) {
+      for (int a = 0; a < 3; ++a) field[id][a] = std::max(field[id][a], field[i][a]);
     }
+    for (int a = 0; a < 3; ++a) {
+      if (n.kind == OpKind::Conv) {
+        field[id][a] += (n.conv.kernel[a] - 1) * jump[in][a];
+        jump[id][a] *= n.conv.stride[a];
+        scale[id][a] *= n.conv.stride[a];
+      } else if (n.kind == OpKind::MaxPool) {
+        field[id][a] += (n.pool.kernel[a] - 1) * jump[in][a];
+        jump[id][a] *= n.pool.stride[a];
+        scale[id][a] *= n.pool.stride[a];
+      } else if (n.kind == OpKind::ConvTranspose) {
+        // kernel == stride (the U-Net's): divides the jump without growing the field
+        jump[id][a] = std::max<int64_t>(1, jump[in][a] / n.conv.stride[a]);
+        field[id][a] += std::max(0, n.conv.kernel[a] - n.conv.stride[a]) * jump[id][a];
+        scale[id][a] /= n.conv.stride[a];
+      }
+    }
+    auto [it, added] = row.emplace(n.group, m.stages.size());
+    if (added) {
+      StageSummary st;
+      st.name = n.group;
+      st.in_channels = static_cast<int>(g.nodes[in].channels);
+      m.stages.push_back(st);
+    }
+    StageSummary& st = m.stages[it->second];
+    if (!n.aux) st.out_channels = static_cast<int>(n.channels);
+    if (n.kind == OpKind::Conv && st.params == 0 && !n.aux) {  // the group's first conv
+      st.kernel = n.conv.kernel;
+      for (int a = 0; a < 3; ++a) st.scale[a] = static_cast<int64_t>(scale[id][a]);
+    }
+    for (const nn::ParamSpec& p : n.params)
+      if (!p.buffer) st.params += p.shape.numel();
+    const double cin = double(g.nodes[in].channels), k = double(prod(n.conv.kernel));
+    if (n.kind == OpKind::Conv)
+      st.flops_per_voxel += 2.0 * cin * n.channels * k / prod(scale[id]);
+    else if (n.kind == OpKind::ConvTranspose)  // every input voxel meets every kernel offset
+      st.flops_per_voxel += 2.0 * cin * n.channels * k / prod(scale[in]);
   }
-  for (int s = c.depth - 1; s >= 0; --s) {
-    StageSummary st;
-    st.name = "dec" + std::to_string(s);
-    st.in_channels = c.filters(s + 1);
-    st.out_channels = c.filters(s);
-    st.kernel = c.kernel(s);
-    st.scale = level_scale[s];
-    double frac = vox_fraction(level_scale[s]);
-    auto p = c.pool_size(s);
-    // transposed conv: each input voxel (at the coarser level) produces prod(p) outputs
-    st.params += int64_t(st.in_channels) * st.out_channels * prod(p) + st.out_channels;
-    st.flops_per_voxel += 2.0 * st.in_channels * st.out_channels * frac;
-    for (int j = 0; j < c.convs_per_stage; ++j)
-      add_conv(st, j == 0 ? 2 * st.out_channels : st.out_channels, st.out_channels, st.kernel,
-               frac, norm);
-    if (c.residual) add_conv(st, 2 * st.out_channels, st.out_channels, {1, 1, 1}, frac, false);
-    if (c.deep_supervision && s >= 1)  // ds head on decoder levels 1..depth-1
-      add_conv(st, st.out_channels, c.num_classes, {1, 1, 1}, frac, false);
-    m.stages.push_back(st);
-  }
-  StageSummary head;
-  head.name = "head";
-  head.in_channels = c.filters(0);
-  head.out_channels = c.num_classes;
-  add_conv(head, head.in_channels, head.out_channels, {1, 1, 1}, 1.0, false);
-  m.stages.push_back(head);
   for (const auto& s : m.stages) {
     m.params += s.params;
     m.flops_per_voxel += s.flops_per_voxel;
   }
-  // Receptive field along the deepest path: r += (k - 1) * jump per conv and pool; pooling
-  // multiplies the jump; a transposed conv with kernel == stride divides it without growing r.
-  for (int a = 0; a < 3; ++a) {
-    int64_t r = 1, jump = 1;
-    for (int s = 0; s <= c.depth; ++s) {
-      r += int64_t(c.convs_per_stage) * (c.kernel(s)[a] - 1) * jump;
-      if (s < c.depth) {
-        int p = c.pool_size(s)[a];
-        r += (p - 1) * jump;
-        jump *= p;
-      }
-    }
-    for (int s = c.depth - 1; s >= 0; --s) {
-      jump /= c.pool_size(s)[a];
-      r += int64_t(c.convs_per_stage) * (c.kernel(s)[a] - 1) * jump;
-    }
-    m.receptive_field[a] = r;
-    int64_t mult = 1;
-    for (int s = 0; s < c.depth; ++s) mult *= c.pool_size(s)[a];
-    m.size_multiple[a] = mult;
-  }
+  m.receptive_field = field[g.outputs.at(0)];
+  m.size_multiple = nn::size_multiple(g);
   return m;
 }
+
+ModelSummary summarize(const ModelConfig& c) { return summarize(nn::build_unet_graph(c)); }
 
 std::string format_summary(const ModelConfig& c, const ModelSummary& m) {
   std::ostringstream os;

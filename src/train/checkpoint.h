@@ -51,7 +51,7 @@ struct Checkpoint {
   std::map<std::string, Tensor> model, optimizer;
 };
 
-void write_checkpoint(const std::string& path, const UNet& net, const Optimizer& opt,
+void write_checkpoint(const std::string& path, const Network& net, const Optimizer& opt,
                       const TrainState& state, const std::string& config_json,
                       const std::string& model_info_json,
                       const std::vector<std::string>& train_cases,

@@ -138,7 +138,7 @@ void write_metrics(const std::string& run_dir, const std::vector<std::string>& l
                               best_epoch, best);
 }
 
-void save_model_dir_atomic(const std::string& dir, const ModelInfo& info, const UNet& net) {
+void save_model_dir_atomic(const std::string& dir, const ModelInfo& info, const Network& net) {
   fs::path final_dir = fs::path(dir).lexically_normal();
   if (final_dir.filename().empty()) final_dir = final_dir.parent_path();
   fs::path parent = final_dir.parent_path();

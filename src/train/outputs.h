@@ -36,7 +36,7 @@ void write_metrics(const std::string& run_dir, const std::vector<std::string>& l
 // Writes a model folder so that `dir` always holds either the previous complete folder or the
 // new one: the new folder is written next to it under a hidden name, then swapped in with one
 // renameat2(RENAME_EXCHANGE) and the old one removed.
-void save_model_dir_atomic(const std::string& dir, const ModelInfo& info, const UNet& net);
+void save_model_dir_atomic(const std::string& dir, const ModelInfo& info, const Network& net);
 
 // Removes temporary files and folders a killed run left in `run_dir` (hidden ".*.tmp-*").
 void remove_stale_temporaries(const std::string& run_dir);

@@ -155,7 +155,7 @@ TrainResult Trainer::result(TrainResult::Status status) const {
 }
 
 void Trainer::make_model(uint64_t init_seed) {
-  m_net = std::make_unique<UNet>(m_run.model, *m_backend);
+  m_net = std::make_unique<Network>(m_run.model, *m_backend);
   m_net->init_weights(init_seed);
   const TrainConfig& t = m_run.train;
   OptimizerConfig oc;

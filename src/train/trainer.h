@@ -65,7 +65,7 @@ class Trainer {
   std::vector<std::string> m_train_names, m_val_names;
   std::vector<TrainingCase> m_train_cases, m_val_cases;
   std::unique_ptr<Backend> m_backend;
-  std::unique_ptr<UNet> m_net;
+  std::unique_ptr<Network> m_net;
   std::unique_ptr<Optimizer> m_opt;
   std::unique_ptr<LossScaler> m_scaler;  // null: no loss scaling (train.loss_scaling)
   TrainState m_state;

@@ -57,7 +57,7 @@ inline std::string make_model(const std::filesystem::path& dir, const ModelSpec&
   info.labels.push_back("background");
   for (int k = 1; k < s.classes; ++k) info.labels.push_back("organ" + std::to_string(k));
   auto backend = make_backend(Device::CPU);
-  UNet net(info.model, *backend);
+  Network net(info.model, *backend);
   net.init_weights(s.seed);
   save_model_dir(dir.string(), info, net);
   return dir.string();

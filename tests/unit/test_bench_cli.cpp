@@ -12,7 +12,7 @@
 #include "common/image_fixtures.h"
 #include "common/run_cli.h"
 #include "common/train_fixtures.h"
-#include "cpu/winograd.h"
+#include "cpu/inference_plan.h"
 #include "useg/backend.h"
 #include "useg/config.h"
 #include "useg/files.h"
@@ -95,7 +95,7 @@ TEST(BenchCli, ConvAlgorithmChoosesThePlansConvolutions) {
                             " --shape 32 48 --repeat 1 --threads 1 --verbose --conv-algorithm " +
                             alg + " --json " + out.string());
     ASSERT_EQ(r.status, 0) << r.output;
-    const bool wino = alg == "auto" && cpu::winograd_available();
+    const bool wino = alg == "auto" && cpu::plan_uses_winograd();
     EXPECT_EQ(r.output.find("useg winograd F(2x2,3x3) avx2") != std::string::npos, wino)
         << r.output;
     nlohmann::json j = read_json(out);

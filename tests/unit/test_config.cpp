@@ -236,8 +236,9 @@ TEST(ConfigErrors, WrongTypeNamesKeyExpectedAndFound) {
 TEST(ConfigErrors, BadEnumListsChoices) {
   EXPECT_EQ(run_error(run_json(R"("norm": "group")")),
             "configs/x.json: model.norm: 'group' is not one of instance, batch, none");
-  EXPECT_EQ(run_error(run_json(R"("activation": "sigmoid")")),
-            "configs/x.json: model.activation: 'sigmoid' is not one of relu, leaky_relu");
+  EXPECT_EQ(run_error(run_json(R"("activation": "softplus")")),
+            "configs/x.json: model.activation: 'softplus' is not one of relu, leaky_relu, "
+            "sigmoid, tanh");
   EXPECT_EQ(run_error(run_json("", R"("optimizer": "adma")")),
             "configs/x.json: train.optimizer: 'adma' is not one of sgd, adam, adamw "
             "(did you mean 'adam'?)");

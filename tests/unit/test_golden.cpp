@@ -53,7 +53,7 @@ class Golden : public test::DeviceTest {};
 void run_golden(Backend& be, const std::string& name) {
   std::string dir = golden_dir(name);
   ModelConfig cfg = parse_model_config(read_file(dir + "/config.json"), dir + "/config.json");
-  UNet net(cfg, be);
+  Network net(cfg, be);
   SafetensorsFile weights = read_safetensors(dir + "/weights.safetensors");
   net.load_state(weights.tensors, dir + "/weights.safetensors");
   SafetensorsFile io = read_safetensors(dir + "/io.safetensors");
@@ -124,11 +124,30 @@ void run_golden(Backend& be, const std::string& name) {
   Tensor eval = net.forward(x, /*training=*/false)[0];
   Tensor ref_eval = get("eval_logits");
   EXPECT_ALLCLOSE(eval, ref_eval, scaled(ref_eval, 1e-4)) << name << " eval logits";
+
+  // ---- state_dict order: PyTorch's, as the file's header lists it (the initialization and the
+  // optimizer state follow this order)
+  const std::string file = read_file(dir + "/weights.safetensors");
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n * 256 + static_cast<unsigned char>(file[i]);
+  std::vector<std::string> torch_params, torch_buffers, ours_params, ours_buffers;
+  const nlohmann::ordered_json header = nlohmann::ordered_json::parse(file.substr(8, n));
+  for (auto& item : header.items()) {
+    const std::string& k = item.key();
+    if (k == "__metadata__" || k.find("num_batches_tracked") != std::string::npos) continue;
+    (k.find("running_") != std::string::npos ? torch_buffers : torch_params).push_back(k);
+  }
+  for (Parameter* p : net.parameters()) ours_params.push_back(p->name);
+  for (Parameter* b : net.buffers()) ours_buffers.push_back(b->name);
+  EXPECT_EQ(ours_params, torch_params) << name;
+  EXPECT_EQ(ours_buffers, torch_buffers) << name;
 }
 
 TEST_P(Golden, Unet2dBatchNorm) { run_golden(backend(), "unet2d_bn"); }
 TEST_P(Golden, Unet3dInstanceNormResidualDeepSupervision) { run_golden(backend(), "unet3d_in"); }
 TEST_P(Golden, Unet2dInstanceNorm) { run_golden(backend(), "unet2d_in"); }
+TEST_P(Golden, Unet2dTanhBatchNormResidual) { run_golden(backend(), "unet2d_tanh"); }
+TEST_P(Golden, Unet3dSigmoidDeepSupervision) { run_golden(backend(), "unet3d_sigmoid"); }
 USEG_INSTANTIATE_DEVICE_TEST(Golden);
 
 }  // namespace

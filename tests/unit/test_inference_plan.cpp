@@ -2,14 +2,16 @@
 // batch norm, in-place concatenation) against the per-op forward it replaces, on configs that
 // exercise each of its paths; and the refresh of its prepared weights when the weights change.
 // (tests/unit/test_golden.cpp checks the plan against PyTorch's eval logits as well: eval-mode
-// UNet::forward runs it.)
+// Network::forward runs it.)
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
 
 #include "common/compare.h"
+#include "cpu/inference_plan.h"
 #include "cpu/winograd.h"
+#include "nn/unet_graph.h"
 #include "useg/model.h"
 
 namespace useg {
@@ -25,7 +27,7 @@ void randomize(Tensor& t, uint64_t seed, float lo, float hi) {
 }
 
 // Non-trivial norm parameters and running statistics, so that folding and affine are tested.
-void perturb_norms(UNet& net) {
+void perturb_norms(Network& net) {
   uint64_t seed = 100;
   for (Parameter* p : net.parameters())
     if (p->name.find(".norm.") != std::string::npos || p->name.find(".bias") != std::string::npos)
@@ -38,7 +40,7 @@ void perturb_norms(UNet& net) {
 
 // require_plan = false: channel counts off the block size may leave oneDNN only reference
 // kernels, and then no plan is built (see NeverBuiltOnReferenceKernels); whichever path
-// UNet::forward takes must still equal the per-op forward.
+// Network::forward takes must still equal the per-op forward.
 // Both ways the plan computes its 3x3(x3) convolutions are checked: "auto" (Winograd where
 // AVX2 runs it) and "direct" (oneDNN's direct convolution, as on AVX-512 machines).
 void expect_plan_matches_with(const std::string& conv_algorithm, const ModelConfig& cfg,
@@ -46,11 +48,11 @@ void expect_plan_matches_with(const std::string& conv_algorithm, const ModelConf
   BackendOptions opts;
   opts.conv_algorithm = conv_algorithm;
   auto be = make_backend(Device::CPU, opts);
-  const bool planned = be->make_inference_plan(cfg, xs) != nullptr;
+  const bool planned = be->compile(nn::build_unet_graph(cfg), xs) != nullptr;
   if (require_plan) {
     ASSERT_TRUE(planned) << what << ": no plan was built";
   }
-  UNet net(cfg, *be);
+  Network net(cfg, *be);
   net.init_weights(3);
   perturb_norms(net);
   Tensor x = Tensor::empty(xs);
@@ -73,12 +75,13 @@ void expect_plan_matches(const ModelConfig& cfg, const Shape& xs, const char* wh
     expect_plan_matches_with(alg, cfg, xs, std::string(what) + " [" + alg + "]", require_plan);
 }
 
+// Filters that fill the plan's channel blocks on this CPU (8 with AVX2, 16 with AVX-512).
 ModelConfig base2d() {
   ModelConfig c;
   c.dims = 2;
   c.in_channels = 1;
   c.num_classes = 2;
-  c.base_filters = 8;
+  c.base_filters = cpu::plan_block_size();
   c.depth = 2;
   return c;
 }
@@ -110,9 +113,9 @@ TEST(InferencePlan, NoNormReluThreeConvsPerStage) {
 TEST(InferencePlan, Residual3dAnisotropicDeepSupervision) {
   ModelConfig c;
   c.dims = 3;
-  c.base_filters = 8;
+  c.base_filters = cpu::plan_block_size();
   c.depth = 2;
-  c.max_filters = 16;
+  c.max_filters = 2 * c.base_filters;
   c.activation = Activation::ReLU;
   c.residual = true;
   c.deep_supervision = true;  // eval mode returns the main head only, as the per-op path
@@ -138,6 +141,20 @@ TEST(InferencePlan, Residual2dBatchNormOneConv) {
   expect_plan_matches(c, Shape{1, 1, 1, 20, 12}, "2D residual, batch norm, one conv");
 }
 
+// The plan fuses ReLU and leaky ReLU only: a graph with sigmoid or tanh gets no plan, and the
+// network's eval forward is the per-op one (whose numbers test_golden checks against PyTorch).
+TEST(InferencePlan, SigmoidAndTanhNetworksRunOpByOp) {
+  auto be = make_backend(Device::CPU);
+  for (Activation a : {Activation::Sigmoid, Activation::Tanh}) {
+    ModelConfig c = base2d();
+    c.activation = a;
+    const Shape xs{1, 1, 1, 16, 16};
+    EXPECT_EQ(be->compile(nn::build_unet_graph(c), xs), nullptr) << activation_name(a);
+    c.activation = Activation::ReLU;
+    EXPECT_NE(be->compile(nn::build_unet_graph(c), xs), nullptr) << "the same net with ReLU";
+  }
+}
+
 // A plan exists to be faster than the per-op path: one whose main convolutions would run
 // oneDNN's reference kernels (3D, 4 channels on 8-float blocks: 50x slower than per-op), or any
 // transposed conv its reference deconvolution (with the direct algorithm the main convolutions
@@ -151,13 +168,13 @@ TEST(InferencePlan, NeverBuiltOnReferenceKernels) {
   c.base_filters = 4;
   c.depth = 2;
   const Shape xs{1, 1, 16, 16, 16};
-  auto plan = be->make_inference_plan(c, xs);
+  auto plan = be->compile(nn::build_unet_graph(c), xs);
   EXPECT_EQ(plan, nullptr) << plan->describe();
   BackendOptions direct;
   direct.conv_algorithm = "direct";
-  auto plan_direct = make_backend(Device::CPU, direct)->make_inference_plan(c, xs);
+  auto plan_direct = make_backend(Device::CPU, direct)->compile(nn::build_unet_graph(c), xs);
   EXPECT_EQ(plan_direct, nullptr) << plan_direct->describe();
-  UNet net(c, *be);
+  Network net(c, *be);
   net.init_weights(3);
   Tensor x = Tensor::empty(xs);
   randomize(x, 9, -1.f, 1.f);
@@ -167,7 +184,7 @@ TEST(InferencePlan, NeverBuiltOnReferenceKernels) {
   EXPECT_ALLCLOSE(a, b, (test::Tolerance{1e-5, 0.0}));
   for (ModelConfig cfg : {base2d(), c}) {
     cfg.base_filters = 16;  // a multiple of the block size on AVX2 (8) and AVX-512 (16)
-    auto p = be->make_inference_plan(cfg, cfg.dims == 2 ? Shape{1, 1, 1, 16, 16} : xs);
+    auto p = be->compile(nn::build_unet_graph(cfg), cfg.dims == 2 ? Shape{1, 1, 1, 16, 16} : xs);
     ASSERT_NE(p, nullptr) << "16-channel networks get a plan";
     EXPECT_EQ(p->describe().find(": ref"), std::string::npos) << p->describe();
   }
@@ -176,14 +193,15 @@ TEST(InferencePlan, NeverBuiltOnReferenceKernels) {
 // On AVX2 machines every 3x3 (3x3x3) convolution that reads blocked activations is a Winograd
 // step (the first one reads the caller's layout and stays oneDNN's); "direct" turns them off.
 TEST(InferencePlan, WinogradStepsWhereAvx2RunsThem) {
-  if (!cpu::winograd_available()) GTEST_SKIP() << "no AVX2+FMA: the plan uses direct convolutions";
+  if (!cpu::plan_uses_winograd())
+    GTEST_SKIP() << "the plan uses direct convolutions here (no AVX2+FMA, or AVX-512 blocks)";
   ModelConfig c3 = base2d();
   c3.dims = 3;
   for (const ModelConfig& c : {base2d(), c3}) {
     const Shape xs = c.dims == 2 ? Shape{1, 1, 1, 16, 16} : Shape{1, 1, 8, 8, 8};
     const std::string step = c.dims == 2 ? "useg winograd F(2x2,3x3) avx2"
                                          : "useg winograd F(2x2x2,3x3x3) avx2";
-    auto plan = make_backend(Device::CPU)->make_inference_plan(c, xs);
+    auto plan = make_backend(Device::CPU)->compile(nn::build_unet_graph(c), xs);
     ASSERT_NE(plan, nullptr);
     const std::string d = plan->describe();
     // 2 stages x 2 convs in the encoder + bottleneck, 2 per decoder stage, minus the first conv
@@ -193,7 +211,7 @@ TEST(InferencePlan, WinogradStepsWhereAvx2RunsThem) {
     EXPECT_NE(d.find("encoder.0.blocks.0.conv: jit"), std::string::npos) << d;
     BackendOptions direct;
     direct.conv_algorithm = "direct";
-    auto plain = make_backend(Device::CPU, direct)->make_inference_plan(c, xs);
+    auto plain = make_backend(Device::CPU, direct)->compile(nn::build_unet_graph(c), xs);
     ASSERT_NE(plain, nullptr);
     EXPECT_EQ(plain->describe().find("winograd"), std::string::npos) << plain->describe();
   }
@@ -202,7 +220,7 @@ TEST(InferencePlan, WinogradStepsWhereAvx2RunsThem) {
 TEST(InferencePlan, WeightsChangedAfterAPlanRunAreUsed) {
   auto be = make_backend(Device::CPU);
   ModelConfig c = base2d();
-  UNet net(c, *be);
+  Network net(c, *be);
   Tensor x = Tensor::empty(Shape{1, 1, 1, 16, 16});
   randomize(x, 5, -1.f, 1.f);
   Tensor before = net.forward(x, false)[0].clone();
@@ -217,7 +235,7 @@ TEST(InferencePlan, WeightsChangedAfterAPlanRunAreUsed) {
 
 TEST(InferencePlan, ShapeChangeBuildsANewPlan) {
   auto be = make_backend(Device::CPU);
-  UNet net(base2d(), *be);
+  Network net(base2d(), *be);
   for (int64_t h : {16, 32, 16}) {
     Tensor x = Tensor::empty(Shape{1, 1, 1, h, 12});
     randomize(x, h, -1.f, 1.f);

@@ -52,7 +52,7 @@ TEST(Gaussian, SymmetricPeakOneNoZeros) {
   EXPECT_FLOAT_EQ(g.at(0, 0, 0, 7, 7), 1.f);  // odd axis: exact centre
 }
 
-Tensor direct_probabilities(UNet& net, const Tensor& x) {
+Tensor direct_probabilities(Network& net, const Tensor& x) {
   Tensor logits = net.forward(x, false)[0];
   Tensor p = Tensor::empty(logits.shape());
   net.backend().softmax_channels(logits, p);
@@ -61,7 +61,7 @@ Tensor direct_probabilities(UNet& net, const Tensor& x) {
 
 TEST(SlidingWindow, OneWindowEqualsDirectInference) {
   auto be = make_backend(Device::CPU);
-  UNet net(small2d(), *be);
+  Network net(small2d(), *be);
   net.init_weights(3);
   Tensor x = test::random_tensor(Shape{1, 1, 1, 16, 20}, 4);
   WindowOptions o;
@@ -72,7 +72,7 @@ TEST(SlidingWindow, OneWindowEqualsDirectInference) {
 
 TEST(SlidingWindow, OverlapResultInvariantToBatchSize) {
   auto be = make_backend(Device::CPU);
-  UNet net(small2d(), *be);
+  Network net(small2d(), *be);
   net.init_weights(5);
   Tensor x = test::random_tensor(Shape{1, 1, 1, 37, 29}, 6);
   WindowOptions o;
@@ -96,7 +96,7 @@ TEST(SlidingWindow, OverlapResultInvariantToBatchSize) {
 
 TEST(SlidingWindow, ImageSmallerThanPatchIsPaddedAndCropped) {
   auto be = make_backend(Device::CPU);
-  UNet net(small2d(), *be);
+  Network net(small2d(), *be);
   net.init_weights(8);
   Tensor x = test::random_tensor(Shape{1, 1, 1, 10, 7}, 9);
   WindowOptions o;
@@ -116,7 +116,7 @@ TEST(SlidingWindow, ImageSmallerThanPatchIsPaddedAndCropped) {
 
 TEST(SlidingWindow, MirroringAveragesFlippedPredictions) {
   auto be = make_backend(Device::CPU);
-  UNet net(small2d(), *be);
+  Network net(small2d(), *be);
   net.init_weights(10);
   Tensor x = test::random_tensor(Shape{1, 1, 1, 8, 12}, 11);
   WindowOptions o;

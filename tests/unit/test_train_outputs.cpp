@@ -88,7 +88,7 @@ TEST(TrainOutputs, CheckpointRoundTripIsExact) {
   m.base_filters = 4;
   m.depth = 1;
   m.norm = NormKind::Batch;
-  UNet net(m, *be);
+  Network net(m, *be);
   net.init_weights(9);
   OptimizerConfig oc;
   oc.type = "adamw";
@@ -140,7 +140,7 @@ TEST(TrainOutputs, ModelFolderIsSwappedInWhole) {
   ModelConfig m;
   m.base_filters = 4;
   m.depth = 1;
-  UNet net(m, *be);
+  Network net(m, *be);
   ModelInfo info;
   info.model = m;
   info.provenance["trained_epochs"] = "1";

@@ -32,7 +32,7 @@ TEST(UNet, ParameterCountMatchesPyTorch) {
   ModelConfig a;  // unet2d_bn
   a.dims = 2; a.in_channels = 2; a.num_classes = 3; a.base_filters = 4; a.depth = 3;
   a.max_filters = 12; a.norm = NormKind::Batch;
-  EXPECT_EQ(UNet(a, *be).num_parameters(), 13367);
+  EXPECT_EQ(Network(a, *be).num_parameters(), 13367);
   EXPECT_EQ(summarize(a).params, 13367);
   ModelConfig b;  // unet3d_in
   b.dims = 3; b.in_channels = 1; b.num_classes = 2; b.base_filters = 4; b.depth = 2;
@@ -40,11 +40,11 @@ TEST(UNet, ParameterCountMatchesPyTorch) {
   b.deep_supervision = true;
   b.pool_sizes = {{1, 2, 2}, {2, 2, 2}};
   b.kernel_sizes = {{1, 3, 3}, {3, 3, 3}, {3, 3, 3}};
-  EXPECT_EQ(UNet(b, *be).num_parameters(), 20552);
+  EXPECT_EQ(Network(b, *be).num_parameters(), 20552);
   EXPECT_EQ(summarize(b).params, 20552);
   ModelConfig c;  // unet2d_in
   c.dims = 2; c.base_filters = 8; c.depth = 2; c.convs_per_stage = 1;
-  EXPECT_EQ(UNet(c, *be).num_parameters(), 14434);
+  EXPECT_EQ(Network(c, *be).num_parameters(), 14434);
   EXPECT_EQ(summarize(c).params, 14434);
 }
 
@@ -74,7 +74,7 @@ TEST(UNet, BackwardMatchesFiniteDifferences) {
   c.deep_supervision = true;
   c.dropout = 0.2f;
   c.norm = NormKind::Batch;
-  UNet net(c, *be);
+  Network net(c, *be);
   net.init_weights(7);
   Tensor x = test::random_tensor(Shape{2, 2, 1, 8, 12}, 1);
   auto eval = [&](const Tensor& in) {
@@ -138,7 +138,7 @@ TEST(UNet, BackwardMatchesFiniteDifferences) {
 std::vector<double> overfit_losses(uint64_t seed, int steps) {
   auto be = make_backend(Device::CPU);
   ModelConfig c = tiny2d();
-  UNet net(c, *be);
+  Network net(c, *be);
   net.init_weights(seed);
   // A fixed batch: two 32x32 images with a bright disc (class 1) on noise.
   Tensor x = test::random_tensor(Shape{2, 1, 1, 32, 32}, 3, -0.3f, 0.3f);
@@ -179,7 +179,7 @@ TEST(UNet, OverfitsOneBatchAndRerunsAreBitIdentical) {
 
 TEST(UNet, LoadStateErrorsNameTheTensor) {
   auto be = make_backend(Device::CPU);
-  UNet net(tiny2d(), *be);
+  Network net(tiny2d(), *be);
   auto sd = net.state_dict();
   std::map<std::string, Tensor> m(sd.begin(), sd.end());
   auto expect_error = [&](std::map<std::string, Tensor> t, const std::string& what) {
@@ -204,7 +204,7 @@ TEST(UNet, LoadStateErrorsNameTheTensor) {
 
 TEST(UNet, InputSizeMustBeAMultipleOfThePools) {
   auto be = make_backend(Device::CPU);
-  UNet net(tiny2d(), *be);
+  Network net(tiny2d(), *be);
   try {
     net.forward(Tensor::zeros(Shape{1, 1, 1, 30, 32}), false);
     FAIL();

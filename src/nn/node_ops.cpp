@@ -1,0 +1,189 @@
+// The forward and backward of each node kind: which backend ops run, what is kept for backward.
+#include "nn/node_ops.h"
+
+#include "useg/error.h"
+
+namespace useg::nn {
+
+namespace {
+
+Tensor& grad_of(Backend& be, Parameter& p) {
+  if (!p.grad.defined()) p.grad = Tensor::empty(p.value.shape(), be.device());
+  return p.grad;
+}
+
+Tensor norm_forward(Backend& be, const Node& n, const std::vector<Parameter*>& p, const Tensor& x,
+                    bool training, Saved& s) {
+  Tensor y = Tensor::empty(x.shape(), be.device());
+  const int64_t batch = x.shape().n(), c = x.shape().c();
+  const Tensor& gamma = p[0]->value;
+  const Tensor& beta = p[1]->value;
+  if (n.norm == NormKind::Instance) {
+    if (training) {
+      s.mean = Tensor::empty(Shape{batch * c}, be.device());
+      s.invstd = Tensor::empty(Shape{batch * c}, be.device());
+      be.instance_norm_forward(x, &gamma, &beta, n.eps, y, &s.mean, &s.invstd);
+      s.x = x;
+    } else {
+      be.instance_norm_forward(x, &gamma, &beta, n.eps, y, nullptr, nullptr);
+    }
+  } else if (training) {
+    s.mean = Tensor::empty(Shape{c}, be.device());
+    s.invstd = Tensor::empty(Shape{c}, be.device());
+    be.batch_norm_forward_training(x, &gamma, &beta, n.eps, n.momentum, p[2]->value,
+                                   p[3]->value, y, s.mean, s.invstd);
+    s.x = x;
+  } else {
+    be.batch_norm_forward_inference(x, &gamma, &beta, p[2]->value, p[3]->value, n.eps, y);
+  }
+  return y;
+}
+
+}  // namespace
+
+Tensor node_forward(Backend& be, const Node& n, const std::vector<Parameter*>& p,
+                    const std::vector<Tensor>& in, bool training, bool in_place, uint64_t seed,
+                    Saved& s) {
+  const Device dev = be.device();
+  const Tensor& x = in.empty() ? Tensor() : in[0];
+  switch (n.kind) {
+    case OpKind::Input:
+      USEG_THROW("the input node has no forward");
+    case OpKind::Conv: {
+      Tensor y = Tensor::empty(conv_output_shape(x.shape(), n.channels, n.conv), dev);
+      if (training)
+        s.conv = be.conv_forward_training(x, p[0]->value, &p[1]->value, y, n.conv);
+      else
+        be.conv_forward(x, p[0]->value, &p[1]->value, y, n.conv);
+      if (training) s.x = x;
+      return y;
+    }
+    case OpKind::ConvTranspose: {
+      Tensor y = Tensor::empty(deconv_output_shape(x.shape(), n.channels, n.conv), dev);
+      be.deconv_forward(x, p[0]->value, &p[1]->value, y, n.conv);
+      if (training) s.x = x;
+      return y;
+    }
+    case OpKind::Norm:
+      return norm_forward(be, n, p, x, training, s);
+    case OpKind::Act: {
+      Tensor y = in_place ? x : Tensor::empty(x.shape(), dev);
+      be.activation_forward(n.act, n.slope, x, y);
+      // ReLU and LeakyReLU (slope >= 0) backward need only the sign, which y keeps; sigmoid
+      // and tanh take the derivative at y: the output is all backward needs.
+      if (training) s.y = y;
+      return y;
+    }
+    case OpKind::Dropout: {
+      if (!training || n.p <= 0) return x;
+      Tensor y = Tensor::empty(x.shape(), dev);
+      s.mask = Tensor::empty(x.shape(), dev);
+      be.dropout_forward(x, n.p, seed, y, s.mask);
+      return y;
+    }
+    case OpKind::MaxPool: {
+      Tensor y = Tensor::empty(pool_output_shape(x.shape(), n.pool), dev);
+      be.maxpool_forward(x, y, n.pool);
+      if (training) s.x = x;
+      return y;
+    }
+    case OpKind::Concat: {
+      Shape cs = x.shape();
+      cs[1] = x.shape().c() + in[1].shape().c();
+      Tensor y = Tensor::empty(cs, dev);
+      be.concat_channels(x, in[1], y);
+      if (training) s.split = x.shape().c();
+      return y;
+    }
+    case OpKind::Add: {
+      Tensor y = in_place ? x : Tensor::empty(x.shape(), dev);
+      be.add(x, in[1], y);
+      return y;
+    }
+  }
+  USEG_THROW("node " << n.name << ": unknown kind");
+}
+
+std::vector<Tensor> node_backward(Backend& be, const Node& n, const std::vector<Parameter*>& p,
+                                  const Tensor& dy, const std::vector<bool>& need_dx, Saved& s) {
+  const Device dev = be.device();
+  std::vector<Tensor> dx(n.inputs.size());
+  const bool need0 = !need_dx.empty() && need_dx[0];
+  auto missing = [&](const Tensor& t) {
+    USEG_CHECK(t.defined(), n.name << ": backward without a training forward");
+  };
+  switch (n.kind) {
+    case OpKind::Input:
+      break;
+    case OpKind::Conv: {
+      missing(s.x);
+      if (need0) dx[0] = Tensor::empty(s.x.shape(), dev);
+      be.conv_backward(s.x, dy, p[0]->value, need0 ? &dx[0] : nullptr, grad_of(be, *p[0]),
+                       &grad_of(be, *p[1]), n.conv, s.conv);
+      break;
+    }
+    case OpKind::ConvTranspose: {
+      missing(s.x);
+      be.deconv_backward_weights(s.x, dy, grad_of(be, *p[0]), &grad_of(be, *p[1]), n.conv);
+      if (need0) {
+        dx[0] = Tensor::empty(s.x.shape(), dev);
+        be.deconv_backward_data(dy, p[0]->value, dx[0], n.conv);
+      }
+      break;
+    }
+    case OpKind::Norm: {
+      missing(s.x);
+      dx[0] = Tensor::empty(s.x.shape(), dev);
+      Tensor& dgamma = grad_of(be, *p[0]);
+      Tensor& dbeta = grad_of(be, *p[1]);
+      if (n.norm == NormKind::Instance)
+        be.instance_norm_backward(s.x, dy, &p[0]->value, s.mean, s.invstd, dx[0], &dgamma,
+                                  &dbeta);
+      else
+        be.batch_norm_backward(s.x, dy, &p[0]->value, s.mean, s.invstd, dx[0], &dgamma, &dbeta);
+      break;
+    }
+    case OpKind::Act:
+      missing(s.y);
+      dx[0] = Tensor::empty(dy.shape(), dev);
+      be.activation_backward(n.act, n.slope, s.y, s.y, dy, dx[0]);
+      break;
+    case OpKind::Dropout:
+      if (!s.mask.defined()) {  // p = 0: the identity
+        dx[0] = dy;
+        break;
+      }
+      dx[0] = Tensor::empty(dy.shape(), dev);
+      be.mul(dy, s.mask, dx[0]);
+      break;
+    case OpKind::MaxPool:
+      missing(s.x);
+      dx[0] = Tensor::empty(s.x.shape(), dev);
+      be.maxpool_backward(s.x, dy, dx[0], n.pool);
+      break;
+    case OpKind::Concat: {
+      USEG_CHECK(s.split >= 0, n.name << ": backward without a training forward");
+      Shape as = dy.shape(), bs = dy.shape();
+      as[1] = s.split;
+      bs[1] = dy.shape().c() - s.split;
+      dx[0] = Tensor::empty(as, dev);
+      dx[1] = Tensor::empty(bs, dev);
+      be.split_channels(dy, dx[0], dx[1]);
+      break;
+    }
+    case OpKind::Add:
+      dx[0] = dx[1] = dy;
+      break;
+  }
+  s = Saved{};
+  for (size_t i = 0; i < dx.size(); ++i)
+    if (i >= need_dx.size() || !need_dx[i]) dx[i] = Tensor();
+  return dx;
+}
+
+void zero_param_grads(Backend& be, const Node& n, const std::vector<Parameter*>& params) {
+  for (size_t i = 0; i < params.size(); ++i)
+    if (!n.params[i].buffer) be.fill(grad_of(be, *params[i]), 0.f);
+}
+
+}  // namespace useg::nn

@@ -1,0 +1,42 @@
+// One graph node's forward and backward through a Backend's ops (the per-op path: training, and
+// inference where the backend has no plan for the graph).
+#pragma once
+
+#include <vector>
+
+#include "nn/graph.h"
+#include "useg/model.h"
+
+namespace useg::nn {
+
+// What a node keeps from a training forward for its backward.
+struct Saved {
+  Tensor x;                   // the input (Conv, ConvTranspose, Norm, MaxPool)
+  Tensor y;                   // the output (Act: the derivative is taken at it)
+  Tensor mask;                // Dropout
+  Tensor mean, invstd;        // Norm
+  Backend::ConvSaved conv;    // what the backend kept from conv_forward_training
+  int64_t split = -1;         // Concat: the channels of the first input
+};
+
+// Forward of node `n` on its input values; `params` are the node's ParamSpecs' tensors.
+// in_place: the node may write its output into in[0] (the executor knows nothing else reads it).
+// seed: the dropout mask's seed for this node and step.
+Tensor node_forward(Backend& be, const Node& n, const std::vector<Parameter*>& params,
+                    const std::vector<Tensor>& in, bool training, bool in_place, uint64_t seed,
+                    Saved& saved);
+
+// Backward of node `n` given the gradient of its output: writes its parameters' gradients
+// (overwritten) and returns the gradient of each input, undefined where need_dx[i] is false.
+// Add passes dy itself on to both inputs (the executor does not write into it then).
+std::vector<Tensor> node_backward(Backend& be, const Node& n, const std::vector<Parameter*>& params,
+                                  const Tensor& dy, const std::vector<bool>& need_dx,
+                                  Saved& saved);
+
+// Zero gradients for a node whose output got none (a deep-supervision head without a loss).
+void zero_param_grads(Backend& be, const Node& n, const std::vector<Parameter*>& params);
+
+// True for the kinds that may compute in place into their first input.
+inline bool may_run_in_place(OpKind k) { return k == OpKind::Act || k == OpKind::Add; }
+
+}  // namespace useg::nn
