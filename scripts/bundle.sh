@@ -144,6 +144,9 @@ cp docs/gpu.md "$share/docs/"
 archs="none (cpu variant)"
 archs_source=""
 cmake_archs=$(sed -n 's/^CMAKE_CUDA_ARCHITECTURES:[A-Z]*=//p' "$build/CMakeCache.txt")
+if [ -z "$cmake_archs" ]; then  # not given when configuring: CMakeLists.txt's default applies
+  cmake_archs="$(sed -n 's/.*set(CMAKE_CUDA_ARCHITECTURES "\(.*\)").*/\1/p' CMakeLists.txt) (CMakeLists.txt default)"
+fi
 if [ "$variant" = cuda ]; then
   if command -v cuobjdump >/dev/null; then
     archs="sass $(cuobjdump --list-elf "$build/useg" | grep -o 'sm_[0-9a-z]*' | sort -u | tr '\n' ' ')"
@@ -167,8 +170,10 @@ if [ "$variant" = cuda ]; then
   cudnn_h=$(sed -n 's/^CUDNN_INCLUDE_DIR:[A-Z]*=//p' "$build/CMakeCache.txt")/cudnn_version.h
   [ -f "$cudnn_h" ] || die "cudnn_version.h not found at $cudnn_h (CUDNN_INCLUDE_DIR of $build)"
   cudnn_version=$(awk '/#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) /{v = v (v ? "." : "") $3} END{print v}' "$cudnn_h")
-  nvcc=$(sed -n 's/^CMAKE_CUDA_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
-  cuda_version=$("$nvcc" --version | sed -n 's/.*release \([0-9.]*\),.*/\1/p')
+  # The nvcc CMake used (not in the cache: CMakeLists.txt may set it), from its compiler record.
+  cuda_version=$(sed -n 's/^set(CMAKE_CUDA_COMPILER_VERSION "\(.*\)")$/\1/p' \
+    "$build"/CMakeFiles/*/CMakeCUDACompiler.cmake | head -n1)
+  [ -n "$cuda_version" ] || die "no CMAKE_CUDA_COMPILER_VERSION in $build/CMakeFiles/*/CMakeCUDACompiler.cmake"
 fi
 {
   echo "name: $name"
@@ -183,7 +188,7 @@ fi
     echo "cuda_archs_cmake: $cmake_archs"
     echo "cuda_toolkit: $cuda_version"
     echo "cudnn_built_against: $cudnn_version"
-    echo "needs_from_target: an NVIDIA driver for CUDA $cuda_version or newer (libcuda.so.1), libcudnn.so.9 (and its sub-libraries), libcublas.so.13, libcublasLt.so.13"
+    echo "needs_from_target: an NVIDIA driver for CUDA ${cuda_version%.*} or newer (libcuda.so.1), libcudnn.so.9 (and its sub-libraries), libcublas.so.13, libcublasLt.so.13"
   else
     echo "cudnn_built_against: $cudnn_version"
   fi
