@@ -68,7 +68,7 @@ for l in cudnn/lib/libcudnn.so.9 cu13/lib/libcublas.so.13 cu13/lib/libcublasLt.s
   cp "$(env -u LD_LIBRARY_PATH ldd "$(command -v ls)" | awk '$1 ~ /^libc\.so/ {print $3}')" "$work/site/nvidia/$l"
 done
 export FAKE_SITE=$work/site LDCONFIG=$stub/ldconfig-empty BENCH_WARMUP=0 BENCH_REPEAT=1
-unset CUDNN_LIB_DIR CUBLAS_LIB_DIR
+unset CUDNN_LIB_DIR CUBLAS_LIB_DIR LD_LIBRARY_PATH
 
 # Only gpu-check's files, flat, at most 7.
 check_outputs() {
@@ -102,6 +102,20 @@ echo "A ok: $(cat "$work/a/summary.txt")"
 mkdir "$work/u"
 tar -C "$work/u" -xJf "$archive"
 u=$(echo "$work"/u/useg-cpu-*)
+# Every component of gpu-check's test filters names at least one test of the bundled binary (a
+# renamed test must not silently empty the sanitizer subsets); CudaInternals.* exists only in
+# CUDA builds.
+filters=$(grep -E '^(CUDA|OPS|MEMCHECK|RACECHECK)_FILTER=' "$gc")
+[ "$(wc -l <<<"$filters")" = 4 ] || fail "gpu-check.sh: expected 4 *_FILTER lines: $filters"
+while IFS= read -r def; do
+  IFS=: read -r -a parts <<<"$(sed "s/^[A-Z]*_FILTER='//; s/'\$//" <<<"$def")"
+  for p in "${parts[@]}"; do
+    [ "$p" = 'CudaInternals.*' ] && continue
+    n=$("$u/bin/useg_tests" --gtest_list_tests --gtest_filter="$p" | grep -c '^  ' || true)
+    [ "$n" -gt 0 ] || fail "gpu-check.sh ${def%%=*}: '$p' matches no test of useg_tests"
+  done
+done <<<"$filters"
+
 rc=0
 t0=$(date +%s)
 CAP_SANITIZE=4 FAKE_SANITIZER_SLEEP=60 CAP_TORCH=6 FAKE_TORCH_SLEEP=60 DEADLINE=300 \
@@ -171,16 +185,19 @@ line env "$work/d" | grep -q ' FAIL .*missing libraries: libcudnn.so.9 libcublas
 line tests "$work/d" | grep -q ' SKIP .*env: missing libraries: libcudnn.so.9' || fail "D: $(line tests "$work/d")"
 grep -q '^  libcudnn.so.9: NOT FOUND (searched CUDNN_LIB_DIR=unset, ldconfig -p' "$work/d/env.txt" || fail "D: env.txt: no search trail"
 check_outputs "$work/d"
-CUDNN_LIB_DIR=$work/site/nvidia/cudnn/lib CUBLAS_LIB_DIR=$work/site/nvidia/cu13/lib STAGES=env \
+LD_LIBRARY_PATH=$work/driver CUDNN_LIB_DIR=$work/site/nvidia/cudnn/lib CUBLAS_LIB_DIR=$work/site/nvidia/cu13/lib STAGES=env \
   NVIDIA_SMI=$stub/nvidia-smi PYTHONS="" "$gc" "$work/d_bundle" "$work/d2" >"$work/d2.log" 2>&1 ||
   { cat "$work/d2.log"; fail "D: CUDNN_LIB_DIR / CUBLAS_LIB_DIR not used"; }
 grep -q "^  libcudnn.so.9: $work/site/nvidia/cudnn/lib (found via CUDNN_LIB_DIR" "$work/d2/env.txt" || fail "D: CUDNN_LIB_DIR"
+# The caller's LD_LIBRARY_PATH (where a container's driver may be) is kept, after the found folders.
+grep -q "^LD_LIBRARY_PATH for useg's commands: $work/site/nvidia/cudnn/lib:$work/site/nvidia/cu13/lib:$work/driver\$" "$work/d2/env.txt" ||
+  fail "D: the caller's LD_LIBRARY_PATH was not kept last: $(grep "^LD_LIBRARY_PATH" "$work/d2/env.txt")"
 # A CUDA bundle without machine code for the GPU (sm_90 here) fails env, naming it.
 sed -i 's/^cuda_archs: .*/cuda_archs: sass: sm_80 sm_86; ptx: compute_86/' "$work/d_bundle/MANIFEST"
 rc=0
 CUDNN_LIB_DIR=$work/site/nvidia/cudnn/lib CUBLAS_LIB_DIR=$work/site/nvidia/cu13/lib STAGES=env \
   NVIDIA_SMI=$stub/nvidia-smi PYTHONS="" "$gc" "$work/d_bundle" "$work/d3" >"$work/d3.log" 2>&1 || rc=$?
-[ "$rc" = 1 ] && line env "$work/d3" | grep -q ' FAIL .*sm_90 has no machine code in bin/useg' ||
+{ [ "$rc" = 1 ] && grep -q ' FAIL .*sm_90 has no machine code in bin/useg' <<<"$(line env "$work/d3")"; } ||
   { cat "$work/d3.log"; fail "D: a bundle without sm_90 code passed env on an sm_90 GPU"; }
 echo "D ok: $(line env "$work/d")"
 
