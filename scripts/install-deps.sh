@@ -34,6 +34,7 @@ if [ "$build_only" = 0 ]; then
     libgtest-dev         # tests
     mricron-data         # a real MRI volume (Colin27) used by tests
     clang libclang-rt-14-dev  # ASan/UBSan + libFuzzer tree (scripts/ci-reliability.sh, fuzz.sh)
+    patchelf xz-utils    # scripts/bundle.sh: the bundle's RPATHs, its .tar.xz (tests/shell/test_bundle.sh)
   )
 fi
 if [ "${USEG_DEPS_PYTHON:-0}" = 1 ]; then

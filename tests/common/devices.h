@@ -34,6 +34,16 @@ inline std::string device_param_name(const ::testing::TestParamInfo<Device>& inf
   return device_name(info.param);
 }
 
+// The options of every backend the numerics tests make: strict float32 convolutions. The CUDA
+// backend's default is TF32 (10-bit mantissa products), which the tests' float32 tolerances
+// (~1e-4) do not allow; TF32 has its own test with its own tolerance (CudaVsCpuConvTf32 in
+// tests/cuda/test_cuda_vs_cpu_infer.cpp). The CPU backend accepts "fp32" (its only arithmetic).
+inline BackendOptions test_backend_options() {
+  BackendOptions o;
+  o.precision = "fp32";
+  return o;
+}
+
 // The backend for `d`, created on first use and shared; null (with `why` set) when unavailable.
 inline Backend* test_backend(Device d, std::string* why = nullptr) {
   struct Slot {
@@ -45,7 +55,7 @@ inline Backend* test_backend(Device d, std::string* why = nullptr) {
   if (it == slots.end()) {
     Slot s;
     try {
-      s.backend = make_backend(d);
+      s.backend = make_backend(d, test_backend_options());
     } catch (const Error& e) {
       s.error = e.what();
     }

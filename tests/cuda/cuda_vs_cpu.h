@@ -25,6 +25,7 @@
 #include <string>
 
 #include "common/compare.h"
+#include "common/devices.h"
 #include "common/shapes.h"
 #include "useg/backend.h"
 #include "useg/error.h"
@@ -41,8 +42,9 @@ constexpr Tolerance kSums{1e-4, 1e-5};
 class CudaVsCpuBase {
  protected:
   // False (and the test skips with m_skip) when no CUDA backend can be made. `gpu_options`
-  // configures the CUDA one (e.g. its precision).
-  bool make_backends(const BackendOptions& gpu_options = {}) {
+  // configures the CUDA one: strict fp32 unless a test asks for TF32 or half precision (the
+  // tolerances above are float32's; devices.h says why).
+  bool make_backends(const BackendOptions& gpu_options = test_backend_options()) {
     std::string why;
     if (!device_available(Device::CUDA, &why)) {
       m_skip = "CUDA backend unavailable: " + why;

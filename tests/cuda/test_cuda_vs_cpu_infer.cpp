@@ -99,10 +99,21 @@ TEST_P(CudaVsCpuPool, ForwardAndBackward) {
 INSTANTIATE_TEST_SUITE_P(Cases, CudaVsCpuPool, ::testing::ValuesIn(pool_cases()),
                          [](const ::testing::TestParamInfo<PoolCase>& i) { return i.param.name; });
 
-// Convolutions: cuDNN under TF32 by default, so the tolerance allows TF32's 10-bit mantissa
-// products summed in float over Ci * k terms: abs 2e-3 * sqrt(terms) + rel 2e-3 (strict fp32
-// would need ~1e-5; see cuda/README.md).
-Tolerance conv_tolerance(int64_t terms) { return Tolerance{2e-3 * std::sqrt(double(terms)), 2e-3}; }
+// Convolutions (cuDNN) over `terms` products of values in [-1, 1], compared with the naive
+// double reference and the CPU backend:
+//  - strict fp32 (what every other test uses, cuda_vs_cpu.h): float products summed in float in
+//    whatever order cuDNN's algorithm takes (FFT and Winograd variants included): abs
+//    2e-5 * sqrt(terms) + rel 1e-5;
+//  - TF32 (the CUDA backend's default, CudaVsCpuConvTf32): operands rounded to a 10-bit
+//    mantissa (relative error 2^-11 each) before the float sum: abs 2e-3 * sqrt(terms) +
+//    rel 2e-3, a hundred times looser.
+// Any indexing or layout mistake is off by O(0.1) or more, far above both.
+Tolerance conv_tolerance_fp32(int64_t terms) {
+  return Tolerance{2e-5 * std::sqrt(double(terms)), 1e-5};
+}
+Tolerance conv_tolerance_tf32(int64_t terms) {
+  return Tolerance{2e-3 * std::sqrt(double(terms)), 2e-3};
+}
 
 struct ConvParam {
   ConvCase c;
@@ -112,11 +123,13 @@ void PrintTo(const ConvParam& p, std::ostream* os) {  // not a byte dump with pa
   *os << (p.transposed ? "deconv " : "conv ") << p.c.name;
 }
 
-class CudaVsCpuConv : public CudaVsCpuTest<ConvParam> {};
-
-TEST_P(CudaVsCpuConv, ForwardBackwardDataAndWeightsWithBias) {
-  const ConvCase cc = GetParam().c;
-  const bool tr = GetParam().transposed;
+// Every pass of one convolution case on the GPU vs the naive reference and the CPU backend, with
+// the tolerance `tolerance(terms)` (fp32 or tf32 above).
+void check_conv(Backend& cpu, Backend& gpu, const ConvParam& p, Tolerance (*tolerance)(int64_t)) {
+  const auto on_gpu = [](const Tensor& x) { return x.to(Device::CUDA); };
+  const auto gpu_empty = [](const Shape& s) { return Tensor::empty(s, Device::CUDA); };
+  const ConvCase cc = p.c;
+  const bool tr = p.transposed;
   const auto& k = cc.g.kernel;
   const Shape xs = cc.x;
   const Shape ws = conv_weight_shape(cc, tr), ys = conv_case_output_shape(cc, tr);
@@ -126,13 +139,13 @@ TEST_P(CudaVsCpuConv, ForwardBackwardDataAndWeightsWithBias) {
   const Tensor xg = on_gpu(x), wg = on_gpu(w), bg = on_gpu(b), dyg = on_gpu(dy);
   Tensor yg = gpu_empty(ys), dxg = gpu_empty(xs), dwg = gpu_empty(ws), dbg = gpu_empty(bs);
   if (tr) {
-    gpu().deconv_forward(xg, wg, &bg, yg, cc.g);
-    gpu().deconv_backward_data(dyg, wg, dxg, cc.g);
-    gpu().deconv_backward_weights(xg, dyg, dwg, &dbg, cc.g);
+    gpu.deconv_forward(xg, wg, &bg, yg, cc.g);
+    gpu.deconv_backward_data(dyg, wg, dxg, cc.g);
+    gpu.deconv_backward_weights(xg, dyg, dwg, &dbg, cc.g);
   } else {
-    gpu().conv_forward(xg, wg, &bg, yg, cc.g);
-    gpu().conv_backward_data(dyg, wg, dxg, cc.g);
-    gpu().conv_backward_weights(xg, dyg, dwg, &dbg, cc.g);
+    gpu.conv_forward(xg, wg, &bg, yg, cc.g);
+    gpu.conv_backward_data(dyg, wg, dxg, cc.g);
+    gpu.conv_backward_weights(xg, dyg, dwg, &dbg, cc.g);
   }
   const ref::Vec xv = ref::to_vec(x), wv = ref::to_vec(w), dyv = ref::to_vec(dy);
   ref::Vec y = tr ? naive::deconv_forward(xv, xs, wv, ws, ys, cc.g)
@@ -143,8 +156,8 @@ TEST_P(CudaVsCpuConv, ForwardBackwardDataAndWeightsWithBias) {
   const ref::Vec dw = tr ? naive::deconv_backward_weights(xv, xs, dyv, ys, ws, cc.g)
                          : naive::conv_backward_weights(xv, xs, dyv, ys, ws, cc.g);
   const int64_t kk = int64_t(k[0]) * k[1] * k[2];
-  const Tolerance ty = conv_tolerance(kk * std::max(xs.c(), cc.cout));
-  const Tolerance tw = conv_tolerance(xs.n() * xs.spatial() * kk);
+  const Tolerance ty = tolerance(kk * std::max(xs.c(), cc.cout));
+  const Tolerance tw = tolerance(xs.n() * xs.spatial() * kk);
   auto cpu_or_throw = [&](const std::function<void(Tensor&)>& f, const Shape& s) {
     Tensor t = Tensor::empty(s);
     f(t);
@@ -152,28 +165,48 @@ TEST_P(CudaVsCpuConv, ForwardBackwardDataAndWeightsWithBias) {
   };
   expect_matches(yg, [&] {
     return cpu_or_throw([&](Tensor& t) {
-      tr ? cpu().deconv_forward(x, w, &b, t, cc.g) : cpu().conv_forward(x, w, &b, t, cc.g);
+      tr ? cpu.deconv_forward(x, w, &b, t, cc.g) : cpu.conv_forward(x, w, &b, t, cc.g);
     }, ys);
   }, y, ty);
   expect_matches(dxg, [&] {
     return cpu_or_throw([&](Tensor& t) {
-      tr ? cpu().deconv_backward_data(dy, w, t, cc.g) : cpu().conv_backward_data(dy, w, t, cc.g);
+      tr ? cpu.deconv_backward_data(dy, w, t, cc.g) : cpu.conv_backward_data(dy, w, t, cc.g);
     }, xs);
   }, dx, ty);
   Tensor dbc = Tensor::empty(bs);
   bool cpu_dbias = false;
   expect_matches(dwg, [&] {
     return cpu_or_throw([&](Tensor& t) {
-      tr ? cpu().deconv_backward_weights(x, dy, t, &dbc, cc.g)
-         : cpu().conv_backward_weights(x, dy, t, &dbc, cc.g);
+      tr ? cpu.deconv_backward_weights(x, dy, t, &dbc, cc.g)
+         : cpu.conv_backward_weights(x, dy, t, &dbc, cc.g);
       cpu_dbias = true;
     }, ws);
   }, dw, tw);
-  const Tensor db = host(dbg);
+  const Tensor db = dbg.to(Device::CPU);
   EXPECT_ALLCLOSE(db, ref::to_tensor(naive::bias_gradient(dyv, ys), bs), kSums);
   if (cpu_dbias) {
     EXPECT_ALLCLOSE(db, dbc, kSums);
   }
+}
+
+class CudaVsCpuConv : public CudaVsCpuTest<ConvParam> {};
+
+TEST_P(CudaVsCpuConv, ForwardBackwardDataAndWeightsWithBias) {
+  check_conv(cpu(), gpu(), GetParam(), conv_tolerance_fp32);
+}
+
+// The CUDA backend's default arithmetic, TF32, with its own tolerance (the others run strict fp32).
+class CudaVsCpuConvTf32 : public ::testing::TestWithParam<ConvParam>, public CudaVsCpuBase {
+ protected:
+  void SetUp() override {
+    BackendOptions o;
+    o.precision = "tf32";
+    if (!make_backends(o)) GTEST_SKIP() << m_skip;
+  }
+};
+
+TEST_P(CudaVsCpuConvTf32, ForwardBackwardDataAndWeightsWithBias) {
+  check_conv(cpu(), gpu(), GetParam(), conv_tolerance_tf32);
 }
 
 std::vector<ConvParam> conv_params() {
@@ -183,11 +216,13 @@ std::vector<ConvParam> conv_params() {
   return v;
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, CudaVsCpuConv, ::testing::ValuesIn(conv_params()),
-                         [](const ::testing::TestParamInfo<ConvParam>& i) {
-                           return std::string(i.param.transposed ? "deconv_" : "conv_") +
-                                  i.param.c.name;
-                         });
+std::string conv_param_name(const ::testing::TestParamInfo<ConvParam>& i) {
+  return std::string(i.param.transposed ? "deconv_" : "conv_") + i.param.c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, CudaVsCpuConv, ::testing::ValuesIn(conv_params()), conv_param_name);
+INSTANTIATE_TEST_SUITE_P(Cases, CudaVsCpuConvTf32, ::testing::ValuesIn(conv_params()),
+                         conv_param_name);
 
 }  // namespace
 }  // namespace useg::test

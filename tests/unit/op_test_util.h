@@ -17,6 +17,7 @@
 #include <string>
 
 #include "common/compare.h"
+#include "common/devices.h"
 #include "common/shapes.h"
 #include "reference/ops_ref.h"
 #include "useg/backend.h"
@@ -35,7 +36,7 @@ class OpTestBase {
   // Returns false (and the caller skips) when the device has no backend in this build.
   bool make() {
     try {
-      m_backend = make_backend(op_test_device());
+      m_backend = make_backend(op_test_device(), test_backend_options());  // strict fp32
       return true;
     } catch (const Error& e) {
       m_skip_reason = e.what();

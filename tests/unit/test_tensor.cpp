@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "common/compare.h"
 #include "useg/backend.h"
 #include "useg/error.h"
@@ -46,13 +49,30 @@ TEST(Tensor, CloneIsDeep) {
   EXPECT_TRUE(test::allclose(t.to_vector(), std::vector<float>{2.f, 2.f, 2.f}));
 }
 
+// Without a CUDA backend in the process, a CUDA tensor is a clear error. The first CUDA backend
+// a process makes installs Tensor's device hooks for good (cuda/device_context.cpp), after which
+// such an allocation succeeds: in a CUDA build on a GPU, any earlier test of this binary that
+// made one would turn this test into a failure. So the check runs in a fresh process: gtest's
+// "threadsafe" death-test style re-executes this binary for this test alone, and no test before
+// it has run there. The child reports the error's message and exits 0, or exits 1 if none came.
 TEST(Tensor, CudaWithoutCudaBackendIsAClearError) {
-  try {
-    Tensor::empty(Shape{1, 1, 1, 1, 1}, Device::CUDA);
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("CUDA"), std::string::npos) << e.what();
-  }
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        try {
+          Tensor::empty(Shape{1, 1, 1, 1, 1}, Device::CUDA);
+          std::fprintf(stderr, "no error: a CUDA tensor was allocated without a CUDA backend\n");
+          std::fflush(stderr);
+          std::_Exit(1);
+        } catch (const Error& e) {
+          std::fprintf(stderr, "%s\n", e.what());
+          std::fflush(stderr);
+          std::_Exit(0);
+        }
+      },
+      ::testing::ExitedWithCode(0),
+      "no CUDA device support in this process: useg was built without CUDA, or the CUDA backend "
+      "was not created \\(use --device cpu\\)");
 }
 
 TEST(Geometry, ConvAndDeconvShapes) {
