@@ -22,7 +22,8 @@ std::vector<std::string> list_images(const std::string& dir, bool recursive);
 
 // Groups files into cases, sorted by case name. A name ending in _NNNN (4 digits) is a channel of
 // case <prefix>; channels must be 0..K-1 without gaps, otherwise that case is reported through
-// `problems` ("CASE: channel files _0000, _0002 (missing _0001)") and left out.
+// `problems` ("CASE: channel files _0000, _0002 do not run _0000, _0001, ... without gaps") and
+// left out.
 std::vector<CaseFiles> group_cases(const std::vector<std::string>& files,
                                    std::vector<std::string>* problems = nullptr);
 

@@ -23,6 +23,12 @@ struct Geometry {
   std::array<double, 9> direction{1, 0, 0, 0, 1, 0, 0, 0, 1};  // row-major
 
   int64_t voxels() const { return size[0] * size[1] * size[2]; }
+  // Physical size of one voxel: mm^3 for 3D geometries, mm^2 (the pixel area) for 2D.
+  double voxel_volume() const {
+    double v = 1;
+    for (int i = 0; i < dims; ++i) v *= spacing[size_t(i)];
+    return v;
+  }
   // Same size, and spacing/origin/direction within a relative tolerance.
   bool same_as(const Geometry& o, double tol = 1e-5) const;
   std::string str() const;  // "size 256x256x1, spacing 0.5x0.5x1 mm, origin (..), direction (..)"

@@ -14,10 +14,14 @@ namespace useg {
 enum class Interp { Linear, Nearest };
 const char* interp_name(Interp interp);  // "linear" | "nearest"
 
-// Resamples every channel onto a grid with `spacing` (x, y, z mm; z ignored for 2D images) that
-// keeps the origin and direction and covers the same physical extent: new size per axis =
-// max(1, round(old_size * old_spacing / new_spacing)). Points past the last input voxel centre
-// take the nearest edge value. Linear for intensities, Nearest for label maps.
+// The grid with `spacing` (x, y, z mm; z ignored for 2D geometries) that keeps the origin and
+// direction of `g` and covers the same physical extent: new size per axis =
+// max(1, round(old_size * old_spacing / new_spacing)). Throws for a spacing that is not
+// positive or a size past 9e15.
+Geometry spacing_grid(const Geometry& g, const std::array<double, 3>& spacing);
+
+// Resamples every channel onto spacing_grid(image.geometry, spacing). Points past the last input
+// voxel centre take the nearest edge value. Linear for intensities, Nearest for label maps.
 Image resample_to_spacing(const Image& image, const std::array<double, 3>& spacing,
                           Interp interp);
 

@@ -19,9 +19,6 @@ namespace useg {
 // Caps the threads ITK filters use (0 leaves ITK's default, the number of cores).
 void set_imaging_threads(int threads);
 
-// Physical size of one voxel: mm^3 for 3D geometries, mm^2 (pixel area) for 2D.
-double voxel_physical_size(const Geometry& g);
-
 // For every foreground class: keeps only its largest connected component (ties: the one whose
 // first voxel comes first in memory order); the rest becomes background (0).
 void keep_largest_component(Tensor& labels, const Geometry& g, int num_classes);

@@ -93,9 +93,6 @@ std::vector<LabelMetrics> evaluate_labels(const Tensor& pred, const Tensor& ref,
                                           const std::vector<int>& labels,
                                           const LabelEvalOptions& opt = {});
 
-// The physical size of one voxel: product of the spacing over g.dims axes (mm^3, 2D mm^2).
-double voxel_volume(const Geometry& g);
-
 // ---------------------------------------------------------------- instances (cells, nuclei)
 
 // Objects of two instance label maps (0 = background, every other value one object) and the

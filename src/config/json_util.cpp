@@ -299,7 +299,8 @@ OJson write_value(const std::map<std::string, std::string>& v) {
 // ---------------------------------------------------------------------------- printing
 namespace {
 
-std::string dump_scalar(const OJson& j) {
+std::string dump_scalar(const OJson& j, InvalidUtf8 invalid) {
+  if (invalid == InvalidUtf8::Replace) return j.dump(-1, ' ', false, OJson::error_handler_t::replace);
   try {
     return j.dump();
   } catch (const OJson::exception& e) {  // invalid UTF-8 in a string
@@ -313,15 +314,15 @@ bool is_flat(const OJson& j) {  // scalar, or array of scalars
   return std::none_of(j.begin(), j.end(), [](const OJson& e) { return e.is_structured(); });
 }
 
-void print(const OJson& j, int indent, std::string& out) {
+void print(const OJson& j, int indent, InvalidUtf8 invalid, std::string& out) {
   std::string pad(static_cast<size_t>(indent) + 2, ' ');
   if (j.is_object()) {
     if (j.empty()) { out += "{}"; return; }
     out += "{\n";
     size_t i = 0;
     for (auto it = j.begin(); it != j.end(); ++it, ++i) {
-      out += pad + dump_scalar(OJson(it.key())) + ": ";
-      print(it.value(), indent + 2, out);
+      out += pad + dump_scalar(OJson(it.key()), invalid) + ": ";
+      print(it.value(), indent + 2, invalid, out);
       out += i + 1 < j.size() ? ",\n" : "\n";
     }
     out += std::string(static_cast<size_t>(indent), ' ') + "}";
@@ -332,7 +333,7 @@ void print(const OJson& j, int indent, std::string& out) {
       std::string line = "[";
       for (size_t i = 0; i < j.size(); ++i) {
         if (i) line += ", ";
-        print(j[i], indent + 2, line);
+        print(j[i], indent + 2, invalid, line);
       }
       line += "]";
       if (line.size() + static_cast<size_t>(indent) <= 96) { out += line; return; }
@@ -340,20 +341,20 @@ void print(const OJson& j, int indent, std::string& out) {
     out += "[\n";
     for (size_t i = 0; i < j.size(); ++i) {
       out += pad;
-      print(j[i], indent + 2, out);
+      print(j[i], indent + 2, invalid, out);
       out += i + 1 < j.size() ? ",\n" : "\n";
     }
     out += std::string(static_cast<size_t>(indent), ' ') + "]";
   } else {
-    out += dump_scalar(j);
+    out += dump_scalar(j, invalid);
   }
 }
 
 }  // namespace
 
-std::string dump_pretty(const OJson& j) {
+std::string dump_pretty(const OJson& j, InvalidUtf8 invalid) {
   std::string out;
-  print(j, 0, out);
+  print(j, 0, invalid, out);
   out += "\n";
   return out;
 }

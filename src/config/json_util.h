@@ -99,7 +99,10 @@ OJson write_value(const std::vector<T>& v) {
 }
 
 // Pretty printer: 2-space indent, one key per line, short arrays of scalars (and arrays of
-// such arrays) on one line: "patch_size": [96, 96, 96].
-std::string dump_pretty(const OJson& j);
+// such arrays) on one line: "patch_size": [96, 96, 96]. Strings that are not valid UTF-8 are an
+// error (Fail: a config must read back as written) or get U+FFFD for the bad bytes (Replace: a
+// report naming a file in another encoding stays valid JSON).
+enum class InvalidUtf8 { Fail, Replace };
+std::string dump_pretty(const OJson& j, InvalidUtf8 invalid = InvalidUtf8::Fail);
 
 }  // namespace useg::cfg

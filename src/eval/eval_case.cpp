@@ -78,7 +78,7 @@ void complete_labels(EvalReport& report) {
     for (const LabelMetrics& m : c.labels) have.insert(m.label);
     for (int l : all)
       if (!have.count(l))
-        c.labels.push_back(label_metrics(l, OverlapCounts{}, voxel_volume(c.geometry), nullptr,
+        c.labels.push_back(label_metrics(l, OverlapCounts{}, c.geometry.voxel_volume(), nullptr,
                                          report.options.tolerance_mm));
     std::sort(c.labels.begin(), c.labels.end(),
               [](const LabelMetrics& a, const LabelMetrics& b) { return a.label < b.label; });

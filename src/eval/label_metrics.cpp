@@ -58,12 +58,6 @@ const char* empty_case_name(EmptyCase e) {
   return "?";
 }
 
-double voxel_volume(const Geometry& g) {
-  double v = 1;
-  for (int i = 0; i < g.dims; ++i) v *= g.spacing[i];
-  return v;
-}
-
 LabelMetrics label_metrics(int label, const OverlapCounts& c, double voxel_mm3,
                            const SurfaceDistances* d, double tolerance_mm) {
   USEG_CHECK(c.tp >= 0 && c.tp <= c.pred && c.tp <= c.ref,
@@ -161,7 +155,7 @@ std::vector<LabelMetrics> evaluate_labels(const Tensor& pred, const Tensor& ref,
         }
       }
 
-  const double vv = voxel_volume(g);
+  const double vv = g.voxel_volume();
   std::vector<LabelMetrics> out;
   out.reserve(labels.size());
   std::vector<uint8_t> ma, mb;

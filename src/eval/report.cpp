@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "eval/report_rows.h"
+#include "util/csv.h"
 
 namespace useg::report {
 
@@ -78,14 +79,6 @@ Row mean_row(const std::vector<const Row*>& rows, const std::string& case_name) 
 
 }  // namespace
 
-std::string number_text(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char b[32];
-  std::snprintf(b, sizeof b, "%.10g", v);
-  return b;
-}
-
 std::vector<Row> case_rows(const CaseResult& c, const EvalOptions& opt) {
   std::vector<Row> rows;
   if (opt.instances)
@@ -151,18 +144,11 @@ namespace useg {
 
 namespace {
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
 void write_csv_row(std::ostringstream& os, const report::Row& row, bool header) {
   for (size_t k = 0; k < row.size(); ++k) {
     if (k) os << ",";
     const report::Cell& c = row[k];
-    os << csv_field(header ? c.name : c.is_text ? c.text : report::number_text(c.value));
+    os << csv_field(header ? c.name : c.is_text ? c.text : csv_number(c.value));
   }
   os << "\n";
 }

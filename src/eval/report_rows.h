@@ -22,7 +22,4 @@ std::vector<Row> case_rows(const CaseResult& c, const EvalOptions& opt);
 // Label mode: one "mean" row per label. Instance mode: a "mean" and a "pooled" row per threshold.
 std::vector<Row> summary_rows(const EvalReport& r);
 
-// Shortest text that reads back to the same double within 10 significant digits; "nan", "inf".
-std::string number_text(double v);
-
 }  // namespace useg::report

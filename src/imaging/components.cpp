@@ -134,12 +134,6 @@ void set_imaging_threads(int threads) {
   if (threads > 0) itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(threads);
 }
 
-double voxel_physical_size(const Geometry& g) {
-  double v = 1;
-  for (int i = 0; i < g.dims; ++i) v *= g.spacing[i];
-  return v;
-}
-
 void keep_largest_component(Tensor& labels, const Geometry& g, int num_classes) {
   check_labels(labels, g, "keep_largest_component");
   auto keep = [](uint32_t id, uint64_t) { return id == 1; };

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "imaging/itk_image.h"
 #include "useg/error.h"
 #include "useg/imaging.h"
 
@@ -19,35 +20,11 @@ namespace useg {
 namespace {
 
 template <unsigned D>
-typename itk::Image<float, D>::Pointer make_image(const Geometry& g, const float* data) {
-  using Img = itk::Image<float, D>;
-  auto image = Img::New();
-  typename Img::RegionType region;
-  typename Img::SpacingType spacing;
-  typename Img::PointType origin;
-  typename Img::DirectionType direction;
-  for (unsigned i = 0; i < D; ++i) {
-    region.SetSize(i, static_cast<itk::SizeValueType>(g.size[i]));
-    spacing[i] = g.spacing[i];
-    origin[i] = g.origin[i];
-    for (unsigned j = 0; j < D; ++j) direction[i][j] = g.direction[3 * i + j];
-  }
-  image->SetRegions(region);
-  image->SetSpacing(spacing);
-  image->SetOrigin(origin);
-  image->SetDirection(direction);
-  // Shares the caller's memory; the filter only reads its input.
-  image->GetPixelContainer()->SetImportPointer(const_cast<float*>(data),
-                                               region.GetNumberOfPixels(), false);
-  return image;
-}
-
-template <unsigned D>
 void resample_channel(const float* src, const Geometry& from, float* dst, const Geometry& to,
                       Interp interp) {
   using Img = itk::Image<float, D>;
   auto filter = itk::ResampleImageFilter<Img, Img, double, double>::New();
-  filter->SetInput(make_image<D>(from, src));
+  filter->SetInput(imaging::float_view<D>(from, src));
   filter->SetTransform(itk::IdentityTransform<double, D>::New());
   if (interp == Interp::Linear)
     filter->SetInterpolator(itk::LinearInterpolateImageFunction<Img, double>::New());
@@ -55,20 +32,9 @@ void resample_channel(const float* src, const Geometry& from, float* dst, const 
     filter->SetInterpolator(itk::NearestNeighborInterpolateImageFunction<Img, double>::New());
   filter->SetExtrapolator(itk::NearestNeighborExtrapolateImageFunction<Img, double>::New());
   filter->SetDefaultPixelValue(0.0f);
-  typename Img::SizeType size;
-  typename Img::SpacingType spacing;
-  typename Img::PointType origin;
-  typename Img::DirectionType direction;
-  for (unsigned i = 0; i < D; ++i) {
-    size[i] = static_cast<itk::SizeValueType>(to.size[i]);
-    spacing[i] = to.spacing[i];
-    origin[i] = to.origin[i];
-    for (unsigned j = 0; j < D; ++j) direction[i][j] = to.direction[3 * i + j];
-  }
-  filter->SetSize(size);
-  filter->SetOutputSpacing(spacing);
-  filter->SetOutputOrigin(origin);
-  filter->SetOutputDirection(direction);
+  auto grid = Img::New();  // the output grid only: never allocated
+  imaging::set_geometry(*grid, to);
+  filter->SetOutputParametersFromImage(grid);
   filter->Update();
   std::memcpy(dst, filter->GetOutput()->GetBufferPointer(), sizeof(float) * to.voxels());
 }
@@ -120,9 +86,7 @@ Tensor resample_to_geometry(const Tensor& channels, const Geometry& from, const 
   return out;
 }
 
-Image resample_to_spacing(const Image& image, const std::array<double, 3>& spacing,
-                          Interp interp) {
-  const Geometry& g = image.geometry;
+Geometry spacing_grid(const Geometry& g, const std::array<double, 3>& spacing) {
   Geometry out = g;
   for (int i = 0; i < g.dims; ++i) {
     USEG_CHECK(spacing[i] > 0 && std::isfinite(spacing[i]),
@@ -133,10 +97,15 @@ Image resample_to_spacing(const Image& image, const std::array<double, 3>& spaci
     out.size[i] = std::max<int64_t>(1, static_cast<int64_t>(n));
     out.spacing[i] = spacing[i];
   }
+  return out;
+}
+
+Image resample_to_spacing(const Image& image, const std::array<double, 3>& spacing,
+                          Interp interp) {
   Image result;
-  result.geometry = out;
+  result.geometry = spacing_grid(image.geometry, spacing);
   result.source = image.source;
-  result.voxels = resample_to_geometry(image.voxels, g, out, interp);
+  result.voxels = resample_to_geometry(image.voxels, image.geometry, result.geometry, interp);
   return result;
 }
 

@@ -92,7 +92,7 @@ void apply_postprocess(Tensor& labels, const Geometry& g, int num_classes,
           if (!volume && g.dims == 3)
             USEG_THROW(source << ": --postprocess " << st.text
                               << " is an area but the image is 3D; use mm3 (volume) or vox");
-          voxels = st.min_size / voxel_physical_size(g);
+          voxels = st.min_size / g.voxel_volume();
         }
         // A component is kept when its size reaches the threshold; guard rounding of the
         // physical conversion (e.g. 50 mm3 / 0.5 mm3 = 100 voxels exactly).

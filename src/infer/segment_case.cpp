@@ -1,9 +1,8 @@
 // One case of `useg segment`, the compute part: checks -> preprocess -> sliding-window
 // probabilities -> probabilities back onto the input grid -> argmax -> postprocess -> instances.
 #include <algorithm>
-#include <cmath>
-#include <sstream>
 
+#include "infer/fits_model.h"
 #include "io/image_checks.h"
 #include "useg/error.h"
 #include "useg/imaging.h"
@@ -33,16 +32,7 @@ void check_segmentable(const Image& image, const ModelInfo& info) {
   const std::string& src = image.source;
   if (!image.voxels.defined() || image.geometry.voxels() <= 0 || image.voxels.numel() == 0)
     USEG_THROW(src << ": the image is empty (no voxels)");
-  if (image.channels() != info.model.in_channels) {
-    std::ostringstream names;
-    for (size_t i = 0; i < info.preprocess.channels.size(); ++i)
-      names << (i ? ", " : "") << info.preprocess.channels[i].name;
-    USEG_THROW(src << ": the case has " << image.channels() << " channel(s) but the model expects "
-                   << info.model.in_channels << " (" << names.str()
-                   << "); give one file per channel named CASE_0000, CASE_0001, ...");
-  }
-  if (info.model.dims == 3 && image.geometry.dims == 2)
-    USEG_THROW(src << ": the model is 3D but the image is 2D");
+  check_fits_model(image, info);
   if (has_non_finite(image))
     USEG_THROW(src << ": the image holds NaN or infinite voxel values");
 }
@@ -78,25 +68,6 @@ Segmentation segment_image(const Image& image, const ModelInfo& info, Network& n
 }
 
 // ------------------------------------------------------------------------------ memory
-Geometry network_grid(const Geometry& input, const ModelInfo& info) {
-  const auto& t = info.preprocess.target_spacing;
-  if (t.empty()) return input;
-  std::array<double, 3> target = input.spacing;
-  if (info.model.dims == 3 && t.size() == 3)
-    target = {t[2], t[1], t[0]};
-  else if (info.model.dims == 2 && t.size() == 2)
-    target[0] = t[1], target[1] = t[0];
-  Geometry out = input;
-  for (int i = 0; i < input.dims; ++i) {
-    if (std::fabs(target[i] - input.spacing[i]) <= 1e-3 * std::max(1e-6, std::fabs(target[i])))
-      continue;
-    double n = std::round(double(input.size[i]) * input.spacing[i] / target[i]);
-    out.size[i] = std::max<int64_t>(1, static_cast<int64_t>(std::min(n, 9.0e15)));
-    out.spacing[i] = target[i];
-  }
-  return out;
-}
-
 int64_t activation_bytes(const ModelInfo& info, const WindowOptions& w) {
   const ModelConfig& m = info.model;
   const int64_t n = w.batch;

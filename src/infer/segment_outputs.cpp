@@ -8,6 +8,7 @@
 #include "useg/files.h"
 #include "useg/preview.h"
 #include "useg/segment.h"
+#include "util/csv.h"
 
 namespace fs = std::filesystem;
 
@@ -43,13 +44,7 @@ CaseOutputs case_outputs(const std::string& dir, const std::string& name, const 
 }
 
 namespace {
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-std::string num(double v) {
+std::string num(double v) {  // measurements: 9 significant digits (float precision and a bit)
   char b[40];
   std::snprintf(b, sizeof b, "%.9g", v);
   return b;

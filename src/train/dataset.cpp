@@ -1,6 +1,5 @@
 // scan_dataset: the nnU-Net v2 raw layout, checked from file names and image headers only.
 #include <algorithm>
-#include <cctype>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -11,6 +10,7 @@
 #include "useg/dataset.h"
 #include "useg/error.h"
 #include "useg/files.h"
+#include "util/channel_names.h"
 
 namespace fs = std::filesystem;
 
@@ -159,17 +159,14 @@ Dataset scan_dataset(const std::string& dir, const ReadLimits& limits) {
   std::vector<std::string> problems;
   std::map<std::string, std::map<int, std::string>> channel_files;  // case -> index -> path
   for (const std::string& name : files_with_ending(images_dir, ending)) {
-    std::string stem = name.substr(0, name.size() - ending.size());
-    bool ok = stem.size() > 5 && stem[stem.size() - 5] == '_' &&
-              std::all_of(stem.end() - 4, stem.end(),
-                          [](unsigned char ch) { return std::isdigit(ch); });
-    if (!ok) {
+    std::string case_name;
+    int channel = 0;
+    if (!parse_channel_stem(name.substr(0, name.size() - ending.size()), &case_name, &channel)) {
       problems.push_back("imagesTr/" + name + ": not named CASE_XXXX" + ending +
                          " (XXXX = 4-digit channel index, e.g. _0000)");
       continue;
     }
-    channel_files[stem.substr(0, stem.size() - 5)][std::stoi(stem.substr(stem.size() - 4))] =
-        (images_dir / name).string();
+    channel_files[case_name][channel] = (images_dir / name).string();
   }
   std::set<std::string> label_cases;
   for (const std::string& name : files_with_ending(labels_dir, ending))
@@ -178,19 +175,14 @@ Dataset scan_dataset(const std::string& dir, const ReadLimits& limits) {
   for (const auto& [name, files] : channel_files) {
     DatasetCase c;
     c.name = name;
-    int expect = 0;
-    std::ostringstream found;
-    bool gap = false;
+    std::vector<int> indices;
     for (const auto& [i, f] : files) {
-      char b[8];
-      std::snprintf(b, sizeof b, "_%04d", i);
-      found << (expect ? ", " : "") << b;
-      gap = gap || i != expect++;
+      indices.push_back(i);
       c.images.push_back(f);
     }
-    if (gap) {
-      problems.push_back("case " + name + ": channel files " + found.str() +
-                         " do not run _0000, _0001, ... without gaps");
+    const std::string gap = channel_gap_problem(indices);
+    if (!gap.empty()) {
+      problems.push_back("case " + name + ": " + gap);
       continue;
     }
     if (!label_cases.count(name)) {

@@ -1,17 +1,41 @@
+// Cases from file lists (useg/cases.h) and the nnU-Net channel naming (util/channel_names.h).
 #include "useg/cases.h"
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <map>
-#include <sstream>
 
 #include "useg/error.h"
 #include "useg/image.h"
+#include "util/channel_names.h"
 
 namespace fs = std::filesystem;
 
 namespace useg {
+
+bool parse_channel_stem(const std::string& stem, std::string* case_name, int* channel) {
+  const size_t n = stem.size();
+  if (n <= 5 || stem[n - 5] != '_' ||
+      !std::all_of(stem.end() - 4, stem.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return false;
+  *case_name = stem.substr(0, n - 5);
+  *channel = std::stoi(stem.substr(n - 4));
+  return true;
+}
+
+std::string channel_gap_problem(const std::vector<int>& sorted_channels) {
+  bool gap = false;
+  std::string found;
+  for (size_t k = 0; k < sorted_channels.size(); ++k) {
+    char b[16];
+    std::snprintf(b, sizeof b, "_%04d", sorted_channels[k]);
+    found += (k ? ", " : "") + std::string(b);
+    gap = gap || sorted_channels[k] != int(k);
+  }
+  return gap ? "channel files " + found + " do not run _0000, _0001, ... without gaps" : "";
+}
 
 std::string image_stem(const std::string& path) {
   std::string name = fs::path(path).filename().string();
@@ -56,40 +80,26 @@ std::vector<CaseFiles> group_cases(const std::vector<std::string>& files,
   std::map<std::string, std::map<int, std::string>> channels;  // prefix -> index -> file
   std::map<std::string, std::string> single;
   for (const std::string& f : files) {
-    std::string stem = image_stem(f);
-    bool nn = stem.size() > 5 && stem[stem.size() - 5] == '_' &&
-              std::all_of(stem.end() - 4, stem.end(), [](unsigned char c) { return std::isdigit(c); });
-    if (nn) {
-      std::string prefix = fs::path(f).parent_path().string() + "/" + stem.substr(0, stem.size() - 5);
-      channels[prefix][std::stoi(stem.substr(stem.size() - 4))] = f;
-    } else {
-      single[fs::path(f).parent_path().string() + "/" + stem] = f;
-    }
+    const std::string stem = image_stem(f), dir = fs::path(f).parent_path().string();
+    std::string case_name;
+    int channel = 0;
+    if (parse_channel_stem(stem, &case_name, &channel))
+      channels[dir + "/" + case_name][channel] = f;
+    else
+      single[dir + "/" + stem] = f;
   }
   std::vector<CaseFiles> out;
   for (auto& [prefix, idx] : channels) {
     CaseFiles c;
     c.name = fs::path(prefix).filename().string();
-    int expect = 0;
-    bool ok = true;
+    std::vector<int> indices;
     for (auto& [i, f] : idx) {
-      if (i != expect) ok = false;
+      indices.push_back(i);
       c.files.push_back(f);
-      ++expect;
     }
-    if (!ok) {
-      if (problems) {
-        std::ostringstream os;
-        os << c.name << ": channel files";
-        for (auto& [i, f] : idx) {
-          (void)f;
-          char b[8];
-          std::snprintf(b, sizeof b, "_%04d", i);
-          os << " " << b;
-        }
-        os << " do not run 0, 1, 2, ... without gaps";
-        problems->push_back(os.str());
-      }
+    const std::string gap = channel_gap_problem(indices);
+    if (!gap.empty()) {
+      if (problems) problems->push_back(c.name + ": " + gap);
       continue;
     }
     out.push_back(c);

@@ -9,6 +9,7 @@
 #include "segment_test_util.h"
 #include "useg/backend.h"
 #include "useg/image.h"
+#include "useg/infer.h"
 #include "useg/segment.h"
 
 namespace fs = std::filesystem;
@@ -190,6 +191,65 @@ TEST(SegmentGeometry, TwoDModelOnVolumeEqualsSliceBySlice) {
         ASSERT_NEAR(whole.probabilities.data()[(k * 5 + z) * plane + i],
                     one.probabilities.data()[k * plane + i], 1e-6);
   }
+}
+
+// The grid of the --max-memory estimate (network_grid) is the grid preprocess() gives the
+// network, including when one axis is within the 1e-3 tolerance and another is not (preprocess
+// then resamples every axis), and for a 2D model on a volume (in-plane only).
+TEST(SegmentGeometry, NetworkGridIsTheGridPreprocessGives) {
+  ModelInfo info;
+  info.model.in_channels = 1;
+  ChannelNorm ch;
+  ch.name = "t1";
+  ch.scheme = IntensityScheme::None;
+  info.preprocess.channels = {ch};
+  Geometry g = volume_geometry();
+  g.size = {2001, 3, 2};
+  g.spacing = {1.0, 1.0, 2.0};
+  Image img{g, test::pattern_volume(g), "img"};
+  struct Case {
+    int dims;
+    std::vector<double> target;  // [D, H, W] or [H, W]
+  };
+  for (const Case& c : {Case{3, {}}, Case{3, {2.0, 1.0, 1.0}}, Case{3, {2.0, 0.5, 1.0009}},
+                        Case{3, {2.0, 1.0, 1.0009}}, Case{2, {0.5, 1.0009}},
+                        Case{2, {1.0, 1.0004}}}) {
+    info.model.dims = c.dims;
+    info.preprocess.target_spacing = c.target;
+    const NetworkInput in = preprocess(img, info);
+    const Geometry grid = network_grid(g, info);
+    EXPECT_EQ(grid.size, in.geometry.size) << c.dims << "D, target " << c.target.size();
+    EXPECT_EQ(grid.spacing, in.geometry.spacing);
+    EXPECT_EQ(grid.size != g.size, in.resampled);
+  }
+  info.model.dims = 3;
+  info.preprocess.target_spacing = {2.0, 0.5, 1.0009};
+  EXPECT_EQ(network_grid(g, info).size, (std::array<int64_t, 3>{1999, 6, 2}));
+  EXPECT_DOUBLE_EQ(g.voxel_volume(), 2.0);
+}
+
+// preprocess() and check_segmentable() refuse an image that does not fit the model in the same
+// words.
+TEST(SegmentGeometry, ImageThatDoesNotFitTheModelIsRefusedAlike) {
+  ModelInfo info;
+  info.model.dims = 3;
+  info.model.in_channels = 2;
+  for (const char* name : {"t1", "flair"}) {
+    ChannelNorm ch;
+    ch.name = name;
+    info.preprocess.channels.push_back(ch);
+  }
+  Geometry g = volume_geometry();
+  Image one{g, test::pattern_volume(g, 1), "one.nii.gz"};
+  const std::string channels =
+      "one.nii.gz: the case has 1 channel(s) but the model expects 2 (t1, flair); give one file "
+      "per channel named CASE_0000, CASE_0001, ...";
+  EXPECT_USEG_ERROR(preprocess(one, info), channels);
+  EXPECT_USEG_ERROR(check_segmentable(one, info), channels);
+  Geometry g2 = test::oblique_geometry_2d();
+  Image flat{g2, test::pattern_volume(g2, 2), "flat.png"};
+  EXPECT_USEG_ERROR(preprocess(flat, info), "flat.png: the model is 3D but the image is 2D");
+  EXPECT_USEG_ERROR(check_segmentable(flat, info), "flat.png: the model is 3D but the image is 2D");
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ TEST(Cases, GroupsNnunetChannelsAndSingles) {
   EXPECT_EQ(cases[1].files, (std::vector<std::string>{"/d/b_0000.nii.gz", "/d/b_0001.nii.gz"}));
   EXPECT_EQ(cases[2].name, "c");
   ASSERT_EQ(problems.size(), 1u);
-  EXPECT_EQ(problems[0], "e: channel files _0000 _0002 do not run 0, 1, 2, ... without gaps");
+  EXPECT_EQ(problems[0], "e: channel files _0000, _0002 do not run _0000, _0001, ... without gaps");
 }
 
 TEST(Progress, RateAndEta) {

@@ -1,0 +1,153 @@
+// The read -> compute -> write pipeline of `useg segment` (batch_pipeline.h): a reader thread, the
+// compute loop and a writer thread, handing cases over through one-slot handoffs.
+#include "infer/batch_pipeline.h"
+
+#include <chrono>
+#include <new>
+#include <sstream>
+#include <thread>
+
+#include "infer/handoff.h"
+#include "useg/error.h"
+#include "useg/files.h"
+
+namespace useg::batch {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+struct ReadItem {
+  size_t index;  // into the planned cases
+  Image image;
+  std::string error;
+};
+struct WriteItem {
+  size_t index;
+  Image image;
+  Segmentation seg;
+};
+
+std::string gib(int64_t bytes) {
+  std::ostringstream os;
+  os.precision(3);
+  os << double(bytes) / double(int64_t(1) << 30) << " GiB";
+  return os.str();
+}
+
+// Reads one case with the limits and checks the memory estimate from the headers first.
+Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info) {
+  ReadLimits limits;
+  if (o.max_voxels > 0) limits.max_voxels = o.max_voxels;
+  if (o.max_memory > 0) limits.max_bytes = o.max_memory;
+  if (o.max_memory > 0) {
+    Geometry g;
+    int channels = 0;
+    for (const std::string& f : c.files) {
+      ImageInfo h = read_image_info(f);
+      g = h.geometry;
+      channels += h.components;
+    }
+    MemoryEstimate e = estimate_case_memory(g, network_grid(g, info), channels, info, o.segment);
+    if (e.total() > o.max_memory)
+      USEG_THROW(c.files.front() << ": segmenting " << g.str() << " with " << channels
+                                 << " channel(s) needs about " << gib(e.total())
+                                 << " (images " << gib(e.image_bytes) << " + activations "
+                                 << gib(e.activation_bytes) << " + weights "
+                                 << gib(e.weight_bytes) << "), more than --max-memory "
+                                 << gib(o.max_memory));
+  }
+  Image image = read_image_channels(c.files, limits);
+  check_segmentable(image, info);
+  return image;
+}
+
+}  // namespace
+
+void run_pipeline(const std::vector<PlannedCase>& cases, const BatchOptions& o,
+                  const ModelInfo& info, UNet& net, ReportSink& sink, Progress& progress) {
+  auto finish = [&](size_t index, const std::string& error, double write_seconds) {
+    sink.finish_case(cases[index].record, error, write_seconds, cases[index].outputs.labels);
+  };
+  detail::Handoff<ReadItem> to_compute;
+  detail::Handoff<WriteItem> to_writer;
+
+  std::thread reader([&] {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      to_compute.wait_empty();  // at most one case read ahead
+      ReadItem item{i, {}, sink.disk_full_error()};
+      auto t = Clock::now();
+      try {
+        if (item.error.empty()) item.image = read_case(cases[i].c, o, info);
+      } catch (const std::bad_alloc&) {
+        item.error = cases[i].c.files.front() + ": out of memory while reading";
+      } catch (const std::exception& e) {
+        item.error = e.what();
+      }
+      sink.case_read(cases[i].record, since(t), item.image);
+      if (!to_compute.put(std::move(item))) break;
+    }
+    to_compute.close();
+  });
+
+  std::thread writer([&] {
+    while (auto item = to_writer.take()) {
+      auto t = Clock::now();
+      std::string error;
+      try {
+        write_segmentation(item->image, item->seg, info, cases[item->index].outputs,
+                           cases[item->index].c.id);
+      } catch (const std::bad_alloc&) {
+        error = "out of memory while writing the outputs";
+      } catch (const DiskFullError& e) {
+        error = e.what();
+        sink.disk_full(error);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      double s = since(t);
+      const size_t index = item->index;
+      *item = WriteItem{};  // free the case before the slot is released
+      finish(index, error, s);
+      to_writer.release();
+    }
+  });
+
+  // The compute loop.
+  while (auto item = to_compute.take()) {
+    ReadItem in = std::move(*item);
+    to_compute.release();  // the reader may start on the next case
+    if (in.error.empty()) in.error = sink.disk_full_error();
+    if (!in.error.empty()) {
+      finish(in.index, in.error, 0);
+      continue;
+    }
+    // With saved probabilities the writer's copy must be gone before the next accumulators.
+    if (o.segment.save_probabilities) to_writer.wait_empty();
+    auto t = Clock::now();
+    try {
+      const std::string& id = cases[in.index].c.id;
+      Segmentation seg = segment_image(in.image, info, net, o.segment,
+                                       [&](int64_t done, int64_t total) {
+                                         progress.update(sink.finished(),
+                                                         id + ": window batch " +
+                                                             std::to_string(done) + "/" +
+                                                             std::to_string(total));
+                                       });
+      sink.case_computed(cases[in.index].record, since(t));
+      to_writer.put(WriteItem{in.index, std::move(in.image), std::move(seg)});
+    } catch (const std::bad_alloc&) {
+      finish(in.index, in.image.source + ": out of memory while segmenting", 0);
+    } catch (const std::exception& e) {
+      finish(in.index, e.what(), 0);
+    }
+  }
+  to_writer.close();
+  writer.join();
+  reader.join();
+}
+
+}  // namespace useg::batch
