@@ -68,7 +68,7 @@ Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info
 }  // namespace
 
 void run_pipeline(const std::vector<PlannedCase>& cases, const BatchOptions& o,
-                  const ModelInfo& info, UNet& net, ReportSink& sink, Progress& progress) {
+                  const ModelInfo& info, Network& net, ReportSink& sink, Progress& progress) {
   auto finish = [&](size_t index, const std::string& error, double write_seconds) {
     sink.finish_case(cases[index].record, error, write_seconds, cases[index].outputs.labels);
   };

@@ -19,6 +19,6 @@ namespace useg::batch {
 // Runs every case of `cases` and finishes each through `sink` (done or failed). Returns when
 // the last case is written.
 void run_pipeline(const std::vector<PlannedCase>& cases, const BatchOptions& o,
-                  const ModelInfo& info, UNet& net, ReportSink& sink, Progress& progress);
+                  const ModelInfo& info, Network& net, ReportSink& sink, Progress& progress);
 
 }  // namespace useg::batch
