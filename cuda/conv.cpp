@@ -1,7 +1,7 @@
-// Convolution and transposed convolution on CUDA: the shared checks, the mapping of each op onto
-// one cuDNN routine (cuda/host/conv_problem.h), the casts of the fp16/bf16 mode, and the bias
-// (our kernels: bias_add and a deterministic row reduction for dbias). The cuDNN calls
-// themselves are in cudnn_conv.cpp.
+// Convolution and transposed convolution on CUDA (the front has checked the arguments): the
+// mapping of each op onto one cuDNN routine (cuda/host/conv_problem.h), the casts of the fp16/bf16
+// mode, and the bias (our kernels: bias_add and a deterministic row reduction for dbias). The
+// cuDNN calls themselves are in cudnn_conv.cpp.
 #include <cuda_runtime_api.h>
 
 #include "core/op_checks.h"
@@ -13,7 +13,6 @@
 namespace useg::gpu {
 namespace {
 
-constexpr Device kCuda = Device::CUDA;
 
 // t [N, C, S] float32 (an activation, or a filter [K, C, k]) -> [N, S, C] half / bfloat16 and
 // back: the NDHWC operands of the mixed-precision convolutions (conv_layout), transposed inside
@@ -81,64 +80,73 @@ void CudaBackend::bias_gradient(const Tensor& dy, Tensor& dbias) {
 
 // ------------------------------------------------------------------------------ convolution
 
-void CudaBackend::conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                               const ConvGeom& g) {
+void conv_forward(BackendImpl& impl, const Tensor& x, const Tensor& w, const Tensor* bias,
+                  Tensor& y, const ConvGeom& g) {
+  CudaBackend& be = cuda(impl);
   const char* op = "conv_forward";
-  check_conv(op, "x", x, "w", w, "bias", bias, "y", y, g, false, kCuda);
   const ConvCall call = conv_call(op, ConvPass::Forward, false, x.shape(), w.shape(), y.shape(), g);
-  run_conv(op, call, x, w, y);
+  be.run_conv(op, call, x, w, y);
   const Shape& s = y.shape();
-  if (bias) launch_bias_add(y.data(), bias->data(), s.n(), s.c(), s.spatial(), stream());
+  if (bias) launch_bias_add(y.data(), bias->data(), s.n(), s.c(), s.spatial(), be.stream());
 }
 
-void CudaBackend::conv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx,
-                                     const ConvGeom& g) {
+void conv_backward_data(BackendImpl& impl, const Tensor& dy, const Tensor& w, Tensor& dx,
+                        const ConvGeom& g) {
+  CudaBackend& be = cuda(impl);
   const char* op = "conv_backward_data";
-  check_conv(op, "dx", dx, "w", w, "bias", nullptr, "dy", dy, g, false, kCuda);
   const ConvCall call =
       conv_call(op, ConvPass::BackwardData, false, dx.shape(), w.shape(), dy.shape(), g);
-  run_conv(op, call, dy, w, dx);
+  be.run_conv(op, call, dy, w, dx);
 }
 
-void CudaBackend::conv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
-                                        Tensor* dbias, const ConvGeom& g) {
+void conv_backward_weights(BackendImpl& impl, const Tensor& x, const Tensor& dy, Tensor& dw,
+                           Tensor* dbias, const ConvGeom& g) {
+  CudaBackend& be = cuda(impl);
   const char* op = "conv_backward_weights";
-  check_conv(op, "x", x, "dw", dw, "dbias", dbias, "dy", dy, g, false, kCuda);
   const ConvCall call =
       conv_call(op, ConvPass::BackwardWeights, false, x.shape(), dw.shape(), dy.shape(), g);
-  run_conv(op, call, x, dy, dw);
-  if (dbias) bias_gradient(dy, *dbias);
+  be.run_conv(op, call, x, dy, dw);
+  if (dbias) be.bias_gradient(dy, *dbias);
 }
 
 // ------------------------------------------------------------------- transposed convolution
 
-void CudaBackend::deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                                 const ConvGeom& g) {
+void deconv_forward(BackendImpl& impl, const Tensor& x, const Tensor& w, const Tensor* bias,
+                    Tensor& y, const ConvGeom& g) {
+  CudaBackend& be = cuda(impl);
   const char* op = "deconv_forward";
-  check_conv(op, "x", x, "w", w, "bias", bias, "y", y, g, true, kCuda);
   const ConvCall call = conv_call(op, ConvPass::Forward, true, x.shape(), w.shape(), y.shape(), g);
-  run_conv(op, call, x, w, y);
+  be.run_conv(op, call, x, w, y);
   const Shape& s = y.shape();
-  if (bias) launch_bias_add(y.data(), bias->data(), s.n(), s.c(), s.spatial(), stream());
+  if (bias) launch_bias_add(y.data(), bias->data(), s.n(), s.c(), s.spatial(), be.stream());
 }
 
-void CudaBackend::deconv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx,
-                                       const ConvGeom& g) {
+void deconv_backward_data(BackendImpl& impl, const Tensor& dy, const Tensor& w, Tensor& dx,
+                          const ConvGeom& g) {
+  CudaBackend& be = cuda(impl);
   const char* op = "deconv_backward_data";
-  check_conv(op, "dx", dx, "w", w, "bias", nullptr, "dy", dy, g, true, kCuda);
   const ConvCall call =
       conv_call(op, ConvPass::BackwardData, true, dx.shape(), w.shape(), dy.shape(), g);
-  run_conv(op, call, dy, w, dx);
+  be.run_conv(op, call, dy, w, dx);
 }
 
-void CudaBackend::deconv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
-                                          Tensor* dbias, const ConvGeom& g) {
+void deconv_backward_weights(BackendImpl& impl, const Tensor& x, const Tensor& dy, Tensor& dw,
+                             Tensor* dbias, const ConvGeom& g) {
+  CudaBackend& be = cuda(impl);
   const char* op = "deconv_backward_weights";
-  check_conv(op, "x", x, "dw", dw, "dbias", dbias, "dy", dy, g, true, kCuda);
   const ConvCall call =
       conv_call(op, ConvPass::BackwardWeights, true, x.shape(), dw.shape(), dy.shape(), g);
-  run_conv(op, call, x, dy, dw);
-  if (dbias) bias_gradient(dy, *dbias);
+  be.run_conv(op, call, x, dy, dw);
+  if (dbias) be.bias_gradient(dy, *dbias);
+}
+
+void add_conv_ops(BackendOps& t) {
+  t.conv_forward = conv_forward;
+  t.conv_backward_data = conv_backward_data;
+  t.conv_backward_weights = conv_backward_weights;
+  t.deconv_forward = deconv_forward;
+  t.deconv_backward_data = deconv_backward_data;
+  t.deconv_backward_weights = deconv_backward_weights;
 }
 
 }  // namespace useg::gpu

@@ -13,7 +13,14 @@ namespace useg {
 namespace gpu {
 
 CudaBackend::CudaBackend(const BackendOptions& opts, Precision precision)
-    : m_ctx(DeviceContext::acquire(opts.cuda_device)), m_precision(precision) {}
+    : m_ctx(DeviceContext::acquire(opts.cuda_device)), m_precision(precision) {
+  add_conv_ops(ops);
+  add_elementwise_ops(ops);
+  add_loss_ops(ops);
+  add_norm_ops(ops);
+  add_optim_ops(ops);
+  add_pool_window_ops(ops);
+}
 
 CudaBackend::~CudaBackend() {
   // Work still queued may use workspaces of this backend's cuDNN plans.
@@ -51,7 +58,7 @@ std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opts) {
              "CUDA device " << opts.cuda_device << " not found: this machine has " << count
                             << " device(s), numbered 0.." << count - 1);
   const gpu::Precision precision = gpu::resolve_precision(opts.precision);
-  return std::make_unique<gpu::CudaBackend>(opts, precision);
+  return std::make_unique<Backend>(std::make_unique<gpu::CudaBackend>(opts, precision));
 }
 
 }  // namespace useg

@@ -1,5 +1,5 @@
-// Activations, elementwise arithmetic, concat/split, softmax and dropout on CUDA: the shared
-// argument checks, then one kernel launch (cuda/launch.h). sum_squares and all_finite return a
+// Activations, elementwise arithmetic, concat/split, softmax and dropout on CUDA (the front has
+// checked the arguments): one kernel launch each (cuda/launch.h). sum_squares and all_finite return a
 // host value, so they wait for their result.
 #include <cuda_runtime_api.h>
 
@@ -15,111 +15,123 @@
 
 namespace useg::gpu {
 namespace {
-constexpr Device kCuda = Device::CUDA;
 }  // namespace
 
-void CudaBackend::activation_forward(Activation a, float alpha, const Tensor& x, Tensor& y) {
-  check_activation_forward(x, y, kCuda);
+void activation_forward(BackendImpl& impl, Activation a, float alpha, const Tensor& x, Tensor& y) {
+  CudaBackend& be = cuda(impl);
   USEG_CHECK(int(a) >= ops::kActIdentity && int(a) <= ops::kActTanh,
              "activation_forward: unknown activation " << int(a));
-  launch_activation_forward(int(a), alpha, x.data(), y.data(), x.numel(), stream());
+  launch_activation_forward(int(a), alpha, x.data(), y.data(), x.numel(), be.stream());
 }
 
-void CudaBackend::activation_backward(Activation a, float alpha, const Tensor& x, const Tensor& y,
-                                      const Tensor& dy, Tensor& dx) {
-  check_activation_backward(a, x, y, dy, dx, kCuda);
+void activation_backward(BackendImpl& impl, Activation a, float alpha, const Tensor& x,
+                         const Tensor& y, const Tensor& dy, Tensor& dx) {
+  CudaBackend& be = cuda(impl);
   USEG_CHECK(int(a) >= ops::kActIdentity && int(a) <= ops::kActTanh,
              "activation_backward: unknown activation " << int(a));
   launch_activation_backward(int(a), alpha, x.data(), y.data(), dy.data(), dx.data(), dy.numel(),
-                             stream());
+                             be.stream());
 }
 
-void CudaBackend::fill(Tensor& t, float value) {
-  check_tensor("fill", "t", t, kCuda);
-  launch_fill(t.data(), t.numel(), value, stream());
+void fill(BackendImpl& impl, Tensor& t, float value) {
+  CudaBackend& be = cuda(impl);
+  launch_fill(t.data(), t.numel(), value, be.stream());
 }
 
-void CudaBackend::copy(const Tensor& src, Tensor& dst) {
-  check_tensor("copy", "src", src, kCuda);
-  check_tensor("copy", "dst", dst, kCuda);
-  check_same_shape("copy", "src", src, "dst", dst);
+void copy(BackendImpl& impl, const Tensor& src, Tensor& dst) {
+  CudaBackend& be = cuda(impl);
   if (src.data() != dst.data() && src.numel() > 0)
     USEG_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), src.bytes(),
-                                    cudaMemcpyDeviceToDevice, stream()));
+                                    cudaMemcpyDeviceToDevice, be.stream()));
 }
 
-void CudaBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
-  check_binary("add", a, b, y, kCuda);
-  launch_add(a.data(), b.data(), y.data(), a.numel(), stream());
+void add(BackendImpl& impl, const Tensor& a, const Tensor& b, Tensor& y) {
+  CudaBackend& be = cuda(impl);
+  launch_add(a.data(), b.data(), y.data(), a.numel(), be.stream());
 }
 
-void CudaBackend::axpy(float alpha, const Tensor& x, Tensor& y) {
-  check_tensor("axpy", "x", x, kCuda);
-  check_tensor("axpy", "y", y, kCuda);
-  check_same_shape("axpy", "x", x, "y", y);
-  launch_axpy(alpha, x.data(), y.data(), x.numel(), stream());
+void axpy(BackendImpl& impl, float alpha, const Tensor& x, Tensor& y) {
+  CudaBackend& be = cuda(impl);
+  launch_axpy(alpha, x.data(), y.data(), x.numel(), be.stream());
 }
 
-void CudaBackend::scale(Tensor& x, float s) {
-  check_tensor("scale", "x", x, kCuda);
-  launch_scale(x.data(), s, x.numel(), stream());
+void scale(BackendImpl& impl, Tensor& x, float s) {
+  CudaBackend& be = cuda(impl);
+  launch_scale(x.data(), s, x.numel(), be.stream());
 }
 
-void CudaBackend::mul(const Tensor& a, const Tensor& b, Tensor& y) {
-  check_binary("mul", a, b, y, kCuda);
-  launch_mul(a.data(), b.data(), y.data(), a.numel(), stream());
+void mul(BackendImpl& impl, const Tensor& a, const Tensor& b, Tensor& y) {
+  CudaBackend& be = cuda(impl);
+  launch_mul(a.data(), b.data(), y.data(), a.numel(), be.stream());
 }
 
-double CudaBackend::sum_squares(const Tensor& x) {
-  check_tensor("sum_squares", "x", x, kCuda);
+double sum_squares(BackendImpl& impl, const Tensor& x) {
+  CudaBackend& be = cuda(impl);
   const int64_t n = x.numel();
   if (n == 0) return 0.0;
   const int64_t chunks = reduce_chunks(n);
-  DeviceBuffer partials(allocator(), size_t(chunks) * sizeof(double));
-  launch_sum_squares(x.data(), n, partials.as<double>(), stream());
+  DeviceBuffer partials(be.allocator(), size_t(chunks) * sizeof(double));
+  launch_sum_squares(x.data(), n, partials.as<double>(), be.stream());
   // The chunk sums, added on the host in chunk order.
   std::vector<double> host(static_cast<size_t>(chunks));
-  download(host.data(), partials.as<double>(), partials.bytes());
+  be.download(host.data(), partials.as<double>(), partials.bytes());
   double total = 0.0;
   for (double v : host) total += v;
   return total;
 }
 
-bool CudaBackend::all_finite(const Tensor& x) {
-  check_tensor("all_finite", "x", x, kCuda);
+bool all_finite(BackendImpl& impl, const Tensor& x) {
+  CudaBackend& be = cuda(impl);
   if (x.numel() == 0) return true;
-  DeviceBuffer flag(allocator(), sizeof(unsigned));
-  USEG_CUDA_CHECK(cudaMemsetAsync(flag.as<void>(), 0, sizeof(unsigned), stream()));
-  launch_find_nonfinite(x.data(), x.numel(), flag.as<unsigned>(), stream());
+  DeviceBuffer flag(be.allocator(), sizeof(unsigned));
+  USEG_CUDA_CHECK(cudaMemsetAsync(flag.as<void>(), 0, sizeof(unsigned), be.stream()));
+  launch_find_nonfinite(x.data(), x.numel(), flag.as<unsigned>(), be.stream());
   unsigned host = 0;
-  download(&host, flag.as<unsigned>(), sizeof(unsigned));
+  be.download(&host, flag.as<unsigned>(), sizeof(unsigned));
   return host == 0;
 }
 
-void CudaBackend::concat_channels(const Tensor& a, const Tensor& b, Tensor& y) {
-  check_concat("concat_channels", a, b, y, kCuda);
+void concat_channels(BackendImpl& impl, const Tensor& a, const Tensor& b, Tensor& y) {
+  CudaBackend& be = cuda(impl);
   const Shape& sy = y.shape();
   launch_concat_channels(a.data(), b.data(), y.data(), sy.n(), a.shape().c(), b.shape().c(),
-                         sy.spatial(), stream());
+                         sy.spatial(), be.stream());
 }
 
-void CudaBackend::split_channels(const Tensor& y, Tensor& a, Tensor& b) {
-  check_concat("split_channels", a, b, y, kCuda);
+void split_channels(BackendImpl& impl, const Tensor& y, Tensor& a, Tensor& b) {
+  CudaBackend& be = cuda(impl);
   const Shape& sy = y.shape();
   launch_split_channels(y.data(), a.data(), b.data(), sy.n(), a.shape().c(), b.shape().c(),
-                        sy.spatial(), stream());
+                        sy.spatial(), be.stream());
 }
 
-void CudaBackend::softmax_channels(const Tensor& x, Tensor& y) {
-  check_softmax(x, y, kCuda);
+void softmax_channels(BackendImpl& impl, const Tensor& x, Tensor& y) {
+  CudaBackend& be = cuda(impl);
   const Shape& s = x.shape();
-  launch_softmax_channels(x.data(), y.data(), s.n(), s.c(), s.spatial(), stream());
+  launch_softmax_channels(x.data(), y.data(), s.n(), s.c(), s.spatial(), be.stream());
 }
 
-void CudaBackend::dropout_forward(const Tensor& x, float p, uint64_t seed, Tensor& y,
-                                  Tensor& mask) {
-  check_dropout(x, p, y, mask, kCuda);
-  launch_dropout(x.data(), p, seed, y.data(), mask.data(), x.numel(), stream());
+void dropout_forward(BackendImpl& impl, const Tensor& x, float p, uint64_t seed, Tensor& y,
+                     Tensor& mask) {
+  CudaBackend& be = cuda(impl);
+  launch_dropout(x.data(), p, seed, y.data(), mask.data(), x.numel(), be.stream());
+}
+
+void add_elementwise_ops(BackendOps& t) {
+  t.activation_forward = activation_forward;
+  t.activation_backward = activation_backward;
+  t.fill = fill;
+  t.copy = copy;
+  t.add = add;
+  t.axpy = axpy;
+  t.scale = scale;
+  t.mul = mul;
+  t.sum_squares = sum_squares;
+  t.all_finite = all_finite;
+  t.concat_channels = concat_channels;
+  t.split_channels = split_channels;
+  t.softmax_channels = softmax_channels;
+  t.dropout_forward = dropout_forward;
 }
 
 }  // namespace useg::gpu

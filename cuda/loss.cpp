@@ -35,9 +35,10 @@ std::vector<double> row_sums(const std::vector<double>& partials, int64_t rows, 
 
 }  // namespace
 
-double CudaBackend::loss_forward_backward(const LossSpec& spec, const Tensor& logits,
-                                          const Tensor& target, Tensor* dlogits) {
-  const LossTarget kind = check_loss(spec, logits, target, dlogits, Device::CUDA);
+double loss_forward_backward(BackendImpl& impl, const LossSpec& spec, const Tensor& logits,
+                             const Tensor& target, Tensor* dlogits) {
+  CudaBackend& be = cuda(impl);
+  const LossTarget kind = loss_target(spec, logits, target);
   const Shape& s = logits.shape();
   const int64_t N = s.n(), S = s.spatial();
   const int C = int(s.c());
@@ -45,14 +46,14 @@ double CudaBackend::loss_forward_backward(const LossSpec& spec, const Tensor& lo
   const float* t = target.data();
 
   if (!kind.dense) {  // the first label that is not a class index, as the CPU backend reports it
-    DeviceBuffer bad(allocator(), sizeof(unsigned long long));
-    USEG_CUDA_CHECK(cudaMemsetAsync(bad.as<void>(), 0xff, sizeof(unsigned long long), stream()));
-    launch_find_bad_label(t, target.numel(), C, bad.as<unsigned long long>(), stream());
+    DeviceBuffer bad(be.allocator(), sizeof(unsigned long long));
+    USEG_CUDA_CHECK(cudaMemsetAsync(bad.as<void>(), 0xff, sizeof(unsigned long long), be.stream()));
+    launch_find_bad_label(t, target.numel(), C, bad.as<unsigned long long>(), be.stream());
     unsigned long long first = 0;
-    download(&first, bad.as<void>(), sizeof(first));
+    be.download(&first, bad.as<void>(), sizeof(first));
     if (first != ~0ull) {
       float value = 0.f;
-      download(&value, t + first, sizeof(float));
+      be.download(&value, t + first, sizeof(float));
       int64_t i = int64_t(first);
       const Shape& ts = target.shape();
       const int64_t xw = i % ts.w(), yh = (i /= ts.w()) % ts.h(), zd = (i /= ts.h()) % ts.d();
@@ -66,11 +67,11 @@ double CudaBackend::loss_forward_backward(const LossSpec& spec, const Tensor& lo
   const int64_t chunks = reduce_chunks(S);
   if (kind.elementwise) {  // MSE, hinge
     const bool mse = spec.kind == LossKind::MSE;
-    DeviceBuffer partials(allocator(), size_t(N * chunks) * sizeof(double));
+    DeviceBuffer partials(be.allocator(), size_t(N * chunks) * sizeof(double));
     launch_elementwise_loss_terms(x, t, kind.dense, mse, N, C, S, partials.as<double>(),
-                                  stream());
+                                  be.stream());
     std::vector<double> host(size_t(N * chunks));
-    download(host.data(), partials.as<double>(), partials.bytes());
+    be.download(host.data(), partials.as<double>(), partials.bytes());
     const std::vector<double> sums = row_sums(host, N, chunks, 1);
     double total = 0.0;
     for (int64_t n = 0; n < N; ++n) total += sums[size_t(n)];
@@ -78,7 +79,7 @@ double CudaBackend::loss_forward_backward(const LossSpec& spec, const Tensor& lo
     if (dlogits)
       launch_elementwise_loss_grad(x, t, kind.dense, mse, N, C, S,
                                    float(double(spec.weight) / elements), dlogits->data(),
-                                   stream());
+                                   be.stream());
     return double(spec.weight) * (total / elements);
   }
 
@@ -89,10 +90,10 @@ double CudaBackend::loss_forward_backward(const LossSpec& spec, const Tensor& lo
                                       << " need at least 2 channels (background + a foreground"
                                          " class) for a Dice term");
   const int k = 1 + (has_dice ? 3 * (C - 1) : 0);
-  DeviceBuffer partials(allocator(), size_t(N * chunks * k) * sizeof(double));
-  launch_softmax_loss_terms(x, t, N, C, S, has_dice, partials.as<double>(), stream());
+  DeviceBuffer partials(be.allocator(), size_t(N * chunks * k) * sizeof(double));
+  launch_softmax_loss_terms(x, t, N, C, S, has_dice, partials.as<double>(), be.stream());
   std::vector<double> host(size_t(N * chunks * k));
-  download(host.data(), partials.as<double>(), partials.bytes());
+  be.download(host.data(), partials.as<double>(), partials.bytes());
   const std::vector<double> sums = row_sums(host, N, chunks, k);
 
   const double voxels = double(N) * double(S);
@@ -123,16 +124,20 @@ double CudaBackend::loss_forward_backward(const LossSpec& spec, const Tensor& lo
   }
 
   if (dlogits) {
-    DeviceBuffer coefs_d(allocator(), coefs.size() * sizeof(float));
+    DeviceBuffer coefs_d(be.allocator(), coefs.size() * sizeof(float));
     if (has_dice)  // pageable source: returns once the driver has staged it (coefs may go)
       USEG_CUDA_CHECK(cudaMemcpyAsync(coefs_d.as<void>(), coefs.data(), coefs_d.bytes(),
-                                      cudaMemcpyHostToDevice, stream()));
+                                      cudaMemcpyHostToDevice, be.stream()));
     const float* a = has_dice ? coefs_d.as<float>() : nullptr;
     const float* b = has_dice ? coefs_d.as<float>() + groups * C : nullptr;
     launch_softmax_loss_grad(x, t, N, C, S, has_ce ? float(1.0 / voxels) : 0.f, a, b,
-                             spec.batch_dice, spec.weight, dlogits->data(), stream());
+                             spec.batch_dice, spec.weight, dlogits->data(), be.stream());
   }
   return double(spec.weight) * loss;
+}
+
+void add_loss_ops(BackendOps& t) {
+  t.loss_forward_backward = loss_forward_backward;
 }
 
 }  // namespace useg::gpu

@@ -10,7 +10,6 @@
 namespace useg::gpu {
 namespace {
 
-constexpr Device kCuda = Device::CUDA;
 
 // Group r of an NCDHW tensor: instance norm (n, c), one run of D*H*W; batch norm c, N runs.
 RowLayout instance_rows(const Shape& s) { return {s.n() * s.c(), 1, s.spatial(), s.spatial(), 0}; }
@@ -64,75 +63,69 @@ void norm_backward(DeviceAllocator& alloc, cudaStream_t s, const Shape& shape, c
 
 }  // namespace
 
-void CudaBackend::instance_norm_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta,
-                                        float eps, Tensor& y, Tensor* save_mean,
-                                        Tensor* save_invstd) {
-  const char* op = "instance_norm_forward";
-  check_norm_forward(op, x, gamma, beta, eps, y, kCuda);
+void instance_norm_forward(BackendImpl& impl, const Tensor& x, const Tensor* gamma,
+                           const Tensor* beta, float eps, Tensor& y, Tensor* save_mean,
+                           Tensor* save_invstd) {
+  CudaBackend& be = cuda(impl);
   const Shape& s = x.shape();
   const int64_t groups = s.n() * s.c();
-  if (save_mean) check_vector(op, "save_mean", *save_mean, groups, "N*C", kCuda);
-  if (save_invstd) check_vector(op, "save_invstd", *save_invstd, groups, "N*C", kCuda);
   // Inference may skip the saved statistics: then they live in scratch memory.
-  DeviceBuffer scratch(allocator(), size_t(groups) * 2 * sizeof(float));
+  DeviceBuffer scratch(be.allocator(), size_t(groups) * 2 * sizeof(float));
   float* mean = save_mean ? save_mean->data() : scratch.as<float>();
   float* invstd = save_invstd ? save_invstd->data() : scratch.as<float>() + groups;
-  group_stats(allocator(), stream(), x.data(), instance_rows(s), eps, 0.f, mean, invstd, nullptr,
-              nullptr);
+  group_stats(be.allocator(), be.stream(), x.data(), instance_rows(s), eps, 0.f, mean, invstd,
+              nullptr, nullptr);
   launch_norm_forward_apply(x.data(), y.data(), s.n(), s.c(), s.spatial(), mean, invstd, true,
-                            data_or_null(gamma), data_or_null(beta), stream());
+                            data_or_null(gamma), data_or_null(beta), be.stream());
 }
 
-void CudaBackend::instance_norm_backward(const Tensor& x, const Tensor& dy, const Tensor* gamma,
-                                         const Tensor& save_mean, const Tensor& save_invstd,
-                                         Tensor& dx, Tensor* dgamma, Tensor* dbeta) {
-  const char* op = "instance_norm_backward";
-  check_norm_backward(op, x, dy, gamma, save_mean, save_invstd, x.shape().n() * x.shape().c(),
-                      "N*C", dx, dgamma, dbeta, kCuda);
-  norm_backward(allocator(), stream(), x.shape(), instance_rows(x.shape()), true, x, dy, gamma,
-                save_mean, save_invstd, dx, dgamma, dbeta);
+void instance_norm_backward(BackendImpl& impl, const Tensor& x, const Tensor& dy,
+                            const Tensor* gamma, const Tensor& save_mean, const Tensor& save_invstd,
+                            Tensor& dx, Tensor* dgamma, Tensor* dbeta) {
+  CudaBackend& be = cuda(impl);
+  norm_backward(be.allocator(), be.stream(), x.shape(), instance_rows(x.shape()), true, x, dy,
+                gamma, save_mean, save_invstd, dx, dgamma, dbeta);
 }
 
-void CudaBackend::batch_norm_forward_training(const Tensor& x, const Tensor* gamma,
-                                              const Tensor* beta, float eps, float momentum,
-                                              Tensor& running_mean, Tensor& running_var,
-                                              Tensor& y, Tensor& save_mean,
-                                              Tensor& save_invstd) {
-  const char* op = "batch_norm_forward_training";
-  check_norm_forward(op, x, gamma, beta, eps, y, kCuda);
-  check_batch_norm_training(op, x, momentum, running_mean, running_var, save_mean, save_invstd,
-                            kCuda);
+void batch_norm_forward_training(BackendImpl& impl, const Tensor& x, const Tensor* gamma,
+                                 const Tensor* beta, float eps, float momentum,
+                                 Tensor& running_mean, Tensor& running_var, Tensor& y,
+                                 Tensor& save_mean, Tensor& save_invstd) {
+  CudaBackend& be = cuda(impl);
   const Shape& s = x.shape();
-  group_stats(allocator(), stream(), x.data(), batch_rows(s), eps, momentum, save_mean.data(),
+  group_stats(be.allocator(), be.stream(), x.data(), batch_rows(s), eps, momentum, save_mean.data(),
               save_invstd.data(), running_mean.data(), running_var.data());
   launch_norm_forward_apply(x.data(), y.data(), s.n(), s.c(), s.spatial(), save_mean.data(),
                             save_invstd.data(), false, data_or_null(gamma), data_or_null(beta),
-                            stream());
+                            be.stream());
 }
 
-void CudaBackend::batch_norm_forward_inference(const Tensor& x, const Tensor* gamma,
-                                               const Tensor* beta, const Tensor& running_mean,
-                                               const Tensor& running_var, float eps, Tensor& y) {
-  const char* op = "batch_norm_forward_inference";
-  check_norm_forward(op, x, gamma, beta, eps, y, kCuda);
-  check_channel_param(op, "running_mean", running_mean, x, kCuda);
-  check_channel_param(op, "running_var", running_var, x, kCuda);
+void batch_norm_forward_inference(BackendImpl& impl, const Tensor& x, const Tensor* gamma,
+                                  const Tensor* beta, const Tensor& running_mean,
+                                  const Tensor& running_var, float eps, Tensor& y) {
+  CudaBackend& be = cuda(impl);
   const Shape& s = x.shape();
-  DeviceBuffer invstd(allocator(), size_t(s.c()) * sizeof(float));
-  launch_norm_invstd(running_var.data(), s.c(), eps, invstd.as<float>(), stream());
+  DeviceBuffer invstd(be.allocator(), size_t(s.c()) * sizeof(float));
+  launch_norm_invstd(running_var.data(), s.c(), eps, invstd.as<float>(), be.stream());
   launch_norm_forward_apply(x.data(), y.data(), s.n(), s.c(), s.spatial(), running_mean.data(),
                             invstd.as<float>(), false, data_or_null(gamma), data_or_null(beta),
-                            stream());
+                            be.stream());
 }
 
-void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor* gamma,
-                                      const Tensor& save_mean, const Tensor& save_invstd,
-                                      Tensor& dx, Tensor* dgamma, Tensor* dbeta) {
-  const char* op = "batch_norm_backward";
-  check_norm_backward(op, x, dy, gamma, save_mean, save_invstd, x.shape().c(), "C", dx, dgamma,
-                      dbeta, kCuda);
-  norm_backward(allocator(), stream(), x.shape(), batch_rows(x.shape()), false, x, dy, gamma,
+void batch_norm_backward(BackendImpl& impl, const Tensor& x, const Tensor& dy, const Tensor* gamma,
+                         const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
+                         Tensor* dgamma, Tensor* dbeta) {
+  CudaBackend& be = cuda(impl);
+  norm_backward(be.allocator(), be.stream(), x.shape(), batch_rows(x.shape()), false, x, dy, gamma,
                 save_mean, save_invstd, dx, dgamma, dbeta);
+}
+
+void add_norm_ops(BackendOps& t) {
+  t.instance_norm_forward = instance_norm_forward;
+  t.instance_norm_backward = instance_norm_backward;
+  t.batch_norm_forward_training = batch_norm_forward_training;
+  t.batch_norm_forward_inference = batch_norm_forward_inference;
+  t.batch_norm_backward = batch_norm_backward;
 }
 
 }  // namespace useg::gpu

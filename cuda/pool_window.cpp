@@ -1,5 +1,5 @@
-// Max pooling, sliding-window accumulation, argmax and spatial flip on CUDA: the shared checks,
-// then one kernel launch each (voxel_kernels.cu, layout_kernels.cu). Max pooling is our own
+// Max pooling, sliding-window accumulation, argmax and spatial flip on CUDA (checked by the
+// front): one kernel launch each (voxel_kernels.cu, layout_kernels.cu). Max pooling is our own
 // kernel rather than cuDNN's so that backward routes to the first maximum exactly as backend.h
 // specifies, deterministically, and so that cudacpu can execute it (cuda/README.md).
 #include "core/op_checks.h"
@@ -11,7 +11,6 @@
 namespace useg::gpu {
 namespace {
 
-constexpr Device kCuda = Device::CUDA;
 
 ops::PoolDims pool_dims(const Shape& x, const Shape& y, const PoolGeom& g) {
   ops::PoolDims p{};
@@ -26,25 +25,24 @@ ops::PoolDims pool_dims(const Shape& x, const Shape& y, const PoolGeom& g) {
 
 }  // namespace
 
-void CudaBackend::maxpool_forward(const Tensor& x, Tensor& y, const PoolGeom& g) {
-  check_maxpool_forward(x, y, g, kCuda);
+void maxpool_forward(BackendImpl& impl, const Tensor& x, Tensor& y, const PoolGeom& g) {
+  CudaBackend& be = cuda(impl);
   const Shape& s = x.shape();
   launch_maxpool_forward(x.data(), y.data(), s.n() * s.c(), pool_dims(s, y.shape(), g),
-                         stream());
+                         be.stream());
 }
 
-void CudaBackend::maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx,
-                                   const PoolGeom& g) {
-  check_maxpool_backward(x, dy, dx, g, kCuda);
+void maxpool_backward(BackendImpl& impl, const Tensor& x, const Tensor& dy, Tensor& dx,
+                      const PoolGeom& g) {
+  CudaBackend& be = cuda(impl);
   const Shape& s = x.shape();
   launch_maxpool_backward(x.data(), dy.data(), dx.data(), s.n() * s.c(),
-                          pool_dims(s, dy.shape(), g), stream());
+                          pool_dims(s, dy.shape(), g), be.stream());
 }
 
-void CudaBackend::window_accumulate(const Tensor& probs, int64_t n, const Tensor& weight,
-                                    const std::array<int64_t, 3>& offset, Tensor& accum,
-                                    Tensor& weight_sum) {
-  check_window_accumulate(probs, n, weight, accum, weight_sum, kCuda);
+void window_accumulate(BackendImpl& impl, const Tensor& probs, int64_t n, const Tensor& weight,
+                       const std::array<int64_t, 3>& offset, Tensor& accum, Tensor& weight_sum) {
+  CudaBackend& be = cuda(impl);
   const Shape &ps = probs.shape(), &as = accum.shape();
   WindowRegion r{};
   const int64_t patch[3] = {ps.d(), ps.h(), ps.w()}, size[3] = {as.d(), as.h(), as.w()};
@@ -57,19 +55,27 @@ void CudaBackend::window_accumulate(const Tensor& probs, int64_t n, const Tensor
   r.channels = int(ps.c());
   if (r.begin[0] >= r.end[0] || r.begin[1] >= r.end[1] || r.begin[2] >= r.end[2]) return;
   launch_window_accumulate(probs.data() + n * ps.c() * ps.spatial(), weight.data(), r,
-                           accum.data(), weight_sum.data(), stream());
+                           accum.data(), weight_sum.data(), be.stream());
 }
 
-void CudaBackend::argmax_channels(const Tensor& x, Tensor& labels) {
-  check_argmax(x, labels, kCuda);
+void argmax_channels(BackendImpl& impl, const Tensor& x, Tensor& labels) {
+  CudaBackend& be = cuda(impl);
   const Shape& s = x.shape();
-  launch_argmax_channels(x.data(), labels.data(), s.n(), s.c(), s.spatial(), stream());
+  launch_argmax_channels(x.data(), labels.data(), s.n(), s.c(), s.spatial(), be.stream());
 }
 
-void CudaBackend::flip_spatial(const Tensor& x, int axes, Tensor& y) {
-  check_flip(x, axes, y, kCuda);
+void flip_spatial(BackendImpl& impl, const Tensor& x, int axes, Tensor& y) {
+  CudaBackend& be = cuda(impl);
   const Shape& s = x.shape();
-  launch_flip_spatial(x.data(), y.data(), x.numel(), s.d(), s.h(), s.w(), axes, stream());
+  launch_flip_spatial(x.data(), y.data(), x.numel(), s.d(), s.h(), s.w(), axes, be.stream());
+}
+
+void add_pool_window_ops(BackendOps& t) {
+  t.maxpool_forward = maxpool_forward;
+  t.maxpool_backward = maxpool_backward;
+  t.window_accumulate = window_accumulate;
+  t.argmax_channels = argmax_channels;
+  t.flip_spatial = flip_spatial;
 }
 
 }  // namespace useg::gpu

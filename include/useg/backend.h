@@ -1,6 +1,7 @@
 // Backend: the ops the layers call. One implementation per device (cpu: oneDNN + OpenMP loops
-// over src/ops; cuda: cuDNN + our kernels over the same src/ops). Callers never #ifdef: the device
-// is a runtime value and make_backend() answers a build without CUDA with a clear error.
+// over src/ops; cuda: cuDNN + our kernels over the same src/ops) behind one front that checks
+// the arguments. Callers never #ifdef: the device is a runtime value and make_backend() answers
+// a build without CUDA with a clear error.
 //
 // Conventions for every op:
 //  - activations are rank-5 NCDHW tensors on the backend's device, contiguous float32;
@@ -117,21 +118,49 @@ class InferencePlan {
   virtual std::string describe() const = 0;
 };
 
+// Receives the wall time of every op of a backend it is installed in (Backend::set_op_timer).
+class OpTimer {
+ public:
+  virtual ~OpTimer() = default;
+  // key: the op and its main shape, e.g. "conv_forward [4, 32, 1, 256, 256] k1x3x3";
+  // gflop: the op's analytic FLOPs (2 per multiply-add; convolutions only), in 1e9.
+  virtual void record(const std::string& key, double gflop, double ms) = 0;
+};
+
+class BackendImpl;  // src/core/backend_impl.h: what one device provides
+
+// The ops the layers call, declared once: every op checks its arguments here (the same checks
+// and messages on every device), optionally reports its time to an OpTimer, and runs the
+// device's implementation (src/core/backend_impl.h: the CPU's in src/cpu, CUDA's in cuda/).
 class Backend {
  public:
-  virtual ~Backend() = default;
-  virtual Device device() const = 0;
-  virtual std::string name() const = 0;
-  virtual void synchronize() {}
+  // make_backend() creates backends; a device's code makes one from its BackendImpl.
+  explicit Backend(std::unique_ptr<BackendImpl> impl);
+  ~Backend();
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  Device device() const;
+  std::string name() const;
+  // Waits until every op queued so far has finished (a no-op on the CPU).
+  void synchronize();
+
+  // Times every op from now on (null = off, the default): after each op the backend
+  // synchronizes and reports the op's wall time to `timer`. For `useg bench`'s per-layer
+  // profile; it changes no result.
+  void set_op_timer(OpTimer* timer) { m_timer = timer; }
+
+  // The device's implementation (its own code and tests reach its internals through it).
+  BackendImpl& impl() { return *m_impl; }
 
   // ---- convolution: x [N,Ci,D,H,W], w [Co,Ci,kD,kH,kW], bias [Co] or null, y conv_output_shape
-  virtual void conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                            const ConvGeom& g) = 0;
-  virtual void conv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx,
-                                  const ConvGeom& g) = 0;
+  void conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                    const ConvGeom& g);
+  void conv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx,
+                          const ConvGeom& g);
   // dw (and dbias when given) are overwritten, not accumulated.
-  virtual void conv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
-                                     Tensor* dbias, const ConvGeom& g) = 0;
+  void conv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
+                             Tensor* dbias, const ConvGeom& g);
 
   // ---- convolution in training (optional fast path; the defaults call the ops above).
   // conv_forward_training is conv_forward that may also keep what conv_backward will need (e.g.
@@ -139,88 +168,82 @@ class Backend {
   // kept). conv_backward then computes dw, dbias (when given) and dx (when given) in one call
   // from the same x, w and geometry and that handle (or null).
   using ConvSaved = std::shared_ptr<void>;
-  virtual ConvSaved conv_forward_training(const Tensor& x, const Tensor& w, const Tensor* bias,
-                                          Tensor& y, const ConvGeom& g) {
-    conv_forward(x, w, bias, y, g);
-    return nullptr;
-  }
-  virtual void conv_backward(const Tensor& x, const Tensor& dy, const Tensor& w, Tensor* dx,
-                             Tensor& dw, Tensor* dbias, const ConvGeom& g,
-                             const ConvSaved& saved) {
-    conv_backward_weights(x, dy, dw, dbias, g);
-    if (dx) conv_backward_data(dy, w, *dx, g);
-  }
+  ConvSaved conv_forward_training(const Tensor& x, const Tensor& w, const Tensor* bias,
+                                  Tensor& y, const ConvGeom& g);
+  void conv_backward(const Tensor& x, const Tensor& dy, const Tensor& w, Tensor* dx,
+                     Tensor& dw, Tensor* dbias, const ConvGeom& g,
+                     const ConvSaved& saved);
 
   // ---- transposed convolution: w [Ci,Co,kD,kH,kW], y deconv_output_shape
-  virtual void deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                              const ConvGeom& g) = 0;
-  virtual void deconv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx,
-                                    const ConvGeom& g) = 0;
-  virtual void deconv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
-                                       Tensor* dbias, const ConvGeom& g) = 0;
+  void deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                      const ConvGeom& g);
+  void deconv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx,
+                            const ConvGeom& g);
+  void deconv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
+                               Tensor* dbias, const ConvGeom& g);
 
   // ---- max pooling. Backward routes dy to the (first) maximum of each window; dx overwritten.
-  virtual void maxpool_forward(const Tensor& x, Tensor& y, const PoolGeom& g) = 0;
-  virtual void maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx,
-                                const PoolGeom& g) = 0;
+  void maxpool_forward(const Tensor& x, Tensor& y, const PoolGeom& g);
+  void maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx,
+                        const PoolGeom& g);
 
   // ---- instance norm: statistics per (n, c) over D*H*W, biased variance.
   // gamma/beta [C] or null (no affine). save_mean/save_invstd [N*C] (may be null in inference).
-  virtual void instance_norm_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta,
-                                     float eps, Tensor& y, Tensor* save_mean,
-                                     Tensor* save_invstd) = 0;
+  void instance_norm_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta,
+                             float eps, Tensor& y, Tensor* save_mean,
+                             Tensor* save_invstd);
   // dgamma/dbeta are overwritten when given.
-  virtual void instance_norm_backward(const Tensor& x, const Tensor& dy, const Tensor* gamma,
-                                      const Tensor& save_mean, const Tensor& save_invstd,
-                                      Tensor& dx, Tensor* dgamma, Tensor* dbeta) = 0;
+  void instance_norm_backward(const Tensor& x, const Tensor& dy, const Tensor* gamma,
+                              const Tensor& save_mean, const Tensor& save_invstd,
+                              Tensor& dx, Tensor* dgamma, Tensor* dbeta);
 
   // ---- batch norm: statistics per c over N*D*H*W. Training uses the batch's biased variance to
   // normalize and updates running_var with the unbiased one (PyTorch):
   // running = (1 - momentum) * running + momentum * batch_stat. save_* are [C].
-  virtual void batch_norm_forward_training(const Tensor& x, const Tensor* gamma,
-                                           const Tensor* beta, float eps, float momentum,
-                                           Tensor& running_mean, Tensor& running_var, Tensor& y,
-                                           Tensor& save_mean, Tensor& save_invstd) = 0;
-  virtual void batch_norm_forward_inference(const Tensor& x, const Tensor* gamma,
-                                            const Tensor* beta, const Tensor& running_mean,
-                                            const Tensor& running_var, float eps,
-                                            Tensor& y) = 0;
-  virtual void batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor* gamma,
-                                   const Tensor& save_mean, const Tensor& save_invstd,
-                                   Tensor& dx, Tensor* dgamma, Tensor* dbeta) = 0;
+  void batch_norm_forward_training(const Tensor& x, const Tensor* gamma,
+                                   const Tensor* beta, float eps, float momentum,
+                                   Tensor& running_mean, Tensor& running_var, Tensor& y,
+                                   Tensor& save_mean, Tensor& save_invstd);
+  void batch_norm_forward_inference(const Tensor& x, const Tensor* gamma,
+                                    const Tensor* beta, const Tensor& running_mean,
+                                    const Tensor& running_var, float eps,
+                                    Tensor& y);
+  void batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor* gamma,
+                           const Tensor& save_mean, const Tensor& save_invstd,
+                           Tensor& dx, Tensor* dgamma, Tensor* dbeta);
 
   // ---- activations (elementwise; y may alias x). alpha is LeakyReLU's negative slope.
-  virtual void activation_forward(Activation a, float alpha, const Tensor& x, Tensor& y) = 0;
+  void activation_forward(Activation a, float alpha, const Tensor& x, Tensor& y);
   // Uses x (ReLU, LeakyReLU) or y (Sigmoid, Tanh); dx may alias dy.
-  virtual void activation_backward(Activation a, float alpha, const Tensor& x, const Tensor& y,
-                                   const Tensor& dy, Tensor& dx) = 0;
+  void activation_backward(Activation a, float alpha, const Tensor& x, const Tensor& y,
+                           const Tensor& dy, Tensor& dx);
 
   // ---- elementwise and layout helpers
-  virtual void fill(Tensor& t, float value) = 0;
-  virtual void copy(const Tensor& src, Tensor& dst) = 0;               // same shape & device
-  virtual void add(const Tensor& a, const Tensor& b, Tensor& y) = 0;   // y = a + b (may alias)
-  virtual void axpy(float alpha, const Tensor& x, Tensor& y) = 0;      // y += alpha * x
-  virtual void scale(Tensor& x, float s) = 0;                          // x *= s
-  virtual void mul(const Tensor& a, const Tensor& b, Tensor& y) = 0;   // y = a * b
-  virtual double sum_squares(const Tensor& x) = 0;                     // sum of x^2 (double acc)
-  virtual bool all_finite(const Tensor& x) = 0;
+  void fill(Tensor& t, float value);
+  void copy(const Tensor& src, Tensor& dst);               // same shape & device
+  void add(const Tensor& a, const Tensor& b, Tensor& y);   // y = a + b (may alias)
+  void axpy(float alpha, const Tensor& x, Tensor& y);      // y += alpha * x
+  void scale(Tensor& x, float s);                          // x *= s
+  void mul(const Tensor& a, const Tensor& b, Tensor& y);   // y = a * b
+  double sum_squares(const Tensor& x);                     // sum of x^2 (double acc)
+  bool all_finite(const Tensor& x);
   // y [N, Ca+Cb, ...] = [a, b] along channels; split is its backward.
-  virtual void concat_channels(const Tensor& a, const Tensor& b, Tensor& y) = 0;
-  virtual void split_channels(const Tensor& y, Tensor& a, Tensor& b) = 0;
-  virtual void softmax_channels(const Tensor& x, Tensor& y) = 0;  // over C at every voxel
+  void concat_channels(const Tensor& a, const Tensor& b, Tensor& y);
+  void split_channels(const Tensor& y, Tensor& a, Tensor& b);
+  void softmax_channels(const Tensor& x, Tensor& y);  // over C at every voxel
   // Inverted dropout: mask = (u >= p) / (1 - p) with u = uniform(seed, element index), y = x*mask.
-  virtual void dropout_forward(const Tensor& x, float p, uint64_t seed, Tensor& y,
-                               Tensor& mask) = 0;
+  void dropout_forward(const Tensor& x, float p, uint64_t seed, Tensor& y,
+                       Tensor& mask);
 
   // ---- losses: returns spec.weight * loss; writes dlogits when given (overwritten).
-  virtual double loss_forward_backward(const LossSpec& spec, const Tensor& logits,
-                                       const Tensor& target, Tensor* dlogits) = 0;
+  double loss_forward_backward(const LossSpec& spec, const Tensor& logits,
+                               const Tensor& target, Tensor* dlogits);
 
   // ---- optimizers (in place on param and state)
-  virtual void sgd_update(Tensor& param, const Tensor& grad, Tensor* momentum_buf,
-                          const SgdStep& s) = 0;
-  virtual void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
-                           const AdamStep& s) = 0;
+  void sgd_update(Tensor& param, const Tensor& grad, Tensor* momentum_buf,
+                  const SgdStep& s);
+  void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
+                   const AdamStep& s);
 
   // ---- sliding-window inference
   // For window `n` of probs [Nw, C, pd, ph, pw] placed at `offset` (z, y, x; may be negative or
@@ -228,20 +251,26 @@ class Backend {
   //   accum[0, c, z+i, y+j, x+k] += weight[i,j,k] * probs[n, c, i, j, k]
   //   weight_sum[0, 0, z+i, y+j, x+k] += weight[i,j,k]
   // weight is [1, 1, pd, ph, pw]; accum [1, C, D, H, W]; weight_sum [1, 1, D, H, W].
-  virtual void window_accumulate(const Tensor& probs, int64_t n, const Tensor& weight,
-                                 const std::array<int64_t, 3>& offset, Tensor& accum,
-                                 Tensor& weight_sum) = 0;
+  void window_accumulate(const Tensor& probs, int64_t n, const Tensor& weight,
+                         const std::array<int64_t, 3>& offset, Tensor& accum,
+                         Tensor& weight_sum);
   // y = x reversed along the spatial axes whose bit is set in `axes` (1 = W, 2 = H, 4 = D);
   // mirroring test-time augmentation. y must not alias x.
-  virtual void flip_spatial(const Tensor& x, int axes, Tensor& y) = 0;
+  void flip_spatial(const Tensor& x, int axes, Tensor& y);
   // labels [N, 1, D, H, W] = index of the largest channel (first on ties), as float.
-  virtual void argmax_channels(const Tensor& x, Tensor& labels) = 0;
+  void argmax_channels(const Tensor& x, Tensor& labels);
 
   // ---- whole-network inference (optional): a plan for `graph` at input shape `input`, or null
   // when this backend has none for that graph (the caller then runs the per-op forward).
-  virtual std::unique_ptr<InferencePlan> compile(const nn::Graph& graph, const Shape& input) {
-    return nullptr;
-  }
+  std::unique_ptr<InferencePlan> compile(const nn::Graph& graph, const Shape& input);
+
+ private:
+  // Runs f; with a timer, synchronizes after it and reports its time under key().
+  template <class Key, class F>
+  auto timed(Key&& key, double gflop, F&& f) -> decltype(f());
+
+  std::unique_ptr<BackendImpl> m_impl;
+  OpTimer* m_timer = nullptr;
 };
 
 struct BackendOptions {

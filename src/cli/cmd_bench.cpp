@@ -4,9 +4,10 @@
 //
 // Forward: the backend's whole-network inference plan (what Network::forward runs in eval mode),
 // or with --no-plan the per-op forward. Training (--train): forward, DiceCE loss, backward and an
-// Adam step, timed per op through ProfilingBackend.
+// Adam step. The per-layer profile of the per-op paths comes from an OpTimer installed in the
+// backend for the timed runs (each op then synchronizes); --no-layers installs none, so the
+// totals are those of the network run as a user runs it.
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <omp.h>
 #include <sys/resource.h>
 
@@ -17,6 +18,8 @@
 #include <iostream>
 
 #include "cli/bench_profiler.h"
+#include "config/json_writer.h"
+#include "useg/files.h"
 #include "cli/commands.h"
 #include "useg/config.h"
 #include "useg/error.h"
@@ -98,16 +101,19 @@ int run_bench(const BenchArgs& a) {
   bo.conv_algorithm = a.conv_algorithm;
   const Device dev = parse_device(a.device);
   auto backend = make_backend(dev, bo);
-  ProfilingBackend prof(*backend);
+  // The per-layer profile of the per-op paths: every op synchronizes and is timed while the
+  // timer is installed (the timed runs, unless --no-layers: then ops run as a user runs them).
+  LayerTimer layer_timer;
+  OpTimer* const timer = a.no_layers ? nullptr : &layer_timer;
   std::unique_ptr<Network> net;
   ModelConfig cfg;
   if (!a.model.empty()) {
-    LoadedModel m = load_model_dir(a.model, prof);
+    LoadedModel m = load_model_dir(a.model, *backend);
     net = std::move(m.net);
     cfg = m.info.model;
   } else {
     cfg = load_config(a.config).info.model;
-    net = std::make_unique<Network>(cfg, prof);
+    net = std::make_unique<Network>(cfg, *backend);
   }
   const int nsp = static_cast<int>(a.shape.size());
   USEG_CHECK(nsp == cfg.dims || (cfg.dims == 2 && nsp == 3),
@@ -133,7 +139,7 @@ int run_bench(const BenchArgs& a) {
     what = "training step (forward + DiceCE + backward + Adam)";
     OptimizerConfig oc;
     oc.type = "adam";
-    Optimizer opt(oc, net->parameters(), prof);
+    Optimizer opt(oc, net->parameters(), *backend);
     Tensor target = Tensor::empty(Shape{xs[0], 1, xs[2], xs[3], xs[4]});
     fill_random(target, 2, cfg.num_classes);
     target = target.to(dev);
@@ -142,7 +148,7 @@ int run_bench(const BenchArgs& a) {
       std::vector<Tensor> grads(outs.size());
       grads[0] = Tensor::empty(outs[0].shape(), dev);
       LossSpec spec;
-      prof.loss_forward_backward(spec, outs[0], target, &grads[0]);
+      backend->loss_forward_backward(spec, outs[0], target, &grads[0]);
       net->backward(grads);
       opt.step(1e-3);
       backend->synchronize();  // a device queues work: time it to the end
@@ -152,7 +158,7 @@ int run_bench(const BenchArgs& a) {
       step();
       if (i == 0) first_ms = ms_since(t0);
     }
-    prof.reset();
+    backend->set_op_timer(timer);
     for (int i = 0; i < a.repeat; ++i) {
       auto t0 = Clock::now();
       double c0 = cpu_ms();
@@ -160,6 +166,7 @@ int run_bench(const BenchArgs& a) {
       times.push_back(ms_since(t0));
       cpu_times.push_back(cpu_ms() - c0);
     }
+    backend->set_op_timer(nullptr);
   } else if (plan) {
     what = "forward (inference plan)";
     std::vector<const Parameter*> all;
@@ -191,7 +198,7 @@ int run_bench(const BenchArgs& a) {
       backend->synchronize();
       if (i == 0) first_ms = ms_since(t0);
     }
-    prof.reset();
+    backend->set_op_timer(timer);
     for (int i = 0; i < a.repeat; ++i) {
       auto t0 = Clock::now();
       double c0 = cpu_ms();
@@ -200,9 +207,10 @@ int run_bench(const BenchArgs& a) {
       times.push_back(ms_since(t0));
       cpu_times.push_back(cpu_ms() - c0);
     }
+    backend->set_op_timer(nullptr);
   }
   if (layers.empty())
-    for (const auto& e : prof.entries())
+    for (const auto& e : layer_timer.entries())
       layers.push_back({e.key + (e.calls > a.repeat ? " (x" + std::to_string(e.calls / a.repeat) + ")" : ""),
                         e.ms, e.gflop});
 
@@ -228,25 +236,28 @@ int run_bench(const BenchArgs& a) {
   std::printf("CPU time: median %.1f ms per run (all threads)\n", median(cpu_times));
   std::printf("peak RSS: %.0f MB\n", peak_rss_mb());
   if (!a.json.empty()) {
-    nlohmann::json j;
-    j["what"] = what;
-    j["device"] = backend->name();
-    j["precision"] = a.precision.empty() ? "default" : a.precision;
-    j["conv_algorithm"] = a.conv_algorithm.empty() ? "auto" : a.conv_algorithm;
-    j["input"] = xs.dims();
-    j["threads"] = threads;
-    j["times_ms"] = times;
-    j["median_ms"] = med;
-    j["cpu_ms"] = cpu_times;
-    j["first_ms"] = first_ms;
-    j["gflop"] = gflop;
-    j["gflops_per_s"] = gflop / (med * 1e-3);
-    j["peak_rss_mb"] = peak_rss_mb();
-    nlohmann::json lj = nlohmann::json::array();
+    JsonValue layer_list = JsonValue::array();
     for (const Layer& l : layers)
-      lj.push_back({{"name", l.name}, {"ms", l.ms / a.repeat}, {"gflop", l.gflop / a.repeat}});
-    j["layers"] = lj;
-    std::ofstream(a.json) << j.dump(1) << "\n";
+      layer_list.push_back(JsonValue::object()
+                               .set("name", l.name)
+                               .set("ms", l.ms / a.repeat)
+                               .set("gflop", l.gflop / a.repeat));
+    JsonValue j = JsonValue::object();
+    j.set("what", what)
+        .set("device", backend->name())
+        .set("precision", a.precision.empty() ? "default" : a.precision)
+        .set("conv_algorithm", a.conv_algorithm.empty() ? "auto" : a.conv_algorithm)
+        .set("input", xs.dims())
+        .set("threads", threads)
+        .set("times_ms", times)
+        .set("median_ms", med)
+        .set("cpu_ms", cpu_times)
+        .set("first_ms", first_ms)
+        .set("gflop", gflop)
+        .set("gflops_per_s", gflop / (med * 1e-3))
+        .set("peak_rss_mb", peak_rss_mb())
+        .set("layers", std::move(layer_list));
+    write_file_atomic(a.json, j.dump());
   }
   return 0;
 }

@@ -1,13 +1,15 @@
 // Argument checks shared by every backend's ops: each throws useg::Error naming the op, the
 // argument and the shapes involved, e.g.
 //   "instance_norm_forward: gamma [3] does not match 4 channels of x [1, 4, 1, 7, 5]".
-// They only look at shapes, devices and scalar arguments (never at tensor data), so the CPU and
-// the CUDA backend call the very same functions and report the very same messages.
+// They only look at shapes, devices and scalar arguments (never at tensor data); the Backend front
+// (src/core/backend.cpp) calls them before every op, so every device reports the same messages.
 //   op_checks.cpp      the building blocks and the elementwise / norm ops
-//   op_checks_ops.cpp  losses, optimizers, sliding window, flip, pooling and convolution
+//   op_checks_ops.cpp  losses, optimizers, sliding window and flip
+//   op_checks_conv.cpp pooling and convolution
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "useg/backend.h"
 #include "useg/tensor.h"
@@ -65,6 +67,8 @@ struct LossTarget {
 };
 LossTarget check_loss(const LossSpec& spec, const Tensor& logits, const Tensor& target,
                       const Tensor* dlogits, Device device);
+// What check_loss returns, without the checks (for the devices' implementations).
+LossTarget loss_target(const LossSpec& spec, const Tensor& logits, const Tensor& target);
 // Returns whether the step uses the momentum buffer.
 bool check_sgd(const Tensor& param, const Tensor& grad, const Tensor* momentum_buf,
                const SgdStep& s, Device device);
@@ -77,15 +81,26 @@ void check_window_accumulate(const Tensor& probs, int64_t n, const Tensor& weigh
 void check_argmax(const Tensor& x, const Tensor& labels, Device device);
 void check_flip(const Tensor& x, int axes, const Tensor& y, Device device);
 
-// ---- pooling and convolution (op_checks_ops.cpp)
+// ---- pooling and convolution (op_checks_conv.cpp). Tensors are rank 5 with non-empty channel
+// and spatial sizes (N may be 0); weights [Co, Ci, k] (conv) or [Ci, Co, k] (transposed).
+void check_conv_forward(const char* op, const Tensor& x, const Tensor& w, const Tensor* bias,
+                        const Tensor& y, const ConvGeom& g, Device device);
+void check_conv_backward_data(const char* op, const Tensor& dy, const Tensor& w, const Tensor& dx,
+                              const ConvGeom& g, Device device);
+void check_conv_backward_weights(const char* op, const Tensor& x, const Tensor& dy,
+                                 const Tensor& dw, const Tensor* dbias, const ConvGeom& g,
+                                 Device device);
+void check_deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
+                          const ConvGeom& g, Device device);
+void check_deconv_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,
+                                const ConvGeom& g, Device device);
+void check_deconv_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw,
+                                   const Tensor* dbias, const ConvGeom& g, Device device);
 void check_maxpool_forward(const Tensor& x, const Tensor& y, const PoolGeom& g, Device device);
 void check_maxpool_backward(const Tensor& x, const Tensor& dy, const Tensor& dx,
                             const PoolGeom& g, Device device);
-// The forward-role tensors of a convolution: x [N,Ci,...], w [Co,Ci,k] (conv) or [Ci,Co,k]
-// (transposed), y the output shape, bias [Co] or null. The backward ops pass their tensors in
-// these roles under their own names (e.g. dx as x, dy as y, dw as w).
-void check_conv(const char* op, const char* x_name, const Tensor& x, const char* w_name,
-                const Tensor& w, const char* bias_name, const Tensor* bias, const char* y_name,
-                const Tensor& y, const ConvGeom& g, bool transposed, Device device);
+// "kernel 1x3x3 stride 1x1x1 pad 0x1x1" (and without pad for pooling), as the messages say it.
+std::string geom_str(const ConvGeom& g);
+std::string geom_str(const PoolGeom& g);
 
 }  // namespace useg

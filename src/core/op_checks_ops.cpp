@@ -1,4 +1,4 @@
-// Checks of the losses, optimizers, sliding-window ops, flip, pooling and convolution.
+// Checks of the losses, optimizers, sliding-window ops and flip.
 #include <sstream>
 #include <string>
 
@@ -36,6 +36,11 @@ LossTarget check_loss(const LossSpec& spec, const Tensor& logits, const Tensor& 
                 << " must be a label map " << label_shape.str()
                 << (elementwise ? " or shaped like the logits " : " for logits ") << s.str());
   return {elementwise, dense};
+}
+
+LossTarget loss_target(const LossSpec& spec, const Tensor& logits, const Tensor& target) {
+  const bool elementwise = spec.kind == LossKind::MSE || spec.kind == LossKind::Hinge;
+  return {elementwise, elementwise && target.shape() == logits.shape()};
 }
 
 bool check_sgd(const Tensor& param, const Tensor& grad, const Tensor* momentum_buf,
@@ -116,78 +121,6 @@ void check_flip(const Tensor& x, int axes, const Tensor& y, Device device) {
                                                               << x.shape().str());
   USEG_CHECK(x.data() != y.data(), "flip_spatial: output must not alias the input");
   USEG_CHECK(axes >= 0 && axes < 8, "flip_spatial: axes mask " << axes << " outside 0..7");
-}
-
-// ---------------------------------------------------------------- pooling and convolution
-
-namespace {
-
-std::string geom_str(const std::array<int, 3>& k, const std::array<int, 3>& s) {
-  std::ostringstream os;
-  os << "kernel [" << k[0] << ", " << k[1] << ", " << k[2] << "] stride [" << s[0] << ", " << s[1]
-     << ", " << s[2] << "]";
-  return os.str();
-}
-
-void check_pool_geom(const char* op, const PoolGeom& g) {
-  for (int a = 0; a < 3; ++a)
-    USEG_CHECK(g.kernel[a] >= 1 && g.stride[a] >= 1,
-               op << ": invalid pooling " << geom_str(g.kernel, g.stride));
-}
-
-}  // namespace
-
-void check_maxpool_forward(const Tensor& x, const Tensor& y, const PoolGeom& g, Device device) {
-  const char* op = "maxpool_forward";
-  check_activation(op, "x", x, device);
-  check_activation(op, "y", y, device);
-  check_pool_geom(op, g);
-  const Shape expected = pool_output_shape(x.shape(), g);
-  USEG_CHECK(y.shape() == expected, op << ": y " << y.shape().str() << " must be "
-                                       << expected.str() << " for x " << x.shape().str()
-                                       << " and " << geom_str(g.kernel, g.stride));
-}
-
-void check_maxpool_backward(const Tensor& x, const Tensor& dy, const Tensor& dx,
-                            const PoolGeom& g, Device device) {
-  const char* op = "maxpool_backward";
-  check_activation(op, "x", x, device);
-  check_activation(op, "dy", dy, device);
-  check_activation(op, "dx", dx, device);
-  check_same_shape(op, "x", x, "dx", dx);
-  check_pool_geom(op, g);
-  const Shape expected = pool_output_shape(x.shape(), g);
-  USEG_CHECK(dy.shape() == expected, op << ": dy " << dy.shape().str() << " must be "
-                                        << expected.str() << " for x " << x.shape().str()
-                                        << " and " << geom_str(g.kernel, g.stride));
-}
-
-void check_conv(const char* op, const char* x_name, const Tensor& x, const char* w_name,
-                const Tensor& w, const char* bias_name, const Tensor* bias, const char* y_name,
-                const Tensor& y, const ConvGeom& g, bool transposed, Device device) {
-  check_activation(op, x_name, x, device);
-  check_activation(op, w_name, w, device);
-  check_activation(op, y_name, y, device);
-  for (int a = 0; a < 3; ++a)
-    USEG_CHECK(g.kernel[a] >= 1 && g.stride[a] >= 1 && g.pad[a] >= 0,
-               op << ": invalid geometry " << geom_str(g.kernel, g.stride) << " pad [" << g.pad[0]
-                  << ", " << g.pad[1] << ", " << g.pad[2] << "]");
-  const Shape &xs = x.shape(), &ws = w.shape(), &ys = y.shape();
-  const int64_t ci = xs.c(), co = ys.c();
-  const Shape expected_w = transposed ? Shape{ci, co, g.kernel[0], g.kernel[1], g.kernel[2]}
-                                      : Shape{co, ci, g.kernel[0], g.kernel[1], g.kernel[2]};
-  USEG_CHECK(ws == expected_w, op << ": " << w_name << " " << ws.str() << " must be "
-                                  << expected_w.str() << " for " << x_name << " " << xs.str()
-                                  << ", " << y_name << " " << ys.str() << " and kernel ["
-                                  << g.kernel[0] << ", " << g.kernel[1] << ", " << g.kernel[2]
-                                  << "]" << (transposed ? " ([Ci, Co, k], transposed)" : ""));
-  const Shape expected_y =
-      transposed ? deconv_output_shape(xs, co, g) : conv_output_shape(xs, co, g);
-  USEG_CHECK(ys == expected_y, op << ": " << y_name << " " << ys.str() << " must be "
-                                  << expected_y.str() << " for " << x_name << " " << xs.str()
-                                  << " (" << (transposed ? "transposed " : "")
-                                  << "convolution output shape)");
-  if (bias) check_vector(op, bias_name, *bias, co, "output channels", device);
 }
 
 }  // namespace useg

@@ -7,19 +7,19 @@
 
 #include "cpu/cpu_backend.h"
 #include "cpu/dnnl_conv_util.h"
+#include "useg/error.h"
 
 namespace useg::cpu {
 
 using dnnl::memory;
 
-void CpuBackend::conv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                              const ConvGeom& g) {
+void conv_forward(BackendImpl& be, const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                  const ConvGeom& g) {
   const char* op = "conv_forward";
-  check_conv_forward(op, x, w, bias, y, g);
   const Shape &xs = x.shape(), &ws = w.shape();
   if (xs[0] == 0) return;
 
-  DnnlContext& ctx = dnnl();
+  DnnlContext& ctx = cpu(be).dnnl();
   std::lock_guard<std::mutex> lock(ctx.mutex());
   std::string key = conv_key(op, xs, ws, bias != nullptr, g);
   auto cached = ctx.op(key, [&] {
@@ -36,14 +36,13 @@ void CpuBackend::conv_forward(const Tensor& x, const Tensor& w, const Tensor* bi
   ctx.run(*cached, ptrs, key);
 }
 
-void CpuBackend::conv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx,
-                                    const ConvGeom& g) {
+void conv_backward_data(BackendImpl& be, const Tensor& dy, const Tensor& w, Tensor& dx,
+                        const ConvGeom& g) {
   const char* op = "conv_backward_data";
-  check_conv_backward_data(op, dy, w, dx, g);
   const Shape &xs = dx.shape(), &ws = w.shape();
   if (xs[0] == 0) return;
 
-  DnnlContext& ctx = dnnl();
+  DnnlContext& ctx = cpu(be).dnnl();
   std::lock_guard<std::mutex> lock(ctx.mutex());
   std::string key = conv_key(op, xs, ws, false, g);
   auto cached = ctx.op(key, [&] {
@@ -64,10 +63,9 @@ void CpuBackend::conv_backward_data(const Tensor& dy, const Tensor& w, Tensor& d
           key);
 }
 
-void CpuBackend::conv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
-                                       Tensor* dbias, const ConvGeom& g) {
+void conv_backward_weights(BackendImpl& be, const Tensor& x, const Tensor& dy, Tensor& dw,
+                           Tensor* dbias, const ConvGeom& g) {
   const char* op = "conv_backward_weights";
-  check_conv_backward_weights(op, x, dy, dw, dbias, g);
   const Shape &xs = x.shape(), &ws = dw.shape();
   if (xs[0] == 0) {  // no samples: the gradients are zero
     std::memset(dw.data(), 0, dw.bytes());
@@ -75,7 +73,7 @@ void CpuBackend::conv_backward_weights(const Tensor& x, const Tensor& dy, Tensor
     return;
   }
 
-  DnnlContext& ctx = dnnl();
+  DnnlContext& ctx = cpu(be).dnnl();
   std::lock_guard<std::mutex> lock(ctx.mutex());
   std::string key = conv_key(op, xs, ws, dbias != nullptr, g);
   auto cached = ctx.op(key, [&] {
@@ -98,6 +96,12 @@ void CpuBackend::conv_backward_weights(const Tensor& x, const Tensor& dy, Tensor
                 {DNNL_ARG_DIFF_WEIGHTS, dw.data()}};
   if (dbias) ptrs.emplace_back(DNNL_ARG_DIFF_BIAS, dbias->data());
   ctx.run(*cached, ptrs, key);
+}
+
+void add_conv_ops(BackendOps& t) {
+  t.conv_forward = conv_forward;
+  t.conv_backward_data = conv_backward_data;
+  t.conv_backward_weights = conv_backward_weights;
 }
 
 }  // namespace useg::cpu

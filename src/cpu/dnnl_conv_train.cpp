@@ -12,6 +12,7 @@
 
 #include "cpu/cpu_backend.h"
 #include "cpu/dnnl_conv_util.h"
+#include "useg/error.h"
 
 namespace useg::cpu {
 
@@ -49,14 +50,11 @@ const memory::desc& prim_md(const DnnlOp& op, int arg) {
 
 }  // namespace
 
-Backend::ConvSaved CpuBackend::conv_forward_training(const Tensor& x, const Tensor& w,
-                                                     const Tensor* bias, Tensor& y,
-                                                     const ConvGeom& g) {
-  const char* op = "conv_forward_training";
-  check_conv_forward(op, x, w, bias, y, g);
+Backend::ConvSaved conv_forward_training(BackendImpl& be, const Tensor& x, const Tensor& w,
+                                         const Tensor* bias, Tensor& y, const ConvGeom& g) {
   const Shape &xs = x.shape(), &ws = w.shape();
   if (xs[0] == 0) return nullptr;
-  DnnlContext& ctx = dnnl();
+  DnnlContext& ctx = cpu(be).dnnl();
   std::lock_guard<std::mutex> lock(ctx.mutex());
   const bool flat = use_2d(xs, g);
   // The forward op with its source given in the primitive's own layout.
@@ -88,12 +86,10 @@ Backend::ConvSaved CpuBackend::conv_forward_training(const Tensor& x, const Tens
   return saved;
 }
 
-void CpuBackend::conv_backward(const Tensor& x, const Tensor& dy, const Tensor& w, Tensor* dx,
-                               Tensor& dw, Tensor* dbias, const ConvGeom& g,
-                               const ConvSaved& saved_handle) {
+void conv_backward(BackendImpl& be, const Tensor& x, const Tensor& dy, const Tensor& w, Tensor* dx,
+                   Tensor& dw, Tensor* dbias, const ConvGeom& g,
+                   const Backend::ConvSaved& saved_handle) {
   const char* op = "conv_backward";
-  check_conv_backward_weights(op, x, dy, dw, dbias, g);
-  if (dx) check_conv_backward_data(op, dy, w, *dx, g);
   USEG_CHECK(w.shape() == dw.shape(), op << ": weight " << w.shape().str() << " and dw "
                                          << dw.shape().str() << " differ");
   const Shape &xs = x.shape(), &ws = dw.shape();
@@ -104,7 +100,7 @@ void CpuBackend::conv_backward(const Tensor& x, const Tensor& dy, const Tensor& 
   }
   // Handles come from this backend's conv_forward_training for the same x (see backend.h).
   const auto* saved = static_cast<const SavedInput*>(saved_handle.get());
-  DnnlContext& ctx = dnnl();
+  DnnlContext& ctx = cpu(be).dnnl();
   std::lock_guard<std::mutex> lock(ctx.mutex());
   const bool flat = use_2d(xs, g);
   const memory::desc dy_plain = plain_md(dy.shape(), flat);
@@ -161,6 +157,11 @@ void CpuBackend::conv_backward(const Tensor& x, const Tensor& dy, const Tensor& 
           {{DNNL_ARG_DIFF_DST, dy_blk}, {DNNL_ARG_WEIGHTS, w.data()},
            {DNNL_ARG_DIFF_SRC, dx->data()}},
           dkey);
+}
+
+void add_conv_training_ops(BackendOps& t) {
+  t.conv_forward_training = conv_forward_training;
+  t.conv_backward = conv_backward;
 }
 
 }  // namespace useg::cpu

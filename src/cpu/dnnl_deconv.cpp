@@ -8,21 +8,13 @@
 
 #include "cpu/cpu_backend.h"
 #include "cpu/dnnl_context.h"
-#include "cpu/dnnl_checks.h"
+#include "core/op_checks.h"
 
 namespace useg::cpu {
 
 namespace {
 
 using dnnl::memory;
-
-Shape deconv_out_shape(const char* op, const Shape& x, int64_t cout, const ConvGeom& g) {
-  for (int a = 0; a < 3; ++a)
-    USEG_CHECK((x[2 + a] - 1) * g.stride[a] - 2 * g.pad[a] + g.kernel[a] >= 1,
-               op << ": input " << x.str() << " with " << geom_str(g)
-                  << " gives an empty output");
-  return deconv_output_shape(x, cout, g);
-}
 
 bool use_2d(const Shape& x, const ConvGeom& g) {
   return x[2] == 1 && g.kernel[0] == 1 && g.pad[0] == 0;
@@ -70,23 +62,13 @@ dnnl::deconvolution_forward::primitive_desc fwd_pd(const DnnlContext& ctx, const
 
 }  // namespace
 
-void CpuBackend::deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                                const ConvGeom& g) {
+void deconv_forward(BackendImpl& be, const Tensor& x, const Tensor& w, const Tensor* bias,
+                    Tensor& y, const ConvGeom& g) {
   const char* op = "deconv_forward";
-  check_geom(op, g);
-  check_ncdhw(op, "input", x);
-  check_weight(op, "weight", w, g);
-  check_ncdhw(op, "output", y);
   const Shape &xs = x.shape(), &ws = w.shape();
-  USEG_CHECK(ws[0] == xs[1], op << ": weight " << ws.str() << " (Ci, Co, k...) expects " << ws[0]
-                                << " input channels, input is " << xs.str());
-  if (bias)
-    check_vector(op, "bias", *bias, ws[1], "one per output channel of weight " + ws.str());
-  check_shape(op, "output", y, deconv_out_shape(op, xs, ws[1], g),
-              "input " + xs.str() + ", weight " + ws.str() + ", " + geom_str(g));
   if (xs[0] == 0) return;
 
-  DnnlContext& ctx = dnnl();
+  DnnlContext& ctx = cpu(be).dnnl();
   std::lock_guard<std::mutex> lock(ctx.mutex());
   std::string key = deconv_key(op, xs, ws, bias != nullptr, g);
   auto cached = ctx.op(key, [&] {
@@ -103,21 +85,13 @@ void CpuBackend::deconv_forward(const Tensor& x, const Tensor& w, const Tensor* 
   ctx.run(*cached, ptrs, key);
 }
 
-void CpuBackend::deconv_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx,
-                                      const ConvGeom& g) {
+void deconv_backward_data(BackendImpl& be, const Tensor& dy, const Tensor& w, Tensor& dx,
+                          const ConvGeom& g) {
   const char* op = "deconv_backward_data";
-  check_geom(op, g);
-  check_ncdhw(op, "dy", dy);
-  check_weight(op, "weight", w, g);
-  check_ncdhw(op, "dx", dx);
   const Shape &xs = dx.shape(), &ws = w.shape();
-  USEG_CHECK(ws[0] == xs[1], op << ": weight " << ws.str() << " (Ci, Co, k...) expects " << ws[0]
-                                << " input channels, dx is " << xs.str());
-  check_shape(op, "dy", dy, deconv_out_shape(op, xs, ws[1], g),
-              "dx " + xs.str() + ", weight " + ws.str() + ", " + geom_str(g));
   if (xs[0] == 0) return;
 
-  DnnlContext& ctx = dnnl();
+  DnnlContext& ctx = cpu(be).dnnl();
   std::lock_guard<std::mutex> lock(ctx.mutex());
   std::string key = deconv_key(op, xs, ws, false, g);
   auto cached = ctx.op(key, [&] {
@@ -138,27 +112,17 @@ void CpuBackend::deconv_backward_data(const Tensor& dy, const Tensor& w, Tensor&
           key);
 }
 
-void CpuBackend::deconv_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
-                                         Tensor* dbias, const ConvGeom& g) {
+void deconv_backward_weights(BackendImpl& be, const Tensor& x, const Tensor& dy, Tensor& dw,
+                             Tensor* dbias, const ConvGeom& g) {
   const char* op = "deconv_backward_weights";
-  check_geom(op, g);
-  check_ncdhw(op, "input", x);
-  check_ncdhw(op, "dy", dy);
-  check_weight(op, "dw", dw, g);
   const Shape &xs = x.shape(), &ws = dw.shape();
-  USEG_CHECK(ws[0] == xs[1], op << ": dw " << ws.str() << " (Ci, Co, k...) expects " << ws[0]
-                                << " input channels, input is " << xs.str());
-  if (dbias)
-    check_vector(op, "dbias", *dbias, ws[1], "one per output channel of dw " + ws.str());
-  check_shape(op, "dy", dy, deconv_out_shape(op, xs, ws[1], g),
-              "input " + xs.str() + ", dw " + ws.str() + ", " + geom_str(g));
   if (xs[0] == 0) {  // no samples: the gradients are zero
     std::memset(dw.data(), 0, dw.bytes());
     if (dbias) std::memset(dbias->data(), 0, dbias->bytes());
     return;
   }
 
-  DnnlContext& ctx = dnnl();
+  DnnlContext& ctx = cpu(be).dnnl();
   std::lock_guard<std::mutex> lock(ctx.mutex());
   std::string key = deconv_key(op, xs, ws, dbias != nullptr, g);
   auto cached = ctx.op(key, [&] {
@@ -182,6 +146,12 @@ void CpuBackend::deconv_backward_weights(const Tensor& x, const Tensor& dy, Tens
                 {DNNL_ARG_DIFF_WEIGHTS, dw.data()}};
   if (dbias) ptrs.emplace_back(DNNL_ARG_DIFF_BIAS, dbias->data());
   ctx.run(*cached, ptrs, key);
+}
+
+void add_deconv_ops(BackendOps& t) {
+  t.deconv_forward = deconv_forward;
+  t.deconv_backward_data = deconv_backward_data;
+  t.deconv_backward_weights = deconv_backward_weights;
 }
 
 }  // namespace useg::cpu

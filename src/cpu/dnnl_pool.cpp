@@ -13,20 +13,13 @@
 #include "cpu/cpu_backend.h"
 #include "cpu/parallel.h"
 #include "cpu/dnnl_context.h"
-#include "cpu/dnnl_checks.h"
+#include "core/op_checks.h"
 
 namespace useg::cpu {
 
 namespace {
 
 using dnnl::memory;
-
-Shape pool_out_shape(const char* op, const Shape& x, const PoolGeom& g) {
-  for (int a = 0; a < 3; ++a)
-    USEG_CHECK(x[2 + a] >= g.kernel[a], op << ": pooling window " << axes_str(g.kernel)
-                                           << " is larger than the input " << x.str());
-  return pool_output_shape(x, g);
-}
 
 std::string pool_key(const char* op, const Shape& x, const PoolGeom& g) {
   std::ostringstream os;
@@ -74,23 +67,13 @@ dnnl::pooling_forward::primitive_desc fwd_pd(const DnnlContext& ctx, const PoolD
   return {desc, ctx.attr(), ctx.engine()};
 }
 
-void check_pool(const char* op, const Tensor& x, const Tensor& y, const char* y_role,
-                const PoolGeom& g) {
-  check_geom(op, g);
-  check_ncdhw(op, "input", x);
-  check_ncdhw(op, y_role, y);
-  check_shape(op, y_role, y, pool_out_shape(op, x.shape(), g),
-              "input " + x.shape().str() + ", " + geom_str(g));
-}
-
 }  // namespace
 
-void CpuBackend::maxpool_forward(const Tensor& x, Tensor& y, const PoolGeom& g) {
+void maxpool_forward(BackendImpl& be, const Tensor& x, Tensor& y, const PoolGeom& g) {
   const char* op = "maxpool_forward";
-  check_pool(op, x, y, "output", g);
   if (x.shape()[0] == 0) return;
 
-  DnnlContext& ctx = dnnl();
+  DnnlContext& ctx = cpu(be).dnnl();
   std::lock_guard<std::mutex> lock(ctx.mutex());
   std::string key = pool_key(op, x.shape(), g);
   auto cached = ctx.op(key, [&] {
@@ -107,12 +90,8 @@ void CpuBackend::maxpool_forward(const Tensor& x, Tensor& y, const PoolGeom& g) 
 // plus reorders of x, dy and dx to and from the blocked layout; here each window's first maximum
 // is found in x and receives dy directly. Planes (n, c) are independent, so overlapping windows
 // accumulate without races.
-void CpuBackend::maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx,
-                                  const PoolGeom& g) {
-  const char* op = "maxpool_backward";
-  check_pool(op, x, dy, "dy", g);
-  check_ncdhw(op, "dx", dx);
-  check_shape(op, "dx", dx, x.shape(), "input " + x.shape().str());
+void maxpool_backward(BackendImpl& be, const Tensor& x, const Tensor& dy, Tensor& dx,
+                      const PoolGeom& g) {
   const Shape &xs = x.shape(), &ys = dy.shape();
   const int64_t planes = xs.n() * xs.c(), D = xs.d(), H = xs.h(), W = xs.w();
   const int64_t OD = ys.d(), OH = ys.h(), OW = ys.w();
@@ -141,6 +120,11 @@ void CpuBackend::maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx,
           dp[best] += gp[(od * OH + oh) * OW + ow];
         }
   }
+}
+
+void add_pool_ops(BackendOps& t) {
+  t.maxpool_forward = maxpool_forward;
+  t.maxpool_backward = maxpool_backward;
 }
 
 }  // namespace useg::cpu

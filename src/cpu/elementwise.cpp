@@ -17,7 +17,6 @@
 namespace useg::cpu {
 namespace {
 
-constexpr Device kCpu = Device::CPU;
 
 static_assert(int(Activation::Identity) == ops::kActIdentity &&
                   int(Activation::ReLU) == ops::kActReLU &&
@@ -42,9 +41,8 @@ void activation_backward_loop(float alpha, const float* x, const float* y, const
 
 }  // namespace
 
-void CpuBackend::activation_forward(Activation a, float alpha, const Tensor& x, Tensor& y) {
+void activation_forward(BackendImpl& be, Activation a, float alpha, const Tensor& x, Tensor& y) {
   const char* op = "activation_forward";
-  check_activation_forward(x, y, kCpu);
   const float* xp = x.data();
   float* yp = y.data();
   const int64_t n = x.numel();
@@ -61,10 +59,9 @@ void CpuBackend::activation_forward(Activation a, float alpha, const Tensor& x, 
   USEG_THROW(op << ": unknown activation " << int(a));
 }
 
-void CpuBackend::activation_backward(Activation a, float alpha, const Tensor& x, const Tensor& y,
-                                     const Tensor& dy, Tensor& dx) {
+void activation_backward(BackendImpl& be, Activation a, float alpha, const Tensor& x,
+                         const Tensor& y, const Tensor& dy, Tensor& dx) {
   const char* op = "activation_backward";
-  check_activation_backward(a, x, y, dy, dx, kCpu);
   const float* xp = x.data();
   const float* yp = y.data();
   const float* dyp = dy.data();
@@ -86,23 +83,18 @@ void CpuBackend::activation_backward(Activation a, float alpha, const Tensor& x,
   USEG_THROW(op << ": unknown activation " << int(a));
 }
 
-void CpuBackend::fill(Tensor& t, float value) {
-  check_tensor("fill", "t", t, kCpu);
+void fill(BackendImpl& be, Tensor& t, float value) {
   float* p = t.data();
   const int64_t n = t.numel();
 #pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) p[i] = value;
 }
 
-void CpuBackend::copy(const Tensor& src, Tensor& dst) {
-  check_tensor("copy", "src", src, kCpu);
-  check_tensor("copy", "dst", dst, kCpu);
-  check_same_shape("copy", "src", src, "dst", dst);
+void copy(BackendImpl& be, const Tensor& src, Tensor& dst) {
   if (src.data() != dst.data()) std::memmove(dst.data(), src.data(), src.bytes());
 }
 
-void CpuBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
-  check_binary("add", a, b, y, kCpu);
+void add(BackendImpl& be, const Tensor& a, const Tensor& b, Tensor& y) {
   const float* ap = a.data();
   const float* bp = b.data();
   float* yp = y.data();
@@ -111,10 +103,7 @@ void CpuBackend::add(const Tensor& a, const Tensor& b, Tensor& y) {
   for (int64_t i = 0; i < n; ++i) yp[i] = ops::add_element(ap[i], bp[i]);
 }
 
-void CpuBackend::axpy(float alpha, const Tensor& x, Tensor& y) {
-  check_tensor("axpy", "x", x, kCpu);
-  check_tensor("axpy", "y", y, kCpu);
-  check_same_shape("axpy", "x", x, "y", y);
+void axpy(BackendImpl& be, float alpha, const Tensor& x, Tensor& y) {
   const float* xp = x.data();
   float* yp = y.data();
   const int64_t n = x.numel();
@@ -122,16 +111,14 @@ void CpuBackend::axpy(float alpha, const Tensor& x, Tensor& y) {
   for (int64_t i = 0; i < n; ++i) yp[i] = ops::axpy_element(alpha, xp[i], yp[i]);
 }
 
-void CpuBackend::scale(Tensor& x, float s) {
-  check_tensor("scale", "x", x, kCpu);
+void scale(BackendImpl& be, Tensor& x, float s) {
   float* p = x.data();
   const int64_t n = x.numel();
 #pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) p[i] = ops::scale_element(p[i], s);
 }
 
-void CpuBackend::mul(const Tensor& a, const Tensor& b, Tensor& y) {
-  check_binary("mul", a, b, y, kCpu);
+void mul(BackendImpl& be, const Tensor& a, const Tensor& b, Tensor& y) {
   const float* ap = a.data();
   const float* bp = b.data();
   float* yp = y.data();
@@ -140,8 +127,7 @@ void CpuBackend::mul(const Tensor& a, const Tensor& b, Tensor& y) {
   for (int64_t i = 0; i < n; ++i) yp[i] = ops::mul_element(ap[i], bp[i]);
 }
 
-double CpuBackend::sum_squares(const Tensor& x) {
-  check_tensor("sum_squares", "x", x, kCpu);
+double sum_squares(BackendImpl& be, const Tensor& x) {
   const float* p = x.data();
   double out = 0.0;
   reduce_rows(1, 1, x.numel(), 1, &out, [&](int64_t, int64_t, int64_t b, int64_t e, double* acc) {
@@ -152,8 +138,7 @@ double CpuBackend::sum_squares(const Tensor& x) {
   return out;
 }
 
-bool CpuBackend::all_finite(const Tensor& x) {
-  check_tensor("all_finite", "x", x, kCpu);
+bool all_finite(BackendImpl& be, const Tensor& x) {
   const float* p = x.data();
   const int64_t n = x.numel();
   bool ok = true;
@@ -162,8 +147,7 @@ bool CpuBackend::all_finite(const Tensor& x) {
   return ok;
 }
 
-void CpuBackend::concat_channels(const Tensor& a, const Tensor& b, Tensor& y) {
-  check_concat("concat_channels", a, b, y, kCpu);
+void concat_channels(BackendImpl& be, const Tensor& a, const Tensor& b, Tensor& y) {
   const Shape& sy = y.shape();
   const int64_t ca = a.shape().c(), cb = b.shape().c(), S = sy.spatial();
   const int64_t rows = sy.n() * sy.c();
@@ -178,8 +162,7 @@ void CpuBackend::concat_channels(const Tensor& a, const Tensor& b, Tensor& y) {
   }
 }
 
-void CpuBackend::split_channels(const Tensor& y, Tensor& a, Tensor& b) {
-  check_concat("split_channels", a, b, y, kCpu);
+void split_channels(BackendImpl& be, const Tensor& y, Tensor& a, Tensor& b) {
   const Shape& sy = y.shape();
   const int64_t ca = a.shape().c(), cb = b.shape().c(), S = sy.spatial();
   const int64_t rows = sy.n() * sy.c();
@@ -194,8 +177,7 @@ void CpuBackend::split_channels(const Tensor& y, Tensor& a, Tensor& b) {
   }
 }
 
-void CpuBackend::softmax_channels(const Tensor& x, Tensor& y) {
-  check_softmax(x, y, kCpu);
+void softmax_channels(BackendImpl& be, const Tensor& x, Tensor& y) {
   const Shape& s = x.shape();
   const int64_t S = s.spatial(), voxels = s.n() * S, C = s.c();
   const float* xp = x.data();
@@ -208,8 +190,8 @@ void CpuBackend::softmax_channels(const Tensor& x, Tensor& y) {
   }
 }
 
-void CpuBackend::dropout_forward(const Tensor& x, float p, uint64_t seed, Tensor& y, Tensor& mask) {
-  check_dropout(x, p, y, mask, kCpu);
+void dropout_forward(BackendImpl& be, const Tensor& x, float p, uint64_t seed, Tensor& y,
+                     Tensor& mask) {
   const float scale = ops::dropout_scale(p);
   const float* xp = x.data();
   float* yp = y.data();
@@ -218,6 +200,23 @@ void CpuBackend::dropout_forward(const Tensor& x, float p, uint64_t seed, Tensor
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i)
     yp[i] = ops::dropout_element(xp[i], p, scale, seed, uint64_t(i), &mp[i]);
+}
+
+void add_elementwise_ops(BackendOps& t) {
+  t.activation_forward = activation_forward;
+  t.activation_backward = activation_backward;
+  t.fill = fill;
+  t.copy = copy;
+  t.add = add;
+  t.axpy = axpy;
+  t.scale = scale;
+  t.mul = mul;
+  t.sum_squares = sum_squares;
+  t.all_finite = all_finite;
+  t.concat_channels = concat_channels;
+  t.split_channels = split_channels;
+  t.softmax_channels = softmax_channels;
+  t.dropout_forward = dropout_forward;
 }
 
 }  // namespace useg::cpu

@@ -14,7 +14,6 @@
 namespace useg::cpu {
 namespace {
 
-constexpr Device kCpu = Device::CPU;
 constexpr const char* kOp = "loss_forward_backward";
 
 // Throws naming the first voxel whose label is not a class index in 0..C-1.
@@ -150,12 +149,16 @@ double elementwise_loss(const LossSpec& spec, const Tensor& logits, const Tensor
 
 }  // namespace
 
-double CpuBackend::loss_forward_backward(const LossSpec& spec, const Tensor& logits,
-                                         const Tensor& target, Tensor* dlogits) {
-  const LossTarget kind = check_loss(spec, logits, target, dlogits, kCpu);
+double loss_forward_backward(BackendImpl& be, const LossSpec& spec, const Tensor& logits,
+                             const Tensor& target, Tensor* dlogits) {
+  const LossTarget kind = loss_target(spec, logits, target);
   if (!kind.dense) check_labels(target, logits.shape().c());
   return kind.elementwise ? elementwise_loss(spec, logits, target, kind.dense, dlogits)
                           : softmax_loss(spec, logits, target, dlogits);
+}
+
+void add_loss_ops(BackendOps& t) {
+  t.loss_forward_backward = loss_forward_backward;
 }
 
 }  // namespace useg::cpu

@@ -14,7 +14,6 @@
 namespace useg::cpu {
 namespace {
 
-constexpr Device kCpu = Device::CPU;
 
 // Where the values of each statistics group live in an NCDHW tensor: group r is made of
 // `segments` runs of `len` contiguous values, run j starting at r * row_stride + j * seg_stride.
@@ -123,15 +122,11 @@ void norm_backward(const Shape& s, const Groups& g, bool per_sample, const float
 
 }  // namespace
 
-void CpuBackend::instance_norm_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta,
-                                       float eps, Tensor& y, Tensor* save_mean,
-                                       Tensor* save_invstd) {
-  const char* op = "instance_norm_forward";
-  check_norm_forward(op, x, gamma, beta, eps, y, kCpu);
+void instance_norm_forward(BackendImpl& be, const Tensor& x, const Tensor* gamma,
+                           const Tensor* beta, float eps, Tensor& y, Tensor* save_mean,
+                           Tensor* save_invstd) {
   const Shape& s = x.shape();
   const int64_t groups = s.n() * s.c();
-  if (save_mean) check_vector(op, "save_mean", *save_mean, groups, "N*C", kCpu);
-  if (save_invstd) check_vector(op, "save_invstd", *save_invstd, groups, "N*C", kCpu);
 
   const Groups g = instance_groups(s);
   std::vector<double> mean, sq_dev;
@@ -146,25 +141,18 @@ void CpuBackend::instance_norm_forward(const Tensor& x, const Tensor* gamma, con
   if (save_invstd) std::copy(invstd_f.begin(), invstd_f.end(), save_invstd->data());
 }
 
-void CpuBackend::instance_norm_backward(const Tensor& x, const Tensor& dy, const Tensor* gamma,
-                                        const Tensor& save_mean, const Tensor& save_invstd,
-                                        Tensor& dx, Tensor* dgamma, Tensor* dbeta) {
-  const char* op = "instance_norm_backward";
-  check_norm_backward(op, x, dy, gamma, save_mean, save_invstd, x.shape().n() * x.shape().c(),
-                      "N*C", dx, dgamma, dbeta, kCpu);
+void instance_norm_backward(BackendImpl& be, const Tensor& x, const Tensor& dy, const Tensor* gamma,
+                            const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
+                            Tensor* dgamma, Tensor* dbeta) {
   norm_backward(x.shape(), instance_groups(x.shape()), true, x.data(), dy.data(),
                 gamma ? gamma->data() : nullptr, save_mean.data(), save_invstd.data(), dx.data(),
                 dgamma ? dgamma->data() : nullptr, dbeta ? dbeta->data() : nullptr);
 }
 
-void CpuBackend::batch_norm_forward_training(const Tensor& x, const Tensor* gamma,
-                                             const Tensor* beta, float eps, float momentum,
-                                             Tensor& running_mean, Tensor& running_var, Tensor& y,
-                                             Tensor& save_mean, Tensor& save_invstd) {
-  const char* op = "batch_norm_forward_training";
-  check_norm_forward(op, x, gamma, beta, eps, y, kCpu);
-  check_batch_norm_training(op, x, momentum, running_mean, running_var, save_mean, save_invstd,
-                            kCpu);
+void batch_norm_forward_training(BackendImpl& be, const Tensor& x, const Tensor* gamma,
+                                 const Tensor* beta, float eps, float momentum,
+                                 Tensor& running_mean, Tensor& running_var, Tensor& y,
+                                 Tensor& save_mean, Tensor& save_invstd) {
   const Shape& s = x.shape();
   const Groups g = batch_groups(s);
   std::vector<double> mean, sq_dev;
@@ -182,13 +170,9 @@ void CpuBackend::batch_norm_forward_training(const Tensor& x, const Tensor* gamm
   apply_forward(s, x.data(), y.data(), sm, si, false, gamma, beta);
 }
 
-void CpuBackend::batch_norm_forward_inference(const Tensor& x, const Tensor* gamma,
-                                              const Tensor* beta, const Tensor& running_mean,
-                                              const Tensor& running_var, float eps, Tensor& y) {
-  const char* op = "batch_norm_forward_inference";
-  check_norm_forward(op, x, gamma, beta, eps, y, kCpu);
-  check_channel_param(op, "running_mean", running_mean, x, kCpu);
-  check_channel_param(op, "running_var", running_var, x, kCpu);
+void batch_norm_forward_inference(BackendImpl& be, const Tensor& x, const Tensor* gamma,
+                                  const Tensor* beta, const Tensor& running_mean,
+                                  const Tensor& running_var, float eps, Tensor& y) {
   const int64_t C = x.shape().c();
   std::vector<float> invstd(C);
   for (int64_t c = 0; c < C; ++c) invstd[c] = ops::norm_invstd(running_var.data()[c], eps);
@@ -196,15 +180,20 @@ void CpuBackend::batch_norm_forward_inference(const Tensor& x, const Tensor* gam
                 beta);
 }
 
-void CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor* gamma,
-                                     const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
-                                     Tensor* dgamma, Tensor* dbeta) {
-  const char* op = "batch_norm_backward";
-  check_norm_backward(op, x, dy, gamma, save_mean, save_invstd, x.shape().c(), "C", dx, dgamma,
-                      dbeta, kCpu);
+void batch_norm_backward(BackendImpl& be, const Tensor& x, const Tensor& dy, const Tensor* gamma,
+                         const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
+                         Tensor* dgamma, Tensor* dbeta) {
   norm_backward(x.shape(), batch_groups(x.shape()), false, x.data(), dy.data(),
                 gamma ? gamma->data() : nullptr, save_mean.data(), save_invstd.data(), dx.data(),
                 dgamma ? dgamma->data() : nullptr, dbeta ? dbeta->data() : nullptr);
+}
+
+void add_norm_ops(BackendOps& t) {
+  t.instance_norm_forward = instance_norm_forward;
+  t.instance_norm_backward = instance_norm_backward;
+  t.batch_norm_forward_training = batch_norm_forward_training;
+  t.batch_norm_forward_inference = batch_norm_forward_inference;
+  t.batch_norm_backward = batch_norm_backward;
 }
 
 }  // namespace useg::cpu

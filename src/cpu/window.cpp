@@ -7,14 +7,8 @@
 
 namespace useg::cpu {
 
-namespace {
-constexpr Device kCpu = Device::CPU;
-}
-
-void CpuBackend::window_accumulate(const Tensor& probs, int64_t n, const Tensor& weight,
-                                   const std::array<int64_t, 3>& offset, Tensor& accum,
-                                   Tensor& weight_sum) {
-  check_window_accumulate(probs, n, weight, accum, weight_sum, kCpu);
+void window_accumulate(BackendImpl& be, const Tensor& probs, int64_t n, const Tensor& weight,
+                       const std::array<int64_t, 3>& offset, Tensor& accum, Tensor& weight_sum) {
   const Shape &ps = probs.shape(), &as = accum.shape();
 
   // The part of the window inside the volume, in window coordinates.
@@ -43,8 +37,7 @@ void CpuBackend::window_accumulate(const Tensor& probs, int64_t n, const Tensor&
   }
 }
 
-void CpuBackend::argmax_channels(const Tensor& x, Tensor& labels) {
-  check_argmax(x, labels, kCpu);
+void argmax_channels(BackendImpl& be, const Tensor& x, Tensor& labels) {
   const Shape& s = x.shape();
   const int64_t S = s.spatial(), C = s.c(), voxels = s.n() * S;
   const float* xp = x.data();
@@ -52,6 +45,11 @@ void CpuBackend::argmax_channels(const Tensor& x, Tensor& labels) {
 #pragma omp parallel for schedule(static)
   for (int64_t v = 0; v < voxels; ++v)
     lp[v] = float(ops::argmax_voxel(xp + (v / S) * C * S + v % S, int(C), S));
+}
+
+void add_window_ops(BackendOps& t) {
+  t.window_accumulate = window_accumulate;
+  t.argmax_channels = argmax_channels;
 }
 
 }  // namespace useg::cpu

@@ -81,6 +81,17 @@ TEST(BenchCli, ForwardReportsTheAnalyticGflopInTotalAndPerLayer) {
   EXPECT_EQ(j2["what"], "forward (per-op API path)");
   EXPECT_EQ(j2["precision"], "fp32");
   EXPECT_NEAR(j2["gflop"].get<double>(), expected, 1e-12 * expected);
+  EXPECT_NEAR(layer_gflop(j2), expected, 1e-6 * expected) << "per-op layers add up too";
+  // --no-layers times the per-op network as a user runs it: no op timer (which synchronizes
+  // after every op) is installed, so no layer is reported.
+  const fs::path out3 = s.root / "nolayers.json";
+  auto r3 = test::run_useg("bench --config " + s.config.string() +
+                           " --shape 32 48 --repeat 1 --threads 1 --no-plan --no-layers --json " +
+                           out3.string());
+  ASSERT_EQ(r3.status, 0) << r3.output;
+  nlohmann::json j3 = read_json(out3);
+  EXPECT_TRUE(j3["layers"].empty()) << j3["layers"].dump();
+  EXPECT_EQ(r3.output.find("per layer"), std::string::npos) << r3.output;
 }
 
 // --conv-algorithm reaches the plan: --verbose lists each step's implementation, and the

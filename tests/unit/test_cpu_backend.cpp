@@ -25,7 +25,7 @@ ConvGeom geom_3x3_same() {
 
 TEST(CpuBackend, RepeatedShapesReuseCachedPrimitives) {
   auto be = make_backend(Device::CPU);
-  cpu::DnnlContext& ctx = dynamic_cast<cpu::CpuBackend&>(*be).dnnl();
+  cpu::DnnlContext& ctx = dynamic_cast<cpu::CpuBackend&>(be->impl()).dnnl();
   ConvGeom g = geom_3x3_same();
   Tensor x = test::random_tensor(Shape{1, 8, 1, 6, 5}, 1);
   Tensor w = test::random_tensor(Shape{8, 8, 1, 3, 3}, 2);
