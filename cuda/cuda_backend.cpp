@@ -20,6 +20,7 @@ CudaBackend::CudaBackend(const BackendOptions& opts, Precision precision)
   add_norm_ops(ops);
   add_optim_ops(ops);
   add_pool_window_ops(ops);
+  add_global_pool_ops(ops);
 }
 
 CudaBackend::~CudaBackend() {

@@ -65,5 +65,6 @@ void add_loss_ops(BackendOps& t);         // loss.cpp
 void add_norm_ops(BackendOps& t);         // norm.cpp
 void add_optim_ops(BackendOps& t);        // optim.cpp
 void add_pool_window_ops(BackendOps& t);  // pool_window.cpp
+void add_global_pool_ops(BackendOps& t);  // global_pool.cpp
 
 }  // namespace useg::gpu

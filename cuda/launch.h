@@ -107,6 +107,13 @@ void launch_sum_squares(const float* x, int64_t n, double* partials, cudaStream_
 void launch_row_totals(const double* partials, int64_t rows, int64_t chunks, int k,
                        double* totals, float* out_float, cudaStream_t stream);
 
+// ----------------------------------------------------- global_pool_kernels.cu (global pooling)
+// y[r] = ops::global_avg_value(totals[r], count); dx[r * count + i] = dy[r] / count.
+void launch_global_avg_finish(const double* totals, int64_t rows, int64_t count, float* y,
+                              cudaStream_t stream);
+void launch_global_avg_backward(const float* dy, int64_t rows, int64_t count, float* dx,
+                                cudaStream_t stream);
+
 // ------------------------------------------------------------- norm_kernels.cu (norm steps)
 // mean[r] = norm_mean(totals[r], count)
 void launch_norm_mean(const double* totals, int64_t rows, double count, double* mean,

@@ -187,6 +187,11 @@ class Backend {
   void maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx,
                         const PoolGeom& g);
 
+  // ---- global average pooling: y [N, C, 1, 1, 1] = the mean of each channel of x
+  // [N, C, D, H, W]; backward gives every position dy / (D*H*W) (dx overwritten).
+  void global_avg_pool_forward(const Tensor& x, Tensor& y);
+  void global_avg_pool_backward(const Tensor& dy, Tensor& dx);
+
   // ---- instance norm: statistics per (n, c) over D*H*W, biased variance.
   // gamma/beta [C] or null (no affine). save_mean/save_invstd [N*C] (may be null in inference).
   void instance_norm_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta,

@@ -162,6 +162,18 @@ void Backend::maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, co
         [&] { USEG_OP(maxpool_backward)(*m_impl, x, dy, dx, g); });
 }
 
+void Backend::global_avg_pool_forward(const Tensor& x, Tensor& y) {
+  check_global_avg_pool("global_avg_pool_forward", x, "x", y, "y", device());
+  timed([&] { return key("global_avg_pool_forward", x); }, 0,
+        [&] { USEG_OP(global_avg_pool_forward)(*m_impl, x, y); });
+}
+
+void Backend::global_avg_pool_backward(const Tensor& dy, Tensor& dx) {
+  check_global_avg_pool("global_avg_pool_backward", dx, "dx", dy, "dy", device());
+  timed([&] { return key("global_avg_pool_backward", dx); }, 0,
+        [&] { USEG_OP(global_avg_pool_backward)(*m_impl, dy, dx); });
+}
+
 // ---------------------------------------------------------------------------- normalization
 void Backend::instance_norm_forward(const Tensor& x, const Tensor* gamma, const Tensor* beta,
                                     float eps, Tensor& y, Tensor* save_mean,

@@ -99,6 +99,10 @@ void check_deconv_backward_weights(const Tensor& x, const Tensor& dy, const Tens
 void check_maxpool_forward(const Tensor& x, const Tensor& y, const PoolGeom& g, Device device);
 void check_maxpool_backward(const Tensor& x, const Tensor& dy, const Tensor& dx,
                             const PoolGeom& g, Device device);
+// Global pooling: `pooled` is [N, C, 1, 1, 1] for `full` [N, C, D, H, W] (forward: full = x,
+// pooled = y; backward: full = dx, pooled = dy).
+void check_global_avg_pool(const char* op, const Tensor& full, const char* full_name,
+                           const Tensor& pooled, const char* pooled_name, Device device);
 // "kernel 1x3x3 stride 1x1x1 pad 0x1x1" (and without pad for pooling), as the messages say it.
 std::string geom_str(const ConvGeom& g);
 std::string geom_str(const PoolGeom& g);

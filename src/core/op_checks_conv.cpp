@@ -221,4 +221,14 @@ void check_maxpool_backward(const Tensor& x, const Tensor& dy, const Tensor& dx,
   check_shape(op, "dx", dx, x.shape(), "input " + x.shape().str());
 }
 
+// ---------------------------------------------------------------------- global pooling
+void check_global_avg_pool(const char* op, const Tensor& full, const char* full_name,
+                           const Tensor& pooled, const char* pooled_name, Device device) {
+  check_ncdhw(op, full_name, full, device);
+  check_activation(op, pooled_name, pooled, device);
+  const Shape& f = full.shape();
+  check_shape(op, pooled_name, pooled, Shape{f[0], f[1], 1, 1, 1},
+              std::string(full_name) + " " + f.str());
+}
+
 }  // namespace useg

@@ -125,6 +125,7 @@ CpuBackend::CpuBackend(const BackendOptions& opts) {
   add_optim_ops(ops);
   add_window_ops(ops);
   add_flip_ops(ops);
+  add_global_pool_ops(ops);
 }
 
 CpuBackend::~CpuBackend() = default;

@@ -43,5 +43,6 @@ void add_loss_ops(BackendOps& t);           // loss.cpp
 void add_optim_ops(BackendOps& t);          // optim.cpp
 void add_window_ops(BackendOps& t);         // window.cpp
 void add_flip_ops(BackendOps& t);           // flip.cpp
+void add_global_pool_ops(BackendOps& t);    // global_pool.cpp
 
 }  // namespace useg::cpu

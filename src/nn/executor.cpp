@@ -37,9 +37,10 @@ std::vector<Tensor> Executor::forward(const Tensor& x, bool training, uint64_t s
   for (int o : outputs) keep[o] = true;
 
   std::vector<Tensor> values(count);
-  std::vector<bool> shares_input(count, false);  // the value is the caller's tensor
+  // fresh[v]: v's storage belongs to v alone (not the caller's tensor, not a view of another
+  // value), so its only reader may compute into it.
+  std::vector<bool> fresh(count, false);
   values[0] = x;
-  shares_input[0] = true;
   m_saved.assign(count, Saved{});
   for (size_t id = 1; id < count; ++id) {
     if (!need[id]) continue;
@@ -47,11 +48,13 @@ std::vector<Tensor> Executor::forward(const Tensor& x, bool training, uint64_t s
     std::vector<Tensor> in;
     for (int i : n.inputs) in.push_back(values[i]);
     const int first = n.inputs[0];
+    // Not into an activation's output while training: it keeps that output for its backward.
+    const bool kept = training && nodes[first].kind == OpKind::Act;
     const bool in_place = may_run_in_place(n.kind) && readers[first] == 1 && !keep[first] &&
-                          !shares_input[first];
+                          fresh[first] && !kept;
     values[id] = node_forward(m_backend, n, m_params[id], in, training, in_place,
                               mix(seed, id), m_saved[id]);
-    shares_input[id] = values[id].data() == x.data();
+    fresh[id] = makes_fresh_output(n, training) || (in_place && fresh[first]);
     in.clear();
     for (int i : n.inputs)
       if (--readers[i] == 0 && !keep[i]) values[i] = Tensor();

@@ -17,6 +17,10 @@ const char* op_kind_name(OpKind k) {
     case OpKind::Concat: return "concat";
     case OpKind::Add: return "add";
     case OpKind::Dropout: return "dropout";
+    case OpKind::GlobalAvgPool: return "global_avg_pool";
+    case OpKind::GlobalMaxPool: return "global_max_pool";
+    case OpKind::Flatten: return "flatten";
+    case OpKind::Dense: return "dense";
   }
   return "?";
 }
@@ -66,6 +70,12 @@ std::vector<const ParamSpec*> Graph::buffers() const {
 std::vector<Shape> infer_shapes(const Graph& g, const Shape& input) {
   USEG_CHECK(input.rank() == 5 && input.c() == g.in_channels,
              "model input must be [N, " << g.in_channels << ", D, H, W], got " << input.str());
+  if (g.input_size[0] > 0)
+    USEG_CHECK(input[2] == g.input_size[0] && input[3] == g.input_size[1] &&
+                   input[4] == g.input_size[2],
+               "model input " << input.str() << ": this network takes images of exactly "
+                              << g.input_size[0] << " x " << g.input_size[1] << " x "
+                              << g.input_size[2] << " voxels (D x H x W, model.input_size)");
   std::vector<Shape> s(g.nodes.size());
   for (size_t id = 0; id < g.nodes.size(); ++id) {
     const Node& n = g.nodes[id];
@@ -93,6 +103,17 @@ std::vector<Shape> infer_shapes(const Graph& g, const Shape& input) {
       case OpKind::Norm:
       case OpKind::Act:
       case OpKind::Dropout: s[id] = x; break;
+      case OpKind::GlobalAvgPool:
+      case OpKind::GlobalMaxPool: s[id] = Shape{x[0], x[1], 1, 1, 1}; break;
+      case OpKind::Flatten: s[id] = Shape{x[0], x[1] * x[2] * x[3] * x[4], 1, 1, 1}; break;
+      case OpKind::Dense: {
+        const int64_t in = n.params.at(0).shape[1];
+        USEG_CHECK(x[2] * x[3] * x[4] == 1 && x[1] == in,
+                   n.name << ": a dense layer with " << in << " inputs reads [N, " << in
+                          << ", 1, 1, 1], got " << x.str());
+        s[id] = Shape{x[0], n.channels, 1, 1, 1};
+        break;
+      }
     }
   }
   return s;
@@ -120,6 +141,7 @@ double node_flops(const Node& n, const Shape& in, const Shape& out) {
   const double k = double(n.conv.kernel[0]) * n.conv.kernel[1] * n.conv.kernel[2];
   switch (n.kind) {
     case OpKind::Conv: return 2.0 * in.c() * double(out.numel()) * k;
+    case OpKind::Dense: return 2.0 * in.c() * double(out.numel());
     // Every input voxel meets every kernel offset once.
     case OpKind::ConvTranspose: return 2.0 * out.c() * double(in.numel()) * k;
     default: return 0;

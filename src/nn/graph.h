@@ -33,6 +33,10 @@ enum class OpKind {
   Concat,         // [inputs[0], inputs[1]] along channels
   Add,            // inputs[0] + inputs[1]
   Dropout,        // inverted dropout while training, identity in inference
+  GlobalAvgPool,  // [N, C, D, H, W] -> [N, C, 1, 1, 1], the mean of each channel
+  GlobalMaxPool,  // [N, C, D, H, W] -> [N, C, 1, 1, 1], the maximum of each channel
+  Flatten,        // [N, C, D, H, W] -> [N, C*D*H*W, 1, 1, 1] (a view: PyTorch's order)
+  Dense,          // fully connected with bias on [N, C, 1, 1, 1]; PyTorch's Linear weights
 };
 const char* op_kind_name(OpKind k);
 
@@ -67,6 +71,9 @@ struct Node {
 struct Graph {
   int dims = 2;              // 2 or 3 (2D graphs have D = 1 everywhere)
   int in_channels = 1;
+  // The input's spatial size [D, H, W] where the network fixes it (a flatten before a dense
+  // layer), else {0, 0, 0}: any size that is a multiple of size_multiple().
+  std::array<int64_t, 3> input_size{0, 0, 0};
   std::vector<Node> nodes;   // execution order; nodes[0] is the Input
   // outputs[0] is the network's output; the rest (deep supervision) are computed in training
   // only.

@@ -7,6 +7,13 @@ namespace useg::nn {
 
 namespace {
 
+// Global max pooling: one window over all of a channel's positions.
+PoolGeom whole_window(const Shape& x) {
+  PoolGeom g;
+  for (int a = 0; a < 3; ++a) g.kernel[a] = g.stride[a] = static_cast<int>(x[2 + a]);
+  return g;
+}
+
 Tensor& grad_of(Backend& be, Parameter& p) {
   if (!p.grad.defined()) p.grad = Tensor::empty(p.value.shape(), be.device());
   return p.grad;
@@ -100,6 +107,30 @@ Tensor node_forward(Backend& be, const Node& n, const std::vector<Parameter*>& p
       be.add(x, in[1], y);
       return y;
     }
+    case OpKind::GlobalAvgPool: {
+      Tensor y = Tensor::empty(Shape{x.shape().n(), x.shape().c(), 1, 1, 1}, dev);
+      be.global_avg_pool_forward(x, y);
+      if (training) s.in_shape = x.shape();
+      return y;
+    }
+    case OpKind::GlobalMaxPool: {
+      Tensor y = Tensor::empty(Shape{x.shape().n(), x.shape().c(), 1, 1, 1}, dev);
+      be.maxpool_forward(x, y, whole_window(x.shape()));
+      if (training) s.x = x;
+      return y;
+    }
+    case OpKind::Flatten:
+      if (training) s.in_shape = x.shape();
+      return x.reshaped(Shape{x.shape().n(), x.numel() / x.shape().n(), 1, 1, 1});
+    case OpKind::Dense: {  // a 1x1x1 convolution of [N, C, 1, 1, 1]
+      Tensor y = Tensor::empty(Shape{x.shape().n(), n.channels, 1, 1, 1}, dev);
+      if (training)
+        s.conv = be.conv_forward_training(x, p[0]->value, &p[1]->value, y, ConvGeom{});
+      else
+        be.conv_forward(x, p[0]->value, &p[1]->value, y, ConvGeom{});
+      if (training) s.x = x;
+      return y;
+    }
   }
   USEG_THROW("node " << n.name << ": unknown kind");
 }
@@ -173,6 +204,26 @@ std::vector<Tensor> node_backward(Backend& be, const Node& n, const std::vector<
     }
     case OpKind::Add:
       dx[0] = dx[1] = dy;
+      break;
+    case OpKind::GlobalAvgPool:
+      USEG_CHECK(s.in_shape.rank() == 5, n.name << ": backward without a training forward");
+      dx[0] = Tensor::empty(s.in_shape, dev);
+      be.global_avg_pool_backward(dy, dx[0]);
+      break;
+    case OpKind::GlobalMaxPool:
+      missing(s.x);
+      dx[0] = Tensor::empty(s.x.shape(), dev);
+      be.maxpool_backward(s.x, dy, dx[0], whole_window(s.x.shape()));
+      break;
+    case OpKind::Flatten:
+      USEG_CHECK(s.in_shape.rank() == 5, n.name << ": backward without a training forward");
+      dx[0] = dy.reshaped(s.in_shape);
+      break;
+    case OpKind::Dense:
+      missing(s.x);
+      if (need0) dx[0] = Tensor::empty(s.x.shape(), dev);
+      be.conv_backward(s.x, dy, p[0]->value, need0 ? &dx[0] : nullptr, grad_of(be, *p[0]),
+                       &grad_of(be, *p[1]), ConvGeom{}, s.conv);
       break;
   }
   s = Saved{};

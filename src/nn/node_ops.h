@@ -17,6 +17,7 @@ struct Saved {
   Tensor mean, invstd;        // Norm
   Backend::ConvSaved conv;    // what the backend kept from conv_forward_training
   int64_t split = -1;         // Concat: the channels of the first input
+  Shape in_shape;             // Flatten, GlobalAvgPool: the input's shape
 };
 
 // Forward of node `n` on its input values; `params` are the node's ParamSpecs' tensors.
@@ -38,5 +39,12 @@ void zero_param_grads(Backend& be, const Node& n, const std::vector<Parameter*>&
 
 // True for the kinds that may compute in place into their first input.
 inline bool may_run_in_place(OpKind k) { return k == OpKind::Act || k == OpKind::Add; }
+
+// False for the kinds whose output shares the storage of their input (a view, or the identity)
+// in this mode: nothing may write into such a value in place.
+inline bool makes_fresh_output(const Node& n, bool training) {
+  if (n.kind == OpKind::Dropout) return training && n.p > 0;  // else the identity
+  return n.kind != OpKind::Input && n.kind != OpKind::Flatten;
+}
 
 }  // namespace useg::nn

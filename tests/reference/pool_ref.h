@@ -1,4 +1,5 @@
-// Naive reference for max pooling (no padding, floor output size), independent of src/.
+// Naive references for max pooling (no padding, floor output size) and global average pooling,
+// independent of src/.
 #pragma once
 
 #include "reference/ref_array.h"
@@ -11,5 +12,9 @@ Array maxpool_forward(const Array& x, const PoolGeom& g);
 // dx = 0, then each dy[n,c,o] is added to the first maximum of its window (scanning d, h, w in
 // order; a later equal value does not take over). Overlapping windows accumulate.
 Array maxpool_backward(const Array& x, const Array& dy, const PoolGeom& g);
+
+// y[n,c] = (1 / S) * sum of x[n,c,...] over the S = D*H*W positions; dx[n,c,...] = dy[n,c] / S.
+Array global_avg_pool_forward(const Array& x);
+Array global_avg_pool_backward(const Array& dy, const Shape& x_shape);
 
 }  // namespace useg::ref
