@@ -90,6 +90,9 @@ struct InstanceSettings {
   // Postprocessing, physical sizes (mm^2 for 2D images, mm^3 for 3D; 1 pixel = 1 mm^2 in
   // files without spacing):
   double seed_min_size = 0;       // interior components smaller than this seed no object
+  // Seeds split by shape (mm; 0 = off): maxima of the distance inside a seed that stand more
+  // than this above the saddle between them seed separate objects.
+  double seed_split = 0;
   double min_size = 0;            // objects smaller than this are removed
   bool fill_holes = true;         // background enclosed by objects is given to them
 };

@@ -2,7 +2,9 @@
 // interior components seed a watershed that floods the foreground (ITK filters throughout; the
 // steps are listed in useg/labels.h, the reasons in docs/segment.md).
 #include <itkConnectedComponentImageFilter.h>
+#include <itkHMaximaImageFilter.h>
 #include <itkMorphologicalWatershedFromMarkersImageFilter.h>
+#include <itkRegionalMaximaImageFilter.h>
 #include <itkRelabelComponentImageFilter.h>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 
 #include "imaging/itk_image.h"
 #include "useg/error.h"
+#include "useg/imaging.h"
 #include "useg/labels.h"
 
 namespace useg {
@@ -64,6 +67,50 @@ void fill_enclosed(typename itk::Image<uint8_t, D>::Pointer mask, const Geometry
     if (c[i] && !open[c[i]]) m[i] = 1;
 }
 
+// Seeds split by shape: the distance (mm, image spacing) from every seed voxel to the nearest
+// voxel that is not a seed (distance_to_mask: ITK's SignedMaurerDistanceMapImageFilter, exact);
+// its maxima that stand more than `h` mm above the saddle to a higher one (HMaximaImageFilter,
+// then RegionalMaximaImageFilter) become the new seeds, one per connected plateau. A seed with
+// one such maximum stays one seed (smaller: the watershed refills the rest); two nuclei whose
+// interiors touch through a neck become two.
+template <unsigned D>
+typename itk::Image<uint32_t, D>::Pointer split_seeds(typename itk::Image<uint32_t, D>::Pointer seeds,
+                                                      const Geometry& g, double h) {
+  using Mask = itk::Image<uint8_t, D>;
+  using Dist = itk::Image<float, D>;
+  const int64_t n = g.voxels();
+  const uint32_t* sd = seeds->GetBufferPointer();
+  std::vector<uint8_t> outside(static_cast<size_t>(n));
+  bool any_outside = false;
+  for (int64_t i = 0; i < n; ++i) {
+    outside[i] = sd[i] ? 0 : 1;
+    any_outside = any_outside || outside[i];
+  }
+  if (!any_outside) return seeds;  // one seed filling the image: nothing to split by
+  const std::vector<float> dist = distance_to_mask(outside.data(), g);
+  auto d = imaging::image_from<float, D>(g, nullptr);
+  float* dv = d->GetBufferPointer();
+  // Outside the seeds: below anything HMaxima can lower a seed to, so that every seed keeps at
+  // least one maximum however thin it is.
+  const float below = -static_cast<float>(h) - 1.f;
+  for (int64_t i = 0; i < n; ++i) dv[i] = outside[i] ? below : dist[i];
+  auto hmax = itk::HMaximaImageFilter<Dist, Dist>::New();
+  hmax->SetInput(d);
+  hmax->SetHeight(static_cast<float>(h));
+  hmax->SetFullyConnected(false);
+  auto peaks = itk::RegionalMaximaImageFilter<Dist, Mask>::New();
+  peaks->SetInput(hmax->GetOutput());
+  peaks->SetFullyConnected(false);
+  peaks->SetFlatIsMaxima(true);
+  peaks->SetForegroundValue(1);
+  peaks->SetBackgroundValue(0);
+  peaks->Update();
+  auto top = peaks->GetOutput();
+  uint8_t* t = top->GetBufferPointer();
+  for (int64_t i = 0; i < n; ++i) t[i] = t[i] && !outside[i] ? 1 : 0;
+  return components<D>(top, 0);
+}
+
 template <unsigned D>
 Tensor split_d(const Tensor& foreground, const Tensor& probs, const Geometry& g,
                const InstanceSettings& s) {
@@ -93,6 +140,7 @@ Tensor split_d(const Tensor& foreground, const Tensor& probs, const Geometry& g,
   uint8_t* in = interior->GetBufferPointer();
   for (int64_t i = 0; i < n; ++i) in[i] = m[i] && p1[i] > p0[i] && p1[i] >= p2[i] ? 1 : 0;
   auto markers = components<D>(interior, voxels_for(s.seed_min_size, g));
+  if (s.seed_split > 0) markers = split_seeds<D>(markers, g, s.seed_split);
   uint32_t* mk = markers->GetBufferPointer();
   uint32_t next = 0;
   for (int64_t i = 0; i < n; ++i) next = std::max(next, mk[i]);

@@ -199,6 +199,7 @@ TEST(ConfigInstances, ModelJsonRoundTripAndDefaults) {
   info.instances.object = "nucleus";
   info.instances.boundary_width = 2;
   info.instances.seed_min_size = 6.5;
+  info.instances.seed_split = 1.5;
   info.instances.min_size = 12;
   info.instances.fill_holes = false;
   const std::string text = to_json_string(info);
@@ -208,6 +209,7 @@ TEST(ConfigInstances, ModelJsonRoundTripAndDefaults) {
   EXPECT_EQ(back.instances.object, "nucleus");
   EXPECT_EQ(back.instances.boundary_width, 2);
   EXPECT_EQ(back.instances.seed_min_size, 6.5);
+  EXPECT_EQ(back.instances.seed_split, 1.5);
   EXPECT_EQ(back.instances.min_size, 12);
   EXPECT_FALSE(back.instances.fill_holes);
   EXPECT_EQ(to_json_string(back), text);
@@ -222,6 +224,8 @@ TEST(ConfigInstances, ErrorsNameTheKey) {
             "'instances'?)");
   EXPECT_EQ(info_error(R"({"instances": {"boundary_width": 0}})"),
             "configs/x.json: instances.boundary_width: must be between 1 and 64, got 0");
+  EXPECT_EQ(info_error(R"({"instances": {"seed_split": -0.5}})"),
+            "configs/x.json: instances.seed_split: must be >= 0, got -0.5");
   EXPECT_EQ(info_error(R"({"instances": {"min_size": -1}})"),
             "configs/x.json: instances.min_size: must be >= 0, got -1.0");
   EXPECT_EQ(info_error(R"({"instances": {"object": ""}})"),
@@ -231,7 +235,7 @@ TEST(ConfigInstances, ErrorsNameTheKey) {
   // In a run config the object name comes from dataset.json: not a key there.
   std::string e = run_error(run_json("", R"("instances": {"object": "cell"})"));
   EXPECT_NE(e.find("unknown key 'train.instances.object'"), std::string::npos) << e;
-  EXPECT_NE(e.find("valid keys: boundary_width, seed_min_size, min_size, fill_holes"),
+  EXPECT_NE(e.find("valid keys: boundary_width, seed_min_size, seed_split, min_size, fill_holes"),
             std::string::npos) << e;
   EXPECT_EQ(run_error(run_json("", R"("instances": {"seed_min_size": "4"})")),
             "configs/x.json: train.instances.seed_min_size: expected a number, got string \"4\"");
