@@ -34,7 +34,7 @@ void write_preview_png(const std::string& path, const Image& image, const Tensor
 // ids (0 = none); every object gets its own colour (ids walk round the hue circle by the golden
 // angle, so neighbours in the id order differ) and its outline (pixels with a differing
 // neighbour in the picture) is drawn opaque, so touching objects stay apart. The legend gives
-// `title` and the number of objects, named `object_name`.
+// `title` and the number of objects ("128 nucleus objects").
 void write_instance_preview_png(const std::string& path, const Image& image,
                                 const Tensor& instances, const std::string& object_name,
                                 const std::string& title);

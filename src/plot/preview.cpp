@@ -239,7 +239,7 @@ void write_instance_preview_png(const std::string& path, const Image& image,
     }
     cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
     cairo_move_to(cr, x + 22, y);
-    std::string text = std::to_string(count) + " " + object_name + " (one colour each)";
+    std::string text = std::to_string(count) + " " + object_name + " objects";
     cairo_show_text(cr, text.c_str());
   });
 }
