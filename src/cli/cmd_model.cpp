@@ -46,7 +46,8 @@ int run_info(const InfoArgs& a) {
       std::cout << "target: instances of " << info.instances.object
                 << " (classes background / interior / boundary, boundary width "
                 << info.instances.boundary_width << "; segment splits objects: seed_min_size "
-                << info.instances.seed_min_size << ", min_size " << info.instances.min_size
+                << info.instances.seed_min_size << ", seed_split " << info.instances.seed_split
+                << ", min_size " << info.instances.min_size
                 << ", fill_holes " << (info.instances.fill_holes ? "true" : "false") << ")\n";
     std::cout << "preprocessing: target spacing ";
     if (info.preprocess.target_spacing.empty()) std::cout << "native";
