@@ -289,6 +289,21 @@ TEST(InstanceSplit, SeedSplitInAnAnisotropicVolume) {
   EXPECT_EQ(match(split, ref, 0.8).tp, 2);
 }
 
+TEST(InstanceSplit, NoObjectGrowsThroughTheBackground) {
+  // Object A: interior up to x = 3 with no boundary on its right; one background column; then
+  // object B: a 5 px band of boundary (x = 5..9) before its interior (x = 10..13). B's boundary
+  // is B's even though A's seed is closer to it across the gap.
+  const Geometry g = grid(2, {14, 3, 1}, {1, 1, 1});
+  const Tensor classes = label_map(g, [](int64_t x, int64_t, int64_t) {
+    return x <= 3 ? 1 : x == 4 ? 0 : x <= 9 ? 2 : 1;
+  });
+  const Tensor split = split_instances(foreground_of(classes), one_hot(classes), g, {});
+  ASSERT_EQ(count_objects(split), 2);
+  for (int64_t x = 5; x <= 9; ++x)
+    EXPECT_EQ(split.at(0, 0, 0, 1, x), split.at(0, 0, 0, 1, 12)) << "x " << x;
+  EXPECT_NE(split.at(0, 0, 0, 1, 0), split.at(0, 0, 0, 1, 12));
+}
+
 TEST(InstanceSplit, WatershedFollowsTheInteriorProbability) {
   // One foreground bar, two interior seeds at its ends; between them P(interior) dips at x = 9:
   // the objects meet there, not halfway between the seeds (x = 7 | 8).
