@@ -2,8 +2,10 @@
 # The main job in one command, on a fresh Debian 12 machine with only this repository: installs
 # the dependencies (apt), builds useg, fetches the sample image (a real fluorescence nuclei image
 # of the 2018 Data Science Bowl, scripts/get-sample-data.sh), segments it with the shipped model
-# models/nuclei2d and writes labels, one id per nucleus, per-nucleus measurements, a preview and
-# a report, then says where they are. Safe to run again (it recomputes the outputs).
+# models/nuclei2d and writes labels, one id per nucleus (touching nuclei split apart by the
+# model's interior / boundary classes and a seeded watershed), per-nucleus measurements, a
+# preview with each nucleus in its own colour and a report, then says where they are. Safe to
+# run again (it recomputes the outputs).
 #   scripts/demo.sh [OUT_DIR]          (default: out/demo)
 #   BUILD_DIR, JOBS                    as for scripts/build.sh (default build/, all cores)
 set -euo pipefail
@@ -38,9 +40,9 @@ cat <<EOF
 
 demo: finished in $(($(date +%s) - start)) s. $nuclei nuclei found in $image; results in $out/:
   img2d.tif                labels, same grid as the input: 0 background, 1 nucleus
-  img2d_instances.tif      one id per nucleus (1..$nuclei, largest first)
+  img2d_instances.tif      one id per nucleus (1..$nuclei, largest first; touching nuclei split)
   img2d_measurements.csv   one row per nucleus: area, centroid, bounding box, intensity, shape
-  img2d_preview.png        the nuclei over the image (open it in any image viewer)
+  img2d_preview.png        the nuclei over the image, each in its own colour (any image viewer)
   report.json, report.csv  status, size, spacing and timing of the case
 Model: models/nuclei2d (docs/default-model.md). Segment your own images with
   $useg segment --model models/nuclei2d --input YOUR_FOLDER --output OUT --instances --measure --preview

@@ -7,13 +7,19 @@ nnU-Net v2 raw layout, for training the default model (scripts/train-default-mod
                                                     docs/default-model.md)
 
 Images are 16-bit greyscale PNG (the TIFF's values unchanged), labels 8-bit PNG with
-0 = background, 1 = nucleus (instance mask > 0). Pure Python, no dependencies: reads the
-uncompressed TIFF that StarDist ships.
+0 = background, 1 = nucleus (instance mask > 0), or with --instance-labels 16-bit PNG holding
+the mask's own ids (one per nucleus) and "instances": true in dataset.json, for the instance
+target (docs/training.md). Pure Python, no dependencies: reads the uncompressed TIFF that
+StarDist ships.
 
-  python3 scripts/make_nuclei_dataset.py IMG.tif MASK.tif OUT_DIR [--split 384] [--instances DIR]
+  python3 scripts/make_nuclei_dataset.py IMG.tif MASK.tif OUT_DIR [--split 384] [--width W]
+          [--instance-labels] [--instances DIR] [--masks DIR]
 
+--width W uses only the columns [0, W) of the image (e.g. --width 384 --split 256 makes a
+development split inside the training part, never reading the held-out columns).
 --instances DIR also writes the instance mask of each part (16-bit PNG, the mask's own ids) to
-DIR/CASE.png, for `useg eval --instances`.
+DIR/CASE.png, for `useg eval --instances`; --masks DIR the binary mask of each part (8-bit PNG,
+0/1) to DIR/CASE.png, for `useg eval --labels 1`.
 """
 import argparse
 import json
@@ -81,12 +87,22 @@ def main():
     ap.add_argument("mask")
     ap.add_argument("out")
     ap.add_argument("--split", type=int, default=384, help="first column of the held-out part")
+    ap.add_argument("--width", type=int, help="use only the columns [0, WIDTH) of the image")
+    ap.add_argument("--instance-labels", action="store_true",
+                    help="labelsTr holds instance ids (16-bit) and dataset.json \"instances\": true")
     ap.add_argument("--instances", help="folder for the instance masks of the parts")
+    ap.add_argument("--masks", help="folder for the binary masks of the parts")
     a = ap.parse_args()
     w, h, img = read_tiff_u16(a.image)
     mw, mh, mask = read_tiff_u16(a.mask)
     if (w, h) != (mw, mh):
         sys.exit(f"image {w}x{h} and mask {mw}x{mh} differ in size")
+    if a.width is not None:
+        if not 0 < a.width <= w:
+            sys.exit(f"--width {a.width} must lie in 1..{w}")
+        w = a.width
+        img = [r[:w] for r in img]
+        mask = [r[:w] for r in mask]
     if not 0 < a.split < w:
         sys.exit(f"--split {a.split} must lie inside the image width {w}")
     os.makedirs(os.path.join(a.out, "imagesTr"), exist_ok=True)
@@ -95,14 +111,21 @@ def main():
     for case, (x0, x1) in parts.items():
         write_png(os.path.join(a.out, "imagesTr", case + "_0000.png"), [r[x0:x1] for r in img], 16)
         lab = [[1 if v > 0 else 0 for v in r[x0:x1]] for r in mask]
-        write_png(os.path.join(a.out, "labelsTr", case + ".png"), lab, 8)
+        ids = [r[x0:x1] for r in mask]
+        if a.instance_labels:
+            write_png(os.path.join(a.out, "labelsTr", case + ".png"), ids, 16)
+        else:
+            write_png(os.path.join(a.out, "labelsTr", case + ".png"), lab, 8)
         if a.instances:
             os.makedirs(a.instances, exist_ok=True)
-            write_png(os.path.join(a.instances, case + ".png"), [r[x0:x1] for r in mask], 16)
+            write_png(os.path.join(a.instances, case + ".png"), ids, 16)
+        if a.masks:
+            os.makedirs(a.masks, exist_ok=True)
+            write_png(os.path.join(a.masks, case + ".png"), lab, 8)
         fg = sum(map(sum, lab))
-        ids = len({v for r in mask for v in r[x0:x1] if v > 0})
+        n_ids = len({v for r in ids for v in r if v > 0})
         print(f"{case}: columns {x0}..{x1 - 1} ({x1 - x0}x{h}), {fg} nucleus pixels "
-              f"({100.0 * fg / ((x1 - x0) * h):.1f}%), {ids} instance ids")
+              f"({100.0 * fg / ((x1 - x0) * h):.1f}%), {n_ids} instance ids")
     ds = {
         "name": "SampleNuclei",
         "description": "one 2018 Data Science Bowl fluorescence image (from StarDist's sample data), "
@@ -112,6 +135,8 @@ def main():
         "numTraining": len(parts),
         "file_ending": ".png",
     }
+    if a.instance_labels:
+        ds["instances"] = True
     tmp = os.path.join(a.out, "dataset.json.tmp")
     with open(tmp, "w") as f:
         json.dump(ds, f, indent=2)

@@ -76,6 +76,27 @@ struct PreprocessConfig {
   std::vector<ChannelNorm> channels;  // one per input channel, in channel order
 };
 
+// Instance segmentation (cells, nuclei) with a three-class target. Training on a dataset whose
+// labels are instance ids (dataset.json "instances": true) turns every object into classes
+// 1 = interior and 2 = boundary (0 = background); `useg segment` turns the predicted classes back
+// into objects (seeds = interior components, then a seeded watershed over the foreground).
+// docs/training.md ("Instance datasets") and docs/segment.md ("Instance models") explain it.
+struct InstanceSettings {
+  std::string object = "object";  // what an object is ("nucleus"); model.json only
+  // Target: a voxel of an object is boundary when a voxel of another id (or background) lies
+  // within an ellipsoid of radius boundary_width voxels of the finest axis (in mm:
+  // boundary_width x the finest spacing), at least one voxel along every axis.
+  int boundary_width = 1;
+  // Postprocessing, physical sizes (mm^2 for 2D images, mm^3 for 3D; 1 pixel = 1 mm^2 in
+  // files without spacing):
+  double seed_min_size = 0;       // interior components smaller than this seed no object
+  // Seeds split by shape (mm; 0 = off): maxima of the distance inside a seed that stand more
+  // than this above the saddle between them seed separate objects.
+  double seed_split = 0;
+  double min_size = 0;            // objects smaller than this are removed
+  bool fill_holes = true;         // background enclosed by objects is given to them
+};
+
 // model.json: everything needed to segment with a model directory.
 struct ModelInfo {
   int format_version = 1;
@@ -83,7 +104,13 @@ struct ModelInfo {
   PreprocessConfig preprocess;
   std::vector<int> patch_size;        // [D, H, W] or [H, W]
   std::vector<std::string> labels;    // names by class index; labels[0] is background
+  // "classes": the classes are the labels (the default). "instances": the network's three
+  // classes are background / interior / boundary of `instances.object`; segment writes the
+  // objects as instances and their union as class 1.
+  std::string target = "classes";
+  InstanceSettings instances;         // used when target is "instances"
   std::map<std::string, std::string> provenance;  // free text: dataset, trained_epochs, dice...
+  bool instance_target() const { return target == "instances"; }
 };
 
 // The `train` section.
@@ -138,6 +165,10 @@ struct TrainConfig {
   std::string normalization = "auto";      // auto (CT channels -> ct, else zscore) | zscore |
                                            // ct | percentile | none
   AugmentConfig augment;
+  // Instance datasets only (dataset.json "instances": true): the target's boundary width and
+  // the postprocessing settings the trainer records in model.json (`object` is not a key here:
+  // it is dataset.json's foreground label name).
+  InstanceSettings instances;
 };
 
 // A training config file: {"model": {...}, "train": {...}} (labels come from dataset.json).

@@ -27,6 +27,11 @@ struct DatasetJson {
   std::vector<std::pair<std::string, int>> labels;  // (name, value), sorted by value; value 0 first
   int num_training = 0;
   std::string file_ending;                          // ".nii.gz", ".png", ...
+  // "instances": true (a useg extension): labelsTr holds one id per object (0 = background,
+  // any other integer one object), and `labels` names background and the objects
+  // ({"background": 0, "nucleus": 1}: exactly two labels). The trainer derives the three
+  // classes background / interior / boundary (useg/config.h InstanceSettings).
+  bool instances = false;
 };
 // Parses the text of a dataset.json; errors name `source` and the key.
 DatasetJson parse_dataset_json(const std::string& text, const std::string& source);
@@ -44,7 +49,9 @@ struct Dataset {
   std::vector<DatasetCase> cases;   // sorted by name
   ReadLimits limits;                // scan_dataset's limits; load_cases reads with them
   int channels() const { return static_cast<int>(meta.channel_names.size()); }
-  int classes() const { return static_cast<int>(meta.labels.size()); }
+  // The classes the network learns: dataset.json's labels, or for an instance dataset the three
+  // classes background, OBJECT_interior, OBJECT_boundary (values 0, 1, 2).
+  int classes() const;
   // Class names by class index (dataset.json's labels sorted by value) and the raw label value
   // of each class. Values that are not 0..K-1 are remapped to class indices by their rank.
   std::vector<std::string> class_names() const;

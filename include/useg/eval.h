@@ -36,7 +36,9 @@ struct EvalOptions {
   double tolerance_mm = 1.0;
   bool distances = true;                    // surface distances (label mode)
   bool instances = false;                   // object-level matching instead of per-label metrics
-  std::vector<double> iou_thresholds{0.5};  // instance mode
+  // Instance mode: the thresholds of the matching; AP (TP / (TP + FP + FN)) at 0.5 ... 0.9 by
+  // default, as StarDist reports it.
+  std::vector<double> iou_thresholds{0.5, 0.6, 0.7, 0.8, 0.9};
 };
 
 struct CaseResult {
@@ -65,8 +67,10 @@ struct EvalReport {
 // NaN), so the means run over the same cases for every label.
 void complete_labels(EvalReport& report);
 
-// One row per case and label (or threshold), then one mean row per label (instance mode: a
-// mean row and a pooled row per threshold). Columns: docs/eval.md.
+// One row per case and label (or threshold), then one mean row per label. Instance mode: per
+// case a row per threshold and, with several thresholds, one averaging them (iou_threshold
+// "mean"); then a mean and a pooled row per threshold, and with several thresholds a mean and a
+// pooled row averaging those. Columns: docs/eval.md.
 std::string format_csv(const EvalReport& report);
 std::string format_json(const EvalReport& report);
 // A short table of the mean rows for the terminal.

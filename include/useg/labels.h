@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "useg/config.h"
 #include "useg/image.h"
 #include "useg/tensor.h"
 
@@ -38,6 +39,40 @@ void fill_holes(Tensor& labels, const Geometry& g, int num_classes);
 // class of instance i.
 Tensor label_instances(const Tensor& labels, const Geometry& g, int num_classes,
                        std::vector<int>* instance_class);
+
+// ------------------------------------------------------------------ instance target and split
+// (src/imaging/instance_target.cpp, instance_split.cpp; docs/training.md "Instance datasets",
+// docs/segment.md "Instance models")
+
+// Radius in voxels along x, y, z of the boundary ellipsoid for `boundary_width` on `g`:
+// max(1, round(boundary_width x finest spacing / spacing of the axis)); z is 0 for 2D.
+std::array<int, 3> boundary_radius(const Geometry& g, int boundary_width);
+
+// The three-class training target of an instance image `ids` [1, 1, D, H, W] (0 background,
+// every other integer value one object): 0 background, 1 interior, 2 boundary. A voxel of an
+// object is boundary when a voxel with another value (another object or background) lies in the
+// ellipsoid of boundary_radius() around it (ITK's FlatStructuringElement::Ball with parametric
+// radii: offsets d with sum (d_a / r_a)^2 <= 1); voxels outside the image do not count, so an
+// object cut by the image border has no boundary along it.
+Tensor instance_boundary_target(const Tensor& ids, const Geometry& g, int boundary_width);
+
+// Splits the foreground of an instance model into objects. `foreground` [1, 1, D, H, W] is the
+// object mask (any value > 0), `probabilities` [1, 3, D, H, W] the network's background /
+// interior / boundary probabilities on the same grid `g`. Steps (ITK filters):
+//  1. fill_holes: background enclosed by the foreground (face-connected background components
+//     that do not touch the image border) joins it;
+//  2. seeds: face-connected components of the voxels whose most probable class is interior,
+//     without those smaller than seed_min_size (mm^2 / mm^3); a foreground component holding
+//     no seed is a seed of its own;
+//  3. a seeded watershed (MorphologicalWatershedFromMarkersImageFilter, face connectivity) on
+//     1 - P(interior) in 255 levels over the foreground, with the background walled off, so
+//     that every foreground voxel joins the seed it reaches over the lowest crest within the
+//     foreground;
+//  4. objects smaller than min_size are removed.
+// Returns instance ids (floats 1..n, numbered by decreasing size, ties in raster order of
+// the seeds).
+Tensor split_instances(const Tensor& foreground, const Tensor& probabilities, const Geometry& g,
+                       const InstanceSettings& settings);
 
 // One object of an instance image, measured with ITK's LabelImageToShapeLabelMapFilter (shape)
 // and LabelStatisticsImageFilter (intensities).

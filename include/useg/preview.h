@@ -30,4 +30,13 @@ PreviewLayout preview_layout(const Geometry& g);
 void write_preview_png(const std::string& path, const Image& image, const Tensor& labels,
                        const std::vector<std::string>& class_names, const std::string& title);
 
+// The same picture with objects instead of classes: `instances` [1, 1, D, H, W] holds object
+// ids (0 = none); every object gets its own colour (ids walk round the hue circle by the golden
+// angle, so neighbours in the id order differ) and its outline (pixels with a differing
+// neighbour in the picture) is drawn opaque, so touching objects stay apart. The legend gives
+// `title` and the number of objects ("128 nucleus objects").
+void write_instance_preview_png(const std::string& path, const Image& image,
+                                const Tensor& instances, const std::string& object_name,
+                                const std::string& title);
+
 }  // namespace useg

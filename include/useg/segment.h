@@ -58,7 +58,8 @@ struct SegmentOptions {
 struct Segmentation {
   Tensor labels;         // [1, 1, D, H, W] on the input grid, class indices
   Tensor probabilities;  // [1, K, D, H, W] on the input grid (only with save_probabilities)
-  Tensor instances;      // [1, 1, D, H, W] instance ids (only with instances or measure)
+  Tensor instances;      // [1, 1, D, H, W] instance ids (with instances or measure, and
+                         // always for an instance model)
   std::vector<int> instance_class;  // class of instance i + 1
   Geometry network_geometry;        // the grid the network saw
   bool resampled = false;
@@ -72,6 +73,11 @@ WindowOptions window_options(const ModelInfo& info, const SegmentOptions& opts);
 // Checks a read image before any compute: voxels present, all finite, channel count as the
 // model expects, a 3D model not given a 2D image. Throws a message naming image.source.
 void check_segmentable(const Image& image, const ModelInfo& info);
+
+// The class names of segment's label output: model.json's labels, or for an instance model
+// (target "instances") background and the object name (interior and boundary are merged into
+// class 1).
+std::vector<std::string> output_labels(const ModelInfo& info);
 
 // The compute part of the pipeline for an image in memory. `progress(done, total)` counts
 // window batches.
@@ -110,7 +116,8 @@ void write_segmentation(const Image& image, const Segmentation& seg, const Model
 // Peak bytes of one case in a batch (docs/segment.md explains the terms), V_in = input voxels,
 // V_net = voxels of the network grid, C channels, K classes, 4-byte floats:
 //   4 * [ (3C + 2) * V_in  +  (K + 1) * V_net  +  max(C * V_net, K * V_in)
-//         + V_in (with --instances or --measure) ]  +  activation_bytes(one window batch)
+//         + V_in (with --instances or --measure, or an instance model)
+//         + 8 * V_in (an instance model's split) ]  +  activation_bytes(one window batch)
 //   + 4 * parameters
 // (with --save-probabilities the batch waits for the writer before each prediction, so the
 // saved probabilities never coexist with the next case's accumulators).

@@ -140,7 +140,8 @@ void register_eval_commands(CLI::App& app, std::function<int()>& run) {
   auto* inst = c->add_flag("--instances", args->instances,
                            "instance images (cells, nuclei): match objects at IoU thresholds");
   c->add_option("--iou-thresholds", args->iou_thresholds,
-                "IoU thresholds of the object matching (default 0.5), e.g. 0.5,0.75,0.9")
+                "IoU thresholds of the object matching (default 0.5,0.6,0.7,0.8,0.9), e.g. "
+                "0.5,0.75,0.9")
       ->delimiter(',')
       ->needs(inst);
   inst->excludes(labels)->excludes(tol)->excludes(nod);

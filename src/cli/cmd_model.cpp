@@ -42,6 +42,13 @@ int run_info(const InfoArgs& a) {
     std::cout << "labels:";
     for (size_t i = 0; i < info.labels.size(); ++i) std::cout << " " << i << "=" << info.labels[i];
     std::cout << "\n";
+    if (info.instance_target())
+      std::cout << "target: instances of " << info.instances.object
+                << " (classes background / interior / boundary, boundary width "
+                << info.instances.boundary_width << "; segment splits objects: seed_min_size "
+                << info.instances.seed_min_size << ", seed_split " << info.instances.seed_split
+                << ", min_size " << info.instances.min_size
+                << ", fill_holes " << (info.instances.fill_holes ? "true" : "false") << ")\n";
     std::cout << "preprocessing: target spacing ";
     if (info.preprocess.target_spacing.empty()) std::cout << "native";
     for (double v : info.preprocess.target_spacing) std::cout << v << " ";

@@ -69,7 +69,8 @@ void register_segment_commands(CLI::App& app, std::function<int()>& run) {
               "also write CASE_prob_K.<ext>, one float32 image per class K");
   c->add_option("--postprocess", a->postprocess, postprocess_syntax());
   c->add_flag("--instances", b.segment.instances,
-              "write CASE_instances.<ext>: connected components of each foreground class");
+              "write CASE_instances.<ext>: connected components of each foreground class, or for "
+              "an instance model (model.json target 'instances') the split objects");
   c->add_flag("--measure", b.segment.measure,
               "write CASE_measurements.csv: one row per object (ITK shape and intensity "
               "statistics)");
@@ -91,7 +92,8 @@ void register_segment_commands(CLI::App& app, std::function<int()>& run) {
   add_precision_option(c, b.precision);
   add_conv_algorithm_option(c, b.conv_algorithm);
   c->add_flag("--preview", b.segment.preview,
-              "write CASE_preview.png: the labels over the middle slices");
+              "write CASE_preview.png: the labels over the middle slices (an instance model: each "
+              "object in its own colour)");
   c->add_flag("--recursive", b.recursive, "scan input folders recursively");
   c->add_option("--max-voxels", b.max_voxels,
                 "refuse cases with more voxels than this (the case fails, the batch goes on)");

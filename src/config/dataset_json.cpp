@@ -117,6 +117,15 @@ DatasetJson parse_dataset_json(const std::string& text, const std::string& sourc
   const Json& fe = need("file_ending", "\"file_ending\": \".nii.gz\"");
   if (!fe.is_string()) root.key("file_ending").fail("expected a string, got " + cfg::describe(fe));
   d.file_ending = fe.get<std::string>();
+  if (auto it = j.find("instances"); it != j.end()) {
+    if (!it->is_boolean())
+      root.key("instances").fail("expected true or false, got " + cfg::describe(*it));
+    d.instances = it->get<bool>();
+  }
+  if (d.instances && d.labels.size() != 2)
+    root.key("labels").fail("an instance dataset (\"instances\": true) names background and "
+                            "the objects, e.g. {\"background\": 0, \"nucleus\": 1}; got " +
+                            cfg::count_of(d.labels.size(), "label", "labels"));
   if (d.file_ending.size() < 2 || d.file_ending[0] != '.')
     root.key("file_ending").fail("expected an extension starting with '.', e.g. \".nii.gz\", "
                                  "got \"" + d.file_ending + "\"");

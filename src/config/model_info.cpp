@@ -51,6 +51,8 @@ const FieldTable<ModelInfo>& info_table() {
       object_field("preprocess", &I::preprocess, preprocess_table()),
       field("patch_size", &I::patch_size),
       field("labels", &I::labels),
+      string_choice_field("target", &I::target, {"classes", "instances"}),
+      object_field("instances", &I::instances, instance_table(true)),
       field("provenance", &I::provenance),
   });
   return table;
@@ -104,6 +106,10 @@ void validate_info(const Where& w, const ModelInfo& info) {
     if (!seen.insert(info.labels[i]).second)
       w.key("labels").index(i).fail("duplicate label name '" + info.labels[i] + "'");
   }
+  validate_instances(w.key("instances"), info.instances, true);
+  if (info.instance_target() && m.num_classes != 3)
+    w.key("target").fail("'instances' needs model.num_classes 3 (background, interior, "
+                         "boundary), got " + std::to_string(m.num_classes));
 }
 
 }  // namespace

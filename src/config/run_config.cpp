@@ -76,6 +76,7 @@ const FieldTable<TrainConfig>& train_table() {
       string_choice_field("normalization", &T::normalization,
                           {"auto", "zscore", "ct", "percentile", "none"}),
       object_field("augment", &T::augment, augment_table()),
+      object_field("instances", &T::instances, instance_table(false)),
   });
   return table;
 }
@@ -146,6 +147,7 @@ void validate_train(const Where& w, const TrainConfig& t, const ModelConfig& m) 
     w.key("target_spacing_mm").fail("an explicit spacing contradicts target_spacing 'native'; "
                                     "use target_spacing 'auto' or remove target_spacing_mm");
   validate_augment(w.key("augment"), t.augment);
+  validate_instances(w.key("instances"), t.instances, false);
 }
 
 }  // namespace cfg

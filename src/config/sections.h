@@ -14,6 +14,9 @@ namespace useg::cfg {
 const FieldTable<ModelConfig>& model_table();
 const FieldTable<TrainConfig>& train_table();
 const FieldTable<AugmentConfig>& augment_table();
+// `instances` of model.json (with_object) and of train (without: the name comes from the data).
+const FieldTable<InstanceSettings>& instance_table(bool with_object);
+void validate_instances(const Where& w, const InstanceSettings& s, bool with_object);
 
 // `w` is the section's own path ("model", or the root for a standalone model config).
 void validate_model(const Where& w, const ModelConfig& m);

@@ -79,12 +79,24 @@ Row mean_row(const std::vector<const Row*>& rows, const std::string& case_name) 
 
 }  // namespace
 
+// The row averaging `rows` (one per IoU threshold) over the thresholds: every numeric column
+// is the mean, the iou_threshold cell reads "mean".
+static Row over_thresholds(const std::vector<Row>& rows, const std::string& case_name) {
+  std::vector<const Row*> ptrs;
+  for (const Row& row : rows) ptrs.push_back(&row);
+  Row out = mean_row(ptrs, case_name);
+  out[1] = txt("iou_threshold", "mean");
+  return out;
+}
+
 std::vector<Row> case_rows(const CaseResult& c, const EvalOptions& opt) {
   std::vector<Row> rows;
-  if (opt.instances)
+  if (opt.instances) {
     for (const InstanceScores& s : c.instances) rows.push_back(instance_row(c.pair.name, s));
-  else
+    if (rows.size() > 1) rows.push_back(over_thresholds(rows, c.pair.name));
+  } else {
     for (const LabelMetrics& m : c.labels) rows.push_back(label_row(c.pair.name, m));
+  }
   return rows;
 }
 
@@ -115,6 +127,7 @@ std::vector<Row> summary_rows(const EvalReport& r) {
     return out;
   }
   const size_t nt = r.options.iou_thresholds.size();
+  std::vector<Row> means, pooleds;  // per threshold, for the rows over thresholds
   for (size_t t = 0; t < nt; ++t) {
     std::vector<Row> rows;
     InstanceScores pooled;
@@ -132,8 +145,14 @@ std::vector<Row> summary_rows(const EvalReport& r) {
     finish_instance_scores(pooled);
     std::vector<const Row*> ptrs;
     for (const Row& row : rows) ptrs.push_back(&row);
-    out.push_back(mean_row(ptrs, "mean"));
-    out.push_back(instance_row("pooled", pooled));
+    means.push_back(mean_row(ptrs, "mean"));
+    pooleds.push_back(instance_row("pooled", pooled));
+    out.push_back(means.back());
+    out.push_back(pooleds.back());
+  }
+  if (means.size() > 1) {
+    out.push_back(over_thresholds(means, "mean"));
+    out.push_back(over_thresholds(pooleds, "pooled"));
   }
   return out;
 }
@@ -186,12 +205,15 @@ std::string format_summary(const EvalReport& r) {
       return std::numeric_limits<double>::quiet_NaN();
     };
     if (r.options.instances) {
+      const bool over = row[1].is_text;  // the mean over the thresholds
+      char t[32] = "mean";
+      if (!over) std::snprintf(t, sizeof t, "%g", get("iou_threshold"));
       std::snprintf(b, sizeof b,
-                    "%-6s IoU>=%-4g  precision %.4f  recall %.4f  F1 %.4f  accuracy %.4f  "
+                    "%-6s IoU%s%-4s  precision %.4f  recall %.4f  F1 %.4f  AP %.4f  PQ %.4f  "
                     "matched IoU %.4f  (TP %g FP %g FN %g)\n",
-                    row[0].text.c_str(), get("iou_threshold"), get("precision"), get("recall"),
-                    get("f1"), get("accuracy"), get("mean_matched_iou"), get("tp"), get("fp"),
-                    get("fn"));
+                    row[0].text.c_str(), over ? " " : ">=", t, get("precision"),
+                    get("recall"), get("f1"), get("accuracy"), get("panoptic_quality"),
+                    get("mean_matched_iou"), get("tp"), get("fp"), get("fn"));
     } else {
       std::snprintf(b, sizeof b,
                     "label %-3g Dice %.4f  IoU %.4f  HD95 %.3f mm  ASSD %.3f mm  NSD@%gmm %.4f  "

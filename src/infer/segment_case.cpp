@@ -6,6 +6,7 @@
 #include "io/image_checks.h"
 #include "useg/error.h"
 #include "useg/imaging.h"
+#include "useg/labels.h"
 #include "useg/segment.h"
 
 namespace useg {
@@ -37,6 +38,36 @@ void check_segmentable(const Image& image, const ModelInfo& info) {
     USEG_THROW(src << ": the image holds NaN or infinite voxel values");
 }
 
+std::vector<std::string> output_labels(const ModelInfo& info) {
+  if (info.instance_target()) {
+    const std::string background = info.labels.empty() ? "background" : info.labels[0];
+    return {background, info.instances.object};
+  }
+  return info.labels;
+}
+
+namespace {
+
+// An instance model: interior and boundary are one object class (1); --postprocess runs on it,
+// then the objects are split (split_instances) and the labels become their union, so that the
+// labels, the instances and the measurements always describe the same objects.
+void split_objects(Segmentation& seg, const Tensor& probs, const Geometry& g,
+                   const ModelInfo& info, const SegmentOptions& opts, const std::string& source) {
+  float* l = seg.labels.data();
+  for (int64_t i = 0; i < seg.labels.numel(); ++i) l[i] = l[i] > 0.5f ? 1.f : 0.f;
+  apply_postprocess(seg.labels, g, 2, opts.postprocess, source);
+  seg.instances = split_instances(seg.labels, probs, g, info.instances);
+  const float* id = seg.instances.data();
+  float count = 0;
+  for (int64_t i = 0; i < seg.labels.numel(); ++i) {
+    l[i] = id[i] > 0 ? 1.f : 0.f;
+    count = std::max(count, id[i]);
+  }
+  seg.instance_class.assign(static_cast<size_t>(count), 1);
+}
+
+}  // namespace
+
 Segmentation segment_image(const Image& image, const ModelInfo& info, Network& net,
                            const SegmentOptions& opts,
                            const std::function<void(int64_t, int64_t)>& progress) {
@@ -60,6 +91,10 @@ Segmentation segment_image(const Image& image, const ModelInfo& info, Network& n
   if (seg.resampled) probs = resample_to_geometry(probs, seg.network_geometry, g, Interp::Linear);
   seg.labels = argmax_labels(probs);
   if (opts.save_probabilities) seg.probabilities = probs;
+  if (info.instance_target()) {
+    split_objects(seg, probs, g, info, opts, image.source);
+    return seg;
+  }
   probs = Tensor();
   apply_postprocess(seg.labels, g, K, opts.postprocess, image.source);
   if (opts.instances || opts.measure)
@@ -98,7 +133,9 @@ MemoryEstimate estimate_case_memory(const Geometry& input, const Geometry& net_g
   const int64_t vin = input.voxels(), vnet = net_grid.voxels();
   MemoryEstimate e;
   int64_t floats = (3 * C + 2) * vin + (K + 1) * vnet + std::max(C * vnet, K * vin);
-  if (opts.instances || opts.measure) floats += vin;
+  if (opts.instances || opts.measure || info.instance_target()) floats += vin;
+  // An instance model's split: ITK's masks, markers, relief and watershed images.
+  if (info.instance_target()) floats += 8 * vin;
   e.image_bytes = 4 * floats;
   e.activation_bytes = activation_bytes(info, window_options(info, opts));
   e.weight_bytes = 4 * summarize(info.model).params;

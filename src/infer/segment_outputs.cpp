@@ -77,6 +77,7 @@ void write_segmentation(const Image& image, const Segmentation& seg, const Model
                         const CaseOutputs& out, const std::string& case_name) {
   const Geometry& g = image.geometry;
   const int K = info.model.num_classes;
+  const std::vector<std::string> names = output_labels(info);
   for (const std::string& p : out.all()) {
     std::error_code ec;
     fs::path dir = fs::path(p).parent_path();
@@ -84,7 +85,8 @@ void write_segmentation(const Image& image, const Segmentation& seg, const Model
     if (ec) USEG_THROW("cannot create the folder " << dir.string() << " for " << p << ": "
                                                    << ec.message());
   }
-  if (!out.labels.empty()) write_image(out.labels, seg.labels, g, label_pixel_type(K));
+  if (!out.labels.empty())
+    write_image(out.labels, seg.labels, g, label_pixel_type(info.instance_target() ? 2 : K));
   if (!out.probabilities.empty()) {
     USEG_CHECK(seg.probabilities.defined() && seg.probabilities.shape().c() == K,
                "write_segmentation: probabilities were not kept (save_probabilities)");
@@ -102,10 +104,14 @@ void write_segmentation(const Image& image, const Segmentation& seg, const Model
   if (!out.measurements.empty()) {
     std::vector<ObjectMeasure> rows =
         measure_objects(seg.instances, seg.instance_class, g, image.voxels);
-    write_file_atomic(out.measurements, measurements_csv(case_name, rows, g, info.labels));
+    write_file_atomic(out.measurements, measurements_csv(case_name, rows, g, names));
   }
-  if (!out.preview.empty())
-    write_preview_png(out.preview, image, seg.labels, info.labels, case_name);
+  // An instance model's preview shows its objects (each its own colour); others their classes.
+  if (!out.preview.empty() && info.instance_target())
+    write_instance_preview_png(out.preview, image, seg.instances, info.instances.object,
+                               case_name);
+  else if (!out.preview.empty())
+    write_preview_png(out.preview, image, seg.labels, names, case_name);
 }
 
 }  // namespace useg

@@ -39,6 +39,10 @@ std::vector<int> label_lookup(const Dataset& ds);
 std::string map_labels(Tensor& raw, const std::vector<int>& lookup, const Dataset& ds,
                        const std::string& case_name);
 
+// An instance dataset's label volume holds object ids: returns a message naming `case_name`
+// and the first voxel that is not a non-negative integer below 2^24 ("" when all are).
+std::string check_instance_ids(const Tensor& raw, const std::string& case_name);
+
 // --------------------------------------------------------------------------- planning
 // Turns the config's choices (train.target_spacing[_mm], train.normalization) and dataset
 // statistics into model.json: architecture, patch size, labels, preprocessing. Reads the voxels

@@ -16,19 +16,29 @@ namespace fs = std::filesystem;
 
 namespace useg {
 
+int Dataset::classes() const {
+  return meta.instances ? 3 : static_cast<int>(meta.labels.size());
+}
+
 std::vector<std::string> Dataset::class_names() const {
   std::vector<std::string> out;
+  if (meta.instances) {
+    const std::string& object = meta.labels.at(1).first;
+    return {meta.labels.at(0).first, object + "_interior", object + "_boundary"};
+  }
   for (const auto& [name, value] : meta.labels) out.push_back(name);
   return out;
 }
 
 std::vector<int> Dataset::class_values() const {
   std::vector<int> out;
+  if (meta.instances) return {0, 1, 2};
   for (const auto& [name, value] : meta.labels) out.push_back(value);
   return out;
 }
 
 bool Dataset::remapped() const {
+  if (meta.instances) return false;
   for (size_t k = 0; k < meta.labels.size(); ++k)
     if (meta.labels[k].second != static_cast<int>(k)) return true;
   return false;

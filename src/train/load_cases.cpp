@@ -12,6 +12,7 @@
 #include "useg/error.h"
 #include "useg/imaging.h"
 #include "useg/infer.h"
+#include "useg/labels.h"
 
 namespace useg::training {
 
@@ -64,6 +65,22 @@ std::string map_labels(Tensor& raw, const std::vector<int>& lookup, const Datase
   return os.str();
 }
 
+std::string check_instance_ids(const Tensor& raw, const std::string& case_name) {
+  const float* p = raw.data();
+  int64_t bad = 0, first = -1;
+  for (int64_t i = 0; i < raw.numel(); ++i) {
+    const float v = p[i];
+    if (std::isfinite(v) && v >= 0 && v < 16777216.f && v == std::floor(v)) continue;
+    if (bad++ == 0) first = i;
+  }
+  if (bad == 0) return "";
+  std::ostringstream os;
+  os << "case " << case_name << ": " << bad << " label voxel(s) are not object ids (integers "
+     << "0 .. 2^24 - 1 in an instance dataset), the first at voxel " << first << ": "
+     << p[first];
+  return os.str();
+}
+
 namespace {
 
 void index_classes(TrainingCase& tc, int classes, uint64_t seed, uint64_t case_index) {
@@ -107,7 +124,8 @@ std::vector<TrainingCase> load_cases(const Dataset& ds, const ModelInfo& info,
       continue;
     }
     Image lab = read_image(c.label, ds.limits);
-    std::string p = map_labels(lab.voxels, lookup, ds, c.name);
+    std::string p = ds.meta.instances ? check_instance_ids(lab.voxels, c.name)
+                                      : map_labels(lab.voxels, lookup, ds, c.name);
     if (!p.empty()) {
       problems.push_back(p);
       continue;
@@ -123,6 +141,10 @@ std::vector<TrainingCase> load_cases(const Dataset& ds, const ModelInfo& info,
     USEG_CHECK(lv.numel() == s.spatial(), "case " << c.name << ": the resampled label has "
                                                   << lv.numel() << " voxels, the image "
                                                   << s.spatial());
+    // Instance ids become background / interior / boundary on the network's grid, so the
+    // boundary width is in the voxels the network sees.
+    if (ds.meta.instances)
+      lv = instance_boundary_target(lv, in.geometry, info.instances.boundary_width);
     tc.label.resize(static_cast<size_t>(lv.numel()));
     const float* lp = lv.data();
     for (size_t k = 0; k < tc.label.size(); ++k)

@@ -43,7 +43,8 @@ std::vector<std::vector<float>> foreground_samples(const Dataset& ds,
     const DatasetCase& c = ds.cases[ci];
     Image img = read_image_channels(c.images);
     Image lab = read_image(c.label);
-    std::string p = map_labels(lab.voxels, lookup, ds, c.name);
+    std::string p = ds.meta.instances ? check_instance_ids(lab.voxels, c.name)
+                                      : map_labels(lab.voxels, lookup, ds, c.name);
     if (!p.empty()) {
       problems.push_back(p);
       continue;
@@ -99,10 +100,13 @@ ModelInfo plan_model_info(const RunConfig& run, const Dataset& ds, uint64_t seed
                                                  << ds.channels() << " channel(s); set "
                                                     "model.in_channels to " << ds.channels());
   USEG_CHECK(m.num_classes == ds.classes(),
-             "the config has model.num_classes " << m.num_classes << " but dataset.json declares "
-                                                 << ds.classes() << " labels (background "
-                                                    "included); set model.num_classes to "
-                                                 << ds.classes());
+             "the config has model.num_classes "
+                 << m.num_classes << " but dataset.json declares "
+                 << (ds.meta.instances ? "an instance dataset (\"instances\": true), which "
+                                         "trains 3 classes (background, interior, boundary)"
+                                       : std::to_string(ds.classes()) +
+                                             " labels (background included)")
+                 << "; set model.num_classes to " << ds.classes());
   if (m.dims == 3)
     for (const DatasetCase& c : ds.cases)
       USEG_CHECK(c.geometry.dims == 3 && c.geometry.size[2] > 1,
@@ -111,6 +115,14 @@ ModelInfo plan_model_info(const RunConfig& run, const Dataset& ds, uint64_t seed
   info.model = m;
   info.patch_size = t.patch_size;
   info.labels = ds.class_names();
+  if (ds.meta.instances) {
+    info.target = "instances";
+    info.instances = t.instances;
+    info.instances.object = ds.meta.labels.at(1).first;
+    log("instance dataset: objects '" + info.instances.object +
+        "' -> classes background, interior, boundary (boundary width " +
+        std::to_string(t.instances.boundary_width) + " voxels)");
+  }
 
   std::ostringstream os;
   auto fmt = [](const std::vector<double>& v) {

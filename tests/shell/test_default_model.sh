@@ -25,6 +25,14 @@ done
   fail "model.json was not trained for the config's epochs"
 [ "$(json "$model/model.json" "d['provenance']['seed']")" = "$(json "$cfg" "d['train']['seed']")" ] ||
   fail "model.json was not trained with the config's seed"
+[ "$(json "$model/model.json" "d['target']")" = instances ] || fail "model.json target is not 'instances'"
+[ "$(json "$model/model.json" "d['instances']['object']")" = nucleus ] || fail "model.json instances.object is not 'nucleus'"
+for key in boundary_width seed_min_size seed_split min_size fill_holes; do
+  [ "$(json "$model/model.json" "d['instances']['$key']")" = "$(json "$cfg" "d['train']['instances']['$key']")" ] ||
+    fail "model.json instances.$key differs from $cfg"
+done
+[ "$(json "$model/model.json" "d['labels']")" = "['background', 'nucleus_interior', 'nucleus_boundary']" ] ||
+  fail "model.json labels: $(json "$model/model.json" "d['labels']")"
 size=$(stat -c %s "$model/weights.safetensors")
 [ "$size" -lt $((5 * 1024 * 1024)) ] || fail "weights.safetensors is $size bytes (> 5 MB)"
 
@@ -43,6 +51,9 @@ for c in nuclei_000 nuclei_001; do
   [ "$rows" -ge 3 ] || fail "$c: only $rows nuclei measured"
   tail -n +2 "$work/seg/${c}_measurements.csv" | cut -d, -f4 | sort -u | grep -qx nucleus || fail "$c: class name is not 'nucleus'"
 done
+# The labels are the nuclei's union (class 1 only) and the instances cover exactly them.
+python3 "$root/tests/shell/png_labels.py" "$work/seg/nuclei_000.png" "$work/seg/nuclei_000_instances.png" ||
+  fail "labels and instances disagree"
 mkdir "$work/labels"
 cp "$work/seg/nuclei_000.png" "$work/seg/nuclei_001.png" "$work/labels/"
 "$useg" eval --pred "$work/labels" --ref "$work/syn/labelsTr" --labels 1 --json "$work/m.json" >/dev/null
@@ -87,6 +98,23 @@ grep -q '^nuclei_right,0.5,1,1,1,0,0,' "$work/inst.csv" || fail "instance crop: 
 "$useg" train --config "$root/configs/tiny2d_test.json" --data "$work/ds" --output "$work/run" \
   --threads 1 >"$work/train.log" 2>&1 || { cat "$work/train.log"; fail "useg train refused the dataset"; }
 grep -q "2 cases, channels fluorescence, labels background, nucleus" "$work/train.log" || fail "train log: $(head -3 "$work/train.log")"
+# --instance-labels: labelsTr holds the mask's ids and dataset.json says "instances": true; useg
+# train learns background / interior / boundary from it. --masks writes the binary masks.
+python3 "$root/scripts/make_nuclei_dataset.py" "$work/img.tif" "$work/mask.tif" "$work/dsi" --split 40 \
+  --instance-labels --masks "$work/masks" >"$work/dsi.log" || { cat "$work/dsi.log"; fail "make_nuclei_dataset.py --instance-labels failed"; }
+[ "$(json "$work/dsi/dataset.json" "d['instances']")" = True ] || fail "dataset.json lacks \"instances\": true"
+"$useg" eval --instances --pred "$work/dsi/labelsTr/nuclei_left.png" --ref "$work/inst/nuclei_left.png" \
+  --iou-thresholds 0.9 --output "$work/ids.csv" >/dev/null
+grep -q '^nuclei_left,0.9,2,2,2,0,0,' "$work/ids.csv" || fail "instance labels are not the mask's ids: $(cat "$work/ids.csv")"
+"$useg" eval --pred "$work/masks/nuclei_right.png" --ref "$work/ds/labelsTr/nuclei_right.png" --labels 1 \
+  --json "$work/mk.json" >/dev/null
+[ "$(json "$work/mk.json" "d['summary'][0]['dice'] == 1")" = True ] || fail "--masks differs from the binary labels"
+python3 -c "import json,sys; c=json.load(open(sys.argv[1])); c['model']['num_classes']=3; json.dump(c,open(sys.argv[2],'w'))" \
+  "$root/configs/tiny2d_test.json" "$work/tiny3.json"
+"$useg" train --config "$work/tiny3.json" --data "$work/dsi" --output "$work/runi" --threads 1 >"$work/traini.log" 2>&1 ||
+  { cat "$work/traini.log"; fail "useg train refused the instance dataset"; }
+grep -q "labels background, nucleus_interior, nucleus_boundary" "$work/traini.log" || fail "train log: $(head -3 "$work/traini.log")"
+[ "$(json "$work/runi/last/model.json" "d['target']")" = instances ] || fail "the trained model is not an instance model"
 
 # --- the Otsu baseline: bright discs on a dark background are found; components are counted
 "$otsu" "$work/ds/imagesTr/nuclei_left_0000.png" "$work/otsu.png" "$work/otsu_inst.png" >"$work/otsu.log"

@@ -187,6 +187,63 @@ TEST(Config, WriterIsPrettyAndSelfDescribing) {
     EXPECT_NE(info.find(std::string("\"") + key + "\""), std::string::npos) << key;
 }
 
+// --------------------------------------------------------------------------- instance target
+TEST(ConfigInstances, ModelJsonRoundTripAndDefaults) {
+  const ModelInfo plain = parse_model_info("{}", kSrc);
+  EXPECT_EQ(plain.target, "classes");
+  EXPECT_FALSE(plain.instance_target());
+  ModelInfo info;
+  info.model.num_classes = 3;
+  info.labels = {"background", "nucleus_interior", "nucleus_boundary"};
+  info.target = "instances";
+  info.instances.object = "nucleus";
+  info.instances.boundary_width = 2;
+  info.instances.seed_min_size = 6.5;
+  info.instances.seed_split = 1.5;
+  info.instances.min_size = 12;
+  info.instances.fill_holes = false;
+  const std::string text = to_json_string(info);
+  EXPECT_NE(text.find("\"target\": \"instances\""), std::string::npos) << text;
+  const ModelInfo back = parse_model_info(text, kSrc);
+  EXPECT_TRUE(back.instance_target());
+  EXPECT_EQ(back.instances.object, "nucleus");
+  EXPECT_EQ(back.instances.boundary_width, 2);
+  EXPECT_EQ(back.instances.seed_min_size, 6.5);
+  EXPECT_EQ(back.instances.seed_split, 1.5);
+  EXPECT_EQ(back.instances.min_size, 12);
+  EXPECT_FALSE(back.instances.fill_holes);
+  EXPECT_EQ(to_json_string(back), text);
+}
+
+TEST(ConfigInstances, ErrorsNameTheKey) {
+  EXPECT_EQ(info_error(R"({"target": "instances"})"),
+            "configs/x.json: target: 'instances' needs model.num_classes 3 (background, "
+            "interior, boundary), got 2");
+  EXPECT_EQ(info_error(R"({"target": "instance"})"),
+            "configs/x.json: target: 'instance' is not one of classes, instances (did you mean "
+            "'instances'?)");
+  EXPECT_EQ(info_error(R"({"instances": {"boundary_width": 0}})"),
+            "configs/x.json: instances.boundary_width: must be between 1 and 64, got 0");
+  EXPECT_EQ(info_error(R"({"instances": {"seed_split": -0.5}})"),
+            "configs/x.json: instances.seed_split: must be >= 0, got -0.5");
+  EXPECT_EQ(info_error(R"({"instances": {"min_size": -1}})"),
+            "configs/x.json: instances.min_size: must be >= 0, got -1.0");
+  EXPECT_EQ(info_error(R"({"instances": {"object": ""}})"),
+            "configs/x.json: instances.object: must not be empty");
+  EXPECT_EQ(info_error(R"({"instances": {"fill_holes": 1}})"),
+            "configs/x.json: instances.fill_holes: expected a boolean (true or false), got number 1");
+  // In a run config the object name comes from dataset.json: not a key there.
+  std::string e = run_error(run_json("", R"("instances": {"object": "cell"})"));
+  EXPECT_NE(e.find("unknown key 'train.instances.object'"), std::string::npos) << e;
+  EXPECT_NE(e.find("valid keys: boundary_width, seed_min_size, seed_split, min_size, fill_holes"),
+            std::string::npos) << e;
+  EXPECT_EQ(run_error(run_json("", R"("instances": {"seed_min_size": "4"})")),
+            "configs/x.json: train.instances.seed_min_size: expected a number, got string \"4\"");
+  RunConfig rc = parse_run_config(run_json("", R"("instances": {"boundary_width": 3})"), kSrc);
+  EXPECT_EQ(rc.train.instances.boundary_width, 3);
+  EXPECT_EQ(parse_run_config(to_json_string(rc), kSrc).train.instances.boundary_width, 3);
+}
+
 // ---------------------------------------------------------------------------------- errors
 TEST(ConfigErrors, UnknownKeySuggestsAndListsValidKeys) {
   EXPECT_EQ(run_error(run_json(R"("base_filter": 16)")),

@@ -198,14 +198,20 @@ TEST(EvalCli, InstancesSingleFiles) {
                dir);
   ASSERT_EQ(r.code, 0) << r.err;
   const auto rows = read_csv(csv);
-  ASSERT_EQ(rows.size(), 2u + 4);  // 2 thresholds, then mean + pooled per threshold
+  // 2 thresholds and their mean, then mean + pooled per threshold and over the thresholds
+  ASSERT_EQ(rows.size(), 3u + 4 + 2);
   EXPECT_EQ(rows[0].at("case"), "ref");
   EXPECT_EQ(rows[0].at("tp"), "1");
   EXPECT_EQ(rows[0].at("fp"), "1");
   EXPECT_EQ(rows[0].at("fn"), "1");
   EXPECT_EQ(rows[0].at("f1"), "0.5");
-  EXPECT_EQ(rows[3].at("case"), "pooled");
-  EXPECT_EQ(rows[3].at("iou_threshold"), "0.5");
+  EXPECT_EQ(rows[2].at("iou_threshold"), "mean");
+  EXPECT_EQ(rows[4].at("case"), "pooled");
+  EXPECT_EQ(rows[4].at("iou_threshold"), "0.5");
+  EXPECT_EQ(rows[8].at("case"), "pooled");
+  EXPECT_EQ(rows[8].at("iou_threshold"), "mean");
+  // The terminal summary names AP and PQ.
+  EXPECT_NE(r.out.find("AP 0.3333  PQ 0.5000"), std::string::npos) << r.out;
 }
 
 TEST(EvalCli, Pairing) {

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <random>
 
+#include "common/csv.h"
 #include "eval_test_util.h"
+#include "useg/eval.h"
 #include "useg/metrics.h"
 
 namespace useg {
@@ -168,6 +170,78 @@ TEST(EvalInstances, EmptyImages) {
   EXPECT_DOUBLE_EQ(missed.precision, 0.0);
   EXPECT_DOUBLE_EQ(missed.recall, 0.0);
   EXPECT_DOUBLE_EQ(missed.f1, 0.0);
+}
+
+// AP (TP / (TP + FP + FN)) at the default thresholds 0.5 ... 0.9 and the rows averaging them,
+// on the scene above (case "scene") and a perfect prediction (case "perfect"). By hand, per
+// threshold on the scene (pairs: 11-1 IoU 1, 12-2 0.8, 15-4 2/3, the rest 1/3):
+//   t    TP FP FN  AP     F1    PQ
+//   0.5  3  3  3   1/3    1/2   (1 + 0.8 + 2/3) / 6 = 37/90
+//   0.6  3  3  3   1/3    1/2   37/90
+//   0.7  2  4  4   1/5    1/3   1.8 / 6 = 3/10
+//   0.8  2  4  4   1/5    1/3   3/10          (IoU 0.8 reaches the threshold)
+//   0.9  1  5  5   1/11   1/6   1 / 6
+//   mean           191/825  11/30  143/450
+// Pooled with the perfect case (6 objects, IoU 1): AP 9/15, 9/15, 8/16, 8/16, 7/17, mean 222/425.
+TEST(EvalInstances, AveragePrecisionOverThresholds) {
+  const Scene s = scene();
+  EvalReport r;
+  r.options.instances = true;
+  ASSERT_EQ(r.options.iou_thresholds, (std::vector<double>{0.5, 0.6, 0.7, 0.8, 0.9}));
+  for (const auto& [name, pred] : {std::pair<std::string, Tensor>{"perfect", s.ref},
+                                   {"scene", s.pred}}) {
+    CaseResult c;
+    c.pair = {name, name + "_pred", name};
+    const InstanceOverlap o = instance_overlap(pred, s.ref);
+    for (double t : r.options.iou_thresholds) c.instances.push_back(match_instances(o, t));
+    r.cases.push_back(c);
+  }
+  const std::vector<test::CsvRow> rows = test::parse_csv(format_csv(r));
+  ASSERT_EQ(rows.size(), 2u * 6 + 5 * 2 + 2);
+  auto num = [](const test::CsvRow& row, const char* k) { return std::stod(row.at(k)); };
+  const double ap[] = {1.0 / 3, 1.0 / 3, 0.2, 0.2, 1.0 / 11};
+  const double pq[] = {37.0 / 90, 37.0 / 90, 0.3, 0.3, 1.0 / 6};
+  for (int t = 0; t < 5; ++t) {
+    const test::CsvRow& row = rows[6 + t];
+    EXPECT_EQ(row.at("case"), "scene");
+    EXPECT_NEAR(num(row, "accuracy"), ap[t], 1e-9) << "threshold " << row.at("iou_threshold");
+    EXPECT_NEAR(num(row, "panoptic_quality"), pq[t], 1e-9) << row.at("iou_threshold");
+    EXPECT_EQ(rows[t].at("accuracy"), "1");  // perfect
+  }
+  const test::CsvRow& over = rows[11];
+  EXPECT_EQ(over.at("case"), "scene");
+  EXPECT_EQ(over.at("iou_threshold"), "mean");
+  EXPECT_NEAR(num(over, "accuracy"), 191.0 / 825, 1e-9);
+  EXPECT_NEAR(num(over, "f1"), 11.0 / 30, 1e-9);
+  EXPECT_NEAR(num(over, "panoptic_quality"), 143.0 / 450, 1e-9);
+  EXPECT_EQ(rows[5].at("iou_threshold"), "mean");
+  EXPECT_EQ(rows[5].at("accuracy"), "1");
+  // Summary: mean and pooled per threshold, then both averaged over the thresholds.
+  EXPECT_EQ(rows[12].at("case"), "mean");
+  EXPECT_NEAR(num(rows[12], "accuracy"), (1 + 1.0 / 3) / 2, 1e-9);
+  EXPECT_EQ(rows[13].at("case"), "pooled");
+  EXPECT_NEAR(num(rows[13], "accuracy"), 9.0 / 15, 1e-9);
+  EXPECT_NEAR(num(rows[21], "accuracy"), 7.0 / 17, 1e-9);
+  EXPECT_EQ(rows[22].at("case"), "mean");
+  EXPECT_EQ(rows[22].at("iou_threshold"), "mean");
+  EXPECT_NEAR(num(rows[22], "accuracy"), (191.0 / 825 + 1) / 2, 1e-9);
+  EXPECT_EQ(rows[23].at("case"), "pooled");
+  EXPECT_EQ(rows[23].at("iou_threshold"), "mean");
+  EXPECT_NEAR(num(rows[23], "accuracy"), 222.0 / 425, 1e-9);
+  EXPECT_NE(format_summary(r).find("mean   IoU mean  precision"), std::string::npos)
+      << format_summary(r);
+}
+
+TEST(EvalInstances, OneThresholdHasNoMeanOverThresholds) {
+  const Scene s = scene();
+  EvalReport r;
+  r.options.instances = true;
+  r.options.iou_thresholds = {0.5};
+  CaseResult c;
+  c.pair = {"scene", "p", "r"};
+  c.instances.push_back(match_instances(instance_overlap(s.pred, s.ref), 0.5));
+  r.cases.push_back(c);
+  EXPECT_EQ(test::parse_csv(format_csv(r)).size(), 3u);  // the case, mean, pooled
 }
 
 }  // namespace

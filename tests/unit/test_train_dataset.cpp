@@ -225,6 +225,34 @@ TEST(TrainDatasetJson, Malformed) {
       "d: file_ending: expected an extension starting with '.'");
 }
 
+TEST(TrainDatasetJson, InstancesFlag) {
+  const std::string base = "\"channel_names\": {\"0\": \"DAPI\"}, \"numTraining\": 1, "
+                           "\"file_ending\": \".png\"";
+  DatasetJson d = parse_dataset_json(
+      "{" + base + ", \"labels\": {\"background\": 0, \"nucleus\": 1}, \"instances\": true}", "d");
+  EXPECT_TRUE(d.instances);
+  EXPECT_FALSE(parse_dataset_json("{" + base + ", \"labels\": {\"background\": 0, \"x\": 1}}", "d")
+                   .instances);
+  test::expect_error(
+      [&] {
+        parse_dataset_json("{" + base + ", \"labels\": {\"background\": 0, \"x\": 1}, "
+                           "\"instances\": \"yes\"}", "d");
+      },
+      "d: instances: expected true or false, got string \"yes\"");
+  test::expect_error(
+      [&] {
+        parse_dataset_json("{" + base + ", \"labels\": {\"background\": 0, \"a\": 1, \"b\": 2}, "
+                           "\"instances\": true}", "d");
+      },
+      "d: labels: an instance dataset (\"instances\": true) names background and the objects");
+  Dataset ds;
+  ds.meta = d;
+  EXPECT_EQ(ds.classes(), 3);
+  EXPECT_EQ(ds.class_names(),
+            (std::vector<std::string>{"background", "nucleus_interior", "nucleus_boundary"}));
+  EXPECT_FALSE(ds.remapped());
+}
+
 TEST(TrainDatasetJson, ReadsNnUNetV2AndIgnoresExtraKeys) {
   DatasetJson d = parse_dataset_json(
       "{\"name\": \"Liver\", \"licence\": \"CC\", \"channel_names\": {\"1\": \"T2\", \"0\": \"CT\"},"

@@ -1,0 +1,187 @@
+// Instance datasets end to end: dataset.json "instances": true with one id per object in
+// labelsTr -> `useg train` learns background / interior / boundary and records the instance
+// target in model.json -> `useg segment` writes the split objects (instances, the union as
+// class 1, measurements named after the objects, a preview in object colours).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "common/csv.h"
+#include "common/expect_error.h"
+#include "common/image_fixtures.h"
+#include "common/train_fixtures.h"
+#include "segment_test_util.h"
+#include "useg/dataset.h"
+#include "useg/files.h"
+#include "useg/image.h"
+#include "useg/metrics.h"
+#include "useg/train.h"
+
+namespace fs = std::filesystem;
+
+namespace useg {
+namespace {
+
+// Cases of 64 x 64 pixels holding two pairs of touching discs ("cells", radius 7..9, a pair's
+// centres 1.7 radii apart, ids 1..4), each disc brightest at its centre so that a contact is a
+// dip in intensity, on noise. Labels are the ids (uint16).
+void write_cell_dataset(const fs::path& dir, int cases, uint64_t seed,
+                        const std::string& labels_json = "{\"background\": 0, \"cell\": 1}") {
+  fs::create_directories(dir / "imagesTr");
+  fs::create_directories(dir / "labelsTr");
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::normal_distribution<double> n(0, 1);
+  const Geometry g = [] {
+    Geometry x;
+    x.dims = 2;
+    x.size = {64, 64, 1};
+    return x;
+  }();
+  for (int c = 0; c < cases; ++c) {
+    struct Disc { double x, y, r; };
+    std::vector<Disc> discs;
+    for (int pair = 0; pair < 2; ++pair) {
+      const double r = 7 + 2 * u(gen), cy = 14 + 34 * pair + 2 * u(gen), cx = 20 + 8 * u(gen);
+      const double a = 0.6 * (u(gen) - 0.5);  // the pair's tilt
+      discs.push_back({cx, cy, r});
+      discs.push_back({cx + 1.7 * r * std::cos(a), cy + 1.7 * r * std::sin(a), r});
+    }
+    Tensor img = Tensor::empty(Shape{1, 1, 1, 64, 64});
+    Tensor lab = Tensor::zeros(Shape{1, 1, 1, 64, 64});
+    for (int64_t y = 0; y < 64; ++y)
+      for (int64_t x = 0; x < 64; ++x) {
+        int best = 0;
+        double best_d = 1e9, v = 0;
+        for (size_t k = 0; k < discs.size(); ++k) {
+          const double d = std::hypot(x - discs[k].x, y - discs[k].y) / discs[k].r;
+          if (d <= 1 && d < best_d) best = int(k) + 1, best_d = d;
+        }
+        if (best) v = 1.0 - 0.6 * best_d * best_d;
+        img.at(0, 0, 0, y, x) = static_cast<float>(100 + 40 * (v + 0.1 * n(gen)));
+        lab.at(0, 0, 0, y, x) = static_cast<float>(best);
+      }
+    const std::string name = "cells_" + std::to_string(c);
+    write_image((dir / "imagesTr" / (name + "_0000.nii.gz")).string(), img, g, "float");
+    write_image((dir / "labelsTr" / (name + ".nii.gz")).string(), lab, g, "uint16");
+  }
+  test::write_text(dir / "dataset.json",
+                   "{\"channel_names\": {\"0\": \"DAPI\"}, \"labels\": " + labels_json +
+                       ", \"numTraining\": " + std::to_string(cases) +
+                       ", \"file_ending\": \".nii.gz\", \"instances\": true}\n");
+}
+
+RunConfig cell_run() {
+  RunConfig run = test::tiny_run(2);
+  run.model.num_classes = 3;
+  run.model.base_filters = 8;
+  run.model.depth = 3;
+  run.train.patch_size = {32, 32};
+  run.train.batch_size = 4;
+  run.train.batch_dice = true;
+  run.train.epochs = 6;
+  run.train.iterations_per_epoch = 10;
+  run.train.lr = 1e-2;
+  run.train.val_fraction = 0.25;
+  run.train.instances.boundary_width = 2;
+  run.train.instances.min_size = 4;
+  return run;
+}
+
+TEST(TrainInstances, TrainsTheThreeClassTargetAndSegmentSplitsObjects) {
+  const fs::path root = test::fresh_dir("train_instances");
+  const fs::path data = root / "Dataset002_Cells", out = root / "run";
+  write_cell_dataset(data, 4, 5);
+  TrainOptions o;
+  o.data_dir = data.string();
+  o.output_dir = out.string();
+  o.config = cell_run();
+  o.tty = 0;
+  o.threads = 1;
+  const TrainResult r = train(o);
+  ASSERT_EQ(r.status, TrainResult::Status::Completed);
+  const ModelInfo info = load_model_info((out / "last" / "model.json").string());
+  EXPECT_EQ(info.target, "instances");
+  EXPECT_EQ(info.instances.object, "cell");
+  EXPECT_EQ(info.instances.boundary_width, 2);
+  EXPECT_EQ(info.instances.min_size, 4);
+  EXPECT_EQ(info.labels,
+            (std::vector<std::string>{"background", "cell_interior", "cell_boundary"}));
+  const std::string csv = read_file((out / "metrics.csv").string());
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "epoch,train_loss,dice_cell_interior,dice_cell_boundary,mean_fg_dice,lr,seconds,"
+            "skipped_steps");
+  EXPECT_GT(r.last_dice, 0.3) << "interior and boundary are learnt at all";
+
+  // useg segment with the trained model: labels are the objects' union (class 1), instances the
+  // split objects, measurements name the objects.
+  const fs::path seg = root / "seg";
+  const auto run = test::run_useg("segment --model " + test::quote(out / "last") + " --input " +
+                                  test::quote(data / "imagesTr" / "cells_0_0000.nii.gz") +
+                                  " --output " + test::quote(seg) +
+                                  " --instances --measure --preview --threads 1");
+  ASSERT_EQ(run.code, 0) << run.output;
+  const Image labels = read_image((seg / "cells_0.nii.gz").string());
+  const Image instances = read_image((seg / "cells_0_instances.nii.gz").string());
+  std::set<int> ids, classes;
+  int64_t disagree = 0;
+  for (int64_t i = 0; i < labels.voxels.numel(); ++i) {
+    const int l = int(std::lround(labels.voxels.data()[i]));
+    const int id = int(std::lround(instances.voxels.data()[i]));
+    classes.insert(l);
+    if (id) ids.insert(id);
+    disagree += (l == 1) != (id > 0);
+  }
+  EXPECT_EQ(disagree, 0) << "the labels are exactly the union of the objects";
+  EXPECT_TRUE(classes.count(1) && !classes.count(2)) << "interior and boundary merge to class 1";
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(*ids.rbegin(), int(ids.size())) << "ids are 1..n";
+  // The touching pairs come apart: at least 3 of the 4 cells are found at IoU 0.5 (measured:
+  // all 4; connected components of the foreground would find at most the 2 pairs, with IoU
+  // about 0.5 each).
+  const Image ref = read_image((data / "labelsTr" / "cells_0.nii.gz").string());
+  const InstanceScores m = match_instances(instance_overlap(instances.voxels, ref.voxels), 0.5);
+  EXPECT_GE(m.tp, 3) << "fp " << m.fp << " fn " << m.fn;
+  const auto rows = test::parse_csv(read_file((seg / "cells_0_measurements.csv").string()));
+  EXPECT_EQ(rows.size(), ids.size());
+  for (const auto& row : rows) EXPECT_EQ(row.at("class_name"), "cell");
+  for (const auto& row : rows) EXPECT_GE(std::stod(row.at("voxels")), 4) << "min_size";
+  EXPECT_GT(fs::file_size(seg / "cells_0_preview.png"), 0u);
+  const auto info_run = test::run_useg("info " + test::quote(out / "last"));
+  EXPECT_NE(info_run.output.find("target: instances of cell (classes background / interior / "
+                                 "boundary, boundary width 2"),
+            std::string::npos)
+      << info_run.output;
+}
+
+TEST(TrainInstances, LabelsMustBeIdsAndTheModelThreeClasses) {
+  const fs::path root = test::fresh_dir("train_instances_errors");
+  const fs::path data = root / "Dataset003_Cells";
+  write_cell_dataset(data, 2, 9);
+  TrainOptions o;
+  o.data_dir = data.string();
+  o.output_dir = (root / "run2").string();
+  o.config = cell_run();
+  o.config->model.num_classes = 2;
+  o.tty = 0;
+  o.threads = 1;
+  test::expect_error([&] { train(o); },
+                     "dataset.json declares an instance dataset (\"instances\": true), which "
+                     "trains 3 classes (background, interior, boundary); set model.num_classes "
+                     "to 3");
+  // A label that is not an id (a fractional value) fails loading, naming the case.
+  Image lab = read_image((data / "labelsTr" / "cells_1.nii.gz").string());
+  lab.voxels.data()[70] = 1.5f;
+  write_image((data / "labelsTr" / "cells_1.nii.gz").string(), lab.voxels, lab.geometry, "float");
+  o.config->model.num_classes = 3;
+  o.output_dir = (root / "run3").string();
+  test::expect_error([&] { train(o); },
+                     "case cells_1: 1 label voxel(s) are not object ids (integers 0 .. 2^24 - 1 "
+                     "in an instance dataset), the first at voxel 70: 1.5");
+}
+
+}  // namespace
+}  // namespace useg
