@@ -18,8 +18,10 @@ import struct
 import sys
 
 import torch
+import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_classifier import make_classifier  # noqa: E402
 from torch_unet import UNet, dice_ce_loss  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "golden")
@@ -57,6 +59,37 @@ CASES = {
                    convs_per_stage=1, max_filters=16, norm="instance", activation="sigmoid",
                    residual=False, deep_supervision=True),
         shape=(1, 2, 8, 8, 12)),
+    # Classifiers (scripts/torch_classifier.py), cross-entropy on [N, K] logits.
+    # The reference small CNN (conv-relu-pool twice, flatten, dense-relu, dense), scaled down.
+    "cnn2d_layers": dict(
+        model=dict(architecture="layers", dims=2, in_channels=1, num_classes=3,
+                   input_size=[12, 10],
+                   layers=[dict(type="conv", filters=4, kernel=3, activation="relu"),
+                           dict(type="max_pool", size=2),
+                           dict(type="conv", filters=6, kernel=3, activation="relu"),
+                           dict(type="max_pool", size=2),
+                           dict(type="flatten"),
+                           dict(type="dense", units=8, activation="relu"),
+                           dict(type="dense")]),
+        shape=(3, 1, 12, 10)),
+    # 3D: strided conv with batch norm and tanh, global max pooling, a sigmoid dense layer.
+    "cnn3d_layers_bn": dict(
+        model=dict(architecture="layers", dims=3, in_channels=2, num_classes=2,
+                   input_size=[5, 6, 7],
+                   layers=[dict(type="conv", filters=5, kernel=3, stride=2, norm="batch",
+                                activation="tanh"),
+                           dict(type="conv", filters=4, kernel=1, norm="instance",
+                                activation="leaky_relu"),
+                           dict(type="global_max_pool"),
+                           dict(type="dense", units=6, activation="sigmoid"),
+                           dict(type="dense")]),
+        shape=(2, 2, 5, 6, 7)),
+    # The U-Net encoder + global average pooling + dense: residual stages, batch norm.
+    "encoder2d_classifier": dict(
+        model=dict(architecture="encoder_classifier", dims=2, in_channels=1, num_classes=4,
+                   base_filters=4, depth=2, convs_per_stage=2, max_filters=16, norm="batch",
+                   activation="leaky_relu", residual=True),
+        shape=(2, 1, 16, 12)),
 }
 
 
@@ -92,7 +125,8 @@ def downsample_target(target, factor):
 def make_case(name, spec, seed):
     torch.manual_seed(seed)
     cfg = spec["model"]
-    net = UNet(cfg).double()
+    classifier = cfg.get("architecture", "unet") != "unet"
+    net = (make_classifier(cfg) if classifier else UNet(cfg)).double()
     with torch.no_grad():  # non-trivial parameters everywhere (not the default init)
         for pname, p in net.named_parameters():
             if pname.endswith("norm.weight"):
@@ -111,11 +145,10 @@ def make_case(name, spec, seed):
 
     dims = cfg["dims"]
     shape = spec["shape"]
-    if dims == 2:
-        x = torch.randn(shape[0], shape[1], shape[2], shape[3], dtype=torch.float64)
-        target = torch.randint(0, cfg["num_classes"], (shape[0], shape[2], shape[3]))
+    x = torch.randn(*shape, dtype=torch.float64)
+    if classifier:  # one class per sample
+        target = torch.randint(0, cfg["num_classes"], (shape[0],))
     else:
-        x = torch.randn(*shape, dtype=torch.float64)
         target = torch.randint(0, cfg["num_classes"], (shape[0],) + tuple(shape[2:]))
     x.requires_grad_(True)
 
@@ -132,7 +165,10 @@ def make_case(name, spec, seed):
             pz = net.pools[k - 1]
             factor = [f * p for f, p in zip(factor, pz)]
         tk = downsample_target(target, factor) if k > 0 else target
-        loss = loss + weights[k] / total * dice_ce_loss(out, tk.double())
+        if classifier:
+            loss = loss + nn.functional.cross_entropy(out, tk)
+        else:
+            loss = loss + weights[k] / total * dice_ce_loss(out, tk.double())
     loss.backward()
 
     io = {"input": x.detach(), "target": target.double().unsqueeze(1), "loss": loss.detach().reshape(1),
@@ -156,7 +192,8 @@ def make_case(name, spec, seed):
     write_safetensors(os.path.join(d, "weights.safetensors"), state,
                       {"generator": "scripts/make_golden.py", "torch": torch.__version__})
     write_safetensors(os.path.join(d, "io.safetensors"), io,
-                      {"loss_weights": json.dumps([w / total for w in weights])})
+                      {"loss_weights": json.dumps([w / total for w in weights]),
+                       "loss": "ce" if classifier else "dice_ce"})
     print("%-10s loss %.6f  params %d" % (name, loss.item(),
                                           sum(p.numel() for p in net.parameters())))
 

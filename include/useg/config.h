@@ -17,14 +17,43 @@
 
 namespace useg {
 
-// The `model` section: a U-Net encoder-decoder.
-//  stage s (0..depth) has min(base_filters * 2^s, max_filters) filters; each stage is
+// One layer of a "layers" network (model.architecture "layers"), applied in order:
+//   conv             `filters` outputs, `kernel` (odd; 1 x k x k in 2D) and `stride`, zero padding
+//                    kernel / 2; then `norm` and `activation`
+//   max_pool         window = stride = `size` (1 x size x size in 2D)
+//   global_avg_pool, global_max_pool   each channel's spatial positions into one value
+//   flatten          [N, C, D, H, W] -> [N, C*D*H*W] (PyTorch's order)
+//   dense            `units` outputs (0 on the last layer = num_classes), then `activation`
+//   dropout          probability `p` while training
+struct LayerConfig {
+  std::string type;
+  int filters = 0;
+  int kernel = 3;
+  int stride = 1;
+  int size = 2;
+  int units = 0;
+  NormKind norm = NormKind::None;
+  Activation activation = Activation::Identity;
+  float p = 0.5f;
+};
+
+// The `model` section: a U-Net encoder-decoder (architecture "unet", segmentation), or a
+// classifier (architecture "encoder_classifier" or "layers").
+//  unet: stage s (0..depth) has min(base_filters * 2^s, max_filters) filters; each stage is
 //  convs_per_stage x [conv kxk(x k) -> norm -> activation (-> dropout)]; encoder stages are
 //  separated by max pooling; the decoder upsamples with a transposed conv (kernel = stride =
 //  pool size), concatenates the skip and runs a stage; a 1x1(x1) conv head gives num_classes
 //  logits. residual adds a skip over each stage (1x1 conv when the channel count changes).
 //  deep_supervision adds 1x1 heads on the decoder stages below full resolution.
+//  encoder_classifier: the U-Net's encoder stages (the fields below, without the decoder), then
+//  global average pooling, dropout `dropout` and a dense layer to num_classes.
+//  layers: the `layers` list; input_size is required (flatten and dense fix it).
 struct ModelConfig {
+  std::string architecture = "unet";  // unet | encoder_classifier | layers
+  std::vector<LayerConfig> layers;    // architecture "layers"
+  // Classifiers: the size every image is resized to ([H, W] or [D, H, W]); empty = the
+  // training patch size (encoder_classifier only).
+  std::vector<int> input_size;
   int dims = 2;                 // 2 | 3
   int in_channels = 1;
   int num_classes = 2;          // including background
@@ -46,6 +75,9 @@ struct ModelConfig {
   float dropout = 0.0f;         // probability after each conv block, 0 = off
   bool residual = false;
   bool deep_supervision = false;
+
+  // Classification (a score per class for a whole image) rather than segmentation.
+  bool classifier() const { return architecture != "unet"; }
 
   // Resolved per-level geometry (fills defaults from dims/kernel_size).
   std::array<int, 3> pool_size(int level) const;    // level 0..depth-1

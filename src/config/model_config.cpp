@@ -12,9 +12,44 @@
 namespace useg {
 namespace cfg {
 
+namespace {
+// A block's activation (a layer's may also be "identity").
+Choices<Activation> activation_choices(bool identity = true) {
+  Choices<Activation> c{{"relu", Activation::ReLU},
+                        {"leaky_relu", Activation::LeakyReLU},
+                        {"sigmoid", Activation::Sigmoid},
+                        {"tanh", Activation::Tanh}};
+  if (identity) c.insert(c.begin(), {"identity", Activation::Identity});
+  return c;
+}
+}  // namespace
+
+const FieldTable<LayerConfig>& layer_table() {
+  using L = LayerConfig;
+  static const FieldTable<L> table({
+      string_choice_field("type", &L::type,
+                          {"conv", "max_pool", "global_avg_pool", "global_max_pool", "flatten",
+                           "dense", "dropout"}),
+      field("filters", &L::filters),
+      field("kernel", &L::kernel),
+      field("stride", &L::stride),
+      field("size", &L::size),
+      field("units", &L::units),
+      choice_field("norm", &L::norm,
+                   Choices<NormKind>{{"instance", NormKind::Instance},
+                                     {"batch", NormKind::Batch},
+                                     {"none", NormKind::None}},
+                   norm_name),
+      choice_field("activation", &L::activation, activation_choices(), activation_name),
+      field("p", &L::p),
+  });
+  return table;
+}
+
 const FieldTable<ModelConfig>& model_table() {
   using M = ModelConfig;
   static const FieldTable<M> table({
+
       field("dims", &M::dims),
       field("in_channels", &M::in_channels),
       field("num_classes", &M::num_classes),
@@ -32,17 +67,16 @@ const FieldTable<ModelConfig>& model_table() {
                    norm_name),
       field("norm_eps", &M::norm_eps),
       field("bn_momentum", &M::bn_momentum),
-      choice_field("activation", &M::activation,
-                   Choices<Activation>{{"relu", Activation::ReLU},
-                                       {"leaky_relu", Activation::LeakyReLU},
-                                       {"sigmoid", Activation::Sigmoid},
-                                       {"tanh", Activation::Tanh}},
-                   activation_name),
+      choice_field("activation", &M::activation, activation_choices(false), activation_name),
       field("negative_slope", &M::negative_slope),
       string_choice_field("upsampling", &M::upsampling, {"transposed"}),
       field("dropout", &M::dropout),
       field("residual", &M::residual),
       field("deep_supervision", &M::deep_supervision),
+      string_choice_field("architecture", &M::architecture,
+                          {"unet", "encoder_classifier", "layers"}),
+      field("input_size", &M::input_size),
+      object_list_field("layers", &M::layers, layer_table()),
   });
   return table;
 }
@@ -75,6 +109,52 @@ const char* axis_name(int dims, size_t i) {
   return names3[dims == 2 ? i + 1 : i];
 }
 
+// A "layers" network: each layer's own keys are sane, spatial layers come before the flatten or
+// global pooling that ends the spatial part, dense layers after it, and the last layer is the
+// dense layer giving the class scores.
+void validate_layers(const Where& w, const ModelConfig& m) {
+  if (m.layers.empty())
+    w.fail("is empty: architecture 'layers' needs at least one layer (the last a dense layer)");
+  bool flat = false;
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    const LayerConfig& l = m.layers[i];
+    const Where e = w.index(i);
+    const bool last = i + 1 == m.layers.size();
+    if (l.type == "conv" || l.type == "max_pool" || l.type == "global_avg_pool" ||
+        l.type == "global_max_pool" || l.type == "flatten") {
+      if (flat)
+        e.key("type").fail("'" + l.type + "' after the spatial part ended (a flatten or " +
+                           "global pooling layer came before it)");
+      flat = l.type != "conv" && l.type != "max_pool";
+    }
+    if (l.type == "conv") {
+      check_int_min(e.key("filters"), l.filters, 1);
+      check_int_min(e.key("kernel"), l.kernel, 1);
+      if (l.kernel % 2 == 0)
+        e.key("kernel").fail("must be odd (padding kernel / 2 keeps the size), got " +
+                             std::to_string(l.kernel));
+      check_int_min(e.key("stride"), l.stride, 1);
+    } else if (l.type == "max_pool") {
+      check_int_min(e.key("size"), l.size, 1);
+    } else if (l.type == "dense") {
+      if (!flat)
+        e.key("type").fail("a dense layer needs a flatten or global pooling layer before it");
+      if (l.units == 0 && !last)
+        e.key("units").fail("is required (>= 1) on every dense layer but the last");
+      check_int_min(e.key("units"), l.units, 0);
+    } else if (l.type == "dropout") {
+      check_range(e.key("p"), l.p, 0, 1, true);
+    }
+    if (last && l.type != "dense")
+      e.key("type").fail("the last layer must be a dense layer (the class scores), got '" +
+                         l.type + "'");
+    if (last && l.units != 0 && l.units != m.num_classes)
+      e.key("units").fail("the last dense layer gives the class scores: " +
+                          std::to_string(l.units) + " units for num_classes " +
+                          std::to_string(m.num_classes) + " (leave it 0)");
+  }
+}
+
 }  // namespace
 
 void validate_model(const Where& w, const ModelConfig& m) {
@@ -82,8 +162,26 @@ void validate_model(const Where& w, const ModelConfig& m) {
     w.key("dims").fail("must be 2 or 3, got " + std::to_string(m.dims));
   check_int_min(w.key("in_channels"), m.in_channels, 1);
   if (m.num_classes < 2)
-    w.key("num_classes").fail("must be at least 2 (background and one class), got " +
-                              std::to_string(m.num_classes));
+    w.key("num_classes").fail(std::string("must be at least 2 (") +
+                              (m.classifier() ? "two classes" : "background and one class") +
+                              "), got " + std::to_string(m.num_classes));
+  if (m.architecture == "layers") {
+    validate_layers(w.key("layers"), m);
+    if (m.input_size.empty())
+      w.key("input_size").fail("is required for architecture 'layers' (" +
+                               std::string(m.dims == 2 ? "[H, W]" : "[D, H, W]") +
+                               "): the dense layers' sizes depend on it");
+  } else if (!m.layers.empty()) {
+    w.key("layers").fail("is only read with architecture 'layers' (this model is '" +
+                         m.architecture + "')");
+  }
+  if (!m.input_size.empty()) {
+    if (!m.classifier())
+      w.key("input_size").fail("is for classifiers; a U-Net takes any size (train.patch_size)");
+    validate_patch(w.key("input_size"), m, m.input_size);
+  }
+  if (m.classifier() && m.deep_supervision)
+    w.key("deep_supervision").fail("is for U-Nets (architecture 'unet'), not classifiers");
   check_int_min(w.key("base_filters"), m.base_filters, 1);
   check_int_range(w.key("depth"), m.depth, 0, 7);
   check_int_min(w.key("convs_per_stage"), m.convs_per_stage, 1);
@@ -113,7 +211,10 @@ void validate_patch(const Where& w, const ModelConfig& m, const std::vector<int>
     check_int_min(w.index(i), patch[i], 1);
     long multiple = 1;
     size_t axis = dims == 2 ? i + 1 : i;  // index into [D, H, W]
-    for (int level = 0; level < m.depth && multiple <= INT_MAX; ++level)
+    // The U-Net's pools (and the encoder classifier's) must divide the size; a "layers"
+    // network floors its pools as PyTorch does.
+    const int levels = m.architecture == "layers" ? 0 : m.depth;
+    for (int level = 0; level < levels && multiple <= INT_MAX; ++level)
       multiple *= m.pool_size(level)[axis];  // entries are in [1, INT_MAX]: no overflow
     if (patch[i] % multiple != 0) {
       long below = patch[i] / multiple * multiple, above = below + multiple;

@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "nn/executor.h"
-#include "nn/unet_graph.h"
+#include "nn/builders.h"
 #include "useg/error.h"
 #include "useg/files.h"
 #include "useg/model.h"
@@ -19,7 +19,7 @@ namespace useg {
 // The network's state: its graph, one Parameter per ParamSpec (node order), the executor, and
 // the backend's compiled plan for eval forwards.
 struct Network::Impl {
-  Impl(const ModelConfig& c, Backend& be) : cfg(c), backend(be), graph(nn::build_unet_graph(c)) {
+  Impl(const ModelConfig& c, Backend& be) : cfg(c), backend(be), graph(nn::build_graph(c)) {
     const Device dev = be.device();
     std::vector<std::vector<Parameter*>> by_node(graph.nodes.size());
     size_t count = 0;
@@ -100,7 +100,10 @@ std::vector<Tensor> Network::forward(const Tensor& x, bool training) {
   USEG_CHECK(x.device() == m.backend.device(), "model input is on " << device_name(x.device())
                                                    << " but the model runs on "
                                                    << device_name(m.backend.device()));
-  auto mult = size_multiple();
+  // A network with a fixed input size (a flatten before a dense layer) takes that size only
+  // (infer_shapes says so); any other takes multiples of its pool sizes.
+  if (m.graph.input_size[0] > 0) nn::infer_shapes(m.graph, s);
+  auto mult = m.graph.input_size[0] > 0 ? std::array<int64_t, 3>{1, 1, 1} : size_multiple();
   for (int a = 0; a < 3; ++a)
     USEG_CHECK(s[2 + a] % mult[a] == 0,
                "model input " << s.str() << ": spatial size " << s[2 + a] << " on axis "

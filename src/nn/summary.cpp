@@ -4,46 +4,48 @@
 #include <map>
 #include <sstream>
 
-#include "nn/unet_graph.h"
+#include "nn/builders.h"
 #include "useg/model.h"
 
 namespace useg {
-
-namespace {
-int64_t prod(const std::array<int, 3>& k) { return int64_t(k[0]) * k[1] * k[2]; }
-double prod(const std::array<double, 3>& v) { return v[0] * v[1] * v[2]; }
-}  // namespace
 
 ModelSummary summarize(const nn::Graph& g) {
   using nn::OpKind;
   ModelSummary m;
   const size_t count = g.nodes.size();
-  // Per node: its downsampling factor relative to the input, and the receptive field and jump
-  // (distance in input voxels between neighbouring outputs) of its value, per axis.
-  std::vector<std::array<double, 3>> scale(count, {1, 1, 1});
+  // The shapes at a nominal input: the network's fixed size, else 8 times its size multiple.
+  // Convolution FLOPs grow linearly with the voxels, so per input voxel they do not depend on it.
+  m.size_multiple = nn::size_multiple(g);
+  std::array<int64_t, 3> in_size = g.input_size;
+  if (in_size[0] == 0)
+    for (int a = 0; a < 3; ++a) in_size[a] = (a == 0 && g.dims == 2 ? 1 : 8) * m.size_multiple[a];
+  const std::vector<Shape> shapes =
+      nn::infer_shapes(g, Shape{1, g.in_channels, in_size[0], in_size[1], in_size[2]});
+  const double voxels = double(in_size[0]) * in_size[1] * in_size[2];
+  // Per node: the receptive field and jump (distance in input voxels between neighbouring
+  // outputs) of its value, per axis.
   std::vector<std::array<int64_t, 3>> field(count, {1, 1, 1}), jump(count, {1, 1, 1});
   std::map<std::string, size_t> row;  // group -> index into m.stages
   for (size_t id = 1; id < count; ++id) {
     const nn::Node& n = g.nodes[id];
     const int in = n.inputs[0];
-    scale[id] = scale[in], field[id] = field[in], jump[id] = jump[in];
-    for (int i : n.inputs) {
+    field[id] = field[in], jump[id] = jump[in];
+    for (int i : n.inputs)
       for (int a = 0; a < 3; ++a) field[id][a] = std::max(field[id][a], field[i][a]);
-    }
     for (int a = 0; a < 3; ++a) {
       if (n.kind == OpKind::Conv) {
         field[id][a] += (n.conv.kernel[a] - 1) * jump[in][a];
         jump[id][a] *= n.conv.stride[a];
-        scale[id][a] *= n.conv.stride[a];
       } else if (n.kind == OpKind::MaxPool) {
         field[id][a] += (n.pool.kernel[a] - 1) * jump[in][a];
         jump[id][a] *= n.pool.stride[a];
-        scale[id][a] *= n.pool.stride[a];
       } else if (n.kind == OpKind::ConvTranspose) {
         // kernel == stride (the U-Net's): divides the jump without growing the field
         jump[id][a] = std::max<int64_t>(1, jump[in][a] / n.conv.stride[a]);
         field[id][a] += std::max(0, n.conv.kernel[a] - n.conv.stride[a]) * jump[id][a];
-        scale[id][a] /= n.conv.stride[a];
+      } else if (n.kind == OpKind::GlobalAvgPool || n.kind == OpKind::GlobalMaxPool ||
+                 n.kind == OpKind::Flatten) {
+        field[id][a] = in_size[a];  // every output sees the whole input
       }
     }
     auto [it, added] = row.emplace(n.group, m.stages.size());
@@ -57,34 +59,35 @@ ModelSummary summarize(const nn::Graph& g) {
     if (!n.aux) st.out_channels = static_cast<int>(n.channels);
     if (n.kind == OpKind::Conv && st.params == 0 && !n.aux) {  // the group's first conv
       st.kernel = n.conv.kernel;
-      for (int a = 0; a < 3; ++a) st.scale[a] = static_cast<int64_t>(scale[id][a]);
+      for (int a = 0; a < 3; ++a) st.scale[a] = in_size[a] / shapes[id][2 + a];
     }
     for (const nn::ParamSpec& p : n.params)
       if (!p.buffer) st.params += p.shape.numel();
-    const double cin = double(g.nodes[in].channels), k = double(prod(n.conv.kernel));
-    if (n.kind == OpKind::Conv)
-      st.flops_per_voxel += 2.0 * cin * n.channels * k / prod(scale[id]);
-    else if (n.kind == OpKind::ConvTranspose)  // every input voxel meets every kernel offset
-      st.flops_per_voxel += 2.0 * cin * n.channels * k / prod(scale[in]);
+    st.flops_per_voxel += nn::node_flops(n, shapes[in], shapes[id]) / voxels;
   }
   for (const auto& s : m.stages) {
     m.params += s.params;
     m.flops_per_voxel += s.flops_per_voxel;
   }
   m.receptive_field = field[g.outputs.at(0)];
-  m.size_multiple = nn::size_multiple(g);
   return m;
 }
 
-ModelSummary summarize(const ModelConfig& c) { return summarize(nn::build_unet_graph(c)); }
+ModelSummary summarize(const ModelConfig& c) { return summarize(nn::build_graph(c)); }
 
 std::string format_summary(const ModelConfig& c, const ModelSummary& m) {
   std::ostringstream os;
-  os << "U-Net " << c.dims << "D: " << c.in_channels << " input channel(s), " << c.num_classes
-     << " classes, depth " << c.depth << ", " << c.convs_per_stage << " conv(s) per stage, norm "
-     << norm_name(c.norm) << ", " << activation_name(c.activation)
-     << (c.residual ? ", residual" : "") << (c.deep_supervision ? ", deep supervision" : "")
-     << (c.dropout > 0 ? ", dropout " + std::to_string(c.dropout) : "") << "\n";
+  if (c.architecture == "layers") {
+    os << "classifier " << c.dims << "D (" << c.layers.size() << " layers): " << c.in_channels
+       << " input channel(s), " << c.num_classes << " classes\n";
+  } else {
+    os << (c.classifier() ? "encoder classifier " : "U-Net ") << c.dims << "D: " << c.in_channels
+       << " input channel(s), " << c.num_classes << " classes, depth " << c.depth << ", "
+       << c.convs_per_stage << " conv(s) per stage, norm " << norm_name(c.norm) << ", "
+       << activation_name(c.activation) << (c.residual ? ", residual" : "")
+       << (c.deep_supervision ? ", deep supervision" : "")
+       << (c.dropout > 0 ? ", dropout " + std::to_string(c.dropout) : "") << "\n";
+  }
   os << std::left << std::setw(12) << "stage" << std::setw(12) << "channels" << std::setw(10)
      << "kernel" << std::setw(12) << "scale" << std::right << std::setw(12) << "params"
      << std::setw(16) << "FLOP/voxel" << "\n";
@@ -104,9 +107,18 @@ std::string format_summary(const ModelConfig& c, const ModelSummary& m) {
        << std::setprecision(0) << s.flops_per_voxel << "\n";
   }
   os << "parameters: " << m.params << "\n";
-  os << "FLOPs per input voxel: " << std::setprecision(0) << m.flops_per_voxel << " ("
-     << std::setprecision(2) << m.flops_per_voxel * 1e-9 * (c.dims == 2 ? 512.0 * 512 : 128.0 * 128 * 128)
-     << " GFLOP for a " << (c.dims == 2 ? "512x512" : "128^3") << " input)\n";
+  if (!c.input_size.empty()) {  // a classifier's images all have this size
+    double voxels = 1;
+    std::string size;
+    for (int v : c.input_size) voxels *= v, size += (size.empty() ? "" : "x") + std::to_string(v);
+    os << "FLOPs per image (" << size << "): " << std::setprecision(0)
+       << m.flops_per_voxel * voxels << "\n";
+  } else {
+    const double voxels = c.dims == 2 ? 512.0 * 512 : 128.0 * 128 * 128;
+    os << "FLOPs per input voxel: " << std::setprecision(0) << m.flops_per_voxel << " ("
+       << std::setprecision(2) << m.flops_per_voxel * 1e-9 * voxels << " GFLOP for a "
+       << (c.dims == 2 ? "512x512" : "128^3") << " input)\n";
+  }
   os << "receptive field: " << triple(m.receptive_field) << " voxels\n";
   os << "input size multiple: " << triple(m.size_multiple) << "\n";
   return os.str();

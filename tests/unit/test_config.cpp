@@ -48,7 +48,8 @@ void expect_equal(const ModelConfig& a, const ModelConfig& b) {
   EXPECT_FIELD(kernel_sizes); EXPECT_FIELD(norm); EXPECT_FIELD(norm_eps);
   EXPECT_FIELD(bn_momentum); EXPECT_FIELD(activation); EXPECT_FIELD(negative_slope);
   EXPECT_FIELD(upsampling); EXPECT_FIELD(dropout); EXPECT_FIELD(residual);
-  EXPECT_FIELD(deep_supervision);
+  EXPECT_FIELD(deep_supervision); EXPECT_FIELD(architecture); EXPECT_FIELD(input_size);
+  EXPECT_FIELD(layers.size());
 }
 void expect_equal(const AugmentConfig& a, const AugmentConfig& b) {
   EXPECT_FIELD(flip); EXPECT_FIELD(rotate90); EXPECT_FIELD(rotate); EXPECT_FIELD(rotate_max_deg);
@@ -250,7 +251,8 @@ TEST(ConfigErrors, UnknownKeySuggestsAndListsValidKeys) {
             "configs/x.json: unknown key 'model.base_filter' (did you mean 'base_filters'? "
             "valid keys: dims, in_channels, num_classes, base_filters, depth, convs_per_stage, "
             "max_filters, kernel_size, pool_sizes, kernel_sizes, norm, norm_eps, bn_momentum, "
-            "activation, negative_slope, upsampling, dropout, residual, deep_supervision)");
+            "activation, negative_slope, upsampling, dropout, residual, deep_supervision, "
+            "architecture, input_size, layers)");
   std::string nested = run_error(run_json("", R"("augment": {"flipp": 0.5})"));
   EXPECT_NE(nested.find("unknown key 'train.augment.flipp' (did you mean 'flip'?"),
             std::string::npos) << nested;

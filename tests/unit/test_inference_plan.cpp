@@ -11,7 +11,7 @@
 #include "common/compare.h"
 #include "cpu/inference_plan.h"
 #include "cpu/winograd.h"
-#include "nn/unet_graph.h"
+#include "nn/builders.h"
 #include "useg/model.h"
 
 namespace useg {
