@@ -166,12 +166,12 @@ struct AugmentConfig {
 };
 
 struct TrainConfig {
-  std::vector<int> patch_size;        // required: [H, W] or [D, H, W]
+  std::vector<int> patch_size;        // [H, W] or [D, H, W]; required for U-Nets
   int batch_size = 2;
   int epochs = 100;
   int iterations_per_epoch = 250;
   double oversample_foreground = 0.33;
-  LossKind loss = LossKind::DiceCE;   // dice_ce | ce | dice
+  LossKind loss = LossKind::DiceCE;   // dice_ce | ce | dice | mse | hinge (classifiers: ce)
   bool batch_dice = false;            // Dice over the whole batch instead of per sample
   std::string optimizer = "sgd";      // sgd | adam | adamw
   double lr = 0.01;
@@ -197,6 +197,10 @@ struct TrainConfig {
   std::string normalization = "auto";      // auto (CT channels -> ct, else zscore) | zscore |
                                            // ct | percentile | none
   AugmentConfig augment;
+  // Classifiers: the class names in class-index order (empty = the dataset's, sorted), and
+  // whether each sample draws its class uniformly first (balanced batches).
+  std::vector<std::string> classes;
+  bool class_balanced = false;
   // Instance datasets only (dataset.json "instances": true): the target's boundary width and
   // the postprocessing settings the trainer records in model.json (`object` is not a key here:
   // it is dataset.json's foreground label name).

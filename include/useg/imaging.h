@@ -20,6 +20,11 @@ const char* interp_name(Interp interp);  // "linear" | "nearest"
 // positive or a size past 9e15.
 Geometry spacing_grid(const Geometry& g, const std::array<double, 3>& spacing);
 
+// The grid of exactly `size` (x, y, z voxels; z ignored for 2D geometries) over the same physical
+// extent as `g` (its outer voxel edges), with g's direction: the spacing becomes
+// extent / size and the origin moves so that the extents coincide (a resize of the picture).
+Geometry size_grid(const Geometry& g, const std::array<int64_t, 3>& size);
+
 // Resamples every channel onto spacing_grid(image.geometry, spacing). Points past the last input
 // voxel centre take the nearest edge value. Linear for intensities, Nearest for label maps.
 Image resample_to_spacing(const Image& image, const std::array<double, 3>& spacing,

@@ -40,7 +40,7 @@ const FieldTable<AugmentConfig>& augment_table() {
 const FieldTable<TrainConfig>& train_table() {
   using T = TrainConfig;
   static const FieldTable<T> table({
-      field("patch_size", &T::patch_size, /*required=*/true),
+      field("patch_size", &T::patch_size),
       field("batch_size", &T::batch_size),
       field("epochs", &T::epochs),
       field("iterations_per_epoch", &T::iterations_per_epoch),
@@ -77,6 +77,8 @@ const FieldTable<TrainConfig>& train_table() {
                           {"auto", "zscore", "ct", "percentile", "none"}),
       object_field("augment", &T::augment, augment_table()),
       object_field("instances", &T::instances, instance_table(false)),
+      field("classes", &T::classes),
+      field("class_balanced", &T::class_balanced),
   });
   return table;
 }
@@ -121,7 +123,27 @@ void validate_augment(const Where& w, const AugmentConfig& a) {
 }  // namespace
 
 void validate_train(const Where& w, const TrainConfig& t, const ModelConfig& m) {
-  validate_patch(w.key("patch_size"), m, t.patch_size);
+  // A U-Net needs its patch size; a classifier takes model.input_size (or the patch size).
+  if (t.patch_size.empty() && !(m.classifier() && !m.input_size.empty()))
+    Where(w.source())
+        .fail("missing required key '" + w.key("patch_size").path() + "' (expected " +
+              (m.classifier() ? "the images' size for this classifier, or model.input_size"
+                              : "an array of integers") +
+              ")");
+  if (!t.patch_size.empty()) validate_patch(w.key("patch_size"), m, t.patch_size);
+  if (m.classifier() && !m.input_size.empty() && !t.patch_size.empty() &&
+      t.patch_size != m.input_size)
+    w.key("patch_size").fail("differs from model.input_size; a classifier's images are resized "
+                             "to model.input_size (leave patch_size out)");
+  if (m.classifier() && (t.loss == LossKind::Dice || t.loss == LossKind::DiceCE))
+    w.key("loss").fail(std::string("'") + loss_name(t.loss) +
+                       "' is a segmentation loss; a classifier takes ce, mse or hinge");
+  if (!m.classifier() && (!t.classes.empty() || t.class_balanced))
+    w.key(t.classes.empty() ? "class_balanced" : "classes")
+        .fail("is for classifiers (model.architecture encoder_classifier or layers)");
+  if (m.classifier() && !t.classes.empty() && int(t.classes.size()) != m.num_classes)
+    w.key("classes").fail("lists " + std::to_string(t.classes.size()) +
+                          " classes but model.num_classes is " + std::to_string(m.num_classes));
   check_int_min(w.key("batch_size"), t.batch_size, 1);
   check_int_min(w.key("epochs"), t.epochs, 1);
   check_int_min(w.key("iterations_per_epoch"), t.iterations_per_epoch, 1);
@@ -163,6 +185,11 @@ RunConfig parse_run_config(const std::string& json_text, const std::string& sour
   cfg::Json j = cfg::parse_json(json_text, source);
   cfg::Where root(source);
   RunConfig rc;
+  // A classifier's loss defaults to cross-entropy (a U-Net's to dice_ce): the model section
+  // decides the default before the train section is read.
+  if (j.is_object() && j.contains("model") && j["model"].is_object() &&
+      j["model"].contains("architecture") && j["model"]["architecture"] != "unet")
+    rc.train.loss = LossKind::CrossEntropy;
   cfg::run_table().read(root, j, rc);
   if (!j.contains("train"))  // report the key the user must add, not just "train"
     cfg::train_table().read(root.key("train"), cfg::Json::object(), rc.train);

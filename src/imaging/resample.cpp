@@ -100,6 +100,20 @@ Geometry spacing_grid(const Geometry& g, const std::array<double, 3>& spacing) {
   return out;
 }
 
+Geometry size_grid(const Geometry& g, const std::array<int64_t, 3>& size) {
+  Geometry out = g;
+  std::array<double, 3> shift{0, 0, 0};  // index-space shift of the first centre, in mm
+  for (int i = 0; i < g.dims; ++i) {
+    USEG_CHECK(size[i] >= 1, "resize to " << size[i] << " voxels on axis " << i);
+    out.size[i] = size[i];
+    out.spacing[i] = g.spacing[i] * double(g.size[i]) / double(size[i]);
+    shift[i] = 0.5 * (out.spacing[i] - g.spacing[i]);
+  }
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c) out.origin[r] += g.direction[r * 3 + c] * shift[c];
+  return out;
+}
+
 Image resample_to_spacing(const Image& image, const std::array<double, 3>& spacing,
                           Interp interp) {
   Image result;

@@ -262,13 +262,14 @@ std::vector<std::pair<std::string, Tensor>> Network::state_dict() const {
 }
 
 namespace {
-// A lower bound of the parameter count of `c` (the first convolution of every encoder stage),
-// in double so that absurd configs cannot overflow.
-double parameter_lower_bound(const ModelConfig& c) {
+// The parameter count of `c`, from its graph (no tensor is allocated), in double so that absurd
+// configs cannot overflow.
+double parameter_count(const ModelConfig& c) {
   double n = 0;
-  for (int s = 0; s <= c.depth; ++s) {
-    auto k = c.kernel(s);
-    n += double(s == 0 ? c.in_channels : c.filters(s - 1)) * c.filters(s) * k[0] * k[1] * k[2];
+  for (const nn::ParamSpec* p : nn::build_graph(c).params()) {
+    double e = 1;
+    for (int64_t d : p->shape.dims()) e *= double(d);
+    n += e;
   }
   return n;
 }
@@ -284,7 +285,7 @@ LoadedModel load_model_dir(const std::string& dir, Backend& backend) {
   USEG_CHECK(fs::exists(wpath, ec), "model folder " << dir << " has no weights.safetensors");
   // Resource guard: every parameter must be in the weights file (2 bytes at the least, F16), so
   // a model.json declaring more than the file can hold is refused before the network allocates.
-  const double need = 2 * parameter_lower_bound(m.info.model);
+  const double need = 2 * parameter_count(m.info.model);
   const auto have = fs::file_size(wpath, ec);
   if (!ec && need > double(have))
     USEG_THROW(dir << "/model.json declares an architecture of at least " << need / 2

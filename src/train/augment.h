@@ -75,6 +75,11 @@ void adjust_gamma(Tensor& image, double gamma);
 // number comes from `rng`. `image`/`label` are the sample's rows of the batch tensors.
 void make_sample(const std::vector<TrainingCase>& cases, const TrainConfig& t, int dims,
                  int sample, Rng& rng, Tensor& image, Tensor& label);
+// The recipe after the patch choice: the patch of `c` at `start` through the spatial, intensity,
+// mirroring and 90-degree transforms. A case without a label map (classification) fills
+// `label` with background.
+void augment_sample(const TrainingCase& c, const std::array<int64_t, 3>& start,
+                    const TrainConfig& t, int dims, Rng& rng, Tensor& image, Tensor& label);
 
 // A batch: image [B, C, pD, pH, pW], label [B, 1, pD, pH, pW], CPU.
 struct Batch {

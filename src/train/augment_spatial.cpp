@@ -37,6 +37,7 @@ void copy_identity(const TrainingCase& c, const std::array<int64_t, 3>& start, T
   const float* src = c.image.data();
   float* dst = image.data();
   float* lab = label.data();
+  const bool has_label = !c.label.empty();  // a classification image has none
   for (int64_t z = 0; z < pd; ++z)
     for (int64_t y = 0; y < ph; ++y) {
       int64_t sz = start[0] + z, sy = start[1] + y;
@@ -46,7 +47,7 @@ void copy_identity(const TrainingCase& c, const std::array<int64_t, 3>& start, T
         bool in = row_in && sx >= 0 && sx < W;
         int64_t o = (z * ph + y) * pw + x;
         int64_t i = (sz * H + sy) * W + sx;
-        lab[o] = in ? static_cast<float>(c.label[static_cast<size_t>(i)]) : 0.f;
+        lab[o] = in && has_label ? static_cast<float>(c.label[static_cast<size_t>(i)]) : 0.f;
         for (int64_t ch = 0; ch < C; ++ch)
           dst[ch * pd * ph * pw + o] = in ? src[ch * D * H * W + i] : 0.f;
       }
@@ -86,6 +87,7 @@ void extract_patch(const TrainingCase& c, const std::array<int64_t, 3>& start, c
   const float* src = c.image.data();
   float* dst = image.data();
   float* lab = label.data();
+  const bool has_label = !c.label.empty();  // a classification image has none
   for (int64_t z = 0; z < pd; ++z)
     for (int64_t y = 0; y < ph; ++y)
       for (int64_t x = 0; x < pw; ++x) {
@@ -99,7 +101,9 @@ void extract_patch(const TrainingCase& c, const std::array<int64_t, 3>& start, c
         int64_t ny = static_cast<int64_t>(std::floor(p[1] + 0.5));
         int64_t nx = static_cast<int64_t>(std::floor(p[2] + 0.5));
         bool in = nz >= 0 && nz < D && ny >= 0 && ny < H && nx >= 0 && nx < W;
-        lab[o] = in ? static_cast<float>(c.label[static_cast<size_t>((nz * H + ny) * W + nx)]) : 0.f;
+        lab[o] = in && has_label
+                     ? static_cast<float>(c.label[static_cast<size_t>((nz * H + ny) * W + nx)])
+                     : 0.f;
         // Image: trilinear; corners outside the volume (or of zero weight) contribute nothing.
         int64_t i0[3];
         double f[3];

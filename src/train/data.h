@@ -24,6 +24,7 @@ struct TrainingCase {
   // class_voxels[k]: flat indices (z*H + y)*W + x of voxels of class k (k >= 1), subsampled to
   // at most kMaxClassVoxels; empty when the class is absent from the case.
   std::vector<std::vector<int64_t>> class_voxels;
+  int class_index = -1;                // classification: the image's class (label is empty)
   Tensor label_tensor() const;         // [1, 1, D, H, W] float class indices
 };
 

@@ -1,6 +1,7 @@
 // The end of an epoch: validation (sliding window over whole held-out cases, the inference
 // `useg segment` runs), best/ and last/ model folders, metrics.csv and curves.png, then the
 // checkpoint — written last, so that a run killed anywhere before it redoes this epoch end.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -26,7 +27,43 @@ std::string fmt(double v, const char* f = "%.4f") {
 
 }  // namespace
 
-std::vector<double> Trainer::validate() {
+Trainer::Validation Trainer::validate() {
+  return m_run.model.classifier() ? validate_classifier() : validate_segmentation();
+}
+
+// The whole validation images in batches, in eval mode: accuracy and each class's recall.
+Trainer::Validation Trainer::validate_classifier() {
+  const int K = m_run.model.num_classes;
+  const int batch = m_run.train.batch_size;
+  std::vector<int> truth, pred;
+  Progress prog("validating", int64_t(m_val_cases.size()), m_opts.tty);
+  m_progress = &prog;
+  for (size_t i0 = 0; i0 < m_val_cases.size(); i0 += size_t(batch)) {
+    if (stop_requested()) {
+      m_progress = nullptr;
+      throw ValidationInterrupted{};
+    }
+    const size_t n = std::min(m_val_cases.size() - i0, size_t(batch));
+    const Shape& s = m_val_cases[i0].image.shape();
+    Tensor x = Tensor::empty(Shape{int64_t(n), s.c(), s.d(), s.h(), s.w()});
+    for (size_t j = 0; j < n; ++j) {
+      const Tensor& img = m_val_cases[i0 + j].image;
+      std::copy(img.data(), img.data() + img.numel(), x.data() + j * img.numel());
+      truth.push_back(m_val_cases[i0 + j].class_index);
+    }
+    Tensor logits = m_net->forward(x.to(m_backend->device()), false)[0].to(Device::CPU);
+    for (size_t j = 0; j < n; ++j) {
+      const float* l = logits.data() + j * size_t(K);
+      pred.push_back(int(std::max_element(l, l + K) - l));
+    }
+    prog.update(int64_t(i0 + n));
+  }
+  m_progress = nullptr;
+  ClassScores cs = classification_scores(truth, pred, K);
+  return {cs.recall, cs.accuracy};
+}
+
+Trainer::Validation Trainer::validate_segmentation() {
   const TrainConfig& t = m_run.train;
   const int K = m_run.model.num_classes;
   WindowOptions wo;
@@ -55,16 +92,23 @@ std::vector<double> Trainer::validate() {
   }
   m_progress = nullptr;
   for (double& s : sum) s /= double(m_val_cases.size());
-  return sum;
+  Validation v;
+  v.scores.assign(sum.begin() + 1, sum.end());  // foreground classes
+  v.score = 0;
+  for (double d : v.scores) v.score += d;
+  v.score /= double(v.scores.size());
+  return v;
 }
 
-ModelInfo Trainer::info_for_save(double dice) const {
+ModelInfo Trainer::info_for_save(double score) const {
   ModelInfo info = m_info;
   info.provenance["trained_epochs"] = std::to_string(m_state.epoch + 1);
   info.provenance["seed"] = std::to_string(m_run.train.seed);
   info.provenance["train_cases"] = std::to_string(m_train_cases.size());
   info.provenance["val_cases"] = std::to_string(m_val_cases.size());
-  if (dice >= 0) info.provenance["val_mean_fg_dice"] = fmt(dice, "%.6f");
+  if (score >= 0)
+    info.provenance[m_run.model.classifier() ? "val_accuracy" : "val_mean_fg_dice"] =
+        fmt(score, "%.6f");
   return info;
 }
 
@@ -74,20 +118,21 @@ bool Trainer::end_epoch() {
   const int epoch = m_state.epoch + 1;  // 1-based, for people
   const bool last = epoch == t.epochs;
   const bool due = !m_val_cases.empty() && (epoch % t.val_interval == 0 || last);
-  const size_t fg = m_info.labels.size() - 1;
+  const MetricsLayout lay = layout();
+  const size_t columns = lay.class_names.size();
   EpochRow row;
   row.epoch = epoch;
   row.train_loss = m_state.epoch_loss_count ? m_state.epoch_loss_sum / double(m_state.epoch_loss_count)
                                             : std::nan("");
-  row.dice.assign(fg, std::nan(""));
-  row.mean_fg_dice = std::nan("");
+  row.scores.assign(columns, std::nan(""));
+  row.score = std::nan("");
   row.lr = m_state.epoch_last_lr;
   row.skipped_steps = m_state.epoch_skipped;
   bool improved = false;
   if (due) {
-    std::vector<double> dice;
+    Validation val;
     try {
-      dice = validate();
+      val = validate();
     } catch (const ValidationInterrupted&) {
       m_state.epoch_seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -96,11 +141,9 @@ bool Trainer::end_epoch() {
           "; checkpoint written: " + path("checkpoint.safetensors"));
       return false;
     }
-    double mean = 0;
-    for (size_t k = 1; k < dice.size(); ++k) mean += dice[k];
-    mean /= double(fg);
-    for (size_t k = 0; k < fg; ++k) row.dice[k] = dice[k + 1];
-    row.mean_fg_dice = mean;
+    const double mean = val.score;
+    row.scores = val.scores;
+    row.score = mean;
     m_state.last_dice = mean;
     if (mean > m_state.best_dice) {
       m_state.best_dice = mean;
@@ -109,7 +152,7 @@ bool Trainer::end_epoch() {
       save_model_dir_atomic(path("best"), info_for_save(mean), *m_net);
     }
   }
-  save_model_dir_atomic(path("last"), info_for_save(due ? row.mean_fg_dice : -1), *m_net);
+  save_model_dir_atomic(path("last"), info_for_save(due ? row.score : -1), *m_net);
   m_state.epochs_since_best = m_state.best_epoch > 0 ? epoch - m_state.best_epoch : 0;
   m_state.epoch_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   row.seconds = m_state.epoch_seconds;
@@ -118,17 +161,17 @@ bool Trainer::end_epoch() {
   std::string run_name = fs::path(m_opts.output_dir).lexically_normal().filename().string();
   if (run_name.empty())
     run_name = fs::path(m_opts.output_dir).lexically_normal().parent_path().filename().string();
-  write_metrics(m_opts.output_dir, m_info.labels, m_rows,
+  write_metrics(m_opts.output_dir, lay, m_rows,
                 run_name + " on " + m_info.provenance["dataset"]);
 
   std::ostringstream os;
   os << "epoch " << epoch << "/" << t.epochs << ": loss " << fmt(row.train_loss);
   if (due) {
-    os << ", val Dice " << fmt(row.mean_fg_dice);
-    if (fg > 1) {
-      os << " (";
-      for (size_t k = 0; k < fg; ++k)
-        os << (k ? ", " : "") << m_info.labels[k + 1] << " " << fmt(row.dice[k]);
+    os << ", val " << (m_run.model.classifier() ? "accuracy " : "Dice ") << fmt(row.score);
+    if (columns > 1) {
+      os << " (" << lay.class_title << " ";
+      for (size_t k = 0; k < columns; ++k)
+        os << (k ? ", " : "") << lay.class_names[k] << " " << fmt(row.scores[k]);
       os << ")";
     }
     os << (improved ? " (new best)" : ", best " + fmt(m_state.best_dice) + " at epoch " +

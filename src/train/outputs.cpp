@@ -68,23 +68,29 @@ void fsync_dir(const fs::path& p) {
 
 }  // namespace
 
-std::string metrics_header(const std::vector<std::string>& labels) {
+MetricsLayout metrics_layout(const std::vector<std::string>& labels, bool classifier) {
+  if (classifier) return {labels, "recall_", "recall", "accuracy", "accuracy"};
+  std::vector<std::string> fg(labels.begin() + (labels.empty() ? 0 : 1), labels.end());
+  return {fg, "dice_", "Dice", "mean_fg_dice", "mean foreground Dice"};
+}
+
+std::string metrics_header(const MetricsLayout& l) {
   std::string h = "epoch,train_loss";
-  for (size_t k = 1; k < labels.size(); ++k) h += ",dice_" + column_name(labels[k]);
-  return h + ",mean_fg_dice,lr,seconds,skipped_steps";
+  for (const std::string& c : l.class_names) h += "," + l.class_prefix + column_name(c);
+  return h + "," + l.score_column + ",lr,seconds,skipped_steps";
 }
 
 std::string metrics_row(const EpochRow& r) {
   std::ostringstream os;
   os << r.epoch << "," << fmt(r.train_loss, 17);
-  for (double d : r.dice) os << "," << fmt(d, 10);
-  os << "," << fmt(r.mean_fg_dice, 10) << "," << fmt(r.lr, 10) << "," << fmt(r.seconds, 6) << ","
+  for (double d : r.scores) os << "," << fmt(d, 10);
+  os << "," << fmt(r.score, 10) << "," << fmt(r.lr, 10) << "," << fmt(r.seconds, 6) << ","
      << r.skipped_steps;
   return os.str();
 }
 
 std::vector<EpochRow> parse_metrics_rows(const std::string& text, size_t foreground,
-                                         const std::string& source) {
+                                         const std::string& source) {  // foreground = classes
   std::vector<EpochRow> rows;
   std::istringstream in(text);
   std::string line;
@@ -96,8 +102,8 @@ std::vector<EpochRow> parse_metrics_rows(const std::string& text, size_t foregro
     EpochRow r;
     r.epoch = static_cast<int>(parse_number(f[0], source));
     r.train_loss = parse_number(f[1], source);
-    for (size_t k = 0; k < foreground; ++k) r.dice.push_back(parse_number(f[2 + k], source));
-    r.mean_fg_dice = parse_number(f[2 + foreground], source);
+    for (size_t k = 0; k < foreground; ++k) r.scores.push_back(parse_number(f[2 + k], source));
+    r.score = parse_number(f[2 + foreground], source);
     r.lr = parse_number(f[3 + foreground], source);
     r.seconds = parse_number(f[4 + foreground], source);
     r.skipped_steps = static_cast<long long>(parse_number(f[5 + foreground], source));
@@ -106,34 +112,35 @@ std::vector<EpochRow> parse_metrics_rows(const std::string& text, size_t foregro
   return rows;
 }
 
-void write_metrics(const std::string& run_dir, const std::vector<std::string>& labels,
+void write_metrics(const std::string& run_dir, const MetricsLayout& layout,
                    const std::vector<EpochRow>& rows, const std::string& title) {
-  std::string csv = metrics_header(labels) + "\n";
+  std::string csv = metrics_header(layout) + "\n";
   for (const EpochRow& r : rows) csv += metrics_row(r) + "\n";
   write_file_atomic((fs::path(run_dir) / "metrics.csv").string(), csv);
 
   plot::Series loss{"training loss", {}, {}};
   std::vector<plot::Series> dice;
-  for (size_t k = 1; k < labels.size(); ++k) dice.push_back({"Dice " + labels[k], {}, {}});
-  plot::Series mean{"mean foreground Dice", {}, {}};
+  for (const std::string& c : layout.class_names)
+    dice.push_back({layout.class_title + " " + c, {}, {}});
+  plot::Series mean{layout.score_title, {}, {}};
   int best_epoch = 0;
   double best = -1;
   for (const EpochRow& r : rows) {
-    if (r.mean_fg_dice > best) best = r.mean_fg_dice, best_epoch = r.epoch;
+    if (r.score > best) best = r.score, best_epoch = r.epoch;
     if (std::isfinite(r.train_loss)) {
       loss.x.push_back(r.epoch);
       loss.y.push_back(r.train_loss);
     }
-    if (std::isnan(r.mean_fg_dice)) continue;
-    for (size_t k = 0; k < r.dice.size() && k < dice.size(); ++k) {
+    if (std::isnan(r.score)) continue;
+    for (size_t k = 0; k < r.scores.size() && k < dice.size(); ++k) {
       dice[k].x.push_back(r.epoch);
-      dice[k].y.push_back(r.dice[k]);
+      dice[k].y.push_back(r.scores[k]);
     }
     mean.x.push_back(r.epoch);
-    mean.y.push_back(r.mean_fg_dice);
+    mean.y.push_back(r.score);
   }
-  // With one foreground class its Dice is the mean: draw it once.
-  if (dice.size() > 1) dice.push_back(mean);
+  // With one class column its score is the mean (segmentation): draw it once.
+  if (dice.size() > 1 || layout.class_prefix != "dice_") dice.push_back(mean);
   plot::write_training_curves((fs::path(run_dir) / "curves.png").string(), {loss}, dice, title,
                               best_epoch, best);
 }

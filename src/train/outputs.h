@@ -13,24 +13,36 @@ namespace useg::training {
 struct EpochRow {
   int epoch = 0;                 // 1-based
   double train_loss = 0;         // mean over the epoch's finite steps (NaN if none)
-  std::vector<double> dice;      // validation Dice of each foreground class
-  double mean_fg_dice = 0;
+  std::vector<double> scores;    // per class: Dice of each foreground class (U-Net), or the
+                                 // recall of each class (classifier)
+  double score = 0;              // the one best/ follows: mean foreground Dice, or accuracy
   double lr = 0;                 // learning rate of the epoch's last step
   double seconds = 0;            // wall time of the epoch, validation included
   long long skipped_steps = 0;   // steps skipped for a non-finite loss
 };
 
-// Header: epoch,train_loss,dice_<label 1>,...,mean_fg_dice,lr,seconds,skipped_steps (label names
-// with characters other than letters, digits, '-' and '_' have them replaced by '_').
-std::string metrics_header(const std::vector<std::string>& labels);
+// What the validation columns are: segmentation's dice_<label> per foreground class and
+// mean_fg_dice, or classification's recall_<class> per class and accuracy.
+struct MetricsLayout {
+  std::vector<std::string> class_names;  // the classes with a column, in order
+  std::string class_prefix;              // "dice_" | "recall_"
+  std::string class_title;               // "Dice" | "recall" (plot legend)
+  std::string score_column;              // "mean_fg_dice" | "accuracy"
+  std::string score_title;               // "mean foreground Dice" | "accuracy"
+};
+MetricsLayout metrics_layout(const std::vector<std::string>& labels, bool classifier);
+
+// Header: epoch,train_loss,<prefix><class>...,<score>,lr,seconds,skipped_steps (class names with
+// characters other than letters, digits, '-' and '_' have them replaced by '_').
+std::string metrics_header(const MetricsLayout& layout);
 // train_loss with 17 significant digits (runs compare bit for bit), the rest with 10.
 std::string metrics_row(const EpochRow& r);
-// Parses rows written by metrics_row (for resuming); `foreground` = number of Dice columns.
-std::vector<EpochRow> parse_metrics_rows(const std::string& text, size_t foreground,
+// Parses rows written by metrics_row (for resuming); `classes` = number of per-class columns.
+std::vector<EpochRow> parse_metrics_rows(const std::string& text, size_t classes,
                                          const std::string& source);
 
 // Writes metrics.csv and curves.png into `run_dir` (each atomically); `title` heads the plot.
-void write_metrics(const std::string& run_dir, const std::vector<std::string>& labels,
+void write_metrics(const std::string& run_dir, const MetricsLayout& layout,
                    const std::vector<EpochRow>& rows, const std::string& title);
 
 // Writes a model folder so that `dir` always holds either the previous complete folder or the

@@ -44,9 +44,16 @@ void make_sample(const std::vector<TrainingCase>& cases, const TrainConfig& t, i
                  int sample, Rng& rng, Tensor& image, Tensor& label) {
   const Shape& s = image.shape();
   const std::array<int64_t, 3> patch{s.d(), s.h(), s.w()};
-  const AugmentConfig& a = t.augment;
   bool fg = forced_foreground(sample, t.batch_size, t.oversample_foreground);
   PatchSource src = choose_patch(cases, patch, fg, rng);
+  augment_sample(cases[src.case_index], src.start, t, dims, rng, image, label);
+}
+
+void augment_sample(const TrainingCase& c, const std::array<int64_t, 3>& start,
+                    const TrainConfig& t, int dims, Rng& rng, Tensor& image, Tensor& label) {
+  const Shape& s = image.shape();
+  const std::array<int64_t, 3> patch{s.d(), s.h(), s.w()};
+  const AugmentConfig& a = t.augment;
 
   // Spatial: rotation and zoom, read straight through the transform.
   const double pi = 3.14159265358979323846;
@@ -66,8 +73,7 @@ void make_sample(const std::vector<TrainingCase>& cases, const TrainConfig& t, i
     zoom = rng.uniform(a.scale_min, a.scale_max);
     spatial = true;
   }
-  extract_patch(cases[src.case_index], src.start, spatial ? rotation_zoom(angles, zoom) : kIdentity3,
-                image, label);
+  extract_patch(c, start, spatial ? rotation_zoom(angles, zoom) : kIdentity3, image, label);
 
   // Intensity (image only).
   if (rng.chance(a.noise)) add_gaussian_noise(image, rng.uniform(0.0, a.noise_std_max), rng);

@@ -174,12 +174,17 @@ void Trainer::load_data() {
       (m_val_names.empty() ? " (no validation: best/ is not written)" : " (" + join(m_val_names) + ")"));
   auto t0 = std::chrono::steady_clock::now();
   {
-    Progress p("loading cases", int64_t(m_dataset.cases.size()), m_opts.tty);
+    Progress p("loading cases", int64_t(train_names.size() + m_val_names.size()), m_opts.tty);
     int64_t base = 0;
     auto cb = [&](int64_t done, int64_t) { p.update(base + done); };
-    m_train_cases = load_cases(m_dataset, m_info, train_names, m_run.train.seed, cb);
+    auto load = [&](const std::vector<std::string>& names) {
+      return m_run.model.classifier()
+                 ? load_class_items(m_class_data, m_info, names, cb)
+                 : load_cases(m_dataset, m_info, names, m_run.train.seed, cb);
+    };
+    m_train_cases = load(train_names);
     base = int64_t(train_names.size());
-    m_val_cases = load_cases(m_dataset, m_info, m_val_names, m_run.train.seed, cb);
+    m_val_cases = load(m_val_names);
   }
   double bytes = 0;
   for (const auto* group : {&m_train_cases, &m_val_cases})
@@ -201,18 +206,30 @@ void Trainer::setup_new() {
   if (m_opts.seed) m_run.train.seed = *m_opts.seed;
   validate_run_config(m_run, "config");
   m_config_json = to_json_string(m_run);
-  m_dataset = scan_dataset(m_opts.data_dir, m_opts.limits);
-  log("dataset " + m_opts.data_dir + ": " + std::to_string(m_dataset.cases.size()) +
-      " cases, channels " + join(m_dataset.meta.channel_names) + ", labels " +
-      join(m_dataset.class_names(), 32));
-  m_info = plan_model_info(m_run, m_dataset, m_run.train.seed,
-                           [this](const std::string& s) { log(s); });
+  std::vector<std::string> all;
+  if (m_run.model.classifier()) {
+    m_class_data = scan_class_dataset(m_opts.data_dir, m_run.train.classes);
+    log("classification data " + m_opts.data_dir + ": " +
+        std::to_string(m_class_data.items.size()) + " images, classes " +
+        join(m_class_data.classes, 32));
+    m_info = plan_classifier_info(m_run, m_class_data, [this](const std::string& s) { log(s); });
+    m_val_names = split_class_validation(m_class_data, m_run.train);
+    for (const ClassItem& it : m_class_data.items) all.push_back(it.name);
+  } else {
+    m_dataset = scan_dataset(m_opts.data_dir, m_opts.limits);
+    log("dataset " + m_opts.data_dir + ": " + std::to_string(m_dataset.cases.size()) +
+        " cases, channels " + join(m_dataset.meta.channel_names) + ", labels " +
+        join(m_dataset.class_names(), 32));
+    m_info = plan_model_info(m_run, m_dataset, m_run.train.seed,
+                             [this](const std::string& s) { log(s); });
+    m_val_names = split_validation(m_dataset, m_run.train);
+    for (const DatasetCase& c : m_dataset.cases) all.push_back(c.name);
+  }
   m_info_json = to_json_string(m_info);
-  m_val_names = split_validation(m_dataset, m_run.train);
   m_train_names.clear();
-  for (const DatasetCase& c : m_dataset.cases)
-    if (std::find(m_val_names.begin(), m_val_names.end(), c.name) == m_val_names.end())
-      m_train_names.push_back(c.name);
+  for (const std::string& name : all)
+    if (std::find(m_val_names.begin(), m_val_names.end(), name) == m_val_names.end())
+      m_train_names.push_back(name);
   write_file_atomic(path("config.json"), m_config_json + "\n");
   load_data();
   make_model(m_run.train.seed);
@@ -244,19 +261,26 @@ void Trainer::setup_resume() {
   m_info = parse_model_info(c.model_info_json, ckpt + " (model_info)");
   if (!c.state.finished.empty()) {  // nothing to train: skip loading the data
     m_state = c.state;
-    m_rows = parse_metrics_rows(m_state.metrics_rows, m_info.labels.size() - 1, ckpt);
+    m_rows = parse_metrics_rows(m_state.metrics_rows, layout().class_names.size(), ckpt);
     return;
   }
-  m_dataset = scan_dataset(m_opts.data_dir, m_opts.limits);
-  USEG_CHECK(m_dataset.class_names() == m_info.labels,
-             "--resume: the dataset's labels (" << join(m_dataset.class_names(), 32)
-                                                << ") differ from the run's ("
-                                                << join(m_info.labels, 32) << ")");
+  std::vector<std::string> now, labels;
+  if (m_run.model.classifier()) {
+    m_class_data = scan_class_dataset(m_opts.data_dir, m_run.train.classes);
+    labels = m_class_data.classes;
+    for (const ClassItem& it : m_class_data.items) now.push_back(it.name);
+  } else {
+    m_dataset = scan_dataset(m_opts.data_dir, m_opts.limits);
+    labels = m_dataset.class_names();
+    for (const DatasetCase& dc : m_dataset.cases) now.push_back(dc.name);
+  }
+  USEG_CHECK(labels == m_info.labels, "--resume: the dataset's labels ("
+                                          << join(labels, 32) << ") differ from the run's ("
+                                          << join(m_info.labels, 32) << ")");
   m_val_names = c.val_cases;
   m_train_names = c.train_cases;
   // The same cases as before (batches depend on their order and number).
-  std::vector<std::string> now, before = c.train_cases;
-  for (const DatasetCase& dc : m_dataset.cases) now.push_back(dc.name);
+  std::vector<std::string> before = c.train_cases;
   before.insert(before.end(), c.val_cases.begin(), c.val_cases.end());
   std::sort(before.begin(), before.end());
   if (now != before) {
@@ -275,8 +299,7 @@ void Trainer::setup_resume() {
   m_net->load_state(c.model, ckpt);
   m_opt->load_state(c.optimizer, c.optimizer_steps, ckpt);
   m_state = c.state;
-  size_t fg = m_info.labels.size() - 1;
-  m_rows = parse_metrics_rows(m_state.metrics_rows, fg, ckpt);
+  m_rows = parse_metrics_rows(m_state.metrics_rows, layout().class_names.size(), ckpt);
   std::ostringstream os;
   os << "resuming from " << ckpt << ": epoch " << m_state.epoch + 1 << ", step "
      << m_state.iteration << " of " << m_run.train.iterations_per_epoch;
@@ -309,8 +332,13 @@ TrainResult Trainer::run() {
   const TrainConfig& t = m_run.train;
   const int64_t iters = t.iterations_per_epoch;
   const int dims = m_run.model.dims, channels = m_run.model.in_channels;
+  const bool classifier = m_run.model.classifier();
+  const int classes = m_run.model.num_classes;
   BatchLoader loader(
-      [&](int64_t s) { return make_batch(m_train_cases, t, dims, channels, s / iters, s % iters); },
+      [&](int64_t s) {
+        return classifier ? make_class_batch(m_train_cases, t, dims, classes, s / iters, s % iters)
+                          : make_batch(m_train_cases, t, dims, channels, s / iters, s % iters);
+      },
       t.num_workers, int64_t(m_state.epoch) * iters + m_state.iteration, int64_t(t.epochs) * iters);
   const auto run_start = std::chrono::steady_clock::now();
   const int64_t total_steps = int64_t(t.epochs) * iters;

@@ -10,6 +10,7 @@
 
 #include "train/augment.h"
 #include "train/checkpoint.h"
+#include "train/class_train.h"
 #include "train/data.h"
 #include "train/loss_scaler.h"
 #include "train/outputs.h"
@@ -53,15 +54,23 @@ class Trainer {
   // Validates when due, writes outputs and the checkpoint. Returns false when a stop request
   // interrupted validation (the checkpoint then keeps the epoch end pending).
   bool end_epoch();
-  std::vector<double> validate();  // mean Dice per class over the validation cases
-  ModelInfo info_for_save(double dice) const;
+  struct Validation {
+    std::vector<double> scores;  // the metrics.csv class columns (MetricsLayout)
+    double score = 0;            // mean foreground Dice, or accuracy
+  };
+  Validation validate();
+  Validation validate_segmentation();  // mean Dice per class over the validation cases
+  Validation validate_classifier();    // accuracy and per-class recall
+  ModelInfo info_for_save(double score) const;
+  MetricsLayout layout() const { return metrics_layout(m_info.labels, m_run.model.classifier()); }
 
   TrainOptions m_opts;
   RunConfig m_run;
   std::string m_config_json;
   ModelInfo m_info;
   std::string m_info_json;
-  Dataset m_dataset;
+  Dataset m_dataset;            // a U-Net's
+  ClassDataset m_class_data;    // a classifier's
   std::vector<std::string> m_train_names, m_val_names;
   std::vector<TrainingCase> m_train_cases, m_val_cases;
   std::unique_ptr<Backend> m_backend;

@@ -23,29 +23,33 @@ namespace useg::training {
 namespace {
 
 TEST(TrainOutputs, MetricsRowsRoundTrip) {
-  EXPECT_EQ(metrics_header({"background", "left kidney", "tumour/cyst"}),
+  EXPECT_EQ(metrics_header(metrics_layout({"background", "left kidney", "tumour/cyst"}, false)),
             "epoch,train_loss,dice_left_kidney,dice_tumour_cyst,mean_fg_dice,lr,seconds,"
+            "skipped_steps");
+  // A classifier reports every class's recall and the accuracy.
+  EXPECT_EQ(metrics_header(metrics_layout({"normal", "abnormal cell"}, true)),
+            "epoch,train_loss,recall_normal,recall_abnormal_cell,accuracy,lr,seconds,"
             "skipped_steps");
   EpochRow a;
   a.epoch = 3;
   a.train_loss = 0.1 + 0.2;  // 17 digits keep it exact
-  a.dice = {0.875, std::nan("")};
-  a.mean_fg_dice = 0.875;
+  a.scores = {0.875, std::nan("")};
+  a.score = 0.875;
   a.lr = 1e-3;
   a.seconds = 12.25;
   a.skipped_steps = 2;
   EpochRow b = a;
   b.epoch = 4;
-  b.dice = {std::nan(""), std::nan("")};
-  b.mean_fg_dice = std::nan("");  // no validation this epoch: empty cells
+  b.scores = {std::nan(""), std::nan("")};
+  b.score = std::nan("");  // no validation this epoch: empty cells
   std::string text = metrics_row(a) + "\n" + metrics_row(b) + "\n";
   EXPECT_EQ(metrics_row(b), "4,0.30000000000000004,,,,0.001,12.25,2");
   std::vector<EpochRow> rows = parse_metrics_rows(text, 2, "m");
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].train_loss, a.train_loss);
-  EXPECT_EQ(rows[0].dice[0], 0.875);
-  EXPECT_TRUE(std::isnan(rows[0].dice[1]));
-  EXPECT_TRUE(std::isnan(rows[1].mean_fg_dice));
+  EXPECT_EQ(rows[0].scores[0], 0.875);
+  EXPECT_TRUE(std::isnan(rows[0].scores[1]));
+  EXPECT_TRUE(std::isnan(rows[1].score));
   EXPECT_EQ(rows[1].skipped_steps, 2);
   EXPECT_THROW(parse_metrics_rows("1,2,3\n", 2, "m"), Error);
 }

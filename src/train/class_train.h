@@ -1,0 +1,37 @@
+// Training a classifier (model.architecture encoder_classifier or layers): the parts that
+// differ from a U-Net's training (class_train.cpp); the trainer does the rest alike.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "train/augment.h"
+#include "train/class_data.h"
+
+namespace useg::training {
+
+// model.json for a classifier: labels = the dataset's classes, the input size (model.input_size,
+// else train.patch_size), per-channel normalization (train.normalization: auto = zscore).
+ModelInfo plan_classifier_info(const RunConfig& run, const ClassDataset& ds,
+                               const std::function<void(const std::string&)>& log);
+
+// The validation items: a stratified seeded share (train.val_fraction) of every class.
+std::vector<std::string> split_class_validation(const ClassDataset& ds, const TrainConfig& t);
+
+// image [B, C, D, H, W] (whole images through the training augmentations), label [B, 1, 1, 1, 1]
+// class indices. Sample b of (epoch, iteration) uses Rng(seed, Sample, {epoch, iteration, b}):
+// an item drawn uniformly, or with train.class_balanced a class first, then an item of it.
+Batch make_class_batch(const std::vector<TrainingCase>& cases, const TrainConfig& t, int dims,
+                       int num_classes, int64_t epoch, int64_t iteration);
+
+struct ClassScores {
+  double accuracy = 0;
+  double balanced_accuracy = 0;  // the mean recall over the classes present
+  std::vector<double> recall;    // per class (NaN for a class absent from `truth`)
+};
+ClassScores classification_scores(const std::vector<int>& truth, const std::vector<int>& pred,
+                                  int num_classes);
+
+}  // namespace useg::training

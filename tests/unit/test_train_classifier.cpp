@@ -1,0 +1,214 @@
+// Training a classifier with useg train's machinery on generated images (discs vs squares, in
+// class folders and in a CSV): it learns them, writes model folders that say what they are,
+// metrics with accuracy and per-class recall, resumes bit for bit, and bad data is an error
+// naming the file.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "common/expect_error.h"
+#include "common/image_fixtures.h"
+#include "train/class_data.h"
+#include "train/class_train.h"
+#include "useg/config.h"
+#include "useg/files.h"
+#include "useg/model.h"
+#include "useg/train.h"
+
+namespace fs = std::filesystem;
+
+namespace useg {
+namespace {
+
+// A 20x20 picture: a bright disc (class "disc") or square ("square") of random size and place
+// on noise.
+void write_shape(const fs::path& file, bool disc, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  const int n = 20;
+  const float r = 3.5f + 2.5f * u(rng), cy = 7 + 6 * u(rng), cx = 7 + 6 * u(rng);
+  Tensor t = Tensor::empty(Shape{1, 1, 1, n, n});
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; ++x) {
+      const float dy = y - cy, dx = x - cx;
+      const bool in = disc ? dy * dy + dx * dx <= r * r
+                           : std::fabs(dy) <= r * 0.85f && std::fabs(dx) <= r * 0.85f;
+      t.at(0, 0, 0, y, x) = std::round(40 * u(rng) + (in ? 150 : 20));
+    }
+  Geometry g;
+  g.dims = 2;
+  g.size = {n, n, 1};
+  write_image(file.string(), t, g, "uint8");
+}
+
+fs::path make_shapes(const std::string& name, int per_class, uint32_t seed) {
+  fs::path dir = test::fresh_dir(name);
+  std::mt19937 rng(seed);
+  for (const char* cls : {"disc", "square"}) {
+    fs::create_directories(dir / cls);
+    for (int i = 0; i < per_class; ++i)
+      write_shape(dir / cls / ("img" + std::to_string(i) + ".png"), cls[0] == 'd', rng);
+  }
+  return dir;
+}
+
+RunConfig cnn_config(int epochs) {
+  RunConfig r = parse_run_config(R"({
+    "model": {"architecture": "layers", "dims": 2, "in_channels": 1, "num_classes": 2,
+              "input_size": [16, 16],
+              "layers": [{"type": "conv", "filters": 8, "activation": "relu"},
+                         {"type": "max_pool"},
+                         {"type": "conv", "filters": 16, "activation": "relu"},
+                         {"type": "max_pool"},
+                         {"type": "flatten"},
+                         {"type": "dense", "units": 16, "activation": "relu"},
+                         {"type": "dense"}]},
+    "train": {"batch_size": 8, "epochs": 6, "iterations_per_epoch": 10, "optimizer": "adam",
+              "lr": 0.003, "weight_decay": 0, "schedule": "constant", "val_fraction": 0.25,
+              "num_workers": 0, "seed": 3,
+              "augment": {"rotate": 0, "scale": 0, "noise": 0, "blur": 0, "brightness": 0,
+                          "contrast": 0, "gamma": 0}}})",
+                                 "cnn.json");
+  r.train.epochs = epochs;
+  return r;
+}
+
+TrainResult train_quietly(TrainOptions o) {
+  o.log = [](const std::string&) {};
+  o.tty = 0;
+  return train(o);
+}
+
+TEST(TrainClassifier, LearnsShapesAndWritesAClassifierModel) {
+  fs::path data = make_shapes("cls_shapes", 32, 1);
+  fs::path run = test::fresh_dir("cls_run");
+  TrainOptions o;
+  o.data_dir = data.string();
+  o.output_dir = (run / "r").string();
+  o.config = cnn_config(10);
+  TrainResult r = train_quietly(o);
+  EXPECT_EQ(r.epochs_done, 10);
+  EXPECT_GE(r.best_dice, 0.9) << "best validation accuracy";
+  auto be = make_backend(Device::CPU);
+  LoadedModel m = load_model_dir((run / "r" / "best").string(), *be);
+  EXPECT_EQ(m.info.labels, (std::vector<std::string>{"disc", "square"}));
+  EXPECT_EQ(m.info.model.architecture, "layers");
+  EXPECT_EQ(m.info.patch_size, (std::vector<int>{16, 16}));
+  EXPECT_NE(m.info.provenance.count("val_accuracy"), 0u);
+  std::string csv = read_file((run / "r" / "metrics.csv").string());
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "epoch,train_loss,recall_disc,recall_square,accuracy,lr,seconds,skipped_steps");
+}
+
+TEST(TrainClassifier, StopAndResumeIsBitIdentical) {
+  fs::path data = make_shapes("cls_resume_data", 12, 2);
+  fs::path run = test::fresh_dir("cls_resume");
+  TrainOptions full;
+  full.data_dir = data.string();
+  full.output_dir = (run / "full").string();
+  full.config = cnn_config(2);
+  full.config->train.class_balanced = true;
+  train_quietly(full);
+  TrainOptions part = full;
+  part.output_dir = (run / "part").string();
+  part.stop_after_steps = 13;
+  EXPECT_EQ(train_quietly(part).status, TrainResult::Status::Interrupted);
+  part.stop_after_steps = 0;
+  part.resume = true;
+  part.config.reset();
+  train_quietly(part);
+  EXPECT_EQ(read_file((run / "full" / "last" / "weights.safetensors").string()),
+            read_file((run / "part" / "last" / "weights.safetensors").string()));
+}
+
+TEST(TrainClassifier, CsvDatasetsAndClassOrder) {
+  fs::path data = make_shapes("cls_csv", 3, 3);
+  std::ofstream(data / "labels.csv") << "image,label\n"
+                                     << "disc/img0.png,round\n"
+                                     << "\"square/img1.png\",box\n"
+                                     << "disc/img1.png,round\n";
+  training::ClassDataset ds = training::scan_class_dataset((data / "labels.csv").string(), {});
+  EXPECT_EQ(ds.classes, (std::vector<std::string>{"box", "round"}));
+  ASSERT_EQ(ds.items.size(), 3u);
+  EXPECT_EQ(ds.items[0].name, "disc/img0.png");
+  EXPECT_EQ(ds.items[0].label, 1);
+  // train.classes fixes the order (and the set).
+  ds = training::scan_class_dataset((data / "labels.csv").string(), {"round", "box"});
+  EXPECT_EQ(ds.items[0].label, 0);
+  // Stratified validation: every class is validated.
+  ds = training::scan_class_dataset(data.string(), {});
+  TrainConfig t;
+  t.val_fraction = 0.34;
+  std::vector<std::string> val = training::split_class_validation(ds, t);
+  ASSERT_EQ(val.size(), 2u);
+  EXPECT_EQ(val[0].substr(0, 4), "disc");
+  EXPECT_EQ(val[1].substr(0, 6), "square");
+}
+
+TEST(TrainClassifier, BadDataNamesTheFile) {
+  fs::path data = make_shapes("cls_bad", 2, 4);
+  fs::create_directories(data / "empty_class");
+  test::expect_error([&] { training::scan_class_dataset(data.string(), {}); },
+                     (data / "empty_class").string() + ": the class folder holds no image");
+  std::ofstream(data / "a.csv") << "image,label\ndisc/img0.png,round\ndisc/gone.png,round\n";
+  test::expect_error([&] { training::scan_class_dataset((data / "a.csv").string(), {}); },
+                     "a.csv line 3: " + (data / "disc" / "gone.png").string() +
+                         " does not exist");
+  std::ofstream(data / "b.csv") << "file,class\ndisc/img0.png,round\n";
+  test::expect_error([&] { training::scan_class_dataset((data / "b.csv").string(), {}); },
+                     "b.csv: line 1 must be a header with the columns image and label");
+  std::ofstream(data / "c.csv") << "image,label\ndisc/img0.png,round\nsquare/img0.png,box\n";
+  test::expect_error(
+      [&] { training::scan_class_dataset((data / "c.csv").string(), {"round", "star"}); },
+      (data / "square" / "img0.png").string() +
+          ": label 'box' is not one of the classes (round, star, train.classes)");
+  // An RGB image for a 1-channel model.
+  ModelInfo info;
+  info.model = cnn_config(1).model;
+  info.patch_size = {16, 16};
+  info.preprocess.channels.resize(1);
+  Image rgb;
+  rgb.source = "rgb.png";
+  rgb.geometry.dims = 2;
+  rgb.geometry.size = {20, 20, 1};
+  rgb.voxels = Tensor::zeros(Shape{1, 3, 1, 20, 20});
+  test::expect_error([&] { training::classifier_input(rgb, info); },
+                     "rgb.png: the image has 3 channel(s), the model expects 1");
+}
+
+TEST(TrainClassifier, ScoresCountAccuracyRecallAndBalance) {
+  training::ClassScores s = training::classification_scores({0, 0, 0, 1, 2, 2}, {0, 0, 1, 1, 2, 0}, 4);
+  EXPECT_DOUBLE_EQ(s.accuracy, 4.0 / 6);
+  EXPECT_DOUBLE_EQ(s.recall[0], 2.0 / 3);
+  EXPECT_DOUBLE_EQ(s.recall[1], 1.0);
+  EXPECT_DOUBLE_EQ(s.recall[2], 0.5);
+  EXPECT_TRUE(std::isnan(s.recall[3]));  // class 3 absent: not part of the balance
+  EXPECT_DOUBLE_EQ(s.balanced_accuracy, (2.0 / 3 + 1.0 + 0.5) / 3);
+}
+
+TEST(TrainClassifier, ConfigRulesForClassifiers) {
+  RunConfig r = cnn_config(1);
+  EXPECT_EQ(r.train.loss, LossKind::CrossEntropy) << "a classifier's default loss";
+  test::expect_error(
+      [&] {
+        parse_run_config(R"({"model": {"architecture": "encoder_classifier"},
+                             "train": {"patch_size": [32, 32], "loss": "dice"}})",
+                         "x.json");
+      },
+      "x.json: train.loss: 'dice' is a segmentation loss; a classifier takes ce, mse or hinge");
+  test::expect_error(
+      [&] { parse_run_config(R"({"model": {"architecture": "encoder_classifier"}})", "y.json"); },
+      "y.json: missing required key 'train.patch_size' (expected the images' size for this "
+      "classifier, or model.input_size)");
+  test::expect_error(
+      [&] {
+        parse_run_config(R"({"train": {"patch_size": [32, 32], "class_balanced": true}})",
+                         "z.json");
+      },
+      "z.json: train.class_balanced: is for classifiers");
+}
+
+}  // namespace
+}  // namespace useg
