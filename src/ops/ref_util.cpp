@@ -1,7 +1,7 @@
 // References for activations, softmax, argmax, channel concatenation and window accumulation.
 #include <cmath>
 
-#include "reference/ops_ref.h"
+#include "ops/ref_util.h"
 
 namespace useg::ref {
 

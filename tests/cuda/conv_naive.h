@@ -6,7 +6,7 @@
 
 #include <functional>
 
-#include "reference/ops_ref.h"
+#include "ops/ref_util.h"
 #include "useg/backend.h"
 
 namespace useg::test::naive {

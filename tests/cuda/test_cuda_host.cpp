@@ -18,7 +18,7 @@
 #include "cuda/host/plan_cache.h"
 #include "cuda/host/precision.h"
 #include "cuda/host/size_class.h"
-#include "ops/channels_last.h"
+#include "ops/channels_last/channels_last.h"
 #include "useg/error.h"
 
 namespace useg::test {

@@ -21,7 +21,12 @@
 #include "cuda/device_context.h"
 #include "cuda/host/launch_config.h"
 #include "cuda/launch.h"
-#include "ops/channels_last.h"
+#include "ops/channels_last/launch.h"
+#include "ops/conv/launch.h"
+#include "ops/elementwise/launch.h"
+#include "ops/pool/launch.h"
+#include "ops/softmax/launch.h"
+#include "ops/channels_last/channels_last.h"
 #include "useg/backend.h"
 #include "useg/error.h"
 

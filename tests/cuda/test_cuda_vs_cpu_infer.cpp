@@ -10,7 +10,7 @@
 
 #include "cuda/conv_naive.h"
 #include "cuda/cuda_vs_cpu.h"
-#include "reference/ops_ref.h"
+#include "ops/ref_util.h"
 
 namespace useg::test {
 namespace {

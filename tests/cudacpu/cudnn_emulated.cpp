@@ -12,7 +12,7 @@
 
 #include "cuda/conv_naive.h"
 #include "cuda/cudnn_conv.h"
-#include "cuda/launch.h"
+#include "ops/channels_last/launch.h"
 #include "useg/error.h"
 
 namespace useg::gpu {

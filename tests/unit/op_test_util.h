@@ -19,7 +19,7 @@
 #include "common/compare.h"
 #include "common/devices.h"
 #include "common/shapes.h"
-#include "reference/ops_ref.h"
+#include "ops/ref_util.h"
 #include "useg/backend.h"
 #include "useg/error.h"
 #include "useg/tensor.h"

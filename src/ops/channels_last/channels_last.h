@@ -1,7 +1,7 @@
 // Channels-first <-> channels-last index maps of a tensor viewed as [N, C, S]: NCDHW (S = D*H*W)
 // against NDHWC = [N, S, C]. A cuDNN filter [K, C, kD, kH, kW] is the same view with N = K and
 // S = kD*kH*kW, so [K, kD, kH, kW, C] (CUDNN_TENSOR_NHWC) is its channels-last form. Used by the
-// CUDA backend's fp16/bf16 casts (cuda/layout_kernels.cu), which transpose while they convert,
+// CUDA backend's fp16/bf16 casts (kernels.cu), which transpose while they convert,
 // and by the host tests.
 #pragma once
 

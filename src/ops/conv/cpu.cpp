@@ -2,6 +2,7 @@
 // primitives, 2D or 3D. Primitives choose their layouts (format_tag::any); DnnlContext reorders
 // from and to the caller's plain NCDHW buffers where the choice differs, and caches everything
 // per shape. A 2D case (D == 1 with a depth-1 kernel and no depth padding) uses 2D descriptors.
+// The transposed convolutions are in cpu_deconv.cpp, the training fast path in cpu_train.cpp.
 #include <cstring>
 #include <sstream>
 
@@ -98,10 +99,15 @@ void conv_backward_weights(BackendImpl& be, const Tensor& x, const Tensor& dy, T
   ctx.run(*cached, ptrs, key);
 }
 
+void add_conv_training_ops(BackendOps& t);  // cpu_train.cpp
+void add_deconv_ops(BackendOps& t);         // cpu_deconv.cpp
+
 void add_conv_ops(BackendOps& t) {
   t.conv_forward = conv_forward;
   t.conv_backward_data = conv_backward_data;
   t.conv_backward_weights = conv_backward_weights;
+  add_conv_training_ops(t);
+  add_deconv_ops(t);
 }
 
 }  // namespace useg::cpu

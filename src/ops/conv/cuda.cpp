@@ -1,14 +1,16 @@
 // Convolution and transposed convolution on CUDA (the front has checked the arguments): the
 // mapping of each op onto one cuDNN routine (cuda/host/conv_problem.h), the casts of the fp16/bf16
-// mode, and the bias (our kernels: bias_add and a deterministic row reduction for dbias). The
-// cuDNN calls themselves are in cudnn_conv.cpp.
+// mode (src/ops/channels_last), and the bias (our kernels: bias_add, kernels.cu, and a
+// deterministic row reduction for dbias). The cuDNN calls themselves are in
+// cuda/cudnn_conv.cpp.
 #include <cuda_runtime_api.h>
 
-#include "core/op_checks.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_check.h"
 #include "cuda/host/launch_config.h"
-#include "cuda/launch.h"
+#include "ops/channels_last/launch.h"
+#include "ops/conv/launch.h"
+#include "ops/elementwise/launch.h"
 
 namespace useg::gpu {
 namespace {
@@ -40,43 +42,47 @@ bool empty_problem(const Tensor& a, const Tensor& b, Tensor& out, cudaStream_t s
   return true;
 }
 
-}  // namespace
-
-void CudaBackend::run_conv(const char* op, const ConvCall& call, const Tensor& in0,
-                           const Tensor& in1, Tensor& out) {
+// One cuDNN routine in the backend's precision: fp16/bf16 cast the operands around the call.
+void run_conv(CudaBackend& be, const char* op, const ConvCall& call, const Tensor& in0,
+              const Tensor& in1, Tensor& out) {
   const Tensor& a = call.swap_inputs ? in1 : in0;
   const Tensor& b = call.swap_inputs ? in0 : in1;
   const ConvRoutine routine = call.routine;
   const ConvProblem& p = call.problem;
-  if (empty_problem(a, b, out, stream())) return;
-  if (!is_half(m_precision)) {
-    cudnn().run(op, routine, p, a.data(), b.data(), out.data());
+  if (empty_problem(a, b, out, be.stream())) return;
+  const Precision precision = be.precision();
+  if (!is_half(precision)) {
+    be.cudnn().run(op, routine, p, a.data(), b.data(), out.data());
     return;
   }
   // Mixed precision: NDHWC half / bfloat16 copies of the operands (filters [K, k, C]), float
   // accumulation inside cuDNN on channels-last descriptors, the result cast back to NCDHW
   // float32 (2 bytes per element).
-  DeviceBuffer ah(allocator(), size_t(a.numel()) * 2), bh(allocator(), size_t(b.numel()) * 2);
-  DeviceBuffer oh(allocator(), size_t(out.numel()) * 2);
-  cast_to_half_ndhwc(m_precision, a, ah.as<void>(), stream());
-  cast_to_half_ndhwc(m_precision, b, bh.as<void>(), stream());
-  cudnn().run(op, routine, p, ah.as<void>(), bh.as<void>(), oh.as<void>());
-  cast_to_float_ncdhw(m_precision, oh.as<void>(), out, stream());
+  DeviceAllocator& alloc = be.allocator();
+  DeviceBuffer ah(alloc, size_t(a.numel()) * 2), bh(alloc, size_t(b.numel()) * 2);
+  DeviceBuffer oh(alloc, size_t(out.numel()) * 2);
+  cast_to_half_ndhwc(precision, a, ah.as<void>(), be.stream());
+  cast_to_half_ndhwc(precision, b, bh.as<void>(), be.stream());
+  be.cudnn().run(op, routine, p, ah.as<void>(), bh.as<void>(), oh.as<void>());
+  cast_to_float_ncdhw(precision, oh.as<void>(), out, be.stream());
 }
 
-void CudaBackend::bias_gradient(const Tensor& dy, Tensor& dbias) {
+// dbias[c] = sum of dy over n and the voxels (deterministic row reduction).
+void bias_gradient(CudaBackend& be, const Tensor& dy, Tensor& dbias) {
   const Shape& s = dy.shape();
   const RowLayout l{s.c(), s.n(), s.spatial(), s.spatial(), s.c() * s.spatial()};
   if (l.rows == 0) return;
   if (l.row_elements() == 0) {
-    launch_fill(dbias.data(), l.rows, 0.f, stream());
+    launch_fill(dbias.data(), l.rows, 0.f, be.stream());
     return;
   }
-  DeviceBuffer partials(allocator(), size_t(reduce_partials_size(l, 1)) * sizeof(double));
-  launch_row_sum(dy.data(), l, partials.as<double>(), stream());
+  DeviceBuffer partials(be.allocator(), size_t(reduce_partials_size(l, 1)) * sizeof(double));
+  launch_row_sum(dy.data(), l, partials.as<double>(), be.stream());
   launch_row_totals(partials.as<double>(), l.rows, reduce_chunks(l.row_elements()), 1, nullptr,
-                    dbias.data(), stream());
+                    dbias.data(), be.stream());
 }
+
+}  // namespace
 
 // ------------------------------------------------------------------------------ convolution
 
@@ -85,7 +91,7 @@ void conv_forward(BackendImpl& impl, const Tensor& x, const Tensor& w, const Ten
   CudaBackend& be = cuda(impl);
   const char* op = "conv_forward";
   const ConvCall call = conv_call(op, ConvPass::Forward, false, x.shape(), w.shape(), y.shape(), g);
-  be.run_conv(op, call, x, w, y);
+  run_conv(be, op, call, x, w, y);
   const Shape& s = y.shape();
   if (bias) launch_bias_add(y.data(), bias->data(), s.n(), s.c(), s.spatial(), be.stream());
 }
@@ -96,7 +102,7 @@ void conv_backward_data(BackendImpl& impl, const Tensor& dy, const Tensor& w, Te
   const char* op = "conv_backward_data";
   const ConvCall call =
       conv_call(op, ConvPass::BackwardData, false, dx.shape(), w.shape(), dy.shape(), g);
-  be.run_conv(op, call, dy, w, dx);
+  run_conv(be, op, call, dy, w, dx);
 }
 
 void conv_backward_weights(BackendImpl& impl, const Tensor& x, const Tensor& dy, Tensor& dw,
@@ -105,8 +111,8 @@ void conv_backward_weights(BackendImpl& impl, const Tensor& x, const Tensor& dy,
   const char* op = "conv_backward_weights";
   const ConvCall call =
       conv_call(op, ConvPass::BackwardWeights, false, x.shape(), dw.shape(), dy.shape(), g);
-  be.run_conv(op, call, x, dy, dw);
-  if (dbias) be.bias_gradient(dy, *dbias);
+  run_conv(be, op, call, x, dy, dw);
+  if (dbias) bias_gradient(be, dy, *dbias);
 }
 
 // ------------------------------------------------------------------- transposed convolution
@@ -116,7 +122,7 @@ void deconv_forward(BackendImpl& impl, const Tensor& x, const Tensor& w, const T
   CudaBackend& be = cuda(impl);
   const char* op = "deconv_forward";
   const ConvCall call = conv_call(op, ConvPass::Forward, true, x.shape(), w.shape(), y.shape(), g);
-  be.run_conv(op, call, x, w, y);
+  run_conv(be, op, call, x, w, y);
   const Shape& s = y.shape();
   if (bias) launch_bias_add(y.data(), bias->data(), s.n(), s.c(), s.spatial(), be.stream());
 }
@@ -127,7 +133,7 @@ void deconv_backward_data(BackendImpl& impl, const Tensor& dy, const Tensor& w, 
   const char* op = "deconv_backward_data";
   const ConvCall call =
       conv_call(op, ConvPass::BackwardData, true, dx.shape(), w.shape(), dy.shape(), g);
-  be.run_conv(op, call, dy, w, dx);
+  run_conv(be, op, call, dy, w, dx);
 }
 
 void deconv_backward_weights(BackendImpl& impl, const Tensor& x, const Tensor& dy, Tensor& dw,
@@ -136,8 +142,8 @@ void deconv_backward_weights(BackendImpl& impl, const Tensor& x, const Tensor& d
   const char* op = "deconv_backward_weights";
   const ConvCall call =
       conv_call(op, ConvPass::BackwardWeights, true, x.shape(), dw.shape(), dy.shape(), g);
-  be.run_conv(op, call, x, dy, dw);
-  if (dbias) be.bias_gradient(dy, *dbias);
+  run_conv(be, op, call, x, dy, dw);
+  if (dbias) bias_gradient(be, dy, *dbias);
 }
 
 void add_conv_ops(BackendOps& t) {

@@ -1,4 +1,4 @@
-#include "reference/conv_ref.h"
+#include "ops/conv/ref.h"
 
 namespace useg::ref {
 

@@ -11,7 +11,7 @@
 #include "common/expect_error.h"
 #include "common/grad_check.h"
 #include "common/shapes.h"
-#include "reference/conv_ref.h"
+#include "ops/conv/ref.h"
 #include "useg/backend.h"
 
 namespace useg {

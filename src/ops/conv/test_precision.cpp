@@ -18,7 +18,7 @@
 #include "common/shapes.h"
 #include "cuda/conv_naive.h"
 #include "cuda/cuda_vs_cpu.h"
-#include "reference/ops_ref.h"
+#include "ops/ref_util.h"
 #include "useg/backend.h"
 
 namespace useg::test {

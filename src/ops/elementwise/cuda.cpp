@@ -1,37 +1,15 @@
-// Activations, elementwise arithmetic, concat/split, softmax and dropout on CUDA (the front has
-// checked the arguments): one kernel launch each (cuda/launch.h). sum_squares and all_finite return a
-// host value, so they wait for their result.
+// Elementwise arithmetic on CUDA (the front has checked the arguments): one kernel launch each;
+// sum_squares and all_finite return a host value, so they wait for their result.
 #include <cuda_runtime_api.h>
 
 #include <vector>
 
-#include "core/op_checks.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_check.h"
 #include "cuda/host/launch_config.h"
-#include "cuda/launch.h"
-#include "ops/activation.h"
-#include "useg/error.h"
+#include "ops/elementwise/launch.h"
 
 namespace useg::gpu {
-namespace {
-}  // namespace
-
-void activation_forward(BackendImpl& impl, Activation a, float alpha, const Tensor& x, Tensor& y) {
-  CudaBackend& be = cuda(impl);
-  USEG_CHECK(int(a) >= ops::kActIdentity && int(a) <= ops::kActTanh,
-             "activation_forward: unknown activation " << int(a));
-  launch_activation_forward(int(a), alpha, x.data(), y.data(), x.numel(), be.stream());
-}
-
-void activation_backward(BackendImpl& impl, Activation a, float alpha, const Tensor& x,
-                         const Tensor& y, const Tensor& dy, Tensor& dx) {
-  CudaBackend& be = cuda(impl);
-  USEG_CHECK(int(a) >= ops::kActIdentity && int(a) <= ops::kActTanh,
-             "activation_backward: unknown activation " << int(a));
-  launch_activation_backward(int(a), alpha, x.data(), y.data(), dy.data(), dx.data(), dy.numel(),
-                             be.stream());
-}
 
 void fill(BackendImpl& impl, Tensor& t, float value) {
   CudaBackend& be = cuda(impl);
@@ -91,35 +69,7 @@ bool all_finite(BackendImpl& impl, const Tensor& x) {
   return host == 0;
 }
 
-void concat_channels(BackendImpl& impl, const Tensor& a, const Tensor& b, Tensor& y) {
-  CudaBackend& be = cuda(impl);
-  const Shape& sy = y.shape();
-  launch_concat_channels(a.data(), b.data(), y.data(), sy.n(), a.shape().c(), b.shape().c(),
-                         sy.spatial(), be.stream());
-}
-
-void split_channels(BackendImpl& impl, const Tensor& y, Tensor& a, Tensor& b) {
-  CudaBackend& be = cuda(impl);
-  const Shape& sy = y.shape();
-  launch_split_channels(y.data(), a.data(), b.data(), sy.n(), a.shape().c(), b.shape().c(),
-                        sy.spatial(), be.stream());
-}
-
-void softmax_channels(BackendImpl& impl, const Tensor& x, Tensor& y) {
-  CudaBackend& be = cuda(impl);
-  const Shape& s = x.shape();
-  launch_softmax_channels(x.data(), y.data(), s.n(), s.c(), s.spatial(), be.stream());
-}
-
-void dropout_forward(BackendImpl& impl, const Tensor& x, float p, uint64_t seed, Tensor& y,
-                     Tensor& mask) {
-  CudaBackend& be = cuda(impl);
-  launch_dropout(x.data(), p, seed, y.data(), mask.data(), x.numel(), be.stream());
-}
-
 void add_elementwise_ops(BackendOps& t) {
-  t.activation_forward = activation_forward;
-  t.activation_backward = activation_backward;
   t.fill = fill;
   t.copy = copy;
   t.add = add;
@@ -128,10 +78,6 @@ void add_elementwise_ops(BackendOps& t) {
   t.mul = mul;
   t.sum_squares = sum_squares;
   t.all_finite = all_finite;
-  t.concat_channels = concat_channels;
-  t.split_channels = split_channels;
-  t.softmax_channels = softmax_channels;
-  t.dropout_forward = dropout_forward;
 }
 
 }  // namespace useg::gpu

@@ -1,6 +1,6 @@
-// Losses on the CPU: per-sample double reductions of the per-voxel terms of ops/loss.h
+// Losses on the CPU: per-sample double reductions of the per-voxel terms of ops/loss/loss.h
 // (cpu/reduce.h, so the value does not depend on the thread count), then the per-voxel gradient.
-#include "ops/loss.h"
+#include "ops/loss/loss.h"
 
 #include <cstdint>
 #include <limits>

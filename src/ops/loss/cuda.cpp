@@ -1,6 +1,6 @@
-// Losses on CUDA, in the CPU backend's steps (src/cpu/loss.cpp): validate the labels on the
+// Losses on CUDA, in the CPU backend's steps (cpu.cpp): validate the labels on the
 // device, reduce the per-voxel terms per sample (deterministic row reductions), combine the sums
-// on the host into the loss value and the Dice coefficients with the ops/loss.h functions, then
+// on the host into the loss value and the Dice coefficients with the ops/loss/loss.h functions, then
 // launch the per-voxel gradient.
 #include <cuda_runtime_api.h>
 
@@ -10,8 +10,8 @@
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_check.h"
 #include "cuda/host/launch_config.h"
-#include "cuda/launch.h"
-#include "ops/loss.h"
+#include "ops/loss/launch.h"
+#include "ops/loss/loss.h"
 #include "useg/error.h"
 
 namespace useg::gpu {

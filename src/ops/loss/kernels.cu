@@ -1,11 +1,12 @@
-// Loss kernels: label validation, per-sample reductions of the per-voxel terms of ops/loss.h
+// Loss kernels: label validation, per-sample reductions of the per-voxel terms of ops/loss/loss.h
 // (row_reduce_kernel with one row per sample), and the per-voxel gradient given the reduced
-// coefficients. The host (cuda/loss.cpp) turns the sums into the loss value and the Dice
+// coefficients. The host (cuda.cpp) turns the sums into the loss value and the Dice
 // coefficients exactly as the CPU backend does.
 #include <climits>
 
-#include "ops/loss.h"
-#include "row_reduce.cuh"
+#include "cuda/row_reduce.cuh"
+#include "ops/loss/launch.h"
+#include "ops/loss/loss.h"
 
 namespace useg::gpu {
 namespace {

@@ -19,7 +19,7 @@
 #include <cstdint>
 
 #include "ops/hd.h"
-#include "ops/softmax.h"
+#include "ops/softmax/softmax.h"
 
 namespace useg::ops {
 

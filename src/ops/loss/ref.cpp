@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "reference/ops_ref.h"
+#include "ops/ref_util.h"
 
 namespace useg::ref {
 namespace {

@@ -1,6 +1,6 @@
 // Instance norm and batch norm on the CPU: deterministic double reductions (cpu/reduce.h)
-// followed by OpenMP loops over the per-element math of ops/norm.h.
-#include "ops/norm.h"
+// followed by OpenMP loops over the per-element math of ops/norm/norm.h.
+#include "ops/norm/norm.h"
 
 #include <algorithm>
 #include <vector>

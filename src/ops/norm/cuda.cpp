@@ -1,10 +1,10 @@
-// Instance norm and batch norm on CUDA, step for step as the CPU backend (src/cpu/norm.cpp):
+// Instance norm and batch norm on CUDA, step for step as the CPU backend (cpu.cpp):
 // deterministic double row reductions (sum, then squared deviations around the mean), per-row
 // statistics, then the per-element apply; backward reduces (dy, dy * xhat) per group.
 #include "core/op_checks.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/host/launch_config.h"
-#include "cuda/launch.h"
+#include "ops/norm/launch.h"
 #include "useg/error.h"
 
 namespace useg::gpu {

@@ -1,11 +1,33 @@
-// The per-row and per-element steps of instance and batch norm around the row reductions:
-// statistics from the reduced sums, running-statistics update, forward and backward apply, and
-// the parameter gradients. Every formula is a call into ops/norm.h, in the CPU backend's order.
-#include "kernel_util.cuh"
-#include "ops/norm.h"
+// Instance and batch norm on CUDA: the reduction terms (squared deviations around the mean;
+// dy and dy * xhat) as row_reduce_kernel terms, and the per-row and per-element steps around the
+// row reductions: statistics from the reduced sums, running-statistics update, forward and
+// backward apply, and the parameter gradients. Every formula is a call into ops/norm/norm.h, in
+// the CPU backend's order.
+#include "cuda/row_reduce.cuh"
+#include "ops/norm/launch.h"
+#include "ops/norm/norm.h"
 
 namespace useg::gpu {
 namespace {
+
+struct SqDevTerm {
+  const float* x;
+  const double* mean;
+  __device__ void operator()(int64_t row, int64_t off, double* acc) const {
+    acc[0] += ops::norm_sq_dev(x[off], mean[row]);
+  }
+};
+
+struct DyXhatTerm {
+  const float* x;
+  const float* dy;
+  const float* mean;
+  const float* invstd;
+  __device__ void operator()(int64_t row, int64_t off, double* acc) const {
+    acc[0] += dy[off];
+    acc[1] += double(dy[off]) * double(ops::norm_xhat(x[off], mean[row], invstd[row]));
+  }
+};
 
 __global__ void norm_mean_kernel(const double* totals, int64_t rows, double count, double* mean) {
   USEG_GRID_STRIDE_LOOP(r, rows) mean[r] = ops::norm_mean(totals[r], count);
@@ -73,6 +95,16 @@ __global__ void norm_param_grads_kernel(const double* totals2, int64_t c, int64_
 }
 
 }  // namespace
+
+void launch_row_sq_dev(const float* x, const double* mean, const RowLayout& l, double* partials,
+                       cudaStream_t s) {
+  launch_row_reduce<1>("row_sq_dev", l, 1, SqDevTerm{x, mean}, partials, s);
+}
+
+void launch_row_dy_xhat(const float* x, const float* dy, const float* mean, const float* invstd,
+                        const RowLayout& l, double* partials, cudaStream_t s) {
+  launch_row_reduce<2>("row_dy_xhat", l, 2, DyXhatTerm{x, dy, mean, invstd}, partials, s);
+}
 
 void launch_norm_mean(const double* totals, int64_t rows, double count, double* mean,
                       cudaStream_t s) {

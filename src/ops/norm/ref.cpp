@@ -2,7 +2,7 @@
 #include <cmath>
 #include <limits>
 
-#include "reference/ops_ref.h"
+#include "ops/ref_util.h"
 
 namespace useg::ref {
 namespace {

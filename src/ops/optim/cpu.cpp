@@ -1,5 +1,5 @@
-// SGD and Adam/AdamW on the CPU: OpenMP loops over the per-element updates of ops/optim.h.
-#include "ops/optim.h"
+// SGD and Adam/AdamW on the CPU: OpenMP loops over the per-element updates of ops/optim/optim.h.
+#include "ops/optim/optim.h"
 
 #include "core/op_checks.h"
 #include "cpu/cpu_backend.h"

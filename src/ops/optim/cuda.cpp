@@ -1,9 +1,9 @@
 // SGD and Adam/AdamW on CUDA (checked by the front): the per-step scalars computed once on the host
-// (ops::adam_coefs, as the CPU backend), then one elementwise kernel over ops/optim.h.
+// (ops::adam_coefs, as the CPU backend), then one elementwise kernel over ops/optim/optim.h.
 #include "core/op_checks.h"
 #include "cuda/cuda_backend.h"
-#include "cuda/launch.h"
-#include "ops/optim.h"
+#include "ops/optim/launch.h"
+#include "ops/optim/optim.h"
 
 namespace useg::gpu {
 

@@ -2,7 +2,7 @@
 // (torch/optim/sgd.py and adam.py, single-tensor path, dampening 0, amsgrad off).
 #include <cmath>
 
-#include "reference/ops_ref.h"
+#include "ops/ref_util.h"
 
 namespace useg::ref {
 

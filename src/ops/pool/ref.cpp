@@ -1,4 +1,4 @@
-#include "reference/pool_ref.h"
+#include "ops/pool/ref.h"
 
 #include <array>
 

@@ -14,7 +14,7 @@
 #include "common/expect_error.h"
 #include "common/grad_check.h"
 #include "common/shapes.h"
-#include "reference/pool_ref.h"
+#include "ops/pool/ref.h"
 #include "useg/backend.h"
 
 namespace useg {

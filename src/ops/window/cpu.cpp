@@ -1,9 +1,9 @@
-// Sliding-window accumulation and argmax on the CPU: OpenMP loops over ops/window.h.
-#include "ops/window.h"
+// Sliding-window accumulation, argmax and the spatial flip of test-time mirroring on the CPU:
+// OpenMP loops over ops/window/window.h and ops/window/flip.h.
+#include "ops/window/window.h"
 
-#include "core/op_checks.h"
 #include "cpu/cpu_backend.h"
-#include "useg/error.h"
+#include "ops/window/flip.h"
 
 namespace useg::cpu {
 
@@ -47,9 +47,19 @@ void argmax_channels(BackendImpl& be, const Tensor& x, Tensor& labels) {
     lp[v] = float(ops::argmax_voxel(xp + (v / S) * C * S + v % S, int(C), S));
 }
 
+void flip_spatial(BackendImpl& be, const Tensor& x, int axes, Tensor& y) {
+  const Shape& s = x.shape();
+  int64_t d = s.d(), h = s.h(), w = s.w(), n = x.numel();
+  const float* px = x.data();
+  float* py = y.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) py[i] = px[ops::flip_source_index(i, d, h, w, axes)];
+}
+
 void add_window_ops(BackendOps& t) {
   t.window_accumulate = window_accumulate;
   t.argmax_channels = argmax_channels;
+  t.flip_spatial = flip_spatial;
 }
 
 }  // namespace useg::cpu
