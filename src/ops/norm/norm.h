@@ -43,6 +43,21 @@ USEG_HD float norm_running_update(float running, double batch_stat, float moment
   return float((1.0 - double(momentum)) * double(running) + double(momentum) * batch_stat);
 }
 
+// ---- one-read statistics: the CPU inference plan's instance norm on the channel-blocked layout
+// (src/cpu/blocked_ops.cpp) reads a group once for its statistics instead of twice. It sums
+// d = norm_shifted(x, shift) and d * d around a shift near the mean (the group's first value),
+// so that a large mean does not cancel the variance as E[x^2] - E[x]^2 would; the result is as
+// exact as the two passes above unless |mean - shift| >> std.
+USEG_HD float norm_shifted(float x, float shift) { return x - shift; }
+USEG_HD double norm_shifted_mean(double sum_d, double count, float shift) {
+  return double(shift) + sum_d / count;
+}
+USEG_HD double norm_shifted_var(double sum_d, double sum_d2, double count) {
+  const double m = sum_d / count;
+  const double var = sum_d2 / count - m * m;
+  return var > 0.0 ? var : 0.0;  // rounding may leave a tiny negative
+}
+
 // ---- per-element apply
 // gamma = 1 and beta = 0 when the norm has no affine parameters.
 USEG_HD float norm_forward_apply(float x, float mean, float invstd, float gamma, float beta) {
