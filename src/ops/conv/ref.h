@@ -1,9 +1,9 @@
 // Naive references for convolution and transposed convolution, written from the definitions
-// (in double, no blocking, no tricks) and independent of src/. Weights follow the API's orders:
+// (in double, no blocking, no tricks) and independent of the convolutions under test. Weights follow the API's orders:
 // convolution [Co, Ci, kD, kH, kW], transposed convolution [Ci, Co, kD, kH, kW].
 #pragma once
 
-#include "reference/ref_array.h"
+#include "ops/ref_util.h"
 #include "useg/backend.h"
 
 namespace useg::ref {

@@ -1,28 +1,29 @@
-// The CUDA backend's mixed-precision convolutions (--precision fp16 / bf16): every conv and
-// transposed-conv pass against the naive double reference computed on the operands rounded to
-// the half format, within one rounding of the result; and every result value is exactly a
-// half / bfloat16 number (the output really went through cuDNN's half tensor). Under cudacpu the
-// cuDNN routines are emulated (tests/cudacpu/cudnn_emulated.cpp) from the channels-last operands
-// the backend hands over, so an operand cast with a wrong view or layout fails here; on a GPU
-// the same test checks cuDNN's half-precision kernels. Skips without a CUDA backend
-// (CudaVsCpuBase).
-#include <gtest/gtest.h>
-
+// The convolutions in the CUDA backend's other precisions, as cases of the op harness
+// (tests/harness/op_case.h), CUDA only (the CPU backend computes in float32 and refuses them):
+//  - tf32_<conv|deconv>_<case>: the backend's default arithmetic, TF32, every pass of every conv
+//    and transposed-conv case of the catalogue vs the naive reference and the CPU backend within
+//    the TF32 tolerance (test_conv.h); every other case runs strict fp32;
+//  - fp16_ / bf16_<conv|deconv>_<case>: the mixed-precision convolutions (--precision fp16 /
+//    bf16) against the naive double reference computed on the operands rounded to the half
+//    format, within one rounding of the result; and every result value is exactly a half /
+//    bfloat16 number (the output really went through cuDNN's half tensor). Under cudacpu the
+//    cuDNN routines are emulated (tests/cudacpu/cudnn_emulated.cpp) from the channels-last
+//    operands the backend hands over, so an operand cast with a wrong view or layout fails here;
+//    on a GPU the same cases check cuDNN's half-precision kernels.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <ostream>
 #include <string>
 
-#include "common/compare.h"
-#include "common/shapes.h"
-#include "cuda/conv_naive.h"
-#include "cuda/cuda_vs_cpu.h"
-#include "ops/ref_util.h"
-#include "useg/backend.h"
+#include "ops/conv/test_conv.h"
 
 namespace useg::test {
 namespace {
+
+void tf32_passes(OpRun& r, const ConvCase& c, bool transposed) {
+  for (ConvPass pass : {ConvPass::Forward, ConvPass::BackwardData, ConvPass::BackwardWeights})
+    check_conv_pass(r, c, transposed, pass, true);
+}
 
 // float -> IEEE half (round to nearest even; GCC's _Float16) or bfloat16 (round to nearest
 // even on the upper 16 bits; finite inputs) -> float.
@@ -42,17 +43,6 @@ Tensor rounded(const Tensor& t, bool bf16) {
   for (int64_t i = 0; i < r.numel(); ++i) r.data()[i] = round_half(r.data()[i], bf16);
   return r;
 }
-
-struct HalfParam {
-  ConvCase c;
-  bool transposed;
-  bool bf16;
-};
-void PrintTo(const HalfParam& p, std::ostream* os) {  // not a byte dump with padding
-  *os << (p.bf16 ? "bf16 " : "fp16 ") << (p.transposed ? "deconv " : "conv ") << p.c.name;
-}
-
-class CudaHalfConv : public ::testing::TestWithParam<HalfParam>, public CudaVsCpuBase {};
 
 // got (a CUDA result) equals the reference within one rounding of the format (2^-10 relative
 // for fp16, 2^-7 for bf16: the reference rounded once more, or a GPU's float accumulation order
@@ -79,60 +69,63 @@ void expect_half_result(const Tensor& got_dev, const ref::Vec& want, const Shape
   EXPECT_EQ(not_half, 0);
 }
 
-TEST_P(CudaHalfConv, AllPassesMatchTheReferenceOnRoundedOperands) {
-  const HalfParam& hp = GetParam();
-  BackendOptions o;
-  o.precision = hp.bf16 ? "bf16" : "fp16";
-  if (!make_backends(o)) GTEST_SKIP() << m_skip;
-  const ConvCase& cc = hp.c;
-  const bool tr = hp.transposed;
+void half_passes(OpRun& r, const ConvCase& cc, bool transposed, bool bf16) {
   const auto& k = cc.g.kernel;
   const Shape xs = cc.x;
-  const Shape ws = conv_weight_shape(cc, tr), ys = conv_case_output_shape(cc, tr);
+  const Shape ws = conv_weight_shape(cc, transposed), ys = conv_case_output_shape(cc, transposed);
   const Tensor x = random_tensor(xs, 16), w = random_tensor(ws, 17), dy = random_tensor(ys, 19);
-  const Tensor xg = on_gpu(x), wg = on_gpu(w), dyg = on_gpu(dy);
-  Tensor yg = gpu_empty(ys), dxg = gpu_empty(xs), dwg = gpu_empty(ws);
-  if (tr) {
-    gpu().deconv_forward(xg, wg, nullptr, yg, cc.g);
-    gpu().deconv_backward_data(dyg, wg, dxg, cc.g);
-    gpu().deconv_backward_weights(xg, dyg, dwg, nullptr, cc.g);
+  Tensor xg = r.dev(x), wg = r.dev(w), dyg = r.dev(dy);
+  Tensor yg = r.garbage(ys), dxg = r.garbage(xs), dwg = r.garbage(ws);
+  Backend& be = r.be();
+  if (transposed) {
+    be.deconv_forward(xg, wg, nullptr, yg, cc.g);
+    be.deconv_backward_data(dyg, wg, dxg, cc.g);
+    be.deconv_backward_weights(xg, dyg, dwg, nullptr, cc.g);
   } else {
-    gpu().conv_forward(xg, wg, nullptr, yg, cc.g);
-    gpu().conv_backward_data(dyg, wg, dxg, cc.g);
-    gpu().conv_backward_weights(xg, dyg, dwg, nullptr, cc.g);
+    be.conv_forward(xg, wg, nullptr, yg, cc.g);
+    be.conv_backward_data(dyg, wg, dxg, cc.g);
+    be.conv_backward_weights(xg, dyg, dwg, nullptr, cc.g);
   }
-  const ref::Vec xv = ref::to_vec(rounded(x, hp.bf16)), wv = ref::to_vec(rounded(w, hp.bf16));
-  const ref::Vec dyv = ref::to_vec(rounded(dy, hp.bf16));
+  const ref::Array xr = ref::Array::from(rounded(x, bf16)), wr = ref::Array::from(rounded(w, bf16));
+  const ref::Array dyr = ref::Array::from(rounded(dy, bf16));
   const int64_t kk = int64_t(k[0]) * k[1] * k[2];
   const int64_t terms = kk * std::max(xs.c(), cc.cout);
   expect_half_result(yg,
-                     tr ? naive::deconv_forward(xv, xs, wv, ws, ys, cc.g)
-                        : naive::conv_forward(xv, xs, wv, ws, ys, cc.g),
-                     ys, hp.bf16, terms, "forward");
+                     (transposed ? ref::deconv_forward(xr, wr, nullptr, cc.g)
+                                 : ref::conv_forward(xr, wr, nullptr, cc.g)).v,
+                     ys, bf16, terms, "forward");
   expect_half_result(dxg,
-                     tr ? naive::deconv_backward_data(dyv, ys, wv, ws, xs, cc.g)
-                        : naive::conv_backward_data(dyv, ys, wv, ws, xs, cc.g),
-                     xs, hp.bf16, terms, "backward data");
+                     (transposed ? ref::deconv_backward_data(dyr, wr, xs, cc.g)
+                                 : ref::conv_backward_data(dyr, wr, xs, cc.g)).v,
+                     xs, bf16, terms, "backward data");
   expect_half_result(dwg,
-                     tr ? naive::deconv_backward_weights(xv, xs, dyv, ys, ws, cc.g)
-                        : naive::conv_backward_weights(xv, xs, dyv, ys, ws, cc.g),
-                     ws, hp.bf16, xs.n() * xs.spatial() * kk, "backward weights");
+                     (transposed ? ref::deconv_backward_weights(xr, dyr, ws, cc.g)
+                                 : ref::conv_backward_weights(xr, dyr, ws, cc.g)).v,
+                     ws, bf16, xs.n() * xs.spatial() * kk, "backward weights");
 }
 
-std::vector<HalfParam> half_params() {
-  std::vector<HalfParam> v;
+void add_cases(CaseList& cases, const ConvCase& c, bool transposed) {
+  const std::string kind = transposed ? "deconv_" : "conv_";
+  OpCase tf32 = eval_case("tf32_" + kind + c.name, [=](OpRun& r) { tf32_passes(r, c, transposed); });
+  tf32.devices = {Device::CUDA};
+  tf32.precision = "tf32";
+  cases.push_back(tf32);
   for (bool bf16 : {false, true}) {
-    for (const ConvCase& c : conv_cases()) v.push_back({c, false, bf16});
-    for (const ConvCase& c : deconv_cases()) v.push_back({c, true, bf16});
+    OpCase half = eval_case((bf16 ? "bf16_" : "fp16_") + kind + c.name,
+                            [=](OpRun& r) { half_passes(r, c, transposed, bf16); });
+    half.devices = {Device::CUDA};
+    half.precision = bf16 ? "bf16" : "fp16";
+    cases.push_back(half);
   }
-  return v;
 }
-
-INSTANTIATE_TEST_SUITE_P(Cases, CudaHalfConv, ::testing::ValuesIn(half_params()),
-                         [](const ::testing::TestParamInfo<HalfParam>& i) {
-                           return std::string(i.param.bf16 ? "bf16_" : "fp16_") +
-                                  (i.param.transposed ? "deconv_" : "conv_") + i.param.c.name;
-                         });
 
 }  // namespace
+
+USEG_OP_CASES(conv) {
+  CaseList cases;
+  for (const ConvCase& c : conv_cases()) add_cases(cases, c, false);
+  for (const ConvCase& c : deconv_cases()) add_cases(cases, c, true);
+  return cases;
+}
+
 }  // namespace useg::test

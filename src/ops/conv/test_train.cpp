@@ -1,15 +1,16 @@
-// The CPU backend's training fast path for convolutions (conv_forward_training keeps the input
-// in oneDNN's layout; conv_backward reorders dy once for both backward primitives) against the
-// plain per-op conv_forward / conv_backward_weights / conv_backward_data it replaces.
-#include <gtest/gtest.h>
+// The convolution's training path as cases of the op harness (tests/harness/op_case.h):
+// conv_forward_training and conv_backward against the plain per-op conv_forward /
+// conv_backward_weights / conv_backward_data they replace, on the same backend. On the CPU it
+// is a fast path (conv_forward_training keeps the input in oneDNN's layout; conv_backward
+// reorders dy once for both backward primitives); a device without one falls back to the
+// per-op calls, which must then agree exactly.
+#include "harness/op_case.h"
 
-#include "common/compare.h"
-#include "useg/backend.h"
-
-namespace useg {
+namespace useg::test {
 namespace {
 
-Tensor random_tensor(const Shape& s, uint64_t seed) {
+// Its own xorshift inputs (as the test always had), uniform in [-1, 1).
+Tensor xorshift_tensor(const Shape& s, uint64_t seed) {
   Tensor t = Tensor::empty(s);
   uint64_t v = seed * 0x9E3779B97F4A7C15ull + 3;
   for (int64_t i = 0; i < t.numel(); ++i) {
@@ -25,33 +26,34 @@ struct Case {
   ConvGeom g;
 };
 
-void check_case(const Case& c, bool saved_path, bool need_dx) {
-  auto be = make_backend(Device::CPU);
+void check_case(Backend& be, const Case& c, bool saved_path, bool need_dx) {
+  const auto up = [&](const Tensor& t) { return t.to(be.device()); };
+  const auto empty = [&](const Shape& s) { return Tensor::empty(s, be.device()); };
   const Shape& xs = c.x;
   Shape ws{c.cout, xs[1], c.g.kernel[0], c.g.kernel[1], c.g.kernel[2]};
-  Tensor x = random_tensor(xs, 1), w = random_tensor(ws, 2), b = random_tensor(Shape{c.cout}, 3);
+  Tensor x = up(xorshift_tensor(xs, 1)), w = up(xorshift_tensor(ws, 2)), b = up(xorshift_tensor(Shape{c.cout}, 3));
   Shape ys = conv_output_shape(xs, c.cout, c.g);
-  Tensor y_ref = Tensor::empty(ys), y = Tensor::empty(ys);
-  be->conv_forward(x, w, &b, y_ref, c.g);
+  Tensor y_ref = empty(ys), y = empty(ys);
+  be.conv_forward(x, w, &b, y_ref, c.g);
   Backend::ConvSaved saved;
   if (saved_path)
-    saved = be->conv_forward_training(x, w, &b, y, c.g);
+    saved = be.conv_forward_training(x, w, &b, y, c.g);
   else
-    be->conv_forward(x, w, &b, y, c.g);
-  EXPECT_ALLCLOSE(y, y_ref, (test::Tolerance{0.0, 0.0})) << xs.str() << " forward";
+    be.conv_forward(x, w, &b, y, c.g);
+  EXPECT_ALLCLOSE(y, y_ref, (Tolerance{0.0, 0.0})) << xs.str() << " forward";
 
-  Tensor dy = random_tensor(ys, 4);
-  Tensor dw_ref = Tensor::empty(ws), db_ref = Tensor::empty(Shape{c.cout}),
-         dx_ref = Tensor::empty(xs);
-  be->conv_backward_weights(x, dy, dw_ref, &db_ref, c.g);
-  be->conv_backward_data(dy, w, dx_ref, c.g);
-  Tensor dw = Tensor::empty(ws), db = Tensor::empty(Shape{c.cout}), dx = Tensor::empty(xs);
-  be->conv_backward(x, dy, w, need_dx ? &dx : nullptr, dw, &db, c.g, saved);
+  Tensor dy = up(xorshift_tensor(ys, 4));
+  Tensor dw_ref = empty(ws), db_ref = empty(Shape{c.cout}),
+         dx_ref = empty(xs);
+  be.conv_backward_weights(x, dy, dw_ref, &db_ref, c.g);
+  be.conv_backward_data(dy, w, dx_ref, c.g);
+  Tensor dw = empty(ws), db = empty(Shape{c.cout}), dx = empty(xs);
+  be.conv_backward(x, dy, w, need_dx ? &dx : nullptr, dw, &db, c.g, saved);
   // Same primitives on the same values: only the layout bookkeeping differs.
-  EXPECT_ALLCLOSE(dw, dw_ref, (test::Tolerance{1e-6, 1e-6})) << xs.str() << " dw";
-  EXPECT_ALLCLOSE(db, db_ref, (test::Tolerance{1e-6, 1e-6})) << xs.str() << " dbias";
+  EXPECT_ALLCLOSE(dw, dw_ref, (Tolerance{1e-6, 1e-6})) << xs.str() << " dw";
+  EXPECT_ALLCLOSE(db, db_ref, (Tolerance{1e-6, 1e-6})) << xs.str() << " dbias";
   if (need_dx) {
-    EXPECT_ALLCLOSE(dx, dx_ref, (test::Tolerance{1e-6, 1e-6})) << xs.str() << " dx";
+    EXPECT_ALLCLOSE(dx, dx_ref, (Tolerance{1e-6, 1e-6})) << xs.str() << " dx";
   }
 }
 
@@ -74,15 +76,19 @@ std::vector<Case> cases() {
           {Shape{3, 24, 1, 4, 4}, 2, k1}};     // a head
 }
 
-TEST(ConvTraining, SavedInputMatchesPerOpOps) {
-  for (const Case& c : cases()) check_case(c, true, true);
-}
-TEST(ConvTraining, WithoutSavedHandleAndWithoutDx) {
-  for (const Case& c : cases()) {
-    check_case(c, false, true);
-    check_case(c, true, false);
-  }
+}  // namespace
+
+USEG_OP_CASES(conv) {
+  return {eval_case("training_path_saved_input_matches_per_op_ops",
+                    [](OpRun& r) {
+                      for (const Case& c : cases()) check_case(r.be(), c, true, true);
+                    }),
+          eval_case("training_path_without_saved_handle_and_without_dx", [](OpRun& r) {
+            for (const Case& c : cases()) {
+              check_case(r.be(), c, false, true);
+              check_case(r.be(), c, true, false);
+            }
+          })};
 }
 
-}  // namespace
-}  // namespace useg
+}  // namespace useg::test

@@ -2,7 +2,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "ops/ref_util.h"
+#include "ops/loss/ref.h"
+#include "ops/softmax/ref.h"
 
 namespace useg::ref {
 namespace {

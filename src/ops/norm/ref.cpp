@@ -2,7 +2,7 @@
 #include <cmath>
 #include <limits>
 
-#include "ops/ref_util.h"
+#include "ops/norm/ref.h"
 
 namespace useg::ref {
 namespace {

@@ -2,7 +2,7 @@
 // (torch/optim/sgd.py and adam.py, single-tensor path, dampening 0, amsgrad off).
 #include <cmath>
 
-#include "ops/ref_util.h"
+#include "ops/optim/ref.h"
 
 namespace useg::ref {
 

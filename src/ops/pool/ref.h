@@ -1,7 +1,8 @@
-// Naive reference for max pooling (no padding, floor output size), independent of src/.
+// Naive reference for max pooling (no padding, floor output size), independent of
+// ops/pool/pool.h.
 #pragma once
 
-#include "reference/ref_array.h"
+#include "ops/ref_util.h"
 #include "useg/backend.h"
 
 namespace useg::ref {
