@@ -26,6 +26,14 @@ USEG_HD float relu_forward(float x) { return x > 0.f ? x : 0.f; }
 USEG_HD float relu_backward(float x, float dy) { return x > 0.f ? dy : 0.f; }
 
 USEG_HD float leaky_relu_forward(float x, float alpha) { return x > 0.f ? x : alpha * x; }
+// For 0 <= alpha <= 1, leaky_relu_forward's value (NaN and signed zeros included) as one max:
+// what the CPU plan's fused norm + activation pass uses (src/cpu/blocked_ops.cpp; ReLU and the
+// identity are alpha 0 and 1). The library is built for x86-64's baseline SSE2, where the select
+// of leaky_relu_forward costs four vector instructions and this max one.
+USEG_HD float leaky_relu_forward_unit_slope(float x, float alpha) {
+  const float ax = alpha * x;
+  return x < ax ? ax : x;
+}
 USEG_HD float leaky_relu_backward(float x, float alpha, float dy) {
   return x > 0.f ? dy : alpha * dy;
 }

@@ -59,9 +59,18 @@ USEG_HD double norm_shifted_var(double sum_d, double sum_d2, double count) {
 }
 
 // ---- per-element apply
-// gamma = 1 and beta = 0 when the norm has no affine parameters.
+// y = (x - mean) * scale + beta with the channel's scale = invstd * gamma; gamma = 1 and beta = 0
+// when the norm has no affine parameters.
+USEG_HD float norm_scale(float invstd, float gamma) { return invstd * gamma; }
 USEG_HD float norm_forward_apply(float x, float mean, float invstd, float gamma, float beta) {
-  return (x - mean) * (invstd * gamma) + beta;
+  return (x - mean) * norm_scale(invstd, gamma) + beta;
+}
+// The same map as one multiply-add per element, y = scale * x + offset (ops::axpy_element),
+// for a fused pass over many values of a channel (the CPU plan's blocked norm): the offset
+// beta - mean * scale is formed once, in double. It rounds once more than norm_forward_apply, an
+// error of ~|mean * scale| float ulps: negligible unless |mean| >> std.
+USEG_HD float norm_offset(float mean, float scale, float beta) {
+  return float(double(beta) - double(mean) * double(scale));
 }
 
 // mean_dy = sum(dy) / count, mean_dy_xhat = sum(dy * xhat) / count over the group.
