@@ -14,13 +14,7 @@ namespace gpu {
 
 CudaBackend::CudaBackend(const BackendOptions& opts, Precision precision)
     : m_ctx(DeviceContext::acquire(opts.cuda_device)), m_precision(precision) {
-  add_conv_ops(ops);
-  add_elementwise_ops(ops);
-  add_loss_ops(ops);
-  add_norm_ops(ops);
-  add_optim_ops(ops);
-  add_pool_window_ops(ops);
-  add_global_pool_ops(ops);
+  add_all_ops(ops);
 }
 
 CudaBackend::~CudaBackend() {

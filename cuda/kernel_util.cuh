@@ -1,5 +1,6 @@
-// Shared pieces of the kernel files (included by bare name so that cudacpu's rewritten copy is
-// found next to the rewritten .cu): the grid-stride loop and the fixed-order block sum.
+// Shared pieces of the kernel files (src/ops/*/kernels.cu): the grid-stride loop and the
+// fixed-order block sum. Kernel files include cuda/*.cuh as "cuda/...": under cudacpu,
+// tests/cudacpu/CMakeLists.txt puts cucpu-rewritten copies of them first on the include path.
 #pragma once
 
 #include <cstdint>

@@ -6,7 +6,7 @@
 // order. Every addition's order is fixed by the shape, never by scheduling.
 #pragma once
 
-#include "kernel_util.cuh"
+#include "cuda/kernel_util.cuh"
 #include "useg/error.h"
 
 namespace useg::gpu {

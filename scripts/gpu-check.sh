@@ -41,18 +41,18 @@ self=$(readlink -f "$0")
 here=$(dirname "$self")
 all_stages="env tests sanitize bench torch"
 
-# The test filters. CUDA_FILTER: every suite with Cuda in its name and the device-parametrized
-# conv/deconv/pool/golden instances (named ..._cuda_...), plus Tensor.* (the no-device error,
-# checked in a fresh process). OPS_FILTER: the op tests, run with USEG_TEST_DEVICE=cuda (the
-# list of cuda_op_tests in tests/CMakeLists.txt).
-CUDA_FILTER='*Cuda*:*cuda*:Tensor.*'
-OPS_FILTER='*ActivationTest*:*ElementwiseTest*:*DropoutTest*:*ElementwiseEdgeTest*:*LossTest*:*LossEdgeTest*:*NormTest*:*NormEdgeTest*:*OptimTest*:*OptimEdgeTest*:*SoftmaxTest*:*SoftmaxEdgeTest*:*WindowTest*:*WindowEdgeTest*'
-# compute-sanitizer subsets: one instance of every kernel family (elementwise, activations,
-# softmax/argmax/window/flip, pooling, conv/deconv + bias, norms, losses, optimizers, the
-# channels-last casts), the allocator and the transfers for memcheck; the row reductions and
-# norms for racecheck (the kernels that share memory between threads).
-MEMCHECK_FILTER='Shapes/CudaVsCpuElementwise.*/n2_c4_d1_h9_w16:Kinds/CudaVsCpuActivation.*/leaky_relu_n2_c4_d1_h9_w16:Kinds/CudaVsCpuActivation.*/sigmoid_n2_c4_d1_h9_w16:Shapes/CudaVsCpuInfer.*/n2_c4_d1_h9_w16:Cases/CudaVsCpuPool.*/3d_2x2x2:Cases/CudaVsCpuConv.*/conv_2d_3x3_batch2:Cases/CudaVsCpuConv.*/conv_3d_3x3x3_same:Cases/CudaVsCpuConv.*/deconv_3d_k2s2:Shapes/CudaVsCpuNorm.*/n2_c4_d1_h9_w16:Cases/CudaVsCpuLoss.*/dice_ce_n2_c4_d1_h9_w16:Cases/CudaVsCpuLoss.*/mse_dense_n2_c4_d1_h9_w16:Cases/CudaVsCpuLoss.*/hinge_labels_n2_c4_d1_h9_w16:Shapes/CudaVsCpuOptim.*/n2_c4_d1_h9_w16:Cases/CudaHalfConv.*/bf16_conv_3d_3x3x3_same:Cases/CudaHalfConv.*/fp16_deconv_2d_k2s2:CudaInternals.*:CudaTensorTransfer.*'
-RACECHECK_FILTER='Shapes/CudaVsCpuNorm.*:CudaVsCpuLongRows.*:Shapes/CudaVsCpuElementwise.SumSquaresAndAllFinite/*:Cases/CudaVsCpuLoss.*/dice_ce_*'
+# The test filters. CUDA_FILTER: the CUDA tests that are not op cases — every suite with Cuda in
+# its name, the device-parametrized golden U-Nets (named .../cuda) and Tensor.* (the no-device
+# error, checked in a fresh process). OPS_FILTER: every op case of the harness on CUDA
+# (tests/harness/op_tests.cpp: cuda/OpEval.Run/<op>_<case>, cuda/OpGrad.Run/<op>_<case>).
+CUDA_FILTER='*Cuda*:*cuda*:Tensor.*:-cuda/Op*'
+OPS_FILTER='cuda/Op*'
+# compute-sanitizer subsets: one instance of every kernel family (elementwise, concat/split,
+# softmax, dropout, activations, window/argmax/flip, pooling, conv/deconv + bias, norms, losses,
+# optimizers, the channels-last casts), the allocator and the transfers for memcheck; the row
+# reductions and norms for racecheck (the kernels that share memory between threads).
+MEMCHECK_FILTER='cuda/OpEval.Run/elementwise_*_n2_c4_d1_h9_w16:cuda/OpEval.Run/concat_concat_split_n2_c4_d1_h9_w16:cuda/OpEval.Run/softmax_matches_reference_n2_c4_d1_h9_w16:cuda/OpEval.Run/dropout_applies_its_mask_n2_c4_d1_h9_w16:cuda/OpEval.Run/activation_*_leaky_relu_n2_c4_d1_h9_w16:cuda/OpEval.Run/activation_*_sigmoid_n2_c4_d1_h9_w16:cuda/OpEval.Run/window_*_n2_c4_d1_h9_w16:cuda/OpEval.Run/pool_*_3d_2x2x2:cuda/OpEval.Run/conv_forward_2d_3x3_batch2:cuda/OpEval.Run/conv_backward_*_2d_3x3_batch2:cuda/OpEval.Run/conv_forward_3d_3x3x3_same:cuda/OpEval.Run/conv_deconv_*_3d_k2s2:cuda/OpEval.Run/norm_*_n2_c4_d1_h9_w16:cuda/OpEval.Run/loss_dice_ce_n2_c4_d1_h9_w16:cuda/OpEval.Run/loss_mse_dense_n2_c4_d1_h9_w16:cuda/OpEval.Run/loss_hinge_labels_n2_c4_d1_h9_w16:cuda/OpEval.Run/optim_*_n2_c4_d1_h9_w16:cuda/OpEval.Run/conv_bf16_conv_3d_3x3x3_same:cuda/OpEval.Run/conv_fp16_deconv_2d_k2s2:CudaInternals.*:CudaTensorTransfer.*'
+RACECHECK_FILTER='cuda/OpEval.Run/norm_*:cuda/OpEval.Run/elementwise_sum_squares_*:cuda/OpEval.Run/loss_dice_ce_n*:cuda/OpEval.Run/loss_dice_ce_batch_weighted_smooth1_n*:cuda/OpEval.Run/loss_dice_ce_longer_than_a_reduction_chunk'
 
 now() { date +%s; }
 
@@ -151,7 +151,7 @@ stage_tests() {
     TMPDIR="$GC_WORK/tmp")
   a=$(run_gtest cuda "$CUDA_FILTER" "${paths[@]}") || rc1=$?
   note "$a"
-  b=$(run_gtest ops "$OPS_FILTER" "${paths[@]}" USEG_TEST_DEVICE=cuda) || rc2=$?
+  b=$(run_gtest ops "$OPS_FILTER" "${paths[@]}") || rc2=$?
   note "$a; $b"
   echo "[tests] $a; $b"
   if [ "$rc1" = 124 ] || [ "$rc1" = 137 ] || [ "$rc2" = 124 ] || [ "$rc2" = 137 ]; then exit 124; fi

@@ -58,7 +58,7 @@ ConvCall conv_call(const char* op, ConvPass pass, bool transposed, const Shape& 
 
 // Memory layout of the tensors cuDNN reads and writes. The backend's tensors are NCDHW float32;
 // the fp16/bf16 convolutions hand cuDNN NDHWC copies (the casts transpose while converting,
-// cuda/layout_kernels.cu) because its fastest half-precision tensor-core kernels are
+// src/ops/channels_last/kernels.cu) because its fastest half-precision tensor-core kernels are
 // channels-last. Filters follow: [K, C, k] (CUDNN_TENSOR_NCHW) or [K, k, C] (CUDNN_TENSOR_NHWC).
 enum class TensorLayout : int { Ncdhw = 0, Ndhwc = 1 };
 const char* layout_name(TensorLayout l);

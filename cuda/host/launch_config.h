@@ -1,5 +1,5 @@
 // Launch configurations of the custom kernels as plain host arithmetic. The launch wrappers in
-// cuda/*_kernels.cu compute their grids with these functions only, and
+// src/ops/*/kernels.cu compute their grids with these functions only, and
 // tests/cuda/test_cuda_host.cpp checks them without a device.
 #pragma once
 

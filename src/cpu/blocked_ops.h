@@ -14,8 +14,9 @@ namespace useg::cpu {
 // What the pass after a convolution does, in PyTorch's order:
 //   y = act(norm(x) + residual)
 // norm is instance norm with affine gamma/beta when `instance_norm`, else the identity (a batch
-// norm has been folded into the convolution); act is max(z, slope * z) for 0 <= slope <= 1
-// (slope 0 = ReLU, 1 = identity).
+// norm has been folded into the convolution); act is leaky ReLU with `slope` for
+// 0 <= slope <= 1 (slope 0 = ReLU, 1 = identity). The math is the norm and activation ops'
+// (src/ops/norm/norm.h, src/ops/activation/activation.h).
 struct FinishSpec {
   bool instance_norm = false;
   float eps = 1e-5f;

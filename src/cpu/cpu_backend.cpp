@@ -115,17 +115,7 @@ CpuBackend::CpuBackend(const BackendOptions& opts) {
   m_winograd = opts.conv_algorithm != "direct";
   if (opts.threads > 0) omp_set_num_threads(opts.threads);
   m_dnnl = std::make_unique<DnnlContext>();
-  add_conv_ops(ops);
-  add_conv_training_ops(ops);
-  add_deconv_ops(ops);
-  add_pool_ops(ops);
-  add_norm_ops(ops);
-  add_elementwise_ops(ops);
-  add_loss_ops(ops);
-  add_optim_ops(ops);
-  add_window_ops(ops);
-  add_flip_ops(ops);
-  add_global_pool_ops(ops);
+  add_all_ops(ops);
 }
 
 CpuBackend::~CpuBackend() = default;

@@ -1,5 +1,5 @@
-// Helpers shared by the convolution ops (dnnl_conv.cpp) and their training fast path
-// (dnnl_conv_train.cpp): cache keys and oneDNN descriptors. Only src/cpu includes
+// Helpers shared by the convolution ops (src/ops/conv/cpu.cpp) and their training fast path
+// (src/ops/conv/cpu_train.cpp): cache keys and oneDNN descriptors. Only the CPU side includes
 // this header.
 #pragma once
 

@@ -172,7 +172,7 @@ void CpuInferencePlan::Builder::up_node(int id) {
       sp_dims(n.conv.pad));
   dnnl::deconvolution_forward::primitive_desc pd(desc, attr(), P.m_engine);
   using tag = memory::format_tag;
-  // PyTorch's [Ci, Co, k...] buffer seen as oneDNN's logical [Co, Ci, k...] (see dnnl_deconv).
+  // PyTorch's [Ci, Co, k...] buffer seen as oneDNN's logical [Co, Ci, k...] (see src/ops/conv/cpu_deconv.cpp).
   memory::desc user_w(w, memory::data_type::f32, m_flat ? tag::iohw : tag::iodhw);
   PlanStep st{PlanStep::Kind::Deconv, n.name};
   st.prim = dnnl::deconvolution_forward(pd);

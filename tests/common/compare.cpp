@@ -20,10 +20,10 @@ std::string index_str(int64_t i, const Shape& s) {
   os << "]";
   return os.str();
 }
-}  // namespace
 
-::testing::AssertionResult allclose(const float* a, const float* b, int64_t n,
-                                    const Shape& shape, Tolerance tol) {
+template <class T>
+::testing::AssertionResult allclose_values(const T* a, const T* b, int64_t n, const Shape& shape,
+                                           Tolerance tol) {
   double max_abs = 0, max_rel = 0;
   int64_t bad = 0;
   std::ostringstream first;
@@ -48,6 +48,23 @@ std::string index_str(int64_t i, const Shape& s) {
          << bad << " of " << n << " elements differ (tolerance abs " << tol.abs << ", rel "
          << tol.rel << "; max abs error " << max_abs << ", max rel error " << max_rel << ")"
          << first.str();
+}
+
+}  // namespace
+
+::testing::AssertionResult allclose(const float* a, const float* b, int64_t n,
+                                    const Shape& shape, Tolerance tol) {
+  return allclose_values(a, b, n, shape, tol);
+}
+
+::testing::AssertionResult allclose(const std::vector<double>& actual,
+                                    const std::vector<double>& expected, const Shape& shape,
+                                    Tolerance tol) {
+  if (actual.size() != expected.size())
+    return ::testing::AssertionFailure() << "size mismatch: actual " << actual.size()
+                                         << ", expected " << expected.size();
+  return allclose_values(actual.data(), expected.data(), static_cast<int64_t>(actual.size()),
+                         shape, tol);
 }
 
 ::testing::AssertionResult allclose(const Tensor& actual, const Tensor& expected,

@@ -26,6 +26,11 @@ struct Tolerance {
 ::testing::AssertionResult allclose(const std::vector<float>& actual,
                                     const std::vector<float>& expected, Tolerance tol = {});
 
+// The same test on double values (a case's results kept for the cross-device comparison).
+::testing::AssertionResult allclose(const std::vector<double>& actual,
+                                    const std::vector<double>& expected, const Shape& shape,
+                                    Tolerance tol = {});
+
 // Max relative error of a vs reference b, scaled by max|b| (a norm-wise figure for reports).
 double max_rel_error(const Tensor& actual, const Tensor& expected);
 

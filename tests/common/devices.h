@@ -1,17 +1,14 @@
-// Device parametrization. Tests are written against a Backend& and run on every device in
-// test_devices(); a device whose backend cannot be created here (a build without CUDA, a
-// machine without a GPU) makes its instances GTEST_SKIP with the reason. A GPU user runs the
-// very same binary and the CUDA instances execute.
-//
-// Two ways to use it:
-//  - value-parametrized tests: derive the fixture from DeviceTest and instantiate with
-//    USEG_INSTANTIATE_DEVICE_TEST(Fixture);
-//  - op tests with their own parameters: call test_backend(device, &why) and skip when null.
+// Device parametrization of the network-level tests (Golden: a whole U-Net against PyTorch's
+// golden files); the op tests have their own harness, tests/harness/op_case.h. A test is written
+// against a Backend& and runs on every device in test_devices(); a device whose backend cannot
+// be created here (a build without CUDA, a machine without a GPU) makes its instances
+// GTEST_SKIP with the reason. A GPU user runs the very same binary and the CUDA instances
+// execute. Use: derive the fixture from DeviceTest and instantiate with
+// USEG_INSTANTIATE_DEVICE_TEST(Fixture).
 #pragma once
 
 #include <gtest/gtest.h>
 
-#include <limits>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -28,7 +25,6 @@ inline void PrintTo(Device d, std::ostream* os) { *os << device_name(d); }  // f
 namespace useg::test {
 
 inline std::vector<Device> test_devices() { return {Device::CPU, Device::CUDA}; }
-inline std::vector<Device> all_devices() { return test_devices(); }
 
 inline std::string device_param_name(const ::testing::TestParamInfo<Device>& info) {
   return device_name(info.param);
@@ -36,8 +32,8 @@ inline std::string device_param_name(const ::testing::TestParamInfo<Device>& inf
 
 // The options of every backend the numerics tests make: strict float32 convolutions. The CUDA
 // backend's default is TF32 (10-bit mantissa products), which the tests' float32 tolerances
-// (~1e-4) do not allow; TF32 has its own test with its own tolerance (CudaVsCpuConvTf32 in
-// tests/cuda/test_cuda_vs_cpu_infer.cpp). The CPU backend accepts "fp32" (its only arithmetic).
+// (~1e-4) do not allow; TF32 has its own op cases with their own tolerance (tf32_*, in
+// src/ops/conv/test_precision.cpp). The CPU backend accepts "fp32" (its only arithmetic).
 inline BackendOptions test_backend_options() {
   BackendOptions o;
   o.precision = "fp32";
@@ -63,15 +59,6 @@ inline Backend* test_backend(Device d, std::string* why = nullptr) {
   }
   if (why) *why = it->second.error;
   return it->second.backend.get();
-}
-
-// A copy of host tensor `t` on the backend's device (the same tensor on the CPU).
-inline Tensor on(const Backend& be, const Tensor& t) { return t.to(be.device()); }
-
-// A tensor filled with NaN on the backend's device: outputs start as garbage, so a test fails if
-// an op leaves any element unwritten or accumulates into it.
-inline Tensor garbage(const Backend& be, const Shape& s) {
-  return Tensor::full(s, std::numeric_limits<float>::quiet_NaN()).to(be.device());
 }
 
 // Fixture base for tests parametrized by device only.

@@ -12,13 +12,13 @@
 
 #include "common/compare.h"
 #include "common/shapes.h"
-#include "cuda/conv_naive.h"
 #include "cuda/host/conv_problem.h"
 #include "cuda/host/launch_config.h"
 #include "cuda/host/plan_cache.h"
 #include "cuda/host/precision.h"
 #include "cuda/host/size_class.h"
-#include "ops/channels_last.h"
+#include "ops/channels_last/channels_last.h"
+#include "ops/conv/ref.h"
 #include "useg/error.h"
 
 namespace useg::test {
@@ -45,9 +45,12 @@ ref::Vec emulate_cudnn(const ConvCall& c, const ref::Vec& a, const ref::Vec& b) 
   const Shape xs = shape_of(p.x), ws = shape_of(p.w), ys = shape_of(p.y);
   const ConvGeom g = geom_of(p);
   switch (c.routine) {
-    case ConvRoutine::Forward: return naive::conv_forward(a, xs, b, ws, ys, g);
-    case ConvRoutine::BackwardData: return naive::conv_backward_data(b, ys, a, ws, xs, g);
-    case ConvRoutine::BackwardFilter: return naive::conv_backward_weights(a, xs, b, ys, ws, g);
+    case ConvRoutine::Forward:
+      return ref::conv_forward(ref::Array(xs, a), ref::Array(ws, b), nullptr, g).v;
+    case ConvRoutine::BackwardData:
+      return ref::conv_backward_data(ref::Array(ys, b), ref::Array(ws, a), xs, g).v;
+    case ConvRoutine::BackwardFilter:
+      return ref::conv_backward_weights(ref::Array(xs, a), ref::Array(ys, b), ws, g).v;
   }
   return {};
 }
@@ -69,20 +72,21 @@ void check_all_passes(const ConvCase& cc, bool transposed) {
   const auto expect = [](const ref::Vec& got, const ref::Vec& want, const Shape& s) {
     EXPECT_ALLCLOSE(ref::to_tensor(got, s), ref::to_tensor(want, s), Tolerance{1e-6, 1e-6});
   };
+  const ref::Array xa(xs, x), wa(ws, w), dya(ys, dy);
   if (!transposed) {
     expect(run_op(ConvPass::Forward, false, xs, ws, ys, cc.g, x, w),
-           naive::conv_forward(x, xs, w, ws, ys, cc.g), ys);
+           ref::conv_forward(xa, wa, nullptr, cc.g).v, ys);
     expect(run_op(ConvPass::BackwardData, false, xs, ws, ys, cc.g, dy, w),
-           naive::conv_backward_data(dy, ys, w, ws, xs, cc.g), xs);
+           ref::conv_backward_data(dya, wa, xs, cc.g).v, xs);
     expect(run_op(ConvPass::BackwardWeights, false, xs, ws, ys, cc.g, x, dy),
-           naive::conv_backward_weights(x, xs, dy, ys, ws, cc.g), ws);
+           ref::conv_backward_weights(xa, dya, ws, cc.g).v, ws);
   } else {
     expect(run_op(ConvPass::Forward, true, xs, ws, ys, cc.g, x, w),
-           naive::deconv_forward(x, xs, w, ws, ys, cc.g), ys);
+           ref::deconv_forward(xa, wa, nullptr, cc.g).v, ys);
     expect(run_op(ConvPass::BackwardData, true, xs, ws, ys, cc.g, dy, w),
-           naive::deconv_backward_data(dy, ys, w, ws, xs, cc.g), xs);
+           ref::deconv_backward_data(dya, wa, xs, cc.g).v, xs);
     expect(run_op(ConvPass::BackwardWeights, true, xs, ws, ys, cc.g, x, dy),
-           naive::deconv_backward_weights(x, xs, dy, ys, ws, cc.g), ws);
+           ref::deconv_backward_weights(xa, dya, ws, cc.g).v, ws);
   }
 }
 

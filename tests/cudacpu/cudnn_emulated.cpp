@@ -1,6 +1,6 @@
 // cudacpu executes our kernels on the CPU but cannot run cuDNN, so the cudacpu test binary is
 // linked with this make_cudnn_conv instead of cuda/cudnn_conv.cpp: an emulation of cuDNN's three
-// convolution routines with the naive double-precision convolutions of tests/cuda/conv_naive.h.
+// convolution routines with the naive double-precision convolutions of src/ops/conv/ref.h.
 // It reads and writes exactly what CudnnConv::run's contract says cuDNN gets — float32 NCDHW, or
 // for fp16/bf16 the NDHWC half/bfloat16 copies (filters [K, kD, kH, kW, C]) — using the problem's
 // dims, not the backend's tensors. So the whole CUDA convolution path runs under cudacpu: the op
@@ -10,9 +10,9 @@
 // Under cudacpu, device memory is host memory and launches complete before they return.
 #include <vector>
 
-#include "cuda/conv_naive.h"
 #include "cuda/cudnn_conv.h"
-#include "cuda/launch.h"
+#include "ops/channels_last/launch.h"
+#include "ops/conv/ref.h"
 #include "useg/error.h"
 
 namespace useg::gpu {
@@ -34,21 +34,20 @@ class CudnnEmulated final : public CudnnConv {
     g.kernel = {p.w[2], p.w[3], p.w[4]};
     switch (routine) {
       case ConvRoutine::Forward:
-        store(test::naive::conv_forward(load(a, xs), xs, load(b, ws), ws, ys, g), ys, out);
+        store(ref::conv_forward(load(a, xs), load(b, ws), nullptr, g).v, ys, out);
         return;
       case ConvRoutine::BackwardData:
-        store(test::naive::conv_backward_data(load(b, ys), ys, load(a, ws), ws, xs, g), xs, out);
+        store(ref::conv_backward_data(load(b, ys), load(a, ws), xs, g).v, xs, out);
         return;
       case ConvRoutine::BackwardFilter:
-        store(test::naive::conv_backward_weights(load(a, xs), xs, load(b, ys), ys, ws, g), ws,
-              out);
+        store(ref::conv_backward_weights(load(a, xs), load(b, ys), ws, g).v, ws, out);
         return;
     }
   }
 
  private:
   // An operand of shape s (NCDHW dims) as NCDHW doubles.
-  std::vector<double> load(const void* p, const Shape& s) const {
+  ref::Array load(const void* p, const Shape& s) const {
     std::vector<float> f(size_t(s.numel()));
     if (!is_half(m_precision)) {
       const float* src = static_cast<const float*>(p);
@@ -58,7 +57,7 @@ class CudnnEmulated final : public CudnnConv {
     } else {
       launch_bf16_ndhwc_to_float(p, f.data(), s.n(), s.c(), s.spatial(), nullptr);
     }
-    return std::vector<double>(f.begin(), f.end());
+    return ref::Array(s, std::vector<double>(f.begin(), f.end()));
   }
 
   // The result (NCDHW doubles of shape s) rounded to float32, then written as cuDNN would.

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "cpu/winograd.h"
-#include "reference/conv_ref.h"
+#include "ops/conv/ref.h"
 
 namespace {
 

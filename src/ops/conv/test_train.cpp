@@ -1,0 +1,94 @@
+// The convolution's training path as cases of the op harness (tests/harness/op_case.h):
+// conv_forward_training and conv_backward against the plain per-op conv_forward /
+// conv_backward_weights / conv_backward_data they replace, on the same backend. On the CPU it
+// is a fast path (conv_forward_training keeps the input in oneDNN's layout; conv_backward
+// reorders dy once for both backward primitives); a device without one falls back to the
+// per-op calls, which must then agree exactly.
+#include "harness/op_case.h"
+
+namespace useg::test {
+namespace {
+
+// Its own xorshift inputs (as the test always had), uniform in [-1, 1).
+Tensor xorshift_tensor(const Shape& s, uint64_t seed) {
+  Tensor t = Tensor::empty(s);
+  uint64_t v = seed * 0x9E3779B97F4A7C15ull + 3;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    v ^= v << 13, v ^= v >> 7, v ^= v << 17;
+    t.data()[i] = float((v >> 11) * (1.0 / 9007199254740992.0)) * 2.f - 1.f;
+  }
+  return t;
+}
+
+struct Case {
+  Shape x;
+  int cout;
+  ConvGeom g;
+};
+
+void check_case(Backend& be, const Case& c, bool saved_path, bool need_dx) {
+  const auto up = [&](const Tensor& t) { return t.to(be.device()); };
+  const auto empty = [&](const Shape& s) { return Tensor::empty(s, be.device()); };
+  const Shape& xs = c.x;
+  Shape ws{c.cout, xs[1], c.g.kernel[0], c.g.kernel[1], c.g.kernel[2]};
+  Tensor x = up(xorshift_tensor(xs, 1)), w = up(xorshift_tensor(ws, 2)), b = up(xorshift_tensor(Shape{c.cout}, 3));
+  Shape ys = conv_output_shape(xs, c.cout, c.g);
+  Tensor y_ref = empty(ys), y = empty(ys);
+  be.conv_forward(x, w, &b, y_ref, c.g);
+  Backend::ConvSaved saved;
+  if (saved_path)
+    saved = be.conv_forward_training(x, w, &b, y, c.g);
+  else
+    be.conv_forward(x, w, &b, y, c.g);
+  EXPECT_ALLCLOSE(y, y_ref, (Tolerance{0.0, 0.0})) << xs.str() << " forward";
+
+  Tensor dy = up(xorshift_tensor(ys, 4));
+  Tensor dw_ref = empty(ws), db_ref = empty(Shape{c.cout}),
+         dx_ref = empty(xs);
+  be.conv_backward_weights(x, dy, dw_ref, &db_ref, c.g);
+  be.conv_backward_data(dy, w, dx_ref, c.g);
+  Tensor dw = empty(ws), db = empty(Shape{c.cout}), dx = empty(xs);
+  be.conv_backward(x, dy, w, need_dx ? &dx : nullptr, dw, &db, c.g, saved);
+  // Same primitives on the same values: only the layout bookkeeping differs.
+  EXPECT_ALLCLOSE(dw, dw_ref, (Tolerance{1e-6, 1e-6})) << xs.str() << " dw";
+  EXPECT_ALLCLOSE(db, db_ref, (Tolerance{1e-6, 1e-6})) << xs.str() << " dbias";
+  if (need_dx) {
+    EXPECT_ALLCLOSE(dx, dx_ref, (Tolerance{1e-6, 1e-6})) << xs.str() << " dx";
+  }
+}
+
+std::vector<Case> cases() {
+  ConvGeom k3;
+  k3.kernel = {1, 3, 3};
+  k3.pad = {0, 1, 1};
+  ConvGeom k333;
+  k333.kernel = {3, 3, 3};
+  k333.pad = {1, 1, 1};
+  ConvGeom s2;
+  s2.kernel = {1, 3, 3};
+  s2.stride = {1, 2, 2};
+  ConvGeom k1;
+  k1.kernel = {1, 1, 1};
+  return {{Shape{2, 16, 1, 12, 10}, 16, k3},   // blocked in and out
+          {Shape{1, 1, 1, 9, 7}, 8, k3},       // one input channel: oneDNN reads it plain
+          {Shape{2, 3, 5, 6, 7}, 5, k333},     // odd channels, 3D
+          {Shape{1, 8, 1, 11, 9}, 12, s2},     // stride 2, odd sizes
+          {Shape{3, 24, 1, 4, 4}, 2, k1}};     // a head
+}
+
+}  // namespace
+
+USEG_OP_CASES(conv) {
+  return {eval_case("training_path_saved_input_matches_per_op_ops",
+                    [](OpRun& r) {
+                      for (const Case& c : cases()) check_case(r.be(), c, true, true);
+                    }),
+          eval_case("training_path_without_saved_handle_and_without_dx", [](OpRun& r) {
+            for (const Case& c : cases()) {
+              check_case(r.be(), c, false, true);
+              check_case(r.be(), c, true, false);
+            }
+          })};
+}
+
+}  // namespace useg::test

@@ -1,0 +1,43 @@
+// Max pooling on CUDA (checked by the front): one kernel launch each. Our own kernels rather
+// than cuDNN's so that backward routes to the first maximum exactly as backend.h specifies,
+// deterministically, and so that cudacpu can execute them (cuda/README.md).
+#include "cuda/cuda_backend.h"
+#include "ops/pool/launch.h"
+
+namespace useg::gpu {
+namespace {
+
+ops::PoolDims pool_dims(const Shape& x, const Shape& y, const PoolGeom& g) {
+  ops::PoolDims p{};
+  for (int a = 0; a < 3; ++a) {
+    p.in[a] = x[2 + a];
+    p.out[a] = y[2 + a];
+    p.kernel[a] = g.kernel[a];
+    p.stride[a] = g.stride[a];
+  }
+  return p;
+}
+
+}  // namespace
+
+void maxpool_forward(BackendImpl& impl, const Tensor& x, Tensor& y, const PoolGeom& g) {
+  CudaBackend& be = cuda(impl);
+  const Shape& s = x.shape();
+  launch_maxpool_forward(x.data(), y.data(), s.n() * s.c(), pool_dims(s, y.shape(), g),
+                         be.stream());
+}
+
+void maxpool_backward(BackendImpl& impl, const Tensor& x, const Tensor& dy, Tensor& dx,
+                      const PoolGeom& g) {
+  CudaBackend& be = cuda(impl);
+  const Shape& s = x.shape();
+  launch_maxpool_backward(x.data(), dy.data(), dx.data(), s.n() * s.c(),
+                          pool_dims(s, dy.shape(), g), be.stream());
+}
+
+void add_pool_ops(BackendOps& t) {
+  t.maxpool_forward = maxpool_forward;
+  t.maxpool_backward = maxpool_backward;
+}
+
+}  // namespace useg::gpu

@@ -1,0 +1,14 @@
+// The launch wrappers of the max-pooling kernels (kernels.cu); see cuda/launch.h.
+#pragma once
+
+#include "cuda/launch.h"
+#include "ops/pool/pool.h"
+
+namespace useg::gpu {
+
+void launch_maxpool_forward(const float* x, float* y, int64_t planes, const ops::PoolDims& p,
+                            cudaStream_t stream);
+void launch_maxpool_backward(const float* x, const float* dy, float* dx, int64_t planes,
+                             const ops::PoolDims& p, cudaStream_t stream);
+
+}  // namespace useg::gpu
