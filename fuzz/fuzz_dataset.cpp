@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "useg/dataset.h"
+#include "train/dataset.h"
 #include "useg/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

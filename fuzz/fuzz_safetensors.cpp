@@ -5,7 +5,7 @@
 #include <string>
 
 #include "useg/error.h"
-#include "useg/safetensors.h"
+#include "io/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string bytes(reinterpret_cast<const char*>(data), size);

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "useg/backend.h"
@@ -234,5 +235,24 @@ LoadedConfig load_config(const std::string& path);
 std::string to_json_string(const ModelConfig& c);
 std::string to_json_string(const RunConfig& c);
 std::string to_json_string(const ModelInfo& m);
+
+// ------------------------------------------------------------------------- dataset.json
+// The nnU-Net v2 dataset description (the trainer's dataset scanning reads it: src/train/dataset.h).
+// dataset.json. Keys other than those below (name, description, licence, reference, ...) are
+// ignored, as nnU-Net does. Region-based labels (lists of values, regions_class_order) and the
+// nnU-Net v1 / MSD form {"0": "background"} are rejected with a message saying so.
+struct DatasetJson {
+  std::vector<std::string> channel_names;          // by channel index ("CT", "T2", "R", ...)
+  std::vector<std::pair<std::string, int>> labels;  // (name, value), sorted by value; value 0 first
+  int num_training = 0;
+  std::string file_ending;                          // ".nii.gz", ".png", ...
+  // "instances": true (a useg extension): labelsTr holds one id per object (0 = background,
+  // any other integer one object), and `labels` names background and the objects
+  // ({"background": 0, "nucleus": 1}: exactly two labels). The trainer derives the three
+  // classes background / interior / boundary (useg/config.h InstanceSettings).
+  bool instances = false;
+};
+// Parses the text of a dataset.json; errors name `source` and the key.
+DatasetJson parse_dataset_json(const std::string& text, const std::string& source);
 
 }  // namespace useg

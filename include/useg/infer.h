@@ -29,9 +29,6 @@ struct NetworkInput {
 void normalize_intensities(Tensor& volume, const PreprocessConfig& pp);
 NetworkInput preprocess(const Image& image, const ModelInfo& info);
 
-// Statistics the CT scheme and dataset fingerprints need: percentiles (0..100) of values.
-double percentile(std::vector<float> values, double q);
-
 // ----------------------------------------------------------------------------- sliding window
 struct WindowOptions {
   std::array<int64_t, 3> patch{1, 128, 128};  // [D, H, W]

@@ -54,10 +54,6 @@ struct SurfaceDistances {
 };
 SurfaceDistances surface_distances(const uint8_t* pred, const uint8_t* ref, const Geometry& g);
 
-// The q-th percentile (0..100) with linear interpolation between order statistics (NumPy's
-// default). NaN for an empty list.
-double percentile(std::vector<double> values, double q);
-
 // ---------------------------------------------------------------- per-label metrics
 
 enum class EmptyCase { None, Ref, Pred, Both };

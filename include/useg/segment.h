@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "useg/cases.h"
 #include "useg/config.h"
 #include "useg/image.h"
 #include "useg/infer.h"

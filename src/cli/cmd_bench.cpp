@@ -19,12 +19,12 @@
 
 #include "cli/bench_profiler.h"
 #include "config/json_writer.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "cli/commands.h"
 #include "useg/config.h"
 #include "useg/error.h"
 #include "useg/model.h"
-#include "useg/optimizer.h"
+#include "nn/optimizer.h"
 
 namespace useg::cli {
 

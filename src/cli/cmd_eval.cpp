@@ -7,12 +7,12 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "useg/cases.h"
+#include "util/cases.h"
 #include "useg/error.h"
 #include "useg/eval.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/image.h"
-#include "useg/progress.h"
+#include "util/progress.h"
 
 namespace fs = std::filesystem;
 

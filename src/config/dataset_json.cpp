@@ -9,7 +9,7 @@
 #include <string>
 
 #include "config/json_util.h"
-#include "useg/dataset.h"
+#include "useg/config.h"
 #include "useg/error.h"
 
 namespace useg {

@@ -4,7 +4,7 @@
 #include "config/json_util.h"
 #include "useg/config.h"
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 
 namespace useg {
 

@@ -6,7 +6,7 @@
 #include "config/sections.h"
 #include "config/validate.h"
 #include "useg/config.h"
-#include "useg/files.h"
+#include "core/files.h"
 
 namespace useg {
 namespace cfg {

@@ -1,4 +1,4 @@
-#include "useg/files.h"
+#include "core/files.h"
 
 #include <fcntl.h>
 #include <sys/statvfs.h>

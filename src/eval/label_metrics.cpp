@@ -6,6 +6,7 @@
 #include <limits>
 #include <numeric>
 
+#include "util/stats.h"
 #include "useg/error.h"
 #include "useg/metrics.h"
 

@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <map>
 
-#include "useg/cases.h"
+#include "util/cases.h"
 #include "useg/error.h"
 #include "useg/eval.h"
 

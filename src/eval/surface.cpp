@@ -5,8 +5,9 @@
 #include <cmath>
 #include <limits>
 
+#include "util/stats.h"
 #include "useg/error.h"
-#include "useg/imaging.h"
+#include "imaging/imaging.h"
 #include "useg/metrics.h"
 
 namespace useg {
@@ -106,16 +107,5 @@ SurfaceDistances surface_distances(const uint8_t* pred, const uint8_t* ref, cons
   return d;
 }
 
-double percentile(std::vector<double> v, double q) {
-  USEG_CHECK(q >= 0 && q <= 100, "percentile " << q << " is outside 0..100");
-  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
-  const double pos = q / 100.0 * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(pos));
-  std::nth_element(v.begin(), v.begin() + lo, v.end());
-  const double a = v[lo];
-  if (lo + 1 >= v.size()) return a;
-  const double b = *std::min_element(v.begin() + lo + 1, v.end());
-  return a + (pos - static_cast<double>(lo)) * (b - a);
-}
 
 }  // namespace useg

@@ -13,7 +13,7 @@
 
 #include "imaging/itk_image.h"
 #include "useg/error.h"
-#include "useg/imaging.h"
+#include "imaging/imaging.h"
 
 namespace useg {
 

@@ -9,7 +9,7 @@
 #include <limits>
 
 #include "useg/error.h"
-#include "useg/imaging.h"
+#include "imaging/imaging.h"
 
 namespace useg {
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 
+#include "util/cases.h"
 #include "useg/error.h"
 #include "useg/image.h"
 #include "useg/segment.h"

@@ -9,7 +9,7 @@
 
 #include "infer/handoff.h"
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 
 namespace useg::batch {
 

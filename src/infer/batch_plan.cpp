@@ -7,7 +7,7 @@
 
 #include "io/io_common.h"
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 
 namespace fs = std::filesystem;
 

@@ -9,7 +9,7 @@
 #include "infer/batch_plan.h"
 #include "infer/report_sink.h"
 #include "useg/error.h"
-#include "useg/progress.h"
+#include "util/progress.h"
 #include "useg/segment.h"
 
 namespace fs = std::filesystem;

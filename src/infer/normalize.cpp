@@ -4,24 +4,11 @@
 #include <cmath>
 #include <sstream>
 
+#include "util/stats.h"
 #include "useg/error.h"
 #include "useg/infer.h"
 
 namespace useg {
-
-double percentile(std::vector<float> v, double q) {
-  USEG_CHECK(!v.empty(), "percentile of an empty set");
-  q = std::clamp(q, 0.0, 100.0);
-  // Linear interpolation between order statistics (numpy's default).
-  double pos = q / 100.0 * double(v.size() - 1);
-  size_t lo = static_cast<size_t>(std::floor(pos));
-  size_t hi = std::min(lo + 1, v.size() - 1);
-  std::nth_element(v.begin(), v.begin() + lo, v.end());
-  double a = v[lo];
-  double b = a;
-  if (hi != lo) b = *std::min_element(v.begin() + lo + 1, v.end());
-  return a + (pos - double(lo)) * (b - a);
-}
 
 namespace {
 void zscore(float* p, int64_t n, double mean, double std) {

@@ -8,7 +8,7 @@
 
 #include "infer/fits_model.h"
 #include "useg/error.h"
-#include "useg/imaging.h"
+#include "imaging/imaging.h"
 #include "useg/infer.h"
 #include "useg/segment.h"
 

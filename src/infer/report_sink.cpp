@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "useg/files.h"
+#include "core/files.h"
 
 namespace useg::batch {
 

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <string>
 
-#include "useg/progress.h"
+#include "util/progress.h"
 #include "useg/segment.h"
 
 namespace useg::batch {

@@ -5,7 +5,7 @@
 #include "infer/fits_model.h"
 #include "io/image_checks.h"
 #include "useg/error.h"
-#include "useg/imaging.h"
+#include "imaging/imaging.h"
 #include "useg/labels.h"
 #include "useg/segment.h"
 

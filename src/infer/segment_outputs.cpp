@@ -5,8 +5,8 @@
 #include <sstream>
 
 #include "useg/error.h"
-#include "useg/files.h"
-#include "useg/preview.h"
+#include "core/files.h"
+#include "plot/preview.h"
 #include "useg/segment.h"
 #include "util/csv.h"
 

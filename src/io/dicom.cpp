@@ -22,7 +22,7 @@
 #include "io/io_common.h"
 #include "io/itk_io.h"
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 
 namespace fs = std::filesystem;
 

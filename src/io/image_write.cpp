@@ -17,7 +17,7 @@
 #include "io/io_common.h"
 #include "io/itk_io.h"
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/image.h"
 
 namespace fs = std::filesystem;

@@ -8,7 +8,7 @@
 // the data buffer are tolerated on read (the reference writer never makes them); overlapping
 // tensors are errors. We always write F32, header padded with spaces so the data starts at a
 // multiple of 8 bytes, tensors stored contiguously in the order given.
-#include "useg/safetensors.h"
+#include "io/safetensors.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -18,7 +18,7 @@
 #include "config/safetensors_header.h"
 #include "io/half.h"
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 
 namespace useg {
 namespace {

@@ -8,9 +8,9 @@
 #include "nn/executor.h"
 #include "nn/builders.h"
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/model.h"
-#include "useg/safetensors.h"
+#include "io/safetensors.h"
 
 namespace fs = std::filesystem;
 

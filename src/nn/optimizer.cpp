@@ -1,4 +1,4 @@
-#include "useg/optimizer.h"
+#include "nn/optimizer.h"
 
 #include <cmath>
 

@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 
 namespace useg::plot {
 

@@ -1,6 +1,7 @@
 // Preview PNGs with cairo: grey image (1st..99th percentile window) with the labels over it in
 // semi-transparent colours, middle slice of each axis for 3D images, and a legend strip.
-#include "useg/preview.h"
+#include "util/stats.h"
+#include "plot/preview.h"
 
 #include <cairo.h>
 
@@ -12,8 +13,7 @@
 #include <memory>
 
 #include "useg/error.h"
-#include "useg/files.h"
-#include "useg/infer.h"
+#include "core/files.h"
 
 namespace useg {
 

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "useg/error.h"
-#include "useg/safetensors.h"
+#include "io/safetensors.h"
 
 namespace useg::training {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "useg/model.h"
-#include "useg/optimizer.h"
+#include "nn/optimizer.h"
 #include "useg/tensor.h"
 
 namespace useg::training {

@@ -9,10 +9,10 @@
 #include <set>
 #include <sstream>
 
-#include "useg/cases.h"
+#include "util/cases.h"
 #include "useg/error.h"
-#include "useg/files.h"
-#include "useg/imaging.h"
+#include "core/files.h"
+#include "imaging/imaging.h"
 #include "useg/infer.h"
 
 namespace fs = std::filesystem;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "useg/config.h"
-#include "useg/dataset.h"
+#include "train/dataset.h"
 #include "useg/image.h"
 #include "useg/tensor.h"
 

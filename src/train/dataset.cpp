@@ -7,9 +7,9 @@
 
 #include "io/image_checks.h"
 #include "io/io_common.h"
-#include "useg/dataset.h"
+#include "train/dataset.h"
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "util/channel_names.h"
 
 namespace fs = std::filesystem;

@@ -10,7 +10,7 @@
 #include "train/data.h"
 #include "train/rng.h"
 #include "useg/error.h"
-#include "useg/imaging.h"
+#include "imaging/imaging.h"
 #include "useg/infer.h"
 #include "useg/labels.h"
 

@@ -14,7 +14,7 @@
 
 #include "plot/curves.h"
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 
 namespace fs = std::filesystem;
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "util/stats.h"
 #include "train/data.h"
 #include "train/rng.h"
 #include "useg/error.h"

@@ -17,7 +17,7 @@
 #include "train/loader.h"
 #include "train/rng.h"
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 
 namespace fs = std::filesystem;
 

@@ -15,10 +15,10 @@
 #include "train/loss_scaler.h"
 #include "train/outputs.h"
 #include "useg/backend.h"
-#include "useg/dataset.h"
+#include "train/dataset.h"
 #include "useg/model.h"
-#include "useg/optimizer.h"
-#include "useg/progress.h"
+#include "nn/optimizer.h"
+#include "util/progress.h"
 #include "useg/train.h"
 
 namespace useg::training {

@@ -1,5 +1,5 @@
 // Cases from file lists (useg/cases.h) and the nnU-Net channel naming (util/channel_names.h).
-#include "useg/cases.h"
+#include "util/cases.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "useg/progress.h"
+#include "util/progress.h"
 
 #include <unistd.h>
 

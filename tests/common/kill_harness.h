@@ -22,9 +22,9 @@
 
 #include "io/io_common.h"
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/image.h"
-#include "useg/safetensors.h"
+#include "io/safetensors.h"
 
 extern char** environ;
 

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string>
 
-#include "useg/safetensors.h"
+#include "io/safetensors.h"
 
 namespace useg::test {
 

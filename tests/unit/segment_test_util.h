@@ -18,7 +18,7 @@
 #include "common/image_fixtures.h"
 #include "useg/backend.h"
 #include "useg/config.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/model.h"
 
 // EXPECT_USEG_ERROR(statement, "text"): the statement throws a useg::Error containing text.

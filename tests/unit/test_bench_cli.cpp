@@ -15,7 +15,7 @@
 #include "cpu/inference_plan.h"
 #include "useg/backend.h"
 #include "useg/config.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/model.h"
 
 namespace fs = std::filesystem;

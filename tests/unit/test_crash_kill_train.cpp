@@ -22,9 +22,9 @@
 #include "common/same_weights.h"
 #include "train/checkpoint.h"
 #include "train/outputs.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/model.h"
-#include "useg/safetensors.h"
+#include "io/safetensors.h"
 
 namespace fs = std::filesystem;
 

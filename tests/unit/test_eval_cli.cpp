@@ -16,7 +16,7 @@
 #include "common/image_fixtures.h"
 #include "eval_test_util.h"
 #include "useg/eval.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/image.h"
 
 namespace fs = std::filesystem;

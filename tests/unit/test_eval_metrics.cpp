@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "util/stats.h"
 #include "eval_test_util.h"
 #include "useg/error.h"
 #include "useg/metrics.h"
@@ -83,9 +84,9 @@ TEST(EvalMetrics, HausdorffPercentileUsesEachDirection) {
   EXPECT_DOUBLE_EQ(percentile(v, 95), 10.0);
   EXPECT_DOUBLE_EQ(percentile(v, 70), 8.0);  // position 38.5
   EXPECT_NEAR(percentile(v, 100 * 39.5 / 55), 9.0, 1e-9);
-  EXPECT_DOUBLE_EQ(percentile({1.0, 2.0, 3.0, 4.0}, 50), 2.5);
-  EXPECT_DOUBLE_EQ(percentile({7.0}, 95), 7.0);
-  EXPECT_TRUE(std::isnan(percentile({}, 95)));
+  EXPECT_DOUBLE_EQ(percentile(std::vector<double>{1.0, 2.0, 3.0, 4.0}, 50), 2.5);
+  EXPECT_DOUBLE_EQ(percentile(std::vector<double>{7.0}, 95), 7.0);
+  EXPECT_TRUE(std::isnan(percentile(std::vector<double>{}, 95)));
 }
 
 TEST(EvalMetrics, SingleVoxels) {

@@ -8,7 +8,7 @@
 
 #include "common/image_fixtures.h"
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 
 namespace fs = std::filesystem;
 

@@ -15,7 +15,7 @@
 
 #include "common/kill_harness.h"
 #include "segment_test_util.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/image.h"
 
 namespace fs = std::filesystem;

@@ -20,8 +20,8 @@
 #include "common/train_fixtures.h"
 #include "common/same_weights.h"
 #include "train/checkpoint.h"
-#include "useg/files.h"
-#include "useg/safetensors.h"
+#include "core/files.h"
+#include "io/safetensors.h"
 
 namespace fs = std::filesystem;
 

@@ -14,11 +14,11 @@
 
 #include "common/image_fixtures.h"
 #include "useg/config.h"
-#include "useg/dataset.h"
+#include "train/dataset.h"
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/image.h"
-#include "useg/safetensors.h"
+#include "io/safetensors.h"
 
 namespace fs = std::filesystem;
 

@@ -12,9 +12,9 @@
 #include "common/compare.h"
 #include "common/devices.h"
 #include "useg/config.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/model.h"
-#include "useg/safetensors.h"
+#include "io/safetensors.h"
 
 namespace useg {
 namespace {

@@ -13,7 +13,7 @@
 #include "common/image_fixtures.h"
 #include "io/io_common.h"
 #include "useg/error.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/image.h"
 
 namespace fs = std::filesystem;

@@ -8,7 +8,7 @@
 #include "common/image_fixtures.h"
 #include "eval_test_util.h"
 #include "useg/image.h"
-#include "useg/preview.h"
+#include "plot/preview.h"
 
 namespace useg {
 namespace {

@@ -9,7 +9,7 @@
 #include "common/compare.h"
 #include "common/image_fixtures.h"
 #include "useg/error.h"
-#include "useg/imaging.h"
+#include "imaging/imaging.h"
 
 namespace useg {
 namespace {

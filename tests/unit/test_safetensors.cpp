@@ -12,8 +12,8 @@
 
 #include "io/half.h"
 #include "useg/error.h"
-#include "useg/files.h"
-#include "useg/safetensors.h"
+#include "core/files.h"
+#include "io/safetensors.h"
 
 namespace fs = std::filesystem;
 

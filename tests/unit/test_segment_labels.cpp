@@ -14,7 +14,7 @@
 #include "segment_test_util.h"
 #include "useg/error.h"
 #include "useg/labels.h"
-#include "useg/preview.h"
+#include "plot/preview.h"
 #include "useg/segment.h"
 
 namespace fs = std::filesystem;

@@ -10,7 +10,7 @@
 
 #include "common/image_fixtures.h"
 #include "infer/batch_plan.h"
-#include "useg/files.h"
+#include "core/files.h"
 
 namespace fs = std::filesystem;
 

@@ -1,9 +1,9 @@
 // Case grouping (nnU-Net channel naming), progress text and per-class Dice.
 #include <gtest/gtest.h>
 
-#include "useg/cases.h"
+#include "util/cases.h"
 #include "useg/metrics.h"
-#include "useg/progress.h"
+#include "util/progress.h"
 
 namespace useg {
 namespace {

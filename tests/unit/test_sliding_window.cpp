@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "util/stats.h"
 #include "common/compare.h"
 #include "common/shapes.h"
 #include "useg/error.h"
@@ -168,10 +169,12 @@ TEST(Preprocess, ZScoreAndCtAndPercentile) {
 }
 
 TEST(Preprocess, PercentileInterpolatesLikeNumpy) {
-  EXPECT_DOUBLE_EQ(percentile({1, 2, 3, 4}, 50), 2.5);
-  EXPECT_DOUBLE_EQ(percentile({5, 1, 3}, 0), 1);
-  EXPECT_DOUBLE_EQ(percentile({5, 1, 3}, 100), 5);
-  EXPECT_NEAR(percentile({0, 10}, 99.5), 9.95, 1e-12);
+  using F = std::vector<float>;
+  EXPECT_DOUBLE_EQ(percentile(F{1, 2, 3, 4}, 50), 2.5);
+  EXPECT_DOUBLE_EQ(percentile(F{5, 1, 3}, 0), 1);
+  EXPECT_DOUBLE_EQ(percentile(F{5, 1, 3}, 100), 5);
+  EXPECT_NEAR(percentile(F{0, 10}, 99.5), 9.95, 1e-12);
+  EXPECT_DOUBLE_EQ(percentile(F{5, 1, 3}, 120), 5) << "q is clamped to [0, 100]";
 }
 
 }  // namespace

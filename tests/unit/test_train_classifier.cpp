@@ -14,7 +14,7 @@
 #include "train/class_data.h"
 #include "train/class_train.h"
 #include "useg/config.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/model.h"
 #include "useg/train.h"
 

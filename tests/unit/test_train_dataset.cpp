@@ -7,7 +7,7 @@
 #include "common/image_fixtures.h"
 #include "common/train_fixtures.h"
 #include "train/data.h"
-#include "useg/dataset.h"
+#include "train/dataset.h"
 #include "useg/error.h"
 
 namespace fs = std::filesystem;

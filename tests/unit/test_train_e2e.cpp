@@ -11,13 +11,13 @@
 #include "common/image_fixtures.h"
 #include "common/train_fixtures.h"
 #include "train/checkpoint.h"
-#include "useg/dataset.h"
-#include "useg/files.h"
-#include "useg/imaging.h"
+#include "train/dataset.h"
+#include "core/files.h"
+#include "imaging/imaging.h"
 #include "useg/infer.h"
 #include "useg/metrics.h"
 #include "useg/model.h"
-#include "useg/safetensors.h"
+#include "io/safetensors.h"
 #include "useg/train.h"
 
 namespace fs = std::filesystem;

@@ -18,7 +18,7 @@
 #include "train/checkpoint.h"
 #include "train/loss_scaler.h"
 #include "useg/error.h"
-#include "useg/safetensors.h"
+#include "io/safetensors.h"
 #include "useg/train.h"
 
 namespace fs = std::filesystem;

@@ -13,9 +13,9 @@
 #include "train/checkpoint.h"
 #include "train/data.h"
 #include "train/outputs.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/model.h"
-#include "useg/optimizer.h"
+#include "nn/optimizer.h"
 
 namespace fs = std::filesystem;
 

@@ -17,9 +17,9 @@
 #include "common/same_weights.h"
 #include "train/checkpoint.h"
 #include "train/outputs.h"
-#include "useg/files.h"
+#include "core/files.h"
 #include "useg/model.h"
-#include "useg/safetensors.h"
+#include "io/safetensors.h"
 #include "useg/train.h"
 
 namespace fs = std::filesystem;

@@ -10,7 +10,7 @@
 #include "common/shapes.h"
 #include "useg/error.h"
 #include "useg/model.h"
-#include "useg/optimizer.h"
+#include "nn/optimizer.h"
 
 namespace useg {
 namespace {

@@ -15,26 +15,11 @@
 #include <utility>
 #include <vector>
 
+#include "useg/config.h"
 #include "useg/image.h"
 
 namespace useg {
 
-// dataset.json. Keys other than those below (name, description, licence, reference, ...) are
-// ignored, as nnU-Net does. Region-based labels (lists of values, regions_class_order) and the
-// nnU-Net v1 / MSD form {"0": "background"} are rejected with a message saying so.
-struct DatasetJson {
-  std::vector<std::string> channel_names;          // by channel index ("CT", "T2", "R", ...)
-  std::vector<std::pair<std::string, int>> labels;  // (name, value), sorted by value; value 0 first
-  int num_training = 0;
-  std::string file_ending;                          // ".nii.gz", ".png", ...
-  // "instances": true (a useg extension): labelsTr holds one id per object (0 = background,
-  // any other integer one object), and `labels` names background and the objects
-  // ({"background": 0, "nucleus": 1}: exactly two labels). The trainer derives the three
-  // classes background / interior / boundary (useg/config.h InstanceSettings).
-  bool instances = false;
-};
-// Parses the text of a dataset.json; errors name `source` and the key.
-DatasetJson parse_dataset_json(const std::string& text, const std::string& source);
 
 struct DatasetCase {
   std::string name;                 // "CASE"
