@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import statistics
-import struct
 import subprocess
 import sys
 import time
@@ -36,28 +35,10 @@ ROOT = os.path.dirname(HERE)
 
 
 # ------------------------------------------------------------------------------ workers
-def read_safetensors(path):
-    import numpy as np
-    import torch
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        blob = f.read()
-    out = {}
-    for name, h in header.items():
-        if name == "__metadata__":
-            continue
-        assert h["dtype"] == "F32", f"{name}: {h['dtype']}"
-        a, b = h["data_offsets"]
-        arr = np.frombuffer(blob[a:b], dtype="<f4").reshape(h["shape"]).copy()
-        out[name] = torch.from_numpy(arr)
-    return out
-
-
 def load_torch_model(model_dir):
     import torch
     sys.path.insert(0, HERE)
-    from torch_unet import UNet
+    from torch_unet import UNet, read_safetensors
     with open(os.path.join(model_dir, "model.json")) as f:
         cfg = json.load(f)["model"]
     model = UNet(cfg)

@@ -13,7 +13,7 @@ layers: module `layers[i]` per config layer i, holding `conv` (+ `norm`) or `den
 import torch
 import torch.nn as nn
 
-from torch_unet import Stage, filters, kernel, pool, _spatial
+from torch_unet import encoder_stages, filters
 
 
 def _activation(name, slope):
@@ -25,12 +25,7 @@ class EncoderClassifier(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         dims, depth = cfg["dims"], cfg.get("depth", 4)
-        cin = cfg.get("in_channels", 1)
-        self.encoder = nn.ModuleList()
-        for s in range(depth + 1):
-            self.encoder.append(Stage(cfg, cin if s == 0 else filters(cfg, s - 1),
-                                      filters(cfg, s), kernel(cfg, s)))
-        self.pools = [_spatial(dims, pool(cfg, l)) for l in range(depth)]
+        self.encoder, self.pools = encoder_stages(cfg)
         self._pool = nn.functional.max_pool2d if dims == 2 else nn.functional.max_pool3d
         p = cfg.get("dropout", 0.0)
         self.drop = nn.Dropout(p) if p > 0 else nn.Identity()

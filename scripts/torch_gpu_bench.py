@@ -30,7 +30,6 @@ import json
 import math
 import os
 import statistics
-import struct
 import sys
 import time
 
@@ -50,27 +49,9 @@ def read_cases(path):
     return cases
 
 
-def read_safetensors(path, torch):
-    """float32 tensors of a safetensors file (no numpy needed)."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        blob = f.read()
-    out = {}
-    for name, h in header.items():
-        if name == "__metadata__":
-            continue
-        if h["dtype"] != "F32":
-            raise SystemExit(f"{path}: {name} is {h['dtype']}, expected F32")
-        a, b = h["data_offsets"]
-        t = torch.frombuffer(bytearray(blob[a:b]), dtype=torch.float32) if b > a else torch.zeros(0)
-        out[name] = t.reshape(h["shape"]).clone()
-    return out
-
-
 def load_model(model_dir, torch):
     sys.path.insert(0, HERE)
-    from torch_unet import UNet
+    from torch_unet import UNet, read_safetensors
     path = os.path.join(model_dir, "model.json")
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model folder {model_dir} (make it with: useg init --config "
@@ -78,7 +59,7 @@ def load_model(model_dir, torch):
     with open(path) as f:
         cfg = json.load(f)["model"]
     model = UNet(cfg)
-    state = read_safetensors(os.path.join(model_dir, "weights.safetensors"), torch)
+    state = read_safetensors(os.path.join(model_dir, "weights.safetensors"))
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [m for m in missing if not m.endswith("num_batches_tracked")]
     if missing or unexpected:

@@ -14,6 +14,9 @@ The spec (configs/README.md, section `model`):
   head is a 1x1 conv to num_classes; with deep supervision, ds_heads[k] is a 1x1 conv on the
   decoder output of level k+1 (k = 0..depth-2).
 """
+import json
+import struct
+
 import torch
 import torch.nn as nn
 
@@ -116,17 +119,22 @@ def pool(cfg, level):
     return [1, 2, 2] if cfg["dims"] == 2 else [2, 2, 2]
 
 
+def encoder_stages(cfg):
+    """The U-Net's encoder (a ModuleList of depth + 1 stages) and its pool sizes."""
+    dims, depth = cfg["dims"], cfg.get("depth", 4)
+    cin = cfg.get("in_channels", 1)
+    stages = nn.ModuleList(
+        [Stage(cfg, cin if s == 0 else filters(cfg, s - 1), filters(cfg, s), kernel(cfg, s))
+         for s in range(depth + 1)])
+    return stages, [_spatial(dims, pool(cfg, l)) for l in range(depth)]
+
+
 class UNet(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         self.cfg = cfg
         dims, depth = cfg["dims"], cfg.get("depth", 4)
-        cin = cfg.get("in_channels", 1)
-        self.encoder = nn.ModuleList()
-        for s in range(depth + 1):
-            self.encoder.append(Stage(cfg, cin if s == 0 else filters(cfg, s - 1),
-                                      filters(cfg, s), kernel(cfg, s)))
-        self.pools = [_spatial(dims, pool(cfg, l)) for l in range(depth)]
+        self.encoder, self.pools = encoder_stages(cfg)
         self.decoder = nn.ModuleList(
             [Up(cfg, filters(cfg, s + 1), filters(cfg, s), pool(cfg, s), kernel(cfg, s))
              for s in range(depth)])
@@ -172,3 +180,21 @@ def dice_ce_loss(logits, target, smooth=1e-5, batch_dice=False):
     dice = (2 * inter + smooth) / (denom + smooth)
     dice_fg = dice[..., 1:]
     return ce + (1 - dice_fg.mean())
+
+
+def read_safetensors(path):
+    """The float32 tensors of a safetensors file (useg's weights.safetensors), no numpy needed."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        blob = f.read()
+    out = {}
+    for name, h in header.items():
+        if name == "__metadata__":
+            continue
+        if h["dtype"] != "F32":
+            raise SystemExit(f"{path}: {name} is {h['dtype']}, expected F32")
+        a, b = h["data_offsets"]
+        t = torch.frombuffer(bytearray(blob[a:b]), dtype=torch.float32) if b > a else torch.zeros(0)
+        out[name] = t.reshape(h["shape"]).clone()
+    return out
