@@ -20,14 +20,14 @@ static_assert(int(Activation::Identity) == ops::kActIdentity &&
 // One loop per activation kind, so the dispatch in ops::activation_* folds away.
 template <int Kind>
 void activation_forward_loop(float alpha, const float* x, float* y, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) y[i] = ops::activation_forward(Kind, alpha, x[i]);
 }
 
 template <int Kind>
 void activation_backward_loop(float alpha, const float* x, const float* y, const float* dy,
                               float* dx, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) dx[i] = ops::activation_backward(Kind, alpha, x[i], y[i], dy[i]);
 }
 

@@ -14,7 +14,7 @@ namespace useg::cpu {
 void fill(BackendImpl& be, Tensor& t, float value) {
   float* p = t.data();
   const int64_t n = t.numel();
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) p[i] = value;
 }
 
@@ -27,7 +27,7 @@ void add(BackendImpl& be, const Tensor& a, const Tensor& b, Tensor& y) {
   const float* bp = b.data();
   float* yp = y.data();
   const int64_t n = a.numel();
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) yp[i] = ops::add_element(ap[i], bp[i]);
 }
 
@@ -35,14 +35,14 @@ void axpy(BackendImpl& be, float alpha, const Tensor& x, Tensor& y) {
   const float* xp = x.data();
   float* yp = y.data();
   const int64_t n = x.numel();
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) yp[i] = ops::axpy_element(alpha, xp[i], yp[i]);
 }
 
 void scale(BackendImpl& be, Tensor& x, float s) {
   float* p = x.data();
   const int64_t n = x.numel();
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) p[i] = ops::scale_element(p[i], s);
 }
 
@@ -51,7 +51,7 @@ void mul(BackendImpl& be, const Tensor& a, const Tensor& b, Tensor& y) {
   const float* bp = b.data();
   float* yp = y.data();
   const int64_t n = a.numel();
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) yp[i] = ops::mul_element(ap[i], bp[i]);
 }
 
