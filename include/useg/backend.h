@@ -63,7 +63,9 @@ const char* norm_name(NormKind k);
 //  - DiceCE: CrossEntropy + Dice.
 //  - MSE: mean over all elements of (logits - onehot)^2.
 //  - Hinge: mean over all elements of max(0, 1 - s * logits), s = 2*onehot - 1.
-enum class LossKind { CrossEntropy, Dice, DiceCE, MSE, Hinge };
+//  - MultiHinge: the multi-class hinge (Weston-Watkins; PyTorch's MultiMarginLoss): mean over
+//          voxels of (1/C) sum over k != t of max(0, 1 - logits[t] + logits[k]); label map only.
+enum class LossKind { CrossEntropy, Dice, DiceCE, MSE, Hinge, MultiHinge };
 const char* loss_name(LossKind k);
 struct LossSpec {
   LossKind kind = LossKind::DiceCE;

@@ -50,7 +50,8 @@ const FieldTable<TrainConfig>& train_table() {
                                      {"ce", LossKind::CrossEntropy},
                                      {"dice", LossKind::Dice},
                                      {"mse", LossKind::MSE},
-                                     {"hinge", LossKind::Hinge}},
+                                     {"hinge", LossKind::Hinge},
+                                     {"multi_hinge", LossKind::MultiHinge}},
                    loss_name),
       field("batch_dice", &T::batch_dice),
       string_choice_field("optimizer", &T::optimizer, {"sgd", "adam", "adamw"}),
@@ -137,7 +138,8 @@ void validate_train(const Where& w, const TrainConfig& t, const ModelConfig& m) 
                              "to model.input_size (leave patch_size out)");
   if (m.classifier() && (t.loss == LossKind::Dice || t.loss == LossKind::DiceCE))
     w.key("loss").fail(std::string("'") + loss_name(t.loss) +
-                       "' is a segmentation loss; a classifier takes ce, mse or hinge");
+                       "' is a segmentation loss; a classifier takes ce, mse, hinge or "
+                       "multi_hinge");
   if (!m.classifier() && (!t.classes.empty() || t.class_balanced))
     w.key(t.classes.empty() ? "class_balanced" : "classes")
         .fail("is for classifiers (model.architecture encoder_classifier or layers)");

@@ -72,6 +72,7 @@ const char* loss_name(LossKind k) {
     case LossKind::DiceCE: return "dice_ce";
     case LossKind::MSE: return "mse";
     case LossKind::Hinge: return "hinge";
+    case LossKind::MultiHinge: return "multi_hinge";
   }
   return "?";
 }

@@ -62,7 +62,7 @@ void check_batch_norm_training(const char* op, const Tensor& x, float momentum,
 
 // ---- losses and optimizers (op_checks_ops.cpp)
 struct LossTarget {
-  bool elementwise;  // MSE or hinge
+  bool elementwise;  // MSE, hinge or multi-class hinge (no softmax; normalized by the elements)
   bool dense;        // target shaped like the logits (else a label map to validate)
 };
 LossTarget check_loss(const LossSpec& spec, const Tensor& logits, const Tensor& target,

@@ -22,7 +22,8 @@ LossTarget check_loss(const LossSpec& spec, const Tensor& logits, const Tensor& 
                op << ": dlogits must not alias logits (the gradient reads every channel)");
   }
   const bool elementwise = spec.kind == LossKind::MSE || spec.kind == LossKind::Hinge;
-  USEG_CHECK(elementwise || spec.kind == LossKind::CrossEntropy || spec.kind == LossKind::Dice ||
+  USEG_CHECK(elementwise || spec.kind == LossKind::MultiHinge ||
+                 spec.kind == LossKind::CrossEntropy || spec.kind == LossKind::Dice ||
                  spec.kind == LossKind::DiceCE,
              op << ": unknown loss kind " << int(spec.kind));
   const Shape& s = logits.shape();
@@ -35,12 +36,13 @@ LossTarget check_loss(const LossSpec& spec, const Tensor& logits, const Tensor& 
              op << " (" << loss_name(spec.kind) << "): target " << target.shape().str()
                 << " must be a label map " << label_shape.str()
                 << (elementwise ? " or shaped like the logits " : " for logits ") << s.str());
-  return {elementwise, dense};
+  return {elementwise || spec.kind == LossKind::MultiHinge, dense};
 }
 
 LossTarget loss_target(const LossSpec& spec, const Tensor& logits, const Tensor& target) {
   const bool elementwise = spec.kind == LossKind::MSE || spec.kind == LossKind::Hinge;
-  return {elementwise, elementwise && target.shape() == logits.shape()};
+  return {elementwise || spec.kind == LossKind::MultiHinge,
+          elementwise && target.shape() == logits.shape()};
 }
 
 bool check_sgd(const Tensor& param, const Tensor& grad, const Tensor* momentum_buf,

@@ -12,6 +12,7 @@
 #include "common/expect_error.h"
 #include "common/image_fixtures.h"
 #include "train/class_data.h"
+#include "useg/classify.h"
 #include "train/class_train.h"
 #include "useg/config.h"
 #include "core/files.h"
@@ -174,7 +175,7 @@ TEST(TrainClassifier, BadDataNamesTheFile) {
   rgb.geometry.dims = 2;
   rgb.geometry.size = {20, 20, 1};
   rgb.voxels = Tensor::zeros(Shape{1, 3, 1, 20, 20});
-  test::expect_error([&] { training::classifier_input(rgb, info); },
+  test::expect_error([&] { classifier_input(rgb, info); },
                      "rgb.png: the image has 3 channel(s), the model expects 1");
 }
 
@@ -197,7 +198,8 @@ TEST(TrainClassifier, ConfigRulesForClassifiers) {
                              "train": {"patch_size": [32, 32], "loss": "dice"}})",
                          "x.json");
       },
-      "x.json: train.loss: 'dice' is a segmentation loss; a classifier takes ce, mse or hinge");
+      "x.json: train.loss: 'dice' is a segmentation loss; a classifier takes ce, mse, hinge or "
+      "multi_hinge");
   test::expect_error(
       [&] { parse_run_config(R"({"model": {"architecture": "encoder_classifier"}})", "y.json"); },
       "y.json: missing required key 'train.patch_size' (expected the images' size for this "

@@ -102,12 +102,14 @@ double softmax_loss(const LossSpec& spec, const Tensor& logits, const Tensor& ta
   return double(spec.weight) * loss;
 }
 
-// MSE and hinge: elementwise against the one-hot of a label map, or a dense target.
+// MSE and hinge: elementwise against the one-hot of a label map, or a dense target; the
+// multi-class hinge: per voxel over its channels (label map), normalized by the elements too.
 double elementwise_loss(const LossSpec& spec, const Tensor& logits, const Tensor& target,
                         bool dense, Tensor* dlogits) {
   const Shape& s = logits.shape();
   const int64_t N = s.n(), C = s.c(), S = s.spatial();
   const bool mse = spec.kind == LossKind::MSE;
+  const bool multi = spec.kind == LossKind::MultiHinge;
   const float* x = logits.data();
   const float* t = target.data();
   // Target value of element (n, c, v): dense, or one-hot of the voxel's label.
@@ -119,6 +121,13 @@ double elementwise_loss(const LossSpec& spec, const Tensor& logits, const Tensor
   std::vector<double> sums(N);
   reduce_rows(N, 1, S, 1, sums.data(), [&](int64_t n, int64_t, int64_t b, int64_t e, double* acc) {
     double sum = 0.0;
+    if (multi) {
+      for (int64_t v = b; v < e; ++v)
+        sum += ops::multi_hinge_voxel_term(x + n * C * S + v, int(C), S,
+                                           ops::label_class(t[n * S + v], int(C)));
+      acc[0] = sum;
+      return;
+    }
     for (int64_t v = b; v < e; ++v)
       for (int64_t c = 0; c < C; ++c) {
         const float xv = x[(n * C + c) * S + v], o = target_at(n, c, v);
@@ -137,6 +146,12 @@ double elementwise_loss(const LossSpec& spec, const Tensor& logits, const Tensor
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < voxels; ++i) {
       const int64_t n = i / S, v = i % S;
+      if (multi) {
+        ops::multi_hinge_grad_voxel(x + n * C * S + v, int(C), S,
+                                    ops::label_class(t[n * S + v], int(C)), coef,
+                                    dx + n * C * S + v);
+        continue;
+      }
       for (int64_t c = 0; c < C; ++c) {
         const int64_t e = (n * C + c) * S + v;
         const float o = target_at(n, c, v);

@@ -65,10 +65,12 @@ double loss_forward_backward(BackendImpl& impl, const LossSpec& spec, const Tens
   }
 
   const int64_t chunks = reduce_chunks(S);
-  if (kind.elementwise) {  // MSE, hinge
-    const bool mse = spec.kind == LossKind::MSE;
+  if (kind.elementwise) {  // MSE, hinge, multi-class hinge
+    const ElementwiseLoss ek = spec.kind == LossKind::MSE     ? ElementwiseLoss::MSE
+                                : spec.kind == LossKind::Hinge ? ElementwiseLoss::Hinge
+                                                               : ElementwiseLoss::MultiHinge;
     DeviceBuffer partials(be.allocator(), size_t(N * chunks) * sizeof(double));
-    launch_elementwise_loss_terms(x, t, kind.dense, mse, N, C, S, partials.as<double>(),
+    launch_elementwise_loss_terms(x, t, kind.dense, ek, N, C, S, partials.as<double>(),
                                   be.stream());
     std::vector<double> host(size_t(N * chunks));
     be.download(host.data(), partials.as<double>(), partials.bytes());
@@ -77,7 +79,7 @@ double loss_forward_backward(BackendImpl& impl, const LossSpec& spec, const Tens
     for (int64_t n = 0; n < N; ++n) total += sums[size_t(n)];
     const double elements = double(logits.numel());
     if (dlogits)
-      launch_elementwise_loss_grad(x, t, kind.dense, mse, N, C, S,
+      launch_elementwise_loss_grad(x, t, kind.dense, ek, N, C, S,
                                    float(double(spec.weight) / elements), dlogits->data(),
                                    be.stream());
     return double(spec.weight) * (total / elements);

@@ -36,12 +36,18 @@ struct SoftmaxLossTerm {
 struct ElementwiseLossTerm {
   const float* logits;
   const float* target;
-  bool dense, mse;
+  bool dense;
+  ElementwiseLoss kind;
   int c;
   int64_t spatial;
   __device__ void operator()(int64_t n, int64_t off, double* acc) const {
     const int64_t v = off - n * spatial;
     const int t = dense ? -1 : ops::label_class(target[off], c);
+    if (kind == ElementwiseLoss::MultiHinge) {
+      acc[0] += ops::multi_hinge_voxel_term(logits + n * c * spatial + v, c, spatial, t);
+      return;
+    }
+    const bool mse = kind == ElementwiseLoss::MSE;
     double sum = 0.0;
     for (int ch = 0; ch < c; ++ch) {
       const int64_t e = (n * c + ch) * spatial + v;
@@ -66,11 +72,17 @@ __global__ void softmax_loss_grad_kernel(const float* logits, const float* label
 }
 
 __global__ void elementwise_loss_grad_kernel(const float* logits, const float* target, bool dense,
-                                             bool mse, int64_t voxels, int c, int64_t spatial,
-                                             float coef, float* dlogits) {
+                                             ElementwiseLoss kind, int64_t voxels, int c,
+                                             int64_t spatial, float coef, float* dlogits) {
   USEG_GRID_STRIDE_LOOP(i, voxels) {
     const int64_t n = i / spatial, v = i % spatial;
     const int t = dense ? -1 : ops::label_class(target[i], c);
+    if (kind == ElementwiseLoss::MultiHinge) {
+      ops::multi_hinge_grad_voxel(logits + n * c * spatial + v, c, spatial, t, coef,
+                                  dlogits + n * c * spatial + v);
+      continue;
+    }
+    const bool mse = kind == ElementwiseLoss::MSE;
     for (int ch = 0; ch < c; ++ch) {
       const int64_t e = (n * c + ch) * spatial + v;
       const float o = dense ? target[e] : ops::onehot(t, ch);
@@ -127,20 +139,20 @@ void launch_softmax_loss_grad(const float* logits, const float* labels, int64_t 
 }
 
 void launch_elementwise_loss_terms(const float* logits, const float* target, bool dense,
-                                   bool mse, int64_t n, int c, int64_t spatial, double* partials,
-                                   cudaStream_t s) {
+                                   ElementwiseLoss kind, int64_t n, int c, int64_t spatial,
+                                   double* partials, cudaStream_t s) {
   const RowLayout l{n, 1, spatial, spatial, 0};
   launch_row_reduce<1>("elementwise_loss_terms", l, 1,
-                       ElementwiseLossTerm{logits, target, dense, mse, c, spatial}, partials, s);
+                       ElementwiseLossTerm{logits, target, dense, kind, c, spatial}, partials, s);
 }
 
-void launch_elementwise_loss_grad(const float* logits, const float* target, bool dense, bool mse,
-                                  int64_t n, int c, int64_t spatial, float coef, float* dlogits,
-                                  cudaStream_t s) {
+void launch_elementwise_loss_grad(const float* logits, const float* target, bool dense,
+                                  ElementwiseLoss kind, int64_t n, int c, int64_t spatial,
+                                  float coef, float* dlogits, cudaStream_t s) {
   const int64_t voxels = n * spatial;
   if (voxels <= 0) return;
   elementwise_loss_grad_kernel<<<elementwise_blocks(voxels), kBlockThreads, 0, s>>>(
-      logits, target, dense, mse, voxels, c, spatial, coef, dlogits);
+      logits, target, dense, kind, voxels, c, spatial, coef, dlogits);
   USEG_KERNEL_CHECK("elementwise_loss_grad_kernel");
 }
 

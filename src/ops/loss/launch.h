@@ -21,12 +21,14 @@ void launch_softmax_loss_grad(const float* logits, const float* labels, int64_t 
                               int64_t spatial, float ce_coef, const float* dice_a,
                               const float* dice_b, bool batch_dice, float weight, float* dlogits,
                               cudaStream_t stream);
-// MSE or hinge against a dense target or the one-hot of a label map: one term per sample.
+// MSE or hinge against a dense target or the one-hot of a label map, or the multi-class hinge
+// of a label map: one term per sample.
+enum class ElementwiseLoss { MSE, Hinge, MultiHinge };
 void launch_elementwise_loss_terms(const float* logits, const float* target, bool dense,
-                                   bool mse, int64_t n, int c, int64_t spatial, double* partials,
-                                   cudaStream_t stream);
-void launch_elementwise_loss_grad(const float* logits, const float* target, bool dense, bool mse,
-                                  int64_t n, int c, int64_t spatial, float coef, float* dlogits,
-                                  cudaStream_t stream);
+                                   ElementwiseLoss kind, int64_t n, int c, int64_t spatial,
+                                   double* partials, cudaStream_t stream);
+void launch_elementwise_loss_grad(const float* logits, const float* target, bool dense,
+                                  ElementwiseLoss kind, int64_t n, int c, int64_t spatial,
+                                  float coef, float* dlogits, cudaStream_t stream);
 
 }  // namespace useg::gpu

@@ -9,6 +9,9 @@
 //          and through the softmax: dloss/dx_k = p_k (g_k - sum_c p_c g_c), g_c = dloss/dp_c
 //   MSE    loss = mean over the E elements of (x - o)^2              d/dx = 2 (x - o) / E
 //   Hinge  loss = mean of max(0, 1 - s x), s = 2 o - 1              d/dx = -s / E where 1 - s x > 0
+//   MultiHinge  loss = (1 / E) sum over voxels and k != t of m_k = max(0, 1 - x_t + x_k)
+//          (E = V C: PyTorch's MultiMarginLoss, the mean over voxels of the sum / C)
+//          d/dx_k = 1 / E where m_k > 0 (k != t), d/dx_t = -(count of m_k > 0) / E
 //
 // t is the voxel's class, o the one-hot target (or, for MSE and hinge, a dense target value).
 // The caller reduces the terms in double, computes the Dice coefficients a, b per (group, class)
@@ -99,6 +102,30 @@ USEG_HD double hinge_term(float x, float o) {
 USEG_HD float hinge_grad(float x, float o, float coef) {
   const float s = 2.f * o - 1.f;
   return 1.f - s * x > 0.f ? -s * coef : 0.f;
+}
+
+// ---- multi-class hinge: one voxel of class t over C channels `stride` apart; coef = weight / E
+
+USEG_HD double multi_hinge_voxel_term(const float* x, int channels, int64_t stride, int t) {
+  const double xt = double(x[t * stride]);
+  double sum = 0.0;
+  for (int k = 0; k < channels; ++k) {
+    const double m = 1.0 - xt + double(x[k * stride]);
+    if (k != t && m > 0.0) sum += m;
+  }
+  return sum;
+}
+// At the kink (margin exactly 0) the gradient is 0, as for hinge_grad. dx must not alias x.
+USEG_HD void multi_hinge_grad_voxel(const float* x, int channels, int64_t stride, int t,
+                                    float coef, float* dx) {
+  const float xt = x[t * stride];
+  float active = 0.f;
+  for (int k = 0; k < channels; ++k) {
+    const bool on = k != t && 1.f - xt + x[k * stride] > 0.f;
+    dx[k * stride] = on ? coef : 0.f;
+    active += on ? 1.f : 0.f;
+  }
+  dx[t * stride] = -coef * active;
 }
 
 }  // namespace useg::ops

@@ -48,6 +48,18 @@ double loss(const LossSpec& spec, const Vec& logits, const Shape& s, const Vec& 
             const Shape& target_shape) {
   const int64_t N = s[0], C = s[1], S = s[2] * s[3] * s[4];
   double value = 0;
+  if (spec.kind == LossKind::MultiHinge) {  // PyTorch's MultiMarginLoss, averaged over voxels
+    double sum = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t v = 0; v < S; ++v) {
+        const int64_t t = static_cast<int64_t>(target[n * S + v]);
+        for (int64_t k = 0; k < C; ++k)
+          if (k != t)
+            sum += std::max(0.0, 1 - logits[(n * C + t) * S + v] + logits[(n * C + k) * S + v]) /
+                   static_cast<double>(C);
+      }
+    return spec.weight * sum / static_cast<double>(N * S);
+  }
   if (spec.kind == LossKind::MSE || spec.kind == LossKind::Hinge) {
     const bool dense = target_shape == s;
     double sum = 0;

@@ -59,16 +59,26 @@ std::vector<LossCase> loss_cases() {
       make_case("mse_dense", LossKind::MSE, false, true, 2.f),
       make_case("hinge_labels", LossKind::Hinge),
       make_case("hinge_dense", LossKind::Hinge, false, true),
+      make_case("multi_hinge", LossKind::MultiHinge),
+      make_case("multi_hinge_weighted", LossKind::MultiHinge, false, false, 0.5f),
   };
 }
 
 bool has_dice(const LossSpec& s) { return s.kind == LossKind::Dice || s.kind == LossKind::DiceCE; }
 
-// Logits in [-2, 2], kept 0.01 away from +-1, the hinge kinks for 0/1 targets.
-Tensor loss_logits(const Shape& s, uint32_t seed) {
+// Logits in [-2, 2], kept 0.01 away from +-1, the hinge kinks for 0/1 targets. For the
+// multi-class hinge (kinks where x_t - x_k = 1): multiples of 0.25 plus 0.03 per channel, so a
+// difference of two channels is 0.25 m + 0.03 j with 0 < |j| < 8, at least 0.01 from any
+// multiple of 0.25.
+Tensor loss_logits(const Shape& s, uint32_t seed, bool multi_hinge = false) {
   Tensor x = random_tensor(s, seed, -2.f, 2.f);
   for (int64_t i = 0; i < x.numel(); ++i)
     if (std::fabs(std::fabs(x.data()[i]) - 1.f) < 0.01f) x.data()[i] *= 0.5f;
+  if (multi_hinge) {
+    const int64_t S = s.spatial(), C = s.c();
+    for (int64_t i = 0; i < x.numel(); ++i)
+      x.data()[i] = std::round(x.data()[i] * 4.f) / 4.f + 0.03f * float((i / S) % C % 8);
+  }
   return x;
 }
 
@@ -101,8 +111,10 @@ void value_and_gradient(OpRun& r, const LossSpec& spec, const Tensor& logits,
       << "the value must not depend on whether dlogits is asked for" << tag;
 }
 
+bool multi(const LossCase& lc) { return lc.spec.kind == LossKind::MultiHinge; }
+
 void eval(OpRun& r, const LossCase& lc, const Shape& s) {
-  const Tensor logits = loss_logits(s, 1), target = loss_target(lc, s, 2);
+  const Tensor logits = loss_logits(s, 1, multi(lc)), target = loss_target(lc, s, 2);
   if (has_dice(lc.spec) && s.c() < 2) {
     Tensor dlogits = r.empty(s);
     expect_error(
@@ -116,7 +128,7 @@ void eval(OpRun& r, const LossCase& lc, const Shape& s) {
 // Central differences at every element of small tensors and every 7th beyond 600 (7 is prime,
 // so the sample still visits every channel and voxel position of these shapes).
 void gradient(OpRun& r, const LossCase& lc, const Shape& s) {
-  const Tensor logits = loss_logits(s, 1), target = loss_target(lc, s, 2);
+  const Tensor logits = loss_logits(s, 1, multi(lc)), target = loss_target(lc, s, 2);
   Tensor dlogits = r.garbage(s);
   r.be().loss_forward_backward(lc.spec, r.dev(logits), r.dev(target), &dlogits);
   const ref::Vec xv = ref::to_vec(logits), tv = ref::to_vec(target);
@@ -210,6 +222,24 @@ void thread_count(OpRun& r) {
   }
 }
 
+// torch.nn.MultiMarginLoss()(torch.tensor([[1., 2., .5], [0., 0., 3.]]), torch.tensor([0, 2]))
+// = mean((2 + 0.5) / 3, 0 / 3) = 0.41666..., with logits as two voxels of one sample.
+void multi_hinge_matches_pytorch(OpRun& r) {
+  Tensor logits = Tensor::empty(Shape{1, 3, 1, 1, 2}), labels = Tensor::empty(Shape{1, 1, 1, 1, 2});
+  const float x[6] = {1.f, 0.f, 2.f, 0.f, .5f, 3.f};  // channel-major: [c][voxel]
+  std::copy(x, x + 6, logits.data());
+  labels.data()[0] = 0.f;
+  labels.data()[1] = 2.f;
+  LossSpec spec;
+  spec.kind = LossKind::MultiHinge;
+  Tensor dl = r.empty(logits.shape());
+  EXPECT_NEAR(r.be().loss_forward_backward(spec, r.dev(logits), r.dev(labels), &dl), 2.5 / 6,
+              1e-7);
+  // d/dx: voxel 0 (class 0, both margins active): x0 -2/6, x1 +1/6, x2 +1/6; voxel 1: all 0.
+  const std::vector<float> want{-2.f / 6, 0.f, 1.f / 6, 0.f, 1.f / 6, 0.f};
+  EXPECT_ALLCLOSE(r.host(dl).to_vector(), want, (Tolerance{1e-7, 0}));
+}
+
 void bad_targets(OpRun& r) {
   const Shape s{1, 3, 1, 7, 5};
   Tensor logits = r.zeros(s);
@@ -232,6 +262,11 @@ void bad_targets(OpRun& r) {
   expect_error([&] { be.loss_forward_backward(spec, logits, wrong, nullptr); },
                "loss_forward_backward (mse): target [1, 2, 1, 7, 5] must be a label map "
                "[1, 1, 1, 7, 5] or shaped like the logits [1, 3, 1, 7, 5]");
+  spec.kind = LossKind::MultiHinge;
+  expect_error([&] { be.loss_forward_backward(spec, logits, dense, nullptr); },
+               "loss_forward_backward (multi_hinge): target [1, 3, 1, 7, 5] must be a label map "
+               "[1, 1, 1, 7, 5] for logits [1, 3, 1, 7, 5]");
+  spec.kind = LossKind::MSE;
   Tensor dl = r.zeros(Shape{1, 3, 1, 7, 4});
   expect_error([&] { be.loss_forward_backward(spec, logits, dense, &dl); },
                "loss_forward_backward: dlogits [1, 3, 1, 7, 4] does not match logits "
@@ -277,6 +312,7 @@ USEG_OP_CASES(loss) {
   cases.push_back(eval_case("perfect_prediction_gives_near_zero_loss", perfect_prediction));
   cases.push_back(eval_case("results_do_not_depend_on_thread_count", thread_count));
   cases.push_back(eval_case("bad_targets_are_named", bad_targets));
+  cases.push_back(eval_case("multi_hinge_matches_pytorch", multi_hinge_matches_pytorch));
   cases.push_back(dice_ce_perf(false));
   cases.push_back(dice_ce_perf(true));
   return cases;
