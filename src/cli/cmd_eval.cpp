@@ -1,12 +1,17 @@
-// `useg eval --pred DIR|FILE --ref DIR|FILE [...]`: segmentation metrics against reference labels.
+// `useg eval --pred DIR|FILE --ref DIR|FILE [...]`: segmentation metrics against reference labels;
+// `useg eval --classification --pred predictions.csv --ref CLASS_DIR|LABELS.csv`: classification
+// metrics of useg classify's predictions.
 // Exit codes: 0 every reference was evaluated; 1 a reference has no prediction or a case failed
 // (the other cases are still evaluated and written); 2 usage or input errors.
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "cli/commands.h"
+#include "train/class_data.h"
+#include "useg/class_eval.h"
 #include "util/cases.h"
 #include "useg/error.h"
 #include "useg/eval.h"
@@ -26,6 +31,7 @@ struct EvalArgs {
   double tolerance_mm = 1.0;
   bool instances = false;
   bool no_distances = false;
+  bool classification = false;
   std::vector<double> iou_thresholds;
 };
 
@@ -51,7 +57,66 @@ CasePairing pair_inputs(const EvalArgs& a) {
   return pair_cases(list_images(a.pred, false), refs);
 }
 
+std::string canonical(const std::string& p) {
+  std::error_code ec;
+  fs::path c = fs::weakly_canonical(fs::absolute(p), ec);
+  return ec ? fs::absolute(p).lexically_normal().string() : c.string();
+}
+
+// Predictions belong to reference images by path (both resolved to absolute canonical paths).
+int run_eval_classification(const EvalArgs& a) {
+  if (!fs::exists(a.pred)) USEG_THROW("--pred " << a.pred << " does not exist");
+  if (!fs::is_regular_file(a.pred))
+    USEG_THROW("--pred " << a.pred << ": --classification expects useg classify's predictions "
+                                      "CSV, got a folder");
+  ClassPredictions pred = read_class_predictions(a.pred);
+  const training::ClassDataset ref = training::scan_class_dataset(a.ref, pred.classes);
+  std::map<std::string, size_t> by_path;
+  for (size_t i = 0; i < pred.images.size(); ++i) by_path[canonical(pred.images[i])] = i;
+  std::vector<int> truth, predicted;
+  std::vector<std::vector<double>> scores;
+  std::vector<bool> used(pred.images.size(), false);
+  std::vector<std::string> missing;
+  for (const training::ClassItem& it : ref.items) {
+    auto found = by_path.find(canonical(it.path));
+    if (found == by_path.end()) {
+      missing.push_back(it.path);
+      continue;
+    }
+    used[found->second] = true;
+    truth.push_back(it.label);
+    predicted.push_back(pred.predicted[found->second]);
+    scores.push_back(pred.probability[found->second]);
+  }
+  USEG_CHECK(!truth.empty(), "--pred " << a.pred << " holds no prediction for any of the "
+                                       << ref.items.size() << " images of --ref " << a.ref
+                                       << " (predictions belong to reference images by path)");
+  ClassificationReport r = score_classification(pred.classes, truth, predicted, scores);
+  r.pred_path = a.pred;
+  r.ref_path = a.ref;
+  r.missing_predictions = missing;
+  for (size_t i = 0; i < used.size(); ++i)
+    if (!used[i]) r.unmatched_predictions.push_back(pred.images[i]);
+  if (!r.unmatched_predictions.empty())
+    std::cerr << "useg eval: warning: " << r.unmatched_predictions.size()
+              << " prediction(s) belong to no reference image and are ignored: "
+              << list_text(r.unmatched_predictions) << "\n";
+  if (!missing.empty())
+    std::cerr << "useg eval: warning: " << missing.size()
+              << " reference image(s) have no prediction: " << list_text(missing) << "\n";
+  const bool csv_to_stdout = a.output == "-";
+  if (!a.output.empty() && !csv_to_stdout) write_file_atomic(a.output, format_classification_csv(r));
+  if (!a.json.empty()) write_file_atomic(a.json, format_classification_json(r));
+  if (csv_to_stdout) std::cout << format_classification_csv(r);
+  std::ostream& out = csv_to_stdout ? std::cerr : std::cout;
+  out << format_classification_summary(r);
+  if (!a.output.empty() && !csv_to_stdout) out << "wrote " << a.output << "\n";
+  if (!a.json.empty()) out << "wrote " << a.json << "\n";
+  return missing.empty() ? 0 : 1;
+}
+
 int run_eval(const EvalArgs& a) {
+  if (a.classification) return run_eval_classification(a);
   EvalReport report;
   report.pred_path = a.pred;
   report.ref_path = a.ref;
@@ -123,11 +188,17 @@ void register_eval_commands(CLI::App& app, std::function<int()>& run) {
       "Compare predicted label images with reference labels: Dice, IoU, precision, "
       "recall, volumes, Hausdorff (max, 95%), ASSD, surface Dice in mm; or object "
       "matching of instance images (see docs/eval.md)");
-  c->add_option("--pred", args->pred, "prediction folder or image file")->required();
+  c->add_option("--pred", args->pred,
+                "prediction folder or image file (--classification: useg classify's CSV)")
+      ->required();
   c->add_option("--ref", args->ref,
                 "reference folder or image file; a prediction belongs to the reference of the "
-                "same name, or of its name plus a suffix (CASE_seg)")
+                "same name, or of its name plus a suffix (CASE_seg). --classification: a folder "
+                "of class folders or a CSV image,label")
       ->required();
+  auto* cls = c->add_flag("--classification", args->classification,
+                          "classification metrics of useg classify's predictions: accuracy, "
+                          "balanced accuracy, per-class precision/recall/F1, ROC AUC, confusion");
   auto* labels = c->add_option("--labels", args->labels,
                                "labels to evaluate (default: every non-zero label found)")
                      ->delimiter(',');
@@ -145,6 +216,7 @@ void register_eval_commands(CLI::App& app, std::function<int()>& run) {
       ->delimiter(',')
       ->needs(inst);
   inst->excludes(labels)->excludes(tol)->excludes(nod);
+  cls->excludes(labels)->excludes(tol)->excludes(nod)->excludes(inst);
   c->callback([&run, args] { run = [args] { return run_eval(*args); }; });
 }
 

@@ -10,7 +10,9 @@
 
 #include "cli/commands.h"
 #include "useg/error.h"
+#include "useg/classify.h"
 #include "useg/segment.h"
+#include "util/cases.h"
 
 namespace useg::cli {
 
@@ -23,7 +25,38 @@ struct SegmentArgs {
   std::string shard;
   int shards = 0;
   std::string max_memory;
+  std::string classify_objects;  // classifier model folder
+  double margin = 1.5;
 };
+
+// --classify-objects: each done or skipped case's objects through the classifier; a case that
+// fails here is reported and the others go on. Returns the number of failed cases.
+int classify_segmented_objects(const SegmentArgs& a, BatchResult& r) {
+  Classifier clf(a.classify_objects, a.batch.device, BackendOptions{});
+  int failed = 0;
+  int64_t objects = 0;
+  for (CaseRecord& c : r.cases) {
+    if (c.status != "done" && c.status != "skipped") continue;
+    std::string instances, csv;
+    for (const std::string& p : c.outputs) {
+      const std::string stem = image_stem(p);
+      if (stem == c.id + "_instances") instances = p;
+      if (p.size() > 17 && p.substr(p.size() - 17) == "_measurements.csv") csv = p;
+    }
+    try {
+      USEG_CHECK(!instances.empty() && !csv.empty(),
+                 c.id << ": no instance image or measurements among the case's outputs");
+      objects += classify_case_objects(clf, c.inputs, instances, csv, a.margin, 32);
+    } catch (const std::exception& e) {
+      std::cout << "  " << c.id << ": object classification failed: " << e.what() << "\n";
+      ++failed;
+    }
+  }
+  std::cout << "classify objects: " << objects << " object(s) classified by "
+            << a.classify_objects << (failed ? ", " + std::to_string(failed) + " case(s) failed" : "")
+            << "\n";
+  return failed;
+}
 
 int run_segment(SegmentArgs& a) {
   BatchOptions& b = a.batch;
@@ -31,6 +64,10 @@ int run_segment(SegmentArgs& a) {
   b.segment.postprocess = parse_postprocess(a.postprocess);
   b.shard = resolve_shard(a.shard, a.shards, [](const char* n) { return std::getenv(n); });
   if (!a.max_memory.empty()) b.max_memory = parse_bytes(a.max_memory, "--max-memory");
+  if (!a.classify_objects.empty()) {
+    b.segment.measure = true;
+    Classifier probe(a.classify_objects, Device::CPU, BackendOptions{});  // fail before segmenting
+  }
   BatchResult r = run_segment_batch(b);
   std::cout << "segment: " << r.done << " done, " << r.skipped << " skipped, " << r.failed
             << " failed of " << r.cases.size() << " case(s)";
@@ -41,7 +78,8 @@ int run_segment(SegmentArgs& a) {
     for (const CaseRecord& c : r.cases)
       if (c.status == "failed") std::cout << "  " << c.id << ": " << c.error << "\n";
   }
-  return r.failed ? 1 : 0;
+  const int object_failures = a.classify_objects.empty() ? 0 : classify_segmented_objects(a, r);
+  return r.failed || object_failures ? 1 : 0;
 }
 
 }  // namespace
@@ -100,6 +138,14 @@ void register_segment_commands(CLI::App& app, std::function<int()>& run) {
   c->add_option("--max-memory", a->max_memory,
                 "refuse cases whose estimated peak memory exceeds this (bytes; K, M, G, T "
                 "suffixes)");
+  c->add_option("--classify-objects", a->classify_objects,
+                "classifier model folder: classify each object from a crop around it and add "
+                "object_class and object_class_probability to CASE_measurements.csv (implies "
+                "--measure)");
+  c->add_option("--object-margin", a->margin,
+                "--classify-objects: crop = the object's bounding box grown to a square (cube) "
+                "times this")
+      ->capture_default_str();
   c->callback([&run, a] { run = [a] { return run_segment(*a); }; });
 }
 

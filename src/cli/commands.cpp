@@ -50,6 +50,7 @@ void register_commands(CLI::App& app, std::function<int()>& run) {
   register_model_commands(app, run);
   register_eval_commands(app, run);
   register_segment_commands(app, run);
+  register_classify_commands(app, run);
   register_bench_commands(app, run);
   register_train_commands(app, run);
 }

@@ -22,6 +22,7 @@ void register_eval_commands(CLI::App& app, std::function<int()>& run);
 void register_segment_commands(CLI::App& app, std::function<int()>& run);  // cmd_segment.cpp
 void register_bench_commands(CLI::App& app, std::function<int()>& run);  // cmd_bench.cpp
 void register_train_commands(CLI::App& app, std::function<int()>& run);  // cmd_train.cpp
+void register_classify_commands(CLI::App& app, std::function<int()>& run);  // cmd_classify.cpp
 
 // --precision (BackendOptions::precision), restricted to precision_choices(); `extra` is appended
 // to the help text.

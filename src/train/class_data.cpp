@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "util/cases.h"
+#include "util/csv.h"
 #include "useg/error.h"
 #include "core/files.h"
-#include "imaging/imaging.h"
-#include "useg/infer.h"
+#include "useg/classify.h"
 
 namespace fs = std::filesystem;
 
@@ -40,28 +40,6 @@ std::string trim(std::string s) {
   size_t i = 0;
   while (i < s.size() && s[i] == ' ') ++i;
   return s.substr(i);
-}
-
-// One CSV line: fields separated by commas, a field in double quotes may hold commas ("" = ").
-std::vector<std::string> csv_fields(const std::string& line) {
-  std::vector<std::string> out(1);
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
-      else if (c == '"') quoted = false;
-      else out.back() += c;
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      out.emplace_back();
-    } else {
-      out.back() += c;
-    }
-  }
-  for (std::string& f : out) f = trim(f);
-  return out;
 }
 
 struct Scan {
@@ -103,7 +81,7 @@ Scan scan_csv(const std::string& csv) {
   while (std::getline(in, line)) {
     ++n;
     if (trim(line).empty()) continue;
-    std::vector<std::string> f = csv_fields(line);
+    std::vector<std::string> f = csv_split(line);
     if (image_col < 0) {
       for (size_t i = 0; i < f.size(); ++i) {
         if (f[i] == "image") image_col = int(i);
@@ -176,26 +154,6 @@ ClassDataset scan_class_dataset(const std::string& path, const std::vector<std::
   std::sort(ds.items.begin(), ds.items.end(),
             [](const ClassItem& a, const ClassItem& b) { return a.name < b.name; });
   return ds;
-}
-
-Tensor classifier_input(const Image& image, const ModelInfo& info) {
-  const ModelConfig& m = info.model;
-  USEG_CHECK(image.channels() == m.in_channels,
-             image.source << ": the image has " << image.channels()
-                          << " channel(s), the model expects " << m.in_channels);
-  USEG_CHECK(m.dims == 3 || image.geometry.size[2] == 1,
-             image.source << ": the model is 2D but the image has " << image.geometry.size[2]
-                          << " slices");
-  const float* v = image.voxels.data();
-  for (int64_t i = 0; i < image.voxels.numel(); ++i)
-    USEG_CHECK(std::isfinite(v[i]), image.source << ": the image holds NaN or infinite voxels");
-  Tensor volume = image.voxels.clone();
-  normalize_intensities(volume, info.preprocess);
-  const std::vector<int>& p = info.patch_size;
-  std::array<int64_t, 3> size{p.back(), p[p.size() - 2], m.dims == 3 ? p[0] : 1};  // x, y, z
-  Geometry to = size_grid(image.geometry, size);
-  if (to.size == image.geometry.size) return volume;
-  return resample_to_geometry(volume, image.geometry, to, Interp::Linear);
 }
 
 std::vector<TrainingCase> load_class_items(const ClassDataset& ds, const ModelInfo& info,

@@ -43,8 +43,4 @@ std::vector<TrainingCase> load_class_items(const ClassDataset& ds, const ModelIn
                                            const std::vector<std::string>& names,
                                            const std::function<void(int64_t, int64_t)>& progress);
 
-// One image as a classifier sees it: [1, C, D, H, W] normalized and resized (useg classify and
-// training read through this). Throws naming image.source when it does not fit the model.
-Tensor classifier_input(const Image& image, const ModelInfo& info);
-
 }  // namespace useg::training

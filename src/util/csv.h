@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace useg {
 
@@ -13,5 +14,9 @@ std::string csv_field(const std::string& s);
 // printf's "%.10g" (the shortest text within 10 significant digits: "2", "0.1234567891",
 // "1e-05"); "nan", "inf", "-inf" for the values that are not finite.
 std::string csv_number(double v);
+
+// One CSV line as fields: separated by commas, a field in double quotes may hold commas ("" is a
+// quote); each field trimmed of spaces and a trailing carriage return.
+std::vector<std::string> csv_split(const std::string& line);
 
 }  // namespace useg
