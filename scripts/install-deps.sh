@@ -35,6 +35,8 @@ if [ "$build_only" = 0 ]; then
     mricron-data         # a real MRI volume (Colin27) used by tests
     clang libclang-rt-14-dev  # ASan/UBSan + libFuzzer tree (scripts/ci-reliability.sh, fuzz.sh)
     patchelf xz-utils    # scripts/bundle.sh: the bundle's RPATHs, its .tar.xz (tests/shell/test_bundle.sh)
+    python3-sklearn      # real 8x8 digits for the classification test (tests/shell/test_classify_digits.sh,
+                         # scripts/make_digits.py); pulls in numpy and scipy (scripts/make_clump_dataset.py)
   )
 fi
 if [ "${USEG_DEPS_PYTHON:-0}" = 1 ]; then
