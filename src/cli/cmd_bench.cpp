@@ -215,9 +215,15 @@ int run_bench(const BenchArgs& a) {
                         e.ms, e.gflop});
 
   double med = median(times);
-  std::printf("useg bench: %dD U-Net base %d depth %d (%s norm), input %s, %s, on %s",
-              cfg.dims, cfg.base_filters, cfg.depth, norm_name(cfg.norm), xs.str().c_str(),
-              what.c_str(), backend->name().c_str());
+  std::string net_text;
+  if (cfg.architecture == "layers")
+    net_text = "classifier of " + std::to_string(cfg.layers.size()) + " layers";
+  else
+    net_text = std::string(cfg.classifier() ? "encoder classifier" : "U-Net") + " base " +
+               std::to_string(cfg.base_filters) + " depth " + std::to_string(cfg.depth) + " (" +
+               norm_name(cfg.norm) + " norm)";
+  std::printf("useg bench: %dD %s, input %s, %s, on %s", cfg.dims, net_text.c_str(),
+              xs.str().c_str(), what.c_str(), backend->name().c_str());
   if (dev == Device::CPU)
     std::printf(", %d threads\n", threads);
   else

@@ -38,8 +38,11 @@ int run_info(const InfoArgs& a) {
     for (int p : info.patch_size) std::cout << " " << p;
     std::cout << "\n";
   }
-  if (is_dir || !info.labels.empty()) {
-    std::cout << "labels:";
+  if (!is_dir && info.model.classifier()) {
+    std::cout << "classes: " << info.model.num_classes
+              << ", named by the training data (class folders or CSV labels, or train.classes)\n";
+  } else if (is_dir || !info.labels.empty()) {
+    std::cout << (info.model.classifier() ? "classes:" : "labels:");
     for (size_t i = 0; i < info.labels.size(); ++i) std::cout << " " << i << "=" << info.labels[i];
     std::cout << "\n";
     if (info.instance_target())

@@ -1,5 +1,6 @@
 // Analytic architecture summary (`useg info`): parameters, FLOPs per input voxel per stage and
 // the receptive field, read off the network's graph (no weights needed).
+#include <algorithm>
 #include <iomanip>
 #include <map>
 #include <sstream>
@@ -88,7 +89,9 @@ std::string format_summary(const ModelConfig& c, const ModelSummary& m) {
        << (c.deep_supervision ? ", deep supervision" : "")
        << (c.dropout > 0 ? ", dropout " + std::to_string(c.dropout) : "") << "\n";
   }
-  os << std::left << std::setw(12) << "stage" << std::setw(12) << "channels" << std::setw(10)
+  int name_w = 12;  // wide enough for "global_avg_pool12" and the like
+  for (const auto& st : m.stages) name_w = std::max(name_w, int(st.name.size()) + 2);
+  os << std::left << std::setw(name_w) << "stage" << std::setw(12) << "channels" << std::setw(10)
      << "kernel" << std::setw(12) << "scale" << std::right << std::setw(12) << "params"
      << std::setw(16) << "FLOP/voxel" << "\n";
   auto triple = [&](auto t) {
@@ -100,7 +103,7 @@ std::string format_summary(const ModelConfig& c, const ModelSummary& m) {
     return s.str();
   };
   for (const auto& s : m.stages) {
-    os << std::left << std::setw(12) << s.name << std::setw(12)
+    os << std::left << std::setw(name_w) << s.name << std::setw(12)
        << (std::to_string(s.in_channels) + "->" + std::to_string(s.out_channels))
        << std::setw(10) << triple(s.kernel) << std::setw(12) << ("1/" + triple(s.scale))
        << std::right << std::setw(12) << s.params << std::setw(16) << std::fixed

@@ -49,6 +49,26 @@ std::vector<std::string> split_class_validation(const ClassDataset& ds, const Tr
   // Stratified: round(n_k * val_fraction) items of each class (at least one from a class of two
   // or more), chosen by a seeded shuffle, so every class is validated.
   std::vector<std::string> val;
+  if (!t.val_cases.empty()) {  // named items (their names: paths relative to the dataset / CSV)
+    std::vector<std::string> unknown;
+    for (const std::string& v : t.val_cases) {
+      const bool found = std::any_of(ds.items.begin(), ds.items.end(),
+                                     [&](const ClassItem& it) { return it.name == v; });
+      if (!found) unknown.push_back(v);
+    }
+    if (!unknown.empty()) {
+      std::string list;
+      for (size_t i = 0; i < unknown.size() && i < 10; ++i) list += (i ? ", " : "") + unknown[i];
+      USEG_THROW("train.val_cases: " << unknown.size() << " name(s) are not images of "
+                                     << ds.source << ": " << list
+                                     << " (a classifier's items are named by their path "
+                                        "relative to the dataset folder, or as in the CSV)");
+    }
+    val = t.val_cases;
+    std::sort(val.begin(), val.end());
+    val.erase(std::unique(val.begin(), val.end()), val.end());
+    return val;
+  }
   if (t.val_fraction <= 0) return val;
   for (size_t k = 0; k < ds.classes.size(); ++k) {
     std::vector<std::string> names;

@@ -45,6 +45,16 @@ double layer_gflop(const nlohmann::json& j) {
   return sum;
 }
 
+TEST(BenchCli, NamesAClassifierAsOne) {
+  auto r = test::run_useg(std::string("bench --config ") + USEG_SOURCE_DIR +
+                          "/configs/cnn_small.json --shape 32 32 --batch 2 --repeat 1 --warmup 0 "
+                          "--threads 1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("useg bench: 2D classifier of 7 layers, input [2, 1, 1, 32, 32]"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST(BenchCli, ForwardReportsTheAnalyticGflopInTotalAndPerLayer) {
   BenchSetup s = setup("bench_cli_forward");
   const fs::path out = s.root / "fwd.json";

@@ -146,6 +146,14 @@ TEST(TrainClassifier, CsvDatasetsAndClassOrder) {
   ASSERT_EQ(val.size(), 2u);
   EXPECT_EQ(val[0].substr(0, 4), "disc");
   EXPECT_EQ(val[1].substr(0, 6), "square");
+  // train.val_cases names the items; an unknown name is an error naming it.
+  t.val_cases = {"square/img2.png", "disc/img0.png"};
+  EXPECT_EQ(training::split_class_validation(ds, t),
+            (std::vector<std::string>{"disc/img0.png", "square/img2.png"}));
+  t.val_cases = {"disc/img9.png"};
+  test::expect_error([&] { training::split_class_validation(ds, t); },
+                     "train.val_cases: 1 name(s) are not images of " + data.string() +
+                         ": disc/img9.png");
 }
 
 TEST(TrainClassifier, BadDataNamesTheFile) {
