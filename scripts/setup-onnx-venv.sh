@@ -2,8 +2,8 @@
 # ONNX Runtime for the ONNX export tests (tests/unit/test_onnx_export.cpp runs
 # scripts/onnx_check.py with VENV/bin/python): a venv of Debian's python3 with onnxruntime (and
 # numpy, its dependency) from PyPI. Idempotent: does nothing when VENV already imports
-# onnxruntime; about 40 s and 60 MB the first time. Offline, it warns and returns 0: the tests
-# that need it are then SKIPPED with the reason.
+# onnxruntime; the first time about 40 s and some 40 MB of wheels (180 MB installed). Offline,
+# it warns and returns 0: the tests that need it are then SKIPPED with the reason.
 #   scripts/setup-onnx-venv.sh [VENV]        (default: build/onnx-venv; scripts/test.sh runs it)
 set -uo pipefail
 cd "$(dirname "$0")/.."
