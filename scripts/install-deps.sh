@@ -27,6 +27,7 @@ pkgs=(
   libcli11-dev           # command-line parsing
   libcairo2-dev          # plots and preview images
   libpng-dev             # PNG headers checked before ITK reads them (src/io/png_check.cpp)
+  libonnx-dev libprotobuf-dev  # useg export --format onnx (optional: USEG_WITH_ONNX; docs/interop.md)
 )
 if [ "$build_only" = 0 ]; then
   pkgs+=(
@@ -37,6 +38,7 @@ if [ "$build_only" = 0 ]; then
     patchelf xz-utils    # scripts/bundle.sh: the bundle's RPATHs, its .tar.xz (tests/shell/test_bundle.sh)
     python3-sklearn      # real 8x8 digits for the classification test (tests/shell/test_classify_digits.sh,
                          # scripts/make_digits.py); pulls in numpy and scipy (scripts/make_clump_dataset.py)
+    python3-venv         # scripts/setup-onnx-venv.sh: ONNX Runtime from PyPI for the ONNX export tests
   )
 fi
 if [ "${USEG_DEPS_PYTHON:-0}" = 1 ]; then

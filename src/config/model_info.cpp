@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 
+#include "config/preprocess_json.h"
 #include "config/sections.h"
 #include "config/validate.h"
 #include "useg/config.h"
@@ -140,6 +141,10 @@ ModelInfo load_model_info(const std::string& path) {
 
 std::string to_json_string(const ModelInfo& m) {
   return cfg::dump_pretty(cfg::info_table().write(m));
+}
+
+std::string to_json_string(const PreprocessConfig& p) {
+  return cfg::dump_pretty(cfg::preprocess_table().write(p));
 }
 
 }  // namespace useg
