@@ -328,6 +328,49 @@ TEST(ClassifyObjects, ClassesJoinTheMeasurementsByObjectId) {
   EXPECT_NE(cli.output.find("no other_instances.<ext> in"), std::string::npos) << cli.output;
 }
 
+// useg segment --classify-objects: the shipped nuclei model finds bright discs, each object's row
+// of the measurements gets the classifier's class and probability.
+TEST(ClassifyObjects, SegmentClassifiesTheObjectsItFinds) {
+  const fs::path model = make_classifier("segment_objects_model");
+  const fs::path d = test::fresh_dir("segment_objects");
+  Tensor t = Tensor::empty(Shape{1, 1, 1, 64, 64});
+  const int cx[3] = {14, 44, 30}, cy[3] = {14, 20, 48};
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 64; ++x) {
+      float v = 10.f;
+      for (int k = 0; k < 3; ++k)
+        if ((x - cx[k]) * (x - cx[k]) + (y - cy[k]) * (y - cy[k]) <= 36) v = 200.f;
+      t.at(0, 0, 0, y, x) = v;
+    }
+  Geometry g;
+  g.dims = 2;
+  g.size = {64, 64, 1};
+  write_image((d / "discs.png").string(), t, g, "uint8");
+  test::CliResult c = test::run_useg(
+      std::string("segment --model ") + USEG_SOURCE_DIR + "/models/nuclei2d --input " +
+      (d / "discs.png").string() + " --output " + (d / "seg").string() + " --instances " +
+      "--classify-objects " + model.string());
+  ASSERT_EQ(c.status, 0) << c.output;
+  std::ifstream in((d / "seg" / "discs_measurements.csv").string());
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> head = csv_split(line);
+  ASSERT_GE(head.size(), 2u);
+  EXPECT_EQ(head[head.size() - 2], "object_class");
+  int rows = 0;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f = csv_split(line);
+    EXPECT_TRUE(f[f.size() - 2] == "cat" || f[f.size() - 2] == "dog") << line;
+    const double p = std::stod(f.back());
+    EXPECT_TRUE(p >= 0.5 && p <= 1.0) << line;
+    ++rows;
+  }
+  EXPECT_GE(rows, 3) << "three discs (the model may split one)";
+  EXPECT_NE(c.output.find("classify objects: " + std::to_string(rows) + " object(s) classified"),
+            std::string::npos)
+      << "every row of the measurements is classified: " << c.output;
+}
+
 // ---------------------------------------------------------------------------- eval CLI
 
 TEST(ClassEval, CommandLineScoresUsegClassifyOutput) {
