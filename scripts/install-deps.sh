@@ -27,6 +27,8 @@ pkgs=(
   libcli11-dev           # command-line parsing
   libcairo2-dev          # plots and preview images
   libpng-dev             # PNG headers checked before ITK reads them (src/io/png_check.cpp)
+  libopenmpi-dev         # MPI: data-parallel training over processes (src/dist/, docs/cluster.md);
+                         # optional for CMake, but a build without it refuses to run under mpirun
 )
 if [ "$build_only" = 0 ]; then
   pkgs+=(
@@ -35,6 +37,7 @@ if [ "$build_only" = 0 ]; then
     mricron-data         # a real MRI volume (Colin27) used by tests
     clang libclang-rt-14-dev  # ASan/UBSan + libFuzzer tree (scripts/ci-reliability.sh, fuzz.sh)
     patchelf xz-utils    # scripts/bundle.sh: the bundle's RPATHs, its .tar.xz (tests/shell/test_bundle.sh)
+    openmpi-bin          # mpirun: the multi-process training test (tests/shell/test_mpi_train.sh)
   )
 fi
 if [ "${USEG_DEPS_PYTHON:-0}" = 1 ]; then
