@@ -426,10 +426,11 @@ TrainResult Trainer::run_process() {
   if (!m_reduce_seconds.empty()) {
     std::snprintf(line, sizeof line,
                   "gradient all-reduce over %d ranks: %.1f MB per step, median %.2f ms, "
-                  "fastest %.2f ms",
+                  "fastest %.2f ms; waiting for the slowest rank before it: median %.2f ms",
                   m_comm->size(), double(m_bucket.size() * sizeof(float)) / 1e6,
                   1e3 * median(m_reduce_seconds),
-                  1e3 * *std::min_element(m_reduce_seconds.begin(), m_reduce_seconds.end()));
+                  1e3 * *std::min_element(m_reduce_seconds.begin(), m_reduce_seconds.end()),
+                  1e3 * median(m_skew_seconds));
     log(line);
   }
   return result(TrainResult::Status::Completed);

@@ -109,6 +109,7 @@ class Trainer {
   dist::Communicator* m_comm = nullptr;  // the ranks of this run (dist::world())
   std::vector<float> m_bucket;           // the gradient all-reduce's buffer, reused
   std::vector<double> m_reduce_seconds;  // time in the gradient all-reduce, per step
+  std::vector<double> m_skew_seconds;    // time waiting for the slowest rank before it
 };
 
 }  // namespace useg::training
