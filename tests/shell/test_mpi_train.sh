@@ -17,6 +17,7 @@
 #  2. a rank that throws (rank 1 pointed at a missing dataset) ends the job within 60 s, with its
 #     message; a rank killed mid-training (SIGKILL) ends the job within 60 s.
 #  3. ranks started with different configs are refused, naming the rank.
+#  4. scripts/slurm/train-multi.sbatch (SRUN="mpirun -np 2"): stopped by SIGUSR1, resumed, finished.
 # Skips (exit 77) without mpirun; with a useg built without MPI it checks that useg refuses to
 # run as one of 2 processes, then skips.
 #   tests/shell/test_mpi_train.sh PATH/TO/useg        (ctest: mpi_train)
@@ -141,4 +142,32 @@ timeout 60 mpirun -np 1 "$useg" train --config "$work/config.json" --data "$data
 grep -q "error (rank 1 of 2): this rank's (1 of 2) run differs from rank 0's" "$work/mis.log" || { show "$work/mis.log"; fail "no mismatch message"; }
 [ ! -e "$work/mis/checkpoint.safetensors" ] || fail "a checkpoint was written despite the mismatch"
 echo "mismatched configs refused: $(grep -m1 'differs from rank 0' "$work/mis.log" | cut -c1-120)..."
+# 4. scripts/slurm/train-multi.sbatch as plain bash with SRUN="mpirun -np 2": SIGUSR1 to the
+#    script after the first epoch must stop both ranks with a checkpoint (mpirun forwards the
+#    signal; the ranks decide together), and the script run again must resume and finish.
+config 40 0.01 sgd instance >"$work/config_multi.json"
+multi() {
+  exec setsid env SRUN="mpirun -np 2" USEG="$useg" DATA="$data" RUN="$work/multi" SLURM_CPUS_PER_TASK=1 \
+    "$@" bash "$root/scripts/slurm/train-multi.sbatch"
+}
+(multi CONFIG="$work/config_multi.json") >"$work/multi1.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  [ "$(cat "$work/multi/metrics.csv" 2>/dev/null | wc -l)" -ge 2 ] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+kill -USR1 "$pid"
+status=0
+wait "$pid" || status=$?
+[ "$status" -eq 0 ] || { show "$work/multi1.log"; fail "train-multi.sbatch exited with $status"; }
+grep -q "^useg train: stopped by SIGUSR1" "$work/multi1.log" || { show "$work/multi1.log"; fail "the ranks did not stop on SIGUSR1"; }
+rows1=$(($(wc -l <"$work/multi/metrics.csv") - 1))
+[ "$rows1" -lt 40 ] || fail "the signalled job ran all 40 epochs"
+(multi) >"$work/multi2.log" 2>&1 || { show "$work/multi2.log"; fail "the resumed job failed"; }
+grep -q "has a checkpoint: resuming" "$work/multi2.log" && grep -q "training finished" "$work/multi2.log" ||
+  { show "$work/multi2.log"; fail "the second job did not resume and finish"; }
+[ "$(tail -n +2 "$work/multi/metrics.csv" | cut -d, -f1 | tr '\n' ' ')" = "$(seq -s ' ' 1 40) " ] ||
+  fail "the epochs in metrics.csv are not 1..40, once each"
+echo "train-multi.sbatch: 2 ranks stopped by SIGUSR1 after $rows1 epoch(s), resumed, finished 40 epochs"
 echo "PASS"
