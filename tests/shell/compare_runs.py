@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Compares two useg training runs (standard library only): every tensor of
-RUN/last/weights.safetensors, and metrics.csv's train_loss and Dice columns.
-  compare_runs.py RUN_A RUN_B WEIGHT_TOL LOSS_TOL DICE_TOL
+RUN/last/weights.safetensors, and metrics.csv's train_loss and validation columns.
+  compare_runs.py RUN_A RUN_B WEIGHT_TOL LOSS_TOL SCORE_TOL
 Weights: max |a - b| <= WEIGHT_TOL. train_loss: |a - b| <= LOSS_TOL * max(1, |a|).
-Dice columns: |a - b| <= DICE_TOL. Prints the largest differences; exit 1 on a mismatch."""
+Validation columns (dice_*, or a classifier's recall_* and accuracy): |a - b| <= SCORE_TOL. Prints the largest differences; exit 1 on a mismatch."""
 import csv
 import json
 import struct
 import sys
+
+
+NOT_SCORES = ("epoch", "train_loss", "lr", "seconds", "skipped_steps")
 
 
 def tensors(path):
@@ -61,7 +64,7 @@ def main():
         print(f"epoch {x['epoch']}: train_loss {la:.8f} / {lb:.8f} (|diff| {d:.3g})", end="")
         ok &= d <= ltol * max(1.0, abs(la))
         for k in x:
-            if k.startswith("dice_") and x[k] != "" and y[k] != "":
+            if k not in NOT_SCORES and x[k] != "" and y[k] != "":
                 dd = abs(float(x[k]) - float(y[k]))
                 print(f", {k} {float(x[k]):.6f} / {float(y[k]):.6f}", end="")
                 ok &= dd <= dtol

@@ -14,6 +14,8 @@
 #     up to steps x lr; it has no effect on the output.) Ranks 1.. are given their own --output
 #     (not part of what the ranks must agree on) and must leave it uncreated; rank 0's run folder
 #     holds the same files as the 1-process run's.
+#     1b. The same for a small image classifier (batch 8 = 3 + 3 + 2 over 3 ranks): its sharded
+#     validation (accuracy, recall per class) must match too.
 #  2. a rank that throws (rank 1 pointed at a missing dataset) ends the job within 60 s, with its
 #     message; a rank killed mid-training (SIGKILL) ends the job within 60 s.
 #  3. ranks started with different configs are refused, naming the rank.
@@ -103,6 +105,38 @@ for c in sgd adam; do
   done
 done
 echo "the 6 runs took $(($(date +%s) - t0)) s"
+
+# 1b. a classifier (whole images, sharded validation of accuracy and recall): batch 8 = 3 + 3 + 2.
+python3 - "$work/shapes" <<'PY'
+import os, random, sys
+root = sys.argv[1]
+random.seed(3)
+hdr = ("ObjectType = Image\nNDims = 2\nDimSize = 20 20\nElementSpacing = 1 1\n"
+       "ElementType = MET_UCHAR\nElementDataFile = LOCAL\n").encode()
+for cls in ("disc", "square"):  # a bright disc or square on noise
+    os.makedirs(f"{root}/{cls}")
+    for i in range(12):
+        r, cy, cx = 3.5 + 2.5 * random.random(), 7 + 6 * random.random(), 7 + 6 * random.random()
+        px = bytearray()
+        for y in range(20):
+            for x in range(20):
+                dy, dx = y - cy, x - cx
+                inside = dy * dy + dx * dx <= r * r if cls == "disc" else max(abs(dy), abs(dx)) <= 0.85 * r
+                px.append(int(40 * random.random() + (150 if inside else 20)))
+        open(f"{root}/{cls}/img{i}.mha", "wb").write(hdr + bytes(px))
+PY
+printf '%s\n' '{"model": {"architecture": "layers", "dims": 2, "in_channels": 1, "num_classes": 2, "input_size": [16, 16],' \
+  ' "layers": [{"type": "conv", "filters": 8, "activation": "relu"}, {"type": "max_pool"},' \
+  '  {"type": "flatten"}, {"type": "dense", "units": 16, "activation": "relu"}, {"type": "dense"}]},' \
+  ' "train": {"batch_size": 8, "epochs": 2, "iterations_per_epoch": 4, "optimizer": "sgd", "lr": 0.01,' \
+  '  "schedule": "constant", "val_fraction": 0.25, "num_workers": 0, "seed": 3}}' >"$work/config_cls.json"
+"$useg" train --config "$work/config_cls.json" --data "$work/shapes" --threads 1 --output "$work/cls.1" \
+  >"$work/cls.1.log" 2>&1 || { show "$work/cls.1.log"; fail "1-process classifier run failed"; }
+mpi -np 3 "$useg" train --config "$work/config_cls.json" --data "$work/shapes" --threads 1 --output "$work/cls.3" \
+  >"$work/cls.3.log" 2>&1 || { show "$work/cls.3.log"; fail "mpirun -np 3 classifier run failed"; }
+echo "== classifier: 3 ranks against 1 process"
+python3 "$root/tests/shell/compare_runs.py" "$work/cls.1" "$work/cls.3" 1e-4 1e-6 0.01 ||
+  { show "$work/cls.3.log"; fail "3 ranks differ from 1 process (classifier)"; }
 
 # 2a. a rank that throws: rank 1 finds no dataset; the job must end, with rank 1's message.
 status=0
