@@ -95,7 +95,10 @@ void Trainer::step(const Batch& batch, int64_t global_step) {
     spec.kind = t.loss;
     spec.batch_dice = t.batch_dice;
     spec.weight = static_cast<float>(m_ds_weights[k]) * loss_scale;
-    loss += be.loss_forward_backward(spec, outs[k], tk, &grads[k]);
+    const bool split_batch_dice = m_comm->size() > 1 && spec.batch_dice &&
+                                  (spec.kind == LossKind::Dice || spec.kind == LossKind::DiceCE);
+    loss += split_batch_dice ? batch_dice_loss(spec, outs[k], tk, &grads[k])
+                             : be.loss_forward_backward(spec, outs[k], tk, &grads[k]);
   }
   loss /= loss_scale;  // the returned value is the mean loss times spec.weight
   bool finite = std::isfinite(loss);

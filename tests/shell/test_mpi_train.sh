@@ -2,8 +2,9 @@
 # Data-parallel training under mpirun (docs/cluster.md): N ranks with one global batch must train
 # the model one process trains, and only rank 0 may write.
 #  1. 1 process, then mpirun -np 2 (batch 4 = 2 + 2) and -np 3 (batch 4 = 2 + 1 + 1, uneven), one
-#     thread per rank, 2 epochs of 3 steps, for two configs: SGD (momentum 0.99, Nesterov) with
-#     instance norm, and Adam without norm. last/weights.safetensors must agree within 1e-4 in the
+#     thread per rank, 2 epochs of 3 steps, for three configs: SGD (momentum 0.99, Nesterov) with
+#     instance norm, the same with train.batch_dice (the Dice of the global batch: its sums are
+#     all-reduced inside the loss), and Adam without norm. last/weights.safetensors must agree within 1e-4 in the
 #     largest absolute difference of any weight (weights up to ~1.4), metrics.csv's train_loss
 #     within 1e-6 relative, its Dice within 0.01 (a pixel whose argmax flips). Seen: about 6e-8
 #     for most data seeds; 4.2e-5 for USEG_TEST_SEED=7, where one process with 2 threads differs
@@ -52,15 +53,16 @@ for k in 0 1 2 3 4; do
 done
 printf '%s\n' '{"channel_names": {"0": "noise"}, "labels": {"background": 0, "bright": 1},' \
   ' "numTraining": 5, "file_ending": ".mha"}' >"$data/dataset.json"
-config() {  # config EPOCHS LR OPTIMIZER NORM
+config() {  # config EPOCHS LR OPTIMIZER NORM [BATCH_DICE]
   printf '%s\n' '{"model": {"dims": 2, "in_channels": 1, "num_classes": 2, "base_filters": 4, "depth": 2,' \
     '   "norm": "'$4'"},' \
     ' "train": {"patch_size": [32, 32], "batch_size": 4, "epochs": '$1', "iterations_per_epoch": 3,' \
-    '   "optimizer": "'$3'", "lr": '$2', "schedule": "constant", "num_workers": 1,' \
+    '   "optimizer": "'$3'", "lr": '$2', "schedule": "constant", "num_workers": 1, "batch_dice": '${5:-false}',' \
     '   "val_cases": ["c3", "c4"], "target_spacing": "native", "normalization": "zscore", "seed": 5}}'
 }
 config 2 0.01 sgd instance >"$work/config.json"
 config 2 0.001 adam none >"$work/config_adam.json"
+config 2 0.01 sgd instance true >"$work/config_bdice.json"
 config 2 0.02 sgd instance >"$work/config_lr.json"
 config 400 0.01 sgd instance >"$work/config_long.json"
 train() { "$useg" train --config "$work/config.json" --data "$data" --threads 1 "$@"; }
@@ -81,9 +83,9 @@ rm -rf "$work/probe"
 # 1. one process against 2 and 3 ranks
 t0=$(date +%s)
 files() { (cd "$1" && find . -type f ! -name .lock | sort); }
-for c in sgd adam; do
+for c in sgd adam bdice; do
   cfg="$work/config.json"
-  [ "$c" = sgd ] || cfg="$work/config_adam.json"
+  [ "$c" = sgd ] || cfg="$work/config_$c.json"
   "$useg" train --config "$cfg" --data "$data" --threads 1 --output "$work/$c.1" >"$work/$c.1.log" 2>&1 ||
     { show "$work/$c.1.log"; fail "1-process run ($c) failed"; }
   for n in 2 3; do
@@ -104,7 +106,7 @@ for c in sgd adam; do
       { show "$run.log"; fail "$n ranks differ from 1 process ($c)"; }
   done
 done
-echo "the 6 runs took $(($(date +%s) - t0)) s"
+echo "the 9 runs took $(($(date +%s) - t0)) s"
 
 # 1b. a classifier (whole images, sharded validation of accuracy and recall): batch 8 = 3 + 3 + 2.
 python3 - "$work/shapes" <<'PY'
