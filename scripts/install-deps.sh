@@ -28,6 +28,8 @@ pkgs=(
   libcairo2-dev          # plots and preview images
   libpng-dev             # PNG headers checked before ITK reads them (src/io/png_check.cpp)
   libonnx-dev libprotobuf-dev  # useg export --format onnx (optional: USEG_WITH_ONNX; docs/interop.md)
+  libopenmpi-dev         # MPI: data-parallel training over processes (src/dist/, docs/cluster.md);
+                         # optional for CMake, but a build without it refuses to run under mpirun
 )
 if [ "$build_only" = 0 ]; then
   pkgs+=(
@@ -39,6 +41,7 @@ if [ "$build_only" = 0 ]; then
     python3-sklearn      # real 8x8 digits for the classification test (tests/shell/test_classify_digits.sh,
                          # scripts/make_digits.py); pulls in numpy and scipy (scripts/make_clump_dataset.py)
     python3-venv         # scripts/setup-onnx-venv.sh: ONNX Runtime from PyPI for the ONNX export tests
+    openmpi-bin          # mpirun: the multi-process training test (tests/shell/test_mpi_train.sh)
   )
 fi
 if [ "${USEG_DEPS_PYTHON:-0}" = 1 ]; then

@@ -16,6 +16,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "dist/communicator.h"
 #include "useg/config.h"
 #include "useg/error.h"
 #include "useg/train.h"
@@ -101,6 +102,7 @@ int run_train(const TrainArgs& a) {
   o.stop = &g_stop_signal;
   install_signal_handlers();
   TrainResult r = train(o);
+  if (dist::world().rank() != 0) return 0;  // rank 0 reports for a data-parallel run
   switch (r.status) {
     case TrainResult::Status::Interrupted:
       std::cerr << "useg train: stopped by " << signal_name(r.stop_signal) << " after "

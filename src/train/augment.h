@@ -87,7 +87,15 @@ struct Batch {
   Tensor label;
 };
 // Sample b of the batch for (epoch, iteration) uses Rng(seed, Sample, {epoch, iteration, b}).
+// Data-parallel: rank r of `ranks` makes only the samples b = r, r + ranks, ... of the global
+// batch of train.batch_size (its share, in that order), so the ranks' shares together are exactly
+// the batch one process makes.
 Batch make_batch(const std::vector<TrainingCase>& cases, const TrainConfig& t, int dims,
-                 int channels, int64_t epoch, int64_t iteration);
+                 int channels, int64_t epoch, int64_t iteration, int rank = 0, int ranks = 1);
+
+// The number of samples of a batch of `batch` that rank `rank` of `ranks` makes.
+inline int batch_share(int batch, int rank, int ranks) {
+  return rank < batch ? (batch - rank + ranks - 1) / ranks : 0;
+}
 
 }  // namespace useg::training

@@ -87,12 +87,16 @@ std::vector<std::string> split_class_validation(const ClassDataset& ds, const Tr
 }
 
 Batch make_class_batch(const std::vector<TrainingCase>& cases, const TrainConfig& t, int dims,
-                       int num_classes, int64_t epoch, int64_t iteration) {
+                       int num_classes, int64_t epoch, int64_t iteration, int rank, int ranks) {
   USEG_CHECK(!cases.empty(), "no training images");
   const Shape& s = cases[0].image.shape();
+  const int share = batch_share(t.batch_size, rank, ranks);
+  USEG_CHECK(share > 0, "make_class_batch: rank " << rank << " of " << ranks
+                                                  << " has no sample of a batch of "
+                                                  << t.batch_size);
   Batch b;
-  b.image = Tensor::empty(Shape{t.batch_size, s.c(), s.d(), s.h(), s.w()});
-  b.label = Tensor::empty(Shape{t.batch_size, 1, 1, 1, 1});
+  b.image = Tensor::empty(Shape{share, s.c(), s.d(), s.h(), s.w()});
+  b.label = Tensor::empty(Shape{share, 1, 1, 1, 1});
   // Items of each class, for class-balanced sampling.
   std::vector<std::vector<size_t>> by_class(static_cast<size_t>(num_classes));
   if (t.class_balanced)
@@ -101,7 +105,8 @@ Batch make_class_batch(const std::vector<TrainingCase>& cases, const TrainConfig
   std::vector<size_t> present;
   for (size_t k = 0; k < by_class.size(); ++k)
     if (!by_class[k].empty()) present.push_back(k);
-  for (int n = 0; n < t.batch_size; ++n) {
+  for (int i = 0; i < share; ++i) {
+    const int n = rank + i * ranks;  // the sample's index in the global batch
     Rng rng(t.seed, Stream::Sample, {uint64_t(epoch), uint64_t(iteration), uint64_t(n)});
     size_t index;
     if (t.class_balanced) {
@@ -110,10 +115,10 @@ Batch make_class_batch(const std::vector<TrainingCase>& cases, const TrainConfig
     } else {
       index = static_cast<size_t>(rng.below(int64_t(cases.size())));
     }
-    Tensor img = b.image.batch_slice(n, 1);
+    Tensor img = b.image.batch_slice(i, 1);
     Tensor scratch = Tensor::empty(Shape{1, 1, s.d(), s.h(), s.w()});  // no label map
     augment_sample(cases[index], {0, 0, 0}, t, dims, rng, img, scratch);
-    b.label.data()[n] = static_cast<float>(cases[index].class_index);
+    b.label.data()[i] = static_cast<float>(cases[index].class_index);
   }
   return b;
 }

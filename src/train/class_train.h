@@ -24,8 +24,10 @@ std::vector<std::string> split_class_validation(const ClassDataset& ds, const Tr
 // image [B, C, D, H, W] (whole images through the training augmentations), label [B, 1, 1, 1, 1]
 // class indices. Sample b of (epoch, iteration) uses Rng(seed, Sample, {epoch, iteration, b}):
 // an item drawn uniformly, or with train.class_balanced a class first, then an item of it.
+// Rank r of `ranks` makes only the samples b = r, r + ranks, ... (as make_batch).
 Batch make_class_batch(const std::vector<TrainingCase>& cases, const TrainConfig& t, int dims,
-                       int num_classes, int64_t epoch, int64_t iteration);
+                       int num_classes, int64_t epoch, int64_t iteration, int rank = 0,
+                       int ranks = 1);
 
 struct ClassScores {
   double accuracy = 0;

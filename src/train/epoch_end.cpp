@@ -1,6 +1,10 @@
 // The end of an epoch: validation (sliding window over whole held-out cases, the inference
 // `useg segment` runs), best/ and last/ model folders, metrics.csv and curves.png, then the
 // checkpoint — written last, so that a run killed anywhere before it redoes this epoch end.
+// With several ranks, rank r validates the cases i with i mod N = r, every rank receives every
+// case's result (the same numbers, summed in the same order, as one process), and rank 0 alone
+// writes. A stop request during validation is then honoured at the epoch end (the ranks check
+// it together), not between cases.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -35,30 +39,37 @@ Trainer::Validation Trainer::validate() {
 Trainer::Validation Trainer::validate_classifier() {
   const int K = m_run.model.num_classes;
   const int batch = m_run.train.batch_size;
-  std::vector<int> truth, pred;
-  Progress prog("validating", int64_t(m_val_cases.size()), m_opts.tty);
+  const size_t ranks = size_t(m_comm->size()), rank = size_t(m_comm->rank());
+  std::vector<size_t> mine;  // this rank's cases
+  for (size_t i = rank; i < m_val_cases.size(); i += ranks) mine.push_back(i);
+  std::vector<int> truth;
+  for (const TrainingCase& c : m_val_cases) truth.push_back(c.class_index);
+  std::vector<double> found(m_val_cases.size(), 0.0);  // predicted class + 1 (0: another rank's)
+  Progress prog("validating", int64_t(mine.size()), m_opts.tty);
   m_progress = &prog;
-  for (size_t i0 = 0; i0 < m_val_cases.size(); i0 += size_t(batch)) {
-    if (stop_requested()) {
+  for (size_t i0 = 0; i0 < mine.size(); i0 += size_t(batch)) {
+    if (ranks == 1 && stop_requested()) {
       m_progress = nullptr;
       throw ValidationInterrupted{};
     }
-    const size_t n = std::min(m_val_cases.size() - i0, size_t(batch));
-    const Shape& s = m_val_cases[i0].image.shape();
+    const size_t n = std::min(mine.size() - i0, size_t(batch));
+    const Shape& s = m_val_cases[mine[i0]].image.shape();
     Tensor x = Tensor::empty(Shape{int64_t(n), s.c(), s.d(), s.h(), s.w()});
     for (size_t j = 0; j < n; ++j) {
-      const Tensor& img = m_val_cases[i0 + j].image;
+      const Tensor& img = m_val_cases[mine[i0 + j]].image;
       std::copy(img.data(), img.data() + img.numel(), x.data() + j * img.numel());
-      truth.push_back(m_val_cases[i0 + j].class_index);
     }
     Tensor logits = m_net->forward(x.to(m_backend->device()), false)[0].to(Device::CPU);
     for (size_t j = 0; j < n; ++j) {
       const float* l = logits.data() + j * size_t(K);
-      pred.push_back(int(std::max_element(l, l + K) - l));
+      found[mine[i0 + j]] = double(std::max_element(l, l + K) - l) + 1.0;
     }
     prog.update(int64_t(i0 + n));
   }
   m_progress = nullptr;
+  if (ranks > 1) gather_case_results(found);
+  std::vector<int> pred;
+  for (double f : found) pred.push_back(int(f) - 1);
   ClassScores cs = classification_scores(truth, pred, K);
   return {cs.recall, cs.accuracy};
 }
@@ -73,17 +84,18 @@ Trainer::Validation Trainer::validate_segmentation() {
   wo.overlap = 0.5;
   wo.batch = t.batch_size;
   wo.mirror = false;
-  std::vector<double> sum(static_cast<size_t>(K), 0.0);
+  const size_t ranks = size_t(m_comm->size()), rank = size_t(m_comm->rank()), k_ = size_t(K);
+  std::vector<double> dice(m_val_cases.size() * k_, 0.0);  // [case][class]
   Progress prog("validating", int64_t(m_val_cases.size()), m_opts.tty);
   m_progress = &prog;
   try {
-    for (size_t i = 0; i < m_val_cases.size(); ++i) {
+    for (size_t i = rank; i < m_val_cases.size(); i += ranks) {
       const TrainingCase& c = m_val_cases[i];
-      Tensor probs = predict_probabilities(*m_net, c.image, wo, [this](int64_t, int64_t) {
-        if (stop_requested()) throw ValidationInterrupted{};
+      Tensor probs = predict_probabilities(*m_net, c.image, wo, [this, ranks](int64_t, int64_t) {
+        if (ranks == 1 && stop_requested()) throw ValidationInterrupted{};
       });
       std::vector<double> d = dice_per_class(argmax_labels(probs), c.label_tensor(), K);
-      for (int k = 0; k < K; ++k) sum[static_cast<size_t>(k)] += d[static_cast<size_t>(k)];
+      std::copy(d.begin(), d.end(), dice.begin() + std::ptrdiff_t(i * k_));
       prog.update(int64_t(i + 1), c.name);
     }
   } catch (const ValidationInterrupted&) {
@@ -91,6 +103,10 @@ Trainer::Validation Trainer::validate_segmentation() {
     throw;
   }
   m_progress = nullptr;
+  if (ranks > 1) gather_case_results(dice);
+  std::vector<double> sum(k_, 0.0);
+  for (size_t i = 0; i < m_val_cases.size(); ++i)
+    for (size_t k = 0; k < k_; ++k) sum[k] += dice[i * k_ + k];
   for (double& s : sum) s /= double(m_val_cases.size());
   Validation v;
   v.scores.assign(sum.begin() + 1, sum.end());  // foreground classes
@@ -149,10 +165,10 @@ bool Trainer::end_epoch() {
       m_state.best_dice = mean;
       m_state.best_epoch = epoch;
       improved = true;
-      save_model_dir_atomic(path("best"), info_for_save(mean), *m_net);
+      if (writer()) save_model_dir_atomic(path("best"), info_for_save(mean), *m_net);
     }
   }
-  save_model_dir_atomic(path("last"), info_for_save(due ? row.score : -1), *m_net);
+  if (writer()) save_model_dir_atomic(path("last"), info_for_save(due ? row.score : -1), *m_net);
   m_state.epochs_since_best = m_state.best_epoch > 0 ? epoch - m_state.best_epoch : 0;
   m_state.epoch_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   row.seconds = m_state.epoch_seconds;
@@ -161,8 +177,9 @@ bool Trainer::end_epoch() {
   std::string run_name = fs::path(m_opts.output_dir).lexically_normal().filename().string();
   if (run_name.empty())
     run_name = fs::path(m_opts.output_dir).lexically_normal().parent_path().filename().string();
-  write_metrics(m_opts.output_dir, lay, m_rows,
-                run_name + " on " + m_info.provenance["dataset"]);
+  if (writer())
+    write_metrics(m_opts.output_dir, lay, m_rows,
+                  run_name + " on " + m_info.provenance["dataset"]);
 
   std::ostringstream os;
   os << "epoch " << epoch << "/" << t.epochs << ": loss " << fmt(row.train_loss);

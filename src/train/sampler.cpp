@@ -97,16 +97,20 @@ void augment_sample(const TrainingCase& c, const std::array<int64_t, 3>& start,
 }
 
 Batch make_batch(const std::vector<TrainingCase>& cases, const TrainConfig& t, int dims,
-                 int channels, int64_t epoch, int64_t iteration) {
+                 int channels, int64_t epoch, int64_t iteration, int rank, int ranks) {
   const auto& p = t.patch_size;
   std::array<int64_t, 3> patch = dims == 3 ? std::array<int64_t, 3>{p[0], p[1], p[2]}
                                            : std::array<int64_t, 3>{1, p[0], p[1]};
+  const int share = batch_share(t.batch_size, rank, ranks);
+  USEG_CHECK(share > 0, "make_batch: rank " << rank << " of " << ranks << " has no sample of a "
+                                            << "batch of " << t.batch_size);
   Batch b;
-  b.image = Tensor::empty(Shape{t.batch_size, channels, patch[0], patch[1], patch[2]});
-  b.label = Tensor::empty(Shape{t.batch_size, 1, patch[0], patch[1], patch[2]});
-  for (int n = 0; n < t.batch_size; ++n) {
+  b.image = Tensor::empty(Shape{share, channels, patch[0], patch[1], patch[2]});
+  b.label = Tensor::empty(Shape{share, 1, patch[0], patch[1], patch[2]});
+  for (int i = 0; i < share; ++i) {
+    const int n = rank + i * ranks;  // the sample's index in the global batch
     Rng rng(t.seed, Stream::Sample, {uint64_t(epoch), uint64_t(iteration), uint64_t(n)});
-    Tensor img = b.image.batch_slice(n, 1), lab = b.label.batch_slice(n, 1);
+    Tensor img = b.image.batch_slice(i, 1), lab = b.label.batch_slice(i, 1);
     make_sample(cases, t, dims, n, rng, img, lab);
   }
   return b;

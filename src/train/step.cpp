@@ -2,7 +2,9 @@
 // when the loss or the gradient norm is not finite, no update at all. With dynamic loss scaling
 // the loss gradient is multiplied by the scale before the backward pass and the parameter
 // gradients are divided by it before clipping; a step whose scaled gradients overflowed is
-// skipped and the scale halved (train/loss_scaler.h).
+// skipped and the scale halved (train/loss_scaler.h). With several ranks each runs forward and
+// backward on its share of the batch, and the all-reduce (distributed.cpp) between the backward
+// pass and the loss-scale check gives every rank the same gradients, hence the same decisions.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -69,8 +71,12 @@ void Trainer::step(const Batch& batch, int64_t global_step) {
   Tensor x = image.to(dev), target = batch.label.to(dev);
   const double lr = scheduled_lr(t, global_step);
   m_state.epoch_last_lr = lr;
-  m_net->set_dropout_seed(mix_seed({t.seed, static_cast<uint64_t>(Stream::Dropout),
-                                    uint64_t(global_step / iters), uint64_t(global_step % iters)}));
+  // Ranks draw their own dropout masks (the same seed would give every rank's first sample the
+  // same mask); one process keeps the stream it always had.
+  uint64_t dropout_seed = mix_seed({t.seed, static_cast<uint64_t>(Stream::Dropout),
+                                    uint64_t(global_step / iters), uint64_t(global_step % iters)});
+  if (m_comm->size() > 1) dropout_seed = mix_seed({dropout_seed, uint64_t(m_comm->rank())});
+  m_net->set_dropout_seed(dropout_seed);
   // A non-finite batch would also poison BatchNorm's running statistics: keep a copy to restore.
   std::vector<Tensor> saved;
   for (Parameter* b : m_net->buffers()) saved.push_back(b->value.clone());
@@ -89,7 +95,10 @@ void Trainer::step(const Batch& batch, int64_t global_step) {
     spec.kind = t.loss;
     spec.batch_dice = t.batch_dice;
     spec.weight = static_cast<float>(m_ds_weights[k]) * loss_scale;
-    loss += be.loss_forward_backward(spec, outs[k], tk, &grads[k]);
+    const bool split_batch_dice = m_comm->size() > 1 && spec.batch_dice &&
+                                  (spec.kind == LossKind::Dice || spec.kind == LossKind::DiceCE);
+    loss += split_batch_dice ? batch_dice_loss(spec, outs[k], tk, &grads[k])
+                             : be.loss_forward_backward(spec, outs[k], tk, &grads[k]);
   }
   loss /= loss_scale;  // the returned value is the mean loss times spec.weight
   bool finite = std::isfinite(loss);
@@ -103,6 +112,12 @@ void Trainer::step(const Batch& batch, int64_t global_step) {
       g.data()[0] = std::numeric_limits<float>::infinity();
       p->grad = g.to(dev);
     }
+  }
+  if (m_comm->size() > 1) {
+    if (!finite) loss = std::numeric_limits<double>::quiet_NaN();
+    finite = reduce_step(batch.image.shape().n(), &loss);
+  }
+  if (finite) {
     if (m_scaler) {
       bool grads_finite = true;
       for (Parameter* p : m_net->parameters())

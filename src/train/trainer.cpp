@@ -92,12 +92,16 @@ std::string Trainer::path(const std::string& name) const {
 }
 
 void Trainer::log(const std::string& line) {
+  if (m_comm && !writer()) return;  // rank 0 speaks for the run; other ranks throw their errors
   if (m_opts.log) m_opts.log(line);
   else if (m_progress) m_progress->log(line);
   else std::fprintf(stderr, "%s\n", line.c_str());
 }
 
+// With several ranks this is a collective (every rank calls it at the same points): all stop
+// when any was asked to.
 bool Trainer::stop_requested() {
+  if (m_comm && m_comm->size() > 1) return stop_requested_all();
   if (m_opts.stop && m_opts.stop->load() != 0) {
     m_signal = m_opts.stop->load();
     return true;
@@ -109,7 +113,8 @@ void Trainer::save_checkpoint() {
   std::string p = path("checkpoint.safetensors");
   m_state.loss_scale = m_scaler ? m_scaler->scale() : 0;  // the scaler's state, as of now
   m_state.loss_scale_good_steps = m_scaler ? m_scaler->good_steps() : 0;
-  write_checkpoint(p, *m_net, *m_opt, m_state, m_config_json, m_info_json, m_train_names,
+  if (writer())
+    write_checkpoint(p, *m_net, *m_opt, m_state, m_config_json, m_info_json, m_train_names,
                    m_val_names);
   std::ostringstream note;
   note << p << " (after epoch " << m_state.epoch;
@@ -201,7 +206,7 @@ void Trainer::setup_new() {
   USEG_CHECK(!fs::exists(ckpt), m_opts.output_dir
                                     << " already holds a training run (checkpoint.safetensors): "
                                        "add --resume to continue it, or choose another --output");
-  remove_stale_temporaries(m_opts.output_dir);
+  if (writer()) remove_stale_temporaries(m_opts.output_dir);
   m_run = *m_opts.config;
   if (m_opts.seed) m_run.train.seed = *m_opts.seed;
   validate_run_config(m_run, "config");
@@ -230,7 +235,7 @@ void Trainer::setup_new() {
   for (const std::string& name : all)
     if (std::find(m_val_names.begin(), m_val_names.end(), name) == m_val_names.end())
       m_train_names.push_back(name);
-  write_file_atomic(path("config.json"), m_config_json + "\n");
+  if (writer()) write_file_atomic(path("config.json"), m_config_json + "\n");
   load_data();
   make_model(m_run.train.seed);
   m_state = TrainState{};
@@ -241,7 +246,7 @@ void Trainer::setup_resume() {
   USEG_CHECK(fs::exists(ckpt), "--resume: " << m_opts.output_dir
                                             << " has no checkpoint.safetensors to resume from "
                                                "(start a new run without --resume)");
-  remove_stale_temporaries(m_opts.output_dir);
+  if (writer()) remove_stale_temporaries(m_opts.output_dir);
   Checkpoint c = read_checkpoint(ckpt);
   m_config_json = c.config_json;
   m_run = parse_run_config(c.config_json, ckpt + " (config)");
@@ -306,15 +311,31 @@ void Trainer::setup_resume() {
   log(os.str());
 }
 
+// One process, or one rank of several (mpirun, srun): the same code path. A rank that throws
+// ends the whole job with its message (the others would wait in a collective forever).
 TrainResult Trainer::run() {
-  std::error_code ec;
-  fs::create_directories(m_opts.output_dir, ec);
-  USEG_CHECK(!ec, "cannot create " << m_opts.output_dir << ": " << ec.message());
-  std::string lock = path(".lock");
-  m_lock_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  USEG_CHECK(m_lock_fd >= 0, "cannot create " << lock);
-  USEG_CHECK(::flock(m_lock_fd, LOCK_EX | LOCK_NB) == 0,
-             "another useg train is running in " << m_opts.output_dir);
+  m_comm = &dist::world();
+  if (m_comm->size() == 1) return run_process();
+  if (!writer()) m_opts.tty = 0;  // no status line from the other ranks
+  try {
+    return run_process();
+  } catch (const std::exception& e) {
+    m_comm->abort(e.what());  // ends every rank; does not return
+  }
+  return result(TrainResult::Status::Interrupted);  // not reached
+}
+
+TrainResult Trainer::run_process() {
+  if (writer()) {
+    std::error_code ec;
+    fs::create_directories(m_opts.output_dir, ec);
+    USEG_CHECK(!ec, "cannot create " << m_opts.output_dir << ": " << ec.message());
+    std::string lock = path(".lock");
+    m_lock_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    USEG_CHECK(m_lock_fd >= 0, "cannot create " << lock);
+    USEG_CHECK(::flock(m_lock_fd, LOCK_EX | LOCK_NB) == 0,
+               "another useg train is running in " << m_opts.output_dir);
+  }
   // The device first: an unavailable one fails before minutes of loading.
   BackendOptions bo;
   bo.threads = m_opts.threads;
@@ -322,6 +343,7 @@ TrainResult Trainer::run() {
   m_backend = make_backend(m_opts.device, bo);
   if (m_opts.resume) setup_resume();
   else setup_new();
+  if (m_comm->size() > 1) check_ranks();
   if (!m_state.finished.empty()) {
     log("the run in " + m_opts.output_dir + " has already finished (" + m_state.finished +
         " after " + std::to_string(m_state.epoch) + " epochs); nothing to do");
@@ -334,10 +356,13 @@ TrainResult Trainer::run() {
   const int dims = m_run.model.dims, channels = m_run.model.in_channels;
   const bool classifier = m_run.model.classifier();
   const int classes = m_run.model.num_classes;
+  const int rank = m_comm->rank(), ranks = m_comm->size();
   BatchLoader loader(
       [&](int64_t s) {
-        return classifier ? make_class_batch(m_train_cases, t, dims, classes, s / iters, s % iters)
-                          : make_batch(m_train_cases, t, dims, channels, s / iters, s % iters);
+        return classifier ? make_class_batch(m_train_cases, t, dims, classes, s / iters, s % iters,
+                                             rank, ranks)
+                          : make_batch(m_train_cases, t, dims, channels, s / iters, s % iters,
+                                       rank, ranks);
       },
       t.num_workers, int64_t(m_state.epoch) * iters + m_state.iteration, int64_t(t.epochs) * iters);
   const auto run_start = std::chrono::steady_clock::now();
@@ -398,6 +423,16 @@ TrainResult Trainer::run() {
                 m_state.epoch, median(m_step_seconds), fastest, m_step_seconds.size(),
                 median(m_wait_seconds));
   log(line);
+  if (!m_reduce_seconds.empty()) {
+    std::snprintf(line, sizeof line,
+                  "gradient all-reduce over %d ranks: %.1f MB per step, median %.2f ms, "
+                  "fastest %.2f ms; waiting for the slowest rank before it: median %.2f ms",
+                  m_comm->size(), double(m_bucket.size() * sizeof(float)) / 1e6,
+                  1e3 * median(m_reduce_seconds),
+                  1e3 * *std::min_element(m_reduce_seconds.begin(), m_reduce_seconds.end()),
+                  1e3 * median(m_skew_seconds));
+    log(line);
+  }
   return result(TrainResult::Status::Completed);
 }
 

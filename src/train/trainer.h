@@ -1,6 +1,7 @@
 // The training run behind useg::train(): setup (new run or resume), the step loop, the end of an
 // epoch (validation, outputs, checkpoint). Split over trainer.cpp (setup and run), step.cpp
-// (one optimizer step) and epoch_end.cpp.
+// (one optimizer step), epoch_end.cpp and distributed.cpp (data-parallel ranks: the config
+// check, the gradient all-reduce, the collective stop decision).
 #pragma once
 
 #include <array>
@@ -14,6 +15,7 @@
 #include "train/data.h"
 #include "train/loss_scaler.h"
 #include "train/outputs.h"
+#include "dist/communicator.h"
 #include "useg/backend.h"
 #include "train/dataset.h"
 #include "useg/model.h"
@@ -34,6 +36,7 @@ class Trainer {
 
  private:
   // trainer.cpp
+  TrainResult run_process();  // run() of this rank
   void setup_new();
   void setup_resume();
   void load_data();
@@ -49,6 +52,27 @@ class Trainer {
   void step(const Batch& batch, int64_t global_step);
   std::vector<double> supervision_weights() const;
   Tensor downsample_labels(const Tensor& label, int level) const;
+
+  // distributed.cpp
+  bool writer() const { return m_comm->rank() == 0; }  // rank 0 alone writes the run's files
+  // After setup, with more than one rank: refuses a run whose config, data split or state differs
+  // from rank 0's (and what data parallelism cannot do exactly), then gives every rank rank 0's
+  // weights.
+  void check_ranks();
+  // The gradient all-reduce of one step: every rank's gradients weighted by its share of the
+  // batch, summed, and the BatchNorm running statistics averaged, in one bucket. `loss` (this
+  // rank's mean loss; NaN when not finite) becomes the batch's. Returns false when any rank's
+  // loss was not finite (every rank then skips the update).
+  bool reduce_step(int64_t local_samples, double* loss);
+  // stop_requested() of every rank, combined: any rank asked to stop (the same answer on all).
+  bool stop_requested_all();
+  // Loss of a batch_dice Dice / DiceCE with several ranks: the Dice over the global batch (its
+  // sums all-reduced), as Backend::loss_forward_backward computes it over one process's batch.
+  double batch_dice_loss(const LossSpec& spec, const Tensor& logits, const Tensor& target,
+                         Tensor* dlogits);
+  // Validation results per case, each rank's own cases filled in (zeros elsewhere): summed, so
+  // every rank holds every case's result in the order one process computes them.
+  void gather_case_results(std::vector<double>& results);
 
   // epoch_end.cpp
   // Validates when due, writes outputs and the checkpoint. Returns false when a stop request
@@ -86,6 +110,10 @@ class Trainer {
   std::vector<double> m_step_seconds, m_wait_seconds;
   std::string m_last_checkpoint_note = "no checkpoint has been written yet";
   int m_lock_fd = -1;
+  dist::Communicator* m_comm = nullptr;  // the ranks of this run (dist::world())
+  std::vector<float> m_bucket;           // the gradient all-reduce's buffer, reused
+  std::vector<double> m_reduce_seconds;  // time in the gradient all-reduce, per step
+  std::vector<double> m_skew_seconds;    // time waiting for the slowest rank before it
 };
 
 }  // namespace useg::training

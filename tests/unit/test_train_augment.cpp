@@ -2,6 +2,7 @@
 // intensity transforms that leave labels alone, and batches that do not depend on num_workers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -283,6 +284,44 @@ TEST(TrainAugment, BatchesDoNotDependOnTheNumberOfWorkers) {
   for (int64_t s = 5; s < steps; ++s) EXPECT_TRUE(same_bits(mid.next().image, ref[s].image));
   // Different steps differ.
   EXPECT_FALSE(same_bits(ref[0].image, ref[1].image));
+}
+
+// Data-parallel training: rank r of N makes the samples r, r + N, ... of the global batch, so the
+// ranks' shares, interleaved back, are the 1-process batch bit for bit (uneven splits too).
+TEST(TrainAugment, RankSharesAreTheOneProcessBatch) {
+  std::vector<TrainingCase> cases{make_case(12, 20, 20), make_case(12, 24, 18)};
+  for (int64_t y = 5; y < 12; ++y) set_label(cases[1], 6, y, 8, 1);
+  TrainConfig t;
+  t.patch_size = {8, 16, 16};
+  t.batch_size = 5;
+  t.seed = 7;
+  t.oversample_foreground = 0.4;  // the last 2 samples of the batch are forced foreground
+  t.augment.rotate = t.augment.scale = t.augment.noise = 0.5;
+  const Batch whole = make_batch(cases, t, 3, 1, 2, 3);
+  const int64_t per_sample = whole.image.numel() / t.batch_size;
+  const int64_t label_per_sample = whole.label.numel() / t.batch_size;
+  for (int ranks : {1, 2, 3, 5}) {
+    int total = 0;
+    for (int r = 0; r < ranks; ++r) {
+      const Batch b = make_batch(cases, t, 3, 1, 2, 3, r, ranks);
+      ASSERT_EQ(b.image.shape().n(), batch_share(t.batch_size, r, ranks));
+      total += int(b.image.shape().n());
+      for (int64_t i = 0; i < b.image.shape().n(); ++i) {
+        const int64_t n = r + i * ranks;
+        EXPECT_TRUE(std::equal(b.image.data() + i * per_sample, b.image.data() + (i + 1) * per_sample,
+                               whole.image.data() + n * per_sample))
+            << "rank " << r << " of " << ranks << ", sample " << n;
+        EXPECT_TRUE(std::equal(b.label.data() + i * label_per_sample,
+                               b.label.data() + (i + 1) * label_per_sample,
+                               whole.label.data() + n * label_per_sample));
+      }
+    }
+    EXPECT_EQ(total, t.batch_size) << ranks << " ranks";
+  }
+  EXPECT_EQ(batch_share(4, 0, 3), 2);
+  EXPECT_EQ(batch_share(4, 2, 3), 1);
+  EXPECT_EQ(batch_share(2, 2, 3), 0);
+  EXPECT_THROW(make_batch(cases, t, 3, 1, 0, 0, 5, 6), Error);  // a rank without a sample
 }
 
 TEST(TrainAugment, LoaderReportsAFailingBatch) {

@@ -1,0 +1,217 @@
+// Data-parallel training: what the ranks of one run exchange (docs/cluster.md).
+//
+// The gradient rule. Every loss useg trains with is a mean over the samples of the batch of a
+// per-sample term, and all samples have the same size (one patch size, one image size):
+// cross-entropy is the mean over the batch's voxels, Dice the mean over (sample, foreground
+// class) pairs, MSE and the hinges the mean over the elements. So with the global batch of B
+// samples split as n_0 + ... + n_{N-1} = B over the ranks, and g_r the gradient of rank r's mean
+// loss over its n_r samples, the gradient of the batch mean is sum_r (n_r / B) g_r: each rank
+// weights its gradients by n_r / B and the all-reduce sums them (the loss likewise). With equal
+// shares that is the plain mean of the ranks' gradients. train.batch_dice (one Dice over the
+// whole batch) is no such mean: there the ranks all-reduce the Dice sums inside the loss
+// (batch_dice_loss below) and scale the Dice gradient by B / n_r, which the weighting undoes.
+//
+// BatchNorm: each rank normalizes with the statistics of its own share (as PyTorch's
+// DistributedDataParallel without SyncBatchNorm); the running statistics are averaged over the
+// ranks after each step (in the same bucket), so that every rank holds the same model.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "ops/loss/loss.h"
+#include "train/trainer.h"
+#include "useg/error.h"
+
+namespace useg::training {
+
+namespace {
+
+// A tensor's values as a CPU tensor (the tensor itself on the CPU).
+Tensor host(const Tensor& t) { return t.to(Device::CPU); }
+
+// Writes `values` (numel floats) into `t`, on whatever device it lives.
+void store(Tensor& t, const float* values) {
+  if (t.device() == Device::CPU) {
+    std::copy(values, values + t.numel(), t.data());
+  } else {
+    Tensor h = Tensor::empty(t.shape());
+    std::copy(values, values + t.numel(), h.data());
+    t = h.to(t.device());
+  }
+}
+
+}  // namespace
+
+void Trainer::check_ranks() {
+  const int ranks = m_comm->size(), rank = m_comm->rank();
+  // Everything that must be equal for the ranks to train one model: the config (seed included),
+  // the planned model info, the data split, the state resumed from, the device and precision.
+  std::ostringstream run;
+  run << m_config_json << '\n' << m_info_json << '\n' << device_name(m_opts.device) << ' '
+      << m_opts.precision << '\n' << m_state.epoch << ' ' << m_state.iteration << ' '
+      << m_state.steps_total << ' ' << m_state.finished << '\n';
+  for (const auto* names : {&m_train_names, &m_val_names})
+    for (const std::string& n : *names) run << n << '\n';
+  const uint64_t mine = dist::fnv1a(run.str());
+  uint64_t root = mine;
+  m_comm->broadcast(&root, sizeof root, 0);
+  USEG_CHECK(mine == root,
+             "this rank's (" << rank << " of " << ranks << ") run differs from rank 0's "
+                     << "(config, planned model, data split or resumed state; hash " << std::hex
+                     << mine << " against " << root << std::dec
+                     << "). Every rank must be started with the same --config, --data, --seed, "
+                        "--device and --precision (and --resume on all or none)");
+  if (!m_state.finished.empty()) return;  // nothing will be trained
+  USEG_CHECK(m_opts.device == Device::CPU,
+             "data-parallel training on --device " << device_name(m_opts.device) << " is not "
+                 << "built (it needs an NCCL all-reduce and one GPU per rank); with " << ranks
+                 << " ranks use --device cpu, or train on one GPU in one process");
+  const TrainConfig& t = m_run.train;
+  USEG_CHECK(t.batch_size >= ranks,
+             "train.batch_size " << t.batch_size << " is smaller than the " << ranks
+                                 << " ranks: every rank trains on at least one sample of the "
+                                    "global batch; start at most "
+                                 << t.batch_size << " processes, or raise train.batch_size");
+  // Rank 0's weights everywhere (they are equal already when every rank seeded its
+  // initialization alike, or read the same checkpoint; this makes sure).
+  for (auto list : {m_net->parameters(), m_net->buffers()})
+    for (Parameter* p : list) {
+      Tensor h = host(p->value).clone();
+      m_comm->broadcast(h.data(), size_t(h.numel()) * sizeof(float), 0);
+      store(p->value, h.data());
+    }
+  std::ostringstream os;
+  os << "data-parallel training: " << ranks << " ranks (" << m_comm->description()
+     << "); global batch " << t.batch_size << ", samples per rank";
+  for (int r = 0; r < ranks; ++r) os << (r ? "/" : " ") << batch_share(t.batch_size, r, ranks);
+  os << "; rank 0 writes the run's files";
+  log(os.str());
+}
+
+bool Trainer::reduce_step(int64_t local_samples, double* loss) {
+  const int ranks = m_comm->size();
+  std::vector<Parameter*> params = m_net->parameters(), bufs = m_net->buffers();
+  size_t total = 1;
+  for (auto* list : {&params, &bufs})
+    for (Parameter* p : *list) total += size_t(p->value.numel());
+  m_bucket.resize(total);
+  const bool ok = std::isfinite(*loss);
+  const float w = float(double(local_samples) / double(m_run.train.batch_size));
+  float* q = m_bucket.data();
+  for (Parameter* p : params) {
+    const size_t n = size_t(p->value.numel());
+    if (ok && p->grad.defined()) {
+      Tensor g = host(p->grad);
+      const float* s = g.data();
+      for (size_t i = 0; i < n; ++i) q[i] = w * s[i];
+    } else {
+      std::fill(q, q + n, 0.f);
+    }
+    q += n;
+  }
+  const float inv = 1.0f / float(ranks);
+  for (Parameter* b : bufs) {
+    Tensor v = host(b->value);
+    const float* s = v.data();
+    for (int64_t i = 0; i < v.numel(); ++i) q[i] = inv * s[i];
+    q += v.numel();
+  }
+  *q = ok ? float(double(w) * *loss) : std::numeric_limits<float>::quiet_NaN();
+
+  // The barrier separates waiting for the slowest rank from the transfer itself in the figures
+  // of the run's last line (it costs one latency per step).
+  auto t0 = std::chrono::steady_clock::now();
+  m_comm->barrier();
+  auto t1 = std::chrono::steady_clock::now();
+  m_comm->allreduce_sum(m_bucket.data(), m_bucket.size());
+  auto t2 = std::chrono::steady_clock::now();
+  m_skew_seconds.push_back(std::chrono::duration<double>(t1 - t0).count());
+  m_reduce_seconds.push_back(std::chrono::duration<double>(t2 - t1).count());
+
+  *loss = double(m_bucket.back());
+  if (!std::isfinite(*loss)) return false;  // some rank's loss: every rank skips the update
+  q = m_bucket.data();
+  for (Parameter* p : params) {
+    if (p->grad.defined()) store(p->grad, q);
+    q += p->value.numel();
+  }
+  for (Parameter* b : bufs) {
+    store(b->value, q);
+    q += b->value.numel();
+  }
+  return true;
+}
+
+bool Trainer::stop_requested_all() {
+  const int ranks = m_comm->size();
+  std::vector<float> asked(size_t(ranks), 0.f);
+  const int signal = m_opts.stop ? m_opts.stop->load() : 0;
+  const bool steps = m_opts.stop_after_steps > 0 && m_steps_this_process >= m_opts.stop_after_steps;
+  asked[size_t(m_comm->rank())] = signal ? float(signal) : steps ? -1.f : 0.f;
+  m_comm->allreduce_sum(asked.data(), asked.size());
+  bool stop = false;
+  for (float a : asked) {
+    if (a > 0 && m_signal == 0) m_signal = int(a);  // the lowest rank's signal
+    stop = stop || a != 0;
+  }
+  return stop;
+}
+
+// The batch Dice (+ CE) of the global batch on this rank's share: the op's per-voxel math
+// (ops/loss/loss.h), with the Dice sums (I, P, T per foreground class) summed over the ranks
+// before the score and its gradient coefficients are taken. CE stays this rank's mean (the
+// all-reduce's weighting makes it the batch's); the Dice term is the batch's on every rank, so
+// its gradient is scaled by B / n_r, which the weighting n_r / B undoes. CPU tensors only.
+double Trainer::batch_dice_loss(const LossSpec& spec, const Tensor& logits, const Tensor& target,
+                                Tensor* dlogits) {
+  const Shape& s = logits.shape();
+  const int64_t N = s.n(), C = s.c(), S = s.spatial();
+  const bool has_ce = spec.kind == LossKind::DiceCE;
+  USEG_CHECK(spec.kind == LossKind::Dice || has_ce, "batch_dice_loss: not a Dice loss");
+  USEG_CHECK(C >= 2 && target.numel() == N * S,
+             "batch_dice_loss: logits " << s.str() << ", target " << target.shape().str());
+  const float* x = logits.data();
+  const float* t = target.data();
+  const size_t k = size_t(3 * (C - 1));
+  std::vector<double> dice(k, 0.0);  // I, P, T per foreground class
+  double ce = 0.0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t v = 0; v < S; ++v) {
+      const int label = ops::label_class(t[n * S + v], int(C));
+      USEG_CHECK(label >= 0, "loss: target value " << t[n * S + v] << " of sample " << n
+                                                   << " is not a class index in 0.." << C - 1);
+      ce += ops::softmax_loss_voxel_terms(x + n * C * S + v, int(C), S, label, dice.data());
+    }
+  m_comm->allreduce_sum(dice.data(), dice.size());
+  const double share = double(N) / double(m_run.train.batch_size);  // n_r / B
+  const double pairs = double(C - 1), smooth = spec.dice_smooth;
+  std::vector<float> a(size_t(C), 0.f), b(size_t(C), 0.f);
+  double dice_sum = 0.0;
+  for (int64_t c = 1; c < C; ++c) {
+    const double* ipt = dice.data() + 3 * (c - 1);
+    dice_sum += ops::dice_score(ipt[0], ipt[1], ipt[2], smooth);
+    ops::dice_grad_coefs(ipt[0], ipt[1], ipt[2], smooth, pairs * share, &a[size_t(c)],
+                         &b[size_t(c)]);
+  }
+  const double voxels = double(N) * double(S);
+  double loss = 1.0 - dice_sum / pairs + (has_ce ? ce / voxels : 0.0);
+  if (dlogits) {
+    const float ce_coef = has_ce ? float(1.0 / voxels) : 0.f;
+    float* dx = dlogits->data();
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < N * S; ++i) {
+      const int64_t base = (i / S) * C * S + i % S;
+      ops::softmax_loss_grad_voxel(x + base, int(C), S, ops::label_class(t[i], int(C)), ce_coef,
+                                   a.data(), b.data(), spec.weight, dx + base);
+    }
+  }
+  return double(spec.weight) * loss;
+}
+
+void Trainer::gather_case_results(std::vector<double>& results) {
+  m_comm->allreduce_sum(results.data(), results.size());
+}
+
+}  // namespace useg::training

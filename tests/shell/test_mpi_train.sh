@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Data-parallel training under mpirun (docs/cluster.md): N ranks with one global batch must train
+# the model one process trains, and only rank 0 may write.
+#  1. 1 process, then mpirun -np 2 (batch 4 = 2 + 2) and -np 3 (batch 4 = 2 + 1 + 1, uneven), one
+#     thread per rank, 2 epochs of 3 steps, for three configs: SGD (momentum 0.99, Nesterov) with
+#     instance norm, the same with train.batch_dice (the Dice of the global batch: its sums are
+#     all-reduced inside the loss), and Adam without norm. last/weights.safetensors must agree within 1e-4 in the
+#     largest absolute difference of any weight (weights up to ~1.4), metrics.csv's train_loss
+#     within 1e-6 relative, its Dice within 0.01 (a pixel whose argmax flips). Seen: about 6e-8
+#     for most data seeds; 4.2e-5 for USEG_TEST_SEED=7, where one process with 2 threads differs
+#     from one process with 1 thread by the same 4.2e-5 and 2 ranks from 3 ranks by 3e-8: the
+#     float rounding of a different summation order, amplified by this tiny network on noise. (Adam
+#     with instance norm is not compared: a conv bias followed by instance norm has a true
+#     gradient of 0, and Adam turns its rounding noise into steps of +-lr, so that bias differs by
+#     up to steps x lr; it has no effect on the output.) Ranks 1.. are given their own --output
+#     (not part of what the ranks must agree on) and must leave it uncreated; rank 0's run folder
+#     holds the same files as the 1-process run's.
+#     1b. The same for a small image classifier (batch 8 = 3 + 3 + 2 over 3 ranks): its sharded
+#     validation (accuracy, recall per class) must match too.
+#  2. a rank that throws (rank 1 pointed at a missing dataset) ends the job within 60 s, with its
+#     message; a rank killed mid-training (SIGKILL) ends the job within 60 s.
+#  3. ranks started with different configs are refused, naming the rank.
+#  4. scripts/slurm/train-multi.sbatch (SRUN="mpirun -np 2"): stopped by SIGUSR1, resumed, finished.
+# Skips (exit 77) without mpirun; with a useg built without MPI it checks that useg refuses to
+# run as one of 2 processes, then skips.
+#   tests/shell/test_mpi_train.sh PATH/TO/useg        (ctest: mpi_train)
+set -euo pipefail
+useg=$(realpath "${1:?usage: $0 PATH/TO/useg}")
+root=$(cd "$(dirname "$0")/../.." && pwd)
+command -v mpirun >/dev/null || { echo "SKIP: no mpirun (apt install openmpi-bin)"; exit 77; }
+work=$(mktemp -d "${TMPDIR:-/tmp}/useg_test_mpi_train.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+show() { echo "--- $1"; cat "$1"; }
+
+# Open MPI in CI containers: root is allowed, more ranks than cores, no process binding (the
+# ranks share the machine's cores with whatever else runs), no cross-memory-attach (needs ptrace).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_hwloc_base_binding_policy=none
+export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_btl=self,vader
+export OMP_NUM_THREADS=1
+
+# A tiny dataset of MetaImages: label = (voxel >= 128), as tests/shell/test_slurm_train.sh, but
+# with seeded noise (USEG_TEST_SEED, default 1), so that a failure can be rerun.
+data="$work/Dataset901_Tiny"
+mkdir -p "$data/imagesTr" "$data/labelsTr"
+header='ObjectType = Image\nNDims = 2\nDimSize = 40 40\nElementSpacing = 1 1\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n'
+for k in 0 1 2 3 4; do
+  python3 -c 'import random, sys; random.seed(int(sys.argv[1])); sys.stdout.buffer.write(bytes(random.randrange(256) for _ in range(1600)))' \
+    "$((${USEG_TEST_SEED:-1} * 10 + k))" >"$work/raw$k"
+  { printf "$header"; cat "$work/raw$k"; } >"$data/imagesTr/c${k}_0000.mha"
+  { printf "$header"; tr '\001-\177' '\000' <"$work/raw$k" | tr '\200-\377' '\001'; } >"$data/labelsTr/c$k.mha"
+done
+printf '%s\n' '{"channel_names": {"0": "noise"}, "labels": {"background": 0, "bright": 1},' \
+  ' "numTraining": 5, "file_ending": ".mha"}' >"$data/dataset.json"
+config() {  # config EPOCHS LR OPTIMIZER NORM [BATCH_DICE]
+  printf '%s\n' '{"model": {"dims": 2, "in_channels": 1, "num_classes": 2, "base_filters": 4, "depth": 2,' \
+    '   "norm": "'$4'"},' \
+    ' "train": {"patch_size": [32, 32], "batch_size": 4, "epochs": '$1', "iterations_per_epoch": 3,' \
+    '   "optimizer": "'$3'", "lr": '$2', "schedule": "constant", "num_workers": 1, "batch_dice": '${5:-false}',' \
+    '   "val_cases": ["c3", "c4"], "target_spacing": "native", "normalization": "zscore", "seed": 5}}'
+}
+config 2 0.01 sgd instance >"$work/config.json"
+config 2 0.001 adam none >"$work/config_adam.json"
+config 2 0.01 sgd instance true >"$work/config_bdice.json"
+config 2 0.02 sgd instance >"$work/config_lr.json"
+config 400 0.01 sgd instance >"$work/config_long.json"
+train() { "$useg" train --config "$work/config.json" --data "$data" --threads 1 "$@"; }
+mpi() { timeout 120 mpirun "$@"; }
+
+# Without MPI in the build: the refusal, then skip.
+if ! mpi -np 2 "$useg" train --config "$work/config.json" --data "$data" --threads 1 \
+    --output "$work/probe" >"$work/probe.log" 2>&1; then
+  if grep -q "built without MPI" "$work/probe.log"; then
+    grep -q "rank [01] of 2" "$work/probe.log" || { show "$work/probe.log"; fail "the refusal does not name the rank"; }
+    echo "useg built without MPI refuses to run as one of 2 processes (checked); SKIP: the rest needs an MPI build"
+    exit 77
+  fi
+  show "$work/probe.log"; fail "mpirun -np 2 useg train failed"
+fi
+rm -rf "$work/probe"
+
+# 1. one process against 2 and 3 ranks
+t0=$(date +%s)
+files() { (cd "$1" && find . -type f ! -name .lock | sort); }
+for c in sgd adam bdice; do
+  cfg="$work/config.json"
+  [ "$c" = sgd ] || cfg="$work/config_$c.json"
+  "$useg" train --config "$cfg" --data "$data" --threads 1 --output "$work/$c.1" >"$work/$c.1.log" 2>&1 ||
+    { show "$work/$c.1.log"; fail "1-process run ($c) failed"; }
+  for n in 2 3; do
+    run="$work/$c.$n"
+    args=(-np 1 "$useg" train --config "$cfg" --data "$data" --threads 1 --output "$run")
+    for r in $(seq 1 $((n - 1))); do
+      args+=(: -np 1 "$useg" train --config "$cfg" --data "$data" --threads 1 --output "$run.rank$r")
+    done
+    mpi "${args[@]}" >"$run.log" 2>&1 || { show "$run.log"; fail "mpirun -np $n ($c) failed"; }
+    grep -q "data-parallel training: $n ranks" "$run.log" || { show "$run.log"; fail "no data-parallel line"; }
+    for r in $(seq 1 $((n - 1))); do
+      [ ! -e "$run.rank$r" ] || fail "rank $r of $n wrote into its --output: $(ls -A "$run.rank$r")"
+    done
+    [ "$(files "$run")" = "$(files "$work/$c.1")" ] ||
+      fail "rank 0's run folder differs from the 1-process one: $(diff <(files "$work/$c.1") <(files "$run") || true)"
+    echo "== $c: $n ranks against 1 process"
+    python3 "$root/tests/shell/compare_runs.py" "$work/$c.1" "$run" 1e-4 1e-6 0.01 ||
+      { show "$run.log"; fail "$n ranks differ from 1 process ($c)"; }
+  done
+done
+echo "the 9 runs took $(($(date +%s) - t0)) s"
+
+# 1b. a classifier (whole images, sharded validation of accuracy and recall): batch 8 = 3 + 3 + 2.
+python3 - "$work/shapes" <<'PY'
+import os, random, sys
+root = sys.argv[1]
+random.seed(3)
+hdr = ("ObjectType = Image\nNDims = 2\nDimSize = 20 20\nElementSpacing = 1 1\n"
+       "ElementType = MET_UCHAR\nElementDataFile = LOCAL\n").encode()
+for cls in ("disc", "square"):  # a bright disc or square on noise
+    os.makedirs(f"{root}/{cls}")
+    for i in range(12):
+        r, cy, cx = 3.5 + 2.5 * random.random(), 7 + 6 * random.random(), 7 + 6 * random.random()
+        px = bytearray()
+        for y in range(20):
+            for x in range(20):
+                dy, dx = y - cy, x - cx
+                inside = dy * dy + dx * dx <= r * r if cls == "disc" else max(abs(dy), abs(dx)) <= 0.85 * r
+                px.append(int(40 * random.random() + (150 if inside else 20)))
+        open(f"{root}/{cls}/img{i}.mha", "wb").write(hdr + bytes(px))
+PY
+printf '%s\n' '{"model": {"architecture": "layers", "dims": 2, "in_channels": 1, "num_classes": 2, "input_size": [16, 16],' \
+  ' "layers": [{"type": "conv", "filters": 8, "activation": "relu"}, {"type": "max_pool"},' \
+  '  {"type": "flatten"}, {"type": "dense", "units": 16, "activation": "relu"}, {"type": "dense"}]},' \
+  ' "train": {"batch_size": 8, "epochs": 2, "iterations_per_epoch": 4, "optimizer": "sgd", "lr": 0.01,' \
+  '  "schedule": "constant", "val_fraction": 0.25, "num_workers": 0, "seed": 3}}' >"$work/config_cls.json"
+"$useg" train --config "$work/config_cls.json" --data "$work/shapes" --threads 1 --output "$work/cls.1" \
+  >"$work/cls.1.log" 2>&1 || { show "$work/cls.1.log"; fail "1-process classifier run failed"; }
+mpi -np 3 "$useg" train --config "$work/config_cls.json" --data "$work/shapes" --threads 1 --output "$work/cls.3" \
+  >"$work/cls.3.log" 2>&1 || { show "$work/cls.3.log"; fail "mpirun -np 3 classifier run failed"; }
+echo "== classifier: 3 ranks against 1 process"
+python3 "$root/tests/shell/compare_runs.py" "$work/cls.1" "$work/cls.3" 1e-4 1e-6 0.01 ||
+  { show "$work/cls.3.log"; fail "3 ranks differ from 1 process (classifier)"; }
+
+# 2a. a rank that throws: rank 1 finds no dataset; the job must end, with rank 1's message.
+status=0
+timeout 60 mpirun -np 1 "$useg" train --config "$work/config.json" --data "$data" --threads 1 --output "$work/err" \
+  : -np 1 "$useg" train --config "$work/config.json" --data "$work/missing" --threads 1 --output "$work/err" \
+  >"$work/err.log" 2>&1 || status=$?
+[ "$status" -ne 124 ] || { show "$work/err.log"; fail "a throwing rank left the job hanging (killed after 60 s)"; }
+[ "$status" -ne 0 ] || { show "$work/err.log"; fail "the job succeeded although rank 1 failed"; }
+grep -q "error (rank 1 of 2).*missing" "$work/err.log" || { show "$work/err.log"; fail "rank 1's message is missing"; }
+echo "a throwing rank ended the job (exit $status) with: $(grep -m1 'error (rank 1 of 2)' "$work/err.log")"
+
+# 2b. a rank killed mid-training (as by the out-of-memory killer): the job must end.
+wrapper="$work/rank.sh"
+printf '#!/bin/sh\necho $$ >"%s/pid.$OMPI_COMM_WORLD_RANK"\nexec "$@"\n' "$work" >"$wrapper"
+chmod +x "$wrapper"
+(s=0; timeout 60 mpirun -np 2 "$wrapper" "$useg" train --config "$work/config_long.json" --data "$data" \
+  --threads 1 --output "$work/kill" >"$work/kill.log" 2>&1 || s=$?; echo $s >"$work/kill.status") &
+for _ in $(seq 300); do
+  [ -s "$work/kill/metrics.csv" ] && [ -s "$work/pid.1" ] && break
+  sleep 0.2
+done
+[ -s "$work/pid.1" ] || { show "$work/kill.log"; fail "rank 1 did not start"; }
+kill -KILL "$(cat "$work/pid.1")"
+t0=$(date +%s)
+wait
+status=$(cat "$work/kill.status")
+[ "$status" -ne 124 ] || { show "$work/kill.log"; fail "a killed rank left the job hanging (killed after 60 s)"; }
+[ "$status" -ne 0 ] || fail "the job succeeded although rank 1 was killed"
+echo "a killed rank ended the job (exit $status) $(($(date +%s) - t0)) s after the kill"
+
+# 3. different configs: refused, naming the rank.
+status=0
+timeout 60 mpirun -np 1 "$useg" train --config "$work/config.json" --data "$data" --threads 1 --output "$work/mis" \
+  : -np 1 "$useg" train --config "$work/config_lr.json" --data "$data" --threads 1 --output "$work/mis" \
+  >"$work/mis.log" 2>&1 || status=$?
+[ "$status" -ne 124 ] && [ "$status" -ne 0 ] || { show "$work/mis.log"; fail "mismatched configs: exit $status"; }
+grep -q "error (rank 1 of 2): this rank's (1 of 2) run differs from rank 0's" "$work/mis.log" || { show "$work/mis.log"; fail "no mismatch message"; }
+[ ! -e "$work/mis/checkpoint.safetensors" ] || fail "a checkpoint was written despite the mismatch"
+echo "mismatched configs refused: $(grep -m1 'differs from rank 0' "$work/mis.log" | cut -c1-120)..."
+# 4. scripts/slurm/train-multi.sbatch as plain bash with SRUN="mpirun -np 2": SIGUSR1 to the
+#    script after the first epoch must stop both ranks with a checkpoint (mpirun forwards the
+#    signal; the ranks decide together), and the script run again must resume and finish.
+config 40 0.01 sgd instance >"$work/config_multi.json"
+multi() {
+  exec setsid env SRUN="mpirun -np 2" USEG="$useg" DATA="$data" RUN="$work/multi" SLURM_CPUS_PER_TASK=1 \
+    "$@" bash "$root/scripts/slurm/train-multi.sbatch"
+}
+(multi CONFIG="$work/config_multi.json") >"$work/multi1.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  [ "$(cat "$work/multi/metrics.csv" 2>/dev/null | wc -l)" -ge 2 ] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+kill -USR1 "$pid"
+status=0
+wait "$pid" || status=$?
+[ "$status" -eq 0 ] || { show "$work/multi1.log"; fail "train-multi.sbatch exited with $status"; }
+grep -q "^useg train: stopped by SIGUSR1" "$work/multi1.log" || { show "$work/multi1.log"; fail "the ranks did not stop on SIGUSR1"; }
+rows1=$(($(wc -l <"$work/multi/metrics.csv") - 1))
+[ "$rows1" -lt 40 ] || fail "the signalled job ran all 40 epochs"
+(multi) >"$work/multi2.log" 2>&1 || { show "$work/multi2.log"; fail "the resumed job failed"; }
+grep -q "has a checkpoint: resuming" "$work/multi2.log" && grep -q "training finished" "$work/multi2.log" ||
+  { show "$work/multi2.log"; fail "the second job did not resume and finish"; }
+[ "$(tail -n +2 "$work/multi/metrics.csv" | cut -d, -f1 | tr '\n' ' ')" = "$(seq -s ' ' 1 40) " ] ||
+  fail "the epochs in metrics.csv are not 1..40, once each"
+echo "train-multi.sbatch: 2 ranks stopped by SIGUSR1 after $rows1 epoch(s), resumed, finished 40 epochs"
+echo "PASS"
