@@ -69,8 +69,9 @@ struct Segmentation {
 // from `opts`.
 WindowOptions window_options(const ModelInfo& info, const SegmentOptions& opts);
 
-// Checks a read image before any compute: voxels present, all finite, channel count as the
-// model expects, a 3D model not given a 2D image. Throws a message naming image.source.
+// Checks a read image before any compute: voxels present, channel count as the model expects,
+// a 3D model not given a 2D image. Throws a message naming image.source. (NaN and infinite
+// voxels are no error: segment_image replaces them by their channel's minimum finite value.)
 void check_segmentable(const Image& image, const ModelInfo& info);
 
 // The class names of segment's label output: model.json's labels, or for an instance model
@@ -79,7 +80,8 @@ void check_segmentable(const Image& image, const ModelInfo& info);
 std::vector<std::string> output_labels(const ModelInfo& info);
 
 // The compute part of the pipeline for an image in memory. `progress(done, total)` counts
-// window batches.
+// window batches. NaN and +-Inf voxels are first replaced by their channel's minimum finite
+// value (on a copy; replace_non_finite in io/image_checks.h, docs/segment.md).
 Segmentation segment_image(const Image& image, const ModelInfo& info, Network& net,
                            const SegmentOptions& opts,
                            const std::function<void(int64_t, int64_t)>& progress = {});
@@ -195,6 +197,7 @@ struct CaseRecord {
   bool has_geometry = false;
   Geometry geometry;
   int channels = 0;
+  int64_t nonfinite_voxels = 0;  // NaN/Inf voxels replaced (docs/segment.md)
   double seconds() const { return read_seconds + compute_seconds + write_seconds; }
 };
 

@@ -10,6 +10,7 @@
 #include "infer/handoff.h"
 #include "useg/error.h"
 #include "core/files.h"
+#include "io/image_checks.h"
 
 namespace useg::batch {
 
@@ -24,6 +25,7 @@ struct ReadItem {
   size_t index;  // into the planned cases
   Image image;
   std::string error;
+  int64_t nonfinite = 0;  // NaN/Inf voxels replaced after reading
 };
 struct WriteItem {
   size_t index;
@@ -39,7 +41,10 @@ std::string gib(int64_t bytes) {
 }
 
 // Reads one case with the limits and checks the memory estimate from the headers first.
-Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info) {
+// NaN and infinite voxels are replaced by their channel's minimum finite value; `nonfinite`
+// gets their count.
+Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info,
+                int64_t* nonfinite) {
   ReadLimits limits;
   if (o.max_voxels > 0) limits.max_voxels = o.max_voxels;
   if (o.max_memory > 0) limits.max_bytes = o.max_memory;
@@ -62,6 +67,7 @@ Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info
   }
   Image image = read_image_channels(c.files, limits);
   check_segmentable(image, info);
+  *nonfinite = replace_non_finite(image);
   return image;
 }
 
@@ -81,13 +87,13 @@ void run_pipeline(const std::vector<PlannedCase>& cases, const BatchOptions& o,
       ReadItem item{i, {}, sink.disk_full_error()};
       auto t = Clock::now();
       try {
-        if (item.error.empty()) item.image = read_case(cases[i].c, o, info);
+        if (item.error.empty()) item.image = read_case(cases[i].c, o, info, &item.nonfinite);
       } catch (const std::bad_alloc&) {
         item.error = cases[i].c.files.front() + ": out of memory while reading";
       } catch (const std::exception& e) {
         item.error = e.what();
       }
-      sink.case_read(cases[i].record, since(t), item.image);
+      sink.case_read(cases[i].record, since(t), item.image, item.nonfinite);
       if (!to_compute.put(std::move(item))) break;
     }
     to_compute.close();
