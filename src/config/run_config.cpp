@@ -65,6 +65,8 @@ const FieldTable<TrainConfig>& train_table() {
       field("grad_clip", &T::grad_clip),
       field("val_fraction", &T::val_fraction),
       field("val_cases", &T::val_cases),
+      field("fold", &T::fold),
+      field("folds", &T::folds),
       field("val_interval", &T::val_interval),
       field("patience", &T::patience),
       field("max_nonfinite_steps", &T::max_nonfinite_steps),
@@ -159,6 +161,15 @@ void validate_train(const Where& w, const TrainConfig& t, const ModelConfig& m) 
   check_range(w.key("val_fraction"), t.val_fraction, 0, 1, true);
   for (size_t i = 0; i < t.val_cases.size(); ++i)
     if (t.val_cases[i].empty()) w.key("val_cases").index(i).fail("must not be empty");
+  check_int_min(w.key("folds"), t.folds, 2);
+  check_int_range(w.key("fold"), t.fold, -1, t.folds - 1);
+  if (t.fold >= 0 && m.classifier())
+    w.key("fold").fail("cross-validation folds are for U-Nets (a dataset's splits.json); a "
+                       "classifier validates on val_fraction or val_cases");
+  if (t.fold >= 0 && !t.val_cases.empty())
+    w.key("val_cases").fail("contradicts train.fold " + std::to_string(t.fold) +
+                            " (the fold's validation cases come from the dataset's splits.json); "
+                            "remove one of them");
   check_int_min(w.key("val_interval"), t.val_interval, 1);
   check_int_min(w.key("patience"), t.patience, 0);
   check_int_min(w.key("max_nonfinite_steps"), t.max_nonfinite_steps, 1);

@@ -68,6 +68,7 @@ void expect_equal(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_FIELD(weight_decay); EXPECT_FIELD(schedule); EXPECT_FIELD(poly_exponent);
   EXPECT_FIELD(warmup_epochs); EXPECT_FIELD(grad_clip); EXPECT_FIELD(val_fraction);
   EXPECT_FIELD(val_cases); EXPECT_FIELD(val_interval); EXPECT_FIELD(patience);
+  EXPECT_FIELD(fold); EXPECT_FIELD(folds);
   EXPECT_FIELD(max_nonfinite_steps); EXPECT_FIELD(num_workers); EXPECT_FIELD(seed);
   EXPECT_FIELD(target_spacing); EXPECT_FIELD(target_spacing_mm); EXPECT_FIELD(normalization);
   expect_equal(a.augment, b.augment);
@@ -114,6 +115,7 @@ RunConfig non_default_run() {
   a.blur_sigma_min = 0; a.blur_sigma_max = 2; a.brightness = 0.6; a.brightness_min = 0.5;
   a.brightness_max = 1.5; a.contrast = 0.7; a.contrast_min = 0.6; a.contrast_max = 1.6;
   a.gamma = 0.8; a.gamma_min = 0.8; a.gamma_max = 1.2;
+  t.folds = 3;  // fold stays -1: it excludes val_cases (test_train_splits)
   return r;
 }
 
