@@ -74,7 +74,8 @@ Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info
 }  // namespace
 
 void run_pipeline(const std::vector<PlannedCase>& cases, const BatchOptions& o,
-                  const ModelInfo& info, Network& net, ReportSink& sink, Progress& progress) {
+                  const ModelInfo& info, const std::vector<Network*>& nets, ReportSink& sink,
+                  Progress& progress) {
   auto finish = [&](size_t index, const std::string& error, double write_seconds) {
     sink.finish_case(cases[index].record, error, write_seconds, cases[index].outputs.labels);
   };
@@ -136,7 +137,7 @@ void run_pipeline(const std::vector<PlannedCase>& cases, const BatchOptions& o,
     auto t = Clock::now();
     try {
       const std::string& id = cases[in.index].c.id;
-      Segmentation seg = segment_image(in.image, info, net, o.segment,
+      Segmentation seg = segment_image(in.image, info, nets, o.segment,
                                        [&](int64_t done, int64_t total) {
                                          progress.update(sink.finished(),
                                                          id + ": window batch " +

@@ -68,6 +68,12 @@ std::string batch_report_json(const BatchOptions& opts, const BatchResult& r) {
   JsonValue cases = JsonValue::array();
   for (const CaseRecord& c : r.cases) cases.push_back(case_json(c));
   JsonValue report = JsonValue::object();
+  if (!opts.ensemble.empty()) {
+    JsonValue models = JsonValue::array();
+    models.push_back(opts.model_dir);
+    for (const std::string& m : opts.ensemble) models.push_back(m);
+    report.set("models", std::move(models));
+  }
   report.set("model", opts.model_dir)
       .set("output", opts.output_dir)
       .set("device", device_name(opts.device))

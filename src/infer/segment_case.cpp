@@ -69,6 +69,12 @@ void split_objects(Segmentation& seg, const Tensor& probs, const Geometry& g,
 Segmentation segment_image(const Image& image, const ModelInfo& info, Network& net,
                            const SegmentOptions& opts,
                            const std::function<void(int64_t, int64_t)>& progress) {
+  return segment_image(image, info, std::vector<Network*>{&net}, opts, progress);
+}
+
+Segmentation segment_image(const Image& image, const ModelInfo& info,
+                           const std::vector<Network*>& nets, const SegmentOptions& opts,
+                           const std::function<void(int64_t, int64_t)>& progress) {
   check_segmentable(image, info);
   // The batch replaces non-finite voxels when it reads a case (and reports them); an image
   // given here directly gets the same rule on a copy.
@@ -76,7 +82,7 @@ Segmentation segment_image(const Image& image, const ModelInfo& info, Network& n
     Image clean = image;
     clean.voxels = image.voxels.clone();
     replace_non_finite(clean);
-    return segment_image(clean, info, net, opts, progress);
+    return segment_image(clean, info, nets, opts, progress);
   }
   const int K = info.model.num_classes;
   const Geometry& g = image.geometry;
@@ -88,7 +94,7 @@ Segmentation segment_image(const Image& image, const ModelInfo& info, Network& n
     seg.resampled = in.resampled;
     WindowOptions w = window_options(info, opts);
     int64_t windows = 0;
-    probs = predict_probabilities(net, in.volume, w, [&](int64_t done, int64_t total) {
+    probs = predict_probabilities(nets, in.volume, w, [&](int64_t done, int64_t total) {
       windows = total;
       if (progress) progress(done, total);
     });
