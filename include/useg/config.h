@@ -164,6 +164,16 @@ struct AugmentConfig {
   double contrast_min = 0.75, contrast_max = 1.25;
   double gamma = 0.3;
   double gamma_min = 0.7, gamma_max = 1.5;
+  // Elastic deformation: a displacement field of uniform noise smoothed by a Gaussian of sigma
+  // voxels, times alpha (batchgenerators; nnU-Net's ranges, and off by default as there).
+  double elastic = 0.0;
+  double elastic_alpha_min = 0, elastic_alpha_max = 900;
+  double elastic_sigma_min = 9, elastic_sigma_max = 13;
+  // Low-resolution simulation (nnU-Net's SimulateLowResolutionTransform): per sample, then per
+  // channel with low_res_per_channel, down by a zoom in the range (nearest), back up (linear).
+  double low_res = 0.25;
+  double low_res_per_channel = 0.5;
+  double low_res_zoom_min = 0.5, low_res_zoom_max = 1.0;
 };
 
 struct TrainConfig {
