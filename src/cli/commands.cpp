@@ -53,6 +53,7 @@ void register_commands(CLI::App& app, std::function<int()>& run) {
   register_classify_commands(app, run);
   register_bench_commands(app, run);
   register_train_commands(app, run);
+  register_plan_commands(app, run);
 }
 
 }  // namespace useg::cli

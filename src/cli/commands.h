@@ -23,6 +23,7 @@ void register_segment_commands(CLI::App& app, std::function<int()>& run);  // cm
 void register_bench_commands(CLI::App& app, std::function<int()>& run);  // cmd_bench.cpp
 void register_train_commands(CLI::App& app, std::function<int()>& run);  // cmd_train.cpp
 void register_classify_commands(CLI::App& app, std::function<int()>& run);  // cmd_classify.cpp
+void register_plan_commands(CLI::App& app, std::function<int()>& run);  // cmd_plan.cpp
 
 // --precision (BackendOptions::precision), restricted to precision_choices(); `extra` is appended
 // to the help text.
