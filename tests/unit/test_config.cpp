@@ -311,7 +311,7 @@ TEST(ConfigErrors, BadEnumListsChoices) {
             "(did you mean 'adam'?)");
   EXPECT_EQ(run_error(run_json("", R"("loss": 3)")),
             "configs/x.json: train.loss: expected a string (one of dice_ce, ce, dice, mse, "
-            "hinge), got number 3");
+            "hinge, multi_hinge), got number 3");
   EXPECT_EQ(info_error(R"({"preprocess": {"channels": [{"scheme": "minmax"}]}})"),
             "configs/x.json: preprocess.channels[0].scheme: 'minmax' is not one of zscore, ct, "
             "percentile, none");
