@@ -105,6 +105,30 @@ TEST(SegmentEnsemble, CommandAveragesModelsAndFoldFolders) {
   EXPECT_EQ(report["models"].size(), 2u);
 }
 
+// --max-memory counts the other models' weights and the ensemble's probability sum: a limit a
+// few bytes above one model's estimate passes that model alone and fails the ensemble.
+TEST(SegmentEnsemble, MaxMemoryCountsEveryModel) {
+  fs::path root = test::fresh_dir("segment_ensemble_memory");
+  test::ModelSpec sb;
+  sb.seed = 5;
+  const std::string a = test::make_model(root / "a", test::ModelSpec{});
+  const std::string b = test::make_model(root / "b", sb);
+  fs::create_directories(root / "in");
+  write_case(root / "in" / "ct.nii.gz");
+  Image img = read_image((root / "in" / "ct.nii.gz").string());
+  ModelInfo info = load_model_info((fs::path(a) / "model.json").string());
+  MemoryEstimate one = estimate_case_memory(img.geometry, network_grid(img.geometry, info), 1,
+                                            info, SegmentOptions{});
+  const std::string limit = " --max-memory " + std::to_string(one.total() + 1000);
+  auto r = run_useg("segment --model " + quote(a) + " --input " + quote(root / "in") +
+                    " --output " + quote(root / "one") + limit);
+  EXPECT_EQ(r.code, 0) << r.output;
+  r = run_useg("segment --model " + quote(a) + " --model " + quote(b) + " --input " +
+               quote(root / "in") + " --output " + quote(root / "two") + limit);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("more than --max-memory"), std::string::npos) << r.output;
+}
+
 // Models that cannot be averaged: the error names both folders and what differs.
 TEST(SegmentEnsemble, DisagreeingModelsAreRefused) {
   fs::path root = test::fresh_dir("segment_ensemble_bad");
