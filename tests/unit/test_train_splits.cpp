@@ -12,6 +12,7 @@
 #include "common/expect_error.h"
 #include "common/image_fixtures.h"
 #include "common/train_fixtures.h"
+#include "segment_test_util.h"
 #include "core/files.h"
 #include "train/checkpoint.h"
 #include "train/dataset.h"
@@ -190,6 +191,36 @@ TEST(TrainSplits, FoldTrains) {
   EXPECT_EQ(c.val_cases, expect.val);
   EXPECT_EQ(c.train_cases, expect.train);
   EXPECT_TRUE(fs::exists(root / "run" / "fold_1" / "best" / "model.json"));
+}
+
+// The command line: --fold/--folds override the config's keys (the run trains fold 2 of 3 into
+// the folder asked for); with --resume and no --config they are refused, since a resumed run
+// keeps its fold.
+TEST(TrainSplits, CommandLineFoldFlags) {
+  fs::path root = test::fresh_dir("train_splits_cli");
+  Dataset ds = blob_dataset(root / "data", 6);
+  RunConfig run = test::tiny_run(2);
+  run.train.epochs = 1;
+  run.train.iterations_per_epoch = 1;
+  test::write_text(root / "c.json", to_json_string(run));
+  const std::string base = "train --config " + test::quote(root / "c.json") + " --data " +
+                           test::quote(root / "data") + " --threads 1";
+  auto r = test::run_useg(base + " --fold 2 --folds 3 --output " +
+                          test::quote(root / "run" / "fold_2"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("training fold 2"), std::string::npos) << r.output;
+  std::vector<std::string> names;
+  for (const auto& c : ds.cases) names.push_back(c.name);
+  training::Checkpoint c =
+      training::read_checkpoint((root / "run" / "fold_2" / "checkpoint.safetensors").string());
+  EXPECT_EQ(c.val_cases, training::kfold_splits(names, 3)[2].val);
+  r = test::run_useg("train --resume --data " + test::quote(root / "data") + " --output " +
+                     test::quote(root / "run" / "fold_2") + " --fold 2");
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("a resumed run keeps its fold"), std::string::npos) << r.output;
+  r = test::run_useg(base + " --fold 3 --folds 3 --output " + test::quote(root / "run" / "x"));
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("train.fold"), std::string::npos) << r.output;
 }
 
 }  // namespace
