@@ -164,6 +164,16 @@ struct AugmentConfig {
   double contrast_min = 0.75, contrast_max = 1.25;
   double gamma = 0.3;
   double gamma_min = 0.7, gamma_max = 1.5;
+  // Elastic deformation: a displacement field of uniform noise smoothed by a Gaussian of sigma
+  // voxels, times alpha (batchgenerators; nnU-Net's ranges, and off by default as there).
+  double elastic = 0.0;
+  double elastic_alpha_min = 0, elastic_alpha_max = 900;
+  double elastic_sigma_min = 9, elastic_sigma_max = 13;
+  // Low-resolution simulation (nnU-Net's SimulateLowResolutionTransform): per sample, then per
+  // channel with low_res_per_channel, down by a zoom in the range (nearest), back up (linear).
+  double low_res = 0.25;
+  double low_res_per_channel = 0.5;
+  double low_res_zoom_min = 0.5, low_res_zoom_max = 1.0;
 };
 
 struct TrainConfig {
@@ -183,8 +193,13 @@ struct TrainConfig {
   double poly_exponent = 0.9;
   int warmup_epochs = 0;
   double grad_clip = 12.0;            // global norm; 0 = off
-  double val_fraction = 0.2;          // used when val_cases is empty
+  double val_fraction = 0.2;          // used when val_cases is empty and fold is -1
   std::vector<std::string> val_cases;
+  // Cross-validation (nnU-Net's): fold >= 0 trains on that fold of DATASET/splits.json (made
+  // with `folds` folds when absent: sorted cases, sklearn's KFold(folds, shuffle=True,
+  // random_state=12345)); -1 = no folds (val_cases / val_fraction).
+  int fold = -1;
+  int folds = 5;
   int val_interval = 1;               // epochs between validations
   int patience = 0;                   // epochs without improvement before stopping; 0 = off
   int max_nonfinite_steps = 5;        // consecutive NaN/Inf losses before stopping
@@ -254,5 +269,15 @@ struct DatasetJson {
 };
 // Parses the text of a dataset.json; errors name `source` and the key.
 DatasetJson parse_dataset_json(const std::string& text, const std::string& source);
+
+// ------------------------------------------------------------------------- splits.json
+// nnU-Net's cross-validation file in the dataset folder: a list with one {"train": [...],
+// "val": [...]} object of case names per fold (docs/training.md, "Cross-validation").
+struct DataSplit {
+  std::vector<std::string> train, val;
+};
+// Errors name `source` and the fold ("splits.json: [2]: missing key 'val'").
+std::vector<DataSplit> parse_splits_json(const std::string& text, const std::string& source);
+std::string to_splits_json(const std::vector<DataSplit>& splits);  // 4-space indent, as nnU-Net
 
 }  // namespace useg

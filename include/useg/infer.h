@@ -52,6 +52,14 @@ Tensor gaussian_importance(const std::array<int64_t, 3>& patch, double sigma_sca
 // cropped back. `progress(done, total)` is called after every batch of windows when given.
 Tensor predict_probabilities(Network& net, const Tensor& volume, const WindowOptions& opts,
                              const std::function<void(int64_t, int64_t)>& progress = {});
+// An ensemble: the mean of the networks' softmax probabilities, inside one pass over the
+// windows (each window batch runs through every network in turn, mirrored too with
+// opts.mirror), so the result is the mean of the single-network results up to rounding. The
+// networks must share the class count and the patch's size multiple; they need not share an
+// architecture.
+Tensor predict_probabilities(const std::vector<Network*>& nets, const Tensor& volume,
+                             const WindowOptions& opts,
+                             const std::function<void(int64_t, int64_t)>& progress = {});
 
 // Labels [1, 1, D, H, W] (CPU) = argmax over classes.
 Tensor argmax_labels(const Tensor& probabilities);

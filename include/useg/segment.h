@@ -69,8 +69,9 @@ struct Segmentation {
 // from `opts`.
 WindowOptions window_options(const ModelInfo& info, const SegmentOptions& opts);
 
-// Checks a read image before any compute: voxels present, all finite, channel count as the
-// model expects, a 3D model not given a 2D image. Throws a message naming image.source.
+// Checks a read image before any compute: voxels present, channel count as the model expects,
+// a 3D model not given a 2D image. Throws a message naming image.source. (NaN and infinite
+// voxels are no error: segment_image replaces them by their channel's minimum finite value.)
 void check_segmentable(const Image& image, const ModelInfo& info);
 
 // The class names of segment's label output: model.json's labels, or for an instance model
@@ -79,10 +80,25 @@ void check_segmentable(const Image& image, const ModelInfo& info);
 std::vector<std::string> output_labels(const ModelInfo& info);
 
 // The compute part of the pipeline for an image in memory. `progress(done, total)` counts
-// window batches.
+// window batches. NaN and +-Inf voxels are first replaced by their channel's minimum finite
+// value (on a copy; replace_non_finite in io/image_checks.h, docs/segment.md).
 Segmentation segment_image(const Image& image, const ModelInfo& info, Network& net,
                            const SegmentOptions& opts,
                            const std::function<void(int64_t, int64_t)>& progress = {});
+// An ensemble of models that agree on `info` (check_ensemble): their softmax probabilities are
+// averaged inside the sliding window (predict_probabilities over the networks).
+Segmentation segment_image(const Image& image, const ModelInfo& info,
+                           const std::vector<Network*>& nets, const SegmentOptions& opts,
+                           const std::function<void(int64_t, int64_t)>& progress = {});
+
+// The model folders an ensemble's --model arguments name: a folder with model.json is itself; a
+// folder without one holding fold_*/best/model.json (a cross-validation's run folders) gives
+// each fold's best/, in fold order. Throws naming a folder that is neither.
+std::vector<std::string> resolve_model_dirs(const std::vector<std::string>& given);
+// "" when models a and b can be ensembled: same classes (num_classes, labels, target), input
+// channels, dims, patch size and preprocessing (target spacing, each channel's normalization);
+// else what differs, e.g. "patch_size [32, 32] vs [64, 64]".
+std::string ensemble_difference(const ModelInfo& a, const ModelInfo& b);
 
 // ------------------------------------------------------------------------------ outputs
 // Files of one case under `dir` for label extension `ext` (".nii.gz", ".nrrd", ...):
@@ -170,6 +186,9 @@ std::vector<BatchCase> select_shard(const std::vector<BatchCase>& cases, const S
 
 struct BatchOptions {
   std::string model_dir;
+  // More model folders (--model A --model B ..., or a folder of fold_*/best): the models are
+  // ensembled, model_dir first. Empty = model_dir alone.
+  std::vector<std::string> ensemble;
   std::vector<std::string> inputs;
   std::string output_dir;
   Device device = Device::CPU;
@@ -195,6 +214,7 @@ struct CaseRecord {
   bool has_geometry = false;
   Geometry geometry;
   int channels = 0;
+  int64_t nonfinite_voxels = 0;  // NaN/Inf voxels replaced (docs/segment.md)
   double seconds() const { return read_seconds + compute_seconds + write_seconds; }
 };
 

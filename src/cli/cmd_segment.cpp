@@ -20,6 +20,7 @@ namespace {
 
 struct SegmentArgs {
   BatchOptions batch;
+  std::vector<std::string> models;  // --model, once or more
   std::string device = "cpu";
   std::vector<std::string> postprocess;
   std::string shard;
@@ -60,6 +61,9 @@ int classify_segmented_objects(const SegmentArgs& a, BatchResult& r) {
 
 int run_segment(SegmentArgs& a) {
   BatchOptions& b = a.batch;
+  std::vector<std::string> dirs = resolve_model_dirs(a.models);
+  b.model_dir = dirs.front();
+  b.ensemble.assign(dirs.begin() + 1, dirs.end());
   b.device = parse_device(a.device);
   b.segment.postprocess = parse_postprocess(a.postprocess);
   b.shard = resolve_shard(a.shard, a.shards, [](const char* n) { return std::getenv(n); });
@@ -90,7 +94,10 @@ void register_segment_commands(CLI::App& app, std::function<int()>& run) {
   CLI::App* c = app.add_subcommand(
       "segment", "Segment image files and folders with a model; label images keep the input's "
                  "size, spacing, origin and direction");
-  c->add_option("--model", b.model_dir, "model folder (model.json + weights.safetensors)")
+  c->add_option("--model", a->models,
+                "model folder (model.json + weights.safetensors); given more than once, or a "
+                "folder of fold_*/best model folders (cross-validation runs), an ensemble: the "
+                "models' softmax probabilities are averaged in every window")
       ->required();
   c->add_option("--input", b.inputs,
                 "image files (.nii .nii.gz .nrrd .nhdr .mha .mhd .tif .tiff .png), DICOM folders "

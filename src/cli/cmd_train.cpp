@@ -17,6 +17,7 @@
 
 #include "cli/commands.h"
 #include "dist/communicator.h"
+#include "config/validate.h"
 #include "useg/config.h"
 #include "useg/error.h"
 #include "useg/train.h"
@@ -72,6 +73,7 @@ struct TrainArgs {
   bool resume = false;
   int threads = 0;
   std::optional<uint64_t> seed;
+  std::optional<int> fold, folds;  // override train.fold / train.folds
   int64_t max_voxels = 0;   // 0: the reader's default (ReadLimits)
   std::string max_memory;   // "": the reader's default
 };
@@ -99,6 +101,13 @@ int run_train(const TrainArgs& a) {
   if (!a.max_memory.empty()) o.limits.max_bytes = parse_bytes(a.max_memory, "--max-memory");
   if (!a.config.empty()) o.config = load_run_config(a.config);
   USEG_CHECK(o.config || a.resume, "--config is required for a new run");
+  if (a.fold || a.folds) {
+    USEG_CHECK(o.config, "--fold/--folds choose the split of a new run (or must repeat it with "
+                         "--config on --resume); a resumed run keeps its fold");
+    if (a.fold) o.config->train.fold = *a.fold;
+    if (a.folds) o.config->train.folds = *a.folds;
+    validate_run_config(*o.config, "--fold/--folds");
+  }
   o.stop = &g_stop_signal;
   install_signal_handlers();
   TrainResult r = train(o);
@@ -146,6 +155,13 @@ void register_train_commands(CLI::App& app, std::function<int()>& run) {
   c->add_option("--max-memory", args->max_memory,
                 "refuse a case whose headers declare more bytes as float32, all channels "
                 "(K, M, G, T suffixes; default 16G)");
+  c->add_option_function<int>(
+      "--fold", [args](const int& k) { args->fold = k; },
+      "cross-validation fold to train, 0..folds-1 (overrides train.fold; the split is "
+      "DATASET/splits.json, made as nnU-Net does when absent)");
+  c->add_option_function<int>(
+      "--folds", [args](const int& n) { args->folds = n; },
+      "number of cross-validation folds (overrides train.folds; default 5)");
   c->add_option_function<uint64_t>(
       "--seed", [args](const uint64_t& s) { args->seed = s; },
       "random seed (overrides train.seed; weights, split, sampling and augmentation)");

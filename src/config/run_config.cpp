@@ -33,6 +33,15 @@ const FieldTable<AugmentConfig>& augment_table() {
       field("gamma", &A::gamma),
       field("gamma_min", &A::gamma_min),
       field("gamma_max", &A::gamma_max),
+      field("elastic", &A::elastic),
+      field("elastic_alpha_min", &A::elastic_alpha_min),
+      field("elastic_alpha_max", &A::elastic_alpha_max),
+      field("elastic_sigma_min", &A::elastic_sigma_min),
+      field("elastic_sigma_max", &A::elastic_sigma_max),
+      field("low_res", &A::low_res),
+      field("low_res_per_channel", &A::low_res_per_channel),
+      field("low_res_zoom_min", &A::low_res_zoom_min),
+      field("low_res_zoom_max", &A::low_res_zoom_max),
   });
   return table;
 }
@@ -65,6 +74,8 @@ const FieldTable<TrainConfig>& train_table() {
       field("grad_clip", &T::grad_clip),
       field("val_fraction", &T::val_fraction),
       field("val_cases", &T::val_cases),
+      field("fold", &T::fold),
+      field("folds", &T::folds),
       field("val_interval", &T::val_interval),
       field("patience", &T::patience),
       field("max_nonfinite_steps", &T::max_nonfinite_steps),
@@ -98,7 +109,8 @@ void validate_augment(const Where& w, const AugmentConfig& a) {
   const std::pair<const char*, double> probabilities[] = {
       {"flip", a.flip},   {"rotate90", a.rotate90},     {"rotate", a.rotate},
       {"scale", a.scale}, {"noise", a.noise},           {"blur", a.blur},
-      {"gamma", a.gamma}, {"brightness", a.brightness}, {"contrast", a.contrast}};
+      {"gamma", a.gamma}, {"brightness", a.brightness}, {"contrast", a.contrast},
+      {"elastic", a.elastic}, {"low_res", a.low_res}, {"low_res_per_channel", a.low_res_per_channel}};
   for (const auto& [key, p] : probabilities) check_probability(w.key(key), p);
   check_range(w.key("rotate_max_deg"), a.rotate_max_deg, 0, 180);
   check_positive(w.key("scale_min"), a.scale_min);
@@ -112,12 +124,23 @@ void validate_augment(const Where& w, const AugmentConfig& a) {
   check_ordered(w, "contrast_min", a.contrast_min, "contrast_max", a.contrast_max);
   check_positive(w.key("gamma_min"), a.gamma_min);
   check_ordered(w, "gamma_min", a.gamma_min, "gamma_max", a.gamma_max);
+  check_non_negative(w.key("elastic_alpha_min"), a.elastic_alpha_min);
+  check_ordered(w, "elastic_alpha_min", a.elastic_alpha_min, "elastic_alpha_max",
+                a.elastic_alpha_max);
+  check_positive(w.key("elastic_sigma_min"), a.elastic_sigma_min);
+  check_ordered(w, "elastic_sigma_min", a.elastic_sigma_min, "elastic_sigma_max",
+                a.elastic_sigma_max);
+  check_range(w.key("low_res_zoom_min"), a.low_res_zoom_min, 0, 1);
+  check_positive(w.key("low_res_zoom_min"), a.low_res_zoom_min);
+  check_range(w.key("low_res_zoom_max"), a.low_res_zoom_max, 0, 1);
+  check_ordered(w, "low_res_zoom_min", a.low_res_zoom_min, "low_res_zoom_max", a.low_res_zoom_max);
   // check_ordered cannot see a NaN or infinite maximum: reject those explicitly.
   for (const auto& [key, v] : {std::pair<const char*, double>{"scale_max", a.scale_max},
                                {"blur_sigma_max", a.blur_sigma_max},
                                {"brightness_max", a.brightness_max},
                                {"contrast_max", a.contrast_max},
-                               {"gamma_max", a.gamma_max}})
+                               {"gamma_max", a.gamma_max},
+                               {"elastic_sigma_max", a.elastic_sigma_max}})
     check_positive(w.key(key), v);
 }
 
@@ -159,6 +182,15 @@ void validate_train(const Where& w, const TrainConfig& t, const ModelConfig& m) 
   check_range(w.key("val_fraction"), t.val_fraction, 0, 1, true);
   for (size_t i = 0; i < t.val_cases.size(); ++i)
     if (t.val_cases[i].empty()) w.key("val_cases").index(i).fail("must not be empty");
+  check_int_min(w.key("folds"), t.folds, 2);
+  check_int_range(w.key("fold"), t.fold, -1, t.folds - 1);
+  if (t.fold >= 0 && m.classifier())
+    w.key("fold").fail("cross-validation folds are for U-Nets (a dataset's splits.json); a "
+                       "classifier validates on val_fraction or val_cases");
+  if (t.fold >= 0 && !t.val_cases.empty())
+    w.key("val_cases").fail("contradicts train.fold " + std::to_string(t.fold) +
+                            " (the fold's validation cases come from the dataset's splits.json); "
+                            "remove one of them");
   check_int_min(w.key("val_interval"), t.val_interval, 1);
   check_int_min(w.key("patience"), t.patience, 0);
   check_int_min(w.key("max_nonfinite_steps"), t.max_nonfinite_steps, 1);

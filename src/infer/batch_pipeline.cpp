@@ -2,6 +2,7 @@
 // compute loop and a writer thread, handing cases over through one-slot handoffs.
 #include "infer/batch_pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 #include <new>
 #include <sstream>
@@ -10,6 +11,7 @@
 #include "infer/handoff.h"
 #include "useg/error.h"
 #include "core/files.h"
+#include "io/image_checks.h"
 
 namespace useg::batch {
 
@@ -24,6 +26,7 @@ struct ReadItem {
   size_t index;  // into the planned cases
   Image image;
   std::string error;
+  int64_t nonfinite = 0;  // NaN/Inf voxels replaced after reading
 };
 struct WriteItem {
   size_t index;
@@ -38,8 +41,34 @@ std::string gib(int64_t bytes) {
   return os.str();
 }
 
+// What the other models of an ensemble add to the memory estimate: their weights, the widest
+// model's activations, and the probability sum of one window batch.
+struct EnsembleCost {
+  int64_t weight_bytes = 0;
+  int64_t activation_bytes = 0;  // the largest of the models' (0 for a single model)
+};
+
+EnsembleCost ensemble_cost(const std::vector<Network*>& nets, const ModelInfo& info,
+                           const SegmentOptions& opts) {
+  EnsembleCost c;
+  if (nets.size() < 2) return c;
+  const WindowOptions w = window_options(info, opts);
+  for (size_t i = 0; i < nets.size(); ++i) {
+    ModelInfo member = info;
+    member.model = nets[i]->config();
+    c.activation_bytes = std::max(c.activation_bytes, activation_bytes(member, w));
+    if (i > 0) c.weight_bytes += int64_t(4) * nets[i]->num_parameters();
+  }
+  c.activation_bytes += int64_t(4) * w.batch * info.model.num_classes * w.patch[0] * w.patch[1] *
+                        w.patch[2];
+  return c;
+}
+
 // Reads one case with the limits and checks the memory estimate from the headers first.
-Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info) {
+// NaN and infinite voxels are replaced by their channel's minimum finite value; `nonfinite`
+// gets their count.
+Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info,
+                const EnsembleCost& ensemble, int64_t* nonfinite) {
   ReadLimits limits;
   if (o.max_voxels > 0) limits.max_voxels = o.max_voxels;
   if (o.max_memory > 0) limits.max_bytes = o.max_memory;
@@ -52,6 +81,8 @@ Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info
       channels += h.components;
     }
     MemoryEstimate e = estimate_case_memory(g, network_grid(g, info), channels, info, o.segment);
+    e.weight_bytes += ensemble.weight_bytes;
+    e.activation_bytes = std::max(e.activation_bytes, ensemble.activation_bytes);
     if (e.total() > o.max_memory)
       USEG_THROW(c.files.front() << ": segmenting " << g.str() << " with " << channels
                                  << " channel(s) needs about " << gib(e.total())
@@ -62,16 +93,19 @@ Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info
   }
   Image image = read_image_channels(c.files, limits);
   check_segmentable(image, info);
+  *nonfinite = replace_non_finite(image);
   return image;
 }
 
 }  // namespace
 
 void run_pipeline(const std::vector<PlannedCase>& cases, const BatchOptions& o,
-                  const ModelInfo& info, Network& net, ReportSink& sink, Progress& progress) {
+                  const ModelInfo& info, const std::vector<Network*>& nets, ReportSink& sink,
+                  Progress& progress) {
   auto finish = [&](size_t index, const std::string& error, double write_seconds) {
     sink.finish_case(cases[index].record, error, write_seconds, cases[index].outputs.labels);
   };
+  const EnsembleCost ensemble = ensemble_cost(nets, info, o.segment);
   detail::Handoff<ReadItem> to_compute;
   detail::Handoff<WriteItem> to_writer;
 
@@ -81,13 +115,13 @@ void run_pipeline(const std::vector<PlannedCase>& cases, const BatchOptions& o,
       ReadItem item{i, {}, sink.disk_full_error()};
       auto t = Clock::now();
       try {
-        if (item.error.empty()) item.image = read_case(cases[i].c, o, info);
+        if (item.error.empty()) item.image = read_case(cases[i].c, o, info, ensemble, &item.nonfinite);
       } catch (const std::bad_alloc&) {
         item.error = cases[i].c.files.front() + ": out of memory while reading";
       } catch (const std::exception& e) {
         item.error = e.what();
       }
-      sink.case_read(cases[i].record, since(t), item.image);
+      sink.case_read(cases[i].record, since(t), item.image, item.nonfinite);
       if (!to_compute.put(std::move(item))) break;
     }
     to_compute.close();
@@ -130,7 +164,7 @@ void run_pipeline(const std::vector<PlannedCase>& cases, const BatchOptions& o,
     auto t = Clock::now();
     try {
       const std::string& id = cases[in.index].c.id;
-      Segmentation seg = segment_image(in.image, info, net, o.segment,
+      Segmentation seg = segment_image(in.image, info, nets, o.segment,
                                        [&](int64_t done, int64_t total) {
                                          progress.update(sink.finished(),
                                                          id + ": window batch " +

@@ -41,6 +41,7 @@ JsonValue case_json(const CaseRecord& c) {
       .set("write_seconds", number(c.write_seconds));
   if (!c.has_geometry) {  // not read (skipped, failed before reading, pending)
     j.set("size", nullptr).set("spacing", nullptr).set("channels", nullptr);
+    j.set("nonfinite_voxels", nullptr);
     return j;
   }
   JsonValue size = JsonValue::array(), spacing = JsonValue::array();
@@ -49,6 +50,7 @@ JsonValue case_json(const CaseRecord& c) {
     spacing.push_back(number(c.geometry.spacing[size_t(i)]));
   }
   j.set("size", std::move(size)).set("spacing", std::move(spacing)).set("channels", c.channels);
+  j.set("nonfinite_voxels", c.nonfinite_voxels);
   return j;
 }
 
@@ -66,6 +68,12 @@ std::string batch_report_json(const BatchOptions& opts, const BatchResult& r) {
   JsonValue cases = JsonValue::array();
   for (const CaseRecord& c : r.cases) cases.push_back(case_json(c));
   JsonValue report = JsonValue::object();
+  if (!opts.ensemble.empty()) {
+    JsonValue models = JsonValue::array();
+    models.push_back(opts.model_dir);
+    for (const std::string& m : opts.ensemble) models.push_back(m);
+    report.set("models", std::move(models));
+  }
   report.set("model", opts.model_dir)
       .set("output", opts.output_dir)
       .set("device", device_name(opts.device))
@@ -78,14 +86,14 @@ std::string batch_report_json(const BatchOptions& opts, const BatchResult& r) {
 
 std::string batch_report_csv(const BatchResult& r) {
   std::ostringstream os;
-  os << "case,status,seconds,size,spacing_mm,channels,inputs,outputs,error\n";
+  os << "case,status,seconds,size,spacing_mm,channels,nonfinite_voxels,inputs,outputs,error\n";
   for (const CaseRecord& c : r.cases) {
     os << csv_field(c.id) << "," << c.status << "," << csv_number(c.seconds()) << ",";
     if (c.has_geometry)
       os << size_text(c.geometry) << "," << xyz_text(c.geometry.spacing, c.geometry.dims) << ","
-         << c.channels;
+         << c.channels << "," << c.nonfinite_voxels;
     else
-      os << ",,";
+      os << ",,,";
     os << "," << csv_field(join(c.inputs, ";")) << "," << csv_field(join(c.outputs, ";")) << ","
        << csv_field(c.error) << "\n";
   }

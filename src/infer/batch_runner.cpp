@@ -43,9 +43,12 @@ BatchResult run_segment_batch(const BatchOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
   validate(o);
   std::error_code ec;
-  if (!fs::is_directory(o.model_dir, ec))
-    USEG_THROW("model folder " << o.model_dir << " does not exist (expected a folder with "
-                                                "model.json and weights.safetensors)");
+  std::vector<std::string> dirs{o.model_dir};
+  dirs.insert(dirs.end(), o.ensemble.begin(), o.ensemble.end());
+  for (const std::string& d : dirs)
+    if (!fs::is_directory(d, ec))
+      USEG_THROW("model folder " << d << " does not exist (expected a folder with "
+                                         "model.json and weights.safetensors)");
   std::string why;
   if (!device_available(o.device, &why)) USEG_THROW(why);
   BackendOptions bo;
@@ -54,8 +57,21 @@ BatchResult run_segment_batch(const BatchOptions& o) {
   bo.conv_algorithm = o.conv_algorithm;
   set_imaging_threads(o.threads);
   auto backend = make_backend(o.device, bo);
-  LoadedModel model = load_model_dir(o.model_dir, *backend);
-  const ModelInfo& info = model.info;
+  // An ensemble: every model loaded up front, each checked against the first.
+  std::vector<LoadedModel> models;
+  std::vector<Network*> nets;
+  for (const std::string& d : dirs) {
+    models.push_back(load_model_dir(d, *backend));
+    std::string diff = ensemble_difference(models.front().info, models.back().info);
+    if (!diff.empty())
+      USEG_THROW("models " << dirs.front() << " and " << d
+                           << " cannot be ensembled (their probabilities are averaged window by "
+                              "window, so classes, channels, patch and preprocessing must "
+                              "agree): "
+                           << diff);
+    nets.push_back(models.back().net.get());
+  }
+  const ModelInfo& info = models.front().info;
   window_options(info, o.segment);  // patch size errors are model errors
 
   batch::BatchPlan plan = batch::plan_batch(o, info.model.num_classes);
@@ -75,7 +91,8 @@ BatchResult run_segment_batch(const BatchOptions& o) {
 
   batch::ReportSink sink(o, std::move(plan.result), plan.to_run.size(), progress, t_start);
   sink.write_report();
-  batch::run_pipeline(plan.to_run, o, info, *model.net, sink, progress);
+  if (nets.size() > 1) log("ensemble of " + std::to_string(nets.size()) + " models");
+  batch::run_pipeline(plan.to_run, o, info, nets, sink, progress);
   progress.finish();
   sink.write_report();
   return sink.result();

@@ -31,15 +31,22 @@ void ReportSink::write_report_locked() {
   }
 }
 
-void ReportSink::case_read(size_t record, double seconds, const Image& image) {
+void ReportSink::case_read(size_t record, double seconds, const Image& image,
+                           int64_t nonfinite) {
   std::lock_guard<std::mutex> lock(m_mutex);
   CaseRecord& r = m_result.cases[record];
   r.read_seconds = seconds;
+  r.nonfinite_voxels = nonfinite;
   if (image.voxels.defined()) {
     r.has_geometry = true;
     r.geometry = image.geometry;
     r.channels = image.channels();
   }
+  if (nonfinite > 0)
+    m_progress.log("useg: warning: " + r.id + ": " + std::to_string(nonfinite) +
+                   " NaN or infinite voxel" + (nonfinite == 1 ? "" : "s") + " in " +
+                   image.source +
+                   ", replaced by the channel's minimum finite value (report: nonfinite_voxels)");
 }
 
 void ReportSink::case_computed(size_t record, double seconds) {

@@ -28,8 +28,8 @@ class ReportSink {
   void write_report();
 
   // The reader's time for a case, and the size, spacing and channels of what it read (when it
-  // read an image).
-  void case_read(size_t record, double seconds, const Image& image);
+  // read an image); `nonfinite` NaN/Inf voxels were replaced (a warning on the log when > 0).
+  void case_read(size_t record, double seconds, const Image& image, int64_t nonfinite = 0);
   // The compute loop's time for a case.
   void case_computed(size_t record, double seconds);
   // A write failed for lack of space (DiskFullError's message); the first one is kept.

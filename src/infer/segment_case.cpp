@@ -34,8 +34,6 @@ void check_segmentable(const Image& image, const ModelInfo& info) {
   if (!image.voxels.defined() || image.geometry.voxels() <= 0 || image.voxels.numel() == 0)
     USEG_THROW(src << ": the image is empty (no voxels)");
   check_fits_model(image, info);
-  if (has_non_finite(image))
-    USEG_THROW(src << ": the image holds NaN or infinite voxel values");
 }
 
 std::vector<std::string> output_labels(const ModelInfo& info) {
@@ -71,7 +69,21 @@ void split_objects(Segmentation& seg, const Tensor& probs, const Geometry& g,
 Segmentation segment_image(const Image& image, const ModelInfo& info, Network& net,
                            const SegmentOptions& opts,
                            const std::function<void(int64_t, int64_t)>& progress) {
+  return segment_image(image, info, std::vector<Network*>{&net}, opts, progress);
+}
+
+Segmentation segment_image(const Image& image, const ModelInfo& info,
+                           const std::vector<Network*>& nets, const SegmentOptions& opts,
+                           const std::function<void(int64_t, int64_t)>& progress) {
   check_segmentable(image, info);
+  // The batch replaces non-finite voxels when it reads a case (and reports them); an image
+  // given here directly gets the same rule on a copy.
+  if (has_non_finite(image)) {
+    Image clean = image;
+    clean.voxels = image.voxels.clone();
+    replace_non_finite(clean);
+    return segment_image(clean, info, nets, opts, progress);
+  }
   const int K = info.model.num_classes;
   const Geometry& g = image.geometry;
   Segmentation seg;
@@ -82,7 +94,7 @@ Segmentation segment_image(const Image& image, const ModelInfo& info, Network& n
     seg.resampled = in.resampled;
     WindowOptions w = window_options(info, opts);
     int64_t windows = 0;
-    probs = predict_probabilities(net, in.volume, w, [&](int64_t done, int64_t total) {
+    probs = predict_probabilities(nets, in.volume, w, [&](int64_t done, int64_t total) {
       windows = total;
       if (progress) progress(done, total);
     });

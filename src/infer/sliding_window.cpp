@@ -78,7 +78,22 @@ std::vector<int> mirror_masks(const std::array<int64_t, 3>& patch) {
 
 Tensor predict_probabilities(Network& net, const Tensor& volume, const WindowOptions& o,
                              const std::function<void(int64_t, int64_t)>& progress) {
+  return predict_probabilities(std::vector<Network*>{&net}, volume, o, progress);
+}
+
+Tensor predict_probabilities(const std::vector<Network*>& nets, const Tensor& volume,
+                             const WindowOptions& o,
+                             const std::function<void(int64_t, int64_t)>& progress) {
+  USEG_CHECK(!nets.empty() && nets.front(), "predict_probabilities: no network");
+  Network& net = *nets.front();
   Backend& be = net.backend();
+  for (Network* other : nets) {
+    USEG_CHECK(other && &other->backend() == &be,
+               "predict_probabilities: the networks of an ensemble must share one backend");
+    USEG_CHECK(other->config().num_classes == net.config().num_classes,
+               "predict_probabilities: the networks of an ensemble differ in num_classes ("
+                   << net.config().num_classes << " vs " << other->config().num_classes << ")");
+  }
   const Shape& s = volume.shape();
   USEG_CHECK(s.rank() == 5 && s.n() == 1, "predict_probabilities: volume must be [1, C, D, H, W], got "
                                               << s.str());
@@ -86,11 +101,13 @@ Tensor predict_probabilities(Network& net, const Tensor& volume, const WindowOpt
   USEG_CHECK(o.batch >= 1, "batch must be at least 1, got " << o.batch);
   const int64_t K = net.config().num_classes;
   const auto& P = o.patch;
-  auto mult = net.size_multiple();
-  for (int a = 0; a < 3; ++a)
-    USEG_CHECK(P[a] >= 1 && P[a] % mult[a] == 0,
-               "patch size " << P[a] << " on axis " << "DHW"[a] << " must be a multiple of "
-                             << mult[a]);
+  for (Network* member : nets) {
+    auto mult = member->size_multiple();
+    for (int a = 0; a < 3; ++a)
+      USEG_CHECK(P[a] >= 1 && P[a] % mult[a] == 0,
+                 "patch size " << P[a] << " on axis " << "DHW"[a] << " must be a multiple of "
+                               << mult[a]);
+  }
   std::array<int64_t, 3> size{s.d(), s.h(), s.w()};
   // Volumes smaller than the patch: the window is centred (zero padding on both sides).
   std::array<std::vector<int64_t>, 3> starts;
@@ -116,22 +133,37 @@ Tensor predict_probabilities(Network& net, const Tensor& volume, const WindowOpt
     Tensor host = Tensor::empty(Shape{nb, s.c(), P[0], P[1], P[2]});
     for (int64_t n = 0; n < nb; ++n) extract_window(volume, positions[first + n], host, n);
     Tensor x = host.to(be.device());
-    Tensor logits = net.forward(x, false)[0];
-    Tensor probs = Tensor::empty(logits.shape(), be.device());
-    be.softmax_channels(logits, probs);
-    if (!masks.empty()) {
-      Tensor xf = Tensor::empty(x.shape(), be.device());
-      Tensor pf = Tensor::empty(probs.shape(), be.device());
-      Tensor back = Tensor::empty(probs.shape(), be.device());
-      for (int m : masks) {
-        be.flip_spatial(x, m, xf);
-        Tensor lf = net.forward(xf, false)[0];
-        be.softmax_channels(lf, pf);
-        be.flip_spatial(pf, m, back);
-        be.axpy(1.f, back, probs);
+    // Each network's (mirror-averaged) probabilities, summed, then divided by their count.
+    Tensor probs, pm, xf, pf, back;
+    for (Network* member : nets) {
+      Tensor logits = member->forward(x, false)[0];
+      if (!pm.defined()) pm = Tensor::empty(logits.shape(), be.device());
+      be.softmax_channels(logits, pm);
+      if (!masks.empty()) {
+        if (!xf.defined()) {
+          xf = Tensor::empty(x.shape(), be.device());
+          pf = Tensor::empty(pm.shape(), be.device());
+          back = Tensor::empty(pm.shape(), be.device());
+        }
+        for (int m : masks) {
+          be.flip_spatial(x, m, xf);
+          Tensor lf = member->forward(xf, false)[0];
+          be.softmax_channels(lf, pf);
+          be.flip_spatial(pf, m, back);
+          be.axpy(1.f, back, pm);
+        }
+        be.scale(pm, 1.f / float(masks.size() + 1));
       }
-      be.scale(probs, 1.f / float(masks.size() + 1));
+      if (nets.size() == 1) {
+        probs = pm;
+        break;
+      }
+      if (!probs.defined()) {
+        probs = Tensor::zeros(pm.shape(), be.device());
+      }
+      be.axpy(1.f, pm, probs);
     }
+    if (nets.size() > 1) be.scale(probs, 1.f / float(nets.size()));
     for (int64_t n = 0; n < nb; ++n)
       be.window_accumulate(probs, n, weight, positions[first + n], accum, wsum);
     if (progress) progress(first + nb, total);

@@ -149,6 +149,10 @@ Image read_image_file(const std::string& path, const ReadLimits& limits) {
       f.io->Read(raw.get());
       convert_to_float(type, raw.get(), image.voxels.data(), voxels, f.components, path);
     }
+    const std::string ext = io::image_extension(path);
+    if ((ext == ".nii" || ext == ".nii.gz") && f.components == 1 &&
+        (type == itk::IOComponentEnum::FLOAT || type == itk::IOComponentEnum::DOUBLE))
+      io::restore_nifti_non_finite(path, ext == ".nii.gz", image.voxels.data(), voxels);
   } catch (const itk::ExceptionObject& e) {
     throw_itk(path, e);
   } catch (const std::bad_alloc&) {

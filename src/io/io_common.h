@@ -40,6 +40,12 @@ void check_readable_file(const std::string& path);
 void check_not_truncated(const std::string& path, const std::string& ext, int64_t data_bytes,
                          int64_t pages);
 
+// Puts back the NaN and +-Inf voxels of a float32/float64 NIfTI file (.nii, or .nii.gz when
+// `gz`) into `voxels` (`count` values as ITK read them), which ITK's niftilib replaced by 0
+// (nifti_nonfinite.cpp). Other files, and files whose data cannot be read again, are left as
+// they are.
+void restore_nifti_non_finite(const std::string& path, bool gz, float* voxels, int64_t count);
+
 // Reads a PNG file's chunks up to the image data with libpng under our own error handler and
 // throws "cannot read <path>: not a valid PNG file (<libpng's reason>)" when they are malformed.
 // Run before ITK's PNG reader, which aborts the process on such files (see png_check.cpp).

@@ -76,6 +76,28 @@ ModelSummary summarize(const nn::Graph& g) {
 
 ModelSummary summarize(const ModelConfig& c) { return summarize(nn::build_graph(c)); }
 
+// Every value of the forward pass is kept for the backward pass (the executor frees a value
+// only after its last reader, and in training the backward reads them all), the backward holds
+// about two values' worth of gradients at its widest point, the batch's input and one-hot
+// target, and per parameter the weight, its gradient and two optimizer moments (Adam; SGD with
+// momentum keeps one).
+TrainingMemory training_step_memory(const ModelConfig& c, const std::array<int64_t, 3>& patch,
+                                    int batch) {
+  const nn::Graph g = nn::build_graph(c);
+  const std::vector<Shape> shapes =
+      nn::infer_shapes(g, Shape{1, g.in_channels, patch[0], patch[1], patch[2]});
+  int64_t values = 0, largest = 0;
+  for (const Shape& s : shapes) {
+    values += s.numel();
+    largest = std::max(largest, s.numel());
+  }
+  const int64_t vox = patch[0] * patch[1] * patch[2];
+  TrainingMemory m;
+  m.activation_bytes = int64_t(4) * batch * (values + 2 * largest + (c.in_channels + c.num_classes) * vox);
+  m.parameter_bytes = int64_t(4) * 4 * summarize(g).params;
+  return m;
+}
+
 std::string format_summary(const ModelConfig& c, const ModelSummary& m) {
   std::ostringstream os;
   if (c.architecture == "layers") {

@@ -44,8 +44,17 @@ PatchSource choose_patch(const std::vector<TrainingCase>& cases,
 // Fills `image` [1, C, pD, pH, pW] and `label` [1, 1, pD, pH, pW] with the patch whose voxel p
 // samples the volume at  centre + A (p - (P - 1) / 2),  centre = start + (P - 1) / 2: image
 // trilinear, label nearest. With A the identity this is an exact copy.
+// With `displacement` [1, 3, pD, pH, pW] (voxels along D, H, W; elastic_displacement), patch
+// voxel p samples  centre + A (p - (P - 1) / 2 + displacement(p))  instead.
 void extract_patch(const TrainingCase& c, const std::array<int64_t, 3>& start, const Mat3& a,
-                   Tensor& image, Tensor& label);
+                   Tensor& image, Tensor& label, const Tensor* displacement = nullptr);
+
+// Elastic deformation (batchgenerators' elastic_deform_coordinates, which nnU-Net uses): per
+// spatial axis a field of uniform(-1, 1) noise on the patch grid, smoothed by a Gaussian of
+// `sigma` voxels (zero outside the patch, radius 4 sigma) and multiplied by `alpha`. Returns
+// [1, 3, pD, pH, pW]; a 2D patch (dims 2) gets no D component and in-plane smoothing only.
+Tensor elastic_displacement(const std::array<int64_t, 3>& patch, int dims, double alpha,
+                            double sigma, Rng& rng);
 
 // Rotation (radians, about the D, H and W axes; a 2D patch uses only the in-plane angle about D)
 // combined with an isotropic zoom `scale` (> 1 magnifies): A = R / scale.
@@ -68,6 +77,10 @@ void adjust_contrast(Tensor& image, double factor);
 // Per channel: rescale to [0, 1] by min/max, raise to gamma, map back, then restore the
 // channel's mean and standard deviation (nnU-Net's retain_stats).
 void adjust_gamma(Tensor& image, double gamma);
+// Low-resolution simulation (nnU-Net's SimulateLowResolutionTransform) of one channel: along
+// each spatial axis longer than 1, down to round(size * zoom) voxels by nearest neighbour, then
+// back up by linear interpolation (nnU-Net upsamples with cubic splines). zoom in (0, 1].
+void simulate_low_resolution(Tensor& image, int channel, const std::array<double, 3>& zoom);
 
 // ------------------------------------------------------------------------------- a sample
 // The whole recipe for sample `sample` of a batch: patch choice, spatial transform, intensity

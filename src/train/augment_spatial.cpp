@@ -70,12 +70,20 @@ Mat3 rotation_zoom(const std::array<double, 3>& angles, double scale) {
 }
 
 void extract_patch(const TrainingCase& c, const std::array<int64_t, 3>& start, const Mat3& a,
-                   Tensor& image, Tensor& label) {
+                   Tensor& image, Tensor& label, const Tensor* displacement) {
   check_sample(image, label, "extract_patch");
   USEG_CHECK(image.shape().c() == c.image.shape().c(),
              "extract_patch: patch has " << image.shape().c() << " channels, case " << c.name
                                          << " has " << c.image.shape().c());
-  if (a == kIdentity3) {
+  const float* disp = nullptr;
+  if (displacement) {
+    const Shape& ds = displacement->shape();
+    USEG_CHECK(ds.rank() == 5 && ds.n() == 1 && ds.c() == 3 && ds.d() == image.shape().d() &&
+                   ds.h() == image.shape().h() && ds.w() == image.shape().w(),
+               "extract_patch: displacement " << ds.str() << " must be [1, 3, D, H, W] of the patch");
+    disp = displacement->data();
+  }
+  if (a == kIdentity3 && !disp) {
     copy_identity(c, start, image, label);
     return;
   }
@@ -92,10 +100,14 @@ void extract_patch(const TrainingCase& c, const std::array<int64_t, 3>& start, c
     for (int64_t y = 0; y < ph; ++y)
       for (int64_t x = 0; x < pw; ++x) {
         const double dz = z - hz, dy = y - hy, dx = x - hx;
-        const double p[3] = {cz + a[0] * dz + a[1] * dy + a[2] * dx,
-                             cy + a[3] * dz + a[4] * dy + a[5] * dx,
-                             cx + a[6] * dz + a[7] * dy + a[8] * dx};
         const int64_t o = (z * ph + y) * pw + x;
+        // The displacement is added before the rotation/zoom, as batchgenerators deforms the
+        // coordinate mesh first.
+        const double ez = disp ? dz + disp[o] : dz, ey = disp ? dy + disp[pv + o] : dy,
+                     ex = disp ? dx + disp[2 * pv + o] : dx;
+        const double p[3] = {cz + a[0] * ez + a[1] * ey + a[2] * ex,
+                             cy + a[3] * ez + a[4] * ey + a[5] * ex,
+                             cx + a[6] * ez + a[7] * ey + a[8] * ex};
         // Label: nearest voxel, background outside.
         int64_t nz = static_cast<int64_t>(std::floor(p[0] + 0.5));
         int64_t ny = static_cast<int64_t>(std::floor(p[1] + 0.5));

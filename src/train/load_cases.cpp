@@ -99,6 +99,36 @@ void index_classes(TrainingCase& tc, int classes, uint64_t seed, uint64_t case_i
   }
 }
 
+// "case X: imagesTr/X_0000.nii.gz has 3 NaN or infinite voxels" for each channel file that
+// has any (a file holding several channels, e.g. RGB, is named once with their total); "" when
+// every voxel is finite. Training refuses such cases: a NaN reaches the loss and every weight.
+std::string non_finite_problem(const Dataset& ds, const DatasetCase& c,
+                               const std::vector<int64_t>& per_channel) {
+  int64_t total = 0;
+  for (int64_t n : per_channel) total += n;
+  if (total == 0) return "";
+  auto rel = [&](const std::string& p) {
+    std::string prefix = ds.dir + (ds.dir.empty() || ds.dir.back() == '/' ? "" : "/");
+    return p.compare(0, prefix.size(), prefix) == 0 ? p.substr(prefix.size()) : p;
+  };
+  std::ostringstream os;
+  os << "case " << c.name << ": ";
+  if (c.images.size() == per_channel.size()) {
+    bool first = true;
+    for (size_t k = 0; k < per_channel.size(); ++k) {
+      if (per_channel[k] == 0) continue;
+      os << (first ? "" : ", ") << rel(c.images[k]) << " has " << per_channel[k]
+         << " NaN or infinite voxel" << (per_channel[k] == 1 ? "" : "s");
+      first = false;
+    }
+  } else {
+    for (size_t k = 0; k < c.images.size(); ++k) os << (k ? " + " : "") << rel(c.images[k]);
+    os << " hold " << total << " NaN or infinite voxel" << (total == 1 ? "" : "s");
+  }
+  os << " (training needs finite intensities: fix or drop the case)";
+  return os.str();
+}
+
 }  // namespace
 
 std::vector<TrainingCase> load_cases(const Dataset& ds, const ModelInfo& info,
@@ -119,8 +149,9 @@ std::vector<TrainingCase> load_cases(const Dataset& ds, const ModelInfo& info,
   for (size_t i = 0; i < todo.size(); ++i) {
     const DatasetCase& c = *todo[i];
     Image img = read_image_channels(c.images, ds.limits);
-    if (has_non_finite(img)) {
-      problems.push_back("case " + c.name + ": the image has NaN or infinite voxels");
+    std::string bad = non_finite_problem(ds, c, count_non_finite(img));
+    if (!bad.empty()) {
+      problems.push_back(bad);
       continue;
     }
     Image lab = read_image(c.label, ds.limits);

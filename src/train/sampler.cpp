@@ -73,7 +73,17 @@ void augment_sample(const TrainingCase& c, const std::array<int64_t, 3>& start,
     zoom = rng.uniform(a.scale_min, a.scale_max);
     spatial = true;
   }
-  extract_patch(c, start, spatial ? rotation_zoom(angles, zoom) : kIdentity3, image, label);
+  // Elastic deformation (off by default, as in nnU-Net): its field's noise comes from a
+  // generator seeded by one draw, so the other transforms draw the same numbers either way.
+  Tensor field;
+  if (rng.chance(a.elastic)) {
+    const double alpha = rng.uniform(a.elastic_alpha_min, a.elastic_alpha_max);
+    const double sigma = rng.uniform(a.elastic_sigma_min, a.elastic_sigma_max);
+    Rng noise(rng.next());
+    field = elastic_displacement(patch, dims, alpha, sigma, noise);
+  }
+  extract_patch(c, start, spatial ? rotation_zoom(angles, zoom) : kIdentity3, image, label,
+                field.defined() ? &field : nullptr);
 
   // Intensity (image only).
   if (rng.chance(a.noise)) add_gaussian_noise(image, rng.uniform(0.0, a.noise_std_max), rng);
@@ -81,6 +91,14 @@ void augment_sample(const TrainingCase& c, const std::array<int64_t, 3>& start,
   if (rng.chance(a.brightness))
     scale_brightness(image, rng.uniform(a.brightness_min, a.brightness_max));
   if (rng.chance(a.contrast)) adjust_contrast(image, rng.uniform(a.contrast_min, a.contrast_max));
+  // Low resolution (nnU-Net: after contrast, before gamma): each channel with probability
+  // low_res_per_channel, one zoom for all axes of a channel (in-plane for a 2D patch).
+  if (rng.chance(a.low_res))
+    for (int64_t ch = 0; ch < s.c(); ++ch)
+      if (rng.chance(a.low_res_per_channel)) {
+        const double z = rng.uniform(a.low_res_zoom_min, a.low_res_zoom_max);
+        simulate_low_resolution(image, int(ch), {dims == 3 ? z : 1.0, z, z});
+      }
   if (rng.chance(a.gamma)) adjust_gamma(image, rng.uniform(a.gamma_min, a.gamma_max));
 
   // Mirroring and 90-degree rotations: exact, image and label alike.

@@ -15,6 +15,7 @@
 
 #include "config/validate.h"
 #include "train/loader.h"
+#include "train/splits.h"
 #include "train/rng.h"
 #include "useg/error.h"
 #include "core/files.h"
@@ -227,8 +228,17 @@ void Trainer::setup_new() {
         join(m_dataset.class_names(), 32));
     m_info = plan_model_info(m_run, m_dataset, m_run.train.seed,
                              [this](const std::string& s) { log(s); });
-    m_val_names = split_validation(m_dataset, m_run.train);
-    for (const DatasetCase& c : m_dataset.cases) all.push_back(c.name);
+    if (m_run.train.fold >= 0) {
+      // A cross-validation fold: its lists, as splits.json gives them (cases in neither list
+      // are not used, as in nnU-Net).
+      DataSplit s = fold_split(m_dataset, m_run.train, [this](const std::string& l) { log(l); });
+      m_val_names = s.val;
+      all = s.train;
+      all.insert(all.end(), s.val.begin(), s.val.end());
+    } else {
+      m_val_names = split_validation(m_dataset, m_run.train);
+      for (const DatasetCase& c : m_dataset.cases) all.push_back(c.name);
+    }
   }
   m_info_json = to_json_string(m_info);
   m_train_names.clear();

@@ -58,7 +58,10 @@ void expect_equal(const AugmentConfig& a, const AugmentConfig& b) {
   EXPECT_FIELD(blur_sigma_max); EXPECT_FIELD(brightness); EXPECT_FIELD(brightness_min);
   EXPECT_FIELD(brightness_max); EXPECT_FIELD(contrast); EXPECT_FIELD(contrast_min);
   EXPECT_FIELD(contrast_max); EXPECT_FIELD(gamma); EXPECT_FIELD(gamma_min);
-  EXPECT_FIELD(gamma_max);
+  EXPECT_FIELD(gamma_max); EXPECT_FIELD(elastic); EXPECT_FIELD(elastic_alpha_min);
+  EXPECT_FIELD(elastic_alpha_max); EXPECT_FIELD(elastic_sigma_min);
+  EXPECT_FIELD(elastic_sigma_max); EXPECT_FIELD(low_res); EXPECT_FIELD(low_res_per_channel);
+  EXPECT_FIELD(low_res_zoom_min); EXPECT_FIELD(low_res_zoom_max);
 }
 void expect_equal(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_FIELD(patch_size); EXPECT_FIELD(batch_size); EXPECT_FIELD(epochs);
@@ -68,6 +71,7 @@ void expect_equal(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_FIELD(weight_decay); EXPECT_FIELD(schedule); EXPECT_FIELD(poly_exponent);
   EXPECT_FIELD(warmup_epochs); EXPECT_FIELD(grad_clip); EXPECT_FIELD(val_fraction);
   EXPECT_FIELD(val_cases); EXPECT_FIELD(val_interval); EXPECT_FIELD(patience);
+  EXPECT_FIELD(fold); EXPECT_FIELD(folds);
   EXPECT_FIELD(max_nonfinite_steps); EXPECT_FIELD(num_workers); EXPECT_FIELD(seed);
   EXPECT_FIELD(target_spacing); EXPECT_FIELD(target_spacing_mm); EXPECT_FIELD(normalization);
   expect_equal(a.augment, b.augment);
@@ -114,6 +118,10 @@ RunConfig non_default_run() {
   a.blur_sigma_min = 0; a.blur_sigma_max = 2; a.brightness = 0.6; a.brightness_min = 0.5;
   a.brightness_max = 1.5; a.contrast = 0.7; a.contrast_min = 0.6; a.contrast_max = 1.6;
   a.gamma = 0.8; a.gamma_min = 0.8; a.gamma_max = 1.2;
+  a.elastic = 0.2; a.elastic_alpha_min = 100; a.elastic_alpha_max = 250.5;
+  a.elastic_sigma_min = 3; a.elastic_sigma_max = 4.5; a.low_res = 0.1;
+  a.low_res_per_channel = 0.9; a.low_res_zoom_min = 0.25; a.low_res_zoom_max = 0.75;
+  t.folds = 3;  // fold stays -1: it excludes val_cases (test_train_splits)
   return r;
 }
 

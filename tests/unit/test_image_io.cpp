@@ -213,9 +213,9 @@ TEST(ImageIO, ChannelFilesAreStackedInOrder) {
   EXPECT_EQ(all, va);
 }
 
-// NaN/Inf voxels are read as they are (the caller decides what to do) from NRRD and MetaImage.
-// NIfTI is the exception: ITK's bundled niftilib (nifti_read_buffer) silently replaces
-// non-finite floats by 0 while loading, so has_non_finite cannot see them in .nii files.
+// NaN/Inf voxels are read as they are (the caller decides what to do), NIfTI included: ITK's
+// bundled niftilib (nifti_read_buffer) silently replaces non-finite floats by 0 while loading,
+// and the reader puts them back from the raw data (io/nifti_nonfinite.cpp). A real 0 stays 0.
 TEST(ImageIO, NonFiniteVoxelsAreReadAndReported) {
   fs::path d = fresh_dir("nan");
   Geometry g = test::oblique_geometry_3d();
@@ -225,19 +225,43 @@ TEST(ImageIO, NonFiniteVoxelsAreReadAndReported) {
   EXPECT_FALSE(has_non_finite(read_image(clean_path)));
   v.at(0, 0, 1, 2, 3) = std::nanf("");
   v.at(0, 0, 3, 4, 6) = -INFINITY;
-  for (const char* ext : {".nrrd", ".mha"}) {
-    std::string path = (d / (std::string("dirty") + ext)).string();
-    write_image(path, v, g, "float");
-    Image dirty = read_image(path);
-    EXPECT_TRUE(std::isnan(dirty.voxels.at(0, 0, 1, 2, 3))) << ext;
-    EXPECT_EQ(dirty.voxels.at(0, 0, 3, 4, 6), -INFINITY) << ext;
-    EXPECT_TRUE(has_non_finite(dirty)) << ext;
+  v.at(0, 0, 2, 2, 2) = 0.f;
+  for (const char* ext : {".nrrd", ".mha", ".nii", ".nii.gz"}) {
+    for (const char* type : {"float"}) {
+      std::string path = (d / (std::string("dirty_") + type + ext)).string();
+      write_image(path, v, g, type);
+      Image dirty = read_image(path);
+      EXPECT_TRUE(std::isnan(dirty.voxels.at(0, 0, 1, 2, 3))) << ext << " " << type;
+      EXPECT_EQ(dirty.voxels.at(0, 0, 3, 4, 6), -INFINITY) << ext << " " << type;
+      EXPECT_EQ(dirty.voxels.at(0, 0, 2, 2, 2), 0.f) << ext << " " << type;
+      EXPECT_TRUE(has_non_finite(dirty)) << ext;
+      EXPECT_EQ(count_non_finite(dirty), std::vector<int64_t>{2}) << ext << " " << type;
+      // Every other voxel as written.
+      Tensor expect = v.clone();
+      expect.at(0, 0, 1, 2, 3) = 0.f;
+      expect.at(0, 0, 3, 4, 6) = 0.f;
+      dirty.voxels.at(0, 0, 1, 2, 3) = 0.f;
+      dirty.voxels.at(0, 0, 3, 4, 6) = 0.f;
+      EXPECT_EQ(dirty.voxels.to_vector(), expect.to_vector()) << ext << " " << type;
+    }
   }
-  std::string nii = (d / "dirty.nii").string();
-  write_image(nii, v, g, "float");
-  Image zeroed = read_image(nii);
-  EXPECT_EQ(zeroed.voxels.at(0, 0, 1, 2, 3), 0.0f) << "niftilib behaviour changed?";
-  EXPECT_FALSE(has_non_finite(zeroed));
+}
+
+// segment's rule: each channel's non-finite voxels become that channel's minimum finite value
+// (0 for a channel without any).
+TEST(ImageIO, ReplaceNonFiniteUsesTheChannelMinimum) {
+  Image img;
+  img.voxels = Tensor::zeros(Shape{1, 3, 1, 2, 2});
+  float* p = img.voxels.data();
+  const float vals[12] = {5, NAN, 7, -2,                       // channel 0: min -2
+                          INFINITY, 3, 4, 9,                   // channel 1: min 3
+                          NAN, -INFINITY, NAN, INFINITY};      // channel 2: none finite
+  std::copy(vals, vals + 12, p);
+  EXPECT_EQ(count_non_finite(img), (std::vector<int64_t>{1, 1, 4}));
+  EXPECT_EQ(replace_non_finite(img), 6);
+  EXPECT_EQ(img.voxels.to_vector(),
+            (std::vector<float>{5, -2, 7, -2, 3, 3, 4, 9, 0, 0, 0, 0}));
+  EXPECT_EQ(replace_non_finite(img), 0);
 }
 
 // ---------------------------------------------------------------- a real MRI: Colin27

@@ -53,17 +53,13 @@ TEST(SegmentBatch, BadCasesFailAloneAndAreReported) {
   std::ofstream(in / "empty.nii.gz").close();
   write_case(in / "two_0000.nii.gz", 4);  // two channels for a one-channel model
   write_case(in / "two_0001.nii.gz", 5);
-  Geometry g = small_geometry();
-  Tensor nan = test::pattern_volume(g);
-  nan.data()[17] = std::numeric_limits<float>::quiet_NaN();
-  // NRRD keeps NaN; ITK's niftilib reads non-finite NIfTI floats as 0 (see test_image_io).
-  write_image((in / "nan.nrrd").string(), nan, g, "float");
+  write_case(in / "nan.nrrd", 6);  // a NaN voxel is no failure (NonFiniteVoxelsAreReplaced)
 
   auto r = run_useg("segment --model " + m + " --input " + quote(in) + " --output " + quote(out));
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_TRUE(fs::exists(out / "good1.nii.gz"));
   EXPECT_TRUE(fs::exists(out / "good2.nii.gz"));
-  for (const char* bad : {"cut.nii.gz", "empty.nii.gz", "two.nii.gz", "nan.nii.gz"})
+  for (const char* bad : {"cut.nii.gz", "empty.nii.gz", "two.nii.gz"})
     EXPECT_FALSE(fs::exists(out / bad)) << bad;
   auto report = test::read_report(out / "report.json");
   std::map<std::string, std::string> errors;
@@ -71,22 +67,65 @@ TEST(SegmentBatch, BadCasesFailAloneAndAreReported) {
   auto st = test::report_statuses(report);
   EXPECT_EQ(st["good1"], "done");
   EXPECT_EQ(st["good2"], "done");
-  for (const char* bad : {"cut", "empty", "two", "nan"}) EXPECT_EQ(st[bad], "failed") << bad;
+  for (const char* bad : {"cut", "empty", "two"}) EXPECT_EQ(st[bad], "failed") << bad;
   EXPECT_NE(errors["cut"].find("cut.nii.gz"), std::string::npos) << errors["cut"];
   EXPECT_NE(errors["cut"].find("truncated"), std::string::npos) << errors["cut"];
   EXPECT_NE(errors["empty"].find("empty.nii.gz"), std::string::npos) << errors["empty"];
   EXPECT_NE(errors["empty"].find("empty"), std::string::npos) << errors["empty"];
   EXPECT_NE(errors["two"].find("2 channel(s) but the model expects 1"), std::string::npos)
       << errors["two"];
-  EXPECT_NE(errors["nan"].find("nan.nrrd: the image holds NaN"), std::string::npos)
-      << errors["nan"];
-  EXPECT_EQ(report["counts"]["failed"], 4);
-  EXPECT_EQ(report["counts"]["done"], 2);
+  EXPECT_EQ(report["counts"]["failed"], 3);
+  EXPECT_EQ(report["counts"]["done"], 3);
   // The summary names every failed case; the CSV has one row per case.
-  for (const char* bad : {"cut:", "empty:", "two:", "nan:"})
+  for (const char* bad : {"cut:", "empty:", "two:"})
     EXPECT_NE(r.output.find(std::string("  ") + bad), std::string::npos) << r.output;
   std::string csv = read_file((out / "report.csv").string());
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 7);
+}
+
+// NaN and infinite voxels (in a NIfTI file, whose reader turns them into 0 unless useg puts
+// them back) are replaced by the channel's minimum finite value before normalization: the case
+// gives exactly the outputs of the same image with that value written in, the log warns and
+// the report counts them (nonfinite_voxels).
+TEST(SegmentBatch, NonFiniteVoxelsAreReplacedAndReported) {
+  fs::path root = test::fresh_dir("segment_nonfinite");
+  std::string m = model3d(root);
+  fs::path in = root / "in", out = root / "out";
+  fs::create_directories(in);
+  Geometry g = small_geometry();
+  Tensor v = test::pattern_volume(g);
+  float lowest = v.data()[0];
+  for (int64_t i = 0; i < v.numel(); ++i) lowest = std::min(lowest, v.data()[i]);
+  Tensor dirty = v.clone(), replaced = v.clone();
+  for (int64_t i : {int64_t(17), int64_t(40), int64_t(41)}) {
+    dirty.data()[i] = i == 40 ? INFINITY : std::numeric_limits<float>::quiet_NaN();
+    replaced.data()[i] = lowest;
+  }
+  write_image((in / "dirty.nii.gz").string(), dirty, g, "float");
+  write_image((in / "replaced.nii.gz").string(), replaced, g, "float");
+  auto r = run_useg("segment --model " + m + " --input " + quote(in) + " --output " + quote(out) +
+                    " --save-probabilities");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("useg: warning: dirty: 3 NaN or infinite voxels in"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("replaced by the channel's minimum finite value"), std::string::npos);
+  auto report = test::read_report(out / "report.json");
+  std::map<std::string, int> count;
+  for (const auto& c : report["cases"]) count[c["case"]] = c["nonfinite_voxels"];
+  EXPECT_EQ(count["dirty"], 3);
+  EXPECT_EQ(count["replaced"], 0);
+  std::string csv = read_file((out / "report.csv").string());
+  EXPECT_NE(csv.find("channels,nonfinite_voxels,"), std::string::npos) << csv;
+  std::string row = csv.substr(csv.find("\ndirty,") + 1);
+  row = row.substr(0, row.find('\n'));
+  EXPECT_NE(row.find(",1,3,"), std::string::npos) << row;  // ...,channels 1,nonfinite 3,...
+  EXPECT_EQ(read_image((out / "dirty.nii.gz").string()).voxels.to_vector(),
+            read_image((out / "replaced.nii.gz").string()).voxels.to_vector());
+  for (int k = 0; k < 3; ++k) {
+    std::string suffix = "_prob_" + std::to_string(k) + ".nii.gz";
+    EXPECT_EQ(read_image((out / ("dirty" + suffix)).string()).voxels.to_vector(),
+              read_image((out / ("replaced" + suffix)).string()).voxels.to_vector()) << k;
+  }
 }
 
 TEST(SegmentBatch, LimitsFailTheCaseNotTheBatch) {

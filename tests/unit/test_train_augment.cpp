@@ -335,3 +335,129 @@ TEST(TrainAugment, LoaderReportsAFailingBatch) {
 
 }  // namespace
 }  // namespace useg::training
+
+namespace useg::training {
+namespace {
+
+// Elastic deformation on a known image: a vertical line (image 1 and label 1 at x = 24, a block
+// of label 2). Labels are sampled by nearest neighbour, so the deformed label map holds exactly
+// the values it had; the line is bent (not at its old column in many rows) yet still crosses
+// almost every row, and where the label says "line" the image does too. alpha 0 is the identity.
+TEST(TrainAugment, ElasticDeformationMovesALineAndKeepsLabelValues) {
+  TrainingCase c = make_case(1, 48, 48);
+  for (int64_t i = 0; i < c.image.numel(); ++i) c.image.data()[i] = 0.f;
+  for (int64_t y = 0; y < 48; ++y) {
+    c.image.at(0, 0, 0, y, 24) = 1.f;
+    set_label(c, 0, y, 24, 1);
+  }
+  for (int64_t y = 30; y < 40; ++y)
+    for (int64_t x = 10; x < 20; ++x) set_label(c, 0, y, x, 2);
+  const std::array<int64_t, 3> patch{1, 32, 32};
+  Tensor img = Tensor::empty(Shape{1, 1, 1, 32, 32}), lab = Tensor::empty(Shape{1, 1, 1, 32, 32});
+  Rng rng(5);
+  Tensor field = elastic_displacement(patch, 2, 450, 10, rng);
+  float dmax = 0;
+  for (int64_t i = 0; i < 32 * 32; ++i) {
+    EXPECT_EQ(field.data()[i], 0.f) << "no D displacement for a 2D patch";
+    dmax = std::max({dmax, std::fabs(field.data()[1024 + i]), std::fabs(field.data()[2048 + i])});
+  }
+  EXPECT_GT(dmax, 1.5f);
+  EXPECT_LT(dmax, 20.f);
+  extract_patch(c, {0, 8, 8}, kIdentity3, img, lab, &field);
+  std::set<float> values(lab.data(), lab.data() + lab.numel());
+  EXPECT_EQ(values, (std::set<float>{0.f, 1.f, 2.f}));
+  int rows_with_line = 0, rows_moved = 0;
+  for (int64_t y = 0; y < 32; ++y) {
+    bool any = false, at_old_column = false;
+    for (int64_t x = 0; x < 32; ++x)
+      if (lab.at(0, 0, 0, y, x) == 1.f) {
+        any = true;
+        at_old_column = at_old_column || x == 16;
+        EXPECT_GE(img.at(0, 0, 0, y, x), 0.5f) << y << " " << x;
+      }
+    rows_with_line += any;
+    rows_moved += any && !at_old_column;
+  }
+  EXPECT_GE(rows_with_line, 29);
+  EXPECT_GE(rows_moved, 8) << "the line was not moved";
+  // alpha 0: the field is zero and the patch is the identity copy.
+  Rng rng0(5);
+  Tensor zero = elastic_displacement(patch, 2, 0, 10, rng0);
+  Tensor ref_img = img.clone(), ref_lab = lab.clone();
+  extract_patch(c, {0, 8, 8}, kIdentity3, ref_img, ref_lab);
+  extract_patch(c, {0, 8, 8}, kIdentity3, img, lab, &zero);
+  EXPECT_TRUE(same_bits(img, ref_img));
+  EXPECT_TRUE(same_bits(lab, ref_lab));
+}
+
+double high_frequency_energy(const Tensor& t, int64_t ch) {
+  double e = 0;
+  const Shape& s = t.shape();
+  for (int64_t y = 0; y < s.h(); ++y)
+    for (int64_t x = 0; x < s.w(); ++x) {
+      float v = t.at(0, ch, 0, y, x);
+      if (x + 1 < s.w()) e += std::pow(t.at(0, ch, 0, y, x + 1) - v, 2);
+      if (y + 1 < s.h()) e += std::pow(t.at(0, ch, 0, y + 1, x) - v, 2);
+    }
+  return e;
+}
+
+double channel_mean(const Tensor& t, int64_t ch) {
+  const int64_t n = t.shape().d() * t.shape().h() * t.shape().w();
+  double m = 0;
+  for (int64_t i = 0; i < n; ++i) m += t.data()[ch * n + i];
+  return m / double(n);
+}
+
+// Low resolution on a checkerboard of 2x2 squares: the high-frequency energy (squared
+// neighbour differences) drops, the mean stays, the other channel is untouched; zoom 1 is the
+// identity.
+TEST(TrainAugment, LowResolutionBlursACheckerboardAndKeepsItsMean) {
+  Tensor t = Tensor::empty(Shape{1, 2, 1, 32, 32});
+  for (int64_t ch = 0; ch < 2; ++ch)
+    for (int64_t y = 0; y < 32; ++y)
+      for (int64_t x = 0; x < 32; ++x) t.at(0, ch, 0, y, x) = float((y / 2 + x / 2) % 2);
+  Tensor before = t.clone();
+  simulate_low_resolution(t, 0, {1.0, 1.0, 1.0});
+  EXPECT_TRUE(same_bits(t, before));
+  // (The mean is kept up to the aliasing of order-0 downsampling: at zoom 0.75 this
+  // checkerboard's coarse samples happen to favour 0 and the mean is 0.451.)
+  for (double zoom : {0.5, 0.6, 0.8}) {
+    Tensor u = before.clone();
+    simulate_low_resolution(u, 0, {1.0, zoom, zoom});
+    EXPECT_LT(high_frequency_energy(u, 0), 0.4 * high_frequency_energy(before, 0)) << zoom;
+    EXPECT_NEAR(channel_mean(u, 0), 0.5, 0.01) << zoom;
+    for (int64_t i = 32 * 32; i < 2 * 32 * 32; ++i) ASSERT_EQ(u.data()[i], before.data()[i]);
+    for (int64_t i = 0; i < 32 * 32; ++i) {
+      ASSERT_GE(u.data()[i], 0.f);  // linear upsampling stays within the values' range
+      ASSERT_LE(u.data()[i], 1.f);
+    }
+  }
+  // A smooth ramp along x survives nearly unchanged (low frequencies are kept).
+  Tensor ramp = Tensor::empty(Shape{1, 1, 1, 8, 32});
+  for (int64_t y = 0; y < 8; ++y)
+    for (int64_t x = 0; x < 32; ++x) ramp.at(0, 0, 0, y, x) = float(x);
+  simulate_low_resolution(ramp, 0, {1.0, 1.0, 0.5});
+  for (int64_t x = 2; x < 30; ++x) EXPECT_NEAR(ramp.at(0, 0, 0, 3, x), float(x), 0.51) << x;
+}
+
+// Through the sample recipe with both transforms always on: labels keep their class values.
+TEST(TrainAugment, SampleWithElasticAndLowResolution) {
+  TrainingCase c = make_case(12, 20, 20);
+  for (int64_t z = 2; z < 10; ++z)
+    for (int64_t y = 4; y < 16; ++y)
+      for (int64_t x = 4; x < 16; ++x) set_label(c, z, y, x, (x + y) % 3 == 0 ? 2 : 1);
+  TrainConfig t;
+  t.augment.elastic = 1;
+  t.augment.low_res = 1;
+  t.augment.low_res_per_channel = 1;
+  Tensor img = Tensor::empty(Shape{1, 1, 8, 16, 16}), lab = Tensor::empty(Shape{1, 1, 8, 16, 16});
+  Rng rng(9);
+  augment_sample(c, {2, 2, 2}, t, 3, rng, img, lab);
+  std::set<float> values(lab.data(), lab.data() + lab.numel());
+  for (float v : values) EXPECT_TRUE(v == 0.f || v == 1.f || v == 2.f) << v;
+  for (int64_t i = 0; i < img.numel(); ++i) ASSERT_TRUE(std::isfinite(img.data()[i]));
+}
+
+}  // namespace
+}  // namespace useg::training

@@ -136,23 +136,41 @@ TEST(TrainDataset, OrphanLabelAndMisnamedImage) {
   }
 }
 
-// NIfTI cannot carry NaN through (nifticlib replaces NaN and Inf by 0 when reading); MetaImage
-// keeps them, so the check is exercised with a .mha dataset.
+// A NIfTI file holding NaN (niftilib reads it as 0; the reader puts it back) and one holding an
+// infinity: the error names each case's file and its count.
 TEST(TrainDataset, NonFiniteImageIsRejectedAtLoad) {
   fs::path d = test::fresh_dir("train_ds_nan");
   fs::create_directories(d / "imagesTr");
   fs::create_directories(d / "labelsTr");
-  test::write_text(d / "dataset.json", test::dataset_json(1, "MR", 1, ".mha"));
-  Tensor img = Tensor::full(Shape{1, 1, 1, 16, 16}, 1.f);
-  img.at(0, 0, 0, 2, 2) = std::nanf("");
-  write_image((d / "imagesTr" / "blob_002_0000.mha").string(), img, geometry16(), "float");
-  write_image((d / "labelsTr" / "blob_002.mha").string(), Tensor::zeros(Shape{1, 1, 1, 16, 16}),
-              geometry16(), "uint8");
+  test::write_text(d / "dataset.json", test::dataset_json(3, "MR", 1, ".nii.gz"));
+  for (int k = 1; k <= 3; ++k) {
+    std::string name = "blob_00" + std::to_string(k);
+    Tensor img = Tensor::full(Shape{1, 1, 1, 16, 16}, 1.f);
+    if (k == 2) {
+      img.at(0, 0, 0, 2, 2) = std::nanf("");
+      img.at(0, 0, 0, 5, 9) = std::nanf("");
+      img.at(0, 0, 0, 7, 1) = std::nanf("");
+    }
+    if (k == 3) img.at(0, 0, 0, 0, 0) = INFINITY;
+    write_image((d / "imagesTr" / (name + "_0000.nii.gz")).string(), img, geometry16(), "float");
+    write_image((d / "labelsTr" / (name + ".nii.gz")).string(),
+                Tensor::zeros(Shape{1, 1, 1, 16, 16}), geometry16(), "uint8");
+  }
   Dataset ds = scan_dataset(d.string());
   ModelInfo info;
   info.preprocess.channels.resize(1);
-  test::expect_error([&] { training::load_cases(ds, info, {"blob_002"}, 1, {}); },
-                     "case blob_002: the image has NaN or infinite voxels");
+  try {
+    training::load_cases(ds, info, {"blob_001", "blob_002", "blob_003"}, 1, {});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("2 problem(s)"), std::string::npos) << m;
+    EXPECT_NE(m.find("case blob_002: imagesTr/blob_002_0000.nii.gz has 3 NaN or infinite voxels"),
+              std::string::npos) << m;
+    EXPECT_NE(m.find("case blob_003: imagesTr/blob_003_0000.nii.gz has 1 NaN or infinite voxel "),
+              std::string::npos) << m;
+    EXPECT_EQ(m.find("blob_001"), std::string::npos) << m;
+  }
 }
 
 TEST(TrainDataset, NonContiguousLabelValuesAreRemapped) {

@@ -1,0 +1,92 @@
+// Ensembles of model folders for `useg segment` (segment.h): which folders, and whether they can
+// be averaged.
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
+#include "useg/error.h"
+#include "useg/segment.h"
+
+namespace fs = std::filesystem;
+
+namespace useg {
+
+std::vector<std::string> resolve_model_dirs(const std::vector<std::string>& given) {
+  std::vector<std::string> out;
+  for (const std::string& dir : given) {
+    std::error_code ec;
+    if (fs::exists(fs::path(dir) / "model.json", ec) || !fs::is_directory(dir, ec)) {
+      out.push_back(dir);  // a model folder (or a missing one: loading it says so)
+      continue;
+    }
+    // fold_0/best, fold_1/best, ... sorted by fold number.
+    std::vector<std::pair<long, std::string>> folds;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("fold_", 0) != 0 || name.size() == 5) continue;
+      if (name.find_first_not_of("0123456789", 5) != std::string::npos) continue;
+      if (!fs::exists(e.path() / "best" / "model.json", ec)) continue;
+      folds.emplace_back(std::stol(name.substr(5)), (e.path() / "best").string());
+    }
+    USEG_CHECK(!folds.empty(), "model folder " << dir
+                                               << " has no model.json and no fold_*/best/ model "
+                                                  "folders (a cross-validation's run folders)");
+    std::sort(folds.begin(), folds.end());
+    for (const auto& f : folds) out.push_back(f.second);
+  }
+  return out;
+}
+
+namespace {
+
+template <class T>
+std::string list(const std::vector<T>& v) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
+  os << "]";
+  return os.str();
+}
+
+std::string channel_text(const ChannelNorm& c) {
+  std::ostringstream os;
+  os.precision(10);
+  os << c.name << " " << intensity_scheme_name(c.scheme);
+  if (c.scheme == IntensityScheme::CT)
+    os << " clip [" << c.clip_low << ", " << c.clip_high << "] mean " << c.mean << " std " << c.std;
+  if (c.scheme == IntensityScheme::Percentile)
+    os << " percentiles [" << c.percentile_low << ", " << c.percentile_high << "]";
+  return os.str();
+}
+
+}  // namespace
+
+std::string ensemble_difference(const ModelInfo& a, const ModelInfo& b) {
+  std::vector<std::string> d;
+  auto differ = [&](const std::string& what, const std::string& x, const std::string& y) {
+    if (x != y) d.push_back(what + " " + x + " vs " + y);
+  };
+  differ("model.dims", std::to_string(a.model.dims), std::to_string(b.model.dims));
+  differ("model.num_classes", std::to_string(a.model.num_classes),
+         std::to_string(b.model.num_classes));
+  differ("labels", list(a.labels), list(b.labels));
+  differ("target", a.target, b.target);
+  differ("model.in_channels", std::to_string(a.model.in_channels),
+         std::to_string(b.model.in_channels));
+  differ("patch_size", list(a.patch_size), list(b.patch_size));
+  differ("preprocess.target_spacing", list(a.preprocess.target_spacing),
+         list(b.preprocess.target_spacing));
+  const size_t n = std::max(a.preprocess.channels.size(), b.preprocess.channels.size());
+  for (size_t i = 0; i < n; ++i) {
+    std::string x = i < a.preprocess.channels.size() ? channel_text(a.preprocess.channels[i]) : "(default)";
+    std::string y = i < b.preprocess.channels.size() ? channel_text(b.preprocess.channels[i]) : "(default)";
+    differ("preprocess.channels[" + std::to_string(i) + "]", x, y);
+  }
+  if (a.instance_target() && b.instance_target() && a.instances.object != b.instances.object)
+    differ("instances.object", a.instances.object, b.instances.object);
+  std::string out;
+  for (size_t i = 0; i < d.size(); ++i) out += (i ? "; " : "") + d[i];
+  return out;
+}
+
+}  // namespace useg

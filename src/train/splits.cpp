@@ -1,0 +1,101 @@
+// Cross-validation folds (splits.h).
+#include "train/splits.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+
+#include "core/files.h"
+#include "useg/error.h"
+
+namespace fs = std::filesystem;
+
+namespace useg::training {
+
+namespace {
+
+// numpy's legacy random_interval: the smallest all-ones mask >= max, then 32-bit draws masked
+// until one is <= max (numpy/random/src/legacy/legacy-distributions.c).
+uint32_t random_interval(std::mt19937& gen, uint32_t max) {
+  if (max == 0) return 0;
+  uint32_t mask = max;
+  for (int s : {1, 2, 4, 8, 16}) mask |= mask >> s;
+  uint32_t v;
+  while ((v = static_cast<uint32_t>(gen()) & mask) > max) {
+  }
+  return v;
+}
+
+}  // namespace
+
+std::vector<DataSplit> kfold_splits(const std::vector<std::string>& names, int folds,
+                                    uint32_t seed) {
+  const size_t n = names.size();
+  USEG_CHECK(folds >= 2 && size_t(folds) <= n,
+             "cannot make " << folds << " cross-validation folds of " << n << " cases (each "
+                            "fold needs at least one validation case)");
+  // RandomState(seed) seeds MT19937 with init_genrand(seed), as std::mt19937(seed) does;
+  // RandomState.shuffle swaps x[i] with x[random_interval(i)] for i = n-1 .. 1.
+  std::mt19937 gen(seed);
+  std::vector<size_t> idx(n);
+  for (size_t i = 0; i < n; ++i) idx[i] = i;
+  for (size_t i = n - 1; i > 0; --i) std::swap(idx[i], idx[random_interval(gen, uint32_t(i))]);
+  std::vector<DataSplit> out;
+  size_t start = 0;
+  for (int k = 0; k < folds; ++k) {
+    size_t len = n / size_t(folds) + (size_t(k) < n % size_t(folds) ? 1 : 0);
+    std::vector<bool> in_val(n, false);
+    for (size_t i = start; i < start + len; ++i) in_val[idx[i]] = true;
+    start += len;
+    DataSplit s;
+    for (size_t i = 0; i < n; ++i) (in_val[i] ? s.val : s.train).push_back(names[i]);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+DataSplit fold_split(const Dataset& ds, const TrainConfig& t,
+                     const std::function<void(const std::string&)>& log) {
+  const std::string file = (fs::path(ds.dir) / "splits.json").string();
+  std::vector<std::string> names;
+  for (const DatasetCase& c : ds.cases) names.push_back(c.name);
+  std::sort(names.begin(), names.end());
+  std::vector<DataSplit> splits;
+  if (fs::exists(file)) {
+    splits = parse_splits_json(read_file(file), file);
+    for (size_t f = 0; f < splits.size(); ++f)
+      for (const auto* list : {&splits[f].train, &splits[f].val})
+        for (const std::string& c : *list)
+          USEG_CHECK(std::binary_search(names.begin(), names.end(), c),
+                     file << ": fold " << f << " names case '" << c
+                          << "', which is not in the dataset " << ds.dir
+                          << " (fix or delete splits.json to make a new split)");
+    USEG_CHECK(int(splits.size()) == t.folds,
+               file << " has " << splits.size() << " folds, train.folds is " << t.folds
+                    << ": set train.folds (--folds) to " << splits.size()
+                    << ", or delete the file to make a new split");
+    log("cross-validation: fold " + std::to_string(t.fold) + " of " + std::to_string(t.folds) +
+        " from " + file);
+  } else {
+    splits = kfold_splits(names, t.folds);
+    try {
+      write_file_atomic(file, to_splits_json(splits));
+      log("cross-validation: wrote " + file + " (" + std::to_string(t.folds) +
+          " folds, KFold seed 12345); training fold " + std::to_string(t.fold));
+    } catch (const std::exception& e) {
+      log(std::string("useg: warning: could not write ") + file + " (" + e.what() +
+          "); training fold " + std::to_string(t.fold) + " of the split made now (the same "
+          "split is made again for the other folds)");
+    }
+  }
+  USEG_CHECK(t.fold >= 0 && t.fold < int(splits.size()),
+             "train.fold " << t.fold << " is not a fold of " << file << " (folds 0.."
+                           << splits.size() - 1 << ")");
+  DataSplit s = splits[size_t(t.fold)];
+  USEG_CHECK(!s.train.empty(), file << ": fold " << t.fold << " has no training cases");
+  std::sort(s.train.begin(), s.train.end());
+  std::sort(s.val.begin(), s.val.end());
+  return s;
+}
+
+}  // namespace useg::training

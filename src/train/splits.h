@@ -1,0 +1,34 @@
+// Cross-validation folds as nnU-Net makes them (train.fold, train.folds; docs/training.md,
+// "Cross-validation"): DATASET/splits.json holds one {"train", "val"} pair of case lists per
+// fold. When it is absent it is made from the sorted case names with sklearn's
+// KFold(n_splits=folds, shuffle=True, random_state=12345), the split nnU-Net v2 writes, and
+// saved for the next fold's run; when present it is read, so every fold of a dataset uses the
+// same split whoever made it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "train/dataset.h"
+#include "useg/config.h"
+
+namespace useg::training {
+
+// sklearn.model_selection.KFold(n_splits=folds, shuffle=True, random_state=seed).split(names):
+// names are shuffled by numpy's legacy RandomState(seed) (MT19937), fold k validates on the
+// k-th consecutive chunk (the first n % folds chunks one longer); both lists keep the order of
+// `names`. Requires folds <= names.size().
+std::vector<DataSplit> kfold_splits(const std::vector<std::string>& names, int folds,
+                                    uint32_t seed = 12345);
+
+// The split of fold t.fold for `ds`: read from DATASET/splits.json, or made (kfold_splits of the
+// sorted case names with t.folds folds) and written there atomically; `log` says which. Errors
+// name the file: an unknown case ("splits.json: fold 1 names case x, which is not in the
+// dataset"), a fold number past the file's folds, a file with a different fold count than
+// train.folds, an empty training list.
+DataSplit fold_split(const Dataset& ds, const TrainConfig& t,
+                     const std::function<void(const std::string&)>& log);
+
+}  // namespace useg::training
