@@ -145,9 +145,10 @@ def check_config(t):
         raise SystemExit("torch_train_classifier: only train.loss 'ce' is reproduced")
     aug = t.get("augment", {})
     defaults = {"flip": 0.5, "rotate": 0.2, "scale": 0.2, "noise": 0.1, "blur": 0.2,
-                "brightness": 0.15, "contrast": 0.15, "gamma": 0.3}
+                "brightness": 0.15, "contrast": 0.15, "gamma": 0.3, "low_res": 0.25}
     on = [k for k, d in defaults.items() if aug.get(k, d) > 0] + \
-        (["rotate90"] if aug.get("rotate90", 0) > 0 else [])
+        (["rotate90"] if aug.get("rotate90", 0) > 0 else []) + \
+        (["elastic"] if aug.get("elastic", 0) > 0 else [])
     if on:
         raise SystemExit(f"torch_train_classifier: augmentation is not reproduced; the config "
                          f"has {', '.join(on)} on (set them to 0)")
