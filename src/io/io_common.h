@@ -3,11 +3,25 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <utility>
 #include <string>
 
 #include "useg/image.h"
 
 namespace useg::io {
+
+// A T from the bytes at p (unaligned), byte-swapped when the file's byte order is not ours.
+template <typename T>
+T read_raw(const unsigned char* p, bool swap) {
+  unsigned char b[sizeof(T)];
+  std::memcpy(b, p, sizeof(T));
+  if (swap)
+    for (size_t i = 0; i < sizeof(T) / 2; ++i) std::swap(b[i], b[sizeof(T) - 1 - i]);
+  T v;
+  std::memcpy(&v, b, sizeof(T));
+  return v;
+}
 
 // The supported extension of `path` in lower case (".nii.gz", ".nrrd", ...), or "" when the
 // name ends in none of them.

@@ -19,17 +19,6 @@ namespace useg::io {
 
 namespace {
 
-template <typename T>
-T get(const unsigned char* p, bool swap) {
-  unsigned char b[sizeof(T)];
-  std::memcpy(b, p, sizeof(T));
-  if (swap)
-    for (size_t i = 0; i < sizeof(T) / 2; ++i) std::swap(b[i], b[sizeof(T) - 1 - i]);
-  T v;
-  std::memcpy(&v, b, sizeof(T));
-  return v;
-}
-
 struct FloatLayout {
   int bytes = 0;           // 4 (float32) or 8 (float64); 0 = not a float file
   bool swap = false;
@@ -40,35 +29,35 @@ struct FloatLayout {
 
 bool parse(const unsigned char* h, size_t n, FloatLayout* out) {
   if (n < 348) return false;
-  int32_t size = get<int32_t>(h, false);
+  int32_t size = read_raw<int32_t>(h, false);
   bool swap = false;
   if (size != 348 && size != 540) {
     swap = true;
-    size = get<int32_t>(h, true);
+    size = read_raw<int32_t>(h, true);
   }
   int datatype = 0;
   if (size == 348) {
-    int ndim = get<int16_t>(h + 40, swap);
+    int ndim = read_raw<int16_t>(h + 40, swap);
     if (ndim < 1 || ndim > 7) return false;
-    for (int i = 1; i <= ndim; ++i) out->voxels *= std::max<int64_t>(1, get<int16_t>(h + 40 + 2 * i, swap));
-    datatype = get<int16_t>(h + 70, swap);
-    float off = get<float>(h + 108, swap);
+    for (int i = 1; i <= ndim; ++i) out->voxels *= std::max<int64_t>(1, read_raw<int16_t>(h + 40 + 2 * i, swap));
+    datatype = read_raw<int16_t>(h + 70, swap);
+    float off = read_raw<float>(h + 108, swap);
     if (!std::isfinite(off) || off < 0 || off > 1e12f) return false;
     out->vox_offset = std::max<int64_t>(348, static_cast<int64_t>(off));
-    out->slope = get<float>(h + 112, swap);
-    out->inter = get<float>(h + 116, swap);
+    out->slope = read_raw<float>(h + 112, swap);
+    out->inter = read_raw<float>(h + 116, swap);
   } else if (size == 540 && n >= 540) {
-    int64_t ndim = get<int64_t>(h + 16, swap);
+    int64_t ndim = read_raw<int64_t>(h + 16, swap);
     if (ndim < 1 || ndim > 7) return false;
     for (int i = 1; i <= ndim; ++i) {
-      int64_t d = get<int64_t>(h + 16 + 8 * i, swap);
+      int64_t d = read_raw<int64_t>(h + 16 + 8 * i, swap);
       if (d <= 0 || d > (int64_t(1) << 40)) return false;
       if (__builtin_mul_overflow(out->voxels, d, &out->voxels)) return false;
     }
-    datatype = get<int16_t>(h + 12, swap);
-    out->vox_offset = std::max<int64_t>(540, get<int64_t>(h + 168, swap));
-    out->slope = get<double>(h + 176, swap);
-    out->inter = get<double>(h + 184, swap);
+    datatype = read_raw<int16_t>(h + 12, swap);
+    out->vox_offset = std::max<int64_t>(540, read_raw<int64_t>(h + 168, swap));
+    out->slope = read_raw<double>(h + 176, swap);
+    out->inter = read_raw<double>(h + 184, swap);
   } else {
     return false;
   }
@@ -95,7 +84,7 @@ void patch(const FloatLayout& l, float* dst, Read&& read) {
     if (!read(buf.data(), want * size_t(l.bytes))) return;  // short: the truncation check reports it
     for (size_t k = 0; k < want; ++k) {
       const unsigned char* p = buf.data() + k * size_t(l.bytes);
-      double v = l.bytes == 4 ? double(get<float>(p, l.swap)) : get<double>(p, l.swap);
+      double v = l.bytes == 4 ? double(read_raw<float>(p, l.swap)) : read_raw<double>(p, l.swap);
       if (!std::isfinite(v)) dst[i + int64_t(k)] = static_cast<float>(v);
     }
     i += int64_t(want);

@@ -40,52 +40,41 @@ struct NiftiLayout {
   int64_t data_bytes = 0;
 };
 
-template <typename T>
-T get(const unsigned char* p, bool swap) {
-  unsigned char b[sizeof(T)];
-  std::memcpy(b, p, sizeof(T));
-  if (swap)
-    for (size_t i = 0; i < sizeof(T) / 2; ++i) std::swap(b[i], b[sizeof(T) - 1 - i]);
-  T v;
-  std::memcpy(&v, b, sizeof(T));
-  return v;
-}
-
 // Voxel data offset and size from a NIfTI-1 (348-byte) or NIfTI-2 (540-byte) header; false when
 // the bytes are not such a header (then ITK's own checks decide).
 bool parse_nifti(const unsigned char* h, size_t n, NiftiLayout* out) {
   if (n < 348) return false;
-  int32_t size = get<int32_t>(h, false);
+  int32_t size = read_raw<int32_t>(h, false);
   bool swap = false;
   if (size != 348 && size != 540) {
     swap = true;
-    size = get<int32_t>(h, true);
+    size = read_raw<int32_t>(h, true);
   }
   int64_t voxels = 1, bitpix = 0;
   if (size == 348) {
-    int ndim = get<int16_t>(h + 40, swap);
+    int ndim = read_raw<int16_t>(h + 40, swap);
     if (ndim < 1 || ndim > 7) return false;
     for (int i = 1; i <= ndim; ++i)  // 7 dims of up to 32767 overflow int64: checked
-      if (__builtin_mul_overflow(voxels, std::max<int64_t>(1, get<int16_t>(h + 40 + 2 * i, swap)),
+      if (__builtin_mul_overflow(voxels, std::max<int64_t>(1, read_raw<int16_t>(h + 40 + 2 * i, swap)),
                                  &voxels))
         return false;
-    bitpix = get<int16_t>(h + 72, swap);
+    bitpix = read_raw<int16_t>(h + 72, swap);
     // vox_offset is a float: NaN, infinities and huge values must not reach the integer
     // conversion (undefined behaviour, found by fuzzing).
-    const float offset = get<float>(h + 108, swap);
+    const float offset = read_raw<float>(h + 108, swap);
     if (!std::isfinite(offset)) return false;
     out->vox_offset = offset >= 4e18f ? int64_t(4e18)
                       : offset <= 348.0f ? int64_t(348)
                                          : static_cast<int64_t>(offset);
   } else if (size == 540 && n >= 540) {
-    int64_t ndim = get<int64_t>(h + 16, swap);
+    int64_t ndim = read_raw<int64_t>(h + 16, swap);
     if (ndim < 1 || ndim > 7) return false;
     for (int i = 1; i <= ndim; ++i) {
-      int64_t d = get<int64_t>(h + 16 + 8 * i, swap);
+      int64_t d = read_raw<int64_t>(h + 16 + 8 * i, swap);
       if (d > 0 && __builtin_mul_overflow(voxels, d, &voxels)) return false;
     }
-    bitpix = get<int16_t>(h + 14, swap);
-    out->vox_offset = std::max<int64_t>(540, get<int64_t>(h + 168, swap));
+    bitpix = read_raw<int16_t>(h + 14, swap);
+    out->vox_offset = std::max<int64_t>(540, read_raw<int64_t>(h + 168, swap));
   } else {
     return false;
   }
@@ -125,7 +114,7 @@ void check_nifti(const std::string& path, bool gz) {
   std::ifstream raw(path, std::ios::binary);
   unsigned char trailer[4] = {};
   if (file_size >= 18 && read_at(raw, static_cast<uint64_t>(file_size - 4), trailer, 4) &&
-      get<uint32_t>(trailer, false) == static_cast<uint32_t>(needed)) {
+      read_raw<uint32_t>(trailer, false) == static_cast<uint32_t>(needed)) {
     gzclose(gzf);
     return;
   }
@@ -229,10 +218,10 @@ void check_tiff(const std::string& path, int64_t pages) {
   const uint16_t one = 1;
   const bool host_big_endian = *reinterpret_cast<const unsigned char*>(&one) == 0;
   swap = swap != host_big_endian;
-  const uint16_t magic = get<uint16_t>(h + 2, swap);
+  const uint16_t magic = read_raw<uint16_t>(h + 2, swap);
   const bool big = magic == 43;
   if (magic != 42 && !big) return;
-  uint64_t ifd = big ? get<uint64_t>(h + 8, swap) : get<uint32_t>(h + 4, swap);
+  uint64_t ifd = big ? read_raw<uint64_t>(h + 8, swap) : read_raw<uint32_t>(h + 4, swap);
   const size_t entry = big ? 20 : 12, count_bytes = big ? 8 : 2, next_bytes = big ? 8 : 4;
   std::set<uint64_t> seen;
   std::vector<std::vector<uint64_t>> first_layout;
@@ -257,7 +246,7 @@ void check_tiff(const std::string& path, int64_t pages) {
     }
     unsigned char cb[8];
     read_at(in, ifd, cb, count_bytes);
-    const uint64_t n = big ? get<uint64_t>(cb, swap) : get<uint16_t>(cb, swap);
+    const uint64_t n = big ? read_raw<uint64_t>(cb, swap) : read_raw<uint16_t>(cb, swap);
     if (n > size || ifd + count_bytes + n * entry + next_bytes > size)
       truncated(path, "the directory of " + where.str() + " runs past the end of the file");
     std::vector<unsigned char> dir(n * entry + next_bytes);
@@ -267,10 +256,10 @@ void check_tiff(const std::string& path, int64_t pages) {
       std::vector<uint64_t> v;
       for (uint64_t i = 0; i < n; ++i) {
         const unsigned char* e = dir.data() + i * entry;
-        if (get<uint16_t>(e, swap) != want) continue;
-        const uint16_t type = get<uint16_t>(e + 2, swap);
+        if (read_raw<uint16_t>(e, swap) != want) continue;
+        const uint16_t type = read_raw<uint16_t>(e + 2, swap);
         const size_t width = type == 3 ? 2 : type == 16 ? 8 : 4;
-        const uint64_t count = big ? get<uint64_t>(e + 4, swap) : get<uint32_t>(e + 4, swap);
+        const uint64_t count = big ? read_raw<uint64_t>(e + 4, swap) : read_raw<uint32_t>(e + 4, swap);
         const unsigned char* field = e + (big ? 12 : 8);
         if (count > size) truncated(path, "a tag of " + where.str() + " is corrupt");
         if (count == 0) continue;  // (memcpy from an empty vector's null data is UB: fuzzing)
@@ -278,15 +267,15 @@ void check_tiff(const std::string& path, int64_t pages) {
         if (count * width <= (big ? 8u : 4u)) {
           std::memcpy(bytes.data(), field, bytes.size());
         } else {
-          uint64_t at = big ? get<uint64_t>(field, swap) : get<uint32_t>(field, swap);
+          uint64_t at = big ? read_raw<uint64_t>(field, swap) : read_raw<uint32_t>(field, swap);
           if (at > size || at + bytes.size() > size)
             truncated(path, "a tag of " + where.str() + " lies past the end of the file");
           read_at(in, at, bytes.data(), bytes.size());
         }
         for (uint64_t k = 0; k < count; ++k) {
           const unsigned char* b = bytes.data() + k * width;
-          v.push_back(width == 2 ? get<uint16_t>(b, swap)
-                                 : width == 8 ? get<uint64_t>(b, swap) : get<uint32_t>(b, swap));
+          v.push_back(width == 2 ? read_raw<uint16_t>(b, swap)
+                                 : width == 8 ? read_raw<uint64_t>(b, swap) : read_raw<uint32_t>(b, swap));
         }
       }
       return v;
@@ -296,8 +285,8 @@ void check_tiff(const std::string& path, int64_t pages) {
     // (found by fuzzing; AddressSanitizer), so such files are refused here.
     for (uint64_t i = 0; i < n; ++i) {
       const unsigned char* e = dir.data() + i * entry;
-      if (get<uint16_t>(e, swap) != 306) continue;
-      const uint64_t count = big ? get<uint64_t>(e + 4, swap) : get<uint32_t>(e + 4, swap);
+      if (read_raw<uint16_t>(e, swap) != 306) continue;
+      const uint64_t count = big ? read_raw<uint64_t>(e + 4, swap) : read_raw<uint32_t>(e + 4, swap);
       if (count < 20) {
         std::ostringstream os;
         os << "cannot read " << path << ": the DateTime tag (306) of " << where.str()
@@ -345,7 +334,7 @@ void check_tiff(const std::string& path, int64_t pages) {
         truncated(path, os.str());
       }
     const unsigned char* next = dir.data() + n * entry;
-    ifd = big ? get<uint64_t>(next, swap) : get<uint32_t>(next, swap);
+    ifd = big ? read_raw<uint64_t>(next, swap) : read_raw<uint32_t>(next, swap);
   }
   if (page < pages) {
     std::ostringstream os;
