@@ -283,6 +283,8 @@ def _allowlist_pickle():
 
     class Unpickler(pickle.Unpickler):
         def find_class(self, module, name):
+            if module.startswith("numpy._core"):  # written by numpy >= 2; read by numpy 1.x
+                module = "numpy.core" + module[len("numpy._core"):]
             if (module, name) in _ALLOWED_GLOBALS or (module == "torch" and
                                                        name.endswith("Storage")):
                 return super().find_class(module, name)
