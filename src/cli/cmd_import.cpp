@@ -72,7 +72,8 @@ int run_import(const ImportArgs& a) {
                          "DatasetXXX/TRAINER__PLANS__CONFIGURATION)");
   USEG_CHECK(!fs::exists(a.output),
              "--output " << a.output << " exists; remove it or name a new folder");
-  const fs::path out = fs::absolute(a.output);
+  fs::path out = fs::absolute(a.output).lexically_normal();
+  if (out.filename().empty()) out = out.parent_path();  // "models/x/"
   const fs::path staging = out.parent_path() / (out.filename().string() + ".importing." +
                                                 std::to_string(::getpid()));
   fs::create_directories(out.parent_path());

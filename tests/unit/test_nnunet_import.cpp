@@ -73,8 +73,11 @@ void check_import(const std::string& dims) {
   const fs::path dir = test::fresh_dir("nnunet_import_" + dims);
   const std::string folder = make_fixture(dir, dims);
   const fs::path out = dir / "models" / "imported";
-  auto r = test::run_useg("import-nnunet '" + folder + "' --output '" + out.string() + "'");
+  // (3D: the output named with a trailing slash, a parent folder that does not exist yet)
+  auto r = test::run_useg("import-nnunet '" + folder + "' --output '" + out.string() +
+                          (dims == "3d" ? "/'" : "'"));
   ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(std::distance(fs::directory_iterator(out.parent_path()), {}), 1) << "staging left";
   EXPECT_NE(r.output.find("nnU-Net PlainConvUNet"), std::string::npos) << r.output;
 
   auto backend = make_backend(Device::CPU);
