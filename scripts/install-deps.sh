@@ -7,7 +7,8 @@
 #   scripts/install-deps.sh --check      install nothing; fail unless every package name is known
 #                                        to apt (any user; scripts/test.sh runs it)
 #   USEG_DEPS_PYTHON=1                   add python3-torch and python3-numpy (golden files,
-#                                        peer benchmarks; not needed for the tests)
+#                                        peer benchmarks, `useg import-nnunet`; the tests need
+#                                        them only for the nnU-Net import test, SKIPPED without)
 set -euo pipefail
 build_only=0
 check=0
@@ -45,7 +46,8 @@ if [ "$build_only" = 0 ]; then
   )
 fi
 if [ "${USEG_DEPS_PYTHON:-0}" = 1 ]; then
-  pkgs+=(python3-torch python3-numpy)  # golden files and peer benchmarks, not needed for tests
+  pkgs+=(python3-torch python3-numpy)  # golden files, peer benchmarks, useg import-nnunet and
+                                       # its test (scripts/setup-nnunet-venv.sh; skipped without)
 fi
 
 if [ "$check" = 1 ]; then

@@ -9,6 +9,8 @@
 # runs its CUDA tests there: SKIPPED with the reason on a machine without a GPU, executed on one.
 # scripts/setup-onnx-venv.sh puts ONNX Runtime (PyPI) into $BUILD_DIR/onnx-venv once, for the
 # ONNX export tests (docs/interop.md); offline they are SKIPPED with the reason.
+# scripts/setup-nnunet-venv.sh puts dynamic-network-architectures (PyPI, over Debian's torch) into
+# $BUILD_DIR/nnunet-venv once, for the nnU-Net import test; offline it is SKIPPED with the reason.
 # Last, scripts/ci-reliability.sh builds a clang ASan+UBSan tree of the parsers and runs their
 # unit tests and each fuzz target briefly (docs/reliability.md); USEG_CI_RELIABILITY=0 skips it.
 set -euo pipefail
@@ -22,6 +24,7 @@ scripts/install-deps.sh
 BUILD_DIR=$build JOBS=$jobs USEG_WITH_CUDA=OFF USEG_BUILD_TESTS=ON scripts/build.sh
 # ONNX Runtime (PyPI) for the ONNX export tests, once; offline, those tests are SKIPPED.
 scripts/setup-onnx-venv.sh "$build/onnx-venv"
+scripts/setup-nnunet-venv.sh "$build/nnunet-venv"
 echo "== unit tests"
 cat "$build/cudacpu_status.txt" 2>/dev/null || true
 (cd "$build" && ctest --output-on-failure -j "$jobs")

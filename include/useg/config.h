@@ -49,8 +49,13 @@ struct LayerConfig {
 //  encoder_classifier: the U-Net's encoder stages (the fields below, without the decoder), then
 //  global average pooling, dropout `dropout` and a dense layer to num_classes.
 //  layers: the `layers` list; input_size is required (flatten and dense fix it).
+//  nnunet_plain: nnU-Net v2's PlainConvUNet (dynamic_network_architectures; `useg
+//  import-nnunet` writes it, docs/interop.md): as unet, but stage s > 0 downsamples with the
+//  stride pool_sizes[s-1] of its first conv (no max pooling), stage s has features_per_stage[s]
+//  filters and n_conv_per_stage[s] convs (decoder: n_conv_per_stage_decoder[s]), and the
+//  parameters carry nnU-Net's state_dict names. No residual, dropout or deep-supervision heads.
 struct ModelConfig {
-  std::string architecture = "unet";  // unet | encoder_classifier | layers
+  std::string architecture = "unet";  // unet | nnunet_plain | encoder_classifier | layers
   std::vector<LayerConfig> layers;    // architecture "layers"
   // Classifiers: the size every image is resized to ([H, W] or [D, H, W]); empty = the
   // training patch size (encoder_classifier only).
@@ -76,14 +81,21 @@ struct ModelConfig {
   float dropout = 0.0f;         // probability after each conv block, 0 = off
   bool residual = false;
   bool deep_supervision = false;
+  // nnunet_plain only (empty = base_filters/max_filters and convs_per_stage): per stage
+  // 0..depth; n_conv_per_stage_decoder per decoder level 0..depth-1 (level 0 = full resolution).
+  std::vector<int> features_per_stage;
+  std::vector<int> n_conv_per_stage;
+  std::vector<int> n_conv_per_stage_decoder;
 
   // Classification (a score per class for a whole image) rather than segmentation.
-  bool classifier() const { return architecture != "unet"; }
+  bool classifier() const { return architecture == "encoder_classifier" || architecture == "layers"; }
 
   // Resolved per-level geometry (fills defaults from dims/kernel_size).
   std::array<int, 3> pool_size(int level) const;    // level 0..depth-1
   std::array<int, 3> kernel(int stage) const;       // stage 0..depth
   int filters(int stage) const;
+  int encoder_convs(int stage) const;  // n_conv_per_stage[stage] or convs_per_stage
+  int decoder_convs(int level) const;  // n_conv_per_stage_decoder[level] or convs_per_stage
 };
 
 enum class IntensityScheme { ZScore, CT, Percentile, None };

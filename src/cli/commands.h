@@ -25,6 +25,7 @@ void register_train_commands(CLI::App& app, std::function<int()>& run);  // cmd_
 void register_classify_commands(CLI::App& app, std::function<int()>& run);  // cmd_classify.cpp
 void register_export_commands(CLI::App& app, std::function<int()>& run);  // cmd_export.cpp
 void register_plan_commands(CLI::App& app, std::function<int()>& run);  // cmd_plan.cpp
+void register_import_commands(CLI::App& app, std::function<int()>& run);  // cmd_import.cpp
 
 // --precision (BackendOptions::precision), restricted to precision_choices(); `extra` is appended
 // to the help text.

@@ -1,5 +1,6 @@
 // Graph builders: the network a `model` config describes, as a graph (graph.h).
 //   unet_graph.cpp        architecture "unet" (segmentation)
+//   nnunet_graph.cpp      architecture "nnunet_plain" (nnU-Net v2's PlainConvUNet, imported)
 //   classifier_graph.cpp  architectures "encoder_classifier" and "layers" (classification)
 //   graph_builder.h       the node-making helpers they share
 #pragma once
@@ -13,6 +14,7 @@ namespace useg::nn {
 Graph build_graph(const ModelConfig& config);
 
 Graph build_unet_graph(const ModelConfig& config);
+Graph build_nnunet_plain_graph(const ModelConfig& config);
 Graph build_classifier_graph(const ModelConfig& config);
 
 }  // namespace useg::nn

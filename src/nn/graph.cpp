@@ -2,6 +2,8 @@
 // a forward needs, and the FLOPs of a node.
 #include "nn/graph.h"
 
+#include <algorithm>
+
 #include "useg/error.h"
 
 namespace useg::nn {
@@ -121,9 +123,16 @@ std::vector<Shape> infer_shapes(const Graph& g, const Shape& input) {
 
 std::array<int64_t, 3> size_multiple(const Graph& g) {
   std::array<int64_t, 3> m{1, 1, 1};
-  for (const Node& n : g.nodes)
+  // Strided convolutions downsample too where a decoder must meet the encoder's sizes again
+  // (nnunet_plain); a classifier's strided convs floor as PyTorch's do.
+  const bool decoder = std::any_of(g.nodes.begin(), g.nodes.end(),
+                                   [](const Node& n) { return n.kind == OpKind::ConvTranspose; });
+  for (const Node& n : g.nodes) {
     if (n.kind == OpKind::MaxPool)
       for (int a = 0; a < 3; ++a) m[a] *= n.pool.stride[a];
+    if (n.kind == OpKind::Conv && decoder)
+      for (int a = 0; a < 3; ++a) m[a] *= n.conv.stride[a];
+  }
   return m;
 }
 

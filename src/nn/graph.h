@@ -97,8 +97,9 @@ struct Graph {
 // (e.g. a pooling window larger than its input, a concat of mismatched sizes).
 std::vector<Shape> infer_shapes(const Graph& g, const Shape& input);
 
-// The product of the downsampling factors per axis [D, H, W]: every input size must be a
-// multiple of it for the decoder's sizes to meet the encoder's.
+// The product of the downsampling factors per axis [D, H, W] (max pooling, and strided convs in
+// a graph with a decoder): every input size must be a multiple of it for the decoder's sizes to
+// meet the encoder's.
 std::array<int64_t, 3> size_multiple(const Graph& g);
 
 // Which nodes a forward needs: all of them in training, in inference only those that

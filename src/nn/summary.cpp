@@ -103,6 +103,10 @@ std::string format_summary(const ModelConfig& c, const ModelSummary& m) {
   if (c.architecture == "layers") {
     os << "classifier " << c.dims << "D (" << c.layers.size() << " layers): " << c.in_channels
        << " input channel(s), " << c.num_classes << " classes\n";
+  } else if (c.architecture == "nnunet_plain") {
+    os << "nnU-Net PlainConvUNet " << c.dims << "D: " << c.in_channels << " input channel(s), "
+       << c.num_classes << " classes, depth " << c.depth << ", norm " << norm_name(c.norm) << ", "
+       << activation_name(c.activation) << "\n";
   } else {
     os << (c.classifier() ? "encoder classifier " : "U-Net ") << c.dims << "D: " << c.in_channels
        << " input channel(s), " << c.num_classes << " classes, depth " << c.depth << ", "

@@ -40,7 +40,8 @@ Graph build_unet_graph(const ModelConfig& c) {
 }
 
 Graph build_graph(const ModelConfig& c) {
-  return c.classifier() ? build_classifier_graph(c) : build_unet_graph(c);
+  if (c.classifier()) return build_classifier_graph(c);
+  return c.architecture == "nnunet_plain" ? build_nnunet_plain_graph(c) : build_unet_graph(c);
 }
 
 }  // namespace useg::nn

@@ -196,6 +196,14 @@ const Case kLayers3dGlobalMax{"layers3d_global_max_pool", R"({"architecture": "l
 const Case kEncoderClassifier{"encoder_classifier3d_batch_global_avg", R"({
   "architecture": "encoder_classifier", "dims": 3, "in_channels": 1, "num_classes": 3,
   "base_filters": 4, "depth": 2, "norm": "batch", "dropout": 0.2})", {2, 1, 16, 16, 16}};
+// nnU-Net's PlainConvUNet (useg import-nnunet): strided-conv downsampling, per-stage features
+// and conv counts.
+const Case kNnunetPlain3d{"nnunet_plain3d_strided_anisotropic", R"({"architecture":
+  "nnunet_plain", "dims": 3, "in_channels": 1, "num_classes": 3, "depth": 2,
+  "features_per_stage": [4, 8, 12], "n_conv_per_stage": [2, 1, 2],
+  "n_conv_per_stage_decoder": [1, 2], "pool_sizes": [[1, 2, 2], [2, 2, 2]],
+  "kernel_sizes": [[1, 3, 3], [3, 3, 3], [3, 3, 3]], "negative_slope": 0.02})",
+  {2, 1, 8, 16, 24}};
 
 TEST(OnnxExport, Unet2dInstanceNormLeakyRelu) { export_and_compare(kUnet2dInstance); }
 TEST(OnnxExport, Unet3dBatchNormReluResidualAnisotropic) { export_and_compare(kUnet3dBatchResidual); }
@@ -205,6 +213,7 @@ TEST(OnnxExport, Unet3dInstanceResidualDeepSupervision) { export_and_compare(kUn
 TEST(OnnxExport, LayersClassifier2d) { export_and_compare(kLayers2d); }
 TEST(OnnxExport, LayersClassifier3dGlobalMaxPool) { export_and_compare(kLayers3dGlobalMax); }
 TEST(OnnxExport, EncoderClassifier3dGlobalAvgPool) { export_and_compare(kEncoderClassifier); }
+TEST(OnnxExport, NnunetPlain3dStridedConvs) { export_and_compare(kNnunetPlain3d); }
 
 // The command: a model folder from `useg init`, exported, and the 96^3 run of a 3D base-16
 // U-Net (depth 4) in ORT, compared with useg's forward on the same input.
