@@ -241,6 +241,16 @@ int run_bench(const BenchArgs& a) {
               med, mn, mx, a.repeat, gflop, a.train ? " (3x forward)" : "", gflop / (med * 1e-3));
   std::printf("CPU time: median %.1f ms per run (all threads)\n", median(cpu_times));
   std::printf("peak RSS: %.0f MB\n", peak_rss_mb());
+  // The planner's memory model of this step (useg plan), beside the measurement above; it counts
+  // the step's tensors, not the process (libraries, primitives), so compare differences between
+  // two shapes (scripts/check_memory_model.sh).
+  TrainingMemory model_mem;
+  if (a.train) {
+    model_mem = training_step_memory(cfg, {xs[2], xs[3], xs[4]}, int(xs[0]));
+    std::printf("memory model (useg plan): %.0f MiB activations + %.0f MiB parameters = %.0f MiB\n",
+                model_mem.activation_bytes / 1048576.0, model_mem.parameter_bytes / 1048576.0,
+                model_mem.total() / 1048576.0);
+  }
   if (!a.json.empty()) {
     JsonValue layer_list = JsonValue::array();
     for (const Layer& l : layers)
@@ -262,6 +272,8 @@ int run_bench(const BenchArgs& a) {
         .set("gflop", gflop)
         .set("gflops_per_s", gflop / (med * 1e-3))
         .set("peak_rss_mb", peak_rss_mb())
+        .set("model_activation_mib", model_mem.activation_bytes / 1048576.0)
+        .set("model_parameter_mib", model_mem.parameter_bytes / 1048576.0)
         .set("layers", std::move(layer_list));
     write_file_atomic(a.json, j.dump());
   }
