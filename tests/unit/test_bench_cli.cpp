@@ -143,6 +143,11 @@ TEST(BenchCli, TrainingStepCountsThreeForwardsPerSample) {
   EXPECT_NEAR(j["gflop"].get<double>(), 3 * fwd, 1e-12 * fwd);
   EXPECT_GT(j["layers"].size(), 0u);
   EXPECT_EQ(j["input"], (std::vector<int64_t>{2, 1, 1, 32, 32}));
+  // The planner's memory model of the same step, in MiB (scripts/check_memory_model.sh).
+  const TrainingMemory m = training_step_memory(s.run.model, {1, 32, 32}, 2);
+  EXPECT_DOUBLE_EQ(j["model_activation_mib"].get<double>(), m.activation_bytes / 1048576.0);
+  EXPECT_DOUBLE_EQ(j["model_parameter_mib"].get<double>(), m.parameter_bytes / 1048576.0);
+  EXPECT_NE(r.output.find("memory model (useg plan): "), std::string::npos) << r.output;
 }
 
 TEST(BenchCli, UsageErrorsNameTheProblem) {
