@@ -70,6 +70,7 @@ struct TrainResult {
   double last_dice = -1;                // mean foreground Dice of the last validation
   double median_step_seconds = 0;       // forward + backward + update, in this process
   double median_wait_seconds = 0;       // waiting for the data loader, in this process
+  double median_make_seconds = 0;       // making one batch (loading + augmentation), wall time
   std::string checkpoint;               // path of the checkpoint written last
 };
 

@@ -38,19 +38,21 @@ void BatchLoader::work() {
       if (m_stop) return;
       step = m_next_claim++;
     }
-    Batch b;
+    Made m;
     std::exception_ptr err;
+    const auto t0 = std::chrono::steady_clock::now();
     try {
-      b = m_make(step);
+      m.batch = m_make(step);
     } catch (...) {
       err = std::current_exception();
     }
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     {
       std::lock_guard<std::mutex> lock(m_mutex);
       if (err)
         m_failed[step] = err;
       else
-        m_ready[step] = std::move(b);
+        m_ready[step] = std::move(m);
     }
     m_cv.notify_all();
   }
@@ -62,6 +64,8 @@ Batch BatchLoader::next() {
   if (m_threads.empty()) {
     Batch b = m_make(m_next_take++);
     m_last_wait = 0;
+    m_make_seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     return b;
   }
   std::unique_lock<std::mutex> lock(m_mutex);
@@ -77,11 +81,14 @@ Batch BatchLoader::next() {
     m_cv.notify_all();
     std::rethrow_exception(e);
   }
-  Batch b = std::move(m_ready[step]);
+  Batch b = std::move(m_ready[step].batch);
+  m_make_seconds.push_back(m_ready[step].seconds);
   m_ready.erase(step);
   lock.unlock();
   m_cv.notify_all();
   return b;
 }
+
+std::vector<double> BatchLoader::make_seconds() const { return m_make_seconds; }
 
 }  // namespace useg::training

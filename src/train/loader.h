@@ -31,6 +31,9 @@ class BatchLoader {
   Batch next();
   // Seconds the last next() spent waiting for a worker.
   double last_wait_seconds() const { return m_last_wait; }
+  // Wall seconds each batch taken so far took to make (loading, cropping, augmentation), on a
+  // worker or, with 0 workers, on the calling thread; in the order of their steps.
+  std::vector<double> make_seconds() const;
 
  private:
   void work();
@@ -38,13 +41,18 @@ class BatchLoader {
   MakeFn m_make;
   int64_t m_next_claim, m_next_take, m_end;
   size_t m_capacity;
-  std::map<int64_t, Batch> m_ready;
+  struct Made {
+    Batch batch;
+    double seconds = 0;
+  };
+  std::map<int64_t, Made> m_ready;
   std::map<int64_t, std::exception_ptr> m_failed;
   bool m_stop = false;
   std::mutex m_mutex;
   std::condition_variable m_cv;
   std::vector<std::thread> m_threads;
   double m_last_wait = 0;
+  std::vector<double> m_make_seconds;  // of the batches taken, written by next() only
 };
 
 }  // namespace useg::training

@@ -156,6 +156,7 @@ TrainResult Trainer::result(TrainResult::Status status) const {
   r.last_dice = m_state.last_dice;
   r.median_step_seconds = median(m_step_seconds);
   r.median_wait_seconds = median(m_wait_seconds);
+  r.median_make_seconds = median(m_make_seconds);
   r.checkpoint = path("checkpoint.safetensors");
   return r;
 }
@@ -387,6 +388,7 @@ TrainResult Trainer::run_process() {
         const int64_t s = int64_t(m_state.epoch) * iters + m_state.iteration;
         Batch b = loader.next();
         m_wait_seconds.push_back(loader.last_wait_seconds());
+        m_make_seconds.push_back(loader.make_seconds().back());
         step(b, s);
         ++m_state.iteration;
         ++m_state.steps_total;
@@ -423,15 +425,19 @@ TrainResult Trainer::run_process() {
       return result(TrainResult::Status::Interrupted);
     }
   }
-  char line[240];
+  char line[320];
   double fastest = m_step_seconds.empty()
                        ? 0
                        : *std::min_element(m_step_seconds.begin(), m_step_seconds.end());
   std::snprintf(line, sizeof line,
                 "finished %d epochs; step (forward, backward, update) median %.3f s, fastest "
-                "%.3f s over %zu steps; median data wait %.3f s",
+                "%.3f s over %zu steps; median data wait %.3f s; making a batch (loading, "
+                "cropping, augmentation, %s) median %.3f s",
                 m_state.epoch, median(m_step_seconds), fastest, m_step_seconds.size(),
-                median(m_wait_seconds));
+                median(m_wait_seconds),
+                t.num_workers > 0 ? (std::to_string(t.num_workers) + " worker thread(s)").c_str()
+                                  : "on the training thread",
+                median(m_make_seconds));
   log(line);
   if (!m_reduce_seconds.empty()) {
     std::snprintf(line, sizeof line,

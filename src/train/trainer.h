@@ -107,7 +107,7 @@ class Trainer {
   Progress* m_progress = nullptr;
   int m_signal = 0;
   int64_t m_steps_this_process = 0;
-  std::vector<double> m_step_seconds, m_wait_seconds;
+  std::vector<double> m_step_seconds, m_wait_seconds, m_make_seconds;
   std::string m_last_checkpoint_note = "no checkpoint has been written yet";
   int m_lock_fd = -1;
   dist::Communicator* m_comm = nullptr;  // the ranks of this run (dist::world())

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "train/augment.h"
 #include "train/loader.h"
@@ -322,6 +324,23 @@ TEST(TrainAugment, RankSharesAreTheOneProcessBatch) {
   EXPECT_EQ(batch_share(4, 2, 3), 1);
   EXPECT_EQ(batch_share(2, 2, 3), 0);
   EXPECT_THROW(make_batch(cases, t, 3, 1, 0, 0, 5, 6), Error);  // a rank without a sample
+}
+
+// The loader times the making of each batch it hands out (for the trainer's "making a batch"
+// figure): one entry per batch taken, in step order, at least the time the maker took, on a
+// worker or on the calling thread.
+TEST(TrainAugment, LoaderTimesTheMakingOfEachBatch) {
+  for (int workers : {0, 2}) {
+    BatchLoader l([](int64_t s) -> Batch {
+      std::this_thread::sleep_for(std::chrono::milliseconds(s % 2 ? 30 : 5));
+      return Batch{Tensor::zeros(Shape{1}), Tensor::zeros(Shape{1})};
+    }, workers, 0, 4);
+    for (int i = 0; i < 3; ++i) l.next();
+    const std::vector<double> t = l.make_seconds();
+    ASSERT_EQ(t.size(), 3u) << workers << " workers";
+    for (size_t i = 0; i < t.size(); ++i)
+      EXPECT_GE(t[i], i % 2 ? 0.030 : 0.005) << workers << " workers, step " << i;
+  }
 }
 
 TEST(TrainAugment, LoaderReportsAFailingBatch) {
