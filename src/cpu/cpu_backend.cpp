@@ -1,6 +1,7 @@
 // The CPU backend's construction and its oneDNN context: engine, stream, op cache, scratch
 // buffers, and the one place where an op's arguments are reordered and the primitive run.
 #include "cpu/cpu_backend.h"
+#include "cpu/winograd.h"
 
 #include <omp.h>
 

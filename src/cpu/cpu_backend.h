@@ -7,12 +7,16 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "core/backend_impl.h"
 
 namespace useg::cpu {
 
 struct DnnlContext;  // oneDNN engine, stream and primitive cache (src/cpu/dnnl_context.h)
+class WinogradConv;  // src/cpu/winograd.h
 
 class CpuBackend final : public BackendImpl {
  public:
@@ -24,10 +28,20 @@ class CpuBackend final : public BackendImpl {
   std::unique_ptr<InferencePlan> compile(const nn::Graph& graph,
                                          const Shape& input) override;  // inference_plan.cpp
   DnnlContext& dnnl() { return *m_dnnl; }
+  // The training convolutions' Winograd path (src/ops/conv/cpu_train.cpp): allowed by
+  // conv_algorithm, its convolutions by cache key, and their shared scratch. Used under the
+  // DnnlContext's mutex.
+  bool winograd_allowed() const { return m_winograd; }
+  std::unordered_map<std::string, std::unique_ptr<WinogradConv>>& training_winograd() {
+    return m_training_winograd;
+  }
+  std::vector<float>& winograd_scratch() { return m_winograd_scratch; }
 
  private:
   std::unique_ptr<DnnlContext> m_dnnl;
   bool m_winograd = true;  // BackendOptions::conv_algorithm != "direct"
+  std::unordered_map<std::string, std::unique_ptr<WinogradConv>> m_training_winograd;
+  std::vector<float> m_winograd_scratch;
 };
 
 // The CpuBackend an op runs on (every CPU op's BackendImpl is one).

@@ -37,12 +37,13 @@ USEG_AVX2 inline void in1d(__m256 d0, __m256 d1, __m256 d2, __m256 d3, __m256* o
 }
 
 // The 2-D input transform of one 4x4 patch: p points at its (0, 0) element, rows `rs` floats
-// apart, elements 8 apart; the 16 results go to V + xi * vs, xi = 4 * (y index) + (x index).
+// apart, elements `es` apart (the layout's block: 8 or 16); the 16 results go to V + xi * vs,
+// xi = 4 * (y index) + (x index).
 // Along y first (rows combined), then each combined row along x, so that at most three rows
 // are live in registers.
-USEG_AVX2 inline void in2d(const float* p, int64_t rs, float* V, int64_t vs) {
+USEG_AVX2 inline void in2d(const float* p, int64_t rs, int64_t es, float* V, int64_t vs) {
   auto row = [&](int i, __m256* r) USEG_AVX2 {
-    for (int j = 0; j < 4; ++j) r[j] = _mm256_loadu_ps(p + i * rs + j * 8);
+    for (int j = 0; j < 4; ++j) r[j] = _mm256_loadu_ps(p + i * rs + j * es);
   };
   auto store = [&](int i, const __m256* r) USEG_AVX2 {
     __m256 o[4];
@@ -82,6 +83,11 @@ USEG_AVX2 inline void out2d(const __m256* m, __m256* y) {
 struct Geo {
   int64_t D, H, W, tH, tW;  // sizes, tiles along H and W
   bool three_d;
+  int64_t block;  // channels per block of the layout (8 or 16): a position's stride
+  // The first float of 8-channel group `cb` (channels 8 cb .. 8 cb + 7) at position 0.
+  int64_t group(int64_t cb) const {
+    return cb / (block / 8) * D * H * W * block + cb % (block / 8) * 8;
+  }
   // The first input position of tile t's patch along each axis (may be -1).
   void origin(int64_t t, int64_t& z, int64_t& y, int64_t& x) const {
     x = t % tW * 2 - 1;
@@ -99,11 +105,11 @@ USEG_AVX2 void input_transform(const Geo& g, const float* src, int64_t cp, int64
                                int64_t nb, float* V) {
   const int alpha = g.three_d ? 64 : 16;
   const int nz = g.three_d ? 4 : 1;
-  const int64_t plane = g.H * g.W * 8, rs = g.W * 8, vs = nb * cp;
+  const int64_t es = g.block, plane = g.H * g.W * es, rs = g.W * es, vs = nb * cp;
   alignas(32) float local[4 * 4 * 4 * 8];
   alignas(32) float slice[4 * 4 * 8];
   for (int64_t cb = 0; cb < cp / 8; ++cb) {
-    const float* s = src + cb * g.D * plane;
+    const float* s = src + g.group(cb);
     for (int64_t tl = 0; tl < nb; ++tl) {
       float* v = V + tl * cp + cb * 8;
       if (tl >= n) {
@@ -112,10 +118,10 @@ USEG_AVX2 void input_transform(const Geo& g, const float* src, int64_t cp, int64
       }
       int64_t z0, y0, x0;
       g.origin(t0 + tl, z0, y0, x0);
-      const float* p;   // the patch's (0, 0, 0) element
-      int64_t prs, pzs;  // its row and slice strides
+      const float* p;         // the patch's (0, 0, 0) element
+      int64_t prs, pzs, pes;  // its row, slice and element strides
       if (z0 >= 0 && z0 + nz <= g.D && y0 >= 0 && y0 + 4 <= g.H && x0 >= 0 && x0 + 4 <= g.W) {
-        p = s + z0 * plane + (y0 * g.W + x0) * 8, prs = rs, pzs = plane;
+        p = s + z0 * plane + (y0 * g.W + x0) * es, prs = rs, pzs = plane, pes = es;
       } else {
         for (int a = 0; a < nz; ++a)
           for (int i = 0; i < 4; ++i)
@@ -123,13 +129,13 @@ USEG_AVX2 void input_transform(const Geo& g, const float* src, int64_t cp, int64
               const int64_t z = z0 + a, y = y0 + i, x = x0 + j;
               const bool ok = z >= 0 && z < g.D && y >= 0 && y < g.H && x >= 0 && x < g.W;
               _mm256_store_ps(local + ((a * 4 + i) * 4 + j) * 8,
-                              ok ? _mm256_loadu_ps(s + z * plane + (y * g.W + x) * 8)
+                              ok ? _mm256_loadu_ps(s + z * plane + (y * g.W + x) * es)
                                  : _mm256_setzero_ps());
             }
-        p = local, prs = 32, pzs = 128;
+        p = local, prs = 32, pzs = 128, pes = 8;
       }
       if (!g.three_d) {
-        in2d(p, prs, v, vs);
+        in2d(p, prs, pes, v, vs);
         continue;
       }
       // 3-D: combine the four slices along z (B^T per position), then each combined slice's
@@ -137,13 +143,13 @@ USEG_AVX2 void input_transform(const Geo& g, const float* src, int64_t cp, int64
       for (int r = 0; r < 4; ++r) {
         for (int i = 0; i < 4; ++i)
           for (int j = 0; j < 4; ++j) {
-            const float* q = p + i * prs + j * 8;
+            const float* q = p + i * prs + j * pes;
             __m256 o[4];
             in1d(_mm256_loadu_ps(q), _mm256_loadu_ps(q + pzs), _mm256_loadu_ps(q + 2 * pzs),
                  _mm256_loadu_ps(q + 3 * pzs), o);
             _mm256_store_ps(slice + (i * 4 + j) * 8, o[r]);
           }
-        in2d(slice, 32, v + r * 16 * vs, vs);
+        in2d(slice, 32, 8, v + r * 16 * vs, vs);
       }
     }
   }
@@ -196,11 +202,11 @@ USEG_AVX2 void output_transform(const Geo& g, const float* M, int64_t kp, int64_
                                 const float* bias, bool activate, float slope, int64_t t0,
                                 int64_t n, int64_t nb, float* dst) {
   const int oz = g.three_d ? 2 : 1;
-  const int64_t plane = g.H * g.W * 8, ms = nb * kp;
+  const int64_t es = g.block, plane = g.H * g.W * es, ms = nb * kp;
   const __m256 vs = _mm256_set1_ps(slope);
   for (int64_t kb = 0; kb < ko8; ++kb) {
     const __m256 vb = _mm256_loadu_ps(bias + kb * 8);
-    float* o = dst + kb * g.D * plane;
+    float* o = dst + g.group(kb);
     for (int64_t tl = 0; tl < n; ++tl) {
       const float* m = M + tl * kp + kb * 8;
       __m256 y[8];  // y[4 * a + 2 * i + j]: output (z0 + a, y0 + i, x0 + j)
@@ -230,7 +236,7 @@ USEG_AVX2 void output_transform(const Geo& g, const float* M, int64_t kp, int64_
             if (z >= g.D || yy >= g.H || x >= g.W) continue;
             __m256 v = _mm256_add_ps(y[4 * a + 2 * i + j], vb);
             if (activate) v = _mm256_max_ps(v, _mm256_mul_ps(v, vs));
-            _mm256_storeu_ps(o + z * plane + (yy * g.W + x) * 8, v);
+            _mm256_storeu_ps(o + z * plane + (yy * g.W + x) * es, v);
           }
     }
   }
@@ -247,10 +253,12 @@ bool WinogradConv::supports(const std::array<int, 3>& k) {
 }
 
 WinogradConv::WinogradConv(int64_t cin, int64_t cout, const std::array<int64_t, 3>& dhw,
-                           const std::array<int, 3>& kernel)
-    : m_cin(cin), m_cout(cout), m_dhw(dhw) {
+                           const std::array<int, 3>& kernel, int block)
+    : m_cin(cin), m_cout(cout), m_dhw(dhw), m_block(block) {
   if (!supports(kernel) || cin < 1 || cout < 1 || dhw[0] < 1 || dhw[1] < 1 || dhw[2] < 1)
     throw std::invalid_argument("WinogradConv: needs a 3x3 or 3x3x3 kernel and positive sizes");
+  if (block != 8 && block != 16)
+    throw std::invalid_argument("WinogradConv: the layout's channel block must be 8 or 16");
   m_3d = kernel[0] == 3;
   m_alpha = m_3d ? 64 : 16;
   m_cp = round_up(cin, 8);
@@ -321,7 +329,7 @@ void WinogradConv::run(const float* src, float* dst, bool activate, float slope,
   threads = std::max(1, threads);
   const int64_t v_floats = int64_t(m_alpha) * m_nb * m_cp;
   const int64_t per_thread = scratch_floats(1);
-  const Geo g{m_dhw[0], m_dhw[1], m_dhw[2], m_tdhw[1], m_tdhw[2], m_3d};
+  const Geo g{m_dhw[0], m_dhw[1], m_dhw[2], m_tdhw[1], m_tdhw[2], m_3d, m_block};
   const int64_t blocks = (m_tiles + m_nb - 1) / m_nb;
   const int64_t ko8 = round_up(m_cout, 8) / 8;
   const int64_t kblocks = m_kp / kCols;
@@ -348,6 +356,13 @@ void WinogradConv::run(const float* src, float* dst, bool activate, float slope,
         }
       }
     output_transform(g, M, kp, ko8, bias, activate, slope, t0, n, nb, dst);
+  }
+  // 16-channel blocks with an odd number of 8-channel groups: the last block's upper half is
+  // padding the transforms did not write; zero it as the layout expects.
+  if (m_block == 16 && ko8 % 2 == 1) {
+    const int64_t spatial = m_dhw[0] * m_dhw[1] * m_dhw[2];
+    float* last = dst + g.group(ko8 - 1) + 8;
+    for (int64_t p = 0; p < spatial; ++p) std::fill(last + p * 16, last + p * 16 + 8, 0.f);
   }
 }
 

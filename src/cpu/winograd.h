@@ -15,8 +15,9 @@
 // and y = A^T [ (G g) . (B^T d) ] summed over input channels: a batch of alpha = 4^n independent
 // matrix products [tiles x C] * [C x K], one per position xi of the 4x4 (x4) transformed tile.
 //
-// Tensors are one sample in the blocked layout of blocked_ops.h with block 8 (nChw8c /
-// nCdhw8c): channel c at position s is at ((c / 8) * S + s) * 8 + c % 8, padding lanes zero.
+// Tensors are one sample in a blocked layout with block B = 8 (the plan's, blocked_ops.h:
+// nChw8c / nCdhw8c) or 16 (what oneDNN's training primitives pick on AVX2: nChw16c /
+// nCdhw16c): channel c at position s is at ((c / B) * S + s) * B + c % B, padding lanes zero.
 #pragma once
 
 #include <array>
@@ -35,9 +36,9 @@ class WinogradConv {
   static bool supports(const std::array<int, 3>& kernel);
 
   // cin, cout: channel counts (any; the blocked tensors pad them to multiples of 8);
-  // dhw: the spatial size D, H, W of input and output.
+  // dhw: the spatial size D, H, W of input and output; block: the layout's B (8 or 16).
   WinogradConv(int64_t cin, int64_t cout, const std::array<int64_t, 3>& dhw,
-               const std::array<int, 3>& kernel);
+               const std::array<int, 3>& kernel, int block = 8);
   ~WinogradConv();
   WinogradConv(const WinogradConv&) = delete;
   WinogradConv& operator=(const WinogradConv&) = delete;
@@ -50,7 +51,7 @@ class WinogradConv {
   int64_t scratch_floats(int threads) const;
 
   // dst = act(conv(src) + bias), act(z) = z >= 0 ? z : slope * z when `activate` (slope 0 =
-  // ReLU), else the identity. src [ceil(cin/8), D, H, W, 8] and dst [ceil(cout/8), D, H, W, 8]
+  // ReLU), else the identity. src [ceil(cin/B), D, H, W, B] and dst [ceil(cout/B), D, H, W, B]
   // blocked; dst's padding lanes are written as zeros. Runs on `threads` OpenMP threads with
   // scratch_floats(threads) floats of `scratch`; the result does not depend on the thread count.
   void run(const float* src, float* dst, bool activate, float slope, float* scratch,
@@ -69,6 +70,7 @@ class WinogradConv {
   bool m_3d = false;
   int64_t m_cin, m_cout, m_cp, m_kp;  // channel counts, padded to 8 (input) and 16 (U, M)
   std::array<int64_t, 3> m_dhw;
+  int m_block = 8;                   // the layout's channel block
   std::array<int64_t, 3> m_tdhw;     // tiles along D, H, W
   int64_t m_tiles = 0, m_nb = 0;
   std::vector<float> m_bias;        // [m_kp], zero past cout

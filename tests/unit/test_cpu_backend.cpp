@@ -11,6 +11,8 @@
 #include "common/shapes.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/dnnl_context.h"
+#include "cpu/inference_plan.h"
+#include "cpu/winograd.h"
 #include "useg/backend.h"
 
 namespace useg {
@@ -89,6 +91,71 @@ TEST(CpuBackend, ConvAlgorithmIsAutoOrDirect) {
   for (Device d : {Device::CPU, Device::CUDA})  // checked before any device is touched
     test::expect_error([&] { make_backend(d, opts); },
                        "conv algorithm 'fft' is not one of: auto, direct");
+}
+
+// The training convolutions' Winograd path (src/ops/conv/cpu_train.cpp): with conv_algorithm
+// auto on an AVX2 CPU, 3x3 and 3x3x3 convolutions with stride 1 and padding 1 on 8-channel
+// blocked inputs run forward and backward-data as WinogradConv (one per direction and shape,
+// cached), within float rounding of oneDNN's direct convolution; backward-weights and dbias are
+// oneDNN's either way (exact). With "direct" none is made and the results are oneDNN's exactly.
+TEST(CpuBackend, TrainingConvolutionsRunWinogradWhereItApplies) {
+  struct Case {
+    Shape x;
+    int64_t cout;
+    std::array<int, 3> kernel;
+    size_t min_winograd;  // directions at least run by Winograd where the plan uses it
+  };
+  // Which directions get blocked layouts is oneDNN's choice (8- or 16-blocks, or plain for few
+  // channels), so beyond the first case only "at least" is asserted.
+  const std::vector<Case> cases{
+      {Shape{2, 16, 1, 12, 10}, 16, {1, 3, 3}, 2},  // 2D
+      {Shape{1, 16, 5, 6, 7}, 8, {3, 3, 3}, 1},     // 3D, odd sizes
+      {Shape{2, 8, 3, 9, 5}, 12, {1, 3, 3}, 1},     // anisotropic kernel on a volume
+      {Shape{1, 24, 4, 5, 6}, 20, {3, 3, 3}, 1},    // channels off the blocks on both sides
+      {Shape{1, 1, 1, 9, 7}, 8, {1, 3, 3}, 0},      // one input channel: x read plain
+  };
+  // Where the plan uses Winograd (oneDNN at AVX2); ONEDNN_MAX_CPU_ISA=AVX2 makes an AVX-512
+  // machine one.
+  const bool avx2_only = cpu::plan_uses_winograd();
+  BackendOptions direct_opts;
+  direct_opts.conv_algorithm = "direct";
+  for (const Case& c : cases) {
+    auto be = make_backend(Device::CPU), direct = make_backend(Device::CPU, direct_opts);
+    ConvGeom g;
+    g.kernel = c.kernel;
+    for (int a = 0; a < 3; ++a) g.pad[a] = c.kernel[a] == 3 ? 1 : 0;
+    const Shape ws{c.cout, c.x[1], c.kernel[0], c.kernel[1], c.kernel[2]};
+    const Shape ys = conv_output_shape(c.x, c.cout, g);
+    Tensor x = test::random_tensor(c.x, 1), w = test::random_tensor(ws, 2);
+    Tensor b = test::random_tensor(Shape{c.cout}, 3), dy = test::random_tensor(ys, 4);
+    struct Out {
+      Tensor y, dx, dw, db;
+    };
+    auto run = [&](Backend& on) {
+      Out o{Tensor::empty(ys), Tensor::empty(c.x), Tensor::empty(ws), Tensor::empty(Shape{c.cout})};
+      auto saved = on.conv_forward_training(x, w, &b, o.y, g);
+      on.conv_backward(x, dy, w, &o.dx, o.dw, &o.db, g, saved);
+      return o;
+    };
+    const Out fast = run(*be), ref = run(*direct);
+    Tensor y_op = Tensor::empty(ys), dx_op = Tensor::empty(c.x);
+    direct->conv_forward(x, w, &b, y_op, g);
+    direct->conv_backward_data(dy, w, dx_op, g);
+    EXPECT_TRUE(test::allclose(ref.y, y_op, test::Tolerance{0, 0})) << c.x.str();
+    EXPECT_TRUE(test::allclose(ref.dx, dx_op, test::Tolerance{1e-6, 1e-6})) << c.x.str();
+    EXPECT_TRUE(test::allclose(fast.y, ref.y, test::Tolerance{2e-5, 2e-5})) << c.x.str() << " forward";
+    EXPECT_TRUE(test::allclose(fast.dx, ref.dx, test::Tolerance{2e-5, 2e-5})) << c.x.str() << " dx";
+    EXPECT_TRUE(test::allclose(fast.dw, ref.dw, test::Tolerance{0, 0})) << c.x.str() << " dw";
+    EXPECT_TRUE(test::allclose(fast.db, ref.db, test::Tolerance{0, 0})) << c.x.str() << " dbias";
+    const size_t made = dynamic_cast<cpu::CpuBackend&>(be->impl()).training_winograd().size();
+    if (avx2_only) {
+      EXPECT_GE(made, c.min_winograd) << c.x.str();
+      EXPECT_LE(made, 2u) << c.x.str();
+    } else {
+      EXPECT_EQ(made, 0u) << c.x.str();
+    }
+    EXPECT_EQ(dynamic_cast<cpu::CpuBackend&>(direct->impl()).training_winograd().size(), 0u);
+  }
 }
 
 TEST(CpuBackend, OneDnnErrorsBecomeUsegErrorsWithTheCallText) {

@@ -220,6 +220,48 @@ TEST(Winograd, PaddingLanesWrittenAsZeros) {
   }
 }
 
+// 16-channel blocks (what oneDNN's training primitives use on AVX2): the same arithmetic as
+// 8-channel blocks, so every real output is bitwise the 8-block run's; the padding lanes of the
+// last 16-block (here cout 20 and 13: 8-groups 3 and 2) are zeros, over NaN garbage.
+TEST(Winograd, SixteenChannelBlocksGiveTheEightBlockResult) {
+  SKIP_WITHOUT_WINOGRAD();
+  auto to16 = [](const std::vector<float>& x, int64_t C, int64_t S) {
+    std::vector<float> out((C + 15) / 16 * 16 * S, 0.f);
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t s = 0; s < S; ++s) out[((c / 16) * S + s) * 16 + c % 16] = x[c * S + s];
+    return out;
+  };
+  for (const Problem& p : {Problem{24, 20, 1, 7, 9, false}, Problem{12, 13, 3, 4, 5, true},
+                           Problem{40, 16, 2, 6, 6, true}}) {
+    const int64_t S = p.spatial();
+    const auto x = random_values(p.cin * S, 11);
+    const auto w = random_values(p.cout * p.cin * p.kd() * 9, 12);
+    const auto b = random_values(p.cout, 13);
+    WinogradConv c8(p.cin, p.cout, p.dhw(), p.kernel()),
+        c16(p.cin, p.cout, p.dhw(), p.kernel(), 16);
+    c8.set_weights(w.data(), b.data());
+    c16.set_weights(w.data(), b.data());
+    const auto y8 = run_blocked(c8, p, x, true, 0.01f);
+    const auto x16 = to16(x, p.cin, S);
+    std::vector<float> y16((p.cout + 15) / 16 * 16 * S, std::numeric_limits<float>::quiet_NaN());
+    const int threads = omp_get_max_threads();
+    std::vector<float> scratch(c16.scratch_floats(threads));
+    c16.run(x16.data(), y16.data(), true, 0.01f, scratch.data(), threads);
+    int64_t differ = 0, padding_nonzero = 0;
+    for (int64_t o = 0; o < (p.cout + 15) / 16 * 16; ++o)
+      for (int64_t s = 0; s < S; ++s) {
+        const float v = y16[((o / 16) * S + s) * 16 + o % 16];
+        if (o < p.cout)
+          differ += std::memcmp(&v, &y8[((o / 8) * S + s) * 8 + o % 8], 4) != 0;
+        else
+          padding_nonzero += !(v == 0.f);
+      }
+    EXPECT_EQ(differ, 0) << "cin " << p.cin << " cout " << p.cout;
+    EXPECT_EQ(padding_nonzero, 0) << "cin " << p.cin << " cout " << p.cout;
+  }
+  EXPECT_THROW(WinogradConv(8, 8, {1, 4, 4}, {1, 3, 3}, 4), std::invalid_argument);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. Bitwise the same on 1 and 2 threads (both for one object run under each setting, and for
 // objects constructed under each setting, whose block sizes may differ).

@@ -2,8 +2,10 @@
 // conv_forward_training and conv_backward against the plain per-op conv_forward /
 // conv_backward_weights / conv_backward_data they replace, on the same backend. On the CPU it
 // is a fast path (conv_forward_training keeps the input in oneDNN's layout; conv_backward
-// reorders dy once for both backward primitives); a device without one falls back to the
-// per-op calls, which must then agree exactly.
+// reorders dy once for both backward primitives, and 3x3(x3) stride-1 convolutions on blocked
+// layouts run forward and backward-data as Winograd F(2,3), within float rounding of oneDNN's
+// direct convolution: 2e-5 here, inputs in [-1, 1)); a device without a fast path falls back to
+// the per-op calls, which then agree exactly.
 #include "harness/op_case.h"
 
 namespace useg::test {
@@ -40,7 +42,7 @@ void check_case(Backend& be, const Case& c, bool saved_path, bool need_dx) {
     saved = be.conv_forward_training(x, w, &b, y, c.g);
   else
     be.conv_forward(x, w, &b, y, c.g);
-  EXPECT_ALLCLOSE(y, y_ref, (Tolerance{0.0, 0.0})) << xs.str() << " forward";
+  EXPECT_ALLCLOSE(y, y_ref, (Tolerance{2e-5, 2e-5})) << xs.str() << " forward";
 
   Tensor dy = up(xorshift_tensor(ys, 4));
   Tensor dw_ref = empty(ws), db_ref = empty(Shape{c.cout}),
@@ -49,11 +51,11 @@ void check_case(Backend& be, const Case& c, bool saved_path, bool need_dx) {
   be.conv_backward_data(dy, w, dx_ref, c.g);
   Tensor dw = empty(ws), db = empty(Shape{c.cout}), dx = empty(xs);
   be.conv_backward(x, dy, w, need_dx ? &dx : nullptr, dw, &db, c.g, saved);
-  // Same primitives on the same values: only the layout bookkeeping differs.
+  // Backward-weights: the same primitive on the same values; only the layouts differ.
   EXPECT_ALLCLOSE(dw, dw_ref, (Tolerance{1e-6, 1e-6})) << xs.str() << " dw";
   EXPECT_ALLCLOSE(db, db_ref, (Tolerance{1e-6, 1e-6})) << xs.str() << " dbias";
   if (need_dx) {
-    EXPECT_ALLCLOSE(dx, dx_ref, (Tolerance{1e-6, 1e-6})) << xs.str() << " dx";
+    EXPECT_ALLCLOSE(dx, dx_ref, (Tolerance{2e-5, 2e-5})) << xs.str() << " dx";
   }
 }
 
