@@ -8,6 +8,8 @@ thick slices average the image over 3 mm along z (partial volume at the organ's 
 scanner would. numpy only (python3-numpy); the NIfTI-1 header is written here.
 
   python3 scripts/make_aniso_dataset.py OUT_DIR [--cases 24] [--seed 1]
+  python3 scripts/make_aniso_dataset.py OUT_DIR --isotropic 128   (1 mm voxels, ~128^3, for
+      timing 3D training on 64^3 and 96^3 patches)
 
 OUT_DIR/dataset.json, OUT_DIR/imagesTr/aniso_XXX_0000.nii.gz, OUT_DIR/labelsTr/aniso_XXX.nii.gz
 """
@@ -19,7 +21,7 @@ import struct
 
 import numpy as np
 
-SPACING = (0.7, 0.7, 3.0)  # x, y, z in mm
+SPACING = [0.7, 0.7, 3.0]  # x, y, z in mm (--isotropic: 1, 1, 1)
 
 
 def write_nifti(path, data_zyx, dtype_code, bitpix):
@@ -65,10 +67,15 @@ def ellipsoid(z, y, x, c, r, rot):
     return (u / r[0]) ** 2 + (v / r[1]) ** 2 + (dz / r[2]) ** 2 <= 1.0
 
 
-def make_case(rng):
-    nx = ny = int(rng.integers(100, 125))
-    nz = int(rng.integers(17, 24))
-    sub = 5  # sub-slices per thick slice (the 3 mm partial-volume average)
+def make_case(rng, iso):
+    if iso:
+        nx = ny = int(rng.integers(iso - 8, iso + 9))
+        nz = int(rng.integers(iso - 8, iso + 9))
+        sub = 1
+    else:
+        nx = ny = int(rng.integers(100, 125))
+        nz = int(rng.integers(17, 24))
+        sub = 5  # sub-slices per thick slice (the 3 mm partial-volume average)
     fz = (np.arange(nz * sub) + 0.5) * SPACING[2] / sub
     fy = (np.arange(ny) + 0.5) * SPACING[1]
     fx = (np.arange(nx) + 0.5) * SPACING[0]
@@ -76,6 +83,8 @@ def make_case(rng):
     ext = np.array([nx * SPACING[0], ny * SPACING[1], nz * SPACING[2]])
     c = ext * rng.uniform(0.4, 0.6, 3)
     r = np.array([rng.uniform(18, 28), rng.uniform(12, 20), rng.uniform(14, 22)])
+    if iso:
+        r *= iso / 80
     rot = rng.uniform(0, np.pi)
     organ = ellipsoid(z, y, x, c, r, rot)
     lc = c + rng.uniform(-0.4, 0.4, 3) * r
@@ -100,12 +109,16 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--cases", type=int, default=24)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--isotropic", type=int, default=0, metavar="N",
+                    help="1 mm voxels, about N^3 per case, instead of 0.7 x 0.7 x 3 mm slices")
     a = ap.parse_args()
+    if a.isotropic:
+        SPACING[:] = [1.0, 1.0, 1.0]
     rng = np.random.default_rng(a.seed)
     for d in ("imagesTr", "labelsTr"):
         os.makedirs(os.path.join(a.out, d), exist_ok=True)
     for i in range(a.cases):
-        img, lab = make_case(rng)
+        img, lab = make_case(rng, a.isotropic)
         write_nifti(os.path.join(a.out, "imagesTr", f"aniso_{i:03d}_0000.nii.gz"), img, 16, 32)
         write_nifti(os.path.join(a.out, "labelsTr", f"aniso_{i:03d}.nii.gz"), lab, 2, 8)
     ds = {"channel_names": {"0": "MRI"}, "labels": {"background": 0, "organ": 1, "lesion": 2},
