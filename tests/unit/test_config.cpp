@@ -261,7 +261,7 @@ TEST(ConfigErrors, UnknownKeySuggestsAndListsValidKeys) {
             "max_filters, kernel_size, pool_sizes, kernel_sizes, norm, norm_eps, bn_momentum, "
             "activation, negative_slope, upsampling, dropout, residual, deep_supervision, "
             "architecture, features_per_stage, n_conv_per_stage, n_conv_per_stage_decoder, "
-            "input_size, layers)");
+            "n_blocks_per_stage, stem_channels, input_size, layers)");
   std::string nested = run_error(run_json("", R"("augment": {"flipp": 0.5})"));
   EXPECT_NE(nested.find("unknown key 'train.augment.flipp' (did you mean 'flip'?"),
             std::string::npos) << nested;
@@ -281,13 +281,14 @@ TEST(ConfigErrors, NnunetPlainStageLists) {
   const std::string plain = R"("architecture": "nnunet_plain", "depth": 2, )";
   EXPECT_EQ(run_error(run_json(R"("depth": 2, "features_per_stage": [4, 8, 16])")),
             "configs/x.json: model.features_per_stage: is only read with architecture "
-            "'nnunet_plain' (this model is 'unet')");
+            "'nnunet_plain' or 'nnunet_resenc' (this model is 'unet')");
   EXPECT_EQ(run_error(run_json(plain + R"("features_per_stage": [4, 8])")),
             "configs/x.json: model.features_per_stage: has 2 entries but needs 3 (depth is 2)");
   EXPECT_EQ(run_error(run_json(plain + R"("n_conv_per_stage_decoder": [1, 0])")),
             "configs/x.json: model.n_conv_per_stage_decoder[1]: must be at least 1, got 0");
   EXPECT_EQ(run_error(run_json(plain + R"("residual": true)")),
-            "configs/x.json: model.residual: is not part of architecture 'nnunet_plain'");
+            "configs/x.json: model.residual: is not part of architecture 'nnunet_plain' "
+            "(nnU-Net's residual encoder is architecture 'nnunet_resenc')");
   RunConfig rc = parse_run_config(
       run_json(plain + R"("features_per_stage": [4, 8, 16], "n_conv_per_stage": [1, 2, 3])"),
       kSrc);
@@ -299,6 +300,41 @@ TEST(ConfigErrors, NnunetPlainStageLists) {
   RunConfig back = parse_run_config(to_json_string(rc), kSrc);
   EXPECT_EQ(back.model.features_per_stage, rc.model.features_per_stage);
   EXPECT_EQ(back.model.n_conv_per_stage, rc.model.n_conv_per_stage);
+}
+
+// architecture "nnunet_resenc" (useg import-nnunet of a ResidualEncoderUNet): residual blocks
+// per stage and the stem's channels; the plain network's conv counts are refused by key.
+TEST(ConfigErrors, NnunetResencKeys) {
+  const std::string resenc = R"("architecture": "nnunet_resenc", "depth": 2, )";
+  EXPECT_EQ(run_error(run_json(R"("depth": 2, "n_blocks_per_stage": [1, 2, 2])")),
+            "configs/x.json: model.n_blocks_per_stage: is only read with architecture "
+            "'nnunet_resenc' (this model is 'unet')");
+  EXPECT_EQ(run_error(run_json(R"("architecture": "nnunet_plain", "depth": 2, "stem_channels": 8)")),
+            "configs/x.json: model.stem_channels: is only read with architecture "
+            "'nnunet_resenc' (this model is 'nnunet_plain')");
+  EXPECT_EQ(run_error(run_json(resenc + R"("n_conv_per_stage": [2, 2, 2])")),
+            "configs/x.json: model.n_conv_per_stage: is only read with architecture "
+            "'nnunet_plain' (this model is 'nnunet_resenc'); its encoder stages count residual "
+            "blocks: n_blocks_per_stage");
+  EXPECT_EQ(run_error(run_json(resenc + R"("n_blocks_per_stage": [1, 2])")),
+            "configs/x.json: model.n_blocks_per_stage: has 2 entries but needs 3 (depth is 2)");
+  EXPECT_EQ(run_error(run_json(resenc + R"("n_blocks_per_stage": [1, 0, 2])")),
+            "configs/x.json: model.n_blocks_per_stage[1]: must be at least 1, got 0");
+  EXPECT_EQ(run_error(run_json(resenc + R"("stem_channels": -1)")),
+            "configs/x.json: model.stem_channels: must be at least 0, got -1");
+  EXPECT_EQ(run_error(run_json(resenc + R"("residual": true)")),
+            "configs/x.json: model.residual: is not part of architecture 'nnunet_resenc' (its "
+            "residual blocks are always there)");
+  RunConfig rc = parse_run_config(
+      run_json(resenc + R"("features_per_stage": [4, 8, 16], "n_blocks_per_stage": [1, 3, 4], )"
+                        R"("stem_channels": 6)"),
+      kSrc);
+  EXPECT_EQ(rc.model.encoder_blocks(2), 4);
+  EXPECT_EQ(rc.model.stem_channels, 6);
+  EXPECT_EQ(rc.train.loss, LossKind::DiceCE);
+  RunConfig back = parse_run_config(to_json_string(rc), kSrc);
+  EXPECT_EQ(back.model.n_blocks_per_stage, rc.model.n_blocks_per_stage);
+  EXPECT_EQ(back.model.stem_channels, 6);
 }
 
 TEST(ConfigErrors, WrongTypeNamesKeyExpectedAndFound) {
