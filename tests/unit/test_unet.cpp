@@ -1,7 +1,7 @@
 // The U-Net as a whole: parameter counts against PyTorch's, a finite-difference check of the
 // composed backward (residual, deep supervision, dropout, batch norm; and nnunet_resenc, whose
-// skips average-pool), overfitting one batch,
-// bit-identical reruns, and clear errors for weights that do not fit the config.
+// skips average-pool), overfitting one batch, bit-identical reruns, and clear errors for
+// weights that do not fit the config.
 #include <gtest/gtest.h>
 
 #include <cmath>
