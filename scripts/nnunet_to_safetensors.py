@@ -5,8 +5,9 @@
 
 TRAINED_FOLDER is nnU-Net's DatasetXXX_Name/TRAINER__PLANS__CONFIGURATION with plans.json,
 dataset.json and fold_K/checkpoint_final.pth. Writes OUTPUT_DIR/model.json (architecture
-"nnunet_plain" or "nnunet_resenc", preprocessing, patch size, labels) and OUTPUT_DIR/weights.safetensors (the
-checkpoint's 'network_weights' under the names useg's graph gives them, src/nn/nnunet_graph.cpp).
+"nnunet_plain" for a PlainConvUNet, "nnunet_resenc" for a ResidualEncoderUNet; preprocessing,
+patch size, labels) and OUTPUT_DIR/weights.safetensors (the checkpoint's 'network_weights' under
+the names useg's graph gives them, src/nn/nnunet_graph.cpp).
 What maps to what and what is refused: docs/interop.md ("Importing nnU-Net v2 models").
 
 The checkpoint is read with torch.load(weights_only=True): no code from it runs. Every refusal

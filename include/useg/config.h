@@ -61,7 +61,8 @@ struct LayerConfig {
 //  pooling (kernel = stride) where the block strides, then a 1x1 conv + norm where the channel
 //  count changes; sum, activation); the decoder as nnunet_plain's.
 struct ModelConfig {
-  std::string architecture = "unet";  // unet | nnunet_plain | nnunet_resenc | encoder_classifier | layers
+  // unet | nnunet_plain | nnunet_resenc | encoder_classifier | layers
+  std::string architecture = "unet";
   std::vector<LayerConfig> layers;    // architecture "layers"
   // Classifiers: the size every image is resized to ([H, W] or [D, H, W]); empty = the
   // training patch size (encoder_classifier only).
@@ -98,7 +99,9 @@ struct ModelConfig {
   int stem_channels = 0;
 
   // nnU-Net v2's networks (imported by `useg import-nnunet`).
-  bool nnunet() const { return architecture == "nnunet_plain" || architecture == "nnunet_resenc"; }
+  bool nnunet() const {
+    return architecture == "nnunet_plain" || architecture == "nnunet_resenc";
+  }
 
   // Classification (a score per class for a whole image) rather than segmentation.
   bool classifier() const { return architecture == "encoder_classifier" || architecture == "layers"; }

@@ -127,9 +127,9 @@ void register_import_commands(CLI::App& app, std::function<int()>& run) {
   auto args = std::make_shared<ImportArgs>();
   CLI::App* c = app.add_subcommand(
       "import-nnunet",
-      "Import an nnU-Net v2 trained model (PlainConvUNet or ResidualEncoderUNet) as a model folder: architecture, "
-      "weights, preprocessing, patch size and labels (docs/interop.md). Needs Python with "
-      "PyTorch ($USEG_PYTHON, else /usr/bin/python3)");
+      "Import an nnU-Net v2 trained model (PlainConvUNet or ResidualEncoderUNet) as a model "
+      "folder: architecture, weights, preprocessing, patch size and labels (docs/interop.md). "
+      "Needs Python with PyTorch ($USEG_PYTHON, else /usr/bin/python3)");
   c->add_option("trained_folder", args->folder,
                 "nnU-Net's DatasetXXX/TRAINER__PLANS__CONFIGURATION folder (plans.json, "
                 "dataset.json, fold_K/checkpoint_final.pth)")

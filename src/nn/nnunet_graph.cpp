@@ -126,9 +126,9 @@ Graph build_nnunet_resenc_graph(const ModelConfig& c) {
   for (int s = 0; s <= c.depth; ++s) {
     b.group = s == c.depth ? "bottleneck" : "enc" + std::to_string(s);
     b.module = {kEncoder, s};
+    const std::string stage = "encoder.stages." + std::to_string(s) + ".blocks.";
     for (int k = 0; k < c.encoder_blocks(s); ++k)
-      h = basic_block_d(b, c, "encoder.stages." + std::to_string(s) + ".blocks." + std::to_string(k),
-                        h, c.filters(s), c.kernel(s),
+      h = basic_block_d(b, c, stage + std::to_string(k), h, c.filters(s), c.kernel(s),
                         k == 0 ? stage_stride(c, s) : std::array<int, 3>{1, 1, 1});
     skips.push_back(h);
   }

@@ -104,7 +104,8 @@ std::string format_summary(const ModelConfig& c, const ModelSummary& m) {
     os << "classifier " << c.dims << "D (" << c.layers.size() << " layers): " << c.in_channels
        << " input channel(s), " << c.num_classes << " classes\n";
   } else if (c.nnunet()) {
-    os << (c.architecture == "nnunet_plain" ? "nnU-Net PlainConvUNet " : "nnU-Net ResidualEncoderUNet ")
+    os << (c.architecture == "nnunet_plain" ? "nnU-Net PlainConvUNet "
+                                            : "nnU-Net ResidualEncoderUNet ")
        << c.dims << "D: " << c.in_channels << " input channel(s), "
        << c.num_classes << " classes, depth " << c.depth << ", norm " << norm_name(c.norm) << ", "
        << activation_name(c.activation) << "\n";

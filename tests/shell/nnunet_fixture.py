@@ -5,8 +5,9 @@
 
 Writes OUT_DIR/Dataset999_Fixture/nnUNetTrainer__nnUNetPlans__CONFIG/ with plans.json,
 dataset.json, dataset_fingerprint.json and fold_0/checkpoint_final.pth in nnU-Net v2's format
-({'network_weights', 'init_args', 'trainer_name', ...}) holding a PlainConvUNet (--net plain, the default) or a
-ResidualEncoderUNet (--net resenc) of dynamic_network_architectures with random weights (instance-norm scales and shifts perturbed so
+({'network_weights', 'init_args', 'trainer_name', ...}) holding a PlainConvUNet (--net plain,
+the default) or a ResidualEncoderUNet (--net resenc) of dynamic_network_architectures with random
+weights (instance-norm scales and shifts perturbed so
 that they are not the identity), and OUT_DIR/io.safetensors with an input and the module's
 eval-mode logits. Prints the trained folder's path. --variant writes a folder that useg must
 refuse (unknown_class, bottleneck and squeeze_excitation (with --net resenc), regions, cascade, transpose, norm,

@@ -62,7 +62,8 @@ TEST(ConfigErrors, NnunetResencKeys) {
   EXPECT_EQ(run_error(run_json(R"("depth": 2, "n_blocks_per_stage": [1, 2, 2])")),
             "configs/x.json: model.n_blocks_per_stage: is only read with architecture "
             "'nnunet_resenc' (this model is 'unet')");
-  EXPECT_EQ(run_error(run_json(R"("architecture": "nnunet_plain", "depth": 2, "stem_channels": 8)")),
+  EXPECT_EQ(run_error(run_json(R"("architecture": "nnunet_plain", "depth": 2, )"
+                               R"("stem_channels": 8)")),
             "configs/x.json: model.stem_channels: is only read with architecture "
             "'nnunet_resenc' (this model is 'nnunet_plain')");
   EXPECT_EQ(run_error(run_json(resenc + R"("n_conv_per_stage": [2, 2, 2])")),
