@@ -5,8 +5,9 @@
 
 TRAINED_FOLDER is nnU-Net's DatasetXXX_Name/TRAINER__PLANS__CONFIGURATION with plans.json,
 dataset.json and fold_K/checkpoint_final.pth. Writes OUTPUT_DIR/model.json (architecture
-"nnunet_plain", preprocessing, patch size, labels) and OUTPUT_DIR/weights.safetensors (the
-checkpoint's 'network_weights' under the names useg's graph gives them, src/nn/nnunet_graph.cpp).
+"nnunet_plain" for a PlainConvUNet, "nnunet_resenc" for a ResidualEncoderUNet; preprocessing,
+patch size, labels) and OUTPUT_DIR/weights.safetensors (the checkpoint's 'network_weights' under
+the names useg's graph gives them, src/nn/nnunet_graph.cpp).
 What maps to what and what is refused: docs/interop.md ("Importing nnU-Net v2 models").
 
 The checkpoint is read with torch.load(weights_only=True): no code from it runs. Every refusal
@@ -64,6 +65,34 @@ def short(op):
     return str(op).rsplit(".", 1)[-1] if op is not None else None
 
 
+PLAIN = "dynamic_network_architectures.architectures.unet.PlainConvUNet"
+RESENC = "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet"
+# The arch_kwargs of ResidualEncoderUNet (0.4.4) that useg knows what to do with; anything else
+# is refused rather than silently ignored.
+RESENC_KWARGS = {"n_stages", "features_per_stage", "conv_op", "kernel_sizes", "strides",
+                 "n_blocks_per_stage", "n_conv_per_stage_decoder", "conv_bias", "norm_op",
+                 "norm_op_kwargs", "dropout_op", "dropout_op_kwargs", "nonlin", "nonlin_kwargs",
+                 "deep_supervision", "block", "bottleneck_channels", "stem_channels"}
+
+
+def convert_resenc_kwargs(kw, plans_path, aw, per_stage, n_stages):
+    """The model.json keys of ResidualEncoderUNet's own arch_kwargs (those PlainConvUNet lacks)."""
+    for key in sorted(set(kw) - RESENC_KWARGS):
+        refuse(plans_path, f"{aw}.{key}", "not an argument of ResidualEncoderUNet that useg "
+               "reproduces (dynamic-network-architectures 0.4.4)")
+    block = short(kw.get("block")) or "BasicBlockD"
+    if block != "BasicBlockD":
+        refuse(plans_path, f"{aw}.block", f"'{kw.get('block')}': only BasicBlockD residual "
+               "blocks (the ResEnc presets') are reproduced, not BottleneckD")
+    extra = {"n_blocks_per_stage": per_stage("n_blocks_per_stage", n_stages)}
+    stem = kw.get("stem_channels")
+    if stem is not None:
+        if not isinstance(stem, int) or isinstance(stem, bool) or stem < 1:
+            refuse(plans_path, f"{aw}.stem_channels", f"needs a positive integer, got {stem!r}")
+        extra["stem_channels"] = stem
+    return extra
+
+
 def convert_architecture(conf, plans_path, cname, num_classes, in_channels):
     where = f"configurations.{cname}"
     if "previous_stage" in conf:
@@ -79,14 +108,10 @@ def convert_architecture(conf, plans_path, cname, num_classes, in_channels):
                "missing: plans from nnU-Net before v2.4 (UNet_class_name, ...) are not read; "
                "re-plan with nnU-Net >= 2.4 or edit plans.json to the v2.4 form")
     cls = arch.get("network_class_name", "")
-    if cls.endswith("ResidualEncoderUNet"):
+    if cls not in (PLAIN, RESENC):
         refuse(plans_path, f"{where}.architecture.network_class_name",
-               f"{cls}: residual-encoder U-Nets (nnU-Net ResEnc presets) are not supported yet; "
-               "only dynamic_network_architectures.architectures.unet.PlainConvUNet")
-    if cls != "dynamic_network_architectures.architectures.unet.PlainConvUNet":
-        refuse(plans_path, f"{where}.architecture.network_class_name",
-               f"'{cls}' is not supported; only "
-               "dynamic_network_architectures.architectures.unet.PlainConvUNet")
+               f"'{cls}' is not supported; only {PLAIN} and {RESENC}")
+    resenc = cls == RESENC
     kw = arch.get("arch_kwargs") or {}
     aw = f"{where}.architecture.arch_kwargs"
 
@@ -130,7 +155,10 @@ def convert_architecture(conf, plans_path, cname, num_classes, in_channels):
     if any(x != 1 for x in strides[0]):
         refuse(plans_path, f"{aw}.strides[0]", f"{strides[0]}: a first stage that downsamples "
                "gives logits below the input resolution; useg needs stride 1 there")
-    n_conv = per_stage("n_conv_per_stage", n_stages)
+    if resenc:
+        stages = convert_resenc_kwargs(kw, plans_path, aw, per_stage, n_stages)
+    else:
+        stages = {"n_conv_per_stage": per_stage("n_conv_per_stage", n_stages)}
     n_conv_dec = per_stage("n_conv_per_stage_decoder", n_stages - 1)
     norm = short(kw.get("norm_op"))
     if norm not in (f"InstanceNorm{dims}d",):
@@ -153,13 +181,13 @@ def convert_architecture(conf, plans_path, cname, num_classes, in_channels):
     # dropout_op: identity in inference, nothing to reproduce. deep_supervision: the extra heads
     # are training-only; the full-resolution head is the last of decoder.seg_layers either way.
     model = {
-        "architecture": "nnunet_plain",
+        "architecture": "nnunet_resenc" if resenc else "nnunet_plain",
         "dims": dims,
         "in_channels": in_channels,
         "num_classes": num_classes,
         "depth": n_stages - 1,
         "features_per_stage": features,
-        "n_conv_per_stage": n_conv,
+        **stages,
         "n_conv_per_stage_decoder": list(reversed(n_conv_dec)),  # useg: level 0 = full res
         "pool_sizes": strides[1:],
         "kernel_sizes": kernels,
@@ -339,7 +367,7 @@ def convert_weights(ckpt_path, arch):
     out = {}
     for k, v in sd.items():
         if ".all_modules." in k or k.startswith("decoder.encoder."):
-            continue  # the same tensors registered twice by PlainConvUNet
+            continue  # the same tensors registered twice (by ConvDropoutNormReLU, UNetDecoder)
         if k.startswith("decoder.seg_layers.") and not k.startswith(head):
             continue  # deep-supervision heads: training only
         out[k] = v

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # dynamic-network-architectures (nnU-Net v2's network classes, pure Python) for the nnU-Net
-# import test (tests/shell/test_import_nnunet.sh builds PlainConvUNets with it and compares their
-# logits with useg's): a venv of Debian's python3 that sees the system site packages (Debian's
+# import test (tests/unit/test_nnunet_import.cpp: tests/shell/nnunet_fixture.py builds
+# PlainConvUNets and ResidualEncoderUNets with it, and the test compares their logits with
+# useg's): a venv of Debian's python3 that sees the system site packages (Debian's
 # torch and numpy, python3-torch) with the package installed from PyPI without its dependencies.
 # Idempotent: does nothing when VENV already imports it; the first time a few seconds and some
 # 100 kB. Offline (or without torch), it warns and returns 0: the test is then SKIPPED with the

@@ -38,7 +38,7 @@ struct ConvGeom {
 Shape conv_output_shape(const Shape& x, int64_t out_channels, const ConvGeom& g);
 Shape deconv_output_shape(const Shape& x, int64_t out_channels, const ConvGeom& g);
 
-// Max pooling without padding; output size (in - kernel) / stride + 1 (floor).
+// Max and average pooling without padding; output size (in - kernel) / stride + 1 (floor).
 struct PoolGeom {
   std::array<int, 3> kernel{1, 2, 2};
   std::array<int, 3> stride{1, 2, 2};
@@ -188,6 +188,13 @@ class Backend {
   void maxpool_forward(const Tensor& x, Tensor& y, const PoolGeom& g);
   void maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx,
                         const PoolGeom& g);
+
+  // ---- average pooling: y = the mean of each window (all kernel voxels, no padding: PyTorch's
+  // AvgPoolNd(kernel, stride) with ceil_mode false). Backward gives every voxel of a window
+  // dy / (window volume), summed over the windows containing it (0 where none does); dx
+  // overwritten.
+  void avgpool_forward(const Tensor& x, Tensor& y, const PoolGeom& g);
+  void avgpool_backward(const Tensor& dy, Tensor& dx, const PoolGeom& g);
 
   // ---- global average pooling: y [N, C, 1, 1, 1] = the mean of each channel of x
   // [N, C, D, H, W]; backward gives every position dy / (D*H*W) (dx overwritten).

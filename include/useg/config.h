@@ -54,8 +54,15 @@ struct LayerConfig {
 //  stride pool_sizes[s-1] of its first conv (no max pooling), stage s has features_per_stage[s]
 //  filters and n_conv_per_stage[s] convs (decoder: n_conv_per_stage_decoder[s]), and the
 //  parameters carry nnU-Net's state_dict names. No residual, dropout or deep-supervision heads.
+//  nnunet_resenc: nnU-Net v2's ResidualEncoderUNet (the ResEnc presets): a stem [conv -> norm
+//  -> activation] to stem_channels (0 = features_per_stage[0]), then per stage
+//  n_blocks_per_stage[s] residual blocks (BasicBlockD: conv (stride pool_sizes[s-1] in the
+//  first block of stage s > 0) -> norm -> activation -> conv -> norm, plus the skip: average
+//  pooling (kernel = stride) where the block strides, then a 1x1 conv + norm where the channel
+//  count changes; sum, activation); the decoder as nnunet_plain's.
 struct ModelConfig {
-  std::string architecture = "unet";  // unet | nnunet_plain | encoder_classifier | layers
+  // unet | nnunet_plain | nnunet_resenc | encoder_classifier | layers
+  std::string architecture = "unet";
   std::vector<LayerConfig> layers;    // architecture "layers"
   // Classifiers: the size every image is resized to ([H, W] or [D, H, W]); empty = the
   // training patch size (encoder_classifier only).
@@ -86,6 +93,15 @@ struct ModelConfig {
   std::vector<int> features_per_stage;
   std::vector<int> n_conv_per_stage;
   std::vector<int> n_conv_per_stage_decoder;
+  // nnunet_resenc only: residual blocks per stage 0..depth (empty = 1 each), and the stem's
+  // output channels (0 = features_per_stage[0]).
+  std::vector<int> n_blocks_per_stage;
+  int stem_channels = 0;
+
+  // nnU-Net v2's networks (imported by `useg import-nnunet`).
+  bool nnunet() const {
+    return architecture == "nnunet_plain" || architecture == "nnunet_resenc";
+  }
 
   // Classification (a score per class for a whole image) rather than segmentation.
   bool classifier() const { return architecture == "encoder_classifier" || architecture == "layers"; }
@@ -96,6 +112,7 @@ struct ModelConfig {
   int filters(int stage) const;
   int encoder_convs(int stage) const;  // n_conv_per_stage[stage] or convs_per_stage
   int decoder_convs(int level) const;  // n_conv_per_stage_decoder[level] or convs_per_stage
+  int encoder_blocks(int stage) const; // n_blocks_per_stage[stage] or 1 (nnunet_resenc)
 };
 
 enum class IntensityScheme { ZScore, CT, Percentile, None };

@@ -109,7 +109,9 @@ int run_import(const ImportArgs& a) {
     fs::rename(staging, out);
     const ModelInfo& i = m.info;
     std::cout << "imported " << a.folder << " (fold " << a.fold << ") -> " << a.output << ": "
-              << "nnU-Net PlainConvUNet " << i.model.dims << "D, " << i.model.depth + 1
+              << (i.model.architecture == "nnunet_resenc" ? "nnU-Net ResidualEncoderUNet "
+                                                          : "nnU-Net PlainConvUNet ")
+              << i.model.dims << "D, " << i.model.depth + 1
               << " stages, " << i.model.in_channels << " channel(s), " << i.model.num_classes
               << " classes, " << m.net->num_parameters() << " parameters\n";
   } catch (...) {
@@ -125,9 +127,9 @@ void register_import_commands(CLI::App& app, std::function<int()>& run) {
   auto args = std::make_shared<ImportArgs>();
   CLI::App* c = app.add_subcommand(
       "import-nnunet",
-      "Import an nnU-Net v2 trained model (PlainConvUNet) as a model folder: architecture, "
-      "weights, preprocessing, patch size and labels (docs/interop.md). Needs Python with "
-      "PyTorch ($USEG_PYTHON, else /usr/bin/python3)");
+      "Import an nnU-Net v2 trained model (PlainConvUNet or ResidualEncoderUNet) as a model "
+      "folder: architecture, weights, preprocessing, patch size and labels (docs/interop.md). "
+      "Needs Python with PyTorch ($USEG_PYTHON, else /usr/bin/python3)");
   c->add_option("trained_folder", args->folder,
                 "nnU-Net's DatasetXXX/TRAINER__PLANS__CONFIGURATION folder (plans.json, "
                 "dataset.json, fold_K/checkpoint_final.pth)")

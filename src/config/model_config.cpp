@@ -74,10 +74,13 @@ const FieldTable<ModelConfig>& model_table() {
       field("residual", &M::residual),
       field("deep_supervision", &M::deep_supervision),
       string_choice_field("architecture", &M::architecture,
-                          {"unet", "nnunet_plain", "encoder_classifier", "layers"}),
+                          {"unet", "nnunet_plain", "nnunet_resenc", "encoder_classifier",
+                           "layers"}),
       field("features_per_stage", &M::features_per_stage),
       field("n_conv_per_stage", &M::n_conv_per_stage),
       field("n_conv_per_stage_decoder", &M::n_conv_per_stage_decoder),
+      field("n_blocks_per_stage", &M::n_blocks_per_stage),
+      field("stem_channels", &M::stem_channels),
       field("input_size", &M::input_size),
       object_list_field("layers", &M::layers, layer_table()),
   });
@@ -198,27 +201,49 @@ void validate_model(const Where& w, const ModelConfig& m) {
                   m.dims, false);
   validate_levels(w.key("kernel_sizes"), m.kernel_sizes, depth + 1, "one per stage, i.e. depth + 1",
                   m.dims, true);
-  const std::pair<const char*, const std::vector<int>*> stage_lists[] = {
-      {"features_per_stage", &m.features_per_stage},
-      {"n_conv_per_stage", &m.n_conv_per_stage},
-      {"n_conv_per_stage_decoder", &m.n_conv_per_stage_decoder}};
-  for (const auto& [key, list] : stage_lists) {
+  // Which nnU-Net architectures read each per-stage list.
+  const struct {
+    const char* key;
+    const std::vector<int>* list;
+    bool plain, resenc;
+  } stage_lists[] = {{"features_per_stage", &m.features_per_stage, true, true},
+                     {"n_conv_per_stage", &m.n_conv_per_stage, true, false},
+                     {"n_conv_per_stage_decoder", &m.n_conv_per_stage_decoder, true, true},
+                     {"n_blocks_per_stage", &m.n_blocks_per_stage, false, true}};
+  for (const auto& [key, list, plain, resenc] : stage_lists) {
     if (list->empty()) continue;
-    if (m.architecture != "nnunet_plain")
-      w.key(key).fail("is only read with architecture 'nnunet_plain' (this model is '" +
-                      m.architecture + "')");
+    const bool read = (plain && m.architecture == "nnunet_plain") ||
+                      (resenc && m.architecture == "nnunet_resenc");
+    if (!read)
+      w.key(key).fail(std::string("is only read with architecture ") +
+                      (plain && resenc ? "'nnunet_plain' or 'nnunet_resenc'"
+                       : plain         ? "'nnunet_plain'"
+                                       : "'nnunet_resenc'") +
+                      " (this model is '" + m.architecture + "')" +
+                      (m.architecture == "nnunet_resenc"
+                           ? "; its encoder stages count residual blocks: n_blocks_per_stage"
+                           : ""));
     const size_t want = std::string(key) == "n_conv_per_stage_decoder" ? depth : depth + 1;
     if (list->size() != want)
       w.key(key).fail("has " + count_of(list->size(), "entry", "entries") + " but needs " +
                       std::to_string(want) + " (depth is " + std::to_string(m.depth) + ")");
     for (size_t i = 0; i < list->size(); ++i) check_int_min(w.key(key).index(i), (*list)[i], 1);
   }
-  if (m.architecture == "nnunet_plain") {
-    if (m.residual) w.key("residual").fail("is not part of architecture 'nnunet_plain'");
-    if (m.dropout > 0) w.key("dropout").fail("is not part of architecture 'nnunet_plain'");
+  if (m.stem_channels != 0 && m.architecture != "nnunet_resenc")
+    w.key("stem_channels").fail("is only read with architecture 'nnunet_resenc' (this model is '" +
+                                m.architecture + "')");
+  check_int_min(w.key("stem_channels"), m.stem_channels, 0);
+  if (m.nnunet()) {
+    const std::string arch = "architecture '" + m.architecture + "'";
+    if (m.residual)
+      w.key("residual").fail("is not part of " + arch +
+                             (m.architecture == "nnunet_plain"
+                                  ? " (nnU-Net's residual encoder is architecture 'nnunet_resenc')"
+                                  : " (its residual blocks are always there)"));
+    if (m.dropout > 0) w.key("dropout").fail("is not part of " + arch);
     if (m.deep_supervision)
-      w.key("deep_supervision").fail("is not supported with architecture 'nnunet_plain' "
-                                     "(imported for inference: the extra heads are dropped)");
+      w.key("deep_supervision").fail("is not supported with " + arch +
+                                     " (imported for inference: the extra heads are dropped)");
   }
   check_positive(w.key("norm_eps"), m.norm_eps);
   check_range(w.key("bn_momentum"), m.bn_momentum, 0, 1);

@@ -31,6 +31,11 @@ int ModelConfig::encoder_convs(int stage) const {
   return n_conv_per_stage.empty() ? convs_per_stage : n_conv_per_stage.at(size_t(stage));
 }
 
+int ModelConfig::encoder_blocks(int stage) const {
+  USEG_CHECK(stage >= 0 && stage <= depth, "stage " << stage << " out of range 0.." << depth);
+  return n_blocks_per_stage.empty() ? 1 : n_blocks_per_stage.at(size_t(stage));
+}
+
 int ModelConfig::decoder_convs(int level) const {
   USEG_CHECK(level >= 0 && level < depth, "decoder level " << level << " out of range 0.." << depth - 1);
   return n_conv_per_stage_decoder.empty() ? convs_per_stage

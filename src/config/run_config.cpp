@@ -223,7 +223,8 @@ RunConfig parse_run_config(const std::string& json_text, const std::string& sour
   // decides the default before the train section is read.
   if (j.is_object() && j.contains("model") && j["model"].is_object() &&
       j["model"].contains("architecture") && j["model"]["architecture"] != "unet" &&
-      j["model"]["architecture"] != "nnunet_plain")
+      j["model"]["architecture"] != "nnunet_plain" &&
+      j["model"]["architecture"] != "nnunet_resenc")
     rc.train.loss = LossKind::CrossEntropy;
   cfg::run_table().read(root, j, rc);
   if (!j.contains("train"))  // report the key the user must add, not just "train"

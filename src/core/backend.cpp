@@ -162,6 +162,19 @@ void Backend::maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, co
         [&] { USEG_OP(maxpool_backward)(*m_impl, x, dy, dx, g); });
 }
 
+// --------------------------------------------------------------------------- average pooling
+void Backend::avgpool_forward(const Tensor& x, Tensor& y, const PoolGeom& g) {
+  check_avgpool_forward(x, y, g, device());
+  timed([&] { return key("avgpool_forward", x); }, 0,
+        [&] { USEG_OP(avgpool_forward)(*m_impl, x, y, g); });
+}
+
+void Backend::avgpool_backward(const Tensor& dy, Tensor& dx, const PoolGeom& g) {
+  check_avgpool_backward(dy, dx, g, device());
+  timed([&] { return key("avgpool_backward", dx); }, 0,
+        [&] { USEG_OP(avgpool_backward)(*m_impl, dy, dx, g); });
+}
+
 void Backend::global_avg_pool_forward(const Tensor& x, Tensor& y) {
   check_global_avg_pool("global_avg_pool_forward", x, "x", y, "y", device());
   timed([&] { return key("global_avg_pool_forward", x); }, 0,

@@ -46,6 +46,8 @@ struct BackendOps {
   void (*maxpool_forward)(B, const Tensor& x, Tensor& y, const PoolGeom& g) = nullptr;
   void (*maxpool_backward)(B, const Tensor& x, const Tensor& dy, Tensor& dx,
                            const PoolGeom& g) = nullptr;
+  void (*avgpool_forward)(B, const Tensor& x, Tensor& y, const PoolGeom& g) = nullptr;
+  void (*avgpool_backward)(B, const Tensor& dy, Tensor& dx, const PoolGeom& g) = nullptr;
   void (*global_avg_pool_forward)(B, const Tensor& x, Tensor& y) = nullptr;
   void (*global_avg_pool_backward)(B, const Tensor& dy, Tensor& dx) = nullptr;
   // normalization

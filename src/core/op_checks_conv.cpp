@@ -221,6 +221,27 @@ void check_maxpool_backward(const Tensor& x, const Tensor& dy, const Tensor& dx,
   check_shape(op, "dx", dx, x.shape(), "input " + x.shape().str());
 }
 
+// --------------------------------------------------------------------------- average pooling
+void check_avgpool_forward(const Tensor& x, const Tensor& y, const PoolGeom& g, Device device) {
+  const char* op = "avgpool_forward";
+  check_geom(op, g);
+  check_ncdhw(op, "input", x, device);
+  check_ncdhw(op, "output", y, device);
+  check_shape(op, "output", y, pool_out_shape(op, x.shape(), g),
+              "input " + x.shape().str() + ", " + geom_str(g));
+}
+
+// dx (the input's shape) determines dy's.
+void check_avgpool_backward(const Tensor& dy, const Tensor& dx, const PoolGeom& g,
+                            Device device) {
+  const char* op = "avgpool_backward";
+  check_geom(op, g);
+  check_ncdhw(op, "dx", dx, device);
+  check_ncdhw(op, "dy", dy, device);
+  check_shape(op, "dy", dy, pool_out_shape(op, dx.shape(), g),
+              "dx " + dx.shape().str() + ", " + geom_str(g));
+}
+
 // ---------------------------------------------------------------------- global pooling
 void check_global_avg_pool(const char* op, const Tensor& full, const char* full_name,
                            const Tensor& pooled, const char* pooled_name, Device device) {

@@ -45,7 +45,8 @@ void CpuInferencePlan::Builder::build() {
       case OpKind::Conv: conv_node(static_cast<int>(id)); break;
       case OpKind::ConvTranspose: up_node(static_cast<int>(id)); break;
       case OpKind::Concat: concat_node(static_cast<int>(id)); break;
-      case OpKind::MaxPool: pool_node(static_cast<int>(id)); break;
+      case OpKind::MaxPool:
+      case OpKind::AvgPool: pool_node(static_cast<int>(id)); break;
       case OpKind::Dropout: m_val[id] = m_val[n.inputs[0]]; break;
       default: throw PlanDecline{};  // a norm, sum or activation on its own
     }

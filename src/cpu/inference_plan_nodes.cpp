@@ -1,5 +1,6 @@
 // The plan steps of each kind of graph node: a convolution with what it absorbs, a transposed
-// convolution, a concat (usually no step: its inputs are placed in its buffer), a max pooling.
+// convolution, a concat (usually no step: its inputs are placed in its buffer), a max or average
+// pooling (oneDNN's; no padding, so average pooling's padding mode does not matter).
 #include "cpu/inference_plan_builder.h"
 #include "useg/error.h"
 
@@ -212,8 +213,10 @@ void CpuInferencePlan::Builder::pool_node(int id) {
   const int dst = new_value(n.channels, spatial(id));
   m_val[id] = dst;
   memory::dims zero(m_flat ? 2 : 3, 0);
-  dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                   dnnl::algorithm::pooling_max, V[src].md, V[dst].md,
+  const dnnl::algorithm alg = n.kind == OpKind::AvgPool
+                                  ? dnnl::algorithm::pooling_avg_exclude_padding
+                                  : dnnl::algorithm::pooling_max;
+  dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, alg, V[src].md, V[dst].md,
                                    sp_dims(n.pool.stride), sp_dims(n.pool.kernel), zero, zero);
   dnnl::pooling_forward::primitive_desc pd(desc, attr(), P.m_engine);
   PlanStep st{PlanStep::Kind::Pool, n.name};

@@ -257,6 +257,13 @@ void export_onnx(const ModelInfo& info, Network& net, const std::string& path,
         attr(o, "strides", w.spatial(n.pool.stride, 1, "stride", n));
         break;  // no padding, floor (ceil_mode 0): useg's pool_output_shape
       }
+      case nn::OpKind::AvgPool: {
+        image_input("average pooling");
+        auto* o = w.node("AveragePool", n.name, {x.name}, out);
+        attr(o, "kernel_shape", w.spatial(n.pool.kernel, 1, "window", n));
+        attr(o, "strides", w.spatial(n.pool.stride, 1, "stride", n));
+        break;  // no padding (count_include_pad moot), floor (ceil_mode 0), as PyTorch's
+      }
       case nn::OpKind::Concat: {
         const Value& b = values[n.inputs.at(1)];
         USEG_CHECK(x.flat == b.flat, "node " << n.name << ": concat of values of two ranks");

@@ -16,6 +16,7 @@ const char* op_kind_name(OpKind k) {
     case OpKind::Norm: return "norm";
     case OpKind::Act: return "activation";
     case OpKind::MaxPool: return "max_pool";
+    case OpKind::AvgPool: return "avg_pool";
     case OpKind::Concat: return "concat";
     case OpKind::Add: return "add";
     case OpKind::Dropout: return "dropout";
@@ -86,7 +87,8 @@ std::vector<Shape> infer_shapes(const Graph& g, const Shape& input) {
       case OpKind::Input: s[id] = input; break;
       case OpKind::Conv: s[id] = conv_output_shape(x, n.channels, n.conv); break;
       case OpKind::ConvTranspose: s[id] = deconv_output_shape(x, n.channels, n.conv); break;
-      case OpKind::MaxPool: s[id] = pool_output_shape(x, n.pool); break;
+      case OpKind::MaxPool:
+      case OpKind::AvgPool: s[id] = pool_output_shape(x, n.pool); break;
       case OpKind::Concat: {
         const Shape& b = s[n.inputs[1]];
         Shape y = x;
@@ -124,14 +126,22 @@ std::vector<Shape> infer_shapes(const Graph& g, const Shape& input) {
 std::array<int64_t, 3> size_multiple(const Graph& g) {
   std::array<int64_t, 3> m{1, 1, 1};
   // Strided convolutions downsample too where a decoder must meet the encoder's sizes again
-  // (nnunet_plain); a classifier's strided convs floor as PyTorch's do.
+  // (nnunet_plain, nnunet_resenc); a classifier's strided convs floor as PyTorch's do. Per node:
+  // the largest factor of its inputs times its own stride (a chain multiplies; the two paths of
+  // a residual block meet at an Add with the same factor).
   const bool decoder = std::any_of(g.nodes.begin(), g.nodes.end(),
                                    [](const Node& n) { return n.kind == OpKind::ConvTranspose; });
-  for (const Node& n : g.nodes) {
-    if (n.kind == OpKind::MaxPool)
-      for (int a = 0; a < 3; ++a) m[a] *= n.pool.stride[a];
-    if (n.kind == OpKind::Conv && decoder)
-      for (int a = 0; a < 3; ++a) m[a] *= n.conv.stride[a];
+  std::vector<std::array<int64_t, 3>> f(g.nodes.size(), {1, 1, 1});
+  for (size_t id = 0; id < g.nodes.size(); ++id) {
+    const Node& n = g.nodes[id];
+    for (int i : n.inputs)
+      for (int a = 0; a < 3; ++a) f[id][a] = std::max(f[id][a], f[i][a]);
+    const bool pool = n.kind == OpKind::MaxPool || n.kind == OpKind::AvgPool;
+    for (int a = 0; a < 3; ++a) {
+      if (pool) f[id][a] *= n.pool.stride[a];
+      if (n.kind == OpKind::Conv && decoder) f[id][a] *= n.conv.stride[a];
+      m[a] = std::max(m[a], f[id][a]);
+    }
   }
   return m;
 }

@@ -30,6 +30,7 @@ enum class OpKind {
   Norm,           // instance or batch norm with scale and shift (never NormKind::None)
   Act,            // elementwise activation
   MaxPool,        // max pooling, no padding
+  AvgPool,        // average pooling, no padding (the ResEnc U-Net's strided skips)
   Concat,         // [inputs[0], inputs[1]] along channels
   Add,            // inputs[0] + inputs[1]
   Dropout,        // inverted dropout while training, identity in inference
@@ -58,7 +59,7 @@ struct Node {
   bool aux = false;          // feeds only an auxiliary output (deep supervision heads)
 
   ConvGeom conv;             // Conv, ConvTranspose
-  PoolGeom pool;             // MaxPool
+  PoolGeom pool;             // MaxPool, AvgPool
   NormKind norm = NormKind::Instance;  // Norm
   float eps = 1e-5f, momentum = 0.1f;  // Norm (momentum: batch norm's running statistics)
   Activation act = Activation::Identity;  // Act
@@ -97,9 +98,10 @@ struct Graph {
 // (e.g. a pooling window larger than its input, a concat of mismatched sizes).
 std::vector<Shape> infer_shapes(const Graph& g, const Shape& input);
 
-// The product of the downsampling factors per axis [D, H, W] (max pooling, and strided convs in
-// a graph with a decoder): every input size must be a multiple of it for the decoder's sizes to
-// meet the encoder's.
+// The largest downsampling factor per axis [D, H, W] along any path from the input (max and
+// average pooling, and strided convs in a graph with a decoder; parallel paths — a ResEnc
+// block's strided conv and its pooled skip — count once): every input size must be a multiple
+// of it for the decoder's sizes to meet the encoder's.
 std::array<int64_t, 3> size_multiple(const Graph& g);
 
 // Which nodes a forward needs: all of them in training, in inference only those that

@@ -100,6 +100,13 @@ class GraphBuilder {
     return p;
   }
 
+  // Average pooling, window = stride = size (PyTorch's AvgPoolNd(size, size)).
+  int avg_pool(const std::string& name, int in, std::array<int, 3> size) {
+    int p = simple(OpKind::AvgPool, name, {in});
+    g.nodes[p].pool.kernel = g.nodes[p].pool.stride = size;
+    return p;
+  }
+
   // A node with no parameters whose output has the first input's channels (or `ch`).
   int simple(OpKind kind, const std::string& name, std::vector<int> inputs, int64_t ch = -1) {
     Node n = node(kind, name, inputs, ch >= 0 ? ch : channels(inputs.at(0)));

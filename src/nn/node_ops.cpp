@@ -94,6 +94,12 @@ Tensor node_forward(Backend& be, const Node& n, const std::vector<Parameter*>& p
       if (training) s.x = x;
       return y;
     }
+    case OpKind::AvgPool: {
+      Tensor y = Tensor::empty(pool_output_shape(x.shape(), n.pool), dev);
+      be.avgpool_forward(x, y, n.pool);
+      if (training) s.in_shape = x.shape();
+      return y;
+    }
     case OpKind::Concat: {
       Shape cs = x.shape();
       cs[1] = x.shape().c() + in[1].shape().c();
@@ -191,6 +197,11 @@ std::vector<Tensor> node_backward(Backend& be, const Node& n, const std::vector<
       missing(s.x);
       dx[0] = Tensor::empty(s.x.shape(), dev);
       be.maxpool_backward(s.x, dy, dx[0], n.pool);
+      break;
+    case OpKind::AvgPool:
+      USEG_CHECK(s.in_shape.rank() == 5, n.name << ": backward without a training forward");
+      dx[0] = Tensor::empty(s.in_shape, dev);
+      be.avgpool_backward(dy, dx[0], n.pool);
       break;
     case OpKind::Concat: {
       USEG_CHECK(s.split >= 0, n.name << ": backward without a training forward");

@@ -37,7 +37,7 @@ ModelSummary summarize(const nn::Graph& g) {
       if (n.kind == OpKind::Conv) {
         field[id][a] += (n.conv.kernel[a] - 1) * jump[in][a];
         jump[id][a] *= n.conv.stride[a];
-      } else if (n.kind == OpKind::MaxPool) {
+      } else if (n.kind == OpKind::MaxPool || n.kind == OpKind::AvgPool) {
         field[id][a] += (n.pool.kernel[a] - 1) * jump[in][a];
         jump[id][a] *= n.pool.stride[a];
       } else if (n.kind == OpKind::ConvTranspose) {
@@ -103,8 +103,10 @@ std::string format_summary(const ModelConfig& c, const ModelSummary& m) {
   if (c.architecture == "layers") {
     os << "classifier " << c.dims << "D (" << c.layers.size() << " layers): " << c.in_channels
        << " input channel(s), " << c.num_classes << " classes\n";
-  } else if (c.architecture == "nnunet_plain") {
-    os << "nnU-Net PlainConvUNet " << c.dims << "D: " << c.in_channels << " input channel(s), "
+  } else if (c.nnunet()) {
+    os << (c.architecture == "nnunet_plain" ? "nnU-Net PlainConvUNet "
+                                            : "nnU-Net ResidualEncoderUNet ")
+       << c.dims << "D: " << c.in_channels << " input channel(s), "
        << c.num_classes << " classes, depth " << c.depth << ", norm " << norm_name(c.norm) << ", "
        << activation_name(c.activation) << "\n";
   } else {

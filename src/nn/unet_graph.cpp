@@ -41,7 +41,9 @@ Graph build_unet_graph(const ModelConfig& c) {
 
 Graph build_graph(const ModelConfig& c) {
   if (c.classifier()) return build_classifier_graph(c);
-  return c.architecture == "nnunet_plain" ? build_nnunet_plain_graph(c) : build_unet_graph(c);
+  if (c.architecture == "nnunet_plain") return build_nnunet_plain_graph(c);
+  if (c.architecture == "nnunet_resenc") return build_nnunet_resenc_graph(c);
+  return build_unet_graph(c);
 }
 
 }  // namespace useg::nn

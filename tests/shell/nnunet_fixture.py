@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """nnU-Net v2 trained model folders for the import test (tests/unit/test_nnunet_import.cpp).
 
-    nnunet_fixture.py OUT_DIR {2d,3d} [--variant NAME]
+    nnunet_fixture.py OUT_DIR {2d,3d} [--net {plain,resenc}] [--variant NAME]
 
 Writes OUT_DIR/Dataset999_Fixture/nnUNetTrainer__nnUNetPlans__CONFIG/ with plans.json,
 dataset.json, dataset_fingerprint.json and fold_0/checkpoint_final.pth in nnU-Net v2's format
-({'network_weights', 'init_args', 'trainer_name', ...}) holding a PlainConvUNet of
-dynamic_network_architectures with random weights (instance-norm scales and shifts perturbed so
+({'network_weights', 'init_args', 'trainer_name', ...}) holding a PlainConvUNet (--net plain,
+the default) or a ResidualEncoderUNet (--net resenc) of dynamic_network_architectures with random
+weights (instance-norm scales and shifts perturbed so
 that they are not the identity), and OUT_DIR/io.safetensors with an input and the module's
 eval-mode logits. Prints the trained folder's path. --variant writes a folder that useg must
-refuse (resenc, regions, cascade, transpose, norm, nonlin, old_plans, malicious: a checkpoint
-whose unpickling would call os.system to create OUT_DIR/pwned).
+refuse (unknown_class, bottleneck and squeeze_excitation (with --net resenc), regions, cascade, transpose, norm,
+nonlin, old_plans, malicious: a checkpoint whose unpickling would call os.system to create
+OUT_DIR/pwned).
 """
 import argparse
 import json
@@ -19,7 +21,10 @@ import struct
 
 import numpy as np
 import torch
-from dynamic_network_architectures.architectures.unet import PlainConvUNet
+from dynamic_network_architectures.architectures.unet import PlainConvUNet, ResidualEncoderUNet
+
+PLAIN = "dynamic_network_architectures.architectures.unet.PlainConvUNet"
+RESENC = "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet"
 
 
 def write_safetensors(path, tensors):
@@ -65,7 +70,36 @@ def arch_3d():
                 nonlin_kwargs={"inplace": True, "negative_slope": 0.02}), [8, 16, 12], [3.0, 0.8, 0.8]
 
 
-def build(kw, num_classes, in_channels):
+def resenc_2d():
+    # 4 stages, anisotropic first downsampling, a stem wider than stage 0 (so stage 0's first
+    # block projects its skip with a 1x1 conv at stride 1), two blocks in stages 1 and 3.
+    return dict(n_stages=4, features_per_stage=[4, 8, 12, 16],
+                conv_op="torch.nn.modules.conv.Conv2d",
+                kernel_sizes=[[3, 3], [3, 3], [1, 3], [3, 3]],
+                strides=[[1, 1], [2, 1], [2, 2], [2, 2]],
+                n_blocks_per_stage=[1, 2, 1, 2], n_conv_per_stage_decoder=[1, 2, 1],
+                conv_bias=True, norm_op="torch.nn.modules.instancenorm.InstanceNorm2d",
+                norm_op_kwargs={"eps": 1e-05, "affine": True}, dropout_op=None,
+                dropout_op_kwargs=None, nonlin="torch.nn.LeakyReLU",
+                nonlin_kwargs={"inplace": True}, stem_channels=6), [32, 24], [0.7, 0.5]
+
+
+def resenc_3d():
+    # 3 stages, anisotropic kernels and strides, no conv bias; stage 1 changes channels while
+    # striding [1, 2, 2] (skip: AvgPool3d(1x2x2) then 1x1 conv + norm), stage 2 keeps them while
+    # striding [2, 2, 2] (skip: the pooling only), two blocks in stages 1 and 2 (identity skips).
+    return dict(n_stages=3, features_per_stage=[4, 8, 8],
+                conv_op="torch.nn.modules.conv.Conv3d",
+                kernel_sizes=[[1, 3, 3], [3, 3, 3], [3, 3, 3]],
+                strides=[[1, 1, 1], [1, 2, 2], [2, 2, 2]],
+                n_blocks_per_stage=[1, 2, 2], n_conv_per_stage_decoder=[1, 2],
+                conv_bias=False, norm_op="torch.nn.modules.instancenorm.InstanceNorm3d",
+                norm_op_kwargs={"eps": 1e-05, "affine": True}, dropout_op=None,
+                dropout_op_kwargs=None, nonlin="torch.nn.LeakyReLU",
+                nonlin_kwargs={"inplace": True, "negative_slope": 0.02}), [8, 16, 12], [3.0, 0.8, 0.8]
+
+
+def build(kw, num_classes, in_channels, net="plain"):
     ops = {"torch.nn.modules.conv.Conv2d": torch.nn.Conv2d,
            "torch.nn.modules.conv.Conv3d": torch.nn.Conv3d,
            "torch.nn.modules.instancenorm.InstanceNorm2d": torch.nn.InstanceNorm2d,
@@ -74,22 +108,27 @@ def build(kw, num_classes, in_channels):
     k = dict(kw)
     for key in ("conv_op", "norm_op", "nonlin"):
         k[key] = ops[k[key]]
-    return PlainConvUNet(in_channels, num_classes=num_classes, deep_supervision=True, **k)
+    cls = ResidualEncoderUNet if net == "resenc" else PlainConvUNet
+    return cls(in_channels, num_classes=num_classes, deep_supervision=True, **k)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("dims", choices=["2d", "3d"])
+    ap.add_argument("--net", choices=["plain", "resenc"], default="plain")
     ap.add_argument("--variant", default="")
     a = ap.parse_args()
-    torch.manual_seed(7 if a.dims == "2d" else 11)
-    kw, patch, spacing = arch_2d() if a.dims == "2d" else arch_3d()
+    torch.manual_seed((7 if a.dims == "2d" else 11) + (100 if a.net == "resenc" else 0))
+    if a.net == "resenc":
+        kw, patch, spacing = resenc_2d() if a.dims == "2d" else resenc_3d()
+    else:
+        kw, patch, spacing = arch_2d() if a.dims == "2d" else arch_3d()
     config = "2d" if a.dims == "2d" else "3d_fullres"
     channels = {"0": "CT", "1": "T2"} if a.dims == "2d" else {"0": "MR"}
     labels = {"background": 0, "liver": 1, "tumour": 2} if a.dims == "2d" else \
         {"background": 0, "organ": 1}
-    net = build(kw, len(labels), len(channels)).eval()
+    net = build(kw, len(labels), len(channels), a.net).eval()
     with torch.no_grad():
         for name, p in net.named_parameters():
             if ".norm." in name:
@@ -104,7 +143,7 @@ def main():
             "use_mask_for_norm": [False] * len(channels),
             "resampling_fn_data": "resample_data_or_seg_to_shape",
             "architecture": {
-                "network_class_name": "dynamic_network_architectures.architectures.unet.PlainConvUNet",
+                "network_class_name": RESENC if a.net == "resenc" else PLAIN,
                 "arch_kwargs": kw,
                 "_kw_requires_import": ["conv_op", "norm_op", "dropout_op", "nonlin"]},
             "batch_dice": True}
@@ -124,9 +163,14 @@ def main():
                "file_ending": ".nii.gz"}
     v = a.variant
     arch = conf["architecture"]
-    if v == "resenc":
-        arch["network_class_name"] = \
-            "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet"
+    if v == "unknown_class":
+        arch["network_class_name"] = "dynamic_network_architectures.architectures.unet.ResidualUNet"
+    elif v == "bottleneck":
+        arch["arch_kwargs"] = dict(kw, block="dynamic_network_architectures.building_blocks."
+                                   "residual.BottleneckD", bottleneck_channels=[2, 4, 4])
+        arch["_kw_requires_import"].append("block")
+    elif v == "squeeze_excitation":
+        arch["arch_kwargs"] = dict(kw, squeeze_excitation=True)
     elif v == "regions":
         dataset["labels"] = {"background": 0, "whole": [1, 2], "core": 2}
         dataset["regions_class_order"] = [1, 2]

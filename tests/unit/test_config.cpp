@@ -261,7 +261,7 @@ TEST(ConfigErrors, UnknownKeySuggestsAndListsValidKeys) {
             "max_filters, kernel_size, pool_sizes, kernel_sizes, norm, norm_eps, bn_momentum, "
             "activation, negative_slope, upsampling, dropout, residual, deep_supervision, "
             "architecture, features_per_stage, n_conv_per_stage, n_conv_per_stage_decoder, "
-            "input_size, layers)");
+            "n_blocks_per_stage, stem_channels, input_size, layers)");
   std::string nested = run_error(run_json("", R"("augment": {"flipp": 0.5})"));
   EXPECT_NE(nested.find("unknown key 'train.augment.flipp' (did you mean 'flip'?"),
             std::string::npos) << nested;
@@ -273,32 +273,6 @@ TEST(ConfigErrors, UnknownKeySuggestsAndListsValidKeys) {
   std::string info = info_error(R"({"preprocess": {"channels": [{"shceme": "ct"}]}})");
   EXPECT_NE(info.find("unknown key 'preprocess.channels[0].shceme' (did you mean 'scheme'?"),
             std::string::npos) << info;
-}
-
-// architecture "nnunet_plain" (useg import-nnunet): its per-stage lists are checked and read
-// only there; what PlainConvUNet has no place for is refused.
-TEST(ConfigErrors, NnunetPlainStageLists) {
-  const std::string plain = R"("architecture": "nnunet_plain", "depth": 2, )";
-  EXPECT_EQ(run_error(run_json(R"("depth": 2, "features_per_stage": [4, 8, 16])")),
-            "configs/x.json: model.features_per_stage: is only read with architecture "
-            "'nnunet_plain' (this model is 'unet')");
-  EXPECT_EQ(run_error(run_json(plain + R"("features_per_stage": [4, 8])")),
-            "configs/x.json: model.features_per_stage: has 2 entries but needs 3 (depth is 2)");
-  EXPECT_EQ(run_error(run_json(plain + R"("n_conv_per_stage_decoder": [1, 0])")),
-            "configs/x.json: model.n_conv_per_stage_decoder[1]: must be at least 1, got 0");
-  EXPECT_EQ(run_error(run_json(plain + R"("residual": true)")),
-            "configs/x.json: model.residual: is not part of architecture 'nnunet_plain'");
-  RunConfig rc = parse_run_config(
-      run_json(plain + R"("features_per_stage": [4, 8, 16], "n_conv_per_stage": [1, 2, 3])"),
-      kSrc);
-  EXPECT_FALSE(rc.model.classifier());
-  EXPECT_EQ(rc.model.filters(2), 16);
-  EXPECT_EQ(rc.model.encoder_convs(2), 3);
-  EXPECT_EQ(rc.model.decoder_convs(1), 2);  // convs_per_stage where the list is empty
-  EXPECT_EQ(rc.train.loss, LossKind::DiceCE);
-  RunConfig back = parse_run_config(to_json_string(rc), kSrc);
-  EXPECT_EQ(back.model.features_per_stage, rc.model.features_per_stage);
-  EXPECT_EQ(back.model.n_conv_per_stage, rc.model.n_conv_per_stage);
 }
 
 TEST(ConfigErrors, WrongTypeNamesKeyExpectedAndFound) {

@@ -48,7 +48,7 @@ void expect_plan_matches_with(const std::string& conv_algorithm, const ModelConf
   BackendOptions opts;
   opts.conv_algorithm = conv_algorithm;
   auto be = make_backend(Device::CPU, opts);
-  const bool planned = be->compile(nn::build_unet_graph(cfg), xs) != nullptr;
+  const bool planned = be->compile(nn::build_graph(cfg), xs) != nullptr;
   if (require_plan) {
     ASSERT_TRUE(planned) << what << ": no plan was built";
   }
@@ -122,6 +122,28 @@ TEST(InferencePlan, Residual3dAnisotropicDeepSupervision) {
   c.pool_sizes = {{1, 2, 2}, {2, 2, 2}};
   c.kernel_sizes = {{1, 3, 3}, {3, 3, 3}, {3, 3, 3}};
   expect_plan_matches(c, Shape{1, 1, 6, 12, 8}, "3D residual, anisotropic, instance norm");
+}
+
+// nnU-Net's ResidualEncoderUNet (architecture nnunet_resenc): the plan pools the strided
+// blocks' skips (oneDNN's average pooling), fuses each block's conv2 with its norm, the sum with
+// the skip (identity, pooled, or pooled + 1x1 conv + norm) and the activation.
+TEST(InferencePlan, NnunetResencPooledSkips) {
+  const int b = cpu::plan_block_size();
+  ModelConfig c;
+  c.architecture = "nnunet_resenc";
+  c.dims = 3;
+  c.depth = 2;
+  c.features_per_stage = {b, 2 * b, 2 * b};
+  c.n_blocks_per_stage = {1, 2, 1};
+  c.n_conv_per_stage_decoder = {1, 2};
+  c.pool_sizes = {{1, 2, 2}, {2, 2, 2}};
+  c.kernel_sizes = {{1, 3, 3}, {3, 3, 3}, {3, 3, 3}};
+  expect_plan_matches(c, Shape{1, 1, 4, 8, 12}, "3D nnunet_resenc, pooled skips");
+  c.dims = 2;
+  c.stem_channels = 2 * b;  // stage 0's first block projects its skip at stride 1
+  c.pool_sizes = {{1, 2, 1}, {1, 2, 2}};
+  c.kernel_sizes = {{1, 3, 3}, {1, 3, 3}, {1, 1, 3}};
+  expect_plan_matches(c, Shape{1, 1, 1, 16, 12}, "2D nnunet_resenc, stem projection");
 }
 
 TEST(InferencePlan, Residual2dBatchNormOneConv) {

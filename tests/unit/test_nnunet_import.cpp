@@ -1,7 +1,10 @@
 // `useg import-nnunet` (src/cli/cmd_import.cpp, scripts/nnunet_to_safetensors.py): nnU-Net v2
-// PlainConvUNets built by dynamic_network_architectures (tests/shell/nnunet_fixture.py: a 2D
-// one with 4 stages, 2 channels and conv biases, a 3D one with 3 stages, anisotropic kernels and
-// strides and no conv biases; random weights, instance-norm affine parameters perturbed) are
+// PlainConvUNets and ResidualEncoderUNets built by dynamic_network_architectures
+// (tests/shell/nnunet_fixture.py: 2D ones with 4 stages, 2 channels and conv biases, 3D ones
+// with 3 stages, anisotropic kernels and strides and no conv biases; the ResEnc ones with a
+// stem wider than stage 0, two-block stages, strided blocks whose skips pool [1, 2, 2] and
+// [2, 2, 2] with and without a channel change; random weights, instance-norm affine parameters
+// perturbed) are
 // imported from nnU-Net's folder layout, and useg's inference forward must give the module's
 // eval-mode logits within 1e-4 of their scale (the inference plan and the op-by-op executor); model.json must carry the plans' preprocessing,
 // patch size and labels. What useg cannot reproduce is refused naming the file and the field.
@@ -50,10 +53,10 @@ std::string why_no_nnunet() {
 
 // Runs the fixture writer; returns the trained folder it prints.
 std::string make_fixture(const fs::path& dir, const std::string& dims,
-                         const std::string& variant = "") {
+                         const std::string& variant = "", const std::string& net = "plain") {
   std::string cmd = "'" + nnunet_python() + "' '" + std::string(USEG_SOURCE_DIR) +
                     "/tests/shell/nnunet_fixture.py' '" + dir.string() + "' " + dims +
-                    (variant.empty() ? "" : " --variant " + variant) + " 2>&1";
+                    " --net " + net + (variant.empty() ? "" : " --variant " + variant) + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -69,20 +72,24 @@ Tensor as5d(const Tensor& t) {
   return s.rank() == 4 ? t.reshaped(Shape{s[0], s[1], 1, s[2], s[3]}) : t;
 }
 
-void check_import(const std::string& dims) {
-  const fs::path dir = test::fresh_dir("nnunet_import_" + dims);
-  const std::string folder = make_fixture(dir, dims);
+// net: "plain" (PlainConvUNet) or "resenc" (ResidualEncoderUNet).
+void check_import(const std::string& dims, const std::string& net = "plain") {
+  const bool resenc = net == "resenc";
+  const std::string what = net + " " + dims;
+  const fs::path dir = test::fresh_dir("nnunet_import_" + net + "_" + dims);
+  const std::string folder = make_fixture(dir, dims, "", net);
   const fs::path out = dir / "models" / "imported";
   // (3D: the output named with a trailing slash, a parent folder that does not exist yet)
   auto r = test::run_useg("import-nnunet '" + folder + "' --output '" + out.string() +
                           (dims == "3d" ? "/'" : "'"));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(std::distance(fs::directory_iterator(out.parent_path()), {}), 1) << "staging left";
-  EXPECT_NE(r.output.find("nnU-Net PlainConvUNet"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(resenc ? "nnU-Net ResidualEncoderUNet" : "nnU-Net PlainConvUNet"),
+            std::string::npos) << r.output;
 
   auto backend = make_backend(Device::CPU);
   LoadedModel m = load_model_dir(out.string(), *backend);
-  EXPECT_EQ(m.info.model.architecture, "nnunet_plain");
+  EXPECT_EQ(m.info.model.architecture, resenc ? "nnunet_resenc" : "nnunet_plain");
   SafetensorsFile io = read_safetensors((dir / "io.safetensors").string());
   Tensor x = as5d(io.tensors.at("input")), ref = as5d(io.tensors.at("logits"));
   Tensor y = m.net->forward(x.to(backend->device()), /*training=*/false)[0].to(Device::CPU);
@@ -93,16 +100,18 @@ void check_import(const std::string& dims) {
     scale = std::max(scale, double(std::fabs(b[i])));
     worst = std::max(worst, double(std::fabs(a[i] - b[i])));
   }
-  std::printf("[nnunet %s] %zu logits, max |diff| %.2e of scale %.3f\n", dims.c_str(), b.size(),
-              worst, scale);
-  EXPECT_LE(worst, 1e-4 * scale) << dims;
+  std::printf("[nnunet %s] %zu logits, max |diff| %.2e of scale %.3f (rel %.2e)\n", what.c_str(),
+              b.size(), worst, scale, worst / scale);
+  EXPECT_LE(worst, 1e-4 * scale) << what;
   // The same through the op-by-op executor (training's path) instead of the inference plan.
   m.net->set_inference_plan(false);
   const auto c = m.net->forward(x.to(backend->device()), false)[0].to(Device::CPU).to_vector();
   double worst_exec = 0;
   for (size_t i = 0; i < b.size(); ++i)
     worst_exec = std::max(worst_exec, double(std::fabs(c[i] - b[i])));
-  EXPECT_LE(worst_exec, 1e-4 * scale) << dims << " (executor)";
+  std::printf("[nnunet %s] executor: max |diff| %.2e (rel %.2e)\n", what.c_str(), worst_exec,
+              worst_exec / scale);
+  EXPECT_LE(worst_exec, 1e-4 * scale) << what << " (executor)";
 
   const ModelInfo& i = m.info;
   // The strided convs set the size multiple (the sliding window's patch must be one).
@@ -129,6 +138,12 @@ void check_import(const std::string& dims) {
     EXPECT_EQ(i.preprocess.target_spacing, (std::vector<double>{3.0, 0.8, 0.8}));
     EXPECT_FLOAT_EQ(i.model.negative_slope, 0.02f);
   }
+  if (resenc) {
+    EXPECT_TRUE(i.model.n_conv_per_stage.empty());
+    EXPECT_EQ(i.model.n_blocks_per_stage,
+              (dims == "2d" ? std::vector<int>{1, 2, 1, 2} : std::vector<int>{1, 2, 2}));
+    EXPECT_EQ(i.model.stem_channels, dims == "2d" ? 6 : 0);
+  }
   EXPECT_EQ(i.provenance.at("imported_from"), "nnU-Net v2");
 
   // An existing output folder is not overwritten.
@@ -148,14 +163,32 @@ TEST(NnunetImport, PlainConvUNet3dMatchesPyTorch) {
   check_import("3d");
 }
 
+TEST(NnunetImport, ResidualEncoderUNet2dMatchesPyTorch) {
+  if (auto why = why_no_nnunet(); !why.empty()) GTEST_SKIP() << "nnU-Net import test skipped: " << why;
+  check_import("2d", "resenc");
+}
+
+TEST(NnunetImport, ResidualEncoderUNet3dMatchesPyTorch) {
+  if (auto why = why_no_nnunet(); !why.empty()) GTEST_SKIP() << "nnU-Net import test skipped: " << why;
+  check_import("3d", "resenc");
+}
+
 TEST(NnunetImport, RefusesWhatItCannotReproduce) {
   if (auto why = why_no_nnunet(); !why.empty()) GTEST_SKIP() << "nnU-Net import test skipped: " << why;
   struct Case {
-    std::string variant, file, field;
+    std::string variant, file, field, net = "plain";
   };
   const std::vector<Case> cases = {
-      {"resenc", "plans.json", "configurations.3d_fullres.architecture.network_class_name: "
-                               "dynamic_network_architectures.architectures.unet.ResidualEncoderUNet"},
+      {"unknown_class", "plans.json",
+       "configurations.3d_fullres.architecture.network_class_name: "
+       "'dynamic_network_architectures.architectures.unet.ResidualUNet' is not supported"},
+      {"bottleneck", "plans.json",
+       "configurations.3d_fullres.architecture.arch_kwargs.block: "
+       "'dynamic_network_architectures.building_blocks.residual.BottleneckD': only BasicBlockD",
+       "resenc"},
+      {"squeeze_excitation", "plans.json",
+       "architecture.arch_kwargs.squeeze_excitation: not an argument of ResidualEncoderUNet",
+       "resenc"},
       {"regions", "dataset.json", "regions_class_order: region-based"},
       {"cascade", "plans.json", "configurations.3d_cascade_fullres.previous_stage: a cascade"},
       {"transpose", "plans.json", "transpose_forward: [2, 0, 1]"},
@@ -166,7 +199,7 @@ TEST(NnunetImport, RefusesWhatItCannotReproduce) {
   };
   const fs::path dir = test::fresh_dir("nnunet_refuse");
   for (const Case& c : cases) {
-    const std::string folder = make_fixture(dir / c.variant, "3d", c.variant);
+    const std::string folder = make_fixture(dir / c.variant, "3d", c.variant, c.net);
     const fs::path out = dir / c.variant / "out";
     auto r = test::run_useg("import-nnunet '" + folder + "' --output '" + out.string() + "'");
     EXPECT_NE(r.status, 0) << c.variant;

@@ -205,6 +205,15 @@ const Case kNnunetPlain3d{"nnunet_plain3d_strided_anisotropic", R"({"architectur
   "kernel_sizes": [[1, 3, 3], [3, 3, 3], [3, 3, 3]], "negative_slope": 0.02})",
   {2, 1, 8, 16, 24}};
 
+// nnU-Net's ResidualEncoderUNet: a stem wider than stage 0, strided residual blocks whose skips
+// are AveragePool ([1, 2, 2] with a 1x1 conv + norm, [2, 2, 2] alone), two-block stages.
+const Case kNnunetResenc3d{"nnunet_resenc3d_avgpool_skips", R"({"architecture":
+  "nnunet_resenc", "dims": 3, "in_channels": 1, "num_classes": 3, "depth": 2,
+  "features_per_stage": [4, 8, 8], "n_blocks_per_stage": [1, 2, 2], "stem_channels": 6,
+  "n_conv_per_stage_decoder": [1, 2], "pool_sizes": [[1, 2, 2], [2, 2, 2]],
+  "kernel_sizes": [[1, 3, 3], [3, 3, 3], [3, 3, 3]], "negative_slope": 0.02})",
+  {2, 1, 8, 16, 24}};
+
 TEST(OnnxExport, Unet2dInstanceNormLeakyRelu) { export_and_compare(kUnet2dInstance); }
 TEST(OnnxExport, Unet3dBatchNormReluResidualAnisotropic) { export_and_compare(kUnet3dBatchResidual); }
 TEST(OnnxExport, Unet2dResidualDeepSupervisionSigmoid) { export_and_compare(kUnet2dDeepSupervision); }
@@ -214,6 +223,7 @@ TEST(OnnxExport, LayersClassifier2d) { export_and_compare(kLayers2d); }
 TEST(OnnxExport, LayersClassifier3dGlobalMaxPool) { export_and_compare(kLayers3dGlobalMax); }
 TEST(OnnxExport, EncoderClassifier3dGlobalAvgPool) { export_and_compare(kEncoderClassifier); }
 TEST(OnnxExport, NnunetPlain3dStridedConvs) { export_and_compare(kNnunetPlain3d); }
+TEST(OnnxExport, NnunetResenc3dAveragePoolSkips) { export_and_compare(kNnunetResenc3d); }
 
 // The command: a model folder from `useg init`, exported, and the 96^3 run of a 3D base-16
 // U-Net (depth 4) in ORT, compared with useg's forward on the same input.

@@ -1,4 +1,6 @@
-// Max pooling on the CPU backend (oneDNN), 2D or 3D, no padding, floor output size.
+// Max pooling on the CPU backend (oneDNN), 2D or 3D, no padding, floor output size; average
+// pooling (the ResEnc U-Net's skip paths) as plain loops over ops/pool/pool.h, the functions the
+// CUDA kernels call too.
 // Backward is our own loop (see maxpool_backward): the API is stateless, and oneDNN's backward
 // would need a recomputed forward pass for its workspace plus reorders.
 //
@@ -14,6 +16,7 @@
 #include "cpu/parallel.h"
 #include "cpu/dnnl_context.h"
 #include "core/op_checks.h"
+#include "ops/pool/pool.h"
 
 namespace useg::cpu {
 
@@ -122,9 +125,61 @@ void maxpool_backward(BackendImpl& be, const Tensor& x, const Tensor& dy, Tensor
   }
 }
 
+namespace {
+ops::PoolDims avg_dims(const Shape& x, const Shape& y, const PoolGeom& g) {
+  ops::PoolDims p{};
+  for (int a = 0; a < 3; ++a) {
+    p.in[a] = x[2 + a];
+    p.out[a] = y[2 + a];
+    p.kernel[a] = g.kernel[a];
+    p.stride[a] = g.stride[a];
+  }
+  return p;
+}
+}  // namespace
+
+// One (n, c) plane per iteration: each output the mean of its window.
+void avgpool_forward(BackendImpl&, const Tensor& x, Tensor& y, const PoolGeom& g) {
+  const ops::PoolDims p = avg_dims(x.shape(), y.shape(), g);
+  const int64_t planes = x.shape().n() * x.shape().c();
+  const int64_t in_plane = p.in[0] * p.in[1] * p.in[2], out_plane = p.out[0] * p.out[1] * p.out[2];
+  const float* xb = x.data();
+  float* yb = y.data();
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelMin)
+  for (int64_t q = 0; q < planes; ++q) {
+    const float* xp = xb + q * in_plane;
+    float* yp = yb + q * out_plane;
+    for (int64_t od = 0; od < p.out[0]; ++od)
+      for (int64_t oh = 0; oh < p.out[1]; ++oh)
+        for (int64_t ow = 0; ow < p.out[2]; ++ow)
+          yp[(od * p.out[1] + oh) * p.out[2] + ow] = ops::avgpool_window_mean(xp, p, od, oh, ow);
+  }
+}
+
+// Per input voxel, the gather of ops::avgpool_backward_voxel (the same order as the CUDA
+// kernel, so both devices give the same dx).
+void avgpool_backward(BackendImpl&, const Tensor& dy, Tensor& dx, const PoolGeom& g) {
+  const ops::PoolDims p = avg_dims(dx.shape(), dy.shape(), g);
+  const int64_t planes = dx.shape().n() * dx.shape().c();
+  const int64_t in_plane = p.in[0] * p.in[1] * p.in[2], out_plane = p.out[0] * p.out[1] * p.out[2];
+  const float* gb = dy.data();
+  float* db = dx.data();
+#pragma omp parallel for schedule(static) if (dx.numel() >= kParallelMin)
+  for (int64_t q = 0; q < planes; ++q) {
+    const float* gp = gb + q * out_plane;
+    float* dp = db + q * in_plane;
+    for (int64_t d = 0; d < p.in[0]; ++d)
+      for (int64_t h = 0; h < p.in[1]; ++h)
+        for (int64_t w = 0; w < p.in[2]; ++w)
+          dp[(d * p.in[1] + h) * p.in[2] + w] = ops::avgpool_backward_voxel(gp, p, d, h, w);
+  }
+}
+
 void add_pool_ops(BackendOps& t) {
   t.maxpool_forward = maxpool_forward;
   t.maxpool_backward = maxpool_backward;
+  t.avgpool_forward = avgpool_forward;
+  t.avgpool_backward = avgpool_backward;
 }
 
 }  // namespace useg::cpu

@@ -1,4 +1,4 @@
-// Max pooling on CUDA (checked by the front): one kernel launch each. Our own kernels rather
+// Max and average pooling on CUDA (checked by the front): one kernel launch each. Our own kernels rather
 // than cuDNN's so that backward routes to the first maximum exactly as backend.h specifies,
 // deterministically, and so that cudacpu can execute them (cuda/README.md).
 #include "cuda/cuda_backend.h"
@@ -35,9 +35,25 @@ void maxpool_backward(BackendImpl& impl, const Tensor& x, const Tensor& dy, Tens
                           pool_dims(s, dy.shape(), g), be.stream());
 }
 
+void avgpool_forward(BackendImpl& impl, const Tensor& x, Tensor& y, const PoolGeom& g) {
+  CudaBackend& be = cuda(impl);
+  const Shape& s = x.shape();
+  launch_avgpool_forward(x.data(), y.data(), s.n() * s.c(), pool_dims(s, y.shape(), g),
+                         be.stream());
+}
+
+void avgpool_backward(BackendImpl& impl, const Tensor& dy, Tensor& dx, const PoolGeom& g) {
+  CudaBackend& be = cuda(impl);
+  const Shape& s = dx.shape();
+  launch_avgpool_backward(dy.data(), dx.data(), s.n() * s.c(), pool_dims(s, dy.shape(), g),
+                          be.stream());
+}
+
 void add_pool_ops(BackendOps& t) {
   t.maxpool_forward = maxpool_forward;
   t.maxpool_backward = maxpool_backward;
+  t.avgpool_forward = avgpool_forward;
+  t.avgpool_backward = avgpool_backward;
 }
 
 }  // namespace useg::gpu

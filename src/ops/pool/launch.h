@@ -1,4 +1,4 @@
-// The launch wrappers of the max-pooling kernels (kernels.cu); see cuda/launch.h.
+// The launch wrappers of the max- and average-pooling kernels (kernels.cu); see cuda/launch.h.
 #pragma once
 
 #include "cuda/launch.h"
@@ -10,5 +10,9 @@ void launch_maxpool_forward(const float* x, float* y, int64_t planes, const ops:
                             cudaStream_t stream);
 void launch_maxpool_backward(const float* x, const float* dy, float* dx, int64_t planes,
                              const ops::PoolDims& p, cudaStream_t stream);
+void launch_avgpool_forward(const float* x, float* y, int64_t planes, const ops::PoolDims& p,
+                            cudaStream_t stream);
+void launch_avgpool_backward(const float* dy, float* dx, int64_t planes, const ops::PoolDims& p,
+                             cudaStream_t stream);
 
 }  // namespace useg::gpu

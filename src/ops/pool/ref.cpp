@@ -57,4 +57,39 @@ Array maxpool_backward(const Array& x, const Array& dy, const PoolGeom& g) {
   return dx;
 }
 
+Array avgpool_forward(const Array& x, const PoolGeom& g) {
+  Array y(pool_out(x.shape, g));
+  const double volume = double(g.kernel[0]) * g.kernel[1] * g.kernel[2];
+  for (int64_t n = 0; n < y.shape[0]; ++n)
+    for (int64_t c = 0; c < y.shape[1]; ++c)
+      for (int64_t od = 0; od < y.shape[2]; ++od)
+        for (int64_t oh = 0; oh < y.shape[3]; ++oh)
+          for (int64_t ow = 0; ow < y.shape[4]; ++ow) {
+            double sum = 0;
+            for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
+              for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
+                for (int64_t kw = 0; kw < g.kernel[2]; ++kw)
+                  sum += x(n, c, od * g.stride[0] + kd, oh * g.stride[1] + kh,
+                           ow * g.stride[2] + kw);
+            y(n, c, od, oh, ow) = sum / volume;
+          }
+  return y;
+}
+
+Array avgpool_backward(const Shape& x, const Array& dy, const PoolGeom& g) {
+  Array dx(x);
+  const double volume = double(g.kernel[0]) * g.kernel[1] * g.kernel[2];
+  for (int64_t n = 0; n < dy.shape[0]; ++n)
+    for (int64_t c = 0; c < dy.shape[1]; ++c)
+      for (int64_t od = 0; od < dy.shape[2]; ++od)
+        for (int64_t oh = 0; oh < dy.shape[3]; ++oh)
+          for (int64_t ow = 0; ow < dy.shape[4]; ++ow)
+            for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
+              for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
+                for (int64_t kw = 0; kw < g.kernel[2]; ++kw)
+                  dx(n, c, od * g.stride[0] + kd, oh * g.stride[1] + kh, ow * g.stride[2] + kw) +=
+                      dy(n, c, od, oh, ow) / volume;
+  return dx;
+}
+
 }  // namespace useg::ref

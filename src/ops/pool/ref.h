@@ -1,4 +1,4 @@
-// Naive reference for max pooling (no padding, floor output size), independent of
+// Naive reference for max and average pooling (no padding, floor output size), independent of
 // ops/pool/pool.h.
 #pragma once
 
@@ -12,5 +12,10 @@ Array maxpool_forward(const Array& x, const PoolGeom& g);
 // dx = 0, then each dy[n,c,o] is added to the first maximum of its window (scanning d, h, w in
 // order; a later equal value does not take over). Overlapping windows accumulate.
 Array maxpool_backward(const Array& x, const Array& dy, const PoolGeom& g);
+
+// y[n,c,o] = the mean of the window starting at o*stride (sum in double / window volume).
+Array avgpool_forward(const Array& x, const PoolGeom& g);
+// dx = 0, then each dy[n,c,o] / window volume is added to every voxel of its window.
+Array avgpool_backward(const Shape& x, const Array& dy, const PoolGeom& g);
 
 }  // namespace useg::ref
