@@ -36,12 +36,13 @@ class CpuBackend final : public BackendImpl {
     return m_training_winograd;
   }
   std::vector<float>& winograd_scratch() { return m_winograd_scratch; }
+  std::vector<float>& winograd_input() { return m_winograd_input; }  // a blocked copy of dy
 
  private:
   std::unique_ptr<DnnlContext> m_dnnl;
   bool m_winograd = true;  // BackendOptions::conv_algorithm != "direct"
   std::unordered_map<std::string, std::unique_ptr<WinogradConv>> m_training_winograd;
-  std::vector<float> m_winograd_scratch;
+  std::vector<float> m_winograd_scratch, m_winograd_input;
 };
 
 // The CpuBackend an op runs on (every CPU op's BackendImpl is one).

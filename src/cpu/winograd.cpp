@@ -293,6 +293,9 @@ void WinogradConv::set_weights(const float* w, const float* bias) {
   };
   m_u.assign(size_t(m_alpha) * m_kp * m_cp, 0.f);  // zero for padded channels
   const int taps = m_3d ? 27 : 9;
+  // Each output channel writes its own entries of U (training transforms the weights at every
+  // step, so this runs on the OpenMP threads too).
+#pragma omp parallel for schedule(static) if (m_cout * m_cin >= 4096)
   for (int64_t k = 0; k < m_cout; ++k) {
     for (int64_t c = 0; c < m_cin; ++c) {
       const float* g = w + (k * m_cin + c) * taps;

@@ -60,12 +60,14 @@ const memory::desc& prim_md(const DnnlOp& op, int arg) {
   USEG_THROW("internal error: conv op has no argument " << arg);
 }
 
-// The Winograd path's geometry: kernel {1,3,3} or {3,3,3}, stride 1, padding 1 on 3-tap axes;
-// and the machine: where the inference plan uses Winograd (AVX2 + FMA, oneDNN at AVX2 — on
-// AVX-512, oneDNN's direct kernels are twice as wide and the training step measured the same
-// either way).
-bool winograd_geometry(CpuBackend& cb, const ConvGeom& g) {
-  if (!cb.winograd_allowed() || !plan_uses_winograd() || !WinogradConv::supports(g.kernel))
+// The Winograd path's geometry: kernel {1,3,3} or {3,3,3}, stride 1, padding 1 on 3-tap axes,
+// at least 4096 positions per sample (below that, transforming the weights at every step costs
+// more than the multiplies saved: 128 channels at 8^3 measured 2x slower than oneDNN); and the
+// machine: where the inference plan uses Winograd (AVX2 + FMA, oneDNN at AVX2 — on AVX-512
+// oneDNN's direct kernels are twice as wide).
+bool winograd_geometry(CpuBackend& cb, const Shape& x, const ConvGeom& g) {
+  if (!cb.winograd_allowed() || !plan_uses_winograd() || !WinogradConv::supports(g.kernel) ||
+      x[2] * x[3] * x[4] < 4096)
     return false;
   for (int a = 0; a < 3; ++a)
     if (g.stride[a] != 1 || g.pad[a] != (g.kernel[a] == 3 ? 1 : 0)) return false;
@@ -154,7 +156,8 @@ Backend::ConvSaved conv_forward_training(BackendImpl& be, const Tensor& x, const
     ctx.run(*ro, {{DNNL_ARG_FROM, x.data()}, {DNNL_ARG_TO, saved->data.get()}}, key);
     src = saved->data.get();
   }
-  const int block = saved && winograd_geometry(cpu(be), g) ? winograd_block(src_md, xs, flat) : 0;
+  const int block =
+      saved && winograd_geometry(cpu(be), xs, g) ? winograd_block(src_md, xs, flat) : 0;
   if (block) {
     WinogradConv& wc = winograd_conv(cpu(be), key, xs[1], ws[0], xs, g.kernel, block);
     std::vector<float> no_bias(bias ? 0 : size_t(ws[0]), 0.f);
@@ -221,8 +224,21 @@ void conv_backward(BackendImpl& be, const Tensor& x, const Tensor& dy, const Ten
   if (dbias) ptrs.emplace_back(DNNL_ARG_DIFF_BIAS, dbias->data());
   ctx.run(*bw, ptrs, key);
   if (!dx) return;
-  const int block = winograd_geometry(cpu(be), g) ? winograd_block(dy_md, dy.shape(), flat) : 0;
-  if (block) {
+  if (winograd_geometry(cpu(be), xs, g)) {
+    // dy as WinogradConv reads it: the backward primitives' layout when that is 8- or
+    // 16-blocked, else (oneDNN at AVX2 gives backward-weights a plain dy) a reorder of dy into
+    // 8-channel blocks of our own.
+    int block = winograd_block(dy_md, dy.shape(), flat);
+    const float* dy_w = static_cast<const float*>(dy_blk);
+    if (!block) {
+      block = 8;
+      const memory::desc b8 = blocked_md(dy.shape(), flat, 8);
+      std::vector<float>& buf = cpu(be).winograd_input();
+      if (buf.size() < b8.get_size() / sizeof(float)) buf.resize(b8.get_size() / sizeof(float));
+      auto ro = reorder_op(ctx, key + " dy reorder to 8-blocks", dy_plain, b8);
+      ctx.run(*ro, {{DNNL_ARG_FROM, dy.data()}, {DNNL_ARG_TO, buf.data()}}, key);
+      dy_w = buf.data();
+    }
     // dx = correlation of dy with w flipped in space, input and output channels swapped.
     const int64_t co = ws[0], ci = ws[1], taps = ws[2] * ws[3] * ws[4];
     std::vector<float> wt(size_t(w.numel())), no_bias(size_t(ci), 0.f);
@@ -234,8 +250,7 @@ void conv_backward(BackendImpl& be, const Tensor& x, const Tensor& dy, const Ten
     const std::string wkey = conv_key("conv_backward_data (winograd)", xs, ws, false, g);
     WinogradConv& wc = winograd_conv(cpu(be), wkey, co, ci, xs, g.kernel, block);
     wc.set_weights(wt.data(), no_bias.data());
-    winograd_samples(cpu(be), ctx, wc, static_cast<const float*>(dy_blk), co, *dx, flat, block,
-                     wkey);
+    winograd_samples(cpu(be), ctx, wc, dy_w, co, *dx, flat, block, wkey);
     return;
   }
   // Backward-data from the same reordered dy (make_op adds a reorder only if it chose another).

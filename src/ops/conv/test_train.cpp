@@ -2,8 +2,8 @@
 // conv_forward_training and conv_backward against the plain per-op conv_forward /
 // conv_backward_weights / conv_backward_data they replace, on the same backend. On the CPU it
 // is a fast path (conv_forward_training keeps the input in oneDNN's layout; conv_backward
-// reorders dy once for both backward primitives, and 3x3(x3) stride-1 convolutions on blocked
-// layouts run forward and backward-data as Winograd F(2,3), within float rounding of oneDNN's
+// reorders dy once for both backward primitives, and 3x3(x3) stride-1 convolutions of at least
+// 4096 positions run forward and backward-data as Winograd F(2,3), within float rounding of oneDNN's
 // direct convolution: 2e-5 here, inputs in [-1, 1)); a device without a fast path falls back to
 // the per-op calls, which then agree exactly.
 #include "harness/op_case.h"
@@ -72,6 +72,8 @@ std::vector<Case> cases() {
   ConvGeom k1;
   k1.kernel = {1, 1, 1};
   return {{Shape{2, 16, 1, 12, 10}, 16, k3},   // blocked in and out
+          {Shape{1, 16, 1, 64, 66}, 16, k3},   // Winograd where oneDNN runs at AVX2 (>= 4096)
+          {Shape{1, 8, 16, 16, 17}, 16, k333},  // and in 3D
           {Shape{1, 1, 1, 9, 7}, 8, k3},       // one input channel: oneDNN reads it plain
           {Shape{2, 3, 5, 6, 7}, 5, k333},     // odd channels, 3D
           {Shape{1, 8, 1, 11, 9}, 12, s2},     // stride 2, odd sizes
