@@ -61,6 +61,11 @@ struct PlannedConfiguration {
   std::vector<double> median_shape; // at the target spacing, per axis
   int64_t step_bytes = 0;           // training_step_memory at the planned patch and batch
 };
+// The share of the memory budget the planner keeps free: training_step_memory counts the step's
+// tensors, and on the CPU it measured 7-15% below the step's real growth of peak RSS (oneDNN's
+// blocked copies and scratchpads; scripts/check_memory_model.sh, docs/training.md). The plan's
+// step must fit (1 - kPlanMemoryReserve) x the budget.
+constexpr double kPlanMemoryReserve = 0.15;
 struct DatasetPlan {
   DatasetFingerprint fingerprint;
   std::array<double, 3> target_spacing{1, 1, 1};
@@ -69,8 +74,8 @@ struct DatasetPlan {
 };
 // The patch starts from 256^3 (3D) or 2048^2 (2D) voxels shaped by the spacing, clipped to the
 // median shape; it shrinks along its largest axis relative to the median shape until a
-// training step of batch 2 fits `memory_budget` (training_step_memory); the batch is then the
-// most that fits, at least 2 and at most what covers 5% of the dataset's voxels.
+// training step of batch 2 (training_step_memory) fits `memory_budget` less kPlanMemoryReserve;
+// the batch is then the most that fits there, at least 2 and at most what covers 5% of the dataset's voxels.
 DatasetPlan plan_dataset(const DatasetFingerprint& fp, int64_t memory_budget);
 
 // {"fingerprint": {...}, "target_spacing": [...], "memory_budget": N,

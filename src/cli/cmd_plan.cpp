@@ -68,7 +68,8 @@ int run_plan(const PlanArgs& a) {
     std::cout << c.name << ": patch " << list(c.run.train.patch_size) << ", batch "
               << c.run.train.batch_size << ", depth " << m.depth << ", pools " << list(pools)
               << ", about " << double(c.step_bytes) / double(int64_t(1) << 30)
-              << " GiB per training step -> " << path << "\n";
+              << " GiB per training step (modelled; " << int(kPlanMemoryReserve * 100)
+              << "% of the budget kept free beside it) -> " << path << "\n";
   }
   std::cout << "plan: " << out << "\n";
   return 0;

@@ -206,7 +206,9 @@ std::string bytes_text(int64_t b) {
 
 PlannedConfiguration plan_configuration(const DatasetFingerprint& fp,
                                         const std::array<double, 3>& target, int dims,
-                                        int64_t budget) {
+                                        int64_t memory_budget) {
+  // What the modelled step may take: the rest covers what the model does not count.
+  const int64_t budget = int64_t(double(memory_budget) * (1 - kPlanMemoryReserve));
   const size_t first = dims == 3 ? 0 : 1;  // 2D: the in-plane axes
   std::vector<double> spacing(target.begin() + long(first), target.end());
   // Median shape at the target spacing, per axis; voxels of the whole dataset there.
@@ -268,8 +270,11 @@ PlannedConfiguration plan_configuration(const DatasetFingerprint& fp,
     }
     USEG_CHECK(worst >= 0, "plan: even the smallest " << dims << "D patch needs "
                                                       << bytes_text(step(pp.patch, 2))
-                                                      << " for a training step of 2; raise "
-                                                         "--memory-budget");
+                                                      << " for a training step of 2 (the budget "
+                                                      << bytes_text(memory_budget) << " less its "
+                                                      << int(kPlanMemoryReserve * 100)
+                                                      << "% reserve is " << bytes_text(budget)
+                                                      << "); raise --memory-budget");
     std::vector<int> tmp = pp.patch;
     tmp[axis] -= pp.divisor[axis];
     PoolPlan t = plan_pooling(spacing, tmp);

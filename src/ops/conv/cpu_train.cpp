@@ -74,23 +74,19 @@ bool winograd_geometry(CpuBackend& cb, const Shape& x, const ConvGeom& g) {
   return true;
 }
 
-// The channel block (8 or 16) when `md` is the dense blocked layout WinogradConv reads sample
-// after sample (nChw8c / nCdhw8c / nChw16c / nCdhw16c of shape s), else 0.
-int winograd_block(const memory::desc& md, const Shape& s, bool flat) {
-  using tag = memory::format_tag;
-  for (int b : {8, 16}) {
-    const tag t = flat ? (b == 8 ? tag::nChw8c : tag::nChw16c)
-                       : (b == 8 ? tag::nCdhw8c : tag::nCdhw16c);
-    if (md == memory::desc(dnnl_dims(s, flat), memory::data_type::f32, t)) return b;
-  }
-  return 0;
-}
-
 memory::desc blocked_md(const Shape& s, bool flat, int block) {
   using tag = memory::format_tag;
   const tag t = flat ? (block == 8 ? tag::nChw8c : tag::nChw16c)
                      : (block == 8 ? tag::nCdhw8c : tag::nCdhw16c);
   return memory::desc(dnnl_dims(s, flat), memory::data_type::f32, t);
+}
+
+// The channel block (8 or 16) when `md` is the dense blocked layout WinogradConv reads sample
+// after sample (nChw8c / nCdhw8c / nChw16c / nCdhw16c of shape s), else 0.
+int winograd_block(const memory::desc& md, const Shape& s, bool flat) {
+  for (int b : {8, 16})
+    if (md == blocked_md(s, flat, b)) return b;
+  return 0;
 }
 
 WinogradConv& winograd_conv(CpuBackend& cb, const std::string& key, int64_t cin, int64_t cout,

@@ -16,7 +16,7 @@
 #include "cpu/parallel.h"
 #include "cpu/dnnl_context.h"
 #include "core/op_checks.h"
-#include "ops/pool/pool.h"
+#include "ops/pool/dims.h"
 
 namespace useg::cpu {
 
@@ -125,22 +125,9 @@ void maxpool_backward(BackendImpl& be, const Tensor& x, const Tensor& dy, Tensor
   }
 }
 
-namespace {
-ops::PoolDims avg_dims(const Shape& x, const Shape& y, const PoolGeom& g) {
-  ops::PoolDims p{};
-  for (int a = 0; a < 3; ++a) {
-    p.in[a] = x[2 + a];
-    p.out[a] = y[2 + a];
-    p.kernel[a] = g.kernel[a];
-    p.stride[a] = g.stride[a];
-  }
-  return p;
-}
-}  // namespace
-
 // One (n, c) plane per iteration: each output the mean of its window.
 void avgpool_forward(BackendImpl&, const Tensor& x, Tensor& y, const PoolGeom& g) {
-  const ops::PoolDims p = avg_dims(x.shape(), y.shape(), g);
+  const ops::PoolDims p = ops::pool_plane_dims(x.shape(), y.shape(), g);
   const int64_t planes = x.shape().n() * x.shape().c();
   const int64_t in_plane = p.in[0] * p.in[1] * p.in[2], out_plane = p.out[0] * p.out[1] * p.out[2];
   const float* xb = x.data();
@@ -159,7 +146,7 @@ void avgpool_forward(BackendImpl&, const Tensor& x, Tensor& y, const PoolGeom& g
 // Per input voxel, the gather of ops::avgpool_backward_voxel (the same order as the CUDA
 // kernel, so both devices give the same dx).
 void avgpool_backward(BackendImpl&, const Tensor& dy, Tensor& dx, const PoolGeom& g) {
-  const ops::PoolDims p = avg_dims(dx.shape(), dy.shape(), g);
+  const ops::PoolDims p = ops::pool_plane_dims(dx.shape(), dy.shape(), g);
   const int64_t planes = dx.shape().n() * dx.shape().c();
   const int64_t in_plane = p.in[0] * p.in[1] * p.in[2], out_plane = p.out[0] * p.out[1] * p.out[2];
   const float* gb = dy.data();

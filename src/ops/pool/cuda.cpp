@@ -2,28 +2,16 @@
 // than cuDNN's so that backward routes to the first maximum exactly as backend.h specifies,
 // deterministically, and so that cudacpu can execute them (cuda/README.md).
 #include "cuda/cuda_backend.h"
+#include "ops/pool/dims.h"
 #include "ops/pool/launch.h"
 
 namespace useg::gpu {
-namespace {
-
-ops::PoolDims pool_dims(const Shape& x, const Shape& y, const PoolGeom& g) {
-  ops::PoolDims p{};
-  for (int a = 0; a < 3; ++a) {
-    p.in[a] = x[2 + a];
-    p.out[a] = y[2 + a];
-    p.kernel[a] = g.kernel[a];
-    p.stride[a] = g.stride[a];
-  }
-  return p;
-}
-
-}  // namespace
+using ops::pool_plane_dims;
 
 void maxpool_forward(BackendImpl& impl, const Tensor& x, Tensor& y, const PoolGeom& g) {
   CudaBackend& be = cuda(impl);
   const Shape& s = x.shape();
-  launch_maxpool_forward(x.data(), y.data(), s.n() * s.c(), pool_dims(s, y.shape(), g),
+  launch_maxpool_forward(x.data(), y.data(), s.n() * s.c(), pool_plane_dims(s, y.shape(), g),
                          be.stream());
 }
 
@@ -32,20 +20,20 @@ void maxpool_backward(BackendImpl& impl, const Tensor& x, const Tensor& dy, Tens
   CudaBackend& be = cuda(impl);
   const Shape& s = x.shape();
   launch_maxpool_backward(x.data(), dy.data(), dx.data(), s.n() * s.c(),
-                          pool_dims(s, dy.shape(), g), be.stream());
+                          pool_plane_dims(s, dy.shape(), g), be.stream());
 }
 
 void avgpool_forward(BackendImpl& impl, const Tensor& x, Tensor& y, const PoolGeom& g) {
   CudaBackend& be = cuda(impl);
   const Shape& s = x.shape();
-  launch_avgpool_forward(x.data(), y.data(), s.n() * s.c(), pool_dims(s, y.shape(), g),
+  launch_avgpool_forward(x.data(), y.data(), s.n() * s.c(), pool_plane_dims(s, y.shape(), g),
                          be.stream());
 }
 
 void avgpool_backward(BackendImpl& impl, const Tensor& dy, Tensor& dx, const PoolGeom& g) {
   CudaBackend& be = cuda(impl);
   const Shape& s = dx.shape();
-  launch_avgpool_backward(dy.data(), dx.data(), s.n() * s.c(), pool_dims(s, dy.shape(), g),
+  launch_avgpool_backward(dy.data(), dx.data(), s.n() * s.c(), pool_plane_dims(s, dy.shape(), g),
                           be.stream());
 }
 
