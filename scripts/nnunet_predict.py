@@ -13,9 +13,10 @@ benchmark (scripts/bench_nnunet_predictor.sh). Needs the venv of scripts/setup-n
         OUT/images/case_0000.nii.gz: a structured float32 image already on the plan's spacing
         (resampling is the identity on both sides), larger than the patch on every axis (the
         sliding windows overlap), with an origin and a rotated direction. Prints the folder.
-    nnunet_predict.py predict TRAINED_FOLDER IMAGES_DIR OUT_DIR [--threads N]
+    nnunet_predict.py predict TRAINED_FOLDER IMAGES_DIR OUT_DIR [--threads N] [--no-probabilities]
         nnUNetPredictor on the CPU, tile_step_size 0.5, Gaussian weighting, no mirroring, the
-        probabilities saved (OUT_DIR/case.nii.gz, case.npz); prints the predictor's seconds.
+        probabilities saved unless --no-probabilities (OUT_DIR/case.nii.gz, case.npz); prints
+        the predictor's seconds.
 
 How the predictor is set up, and why: nnUNetPredictor.manual_initialization with the network
 that nnU-Net's own get_network_from_plans builds from plans.json and the checkpoint's
@@ -293,7 +294,7 @@ def load_predictor(folder, nn):
     return predictor
 
 
-def predict(folder, images, out, threads):
+def predict(folder, images, out, threads, probabilities=True):
     torch.set_num_threads(threads)
     os.environ["nnUNet_def_n_proc"] = str(threads)  # export and preprocessing threads too
     nn = import_nnunet()
@@ -304,7 +305,7 @@ def predict(folder, images, out, threads):
     os.makedirs(out, exist_ok=True)
     predictor.predict_from_files_sequential(
         [[os.path.join(images, c + "_0000.nii.gz")] for c in cases],
-        [os.path.join(out, c) for c in cases], save_probabilities=True, overwrite=True,
+        [os.path.join(out, c) for c in cases], save_probabilities=probabilities, overwrite=True,
         folder_with_segs_from_prev_stage=None)
     t2 = time.perf_counter()
     print(f"nnunet_predict: load {t1 - t0:.3f} s, predict+export {t2 - t1:.3f} s", flush=True)
@@ -326,11 +327,12 @@ def main():
     p.add_argument("images")
     p.add_argument("out")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-probabilities", action="store_true", help="write the labels only")
     a = ap.parse_args()
     if a.cmd == "make":
         make(a.out, a.preset, a.bench_patch, a.bench_size, a.train_steps)
     else:
-        predict(a.folder, a.images, a.out, a.threads)
+        predict(a.folder, a.images, a.out, a.threads, not a.no_probabilities)
 
 
 if __name__ == "__main__":
