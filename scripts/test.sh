@@ -9,8 +9,9 @@
 # runs its CUDA tests there: SKIPPED with the reason on a machine without a GPU, executed on one.
 # scripts/setup-onnx-venv.sh puts ONNX Runtime (PyPI) into $BUILD_DIR/onnx-venv once, for the
 # ONNX export tests (docs/interop.md); offline they are SKIPPED with the reason.
-# scripts/setup-nnunet-venv.sh puts dynamic-network-architectures (PyPI, over Debian's torch) into
-# $BUILD_DIR/nnunet-venv once, for the nnU-Net import test; offline it is SKIPPED with the reason.
+# scripts/setup-nnunet-venv.sh puts dynamic-network-architectures and nnunetv2's predictor (PyPI,
+# over Debian's torch) into $BUILD_DIR/nnunet-venv once, for the nnU-Net import test and the
+# comparison with nnU-Net's own predictor; offline they are SKIPPED with the reason.
 # Last, scripts/ci-reliability.sh builds a clang ASan+UBSan tree of the parsers and runs their
 # unit tests and each fuzz target briefly (docs/reliability.md); USEG_CI_RELIABILITY=0 skips it.
 set -euo pipefail
