@@ -77,9 +77,11 @@ void adjust_contrast(Tensor& image, double factor);
 // Per channel: rescale to [0, 1] by min/max, raise to gamma, map back, then restore the
 // channel's mean and standard deviation (nnU-Net's retain_stats).
 void adjust_gamma(Tensor& image, double gamma);
-// Low-resolution simulation (nnU-Net's SimulateLowResolutionTransform) of one channel: along
-// each spatial axis longer than 1, down to round(size * zoom) voxels by nearest neighbour, then
-// back up by linear interpolation (nnU-Net upsamples with cubic splines). zoom in (0, 1].
+// Low-resolution simulation (nnU-Net v2's SimulateLowResolutionTransform) of one channel: along
+// each spatial axis longer than 1, down to round(size * zoom) voxels (halves to even, as
+// Python) by nearest neighbour (torch's "nearest-exact"), then back up by linear interpolation
+// between voxel centres (align_corners false). Equal to batchgeneratorsv2's result to float
+// rounding (tests/unit/test_train_augment_golden.cpp). zoom in (0, 1].
 void simulate_low_resolution(Tensor& image, int channel, const std::array<double, 3>& zoom);
 
 // ------------------------------------------------------------------------------- a sample

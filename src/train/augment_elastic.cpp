@@ -67,7 +67,10 @@ void simulate_low_resolution(Tensor& image, int channel, const std::array<double
     const int64_t len = size[size_t(axis)];
     const double z = zoom[size_t(axis)];
     USEG_CHECK(z > 0 && z <= 1, "simulate_low_resolution: zoom must be in (0, 1], got " << z);
-    const int64_t low = std::max<int64_t>(1, std::llround(double(len) * z));
+    // Python's round(), as nnU-Net v2 computes the size: halves go to the even neighbour
+    // (17 x 0.5 -> 8), which std::nearbyint does in the default rounding mode.
+    const int64_t low =
+        std::max<int64_t>(1, static_cast<int64_t>(std::nearbyint(double(len) * z)));
     if (len <= 1 || low == len) continue;
     const int64_t stride = axis == 2 ? 1 : axis == 1 ? size[2] : size[1] * size[2];
     std::vector<float> coarse(static_cast<size_t>(low), 0.f);
