@@ -5,6 +5,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "core/host_memory.h"
 #include "useg/error.h"
 
 namespace useg {
@@ -76,13 +77,6 @@ const DeviceHooks& cuda_hooks() {
                "CUDA backend was not created (use --device cpu)");
   return g_cuda_hooks;
 }
-
-void* host_allocate(size_t bytes) {
-  size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) USEG_THROW("out of host memory allocating " << bytes << " bytes");
-  return p;
-}
 }  // namespace
 
 void register_device_hooks(Device device, const DeviceHooks& hooks) {
@@ -98,8 +92,7 @@ Tensor Tensor::empty(const Shape& shape, Device device) {
   t.m_device = device;
   size_t bytes = t.bytes();
   if (device == Device::CPU) {
-    void* p = host_allocate(bytes);
-    t.m_storage = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+    t.m_storage = host_buffer(bytes);
   } else {
     const DeviceHooks& h = cuda_hooks();
     void* p = h.allocate(bytes);

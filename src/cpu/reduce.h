@@ -18,6 +18,36 @@ namespace useg::cpu {
 
 constexpr int64_t kReduceChunk = 4096;
 
+// Inside a chunk: the sums of K terms over [begin, end) with kReduceLanes independent double
+// accumulators per term (element begin + j feeds lane j % kReduceLanes), the lanes then added in
+// lane order. A single running double sum is bound by the add's latency (~4 cycles per element);
+// eight lanes let the adds overlap and vectorize, and the order is still fixed by the data's
+// position alone, so results stay bit-identical from run to run and across thread counts.
+// term(i, t) writes the K terms of element i into t[0..K).
+constexpr int kReduceLanes = 8;
+
+template <int K, class Term>
+void lane_sums(int64_t begin, int64_t end, double* acc, Term term) {
+  double lanes[K][kReduceLanes] = {};
+  int64_t i = begin;
+  for (; i + kReduceLanes <= end; i += kReduceLanes)
+    for (int l = 0; l < kReduceLanes; ++l) {
+      double t[K];
+      term(i + l, t);
+      for (int k = 0; k < K; ++k) lanes[k][l] += t[k];
+    }
+  for (int l = 0; i < end; ++i, ++l) {
+    double t[K];
+    term(i, t);
+    for (int k = 0; k < K; ++k) lanes[k][l] += t[k];
+  }
+  for (int k = 0; k < K; ++k) {
+    double s = 0.0;
+    for (int l = 0; l < kReduceLanes; ++l) s += lanes[k][l];
+    acc[k] += s;
+  }
+}
+
 // visit(row, segment, begin, end, acc) adds the terms of elements [begin, end) of that run into
 // acc[0..K) (zero on entry). out receives rows * K sums. visit must not throw.
 template <class Visit>

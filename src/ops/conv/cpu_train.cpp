@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/host_memory.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/dnnl_conv_util.h"
 #include "cpu/inference_plan.h"
@@ -38,11 +39,7 @@ struct SavedInput {
   memory::desc md;
 };
 
-std::shared_ptr<void> aligned_buffer(size_t bytes) {
-  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-  if (!p) USEG_THROW("out of host memory allocating a " << bytes << "-byte conv buffer");
-  return std::shared_ptr<void>(p, std::free);
-}
+std::shared_ptr<void> aligned_buffer(size_t bytes) { return host_buffer(bytes); }
 
 // A cached reorder between two layouts, as a DnnlOp whose arguments need no further reorders.
 std::shared_ptr<const DnnlOp> reorder_op(DnnlContext& ctx, const std::string& key,

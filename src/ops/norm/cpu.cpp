@@ -37,9 +37,7 @@ void group_stats(const float* x, const Groups& g, std::vector<double>& mean,
   reduce_rows(g.rows, g.segments, g.len, 1, sum.data(),
               [&](int64_t r, int64_t seg, int64_t b, int64_t e, double* acc) {
                 const float* p = x + g.offset(r, seg);
-                double s = 0.0;
-                for (int64_t i = b; i < e; ++i) s += p[i];
-                acc[0] = s;
+                lane_sums<1>(b, e, acc, [p](int64_t i, double* t) { t[0] = p[i]; });
               });
   mean.resize(g.rows);
   for (int64_t r = 0; r < g.rows; ++r) mean[r] = ops::norm_mean(sum[r], g.count());
@@ -48,9 +46,8 @@ void group_stats(const float* x, const Groups& g, std::vector<double>& mean,
               [&](int64_t r, int64_t seg, int64_t b, int64_t e, double* acc) {
                 const float* p = x + g.offset(r, seg);
                 const double m = mean[r];
-                double s = 0.0;
-                for (int64_t i = b; i < e; ++i) s += ops::norm_sq_dev(p[i], m);
-                acc[0] = s;
+                lane_sums<1>(b, e, acc,
+                             [p, m](int64_t i, double* t) { t[0] = ops::norm_sq_dev(p[i], m); });
               });
 }
 
@@ -83,13 +80,10 @@ void norm_backward(const Shape& s, const Groups& g, bool per_sample, const float
                 const float* xp = x + off;
                 const float* dp = dy + off;
                 const float m = mean[r], is = invstd[r];
-                double sd = 0.0, sdx = 0.0;
-                for (int64_t i = b; i < e; ++i) {
-                  sd += dp[i];
-                  sdx += double(dp[i]) * double(ops::norm_xhat(xp[i], m, is));
-                }
-                acc[0] = sd;
-                acc[1] = sdx;
+                lane_sums<2>(b, e, acc, [=](int64_t i, double* t) {
+                  t[0] = dp[i];
+                  t[1] = double(dp[i]) * double(ops::norm_xhat(xp[i], m, is));
+                });
               });
   const int64_t C = s.c(), S = s.spatial(), rows = s.n() * C;
   std::vector<float> mean_dy(g.rows), mean_dy_xhat(g.rows);
