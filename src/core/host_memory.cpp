@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -44,7 +45,16 @@ Cache& cache() {
   return *c;
 }
 
-bool cached_size(size_t rounded) { return USEG_HOST_CACHE && rounded >= kHostCacheMinBytes; }
+// USEG_HOST_CACHE=0 in the environment turns the cache off (every block back to the system).
+bool cache_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("USEG_HOST_CACHE");
+    return USEG_HOST_CACHE && !(v && std::string(v) == "0");
+  }();
+  return on;
+}
+
+bool cached_size(size_t rounded) { return cache_enabled() && rounded >= kHostCacheMinBytes; }
 
 void release(void* p, size_t rounded) {
   if (cached_size(rounded)) {

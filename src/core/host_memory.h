@@ -6,7 +6,7 @@
 // to page faults. Freed blocks of at least kHostCacheMinBytes are kept, by exact size, and handed
 // out again; the free blocks kept are capped at half the largest live total seen (at least
 // 256 MiB), beyond which blocks go back to the system. Sanitizer builds bypass the cache so that
-// use-after-free stays detectable.
+// use-after-free stays detectable; USEG_HOST_CACHE=0 in the environment turns it off.
 #pragma once
 
 #include <cstddef>
