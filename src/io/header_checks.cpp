@@ -181,14 +181,29 @@ void check_nifti_header(const std::string& path) {
   got = gzread(gzf, h, sizeof h);
   gzclose(gzf);
   if (got < 348) return;
-  bool swap = false;
-  int32_t size = static_cast<int32_t>(nifti_value<int32_t>(h, 0, false));
-  if (size != 348 && size != 540) {
-    swap = true;
-    size = static_cast<int32_t>(nifti_value<int32_t>(h, 0, true));
-  }
-  if (size != 348 && !(size == 540 && got >= 540)) return;
-  const bool v2 = size == 540;
+  // The version and byte order as niftilib decides them: sizeof_hdr (348 or 540) or else the
+  // magic string, and the byte order from dim[0] (1..7), falling back on sizeof_hdr. (Fuzzing
+  // found a header with a mangled sizeof_hdr that this check once skipped and ITK still read.)
+  const int32_t size = static_cast<int32_t>(nifti_value<int32_t>(h, 0, false));
+  const int32_t swapped_size = static_cast<int32_t>(nifti_value<int32_t>(h, 0, true));
+  bool v2;
+  if (size == 348 || swapped_size == 348) v2 = false;
+  else if (size == 540 || swapped_size == 540) v2 = true;
+  else if (got >= 540 && (!std::memcmp(h + 4, "n+2", 3) || !std::memcmp(h + 4, "ni2", 3))) v2 = true;
+  else if (!std::memcmp(h + 344, "n+1", 4) || !std::memcmp(h + 344, "ni1", 4)) v2 = false;
+  else return;
+  if (v2 && got < 540) return;
+  bool swap;
+  const double dim0 = v2 ? nifti_value<int64_t>(h, 16, false) : nifti_value<int16_t>(h, 40, false);
+  const double dim0_swapped =
+      v2 ? nifti_value<int64_t>(h, 16, true) : nifti_value<int16_t>(h, 40, true);
+  const int32_t header_bytes = v2 ? 540 : 348;
+  if (dim0 >= 1 && dim0 <= 7) swap = false;
+  else if (dim0_swapped >= 1 && dim0_swapped <= 7) swap = true;
+  else if (dim0 != 0) return;  // niftilib refuses the file itself
+  else if (size == header_bytes) swap = false;
+  else if (swapped_size == header_bytes) swap = true;
+  else return;
   auto value = [&](size_t off) {
     return v2 ? nifti_value<double>(h, off, swap) : nifti_value<float>(h, off, swap);
   };
@@ -207,6 +222,21 @@ void check_nifti_header(const std::string& path) {
   require_finite(pixdim + w, 3, "voxel spacing (pixdim)");
   if (qform_code > 0) require_finite(quatern, 6, "qform (quaternion or offset)");
   if (sform_code > 0) require_finite(srow, 12, "sform (srow_x/y/z)");
+  // Finite but huge entries hang the same SVD (fuzzing: an sform entry of -1.7e38 made vnl's
+  // float SVD loop for minutes). A voxel axis longer than 1e6 mm is no scan: refused.
+  constexpr double kMaxAxis = 1e6;
+  auto require_bounded = [&](size_t first, int count, int stride, const char* what) {
+    for (int i = 0; i < count; ++i) {
+      const double v = value(first + size_t(i) * size_t(stride) * w);
+      if (std::fabs(v) > kMaxAxis)
+        USEG_THROW("cannot read " << path << ": its NIfTI header has a " << what << " of " << v
+                                  << " (at most " << kMaxAxis << " mm); the file is corrupt");
+    }
+  };
+  require_bounded(pixdim + w, 3, 1, "voxel spacing (pixdim)");
+  if (sform_code > 0)
+    for (int row = 0; row < 3; ++row)
+      require_bounded(srow + size_t(row) * 4 * w, 3, 1, "sform axis entry (srow_x/y/z)");
 }
 
 }  // namespace useg::io

@@ -67,10 +67,17 @@ OpenedFile open_image_file(const std::string& path) {
   if (nd < 2) USEG_THROW("cannot read " << path << ": a " << nd << "D image is not supported");
   bool extra_axes = false;
   std::ostringstream size;
+  bool empty_axis = false;
   for (unsigned i = 0; i < nd; ++i) {
     size << (i ? "x" : "") << f.io->GetDimensions(i);
     if (i >= 3 && f.io->GetDimensions(i) > 1) extra_axes = true;
+    if (f.io->GetDimensions(i) == 0) empty_axis = true;
   }
+  // (Fuzzing: a MetaImage header redefining NDims left an axis of size 0 beyond the third, so
+  // ITK's buffer held 0 bytes while ours was sized from the first three axes.)
+  if (empty_axis)
+    USEG_THROW("cannot read " << path << ": its header declares an axis of size 0 (size "
+                              << size.str() << "); the file is corrupt");
   if (extra_axes)
     USEG_THROW("cannot read " << path << ": it is a " << nd << "D image (size " << size.str()
                               << "); only 2D and 3D images are supported — split it into one "
@@ -125,13 +132,19 @@ Image read_image_file(const std::string& path, const ReadLimits& limits) {
   OpenedFile f = open_image_file(path);
   io::check_read_limits(path, f.geometry, f.components, limits);
   const Geometry& g = f.geometry;
+  const io::MetaFacts meta = io::meta_facts(*f.io);
   io::check_not_truncated(path, io::image_extension(path),
                           g.voxels() * f.components * static_cast<int64_t>(f.io->GetComponentSize()),
-                          g.dims == 3 ? g.size[2] : 1);
+                          g.dims == 3 ? g.size[2] : 1, &meta);
   const int64_t voxels = g.voxels();
   Image image;
   image.geometry = g;
   image.source = path;
+  const int64_t expected = voxels * f.components * static_cast<int64_t>(f.io->GetComponentSize());
+  if (static_cast<int64_t>(f.io->GetImageSizeInBytes()) != expected)
+    USEG_THROW("cannot read " << path << ": its header is inconsistent (ITK sizes the image "
+                              << f.io->GetImageSizeInBytes() << " bytes, its geometry needs "
+                              << expected << ")");
   try {
     image.voxels = Tensor::empty(Shape::ncdhw(1, f.components, g.size[2], g.size[1], g.size[0]));
     const unsigned nd = f.io->GetNumberOfDimensions();

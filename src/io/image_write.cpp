@@ -125,8 +125,10 @@ void itk_write(const std::string& file, const std::string& ext, const Geometry& 
   if (!fs::is_regular_file(file, ec) || fs::file_size(file, ec) == 0)
     USEG_THROW("ITK reported success but wrote nothing");
   try {
+    const bool meta_file = ext == ".mha" || ext == ".mhd";
+    const io::MetaFacts meta = meta_file ? io::meta_facts_of_file(file) : io::MetaFacts{};
     io::check_not_truncated(file, ext, g.voxels() * components * int64_t(io->GetComponentSize()),
-                            g.dims == 3 ? g.size[2] : 1);
+                            g.dims == 3 ? g.size[2] : 1, &meta);
   } catch (const Error& e) {
     USEG_THROW("ITK reported success but the file is incomplete: " << e.what());
   }

@@ -46,13 +46,23 @@ void check_read_limits(const std::string& path, const Geometry& geometry, int co
 // "cannot read <path>: no such file or directory" / "...: the file is empty (0 bytes)" / ...
 void check_readable_file(const std::string& path);
 
+// What ITK's MetaIO itself parsed from a MetaImage header (itk_io.cpp: meta_facts), so that the
+// data checks below look at the data file MetaIO will open, not at our reading of the header.
+struct MetaFacts {
+  std::string data_file;  // ElementDataFile as MetaIO holds it ("LOCAL", a name, "LIST ...")
+  bool compressed = false;
+  int header_size = 0;
+};
+
 // Throws "cannot read <path>: the file is truncated (...)" when the voxel data a NIfTI (.nii,
 // .nii.gz), MetaImage (.mha, .mhd) or TIFF file declares is not all there: ITK 5.2 reads such
 // files without error, zero-filling what is missing. `data_bytes` is the uncompressed voxel data
-// size from the header, `pages` the number of TIFF pages expected. Other formats: no-op (their
-// ITK readers report short reads themselves).
+// size from the header, `pages` the number of TIFF pages expected, `meta` what MetaIO parsed
+// (required for .mha/.mhd). A MetaImage data file must be a regular file, a compressed one must
+// declare a positive CompressedDataSize that the file holds. Other formats: no-op (their ITK
+// readers report short reads themselves).
 void check_not_truncated(const std::string& path, const std::string& ext, int64_t data_bytes,
-                         int64_t pages);
+                         int64_t pages, const MetaFacts* meta = nullptr);
 
 // Puts back the NaN and +-Inf voxels of a float32/float64 NIfTI file (.nii, or .nii.gz when
 // `gz`) into `voxels` (`count` values as ITK read them), which ITK's niftilib replaced by 0

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "io/io_common.h"
+#include "useg/error.h"
 
 namespace useg::io {
 
@@ -115,6 +116,29 @@ std::string format_name(const itk::ImageIOBase& io) {
   if (cls == "PNGImageIO") return "PNG";
   if (cls == "GDCMImageIO") return "DICOM";
   return cls;
+}
+
+MetaFacts meta_facts(itk::ImageIOBase& io) {
+  MetaFacts facts;
+  auto* meta_io = dynamic_cast<itk::MetaImageIO*>(&io);
+  if (!meta_io) return facts;
+  const MetaImage* header = meta_io->GetMetaImagePointer();
+  const char* name = header->ElementDataFileName();
+  facts.data_file = name ? name : "";
+  facts.compressed = header->CompressedData();
+  facts.header_size = header->HeaderSize();
+  return facts;
+}
+
+MetaFacts meta_facts_of_file(const std::string& path) {
+  auto io = itk::MetaImageIO::New();
+  try {
+    io->SetFileName(path);
+    io->ReadImageInformation();
+  } catch (const itk::ExceptionObject& e) {
+    USEG_THROW("cannot read " << path << ": " << trim_itk_description(e.GetDescription()));
+  }
+  return meta_facts(*io);
 }
 
 }  // namespace useg::io

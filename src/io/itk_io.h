@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "io/io_common.h"
 #include "useg/image.h"
 
 namespace useg::io {
@@ -25,5 +26,11 @@ void geometry_to_io(const Geometry& g, itk::ImageIOBase& io);
 std::string component_type_name(itk::IOComponentEnum type);
 // "NIfTI", "NRRD", "MetaImage", "TIFF", "PNG", "DICOM" (or ITK's class name).
 std::string format_name(const itk::ImageIOBase& io);
+
+// What MetaIO parsed from the header of a MetaImageIO after ReadImageInformation (or Write).
+MetaFacts meta_facts(itk::ImageIOBase& io);
+// The same for a MetaImage file on disk, its header read by a fresh MetaImageIO (ITK's writer
+// keeps no header of what it wrote). Throws "cannot read <path>: ..." when MetaIO cannot.
+MetaFacts meta_facts_of_file(const std::string& path);
 
 }  // namespace useg::io

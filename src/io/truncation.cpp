@@ -5,6 +5,7 @@
 // decompressed only when its trailer disagrees with the header).
 #include <itk_zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -139,64 +140,91 @@ void check_nifti(const std::string& path, bool gz) {
 }
 
 // ---------------------------------------------------------------- MetaImage
-void check_meta(const std::string& path, int64_t data_bytes) {
+// Our reading of the header text is used only where MetaIO keeps no getter: where the data of a
+// LOCAL file starts (after the ElementDataFile line) and the CompressedDataSize values. Which
+// data file MetaIO opens, and whether it inflates, come from MetaIO itself (MetaFacts): fuzzing
+// found a header ("ElementDataFile: .", a ':' where we looked for '=') whose data "file" was a
+// directory, on which MetaIO's tellg() gives 2^63 - 1 and it allocates that many bytes.
+struct MetaText {
+  int64_t data_start = -1;             // byte after the ElementDataFile line; -1: not found
+  std::vector<double> compressed_sizes;  // every CompressedDataSize value (NaN: unreadable)
+};
+
+MetaText read_meta_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  std::string line, data_file;
-  bool compressed = false;
-  int64_t compressed_size = -1, header_size = 0;
-  int64_t data_start = -1;
-  bool has_data_file = false;  // the ElementDataFile key was seen (its value may be empty)
-  for (int i = 0; i < 200 && std::getline(in, line); ++i) {
-    auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    auto trim = [](std::string s) {
-      size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
-      return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
-    };
-    std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
-    // As MetaIO reads booleans: by the first letter (fuzzing found "Trum" taken as true).
-    if (key == "CompressedData") compressed = !value.empty() && (value[0] == 'T' || value[0] == 't');
-    if (key == "CompressedDataSize") compressed_size = std::strtoll(value.c_str(), nullptr, 10);
-    if (key == "HeaderSize") header_size = std::strtoll(value.c_str(), nullptr, 10);
+  MetaText text;
+  std::string line;
+  int64_t offset = 0;
+  for (int i = 0; i < 1000 && std::getline(in, line); ++i) {
+    const int64_t next = offset + static_cast<int64_t>(line.size()) + (in.eof() ? 0 : 1);
+    // A key as MetaIO compares it: up to '=' or ':', a NUL ends it, blanks trimmed.
+    const size_t sep = line.find_first_of("=:");
+    std::string key = line.substr(0, std::min(sep, line.find('\0')));
+    const size_t a = key.find_first_not_of(" \t\r"), b = key.find_last_not_of(" \t\r");
+    key = a == std::string::npos ? "" : key.substr(a, b - a + 1);
+    if (key == "CompressedDataSize") {
+      // MetaIO skips '=', ':' and blanks (newlines too) and reads a number; anything else here
+      // is unreadable (NaN), which a compressed file may not have.
+      std::string rest = sep == std::string::npos ? "" : line.substr(sep);
+      const size_t v = rest.find_first_not_of("=: \t\r");
+      char* end = nullptr;
+      const char* start = v == std::string::npos ? "" : rest.c_str() + v;
+      double value = std::strtod(start, &end);
+      text.compressed_sizes.push_back(end == start ? std::nan("") : value);
+    }
     if (key == "ElementDataFile") {
-      data_file = value;
-      has_data_file = true;
-      // At the end of the file tellg() fails (-1): the data then starts at the file's end.
-      data_start = in.eof() ? static_cast<int64_t>(fs::file_size(path))
-                            : static_cast<int64_t>(in.tellg());
+      text.data_start = next;
       break;
     }
+    offset = next;
   }
-  // MetaIO sizes its read buffer for compressed data from CompressedDataSize; without it, from
-  // arithmetic that fuzzing drove to a 2^63-byte allocation. ITK always writes the size.
-  // (Found twice by fuzzing: the second time the header ended right after "ElementDataFile =",
-  // where tellg() fails and an earlier version of this check let the file through.)
-  if (compressed && compressed_size <= 0 && has_data_file)
-    USEG_THROW("cannot read " << path << ": its MetaImage header says CompressedData = True but "
-                                         "gives no positive CompressedDataSize");
-  if (data_file.empty() && has_data_file)
+  return text;
+}
+
+void check_meta(const std::string& path, int64_t data_bytes, const MetaFacts& meta) {
+  const std::string& name = meta.data_file;
+  if (name.empty())
     USEG_THROW("cannot read " << path << ": its MetaImage header has an empty ElementDataFile");
-  if (data_file.empty() || data_file == "LIST" || data_file.find('%') != std::string::npos ||
-      data_file.find(' ') != std::string::npos || header_size < 0)
-    return;  // file lists and patterns: left to MetaIO
-  const int64_t needed = compressed ? compressed_size : data_bytes;
-  if (needed < 0) return;
+  if (name.rfind("LIST", 0) == 0)
+    USEG_THROW("cannot read " << path << ": its MetaImage ElementDataFile is a LIST of files, "
+                                         "which useg does not read; convert the series to a "
+                                         "single .mha or .nrrd file");
+  if (name.find('%') != std::string::npos)  // (check_meta_header refuses patterns first)
+    USEG_THROW("cannot read " << path << ": its MetaImage ElementDataFile is a file pattern");
+  const MetaText text = read_meta_text(path);
+  int64_t needed = data_bytes;
+  if (meta.compressed) {
+    // MetaIO allocates CompressedDataSize bytes (or, without one, the data file's size as
+    // tellg() reports it): every value must be a positive number the file can hold.
+    double largest = 0;
+    bool valid = !text.compressed_sizes.empty();
+    for (double v : text.compressed_sizes) {
+      valid = valid && std::isfinite(v) && v >= 1 && v < 9e18;
+      largest = std::max(largest, v);
+    }
+    if (!valid)
+      USEG_THROW("cannot read " << path << ": its MetaImage header says CompressedData = True but "
+                                           "gives no positive CompressedDataSize");
+    needed = static_cast<int64_t>(largest);
+  }
+  const bool local = name == "LOCAL" || name == "Local" || name == "local";
   std::string holder = path;
   int64_t available;
-  if (data_file == "LOCAL") {
-    available = static_cast<int64_t>(fs::file_size(path)) - data_start;
+  if (local) {
+    const int64_t start = meta.header_size > 0 ? meta.header_size : std::max<int64_t>(text.data_start, 0);
+    available = static_cast<int64_t>(fs::file_size(path)) - start;
   } else {
-    fs::path p = fs::path(data_file).is_absolute() ? fs::path(data_file)
-                                                   : fs::path(path).parent_path() / data_file;
+    fs::path p = fs::path(name).is_absolute() ? fs::path(name) : fs::path(path).parent_path() / name;
     holder = p.string();
     std::error_code ec;
     if (!fs::is_regular_file(p, ec))
-      USEG_THROW("cannot read " << path << ": its data file " << holder << " is missing");
-    available = static_cast<int64_t>(fs::file_size(p)) - header_size;
+      USEG_THROW("cannot read " << path << ": its data file " << holder
+                                << (fs::exists(p, ec) ? " is not a regular file" : " is missing"));
+    available = static_cast<int64_t>(fs::file_size(p)) - std::max(meta.header_size, 0);
   }
-  if (available < needed) {
+  if (needed >= 0 && available < needed) {
     std::ostringstream os;
-    os << "its header declares " << needed << (compressed ? " compressed" : "")
+    os << "its header declares " << needed << (meta.compressed ? " compressed" : "")
        << " bytes of voxels, " << holder << " holds " << std::max<int64_t>(available, 0);
     truncated(path, os.str());
   }
@@ -283,10 +311,20 @@ void check_tiff(const std::string& path, int64_t pages) {
     // ITK 5.2's TIFFImageIO::ReadTIFFTags copies DateTime (tag 306) with libtiff's fixed
     // count of 20 bytes whatever the file stores: a shorter one is a heap over-read inside ITK
     // (found by fuzzing; AddressSanitizer), so such files are refused here.
+    // It also reads a one-byte ASCII value of a tag libtiff does not know with strlen(): text
+    // without its NUL is a heap over-read (fuzzing: private tag 65027 holding "\x01"). TIFF
+    // text ends in a NUL, so a one-byte ASCII value must be that NUL.
     for (uint64_t i = 0; i < n; ++i) {
       const unsigned char* e = dir.data() + i * entry;
-      if (read_raw<uint16_t>(e, swap) != 306) continue;
       const uint64_t count = big ? read_raw<uint64_t>(e + 4, swap) : read_raw<uint32_t>(e + 4, swap);
+      if (read_raw<uint16_t>(e + 2, swap) == 2 && count == 1 && e[big ? 12 : 8] != 0) {
+        std::ostringstream os;
+        os << "cannot read " << path << ": tag " << read_raw<uint16_t>(e, swap) << " of "
+           << where.str() << " is one character of text without its terminating NUL; the "
+                             "file is corrupt";
+        USEG_THROW(os.str());
+      }
+      if (read_raw<uint16_t>(e, swap) != 306) continue;
       if (count < 20) {
         std::ostringstream os;
         os << "cannot read " << path << ": the DateTime tag (306) of " << where.str()
@@ -346,9 +384,12 @@ void check_tiff(const std::string& path, int64_t pages) {
 }  // namespace
 
 void check_not_truncated(const std::string& path, const std::string& ext, int64_t data_bytes,
-                         int64_t pages) {
+                         int64_t pages, const MetaFacts* meta) {
   if (ext == ".nii" || ext == ".nii.gz") check_nifti(path, ext == ".nii.gz");
-  if (ext == ".mha" || ext == ".mhd") check_meta(path, data_bytes);
+  if (ext == ".mha" || ext == ".mhd") {
+    if (!meta) USEG_THROW("internal error: the MetaImage check of " << path << " needs MetaFacts");
+    check_meta(path, data_bytes, *meta);
+  }
   if (ext == ".tif" || ext == ".tiff") check_tiff(path, pages);
 }
 
