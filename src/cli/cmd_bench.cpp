@@ -20,6 +20,7 @@
 #include "cli/bench_profiler.h"
 #include "config/json_writer.h"
 #include "core/files.h"
+#include "core/host_memory.h"
 #include "cli/commands.h"
 #include "useg/config.h"
 #include "useg/error.h"
@@ -241,6 +242,11 @@ int run_bench(const BenchArgs& a) {
               med, mn, mx, a.repeat, gflop, a.train ? " (3x forward)" : "", gflop / (med * 1e-3));
   std::printf("CPU time: median %.1f ms per run (all threads)\n", median(cpu_times));
   std::printf("peak RSS: %.0f MB\n", peak_rss_mb());
+  {
+    const HostCacheStats hc = host_cache_stats();
+    std::printf("host block cache: %zu hits, %zu misses; %.0f MiB kept free, live peak %.0f MiB\n",
+                hc.hits, hc.misses, hc.free_bytes / 1048576.0, hc.live_peak / 1048576.0);
+  }
   // The planner's memory model of this step (useg plan), beside the measurement above; it counts
   // the step's tensors, not the process (libraries, primitives), so compare differences between
   // two shapes (scripts/check_memory_model.sh).

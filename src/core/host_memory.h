@@ -4,7 +4,7 @@
 // time. Blocks of 32 MiB and more come from mmap in glibc, so each step used to fault in (and the
 // kernel zero) every page of its activations afresh: a quarter of a 3D training step's time went
 // to page faults. Freed blocks of at least kHostCacheMinBytes are kept, by exact size, and handed
-// out again; the free blocks kept are capped at half the largest live total seen (at least
+// out again; the free blocks kept are capped at the largest live total seen plus 1/8 (at least
 // 256 MiB), beyond which blocks go back to the system. Sanitizer builds bypass the cache so that
 // use-after-free stays detectable; USEG_HOST_CACHE=0 in the environment turns it off.
 #pragma once

@@ -25,6 +25,7 @@
 #include "cpu/dnnl_conv_util.h"
 #include "cpu/inference_plan.h"
 #include "cpu/winograd.h"
+#include "ops/conv/cpu_pointwise.h"
 #include "useg/error.h"
 
 namespace useg::cpu {
@@ -123,6 +124,10 @@ Backend::ConvSaved conv_forward_training(BackendImpl& be, const Tensor& x, const
                                          const Tensor* bias, Tensor& y, const ConvGeom& g) {
   const Shape &xs = x.shape(), &ws = w.shape();
   if (xs[0] == 0) return nullptr;
+  if (is_pointwise_conv(g)) {  // plain matrix products, no reorders (cpu_pointwise.h)
+    pointwise_conv_forward(x, w, bias, y);
+    return nullptr;
+  }
   DnnlContext& ctx = cpu(be).dnnl();
   std::lock_guard<std::mutex> lock(ctx.mutex());
   const bool flat = use_2d(xs, g);
@@ -174,6 +179,10 @@ void conv_backward(BackendImpl& be, const Tensor& x, const Tensor& dy, const Ten
   if (xs[0] == 0) {  // no samples: the gradients are zero
     std::memset(dw.data(), 0, dw.bytes());
     if (dbias) std::memset(dbias->data(), 0, dbias->bytes());
+    return;
+  }
+  if (is_pointwise_conv(g)) {
+    pointwise_conv_backward(x, dy, w, dx, dw, dbias);
     return;
   }
   // Handles come from this backend's conv_forward_training for the same x (see backend.h).
