@@ -2,13 +2,16 @@
 // backward-weights (+ bias). The API's weights are PyTorch's [Ci, Co, kD, kH, kW]; oneDNN's
 // deconvolution weights have logical dims [Co, Ci, k...], so the caller's buffer is described as
 // those dims in the iodhw (iohw) layout and oneDNN's reorder does the transpose when it differs
-// from the layout the primitive chose. No transposed copy of our own.
+// from the layout the primitive chose. No transposed copy of our own. Transposed convolutions
+// whose stride equals their kernel (U-Net up-sampling) run as matrix products instead
+// (cpu_deconv_gemm.h).
 #include <cstring>
 #include <sstream>
 
 #include "cpu/cpu_backend.h"
 #include "cpu/dnnl_context.h"
 #include "core/op_checks.h"
+#include "ops/conv/cpu_deconv_gemm.h"
 
 namespace useg::cpu {
 
@@ -67,6 +70,7 @@ void deconv_forward(BackendImpl& be, const Tensor& x, const Tensor& w, const Ten
   const char* op = "deconv_forward";
   const Shape &xs = x.shape(), &ws = w.shape();
   if (xs[0] == 0) return;
+  if (is_stride_kernel_deconv(g)) return deconv_gemm_forward(x, w, bias, y, g);
 
   DnnlContext& ctx = cpu(be).dnnl();
   std::lock_guard<std::mutex> lock(ctx.mutex());
@@ -90,6 +94,7 @@ void deconv_backward_data(BackendImpl& be, const Tensor& dy, const Tensor& w, Te
   const char* op = "deconv_backward_data";
   const Shape &xs = dx.shape(), &ws = w.shape();
   if (xs[0] == 0) return;
+  if (is_stride_kernel_deconv(g)) return deconv_gemm_backward_data(dy, w, dx, g);
 
   DnnlContext& ctx = cpu(be).dnnl();
   std::lock_guard<std::mutex> lock(ctx.mutex());
@@ -121,6 +126,7 @@ void deconv_backward_weights(BackendImpl& be, const Tensor& x, const Tensor& dy,
     if (dbias) std::memset(dbias->data(), 0, dbias->bytes());
     return;
   }
+  if (is_stride_kernel_deconv(g)) return deconv_gemm_backward_weights(x, dy, dw, dbias, g);
 
   DnnlContext& ctx = cpu(be).dnnl();
   std::lock_guard<std::mutex> lock(ctx.mutex());
