@@ -10,12 +10,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-build/data-side} steps=${2:-12}
 useg=${USEG:-build/useg}
+py=${PYTHON:-/usr/bin/python3}  # the one with numpy (scripts/install-deps.sh)
 data=$out/Dataset011_Iso
-[ -f "$data/dataset.json" ] || python3 scripts/make_aniso_dataset.py "$data" --cases 6 --isotropic 128
+[ -f "$data/dataset.json" ] || "$py" scripts/make_aniso_dataset.py "$data" --cases 6 --isotropic 128
 for patch in 64 96; do
   for workers in 2 0; do
     cfg=$out/unet3d_${patch}_w$workers.json
-    python3 - "$cfg" "$patch" "$workers" "$steps" <<'PY'
+    "$py" - "$cfg" "$patch" "$workers" "$steps" <<'PY'
 import json, sys
 c = json.load(open("configs/unet3d_mri.json"))
 t = c["train"]
