@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "common/expect_error.h"
 #include "config/validate.h"
 #include "useg/config.h"
 #include "useg/error.h"
@@ -16,18 +17,10 @@ namespace fs = std::filesystem;
 namespace useg {
 namespace {
 
+using test::error_of;
+
 const char* kSrc = "configs/x.json";
 
-// The message of the useg::Error thrown by `f` ("" and a test failure when none is thrown).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a useg::Error";
-  return "";
-}
 std::string run_error(const std::string& text) {
   return error_of([&] { parse_run_config(text, kSrc); });
 }

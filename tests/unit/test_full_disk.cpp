@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/expect_error.h"
 #include "common/kill_harness.h"
 #include "segment_test_util.h"
 #include "core/files.h"
@@ -64,9 +65,6 @@ std::map<std::string, std::string> snapshot(const fs::path& dir) {
     if (e.is_regular_file()) out[e.path().string()] = read_file(e.path().string());
   return out;
 }
-
-#define EXPECT_HAS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "missing \"" << (part) << "\" in: " << (text)
 
 // With no byte allowed, the very first write (the report) fails; every case then fails with
 // that message, and the outputs of an earlier complete run are left byte for byte.

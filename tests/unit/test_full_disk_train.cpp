@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/expect_error.h"
 #include "common/image_fixtures.h"
 #include "common/kill_harness.h"
 #include "common/train_fixtures.h"
@@ -27,9 +28,6 @@ namespace fs = std::filesystem;
 
 namespace useg {
 namespace {
-
-#define EXPECT_HAS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "missing \"" << (part) << "\" in: " << (text)
 
 struct TrainSetup {
   fs::path root, data, config, ref;

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "common/expect_error.h"
+#include "common/file_bytes.h"
 #include "common/image_fixtures.h"
 #include "useg/error.h"
 #include "useg/image.h"
@@ -21,30 +23,10 @@ namespace fs = std::filesystem;
 namespace useg {
 namespace {
 
+using test::error_of;
 using test::fresh_dir;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    std::cout << "    message: " << e.what() << "\n";
-    return e.what();
-  }
-  ADD_FAILURE() << "no useg::Error thrown";
-  return "";
-}
-
-#define EXPECT_HAS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "missing \"" << part << "\" in: " << text
-
-void write_bytes(const fs::path& p, const std::string& bytes) {
-  std::ofstream(p, std::ios::binary) << bytes;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using test::slurp;
+using test::write_bytes;
 
 const std::string kMetaStart =
     "ObjectType = Image\nNDims = 2\nDimSize = 4 3\nElementType = MET_UCHAR\n";
@@ -137,24 +119,13 @@ TEST(HeaderGuards, MetaImageAxisOfSizeZeroIsRefused) {
 }
 
 // ---------------------------------------------------------------- NIfTI
-// A NIfTI-1 header (348 bytes + 4 extension bytes) of a 4x4x4 float32 volume, with an sform.
+// A NIfTI-1 file of a 4x4x4 float32 volume (zero voxels) with an sform (sform_code 1).
 std::string nifti_with_sform(const std::vector<float>& srow) {
-  std::string h(352, '\0');
-  auto put_i32 = [&h](int off, int32_t v) { std::memcpy(&h[off], &v, 4); };
-  auto put_i16 = [&h](int off, int16_t v) { std::memcpy(&h[off], &v, 2); };
-  auto put_f32 = [&h](int off, float v) { std::memcpy(&h[off], &v, 4); };
-  put_i32(0, 348);
-  const int16_t dim[8] = {3, 4, 4, 4, 1, 1, 1, 1};
-  for (int i = 0; i < 8; ++i) put_i16(40 + 2 * i, dim[i]);
-  put_i16(70, 16);
-  put_i16(72, 32);
-  for (int i = 0; i < 8; ++i) put_f32(76 + 4 * i, 1.0f);
-  put_f32(108, 352.0f);
-  put_f32(112, 1.0f);
-  put_i16(254, 1);  // sform_code
-  for (int i = 0; i < 12; ++i) put_f32(280 + 4 * i, srow[i]);
-  std::memcpy(&h[344], "n+1\0", 4);
-  return h + std::string(64 * 4, '\0');
+  std::string h = test::nifti1_header({3, 4, 4, 4});
+  const int16_t sform_code = 1;
+  std::memcpy(&h[254], &sform_code, 2);
+  for (int i = 0; i < 12; ++i) std::memcpy(&h[280 + 4 * i], &srow[size_t(i)], 4);
+  return h + std::string(4, '\0') + std::string(64 * 4, '\0');
 }
 
 const std::vector<float> kIdentitySrow = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};

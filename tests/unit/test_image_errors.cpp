@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/expect_error.h"
+#include "common/file_bytes.h"
 #include "common/image_fixtures.h"
 #include "io/io_common.h"
 #include "useg/error.h"
@@ -21,48 +23,10 @@ namespace fs = std::filesystem;
 namespace useg {
 namespace {
 
+using test::error_of;
 using test::fresh_dir;
-
-// Runs `f`, expects a useg::Error, prints its message (the report quotes them) and returns it.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    std::cout << "    message: " << e.what() << "\n";
-    return e.what();
-  }
-  ADD_FAILURE() << "no useg::Error thrown";
-  return "";
-}
-
-#define EXPECT_HAS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "missing \"" << part << "\" in: " << text
-
-void write_bytes(const fs::path& p, const std::string& bytes) {
-  std::ofstream(p, std::ios::binary) << bytes;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// A NIfTI-1 single-file header (348 bytes) declaring `dim` (dim[0] = rank) of float32 voxels.
-std::string nifti_header(const std::vector<int16_t>& dim) {
-  std::string h(348, '\0');
-  auto put_i32 = [&h](int off, int32_t v) { std::memcpy(&h[off], &v, 4); };
-  auto put_i16 = [&h](int off, int16_t v) { std::memcpy(&h[off], &v, 2); };
-  auto put_f32 = [&h](int off, float v) { std::memcpy(&h[off], &v, 4); };
-  put_i32(0, 348);                                    // sizeof_hdr
-  for (size_t i = 0; i < 8; ++i) put_i16(40 + 2 * int(i), i < dim.size() ? dim[i] : 1);
-  put_i16(70, 16);                                    // datatype: float32
-  put_i16(72, 32);                                    // bitpix
-  for (int i = 0; i < 8; ++i) put_f32(76 + 4 * i, 1.0f);  // pixdim
-  put_f32(108, 352.0f);                               // vox_offset
-  put_f32(112, 1.0f);                                 // scl_slope
-  std::memcpy(&h[344], "n+1\0", 4);                   // magic
-  return h;
-}
+using test::slurp;
+using test::write_bytes;
 
 int count_temp_files(const fs::path& dir) {
   int n = 0;
@@ -123,7 +87,7 @@ TEST(ImageErrors, UnknownExtensionListsTheSupportedOnes) {
 TEST(ImageErrors, HugeHeaderIsRefusedBeforeAllocating) {
   fs::path d = fresh_dir("huge");
   fs::path nii = d / "huge.nii";
-  write_bytes(nii, nifti_header({3, 30000, 30000, 30000}));
+  write_bytes(nii, test::nifti1_header({3, 30000, 30000, 30000}));
   ASSERT_EQ(fs::file_size(nii), 348u);
   ImageInfo info = read_image_info(nii.string());  // header only: fine
   EXPECT_EQ(info.geometry.voxels(), int64_t(30000) * 30000 * 30000);
@@ -141,7 +105,7 @@ TEST(ImageErrors, HugeHeaderIsRefusedBeforeAllocating) {
                  "216000000000000 voxels, more than the limit of 2147483648 voxels");
 
   fs::path wide = d / "wide.nii";  // few enough voxels, but too many bytes for a 1 GiB limit
-  write_bytes(wide, nifti_header({3, 1024, 1024, 300}));
+  write_bytes(wide, test::nifti1_header({3, 1024, 1024, 300}));
   ReadLimits small;
   small.max_bytes = int64_t(1) << 30;
   std::string m3 = error_of([&] { read_image(wide.string(), small); });
@@ -156,7 +120,7 @@ TEST(ImageErrors, HugeHeaderIsRefusedBeforeAllocating) {
 
 TEST(ImageErrors, FourDimensionalImageIsNamed) {
   fs::path p = fresh_dir("4d") / "fmri.nii";
-  write_bytes(p, nifti_header({4, 2, 2, 2, 3}) + std::string(4, '\0') +
+  write_bytes(p, test::nifti1_header({4, 2, 2, 2, 3}) + std::string(4, '\0') +
                      std::string(2 * 2 * 2 * 3 * 4, '\0'));
   std::string m = error_of([&] { read_image(p.string()); });
   EXPECT_HAS(m, "cannot read " + p.string() + ": it is a 4D image (size 2x2x2x3)");

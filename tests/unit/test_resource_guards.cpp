@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "common/expect_error.h"
+#include "common/file_bytes.h"
 #include "common/train_fixtures.h"
 #include "segment_test_util.h"
 
@@ -30,6 +32,12 @@ namespace useg {
 namespace {
 
 using test::quote;
+using test::write_bytes;
+
+// A NIfTI-1 header of float32 voxels of `dim` with its 4 extension bytes (no voxels).
+std::string nifti_file_header(const std::vector<int16_t>& dim) {
+  return test::nifti1_header(dim) + std::string(4, '\0');
+}
 
 // Runs `useg ARGS` with at most ~4 GiB of memory (see the top of the file).
 test::CommandResult run_capped(const std::string& args, bool oom_is_an_error_message = false) {
@@ -52,32 +60,8 @@ test::CommandResult run_capped(const std::string& args, bool oom_is_an_error_mes
 #endif
 }
 
-// A 348-byte NIfTI-1 header (+4 bytes of extension flag) declaring float32 voxels of `dim`.
-std::string nifti_header(const std::vector<int16_t>& dim) {
-  std::string h(352, '\0');
-  auto put_i32 = [&h](int off, int32_t v) { std::memcpy(&h[off], &v, 4); };
-  auto put_i16 = [&h](int off, int16_t v) { std::memcpy(&h[off], &v, 2); };
-  auto put_f32 = [&h](int off, float v) { std::memcpy(&h[off], &v, 4); };
-  put_i32(0, 348);
-  for (size_t i = 0; i < 8; ++i) put_i16(40 + 2 * int(i), i < dim.size() ? dim[i] : 1);
-  put_i16(70, 16);  // float32
-  put_i16(72, 32);
-  for (int i = 0; i < 8; ++i) put_f32(76 + 4 * i, 1.0f);
-  put_f32(108, 352.0f);
-  put_f32(112, 1.0f);
-  std::memcpy(&h[344], "n+1\0", 4);
-  return h;
-}
-
-void write_bytes(const fs::path& p, const std::string& bytes) {
-  std::ofstream(p, std::ios::binary) << bytes;
-}
-
 // Each test its own folder: ctest runs the tests of a fixture in parallel processes.
 std::string test_name() { return ::testing::UnitTest::GetInstance()->current_test_info()->name(); }
-
-#define EXPECT_HAS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "missing \"" << (part) << "\" in: " << (text)
 
 class ResourceGuards : public ::testing::Test {
  protected:
@@ -118,14 +102,14 @@ TEST_F(ResourceGuards, TinyMetaImageHeaderDeclaring17GB) {
 // 352 bytes of NIfTI-1 declaring 2048 x 2048 x 1050 float32 = 17.6 GB.
 TEST_F(ResourceGuards, NiftiHeaderDeclaring17GB) {
   fs::path nii = root / "huge.nii";
-  write_bytes(nii, nifti_header({3, 2048, 2048, 1050}));
+  write_bytes(nii, nifti_file_header({3, 2048, 2048, 1050}));
   auto r = segment(nii);
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_HAS(r.output, "cannot read " + nii.string() + ": its header declares 2048x2048x1050");
   EXPECT_HAS(r.output, "--max-voxels");
   // Under the voxel limit but over the memory limit: 1024 x 1024 x 1100 float32 = 4.3 GiB.
   fs::path wide = root / "wide.nii";
-  write_bytes(wide, nifti_header({3, 1024, 1024, 1100}));
+  write_bytes(wide, nifti_file_header({3, 1024, 1024, 1100}));
   auto m = segment(wide, "--max-memory 2G");
   EXPECT_EQ(m.code, 1) << m.output;
   EXPECT_HAS(m.output, "wide.nii");
@@ -213,7 +197,7 @@ class TrainGuards : public ::testing::Test {
 // from the header, naming the case and the file, and nothing is trained.
 TEST_F(TrainGuards, CaseDeclaring17GBIsRefusedFromItsHeader) {
   fs::path nii = root / "huge.nii";
-  write_bytes(nii, nifti_header({3, 2048, 2048, 1050}));
+  write_bytes(nii, nifti_file_header({3, 2048, 2048, 1050}));
   fs::path img = data / "imagesTr" / "blob_001_0000.nii.gz";
   std::string cmd = "gzip -c " + quote(nii) + " > " + quote(img);
   ASSERT_EQ(std::system(cmd.c_str()), 0);
