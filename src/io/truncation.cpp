@@ -209,9 +209,9 @@ void check_meta(const std::string& path, int64_t data_bytes, const MetaFacts& me
   }
   const bool local = name == "LOCAL" || name == "Local" || name == "local";
   std::string holder = path;
-  int64_t available;
+  int64_t available, start;
   if (local) {
-    const int64_t start = meta.header_size > 0 ? meta.header_size : std::max<int64_t>(text.data_start, 0);
+    start = meta.header_size > 0 ? meta.header_size : std::max<int64_t>(text.data_start, 0);
     available = static_cast<int64_t>(fs::file_size(path)) - start;
   } else {
     fs::path p = fs::path(name).is_absolute() ? fs::path(name) : fs::path(path).parent_path() / name;
@@ -220,13 +220,26 @@ void check_meta(const std::string& path, int64_t data_bytes, const MetaFacts& me
     if (!fs::is_regular_file(p, ec))
       USEG_THROW("cannot read " << path << ": its data file " << holder
                                 << (fs::exists(p, ec) ? " is not a regular file" : " is missing"));
-    available = static_cast<int64_t>(fs::file_size(p)) - std::max(meta.header_size, 0);
+    start = std::max(meta.header_size, 0);
+    available = static_cast<int64_t>(fs::file_size(p)) - start;
   }
   if (needed >= 0 && available < needed) {
     std::ostringstream os;
     os << "its header declares " << needed << (meta.compressed ? " compressed" : "")
        << " bytes of voxels, " << holder << " holds " << std::max<int64_t>(available, 0);
     truncated(path, os.str());
+  }
+  // A zlib stream that asks for a preset dictionary (FDICT, bit 5 of its second byte): MetaIO's
+  // inflate loop treats zlib's Z_NEED_DICT as progress and spins forever (found by fuzzing).
+  // MetaImage writers never use one.
+  if (meta.compressed && available >= 2) {
+    std::ifstream in(holder, std::ios::binary);
+    unsigned char h[2] = {};
+    if (read_at(in, static_cast<uint64_t>(start), h, 2) && (h[0] & 0x0f) == 8 &&
+        (h[0] * 256 + h[1]) % 31 == 0 && (h[1] & 0x20))
+      USEG_THROW("cannot read " << path << ": its compressed voxel data asks for a preset zlib "
+                                           "dictionary, which MetaImage files never use; the "
+                                           "file is corrupt");
   }
 }
 

@@ -97,6 +97,26 @@ TEST(HeaderGuards, MetaImageCompressedSizeIsChecked) {
   EXPECT_HAS(m3, "gives no positive CompressedDataSize");
 }
 
+// A zlib stream asking for a preset dictionary: MetaIO's inflate loop spun forever on it.
+TEST(HeaderGuards, MetaImageZlibPresetDictionaryIsRefused) {
+  fs::path d = fresh_dir("meta_fdict");
+  Geometry g = test::oblique_geometry_3d();
+  fs::path good = d / "good.mha";
+  write_image(good.string(), test::integer_volume(g), g, "int16");
+  std::string bytes = slurp(good);
+  const std::string key = "ElementDataFile = LOCAL\n";
+  const size_t data = bytes.find(key);
+  ASSERT_NE(data, std::string::npos);
+  const size_t start = data + key.size();
+  ASSERT_EQ(static_cast<unsigned char>(bytes[start]), 0x78) << "not a zlib stream";
+  bytes[start + 1] = 0x20;  // FDICT set; 0x7820 is a multiple of 31, as zlib requires
+  fs::path bad = d / "fdict.mha";
+  write_bytes(bad, bytes);
+  std::string m = error_of([&] { read_image(bad.string()); });
+  EXPECT_HAS(m, "cannot read " + bad.string() + ": its compressed voxel data asks for a preset "
+                "zlib dictionary");
+}
+
 TEST(HeaderGuards, MetaImageFileListsAreRefused) {
   fs::path d = fresh_dir("meta_list");
   write_bytes(d / "a.raw", std::string(12, '\x01'));
