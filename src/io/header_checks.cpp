@@ -181,17 +181,17 @@ void check_nifti_header(const std::string& path) {
   got = gzread(gzf, h, sizeof h);
   gzclose(gzf);
   if (got < 348) return;
-  // The version and byte order as niftilib decides them: sizeof_hdr (348 or 540) or else the
-  // magic string, and the byte order from dim[0] (1..7), falling back on sizeof_hdr. (Fuzzing
-  // found a header with a mangled sizeof_hdr that this check once skipped and ITK still read.)
+  // The version and byte order as niftilib decides them: sizeof_hdr (348 or 540), else the
+  // NIfTI-2 magic, else NIfTI-1 (fuzzing found niftilib reading headers whose sizeof_hdr and
+  // magic were both mangled, which this check once skipped), and the byte order from dim[0]
+  // (1..7), falling back on sizeof_hdr.
   const int32_t size = static_cast<int32_t>(nifti_value<int32_t>(h, 0, false));
   const int32_t swapped_size = static_cast<int32_t>(nifti_value<int32_t>(h, 0, true));
   bool v2;
   if (size == 348 || swapped_size == 348) v2 = false;
   else if (size == 540 || swapped_size == 540) v2 = true;
   else if (got >= 540 && (!std::memcmp(h + 4, "n+2", 3) || !std::memcmp(h + 4, "ni2", 3))) v2 = true;
-  else if (!std::memcmp(h + 344, "n+1", 4) || !std::memcmp(h + 344, "ni1", 4)) v2 = false;
-  else return;
+  else v2 = false;  // (a mangled magic too: fuzzing found niftilib reading such a header)
   if (v2 && got < 540) return;
   bool swap;
   const double dim0 = v2 ? nifti_value<int64_t>(h, 16, false) : nifti_value<int16_t>(h, 40, false);

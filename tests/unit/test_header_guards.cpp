@@ -179,6 +179,12 @@ TEST(HeaderGuards, NiftiWithMangledSizeofHdrIsStillChecked) {
   write_bytes(p, h);
   std::string m = error_of([&] { read_image_info(p.string()); });
   EXPECT_HAS(m, "cannot read " + p.string() + ": its NIfTI header has a non-finite sform");
+  // The magic mangled too ("n+2" in a NIfTI-1 layout): niftilib still read it.
+  std::memcpy(&h[344], "n+2\0", 4);
+  fs::path q = d / "mangled_magic.nii";
+  write_bytes(q, h);
+  std::string m2 = error_of([&] { read_image_info(q.string()); });
+  EXPECT_HAS(m2, "cannot read " + q.string() + ": its NIfTI header has a non-finite sform");
 }
 
 // ---------------------------------------------------------------- TIFF
