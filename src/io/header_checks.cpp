@@ -47,8 +47,24 @@ void check_meta_header(const std::string& path) {
   constexpr int kMaxLines = 1000;     // headers have ~20 lines; then binary data follows
   std::ifstream in(path, std::ios::binary);
   std::string line, pending;  // MetaIO's keys run across lines until a '=' or ':' (fuzzing)
+  // A line "NDims" alone: MetaIO may take the key as ended there and read its value after the
+  // next '=' or ':', lines later (fuzzing: "NDims", two lines on, ": 3699999999999995" — a hang).
+  bool ndims_pending = false;
+  auto check_ndims = [&](const std::string& value) {
+    char* end = nullptr;
+    const long n = std::strtol(value.c_str(), &end, 10);
+    const bool only_spaces =
+        end && value.find_first_not_of(" \t\r", end - value.c_str()) == std::string::npos;
+    if (end == value.c_str() || !only_spaces || n < 1 || n > 10)
+      USEG_THROW("cannot read " << path << ": its MetaImage header declares NDims =" << value
+                                << " (expected 1 to 10)");
+  };
   for (int i = 0; i < kMaxLines && std::getline(in, line); ++i) {
     const size_t sep = line.find_first_of("=:");
+    if (sep != std::string::npos && ndims_pending) {
+      ndims_pending = false;
+      check_ndims(line.substr(sep + 1));
+    }
     const std::string key = pending + line.substr(0, sep);
     const size_t a = key.find_first_not_of(" \t\r\n"), b = key.find_last_not_of(" \t\r\n");
     const size_t length = a == std::string::npos ? 0 : b - a + 1;
@@ -57,6 +73,9 @@ void check_meta_header(const std::string& path) {
                                 << length << "-character key (at most " << kMaxKey
                                 << "); the file is corrupt or not a MetaImage");
     if (sep == std::string::npos) {
+      std::string alone = line.substr(0, line.find('\0'));
+      const size_t p = alone.find_first_not_of(" \t\r"), q = alone.find_last_not_of(" \t\r");
+      if (p != std::string::npos && alone.substr(p, q - p + 1) == "NDims") ndims_pending = true;
       pending = key + "\n";
       continue;
     }
@@ -79,16 +98,7 @@ void check_meta_header(const std::string& path) {
                                 << name << ") has a " << value_length
                                 << "-character value (at most " << max_value
                                 << "); the file is corrupt or not a MetaImage");
-    if (name == "NDims") {
-      const std::string value = line.substr(sep + 1);
-      char* end = nullptr;
-      const long n = std::strtol(value.c_str(), &end, 10);
-      const bool only_spaces = end && value.find_first_not_of(" \t\r", end - value.c_str()) ==
-                                          std::string::npos;
-      if (end == value.c_str() || !only_spaces || n < 1 || n > 10)
-        USEG_THROW("cannot read " << path << ": its MetaImage header declares NDims ="
-                                  << value << " (expected 1 to 10)");
-    }
+    if (name == "NDims") check_ndims(line.substr(sep + 1));
     if (name == "ElementDataFile") {
       // MetaIO keeps the data file name in a fixed 255-byte buffer too (a longer one: heap
       // overflow, found by fuzzing).

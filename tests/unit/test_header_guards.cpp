@@ -127,6 +127,17 @@ TEST(HeaderGuards, MetaImageFileListsAreRefused) {
                 "files, which useg does not read");
 }
 
+// "NDims" alone on its line: MetaIO can read its value after the next separator, lines later
+// (fuzzing: a value of 3.7e15 there made it loop over that many numbers).
+TEST(HeaderGuards, MetaImageNDimsValueOnALaterLineIsChecked) {
+  fs::path p = fresh_dir("meta_ndims_later") / "later.mha";
+  write_bytes(p, "ObjectType = Image\nNDims\nsome text\n: 3699999999999995\nDimSize = 4 3\n"
+                 "ElementType = MET_UCHAR\nElementDataFile = LOCAL\n" + std::string(12, '\x01'));
+  std::string m = error_of([&] { read_image_info(p.string()); });
+  EXPECT_HAS(m, "cannot read " + p.string() + ": its MetaImage header declares NDims = "
+                "3699999999999995 (expected 1 to 10)");
+}
+
 // An axis of size 0 beyond the third (fuzzing: a header redefining NDims) made ITK's buffer 0
 // bytes while ours was sized from the first three axes.
 TEST(HeaderGuards, MetaImageAxisOfSizeZeroIsRefused) {
