@@ -338,11 +338,29 @@ void check_tiff(const std::string& path, int64_t pages) {
         USEG_THROW(os.str());
       }
       if (read_raw<uint16_t>(e, swap) != 306) continue;
-      if (count < 20) {
+      // libtiff keeps the text up to its first NUL, so that must not come before byte 19 either
+      // (fuzzing: 63 bytes whose fourth was a NUL).
+      uint64_t text = count;
+      if (count >= 20 && read_raw<uint16_t>(e + 2, swap) == 2) {
+        std::vector<unsigned char> bytes(std::min<uint64_t>(count, 64));
+        const unsigned char* field = e + (big ? 12 : 8);
+        if (count <= (big ? 8u : 4u)) {
+          std::memcpy(bytes.data(), field, bytes.size());
+        } else {
+          const uint64_t at = big ? read_raw<uint64_t>(field, swap) : read_raw<uint32_t>(field, swap);
+          if (at > size || at + bytes.size() > size)
+            truncated(path, "a tag of " + where.str() + " lies past the end of the file");
+          read_at(in, at, bytes.data(), bytes.size());
+        }
+        const auto nul = std::find(bytes.begin(), bytes.end(), 0);
+        if (nul != bytes.end()) text = static_cast<uint64_t>(nul - bytes.begin()) + 1;
+      }
+      if (count < 20 || text < 20) {
         std::ostringstream os;
         os << "cannot read " << path << ": the DateTime tag (306) of " << where.str()
-           << " holds " << count << " bytes, TIFF requires 20 (\"YYYY:MM:DD HH:MM:SS\" and a "
-              "NUL); fix or remove the tag (e.g. tiffset -s 306 \"2000:01:01 00:00:00\" FILE)";
+           << " holds " << std::min(count, text) << " bytes of text, TIFF requires 20 "
+              "(\"YYYY:MM:DD HH:MM:SS\" and a NUL); fix or remove the tag (e.g. tiffset -s 306 "
+              "\"2000:01:01 00:00:00\" FILE)";
         USEG_THROW(os.str());
       }
     }

@@ -212,5 +212,17 @@ TEST(HeaderGuards, TiffOneCharacterTextWithoutNulIsRefused) {
                 "without its terminating NUL");
 }
 
+// DateTime holds 63 bytes but its text ends at the fourth: libtiff keeps 4 bytes, ITK copies 20.
+TEST(HeaderGuards, TiffDateTimeWithAnEarlyNulIsRefused) {
+  const std::string bytes =
+      slurp(fs::path(USEG_TEST_DATA) / "fuzz" / "image" / "tiff-datetime-early-nul-heap-overread");
+  ASSERT_GT(bytes.size(), 100u);
+  fs::path p = fresh_dir("tiff_datetime") / "date.tif";
+  write_bytes(p, bytes.substr(1));
+  std::string m = error_of([&] { read_image_info(p.string()); });
+  EXPECT_HAS(m, "cannot read " + p.string() + ": the DateTime tag (306) of page 1 holds 4 bytes "
+                "of text, TIFF requires 20");
+}
+
 }  // namespace
 }  // namespace useg
