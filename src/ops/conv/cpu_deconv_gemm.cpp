@@ -8,14 +8,12 @@
 // up-sampling (its 33.5 MB product went through memory twice); by items, see docs.
 #include "ops/conv/cpu_deconv_gemm.h"
 
-#include <oneapi/dnnl/dnnl.h>
-
 #include <algorithm>
 #include <vector>
 
 #include "core/host_memory.h"
+#include "ops/conv/cpu_gemm.h"
 #include "cpu/parallel.h"
-#include "cpu/reduce.h"
 #include "useg/error.h"
 
 namespace useg::cpu {
@@ -23,13 +21,6 @@ namespace useg::cpu {
 namespace {
 
 constexpr int64_t kItemPositions = 2048;
-
-void sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  const dnnl_status_t st = dnnl_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
-  USEG_CHECK(st == dnnl_success, "transposed conv: oneDNN sgemm failed (status " << int(st)
-                                     << ") for " << m << "x" << n << "x" << k);
-}
 
 // One sample's sizes (input grid d, h, w; kernel kd, kh, kw) and the cut into items.
 struct Layout {
@@ -154,17 +145,7 @@ void deconv_gemm_backward_weights(const Tensor& x, const Tensor& dy, Tensor& dw,
     for (int64_t i = 0; i < l.items(); ++i) acc += partial[size_t(i * per + j)];
     out[j] = acc;
   }
-  if (dbias) {
-    std::vector<double> sums(static_cast<size_t>(l.co));
-    const float* d = dy.data();
-    const int64_t plane = l.out_plane();
-    reduce_rows(l.co, l.n, plane, 1, sums.data(),
-                [&](int64_t o, int64_t s, int64_t begin, int64_t end, double* acc) {
-                  const float* row = d + (s * l.co + o) * plane;
-                  lane_sums<1>(begin, end, acc, [&](int64_t i, double* t) { t[0] = row[i]; });
-                });
-    for (int64_t o = 0; o < l.co; ++o) dbias->data()[o] = static_cast<float>(sums[size_t(o)]);
-  }
+  if (dbias) channel_sums(dy.data(), l.n, l.co, l.out_plane(), dbias->data());
 }
 
 }  // namespace useg::cpu

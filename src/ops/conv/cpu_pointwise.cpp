@@ -1,24 +1,12 @@
 // Pointwise convolutions of the CPU training path (see cpu_pointwise.h).
 #include "ops/conv/cpu_pointwise.h"
 
-#include <oneapi/dnnl/dnnl.h>
-
-#include <vector>
-
-#include "cpu/reduce.h"
+#include "ops/conv/cpu_gemm.h"
 #include "useg/error.h"
 
 namespace useg::cpu {
 
 namespace {
-
-// Row-major C[M x N] = alpha * op(A) op(B) + beta * C through oneDNN's sgemm.
-void sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  const dnnl_status_t st = dnnl_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
-  USEG_CHECK(st == dnnl_success, "pointwise conv: oneDNN sgemm failed (status " << int(st)
-                                     << ") for " << m << "x" << n << "x" << k);
-}
 
 int64_t positions(const Shape& s) { return s[2] * s[3] * s[4]; }
 
@@ -58,16 +46,7 @@ void pointwise_conv_backward(const Tensor& x, const Tensor& dy, const Tensor& w,
     // dx_n (ci x p) = W^T (ci x co) dy_n (co x p)
     if (dx) sgemm('T', 'N', ci, p, co, w.data(), ci, g, p, 0.0f, dx->data() + s * ci * p, p);
   }
-  if (dbias) {
-    std::vector<double> sums(static_cast<size_t>(co));
-    const float* g = dy.data();
-    reduce_rows(co, n, p, 1, sums.data(),
-                [&](int64_t o, int64_t s, int64_t begin, int64_t end, double* acc) {
-                  const float* row = g + (s * co + o) * p;
-                  lane_sums<1>(begin, end, acc, [&](int64_t i, double* t) { t[0] = row[i]; });
-                });
-    for (int64_t o = 0; o < co; ++o) dbias->data()[o] = static_cast<float>(sums[size_t(o)]);
-  }
+  if (dbias) channel_sums(dy.data(), n, co, p, dbias->data());
 }
 
 }  // namespace useg::cpu
