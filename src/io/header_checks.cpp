@@ -73,9 +73,7 @@ void check_meta_header(const std::string& path) {
                                 << length << "-character key (at most " << kMaxKey
                                 << "); the file is corrupt or not a MetaImage");
     if (sep == std::string::npos) {
-      std::string alone = line.substr(0, line.find('\0'));
-      const size_t p = alone.find_first_not_of(" \t\r"), q = alone.find_last_not_of(" \t\r");
-      if (p != std::string::npos && alone.substr(p, q - p + 1) == "NDims") ndims_pending = true;
+      if (meta_key(line) == "NDims") ndims_pending = true;
       pending = key + "\n";
       continue;
     }
@@ -83,10 +81,7 @@ void check_meta_header(const std::string& path) {
     if (length == 0) continue;
     // MetaIO compares keys as C strings: "ElementDataFile\0junk" is ElementDataFile (fuzzing
     // hid a file pattern that way), so the name ends at the first NUL.
-    std::string name = key.substr(a, length);
-    name = name.substr(0, name.find('\0'));
-    const size_t name_end = name.find_last_not_of(" \t\r\n");
-    name = name_end == std::string::npos ? "" : name.substr(0, name_end + 1);
+    const std::string name = meta_key(key);
     // MetaIO reads a text value (ObjectType, Name, Comment, ElementType, ...) into a buffer of
     // ~500 bytes and then strcpy's it into a 255-byte field: a longer value overflows (found by
     // fuzzing: a 260-character ObjectType; glibc's fortify check aborts the process). Text
@@ -235,18 +230,18 @@ void check_nifti_header(const std::string& path) {
   // Finite but huge entries hang the same SVD (fuzzing: an sform entry of -1.7e38 made vnl's
   // float SVD loop for minutes). A voxel axis longer than 1e6 mm is no scan: refused.
   constexpr double kMaxAxis = 1e6;
-  auto require_bounded = [&](size_t first, int count, int stride, const char* what) {
+  auto require_bounded = [&](size_t first, int count, const char* what) {
     for (int i = 0; i < count; ++i) {
-      const double v = value(first + size_t(i) * size_t(stride) * w);
+      const double v = value(first + size_t(i) * w);
       if (std::fabs(v) > kMaxAxis)
         USEG_THROW("cannot read " << path << ": its NIfTI header has a " << what << " of " << v
                                   << " (at most " << kMaxAxis << " mm); the file is corrupt");
     }
   };
-  require_bounded(pixdim + w, 3, 1, "voxel spacing (pixdim)");
+  require_bounded(pixdim + w, 3, "voxel spacing (pixdim)");
   if (sform_code > 0)
     for (int row = 0; row < 3; ++row)
-      require_bounded(srow + size_t(row) * 4 * w, 3, 1, "sform axis entry (srow_x/y/z)");
+      require_bounded(srow + size_t(row) * 4 * w, 3, "sform axis entry (srow_x/y/z)");
 }
 
 }  // namespace useg::io

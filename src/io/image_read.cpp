@@ -133,18 +133,19 @@ Image read_image_file(const std::string& path, const ReadLimits& limits) {
   io::check_read_limits(path, f.geometry, f.components, limits);
   const Geometry& g = f.geometry;
   const io::MetaFacts meta = io::meta_facts(*f.io);
-  io::check_not_truncated(path, io::image_extension(path),
-                          g.voxels() * f.components * static_cast<int64_t>(f.io->GetComponentSize()),
-                          g.dims == 3 ? g.size[2] : 1, &meta);
   const int64_t voxels = g.voxels();
+  // The voxel data size the geometry declares (within the limits just checked).
+  const int64_t data_bytes =
+      voxels * f.components * static_cast<int64_t>(f.io->GetComponentSize());
+  io::check_not_truncated(path, io::image_extension(path), data_bytes,
+                          g.dims == 3 ? g.size[2] : 1, &meta);
   Image image;
   image.geometry = g;
   image.source = path;
-  const int64_t expected = voxels * f.components * static_cast<int64_t>(f.io->GetComponentSize());
-  if (static_cast<int64_t>(f.io->GetImageSizeInBytes()) != expected)
+  if (static_cast<int64_t>(f.io->GetImageSizeInBytes()) != data_bytes)
     USEG_THROW("cannot read " << path << ": its header is inconsistent (ITK sizes the image "
                               << f.io->GetImageSizeInBytes() << " bytes, its geometry needs "
-                              << expected << ")");
+                              << data_bytes << ")");
   try {
     image.voxels = Tensor::empty(Shape::ncdhw(1, f.components, g.size[2], g.size[1], g.size[0]));
     const unsigned nd = f.io->GetNumberOfDimensions();

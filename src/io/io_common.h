@@ -23,6 +23,15 @@ T read_raw(const unsigned char* p, bool swap) {
   return v;
 }
 
+// A MetaImage header key as ITK's MetaIO compares it: `text` (what precedes the '=' or ':', or
+// a whole line without either) up to its first NUL byte, since MetaIO compares C strings
+// ("ElementDataFile\0junk" is ElementDataFile), with blanks trimmed at both ends.
+inline std::string meta_key(const std::string& text) {
+  const std::string key = text.substr(0, text.find('\0'));
+  const size_t a = key.find_first_not_of(" \t\r\n"), b = key.find_last_not_of(" \t\r\n");
+  return a == std::string::npos ? "" : key.substr(a, b - a + 1);
+}
+
 // The supported extension of `path` in lower case (".nii.gz", ".nrrd", ...), or "" when the
 // name ends in none of them.
 std::string image_extension(const std::string& path);

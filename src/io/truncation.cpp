@@ -157,11 +157,8 @@ MetaText read_meta_text(const std::string& path) {
   int64_t offset = 0;
   for (int i = 0; i < 1000 && std::getline(in, line); ++i) {
     const int64_t next = offset + static_cast<int64_t>(line.size()) + (in.eof() ? 0 : 1);
-    // A key as MetaIO compares it: up to '=' or ':', a NUL ends it, blanks trimmed.
     const size_t sep = line.find_first_of("=:");
-    std::string key = line.substr(0, std::min(sep, line.find('\0')));
-    const size_t a = key.find_first_not_of(" \t\r"), b = key.find_last_not_of(" \t\r");
-    key = a == std::string::npos ? "" : key.substr(a, b - a + 1);
+    const std::string key = meta_key(line.substr(0, sep));
     if (key == "CompressedDataSize") {
       // MetaIO skips '=', ':' and blanks (newlines too) and reads a number; anything else here
       // is unreadable (NaN), which a compressed file may not have.
