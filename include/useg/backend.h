@@ -165,13 +165,20 @@ class Backend {
                              Tensor* dbias, const ConvGeom& g);
 
   // ---- convolution in training (optional fast path; the defaults call the ops above).
-  // conv_forward_training is conv_forward that may also keep what conv_backward will need (e.g.
-  // the input already in the backend's internal layout) in the returned handle (null = nothing
-  // kept). conv_backward then computes dw, dbias (when given) and dx (when given) in one call
-  // from the same x, w and geometry and that handle (or null).
-  using ConvSaved = std::shared_ptr<void>;
+  // conv_forward_training is conv_forward that may also keep what conv_backward will need in the
+  // returned handle. conv_backward then computes dw, dbias (when given) and dx (when given) in
+  // one call from the same x, w and geometry and that handle.
+  struct ConvSaved {
+    // The input x in the backend's own layout, or null (nothing kept). Where it is kept,
+    // backward reads nothing of the caller's x: the caller may release x and pass conv_backward
+    // an undefined tensor instead (x_shape gives the shape).
+    std::shared_ptr<void> input;
+    Shape x_shape;
+    bool holds_input() const { return input != nullptr; }
+  };
   ConvSaved conv_forward_training(const Tensor& x, const Tensor& w, const Tensor* bias,
                                   Tensor& y, const ConvGeom& g);
+  // x: the forward's input, or an undefined tensor where saved.holds_input().
   void conv_backward(const Tensor& x, const Tensor& dy, const Tensor& w, Tensor* dx,
                      Tensor& dw, Tensor* dbias, const ConvGeom& g,
                      const ConvSaved& saved);

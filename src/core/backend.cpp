@@ -102,30 +102,41 @@ Backend::ConvSaved Backend::conv_forward_training(const Tensor& x, const Tensor&
                                                   const ConvGeom& g) {
   if (!m_impl->ops.conv_forward_training) {
     conv_forward(x, w, bias, y, g);
-    return nullptr;
+    return ConvSaved{nullptr, x.shape()};
   }
   check_conv_forward("conv_forward_training", x, w, bias, y, g, device());
-  return timed([&] { return conv_key("conv_forward_training", y, g); }, conv_gflop(y, w),
-               [&] { return m_impl->ops.conv_forward_training(*m_impl, x, w, bias, y, g); });
+  return ConvSaved{
+      timed([&] { return conv_key("conv_forward_training", y, g); }, conv_gflop(y, w),
+            [&] { return m_impl->ops.conv_forward_training(*m_impl, x, w, bias, y, g); }),
+      x.shape()};
 }
 
 void Backend::conv_backward(const Tensor& x, const Tensor& dy, const Tensor& w, Tensor* dx,
                             Tensor& dw, Tensor* dbias, const ConvGeom& g,
                             const ConvSaved& saved) {
+  const char* op = "conv_backward";
+  USEG_CHECK(x.defined() || saved.holds_input(),
+             op << ": the input is an undefined tensor and the saved handle does not hold it "
+                   "(only a handle from conv_forward_training that kept the input lets the "
+                   "caller release it)");
+  USEG_CHECK(!x.defined() || !saved.holds_input() || x.shape() == saved.x_shape,
+             op << ": input " << x.shape().str() << " is not the forward's input "
+                << saved.x_shape.str() << " the handle was made from");
   if (!m_impl->ops.conv_backward) {
     conv_backward_weights(x, dy, dw, dbias, g);
     if (dx) conv_backward_data(dy, w, *dx, g);
     return;
   }
-  const char* op = "conv_backward";
-  check_conv_backward_weights(op, x, dy, dw, dbias, g, device());
+  const Shape& xs = x.defined() ? x.shape() : saved.x_shape;
+  check_conv_backward_weights(op, xs, x.defined() ? x.device() : device(), dy, dw, dbias, g,
+                              device());
   if (dx) check_conv_backward_data(op, dy, w, *dx, g, device());
   timed([&] {
           return conv_key(dx ? "conv_backward (data + weights)" : "conv_backward (weights)", dy,
                           g);
         },
         (dx ? 2 : 1) * conv_gflop(dy, w),
-        [&] { m_impl->ops.conv_backward(*m_impl, x, dy, w, dx, dw, dbias, g, saved); });
+        [&] { m_impl->ops.conv_backward(*m_impl, x, xs, dy, w, dx, dw, dbias, g, saved.input); });
 }
 
 void Backend::deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,

@@ -30,12 +30,14 @@ struct BackendOps {
   void (*conv_backward_weights)(B, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* dbias,
                                 const ConvGeom& g) = nullptr;
   // optional: null = conv_forward, and conv_backward_weights + conv_backward_data
-  Backend::ConvSaved (*conv_forward_training)(B, const Tensor& x, const Tensor& w,
-                                              const Tensor* bias, Tensor& y,
-                                              const ConvGeom& g) = nullptr;
-  void (*conv_backward)(B, const Tensor& x, const Tensor& dy, const Tensor& w, Tensor* dx,
-                        Tensor& dw, Tensor* dbias, const ConvGeom& g,
-                        const Backend::ConvSaved& saved) = nullptr;
+  // conv_forward_training returns Backend::ConvSaved::input; conv_backward gets x undefined
+  // only where that handle is non-null, and the input's shape xs always.
+  std::shared_ptr<void> (*conv_forward_training)(B, const Tensor& x, const Tensor& w,
+                                                 const Tensor* bias, Tensor& y,
+                                                 const ConvGeom& g) = nullptr;
+  void (*conv_backward)(B, const Tensor& x, const Shape& xs, const Tensor& dy, const Tensor& w,
+                        Tensor* dx, Tensor& dw, Tensor* dbias, const ConvGeom& g,
+                        const std::shared_ptr<void>& saved) = nullptr;
   void (*deconv_forward)(B, const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
                          const ConvGeom& g) = nullptr;
   void (*deconv_backward_data)(B, const Tensor& dy, const Tensor& w, Tensor& dx,

@@ -90,6 +90,11 @@ void check_conv_backward_data(const char* op, const Tensor& dy, const Tensor& w,
 void check_conv_backward_weights(const char* op, const Tensor& x, const Tensor& dy,
                                  const Tensor& dw, const Tensor* dbias, const ConvGeom& g,
                                  Device device);
+// The same for an input known by its shape and device only (a released input whose backend
+// handle holds it: Backend::ConvSaved).
+void check_conv_backward_weights(const char* op, const Shape& xs, Device x_device,
+                                 const Tensor& dy, const Tensor& dw, const Tensor* dbias,
+                                 const ConvGeom& g, Device device);
 void check_deconv_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
                           const ConvGeom& g, Device device);
 void check_deconv_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,

@@ -17,17 +17,19 @@ std::string axes_str(const std::array<int, 3>& v) {
 }
 
 // A defined rank-5 (NCDHW) tensor on `device` with a non-empty channel and spatial extent.
-void check_ncdhw(const char* op, const char* role, const Tensor& t, Device device) {
-  USEG_CHECK(t.defined(), op << ": " << role << " is an undefined tensor");
-  USEG_CHECK(t.device() == device, op << ": " << role << " " << t.shape().str() << " is on "
-                                      << device_name(t.device()) << ", the "
-                                      << device_name(device) << " backend needs "
-                                      << device_name(device) << " tensors");
-  USEG_CHECK(t.shape().rank() == 5,
-             op << ": " << role << " must be rank 5 (NCDHW), got " << t.shape().str());
-  const Shape& s = t.shape();
+// A tensor's shape s on device `on`, for a backend of `device`.
+void check_ncdhw(const char* op, const char* role, const Shape& s, Device on, Device device) {
+  USEG_CHECK(on == device, op << ": " << role << " " << s.str() << " is on " << device_name(on)
+                              << ", the " << device_name(device) << " backend needs "
+                              << device_name(device) << " tensors");
+  USEG_CHECK(s.rank() == 5, op << ": " << role << " must be rank 5 (NCDHW), got " << s.str());
   USEG_CHECK(s[1] > 0 && s[2] > 0 && s[3] > 0 && s[4] > 0,
              op << ": " << role << " " << s.str() << " has an empty channel or spatial dimension");
+}
+
+void check_ncdhw(const char* op, const char* role, const Tensor& t, Device device) {
+  USEG_CHECK(t.defined(), op << ": " << role << " is an undefined tensor");
+  check_ncdhw(op, role, t.shape(), t.device(), device);
 }
 
 // A rank-1 [n] tensor on `device` (a bias or its gradient).
@@ -142,11 +144,18 @@ void check_conv_backward_data(const char* op, const Tensor& dy, const Tensor& w,
 void check_conv_backward_weights(const char* op, const Tensor& x, const Tensor& dy,
                                  const Tensor& dw, const Tensor* dbias, const ConvGeom& g,
                                  Device device) {
+  USEG_CHECK(x.defined(), op << ": input is an undefined tensor");
+  check_conv_backward_weights(op, x.shape(), x.device(), dy, dw, dbias, g, device);
+}
+
+void check_conv_backward_weights(const char* op, const Shape& xs, Device x_device,
+                                 const Tensor& dy, const Tensor& dw, const Tensor* dbias,
+                                 const ConvGeom& g, Device device) {
   check_geom(op, g);
-  check_ncdhw(op, "input", x, device);
+  check_ncdhw(op, "input", xs, x_device, device);
   check_ncdhw(op, "dy", dy, device);
   check_weight(op, "dw", dw, g, device);
-  const Shape &xs = x.shape(), &ws = dw.shape();
+  const Shape& ws = dw.shape();
   USEG_CHECK(ws[1] == xs[1], op << ": dw " << ws.str() << " expects " << ws[1]
                                 << " input channels, input is " << xs.str());
   if (dbias)

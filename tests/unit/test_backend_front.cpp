@@ -89,12 +89,30 @@ TEST(BackendFront, TrainingFastPathsFallBackToThePlainOps) {
   Tensor y = Tensor::zeros(Shape{1, 4, 1, 7, 5}), dw = Tensor::zeros(w.shape());
   Tensor dx = Tensor::zeros(x.shape());
   Backend::ConvSaved saved = f.backend->conv_forward_training(x, w, nullptr, y, same3x3());
-  EXPECT_EQ(saved, nullptr);
+  EXPECT_FALSE(saved.holds_input());
+  EXPECT_EQ(saved.x_shape, x.shape());
   f.backend->conv_backward(x, y, w, &dx, dw, nullptr, same3x3(), saved);
   f.backend->conv_backward(x, y, w, nullptr, dw, nullptr, same3x3(), saved);
   EXPECT_EQ(f.counting->calls,
             (std::vector<std::string>{"conv_forward", "conv_backward_weights",
                                       "conv_backward_data", "conv_backward_weights"}));
+  // Without a kept copy, the input cannot be released.
+  const std::string e =
+      test::error_of([&] { f.backend->conv_backward(Tensor(), y, w, &dx, dw, nullptr, same3x3(), saved); });
+  EXPECT_HAS(e, "conv_backward: the input is an undefined tensor and the saved handle does not hold it");
+}
+
+TEST(BackendFront, AReleasedConvInputMustMatchTheHandle) {
+  auto be = make_backend(Device::CPU);
+  Tensor x = Tensor::zeros(Shape{1, 16, 1, 12, 10}), w = Tensor::zeros(Shape{16, 16, 1, 3, 3});
+  Tensor y = Tensor::zeros(Shape{1, 16, 1, 12, 10}), dw = Tensor::zeros(w.shape());
+  Backend::ConvSaved saved = be->conv_forward_training(x, w, nullptr, y, same3x3());
+  ASSERT_TRUE(saved.holds_input()) << "the CPU keeps a blocked copy of a 16-channel input";
+  be->conv_backward(Tensor(), y, w, nullptr, dw, nullptr, same3x3(), saved);  // fine
+  Tensor other = Tensor::zeros(Shape{1, 16, 1, 12, 9});
+  const std::string e =
+      test::error_of([&] { be->conv_backward(other, y, w, nullptr, dw, nullptr, same3x3(), saved); });
+  EXPECT_HAS(e, "conv_backward: input [1, 16, 1, 12, 9] is not the forward's input [1, 16, 1, 12, 10]");
 }
 
 TEST(BackendFront, AnOpTheDeviceLacksIsAClearError) {

@@ -120,8 +120,8 @@ void winograd_samples(CpuBackend& cb, DnnlContext& ctx, WinogradConv& wc, const 
 
 }  // namespace
 
-Backend::ConvSaved conv_forward_training(BackendImpl& be, const Tensor& x, const Tensor& w,
-                                         const Tensor* bias, Tensor& y, const ConvGeom& g) {
+std::shared_ptr<void> conv_forward_training(BackendImpl& be, const Tensor& x, const Tensor& w,
+                                            const Tensor* bias, Tensor& y, const ConvGeom& g) {
   const Shape &xs = x.shape(), &ws = w.shape();
   if (xs[0] == 0) return nullptr;
   if (is_pointwise_conv(g)) {  // plain matrix products, no reorders (cpu_pointwise.h)
@@ -169,13 +169,15 @@ Backend::ConvSaved conv_forward_training(BackendImpl& be, const Tensor& x, const
   return saved;
 }
 
-void conv_backward(BackendImpl& be, const Tensor& x, const Tensor& dy, const Tensor& w, Tensor* dx,
-                   Tensor& dw, Tensor* dbias, const ConvGeom& g,
-                   const Backend::ConvSaved& saved_handle) {
+// x is undefined only where saved_handle holds it (Backend::ConvSaved): then only xs is read.
+void conv_backward(BackendImpl& be, const Tensor& x, const Shape& xs, const Tensor& dy,
+                   const Tensor& w, Tensor* dx, Tensor& dw, Tensor* dbias, const ConvGeom& g,
+                   const std::shared_ptr<void>& saved_handle) {
   const char* op = "conv_backward";
   USEG_CHECK(w.shape() == dw.shape(), op << ": weight " << w.shape().str() << " and dw "
                                          << dw.shape().str() << " differ");
-  const Shape &xs = x.shape(), &ws = dw.shape();
+  const Shape& ws = dw.shape();
+  USEG_CHECK(x.defined() || saved_handle, op << ": no input and no saved copy of it");
   if (xs[0] == 0) {  // no samples: the gradients are zero
     std::memset(dw.data(), 0, dw.bytes());
     if (dbias) std::memset(dbias->data(), 0, dbias->bytes());
