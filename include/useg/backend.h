@@ -238,6 +238,15 @@ class Backend {
   // Uses x (ReLU, LeakyReLU) or y (Sigmoid, Tanh); dx may alias dy.
   void activation_backward(Activation a, float alpha, const Tensor& x, const Tensor& y,
                            const Tensor& dy, Tensor& dx);
+  // ReLU's and LeakyReLU's backward depends only on whether x > 0 (for alpha >= 0 the same as
+  // y > 0): activation_sign_bits packs (t > 0) of t, 32 elements to a 32-bit word, into `bits`
+  // (shape sign_bits_shape(t.numel()); its floats are storage only), and
+  // activation_backward_bits is activation_backward of ReLU or LeakyReLU from those bits:
+  // bit-identical dx from 1/32 of the memory a training step keeps from forward to backward.
+  static Shape sign_bits_shape(int64_t numel);
+  void activation_sign_bits(const Tensor& t, Tensor& bits);
+  void activation_backward_bits(Activation a, float alpha, const Tensor& bits, const Tensor& dy,
+                                Tensor& dx);
 
   // ---- elementwise and layout helpers
   void fill(Tensor& t, float value);

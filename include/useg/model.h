@@ -112,9 +112,9 @@ ModelSummary summarize(const nn::Graph& graph);
 std::string format_summary(const ModelConfig& config, const ModelSummary& s);
 
 // An estimate of the memory one training step takes (`useg plan` fits patch and batch to a
-// budget with it): activations = 4 bytes x batch x (every graph value at this patch + two of the
-// largest for the gradients + input and target); parameters = 4 bytes x 4 per parameter
-// (weight, gradient, two optimizer moments).
+// budget with it): activations = 4 bytes x batch x (what the forward keeps for the backward at
+// this patch, src/nn/summary.cpp says what + two of the largest values for the gradients + input
+// and target); parameters = 4 bytes x 4 per parameter (weight, gradient, two optimizer moments).
 struct TrainingMemory {
   int64_t activation_bytes = 0;
   int64_t parameter_bytes = 0;

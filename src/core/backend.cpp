@@ -277,6 +277,21 @@ void Backend::activation_backward(Activation a, float alpha, const Tensor& x, co
         [&] { USEG_OP(activation_backward)(*m_impl, a, alpha, x, y, dy, dx); });
 }
 
+Shape Backend::sign_bits_shape(int64_t numel) { return Shape{(numel + 31) / 32, 1, 1, 1, 1}; }
+
+void Backend::activation_sign_bits(const Tensor& t, Tensor& bits) {
+  check_activation_sign_bits(t, bits, device());
+  timed([&] { return key("activation_sign_bits", t); }, 0,
+        [&] { USEG_OP(activation_sign_bits)(*m_impl, t, bits); });
+}
+
+void Backend::activation_backward_bits(Activation a, float alpha, const Tensor& bits,
+                                       const Tensor& dy, Tensor& dx) {
+  check_activation_backward_bits(a, bits, dy, dx, device());
+  timed([&] { return key("activation_backward_bits", dy); }, 0,
+        [&] { USEG_OP(activation_backward_bits)(*m_impl, a, alpha, bits, dy, dx); });
+}
+
 void Backend::fill(Tensor& t, float value) {
   check_tensor("fill", "t", t, device());
   timed([] { return std::string("fill"); }, 0, [&] { USEG_OP(fill)(*m_impl, t, value); });

@@ -74,6 +74,9 @@ struct BackendOps {
   void (*activation_forward)(B, Activation a, float alpha, const Tensor& x, Tensor& y) = nullptr;
   void (*activation_backward)(B, Activation a, float alpha, const Tensor& x, const Tensor& y,
                               const Tensor& dy, Tensor& dx) = nullptr;
+  void (*activation_sign_bits)(B, const Tensor& t, Tensor& bits) = nullptr;
+  void (*activation_backward_bits)(B, Activation a, float alpha, const Tensor& bits,
+                                   const Tensor& dy, Tensor& dx) = nullptr;
   void (*fill)(B, Tensor& t, float value) = nullptr;
   void (*copy)(B, const Tensor& src, Tensor& dst) = nullptr;
   void (*add)(B, const Tensor& a, const Tensor& b, Tensor& y) = nullptr;

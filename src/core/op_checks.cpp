@@ -94,6 +94,34 @@ void check_activation_backward(Activation a, const Tensor& x, const Tensor& y, c
   }
 }
 
+// The word count of a sign-bits tensor for `numel` elements (Backend::sign_bits_shape).
+static void check_sign_bits(const char* op, const Tensor& bits, const Tensor& t, const char* what,
+                            Device device) {
+  check_tensor(op, "bits", bits, device);
+  const Shape want = Backend::sign_bits_shape(t.numel());
+  USEG_CHECK(bits.shape() == want, op << ": bits " << bits.shape().str() << " is not "
+                                      << want.str() << " (32 elements a word of " << what << " "
+                                      << t.shape().str() << ")");
+}
+
+void check_activation_sign_bits(const Tensor& t, const Tensor& bits, Device device) {
+  const char* op = "activation_sign_bits";
+  check_tensor(op, "t", t, device);
+  check_sign_bits(op, bits, t, "t", device);
+}
+
+void check_activation_backward_bits(Activation a, const Tensor& bits, const Tensor& dy,
+                                    const Tensor& dx, Device device) {
+  const char* op = "activation_backward_bits";
+  USEG_CHECK(a == Activation::ReLU || a == Activation::LeakyReLU,
+             op << ": " << activation_name(a)
+                << " is not differentiated from signs (only relu and leaky_relu are)");
+  check_tensor(op, "dy", dy, device);
+  check_tensor(op, "dx", dx, device);
+  check_same_shape(op, "dy", dy, "dx", dx);
+  check_sign_bits(op, bits, dy, "dy", device);
+}
+
 void check_softmax(const Tensor& x, const Tensor& y, Device device) {
   const char* op = "softmax_channels";
   check_activation(op, "x", x, device);

@@ -44,6 +44,9 @@ void check_activation_forward(const Tensor& x, const Tensor& y, Device device);
 // Only the tensor the derivative is taken at must be given (x or y, see backend.h).
 void check_activation_backward(Activation a, const Tensor& x, const Tensor& y, const Tensor& dy,
                                const Tensor& dx, Device device);
+void check_activation_sign_bits(const Tensor& t, const Tensor& bits, Device device);
+void check_activation_backward_bits(Activation a, const Tensor& bits, const Tensor& dy,
+                                    const Tensor& dx, Device device);
 void check_softmax(const Tensor& x, const Tensor& y, Device device);
 void check_dropout(const Tensor& x, float p, const Tensor& y, const Tensor& mask, Device device);
 

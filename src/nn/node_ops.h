@@ -12,7 +12,8 @@ namespace useg::nn {
 // What a node keeps from a training forward for its backward.
 struct Saved {
   Tensor x;                   // the input (Conv, ConvTranspose, Norm, MaxPool)
-  Tensor y;                   // the output (Act: the derivative is taken at it)
+  Tensor y;                   // the output (Act sigmoid / tanh: the derivative is taken at it)
+  Tensor sign_bits;           // Act ReLU / LeakyReLU: y > 0, 1 bit an element (backend.h)
   Tensor mask;                // Dropout
   Tensor mean, invstd;        // Norm
   Backend::ConvSaved conv;    // what the backend kept from conv_forward_training

@@ -76,24 +76,45 @@ ModelSummary summarize(const nn::Graph& g) {
 
 ModelSummary summarize(const ModelConfig& c) { return summarize(nn::build_graph(c)); }
 
-// Every value of the forward pass is kept for the backward pass (the executor frees a value
-// only after its last reader, and in training the backward reads them all), the backward holds
-// about two values' worth of gradients at its widest point, the batch's input and one-hot
-// target, and per parameter the weight, its gradient and two optimizer moments (Adam; SGD with
-// momentum keeps one).
+// What the training forward keeps for the backward (the Saved of src/nn/node_ops.h): the input
+// of every convolution (plain, or the backend's blocked copy of the same size), transposed
+// convolution, norm, max pooling and dense layer; the output of a sigmoid or tanh, but of
+// ReLU / LeakyReLU only its signs (1 bit an element); dropout's mask. Other values (a
+// concatenation's or a pooling's output read by one convolution) are freed during the forward.
+// Plus about two values' worth of gradients at the backward's widest point, the batch's input
+// and one-hot target, and per parameter the weight, its gradient and two optimizer moments
+// (Adam; SGD with momentum keeps one).
 TrainingMemory training_step_memory(const ModelConfig& c, const std::array<int64_t, 3>& patch,
                                     int batch) {
   const nn::Graph g = nn::build_graph(c);
   const std::vector<Shape> shapes =
       nn::infer_shapes(g, Shape{1, g.in_channels, patch[0], patch[1], patch[2]});
-  int64_t values = 0, largest = 0;
-  for (const Shape& s : shapes) {
-    values += s.numel();
-    largest = std::max(largest, s.numel());
+  int64_t kept = 0, largest = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const nn::Node& n = g.nodes[i];
+    const int64_t own = shapes[i].numel();
+    largest = std::max(largest, own);
+    switch (n.kind) {
+      case nn::OpKind::Conv:
+      case nn::OpKind::ConvTranspose:
+      case nn::OpKind::Norm:
+      case nn::OpKind::MaxPool:
+      case nn::OpKind::GlobalMaxPool:
+      case nn::OpKind::Dense: kept += shapes[n.inputs.at(0)].numel(); break;
+      case nn::OpKind::Act: {
+        const bool signs = n.act == Activation::ReLU ||
+                           (n.act == Activation::LeakyReLU && n.slope >= 0.f);
+        kept += signs ? (own + 31) / 32 : own;
+        break;
+      }
+      case nn::OpKind::Dropout: kept += n.p > 0 ? own : 0; break;
+      default: break;
+    }
   }
   const int64_t vox = patch[0] * patch[1] * patch[2];
   TrainingMemory m;
-  m.activation_bytes = int64_t(4) * batch * (values + 2 * largest + (c.in_channels + c.num_classes) * vox);
+  m.activation_bytes =
+      int64_t(4) * batch * (kept + 2 * largest + (c.in_channels + c.num_classes) * vox);
   m.parameter_bytes = int64_t(4) * 4 * summarize(g).params;
   return m;
 }

@@ -173,5 +173,31 @@ TEST(Plan, PatchShrinksToTheMemoryBudget) {
                      "less its 15% reserve is");
 }
 
+// The memory model counts what the training forward keeps for the backward (src/nn/node_ops.h),
+// counted here by hand for a 2D U-Net of depth 1 (base 4, 1 -> 2 classes) on a 16 x 16 patch,
+// A = 256 pixels at full and B = 64 at half resolution, in floats:
+//   convolution inputs: 1A + 4A (encoder), 4B + 8B (bottleneck), 8A (the concatenation) + 4A
+//     (decoder), 4A (the 1x1 head)                                          = 6144
+//   transposed convolution input 8B = 512; norm inputs (conv outputs) 2 x 4A + 2 x 8B + 2 x 4A
+//     = 5120; max pooling input 4A = 1024
+//   six LeakyReLUs keep signs only: (4A + 4A + 8B + 8B + 4A + 4A) / 32      = 160
+//   two of the largest value (the concatenation, 8A) for the gradients      = 4096
+//   input and one-hot target 3A                                             = 768
+// = 17824 floats = 71296 bytes at batch 1; parameters 4 x 4 bytes each.
+TEST(Plan, TheMemoryModelCountsWhatTheForwardKeeps) {
+  const ModelConfig c = parse_model_config(R"({"dims": 2, "in_channels": 1, "num_classes": 2,
+      "base_filters": 4, "depth": 1, "convs_per_stage": 2, "norm": "instance",
+      "activation": "leaky_relu", "negative_slope": 0.01})",
+                                           "tiny.json");
+  const TrainingMemory m = training_step_memory(c, {1, 16, 16}, 1);
+  EXPECT_EQ(m.activation_bytes, 71296);
+  EXPECT_EQ(training_step_memory(c, {1, 16, 16}, 3).activation_bytes, 3 * 71296);
+  EXPECT_EQ(m.parameter_bytes, 16 * summarize(c).params);
+  // Sigmoid keeps its whole outputs: 5120 floats where the signs took 160.
+  ModelConfig s = c;
+  s.activation = Activation::Sigmoid;
+  EXPECT_EQ(training_step_memory(s, {1, 16, 16}, 1).activation_bytes, 71296 + 4 * 31 * 160);
+}
+
 }  // namespace
 }  // namespace useg

@@ -71,4 +71,29 @@ USEG_HD float activation_backward(int kind, float alpha, float x, float y, float
   }
 }
 
+// Sign bits (Backend::activation_sign_bits): ReLU's and LeakyReLU's backward needs only whether
+// x > 0, which for alpha >= 0 is whether y > 0; a training step keeps that as one bit per element
+// instead of the float output. Word w holds bit i = (t[32 w + i] > 0); bits past n are 0.
+constexpr int kSignBitsPerWord = 32;
+USEG_HD int64_t sign_bit_words(int64_t n) { return (n + kSignBitsPerWord - 1) / kSignBitsPerWord; }
+
+USEG_HD uint32_t sign_bits_word(const float* t, int64_t n, int64_t w) {
+  const int64_t begin = w * kSignBitsPerWord;
+  const int64_t count = n - begin < kSignBitsPerWord ? n - begin : kSignBitsPerWord;
+  uint32_t bits = 0;
+  for (int64_t i = 0; i < count; ++i) bits |= uint32_t(t[begin + i] > 0.f) << i;
+  return bits;
+}
+
+USEG_HD bool sign_bit(const uint32_t* bits, int64_t i) {
+  return (bits[i / kSignBitsPerWord] >> (i % kSignBitsPerWord)) & 1u;
+}
+
+// activation_backward of ReLU (kind kActReLU) or LeakyReLU given x > 0 as `positive`: the same
+// value as relu_backward / leaky_relu_backward at that x.
+USEG_HD float activation_backward_from_sign(int kind, float alpha, bool positive, float dy) {
+  if (positive) return dy;
+  return kind == kActReLU ? 0.f : alpha * dy;
+}
+
 }  // namespace useg::ops

@@ -34,7 +34,35 @@ void activation_backward_as(float alpha, const float* at, const float* dy, float
   USEG_KERNEL_CHECK("activation_backward_kernel");
 }
 
+// One thread per 32-element word (ops::sign_bits_word).
+__global__ void activation_sign_bits_kernel(const float* t, uint32_t* bits, int64_t n,
+                                            int64_t words) {
+  USEG_GRID_STRIDE_LOOP(w, words) bits[w] = ops::sign_bits_word(t, n, w);
+}
+
+__global__ void activation_backward_bits_kernel(int kind, float alpha, const uint32_t* bits,
+                                                const float* dy, float* dx, int64_t n) {
+  USEG_GRID_STRIDE_LOOP(i, n)
+  dx[i] = ops::activation_backward_from_sign(kind, alpha, ops::sign_bit(bits, i), dy[i]);
+}
+
 }  // namespace
+
+void launch_activation_sign_bits(const float* t, uint32_t* bits, int64_t n, cudaStream_t s) {
+  if (n <= 0) return;
+  const int64_t words = ops::sign_bit_words(n);
+  activation_sign_bits_kernel<<<elementwise_blocks(words), kBlockThreads, 0, s>>>(t, bits, n,
+                                                                                  words);
+  USEG_KERNEL_CHECK("activation_sign_bits_kernel");
+}
+
+void launch_activation_backward_bits(int kind, float alpha, const uint32_t* bits, const float* dy,
+                                     float* dx, int64_t n, cudaStream_t s) {
+  if (n <= 0) return;
+  activation_backward_bits_kernel<<<elementwise_blocks(n), kBlockThreads, 0, s>>>(kind, alpha,
+                                                                                  bits, dy, dx, n);
+  USEG_KERNEL_CHECK("activation_backward_bits_kernel");
+}
 
 void launch_activation_forward(int kind, float alpha, const float* x, float* y, int64_t n,
                                cudaStream_t s) {

@@ -115,6 +115,43 @@ void shape_errors(OpRun& r) {
                "activation_backward: y [1, 3, 1, 7, 4] does not match dy [1, 3, 1, 7, 5]");
 }
 
+// Sign bits: the words hold exactly (t > 0) (zeros and NaN are not positive, bits past the end
+// are 0), and the backward from them is activation_backward's dx bit for bit, in place too.
+void sign_bits(OpRun& r, Activation a, const Shape& s) {
+  Tensor x = activation_input(s, 4);
+  if (x.numel() > 2) x.data()[1] = 0.f, x.data()[2] = std::nanf("");
+  const Tensor dy = random_tensor(s, 5), y = reference_forward(a, x);
+  Tensor bits = r.empty(Backend::sign_bits_shape(s.numel()));
+  r.be().activation_sign_bits(r.dev(y), bits);
+  const Tensor got = r.host(bits);
+  const auto* words = reinterpret_cast<const uint32_t*>(got.data());
+  for (int64_t w = 0; w < got.numel(); ++w) {
+    uint32_t want = 0;
+    for (int64_t i = 0; i < 32 && 32 * w + i < s.numel(); ++i)
+      want |= uint32_t(y.data()[32 * w + i] > 0.f) << i;
+    ASSERT_EQ(words[w], want) << "word " << w << " of " << got.numel();
+  }
+  Tensor want = r.empty(s), dx = r.empty(s);
+  r.be().activation_backward(a, kAlpha, r.dev(x), Tensor(), r.dev(dy), want);
+  r.be().activation_backward_bits(a, kAlpha, bits, r.dev(dy), dx);
+  EXPECT_ALLCLOSE(r.host(dx), r.host(want), kExact) << "dx from the bits vs from x";
+  Tensor grad = r.dev(dy);
+  r.be().activation_backward_bits(a, kAlpha, bits, grad, grad);  // dx aliases dy
+  EXPECT_ALLCLOSE(r.host(grad), r.host(want), kExact) << "in place";
+}
+
+void sign_bits_errors(OpRun& r) {
+  Tensor t = r.zeros(Shape{1, 3, 1, 7, 5}), bits = r.zeros(Shape{3, 1, 1, 1, 1});
+  expect_error([&] { r.be().activation_sign_bits(t, bits); },
+               "activation_sign_bits: bits [3, 1, 1, 1, 1] is not [4, 1, 1, 1, 1] (32 elements a "
+               "word of t [1, 3, 1, 7, 5])");
+  Tensor ok = r.zeros(Backend::sign_bits_shape(t.numel()));
+  expect_error([&] { r.be().activation_backward_bits(Activation::Sigmoid, 0.f, ok, t, t); },
+               "activation_backward_bits: sigmoid is not differentiated from signs");
+  expect_error([&] { r.be().activation_backward_bits(Activation::ReLU, 0.f, bits, t, t); },
+               "activation_backward_bits: bits [3, 1, 1, 1, 1] is not [4, 1, 1, 1, 1]");
+}
+
 // Perf: leaky ReLU, the U-Net's activation, forward (x -> y) and backward (x, dy -> dx).
 OpCase leaky_relu_perf(bool backward_pass, bool three_d) {
   const std::string name = std::string("leaky_relu_") + (backward_pass ? "backward" : "forward") +
@@ -147,6 +184,14 @@ USEG_OP_CASES(activation) {
         backward_vs_finite_differences(r, a, s);
       }));
     }
+  std::vector<Shape> bit_shapes = activation_shapes();
+  bit_shapes.push_back(Shape{2, 16, 16, 64, 65});  // above kParallelMin: the OpenMP loops
+  for (Activation a : {Activation::ReLU, Activation::LeakyReLU})
+    for (const Shape& s : bit_shapes)
+      cases.push_back(eval_case(std::string("sign_bits_") + activation_name(a) + "_" +
+                                    shape_name(s),
+                                [=](OpRun& r) { sign_bits(r, a, s); }));
+  cases.push_back(eval_case("sign_bits_shape_and_kind_errors", sign_bits_errors));
   cases.push_back(eval_case("derivative_at_zero_is_the_left_one", derivative_at_zero));
   cases.push_back(eval_case("saturates_without_overflow", saturates));
   cases.push_back(eval_case("shape_mismatch_names_both_shapes", shape_errors));
