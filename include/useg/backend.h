@@ -195,6 +195,15 @@ class Backend {
   void maxpool_forward(const Tensor& x, Tensor& y, const PoolGeom& g);
   void maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx,
                         const PoolGeom& g);
+  // What a training step keeps instead of x: per output, the offset of its window's maximum
+  // (the one maxpool_backward picks) in one byte, (i * kh + j) * kw + k, packed 4 to a float of
+  // `offsets` (shape maxpool_offsets_shape(y.numel()); storage only); windows of at most 256
+  // voxels. maxpool_backward_offsets is maxpool_backward from them: the same dx.
+  static constexpr int64_t kMaxPoolOffsetWindow = 256;
+  static Shape maxpool_offsets_shape(int64_t outputs);
+  void maxpool_offsets(const Tensor& x, Tensor& offsets, const PoolGeom& g);
+  void maxpool_backward_offsets(const Tensor& offsets, const Tensor& dy, Tensor& dx,
+                                const PoolGeom& g);
 
   // ---- average pooling: y = the mean of each window (all kernel voxels, no padding: PyTorch's
   // AvgPoolNd(kernel, stride) with ceil_mode false). Backward gives every voxel of a window

@@ -173,6 +173,21 @@ void Backend::maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, co
         [&] { USEG_OP(maxpool_backward)(*m_impl, x, dy, dx, g); });
 }
 
+Shape Backend::maxpool_offsets_shape(int64_t outputs) { return Shape{(outputs + 3) / 4, 1, 1, 1, 1}; }
+
+void Backend::maxpool_offsets(const Tensor& x, Tensor& offsets, const PoolGeom& g) {
+  check_maxpool_offsets(x, offsets, g, device());
+  timed([&] { return key("maxpool_offsets", x); }, 0,
+        [&] { USEG_OP(maxpool_offsets)(*m_impl, x, offsets, g); });
+}
+
+void Backend::maxpool_backward_offsets(const Tensor& offsets, const Tensor& dy, Tensor& dx,
+                                       const PoolGeom& g) {
+  check_maxpool_backward_offsets(offsets, dy, dx, g, device());
+  timed([&] { return key("maxpool_backward_offsets", dx); }, 0,
+        [&] { USEG_OP(maxpool_backward_offsets)(*m_impl, offsets, dy, dx, g); });
+}
+
 // --------------------------------------------------------------------------- average pooling
 void Backend::avgpool_forward(const Tensor& x, Tensor& y, const PoolGeom& g) {
   check_avgpool_forward(x, y, g, device());

@@ -48,6 +48,9 @@ struct BackendOps {
   void (*maxpool_forward)(B, const Tensor& x, Tensor& y, const PoolGeom& g) = nullptr;
   void (*maxpool_backward)(B, const Tensor& x, const Tensor& dy, Tensor& dx,
                            const PoolGeom& g) = nullptr;
+  void (*maxpool_offsets)(B, const Tensor& x, Tensor& offsets, const PoolGeom& g) = nullptr;
+  void (*maxpool_backward_offsets)(B, const Tensor& offsets, const Tensor& dy, Tensor& dx,
+                                   const PoolGeom& g) = nullptr;
   void (*avgpool_forward)(B, const Tensor& x, Tensor& y, const PoolGeom& g) = nullptr;
   void (*avgpool_backward)(B, const Tensor& dy, Tensor& dx, const PoolGeom& g) = nullptr;
   void (*global_avg_pool_forward)(B, const Tensor& x, Tensor& y) = nullptr;

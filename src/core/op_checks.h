@@ -107,6 +107,10 @@ void check_deconv_backward_weights(const Tensor& x, const Tensor& dy, const Tens
 void check_maxpool_forward(const Tensor& x, const Tensor& y, const PoolGeom& g, Device device);
 void check_maxpool_backward(const Tensor& x, const Tensor& dy, const Tensor& dx,
                             const PoolGeom& g, Device device);
+void check_maxpool_offsets(const Tensor& x, const Tensor& offsets, const PoolGeom& g,
+                           Device device);
+void check_maxpool_backward_offsets(const Tensor& offsets, const Tensor& dy, const Tensor& dx,
+                                    const PoolGeom& g, Device device);
 void check_avgpool_forward(const Tensor& x, const Tensor& y, const PoolGeom& g, Device device);
 void check_avgpool_backward(const Tensor& dy, const Tensor& dx, const PoolGeom& g, Device device);
 // Global pooling: `pooled` is [N, C, 1, 1, 1] for `full` [N, C, D, H, W] (forward: full = x,

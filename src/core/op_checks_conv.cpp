@@ -230,6 +230,40 @@ void check_maxpool_backward(const Tensor& x, const Tensor& dy, const Tensor& dx,
   check_shape(op, "dx", dx, x.shape(), "input " + x.shape().str());
 }
 
+// Offsets: one byte per output of a window of at most 256 voxels (Backend::maxpool_offsets).
+static void check_offsets(const char* op, const Tensor& offsets, const Shape& y, const PoolGeom& g,
+                          Device device) {
+  const int64_t window = int64_t(g.kernel[0]) * g.kernel[1] * g.kernel[2];
+  USEG_CHECK(window <= Backend::kMaxPoolOffsetWindow,
+             op << ": a window of " << window << " voxels (" << geom_str(g)
+                << ") does not fit a one-byte offset (at most " << Backend::kMaxPoolOffsetWindow
+                << ")");
+  check_tensor(op, "offsets", offsets, device);
+  const Shape want = Backend::maxpool_offsets_shape(y.numel());
+  USEG_CHECK(offsets.shape() == want, op << ": offsets " << offsets.shape().str() << " is not "
+                                         << want.str() << " (one byte per output of "
+                                         << y.str() << ")");
+}
+
+void check_maxpool_offsets(const Tensor& x, const Tensor& offsets, const PoolGeom& g,
+                           Device device) {
+  const char* op = "maxpool_offsets";
+  check_geom(op, g);
+  check_ncdhw(op, "input", x, device);
+  check_offsets(op, offsets, pool_out_shape(op, x.shape(), g), g, device);
+}
+
+void check_maxpool_backward_offsets(const Tensor& offsets, const Tensor& dy, const Tensor& dx,
+                                    const PoolGeom& g, Device device) {
+  const char* op = "maxpool_backward_offsets";
+  check_geom(op, g);
+  check_ncdhw(op, "dx", dx, device);
+  check_ncdhw(op, "dy", dy, device);
+  check_shape(op, "dy", dy, pool_out_shape(op, dx.shape(), g),
+              "dx " + dx.shape().str() + ", " + geom_str(g));
+  check_offsets(op, offsets, dy.shape(), g, device);
+}
+
 // --------------------------------------------------------------------------- average pooling
 void check_avgpool_forward(const Tensor& x, const Tensor& y, const PoolGeom& g, Device device) {
   const char* op = "avgpool_forward";

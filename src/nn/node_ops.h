@@ -14,11 +14,12 @@ struct Saved {
   Tensor x;                   // the input (Conv, ConvTranspose, Norm, MaxPool)
   Tensor y;                   // the output (Act sigmoid / tanh: the derivative is taken at it)
   Tensor sign_bits;           // Act ReLU / LeakyReLU: y > 0, 1 bit an element (backend.h)
+  Tensor pool_offsets;        // MaxPool: where each window's maximum is, 1 byte an output
   Tensor mask;                // Dropout
   Tensor mean, invstd;        // Norm
   Backend::ConvSaved conv;    // what the backend kept from conv_forward_training
   int64_t split = -1;         // Concat: the channels of the first input
-  Shape in_shape;             // Flatten, GlobalAvgPool: the input's shape
+  Shape in_shape;             // Flatten, GlobalAvgPool, MaxPool with offsets: the input's shape
 };
 
 // Forward of node `n` on its input values; `params` are the node's ParamSpecs' tensors.
@@ -37,6 +38,12 @@ std::vector<Tensor> node_backward(Backend& be, const Node& n, const std::vector<
 
 // Zero gradients for a node whose output got none (a deep-supervision head without a loss).
 void zero_param_grads(Backend& be, const Node& n, const std::vector<Parameter*>& params);
+
+// True where a max pooling's training forward keeps its maxima's offsets instead of its input
+// (Backend::maxpool_offsets: windows of at most Backend::kMaxPoolOffsetWindow voxels).
+inline bool maxpool_keeps_offsets(const PoolGeom& g) {
+  return int64_t(g.kernel[0]) * g.kernel[1] * g.kernel[2] <= Backend::kMaxPoolOffsetWindow;
+}
 
 // True for the kinds that may compute in place into their first input.
 inline bool may_run_in_place(OpKind k) { return k == OpKind::Act || k == OpKind::Add; }

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "nn/builders.h"
+#include "nn/node_ops.h"
 #include "useg/model.h"
 
 namespace useg {
@@ -78,8 +79,9 @@ ModelSummary summarize(const ModelConfig& c) { return summarize(nn::build_graph(
 
 // What the training forward keeps for the backward (the Saved of src/nn/node_ops.h): the input
 // of every convolution (plain, or the backend's blocked copy of the same size), transposed
-// convolution, norm, max pooling and dense layer; the output of a sigmoid or tanh, but of
-// ReLU / LeakyReLU only its signs (1 bit an element); dropout's mask. Other values (a
+// convolution, norm and dense layer; of a max pooling only where each window's maximum is (1
+// byte an output); the output of a sigmoid or tanh, but of ReLU / LeakyReLU only its signs (1
+// bit an element); dropout's mask. Other values (a
 // concatenation's or a pooling's output read by one convolution) are freed during the forward.
 // Plus about two values' worth of gradients at the backward's widest point, the batch's input
 // and one-hot target, and per parameter the weight, its gradient and two optimizer moments
@@ -95,10 +97,12 @@ TrainingMemory training_step_memory(const ModelConfig& c, const std::array<int64
     const int64_t own = shapes[i].numel();
     largest = std::max(largest, own);
     switch (n.kind) {
+      case nn::OpKind::MaxPool:
+        kept += nn::maxpool_keeps_offsets(n.pool) ? (own + 3) / 4 : shapes[n.inputs.at(0)].numel();
+        break;
       case nn::OpKind::Conv:
       case nn::OpKind::ConvTranspose:
       case nn::OpKind::Norm:
-      case nn::OpKind::MaxPool:
       case nn::OpKind::GlobalMaxPool:
       case nn::OpKind::Dense: kept += shapes[n.inputs.at(0)].numel(); break;
       case nn::OpKind::Act: {

@@ -3,6 +3,7 @@
 // choices that keep it small, and checks that the backward from the smaller thing is the same.
 //  - ReLU / LeakyReLU keep their output's signs as bits, not the output; sigmoid / tanh keep y.
 //  - A convolution whose backend holds its own copy of the input does not keep the input too.
+//  - Max pooling keeps where each window's maximum is (1 byte an output), not its input.
 #include <gtest/gtest.h>
 
 #include "common/compare.h"
@@ -64,6 +65,32 @@ TEST(NodeOps, SigmoidKeepsItsOutputAndANegativeSlopeKeepsY) {
   nn::node_forward(*be, act_node(Activation::ReLU, 0.f), {}, {random_tensor(s, 4)}, false, false,
                    0, inference);
   EXPECT_FALSE(inference.y.defined() || inference.sign_bits.defined()) << "nothing in inference";
+}
+
+TEST(NodeOps, MaxPoolKeepsItsMaximaOffsetsNotItsInput) {
+  auto be = make_backend(Device::CPU);
+  nn::Node n;
+  n.kind = nn::OpKind::MaxPool;
+  n.name = "pool";
+  n.inputs = {0};
+  n.pool.kernel = n.pool.stride = {2, 2, 2};
+  const Shape s{2, 3, 4, 6, 10};  // outputs [2, 3, 2, 3, 5]: 180 bytes = 45 floats
+  const Tensor x = random_tensor(s, 9), dy = random_tensor(Shape{2, 3, 2, 3, 5}, 10);
+  nn::Saved saved;
+  nn::node_forward(*be, n, {}, {x.clone()}, true, false, 0, saved);
+  EXPECT_FALSE(saved.x.defined()) << "the input is not kept";
+  ASSERT_TRUE(saved.pool_offsets.defined());
+  EXPECT_EQ(saved.pool_offsets.shape(), (Shape{45, 1, 1, 1, 1}));
+  const std::vector<Tensor> dx = nn::node_backward(*be, n, {}, dy, {true}, saved);
+  Tensor want = Tensor::empty(s);
+  be->maxpool_backward(x, dy, want, n.pool);
+  EXPECT_TRUE(allclose(dx[0], want, kExact));
+  // A window too large for a byte offset keeps the input as before.
+  n.pool.kernel = n.pool.stride = {1, 1, 300};
+  nn::Saved wide;
+  nn::node_forward(*be, n, {}, {random_tensor(Shape{1, 1, 1, 1, 300}, 11)}, true, false, 0, wide);
+  EXPECT_TRUE(wide.x.defined());
+  EXPECT_FALSE(wide.pool_offsets.defined());
 }
 
 TEST(NodeOps, AConvWhoseBackendHoldsTheInputDoesNotKeepItToo) {

@@ -10,6 +10,7 @@
 // convolutions choose) and DnnlContext's cached reorders convert at the edges; fewer channels
 // stay plain, where blocking would mostly pad.
 #include <algorithm>
+#include <cstdint>
 #include <sstream>
 
 #include "cpu/cpu_backend.h"
@@ -125,6 +126,60 @@ void maxpool_backward(BackendImpl& be, const Tensor& x, const Tensor& dy, Tensor
   }
 }
 
+// The offsets of maxpool_backward's maxima (the first, strictly greater, as there), one byte per
+// output (ops::maxpool_offset_index decodes them); planes in parallel.
+void maxpool_offsets(BackendImpl&, const Tensor& x, Tensor& offsets, const PoolGeom& g) {
+  const ops::PoolDims p = ops::pool_plane_dims(x.shape(), pool_output_shape(x.shape(), g), g);
+  const int64_t planes = x.shape().n() * x.shape().c();
+  const int64_t in_plane = p.in[0] * p.in[1] * p.in[2], out_plane = p.out[0] * p.out[1] * p.out[2];
+  const float* xb = x.data();
+  auto* ob = reinterpret_cast<uint8_t*>(offsets.data());
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelMin)
+  for (int64_t q = 0; q < planes; ++q) {
+    const float* xp = xb + q * in_plane;
+    uint8_t* op = ob + q * out_plane;
+    for (int64_t od = 0; od < p.out[0]; ++od)
+      for (int64_t oh = 0; oh < p.out[1]; ++oh)
+        for (int64_t ow = 0; ow < p.out[2]; ++ow) {
+          const float* w0 = xp + ((od * p.stride[0]) * p.in[1] + oh * p.stride[1]) * p.in[2] +
+                            ow * p.stride[2];
+          float bv = w0[0];
+          int best = 0, off = 0;
+          for (int a = 0; a < p.kernel[0]; ++a)
+            for (int b = 0; b < p.kernel[1]; ++b)
+              for (int c = 0; c < p.kernel[2]; ++c, ++off) {
+                const float v = w0[(a * p.in[1] + b) * p.in[2] + c];
+                if (v > bv) bv = v, best = off;  // strictly greater: the first maximum
+              }
+          op[(od * p.out[1] + oh) * p.out[2] + ow] = uint8_t(best);
+        }
+  }
+}
+
+// maxpool_backward from the offsets: the same scatter in the same order, so the same dx.
+void maxpool_backward_offsets(BackendImpl&, const Tensor& offsets, const Tensor& dy, Tensor& dx,
+                              const PoolGeom& g) {
+  const ops::PoolDims p = ops::pool_plane_dims(dx.shape(), dy.shape(), g);
+  const int64_t planes = dx.shape().n() * dx.shape().c();
+  const int64_t in_plane = p.in[0] * p.in[1] * p.in[2], out_plane = p.out[0] * p.out[1] * p.out[2];
+  const auto* ob = reinterpret_cast<const uint8_t*>(offsets.data());
+  const float* gb = dy.data();
+  float* db = dx.data();
+#pragma omp parallel for schedule(static) if (dx.numel() >= kParallelMin)
+  for (int64_t q = 0; q < planes; ++q) {
+    const uint8_t* op = ob + q * out_plane;
+    const float* gp = gb + q * out_plane;
+    float* dp = db + q * in_plane;
+    std::fill(dp, dp + in_plane, 0.f);
+    for (int64_t od = 0; od < p.out[0]; ++od)
+      for (int64_t oh = 0; oh < p.out[1]; ++oh)
+        for (int64_t ow = 0; ow < p.out[2]; ++ow) {
+          const int64_t o = (od * p.out[1] + oh) * p.out[2] + ow;
+          dp[ops::maxpool_offset_index(p, od, oh, ow, op[o])] += gp[o];
+        }
+  }
+}
+
 // One (n, c) plane per iteration: each output the mean of its window.
 void avgpool_forward(BackendImpl&, const Tensor& x, Tensor& y, const PoolGeom& g) {
   const ops::PoolDims p = ops::pool_plane_dims(x.shape(), y.shape(), g);
@@ -165,6 +220,8 @@ void avgpool_backward(BackendImpl&, const Tensor& dy, Tensor& dx, const PoolGeom
 void add_pool_ops(BackendOps& t) {
   t.maxpool_forward = maxpool_forward;
   t.maxpool_backward = maxpool_backward;
+  t.maxpool_offsets = maxpool_offsets;
+  t.maxpool_backward_offsets = maxpool_backward_offsets;
   t.avgpool_forward = avgpool_forward;
   t.avgpool_backward = avgpool_backward;
 }

@@ -10,6 +10,11 @@ void launch_maxpool_forward(const float* x, float* y, int64_t planes, const ops:
                             cudaStream_t stream);
 void launch_maxpool_backward(const float* x, const float* dy, float* dx, int64_t planes,
                              const ops::PoolDims& p, cudaStream_t stream);
+// Backend::maxpool_offsets / maxpool_backward_offsets: one byte per output.
+void launch_maxpool_offsets(const float* x, uint8_t* offsets, int64_t planes,
+                            const ops::PoolDims& p, cudaStream_t stream);
+void launch_maxpool_backward_offsets(const uint8_t* offsets, const float* dy, float* dx,
+                                     int64_t planes, const ops::PoolDims& p, cudaStream_t stream);
 void launch_avgpool_forward(const float* x, float* y, int64_t planes, const ops::PoolDims& p,
                             cudaStream_t stream);
 void launch_avgpool_backward(const float* dy, float* dx, int64_t planes, const ops::PoolDims& p,

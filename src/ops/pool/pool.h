@@ -53,9 +53,10 @@ USEG_HD void pool_covering_outputs(int64_t i, int k, int s, int64_t out, int64_t
 }
 
 // dx of input voxel (d, h, w) of one plane: the sum, over the windows containing it in (od, oh,
-// ow) order, of the dy of those whose maximum is this voxel.
-USEG_HD float maxpool_backward_voxel(const float* plane, const float* dy_plane, const PoolDims& p,
-                                     int64_t d, int64_t h, int64_t w) {
+// ow) order, of the dy of those whose maximum, argmax(od, oh, ow) (a plane index), is this voxel.
+template <class Argmax>
+USEG_HD float maxpool_gather(const float* dy_plane, const PoolDims& p, int64_t d, int64_t h,
+                             int64_t w, const Argmax& argmax) {
   int64_t lo[3], hi[3];
   const int64_t at[3] = {d, h, w};
   for (int a = 0; a < 3; ++a)
@@ -65,9 +66,60 @@ USEG_HD float maxpool_backward_voxel(const float* plane, const float* dy_plane, 
   for (int64_t od = lo[0]; od <= hi[0]; ++od)
     for (int64_t oh = lo[1]; oh <= hi[1]; ++oh)
       for (int64_t ow = lo[2]; ow <= hi[2]; ++ow)
-        if (maxpool_argmax(plane, p, od, oh, ow) == self)
-          g += dy_plane[(od * p.out[1] + oh) * p.out[2] + ow];
+        if (argmax(od, oh, ow) == self) g += dy_plane[(od * p.out[1] + oh) * p.out[2] + ow];
   return g;
+}
+
+// The maxima found in the input plane (maxpool_argmax).
+struct ArgmaxOfInput {
+  const float* plane;
+  const PoolDims& p;
+  USEG_HD int64_t operator()(int64_t od, int64_t oh, int64_t ow) const {
+    return maxpool_argmax(plane, p, od, oh, ow);
+  }
+};
+
+USEG_HD float maxpool_backward_voxel(const float* plane, const float* dy_plane, const PoolDims& p,
+                                     int64_t d, int64_t h, int64_t w) {
+  return maxpool_gather(dy_plane, p, d, h, w, ArgmaxOfInput{plane, p});
+}
+
+// Max pooling in training (Backend::maxpool_offsets): per output, the offset of its window's
+// maximum, (i * kh + j) * kw + k for window voxel (i, j, k), in one byte, instead of the input
+// (1/32 of it for 2 x 2 x 2 windows). Windows of at most Backend::kMaxPoolOffsetWindow voxels.
+
+// Plane index of window voxel `offset` of output (od, oh, ow).
+USEG_HD int64_t maxpool_offset_index(const PoolDims& p, int64_t od, int64_t oh, int64_t ow,
+                                     int offset) {
+  const int k = offset % p.kernel[2], j = (offset / p.kernel[2]) % p.kernel[1];
+  const int i = offset / (p.kernel[2] * p.kernel[1]);
+  return ((od * p.stride[0] + i) * p.in[1] + (oh * p.stride[1] + j)) * p.in[2] +
+         (ow * p.stride[2] + k);
+}
+
+// maxpool_argmax as a window offset (the inverse of maxpool_offset_index).
+USEG_HD int maxpool_argmax_offset(const float* plane, const PoolDims& p, int64_t od, int64_t oh,
+                                  int64_t ow) {
+  const int64_t at = maxpool_argmax(plane, p, od, oh, ow);
+  const int64_t d = at / (p.in[1] * p.in[2]), h = (at / p.in[2]) % p.in[1], w = at % p.in[2];
+  return int(((d - od * p.stride[0]) * p.kernel[1] + (h - oh * p.stride[1])) * p.kernel[2] +
+             (w - ow * p.stride[2]));
+}
+
+// The maxima as the offsets of one plane say (maxpool_offset_index).
+struct ArgmaxOfOffsets {
+  const uint8_t* offsets;
+  const PoolDims& p;
+  USEG_HD int64_t operator()(int64_t od, int64_t oh, int64_t ow) const {
+    return maxpool_offset_index(p, od, oh, ow, offsets[(od * p.out[1] + oh) * p.out[2] + ow]);
+  }
+};
+
+// maxpool_backward_voxel from the offsets of one plane: the same sum in the same order.
+USEG_HD float maxpool_backward_voxel_from_offsets(const uint8_t* offsets, const float* dy_plane,
+                                                  const PoolDims& p, int64_t d, int64_t h,
+                                                  int64_t w) {
+  return maxpool_gather(dy_plane, p, d, h, w, ArgmaxOfOffsets{offsets, p});
 }
 
 // Average pooling: the mean of the window of output voxel (od, oh, ow), summed in (d, h, w)

@@ -46,6 +46,39 @@ void backward(OpRun& r, const PoolCase& c, const Tensor& x) {
   r.expect("dx", dx, dxr.to_tensor(), kTol, kUlps);
 }
 
+// The training path: the offsets of the maxima, then the backward from them, gives the reference
+// dx and exactly the backend's own maxpool_backward from x (ties to the first maximum too).
+void backward_from_offsets(OpRun& r, const PoolCase& c, const Tensor& x) {
+  const Shape ys = pool_output_shape(c.x, c.g);
+  const Tensor dy = random_tensor(ys, 141);
+  const ref::Array dxr = ref::maxpool_backward(ref::Array::from(x), ref::Array::from(dy), c.g);
+  Tensor offsets = r.garbage(Backend::maxpool_offsets_shape(ys.numel()));
+  r.be().maxpool_offsets(r.dev(x), offsets, c.g);
+  Tensor dx = r.garbage(c.x), want = r.garbage(c.x);
+  r.be().maxpool_backward_offsets(offsets, r.dev(dy), dx, c.g);
+  r.expect("dx", dx, dxr.to_tensor(), kTol, kUlps);
+  r.be().maxpool_backward(r.dev(x), r.dev(dy), want, c.g);
+  EXPECT_ALLCLOSE(r.host(dx), r.host(want), kExact) << "from the offsets vs from x";
+}
+
+void offsets_errors(OpRun& r) {
+  Backend& be = r.be();
+  PoolGeom g;  // 1x2x2 / 1x2x2: outputs [1, 3, 1, 3, 4] = 36 bytes = 9 floats
+  Tensor x = r.zeros(Shape{1, 3, 1, 7, 9}), bad = r.zeros(Shape{8, 1, 1, 1, 1});
+  expect_error([&] { be.maxpool_offsets(x, bad, g); },
+               "maxpool_offsets: offsets [8, 1, 1, 1, 1] is not [9, 1, 1, 1, 1] (one byte per "
+               "output of [1, 3, 1, 3, 4])");
+  Tensor dy = r.zeros(Shape{1, 3, 1, 3, 4}), dx = r.zeros(x.shape());
+  expect_error([&] { be.maxpool_backward_offsets(bad, dy, dx, g); },
+               "maxpool_backward_offsets: offsets [8, 1, 1, 1, 1] is not [9, 1, 1, 1, 1]");
+  PoolGeom big;
+  big.kernel = big.stride = {1, 16, 17};
+  Tensor wide = r.zeros(Shape{1, 1, 1, 16, 17}), one = r.zeros(Shape{1, 1, 1, 1, 1});
+  expect_error([&] { be.maxpool_offsets(wide, one, big); },
+               "maxpool_offsets: a window of 272 voxels (kernel 1x16x17 stride 1x16x17) does not "
+               "fit a one-byte offset (at most 256)");
+}
+
 // Finite differences of loss = sum(maxpool(x) * r) on the double reference. Inputs are a shuffled
 // ramp with steps of 0.01 and h = 1e-3, so no perturbation changes a window's argmax and the
 // (piecewise linear) loss is differentiated exactly.
@@ -126,9 +159,21 @@ USEG_OP_CASES(pool) {
                               [=](OpRun& r) { backward(r, c, random_tensor(c.x, 121)); }));
     cases.push_back(eval_case("backward_ties_to_the_first_maximum_" + c.name,
                               [=](OpRun& r) { backward(r, c, tie_heavy_tensor(c.x, 122)); }));
+    cases.push_back(eval_case("backward_from_offsets_" + c.name, [=](OpRun& r) {
+      backward_from_offsets(r, c, random_tensor(c.x, 142));
+    }));
+    cases.push_back(eval_case("backward_from_offsets_ties_" + c.name, [=](OpRun& r) {
+      backward_from_offsets(r, c, tie_heavy_tensor(c.x, 143));
+    }));
     if (c.name == "2d_3x3_s2" || c.name == "3d_odd_2x2x2")
       cases.push_back(grad_case("backward_" + c.name, [=](OpRun& r) { gradient(r, c); }));
   }
+  PoolCase large{"3d_2x2x2_parallel", Shape{2, 16, 16, 64, 64}, PoolGeom{}};
+  large.g.kernel = large.g.stride = {2, 2, 2};  // above kParallelMin: the OpenMP loops
+  cases.push_back(eval_case("backward_from_offsets_" + large.name, [=](OpRun& r) {
+    backward_from_offsets(r, large, random_tensor(large.x, 144));
+  }));
+  cases.push_back(eval_case("offsets_errors_are_named", offsets_errors));
   cases.push_back(eval_case("shape_mismatches_are_named", shape_errors));
   cases.push_back(eval_case("window_larger_than_input", window_larger_than_input));
   for (bool three_d : {false, true})
