@@ -83,7 +83,7 @@ Tensor node_forward(Backend& be, const Node& n, const std::vector<Parameter*>& p
       // y: the output itself is freed once its readers are done, at 2 x 96^3 0.3 GB before
       // backward); sigmoid and tanh take the derivative at y: the output is all backward needs.
       if (training) {
-        if (n.act == Activation::ReLU || (n.act == Activation::LeakyReLU && n.slope >= 0.f)) {
+        if (act_keeps_sign_bits(n)) {
           s.sign_bits = Tensor::empty(Backend::sign_bits_shape(y.numel()), dev);
           be.activation_sign_bits(y, s.sign_bits);
         } else {

@@ -39,6 +39,13 @@ std::vector<Tensor> node_backward(Backend& be, const Node& n, const std::vector<
 // Zero gradients for a node whose output got none (a deep-supervision head without a loss).
 void zero_param_grads(Backend& be, const Node& n, const std::vector<Parameter*>& params);
 
+// True where an activation's training forward keeps its output's signs (Backend::
+// activation_sign_bits) instead of the output: ReLU, and LeakyReLU with a slope >= 0 (where
+// y > 0 exactly where x > 0).
+inline bool act_keeps_sign_bits(const Node& n) {
+  return n.act == Activation::ReLU || (n.act == Activation::LeakyReLU && n.slope >= 0.f);
+}
+
 // True where a max pooling's training forward keeps its maxima's offsets instead of its input
 // (Backend::maxpool_offsets: windows of at most Backend::kMaxPoolOffsetWindow voxels).
 inline bool maxpool_keeps_offsets(const PoolGeom& g) {

@@ -81,8 +81,8 @@ ModelSummary summarize(const ModelConfig& c) { return summarize(nn::build_graph(
 // of every convolution (plain, or the backend's blocked copy of the same size), transposed
 // convolution, norm and dense layer; of a max pooling only where each window's maximum is (1
 // byte an output); the output of a sigmoid or tanh, but of ReLU / LeakyReLU only its signs (1
-// bit an element); dropout's mask. Other values (a
-// concatenation's or a pooling's output read by one convolution) are freed during the forward.
+// bit an element); dropout's mask. Other values (a concatenation's or a pooling's output read by
+// one convolution) are freed during the forward.
 // Plus about two values' worth of gradients at the backward's widest point, the batch's input
 // and one-hot target, and per parameter the weight, its gradient and two optimizer moments
 // (Adam; SGD with momentum keeps one).
@@ -98,19 +98,17 @@ TrainingMemory training_step_memory(const ModelConfig& c, const std::array<int64
     largest = std::max(largest, own);
     switch (n.kind) {
       case nn::OpKind::MaxPool:
-        kept += nn::maxpool_keeps_offsets(n.pool) ? (own + 3) / 4 : shapes[n.inputs.at(0)].numel();
+        kept += nn::maxpool_keeps_offsets(n.pool) ? Backend::maxpool_offsets_shape(own).numel()
+                                                  : shapes[n.inputs.at(0)].numel();
         break;
       case nn::OpKind::Conv:
       case nn::OpKind::ConvTranspose:
       case nn::OpKind::Norm:
       case nn::OpKind::GlobalMaxPool:
       case nn::OpKind::Dense: kept += shapes[n.inputs.at(0)].numel(); break;
-      case nn::OpKind::Act: {
-        const bool signs = n.act == Activation::ReLU ||
-                           (n.act == Activation::LeakyReLU && n.slope >= 0.f);
-        kept += signs ? (own + 31) / 32 : own;
+      case nn::OpKind::Act:
+        kept += nn::act_keeps_sign_bits(n) ? Backend::sign_bits_shape(own).numel() : own;
         break;
-      }
       case nn::OpKind::Dropout: kept += n.p > 0 ? own : 0; break;
       default: break;
     }
