@@ -200,7 +200,9 @@ class Backend {
   // `offsets` (shape maxpool_offsets_shape(y.numel()); storage only); windows of at most 256
   // voxels. maxpool_backward_offsets is maxpool_backward from them: the same dx.
   static constexpr int64_t kMaxPoolOffsetWindow = 256;
-  static Shape maxpool_offsets_shape(int64_t outputs);
+  static Shape maxpool_offsets_shape(int64_t outputs) {
+    return Shape{(outputs + 3) / 4, 1, 1, 1, 1};
+  }
   void maxpool_offsets(const Tensor& x, Tensor& offsets, const PoolGeom& g);
   void maxpool_backward_offsets(const Tensor& offsets, const Tensor& dy, Tensor& dx,
                                 const PoolGeom& g);
@@ -252,7 +254,7 @@ class Backend {
   // (shape sign_bits_shape(t.numel()); its floats are storage only), and
   // activation_backward_bits is activation_backward of ReLU or LeakyReLU from those bits:
   // bit-identical dx from 1/32 of the memory a training step keeps from forward to backward.
-  static Shape sign_bits_shape(int64_t numel);
+  static Shape sign_bits_shape(int64_t numel) { return Shape{(numel + 31) / 32, 1, 1, 1, 1}; }
   void activation_sign_bits(const Tensor& t, Tensor& bits);
   void activation_backward_bits(Activation a, float alpha, const Tensor& bits, const Tensor& dy,
                                 Tensor& dx);

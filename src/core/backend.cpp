@@ -173,8 +173,6 @@ void Backend::maxpool_backward(const Tensor& x, const Tensor& dy, Tensor& dx, co
         [&] { USEG_OP(maxpool_backward)(*m_impl, x, dy, dx, g); });
 }
 
-Shape Backend::maxpool_offsets_shape(int64_t outputs) { return Shape{(outputs + 3) / 4, 1, 1, 1, 1}; }
-
 void Backend::maxpool_offsets(const Tensor& x, Tensor& offsets, const PoolGeom& g) {
   check_maxpool_offsets(x, offsets, g, device());
   timed([&] { return key("maxpool_offsets", x); }, 0,
@@ -291,8 +289,6 @@ void Backend::activation_backward(Activation a, float alpha, const Tensor& x, co
   timed([&] { return key("activation_backward", x.defined() ? x : y); }, 0,
         [&] { USEG_OP(activation_backward)(*m_impl, a, alpha, x, y, dy, dx); });
 }
-
-Shape Backend::sign_bits_shape(int64_t numel) { return Shape{(numel + 31) / 32, 1, 1, 1, 1}; }
 
 void Backend::activation_sign_bits(const Tensor& t, Tensor& bits) {
   check_activation_sign_bits(t, bits, device());
