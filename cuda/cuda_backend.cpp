@@ -35,6 +35,15 @@ void CudaBackend::download(void* host, const void* device, size_t bytes) {
 
 }  // namespace gpu
 
+int cuda_device_count() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return count;
+}
+
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opts) {
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);

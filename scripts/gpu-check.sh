@@ -27,7 +27,8 @@
 #   STAGES          comma list, a subset for a rerun (default env,tests,sanitize,bench,torch)
 #   CAP_ENV, CAP_TESTS, CAP_SANITIZE, CAP_BENCH, CAP_TORCH   the caps above
 #   BENCH_WARMUP (3), BENCH_REPEAT (20)   useg bench and PyTorch runs per case
-#   CUDNN_LIB_DIR, CUBLAS_LIB_DIR   where cuDNN 9 / cuBLAS 13 are, when neither the system
+#   CUDNN_LIB_DIR, CUBLAS_LIB_DIR, NCCL_LIB_DIR   where cuDNN 9 / cuBLAS 13 / NCCL 2 are (NCCL
+#                   is optional: the tests stage's 1-rank NCCL training), when neither the system
 #                   (ldconfig -p) nor an nvidia-cudnn-cu13 / nvidia-cublas wheel of a python3
 #                   has them
 #   NVIDIA_SMI, COMPUTE_SANITIZER, PYTHONS (space list), LDCONFIG   the tools used
@@ -142,6 +143,39 @@ run_gtest() {
   return "$rc"
 }
 
+# A 1-rank NCCL training run (docs/cluster.md): a tiny 2D U-Net, 2 epochs, on a generated dataset,
+# with --dist-backend nccl and without (same seed, same GPU); prints both last losses.
+nccl_train() {
+  local d=$GC_WORK/nccl_data c=$GC_WORK/nccl.json py=${GC_PYTHONS%% *} r loss=()
+  grep -q '^libnccl.so.2: /' "$GC_WORK/libs.txt" || { echo "nccl train: not run (libnccl.so.2 not found)"; return 0; }
+  [ -n "$py" ] || { echo "nccl train: not run (no python3 to write its dataset)"; return 0; }
+  "$py" - "$d" <<'PY' || return 1
+import os, random, sys
+d = sys.argv[1]; random.seed(1)
+for s in ("imagesTr", "labelsTr"): os.makedirs(f"{d}/{s}", exist_ok=True)
+h = b"ObjectType = Image\nNDims = 2\nDimSize = 40 40\nElementSpacing = 1 1\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n"
+for k in range(5):
+    px = bytes(random.randrange(256) for _ in range(1600))
+    open(f"{d}/imagesTr/c{k}_0000.mha", "wb").write(h + px)
+    open(f"{d}/labelsTr/c{k}.mha", "wb").write(h + bytes(int(v >= 128) for v in px))
+open(f"{d}/dataset.json", "w").write('{"channel_names": {"0": "noise"}, "labels": {"background": 0, "bright": 1}, "numTraining": 5, "file_ending": ".mha"}')
+PY
+  printf '%s' '{"model": {"dims": 2, "in_channels": 1, "num_classes": 2, "base_filters": 8, "depth": 2},' \
+    ' "train": {"patch_size": [32, 32], "batch_size": 4, "epochs": 2, "iterations_per_epoch": 5, "lr": 0.01,' \
+    ' "val_cases": ["c3", "c4"], "target_spacing": "native", "seed": 5}}' >"$c"
+  for r in nccl plain; do
+    local extra=()
+    [ "$r" = plain ] || extra=(--dist-backend nccl)
+    echo "== nccl train: useg train --device cuda ${extra[*]}" >>"$GC_OUT/tests.log"
+    timeout -k 3 60 env LD_LIBRARY_PATH="$GC_LIBPATH" "$GC_BUNDLE/bin/useg" train --config "$c" --data "$d" \
+      --device cuda --output "$GC_WORK/run_$r" "${extra[@]}" \
+      >>"$GC_OUT/tests.log" 2>&1 || { echo "nccl train: the $r run failed"; return 1; }
+    loss+=("$(tail -n1 "$GC_WORK/run_$r/metrics.csv" | cut -d, -f2)")
+  done
+  grep -q "gradient all-reduce over 1 rank (NCCL 2" "$GC_OUT/tests.log" || { echo "nccl train: no NCCL all-reduce"; return 1; }
+  echo "nccl train: last train_loss ${loss[0]} with NCCL, ${loss[1]} without"
+}
+
 stage_tests() {
   mkdir -p "$GC_WORK/junit" "$GC_WORK/tmp"
   : >"$GC_OUT/tests.log"
@@ -153,10 +187,13 @@ stage_tests() {
   note "$a"
   b=$(run_gtest ops "$OPS_FILTER" "${paths[@]}") || rc2=$?
   note "$a; $b"
-  echo "[tests] $a; $b"
+  local n rc3=0
+  n=$(nccl_train) || rc3=$?
+  note "$a; $b; $n"
+  echo "[tests] $a; $b; $n"
   if [ "$rc1" = 124 ] || [ "$rc1" = 137 ] || [ "$rc2" = 124 ] || [ "$rc2" = 137 ]; then exit 124; fi
   [[ $a == *": 0 passed"* ]] && { note "$a; $b; no CUDA test passed"; exit 1; }
-  [ "$rc1" = 0 ] && [ "$rc2" = 0 ] || exit 1
+  [ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$rc3" = 0 ] || exit 1
 }
 
 # Runs one compute-sanitizer tool: sanitize TOOL FILTER SECONDS [options]; prints a summary.
@@ -196,7 +233,7 @@ stage_sanitize() {
   note "$m; $r"
   echo "[sanitize] $m; $r"
   if [ "$rc1" = 124 ] || [ "$rc1" = 137 ] || [ "$rc2" = 124 ] || [ "$rc2" = 137 ]; then exit 124; fi
-  [ "$rc1" = 0 ] && [ "$rc2" = 0 ] || exit 1
+  [ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$rc3" = 0 ] || exit 1
 }
 
 # The model folder of CONFIG (relative to share/useg), made once by `useg init`: both engines
@@ -422,7 +459,7 @@ find_lib() {
 libpath=""
 missing=""
 : >"$work/libs.txt"
-for spec in libcudnn.so.9:CUDNN_LIB_DIR libcublas.so.13:CUBLAS_LIB_DIR libcublasLt.so.13:CUBLAS_LIB_DIR libnvrtc.so.13:CUBLAS_LIB_DIR; do
+for spec in libcudnn.so.9:CUDNN_LIB_DIR libcublas.so.13:CUBLAS_LIB_DIR libcublasLt.so.13:CUBLAS_LIB_DIR libnvrtc.so.13:CUBLAS_LIB_DIR libnccl.so.2:NCCL_LIB_DIR; do
   name=${spec%%:*}
   var=${spec#*:}
   if found=$(find_lib "$name" "$var"); then
@@ -431,8 +468,9 @@ for spec in libcudnn.so.9:CUDNN_LIB_DIR libcublas.so.13:CUBLAS_LIB_DIR libcublas
     [[ ":$libpath:" == *":$dir:"* ]] || libpath=${libpath:+$libpath:}$dir
   else
     echo "$name: NOT FOUND (searched $var=${!var:-unset}, ldconfig -p, nvidia/*/lib under:${site_dirs:- no python3})" >>"$work/libs.txt"
-    # cuDNN and cuBLAS are required by a CUDA bundle; NVRTC only by cuDNN's runtime-compiled engines.
-    [ "$variant" = cuda ] && [ "$name" != libnvrtc.so.13 ] && missing="$missing $name"
+    # cuDNN and cuBLAS are required by a CUDA bundle; NVRTC only by cuDNN's runtime-compiled
+    # engines, NCCL only by multi-GPU training (loaded at run time; the tests stage says so).
+    [ "$variant" = cuda ] && [[ "$name" != libnvrtc.so.13 && "$name" != libnccl.so.2 ]] && missing="$missing $name"
   fi
 done
 # The caller's LD_LIBRARY_PATH stays after the folders found: NVIDIA container images often

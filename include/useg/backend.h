@@ -349,4 +349,8 @@ std::unique_ptr<Backend> make_backend(Device device, const BackendOptions& opts 
 // True when make_backend(device) would succeed; otherwise `why` (if given) says why not.
 bool device_available(Device device, std::string* why = nullptr);
 
+// The number of CUDA devices this process sees (CUDA_VISIBLE_DEVICES applied): 0 without a
+// driver or a device, and in a build without CUDA.
+int cuda_device_count();
+
 }  // namespace useg

@@ -37,6 +37,11 @@ struct TrainOptions {
   std::string precision;                // BackendOptions::precision ("" = the device default)
   std::optional<uint64_t> seed;         // overrides train.seed of a new run
   int tty = -1;                         // progress display: -1 detect, 0 log lines, 1 status line
+  // How data-parallel ranks sum their gradients (--dist-backend): "" or "auto" = NCCL for CUDA
+  // and MPI for the CPU when several processes were launched, nothing for one; "mpi" = the
+  // process's communicator (CUDA gradients through host memory); "nccl" = NCCL on the GPUs
+  // (--device cuda). An explicit choice runs the all-reduce even for one process.
+  std::string dist_backend;
   // Resource guard: a case whose image headers declare more voxels or more bytes (as float32,
   // all channels) than this is refused before any voxel is read (--max-voxels, --max-memory).
   ReadLimits limits;

@@ -1,5 +1,6 @@
 // `useg train --config CONFIG.json --data DATASET_DIR --output RUN_DIR [--device cpu|cuda]
-//             [--resume] [--threads N] [--precision P] [--seed S] [--max-voxels N] [--max-memory BYTES]`
+//             [--resume] [--threads N] [--precision P] [--seed S] [--max-voxels N] [--max-memory BYTES]
+//             [--dist-backend auto|mpi|nccl]`
 //
 // SIGINT, SIGTERM and SIGUSR1 (Slurm's warning before the time limit) stop the run after the
 // current step with a checkpoint; the command exits 0 and prints the command that resumes it.
@@ -69,7 +70,7 @@ std::string quote(const std::string& s) {
 }
 
 struct TrainArgs {
-  std::string config, data, output, device = "cpu", precision;
+  std::string config, data, output, device = "cpu", precision, dist_backend;
   bool resume = false;
   int threads = 0;
   std::optional<uint64_t> seed;
@@ -83,6 +84,7 @@ std::string resume_command(const TrainArgs& a) {
   if (a.device != "cpu") cmd += " --device " + quote(a.device);
   if (a.threads > 0) cmd += " --threads " + std::to_string(a.threads);
   if (!a.precision.empty()) cmd += " --precision " + a.precision;
+  if (!a.dist_backend.empty()) cmd += " --dist-backend " + a.dist_backend;
   if (a.max_voxels > 0) cmd += " --max-voxels " + std::to_string(a.max_voxels);
   if (!a.max_memory.empty()) cmd += " --max-memory " + quote(a.max_memory);
   return cmd;
@@ -96,6 +98,7 @@ int run_train(const TrainArgs& a) {
   o.device = parse_device(a.device);
   o.threads = a.threads;
   o.precision = a.precision;
+  o.dist_backend = a.dist_backend;
   o.seed = a.seed;
   if (a.max_voxels > 0) o.limits.max_voxels = a.max_voxels;
   if (!a.max_memory.empty()) o.limits.max_bytes = parse_bytes(a.max_memory, "--max-memory");
@@ -149,6 +152,11 @@ void register_train_commands(CLI::App& app, std::function<int()>& run) {
   c->add_option("--threads", args->threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber);
   add_precision_option(c, args->precision,
                        "; fp16 turns on dynamic loss scaling, see train.loss_scaling");
+  c->add_option("--dist-backend", args->dist_backend,
+                "how data-parallel ranks (mpirun, srun) sum their gradients: auto (nccl for "
+                "--device cuda, mpi for cpu; nothing for one process), mpi (CUDA gradients "
+                "through host memory), nccl (on the GPUs; also for one process)")
+      ->check(CLI::IsMember({"auto", "mpi", "nccl"}));
   c->add_option("--max-voxels", args->max_voxels,
                 "refuse a case whose headers declare more voxels (default 2^31)")
       ->check(CLI::PositiveNumber);

@@ -20,6 +20,14 @@ void Communicator::allreduce_mean(float* data, size_t count) {
   for (size_t i = 0; i < count; ++i) data[i] *= inv;
 }
 
+void Communicator::allreduce_tensor(Tensor& t) {
+  if (size() == 1 || !t.defined()) return;
+  if (t.device() == Device::CPU) return allreduce_sum(t.data(), size_t(t.numel()));
+  Tensor h = t.to(Device::CPU);
+  allreduce_sum(h.data(), size_t(h.numel()));
+  t = h.to(t.device());
+}
+
 void SingleProcess::abort(const std::string& message) {
   std::fprintf(stderr, "useg: error: %s\n", message.c_str());
   std::fflush(stderr);
@@ -43,15 +51,19 @@ int env_count(const char* name) {
 }  // namespace
 
 LaunchInfo launch_info() {
-  static const char* const kSize[][2] = {{"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"},
-                                          {"PMI_SIZE", "PMI_RANK"},
-                                          {"SLURM_STEP_NUM_TASKS", "SLURM_PROCID"}};
+  static const char* const kSize[][3] = {
+      {"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_LOCAL_RANK"},
+      {"PMI_SIZE", "PMI_RANK", "MPI_LOCALRANKID"},
+      {"SLURM_STEP_NUM_TASKS", "SLURM_PROCID", "SLURM_LOCALID"}};
   LaunchInfo info;
   for (const auto& v : kSize) {
     int n = env_count(v[0]);
     if (n > 0) {
       info.size = n;
       info.rank = env_count(v[1]);
+      info.local_rank = env_count(v[2]);
+      if (info.local_rank == 0 && std::getenv("SLURM_LOCALID"))  // MPICH under srun
+        info.local_rank = env_count("SLURM_LOCALID");
       info.variable = v[0];
       return info;
     }

@@ -3,6 +3,8 @@
 // gets the single-process communicator (every collective is the identity); under mpirun or srun
 // (more than one process) a build with MPI gets the MPI one (dist/mpi_communicator.cpp), and a
 // build without MPI refuses to start, since its N processes would train N unrelated models.
+// A CUDA training run adds the NCCL communicator on top of that one (make_nccl_communicator): it
+// sums GPU tensors in place and leaves everything else to the process's communicator.
 //
 // Every collective must be called by every rank, in the same order, with the same sizes.
 #pragma once
@@ -11,6 +13,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+
+#include "useg/tensor.h"
+
+namespace useg {
+class Backend;
+}
 
 namespace useg::dist {
 
@@ -23,6 +31,10 @@ class Communicator {
   virtual void allreduce_sum(float* data, size_t count) = 0;
   virtual void allreduce_sum(double* data, size_t count) = 0;
   void allreduce_mean(float* data, size_t count);
+  // Element-wise sum over the ranks of a tensor on any device, in place (`t` may be replaced by
+  // a tensor of the same shape and device). This one stages a device tensor through host memory;
+  // the NCCL communicator sums CUDA tensors where they are.
+  virtual void allreduce_tensor(Tensor& t);
   // Rank `root`'s bytes to every rank.
   virtual void broadcast(void* data, size_t bytes, int root) = 0;
   virtual void barrier() = 0;
@@ -51,9 +63,13 @@ class SingleProcess final : public Communicator {
 // variable that said so ("" when none did: a plain start, 1 process). Read: OMPI_COMM_WORLD_SIZE
 // (Open MPI's mpirun), PMI_SIZE (MPICH / Intel MPI, srun --mpi=pmi2), SLURM_STEP_NUM_TASKS
 // (srun; not SLURM_NTASKS, which a batch script also sees where it runs one plain process).
+// local_rank: the rank among the processes of this machine (OMPI_COMM_WORLD_LOCAL_RANK,
+// MPI_LOCALRANKID, SLURM_LOCALID; 0 when none is set): a CUDA rank trains on GPU
+// local_rank mod the number of GPUs it sees.
 struct LaunchInfo {
   int size = 1;
   int rank = 0;
+  int local_rank = 0;
   std::string variable;
 };
 LaunchInfo launch_info();
@@ -65,6 +81,18 @@ bool mpi_built();
 // launcher (or a launch of 1), MPI otherwise. Throws useg::Error in a build without MPI started
 // as one of N > 1 processes.
 Communicator& world();
+
+// The NCCL communicator of a CUDA training run: the ranks of `host` (whose collectives, abort and
+// rank it keeps using), with NCCL's unique id sent from rank 0 over `host`, and CUDA tensors
+// summed by ncclAllReduce on `backend`'s compute stream (no host copy, no synchronization).
+// NCCL 2 is loaded at run time (libnccl.so.2, or the file USEG_NCCL_LIBRARY names), so a CUDA
+// build runs without it until a run asks for it. Throws useg::Error naming what is missing: a
+// build without CUDA, a backend that is not CUDA, or a library that cannot be loaded.
+// cuda/nccl/nccl_communicator.cpp; src/core/no_cuda.cpp in a build without CUDA.
+std::unique_ptr<Communicator> make_nccl_communicator(Communicator& host, Backend& backend);
+// "NCCL 2.28.9 (/usr/local/cuda/lib/libnccl.so.2)": loads the library the communicator uses
+// (once per process), or the given `file` (each call), and throws the same errors.
+std::string nccl_library(const std::string& file = "");
 
 // 64-bit FNV-1a, for comparing configs across ranks.
 uint64_t fnv1a(const std::string& s, uint64_t h = 14695981039346656037ull);

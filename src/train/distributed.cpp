@@ -31,18 +31,33 @@ namespace {
 // A tensor's values as a CPU tensor (the tensor itself on the CPU).
 Tensor host(const Tensor& t) { return t.to(Device::CPU); }
 
-// Writes `values` (numel floats) into `t`, on whatever device it lives.
-void store(Tensor& t, const float* values) {
-  if (t.device() == Device::CPU) {
-    std::copy(values, values + t.numel(), t.data());
-  } else {
-    Tensor h = Tensor::empty(t.shape());
-    std::copy(values, values + t.numel(), h.data());
-    t = h.to(t.device());
-  }
+}  // namespace
+
+int Trainer::rank_cuda_device() {
+  const dist::LaunchInfo launch = dist::launch_info();
+  if (launch.size <= 1) return 0;
+  // Slurm's --gpus-per-task (or a CUDA_VISIBLE_DEVICES per rank) shows each rank one GPU: 0.
+  const int gpus = cuda_device_count();
+  return gpus > 0 ? launch.local_rank % gpus : 0;
 }
 
-}  // namespace
+void Trainer::choose_communicator() {
+  dist::Communicator& host = dist::world();
+  const std::string& b = m_opts.dist_backend;
+  USEG_CHECK(b.empty() || b == "auto" || b == "mpi" || b == "nccl",
+             "--dist-backend '" << b << "' is not one of: auto, mpi, nccl");
+  const bool cuda = m_backend->device() == Device::CUDA;
+  USEG_CHECK(b != "nccl" || cuda,
+             "--dist-backend nccl sums GPU tensors: it needs --device cuda (a CPU run's ranks "
+             "all-reduce with mpi)");
+  const bool automatic = b.empty() || b == "auto";
+  m_comm = &host;
+  m_data_parallel = host.size() > 1 || !automatic;
+  if (b == "nccl" || (automatic && cuda && host.size() > 1)) {
+    m_nccl = dist::make_nccl_communicator(host, *m_backend);
+    m_comm = m_nccl.get();
+  }
+}
 
 void Trainer::check_ranks() {
   const int ranks = m_comm->size(), rank = m_comm->rank();
@@ -50,7 +65,7 @@ void Trainer::check_ranks() {
   // the planned model info, the data split, the state resumed from, the device and precision.
   std::ostringstream run;
   run << m_config_json << '\n' << m_info_json << '\n' << device_name(m_opts.device) << ' '
-      << m_opts.precision << '\n' << m_state.epoch << ' ' << m_state.iteration << ' '
+      << m_opts.precision << ' ' << m_opts.dist_backend << '\n' << m_state.epoch << ' ' << m_state.iteration << ' '
       << m_state.steps_total << ' ' << m_state.finished << '\n';
   for (const auto* names : {&m_train_names, &m_val_names})
     for (const std::string& n : *names) run << n << '\n';
@@ -62,12 +77,8 @@ void Trainer::check_ranks() {
                      << "(config, planned model, data split or resumed state; hash " << std::hex
                      << mine << " against " << root << std::dec
                      << "). Every rank must be started with the same --config, --data, --seed, "
-                        "--device and --precision (and --resume on all or none)");
+                        "--device, --precision and --dist-backend (and --resume on all or none)");
   if (!m_state.finished.empty()) return;  // nothing will be trained
-  USEG_CHECK(m_opts.device == Device::CPU,
-             "data-parallel training on --device " << device_name(m_opts.device) << " is not "
-                 << "built (it needs an NCCL all-reduce and one GPU per rank); with " << ranks
-                 << " ranks use --device cpu, or train on one GPU in one process");
   const TrainConfig& t = m_run.train;
   USEG_CHECK(t.batch_size >= ranks,
              "train.batch_size " << t.batch_size << " is smaller than the " << ranks
@@ -76,12 +87,13 @@ void Trainer::check_ranks() {
                                  << t.batch_size << " processes, or raise train.batch_size");
   // Rank 0's weights everywhere (they are equal already when every rank seeded its
   // initialization alike, or read the same checkpoint; this makes sure).
-  for (auto list : {m_net->parameters(), m_net->buffers()})
-    for (Parameter* p : list) {
-      Tensor h = host(p->value).clone();
-      m_comm->broadcast(h.data(), size_t(h.numel()) * sizeof(float), 0);
-      store(p->value, h.data());
-    }
+  if (ranks > 1)
+    for (auto list : {m_net->parameters(), m_net->buffers()})
+      for (Parameter* p : list) {
+        Tensor h = host(p->value).clone();
+        m_comm->broadcast(h.data(), size_t(h.numel()) * sizeof(float), 0);
+        m_backend->copy(h.to(p->value.device()), p->value);  // in place: views of it stay valid
+      }
   std::ostringstream os;
   os << "data-parallel training: " << ranks << " ranks (" << m_comm->description()
      << "); global batch " << t.batch_size << ", samples per rank";
@@ -91,56 +103,28 @@ void Trainer::check_ranks() {
 }
 
 bool Trainer::reduce_step(int64_t local_samples, double* loss) {
-  const int ranks = m_comm->size();
-  std::vector<Parameter*> params = m_net->parameters(), bufs = m_net->buffers();
-  size_t total = 1;
-  for (auto* list : {&params, &bufs})
-    for (Parameter* p : *list) total += size_t(p->value.numel());
-  m_bucket.resize(total);
   const bool ok = std::isfinite(*loss);
   const float w = float(double(local_samples) / double(m_run.train.batch_size));
-  float* q = m_bucket.data();
-  for (Parameter* p : params) {
-    const size_t n = size_t(p->value.numel());
-    if (ok && p->grad.defined()) {
-      Tensor g = host(p->grad);
-      const float* s = g.data();
-      for (size_t i = 0; i < n; ++i) q[i] = w * s[i];
-    } else {
-      std::fill(q, q + n, 0.f);
-    }
-    q += n;
-  }
-  const float inv = 1.0f / float(ranks);
-  for (Parameter* b : bufs) {
-    Tensor v = host(b->value);
-    const float* s = v.data();
-    for (int64_t i = 0; i < v.numel(); ++i) q[i] = inv * s[i];
-    q += v.numel();
-  }
-  *q = ok ? float(double(w) * *loss) : std::numeric_limits<float>::quiet_NaN();
+  const std::vector<Parameter*> params = m_net->parameters(), bufs = m_net->buffers();
+  m_bucket.pack(*m_backend, params, bufs, w, 1.0f / float(m_comm->size()),
+                ok ? float(double(w) * *loss) : std::numeric_limits<float>::quiet_NaN(), !ok);
 
   // The barrier separates waiting for the slowest rank from the transfer itself in the figures
-  // of the run's last line (it costs one latency per step).
+  // of the run's last line (it costs one latency per step). A GPU first finishes the backward
+  // and the packing, so that neither is counted as the all-reduce; reading the reduced loss
+  // waits for the NCCL all-reduce.
+  m_backend->synchronize();
   auto t0 = std::chrono::steady_clock::now();
   m_comm->barrier();
   auto t1 = std::chrono::steady_clock::now();
-  m_comm->allreduce_sum(m_bucket.data(), m_bucket.size());
+  m_comm->allreduce_tensor(m_bucket.tensor());
+  *loss = double(m_bucket.loss());
   auto t2 = std::chrono::steady_clock::now();
   m_skew_seconds.push_back(std::chrono::duration<double>(t1 - t0).count());
   m_reduce_seconds.push_back(std::chrono::duration<double>(t2 - t1).count());
 
-  *loss = double(m_bucket.back());
   if (!std::isfinite(*loss)) return false;  // some rank's loss: every rank skips the update
-  q = m_bucket.data();
-  for (Parameter* p : params) {
-    if (p->grad.defined()) store(p->grad, q);
-    q += p->value.numel();
-  }
-  for (Parameter* b : bufs) {
-    store(b->value, q);
-    q += b->value.numel();
-  }
+  m_bucket.unpack(*m_backend, params, bufs);
   return true;
 }
 

@@ -351,10 +351,12 @@ TrainResult Trainer::run_process() {
   BackendOptions bo;
   bo.threads = m_opts.threads;
   bo.precision = m_opts.precision;
+  if (m_opts.device == Device::CUDA) bo.cuda_device = rank_cuda_device();
   m_backend = make_backend(m_opts.device, bo);
+  choose_communicator();
   if (m_opts.resume) setup_resume();
   else setup_new();
-  if (m_comm->size() > 1) check_ranks();
+  if (m_data_parallel) check_ranks();
   if (!m_state.finished.empty()) {
     log("the run in " + m_opts.output_dir + " has already finished (" + m_state.finished +
         " after " + std::to_string(m_state.epoch) + " epochs); nothing to do");
@@ -425,7 +427,7 @@ TrainResult Trainer::run_process() {
       return result(TrainResult::Status::Interrupted);
     }
   }
-  char line[320];
+  char line[512];
   double fastest = m_step_seconds.empty()
                        ? 0
                        : *std::min_element(m_step_seconds.begin(), m_step_seconds.end());
@@ -441,9 +443,10 @@ TrainResult Trainer::run_process() {
   log(line);
   if (!m_reduce_seconds.empty()) {
     std::snprintf(line, sizeof line,
-                  "gradient all-reduce over %d ranks: %.1f MB per step, median %.2f ms, "
+                  "gradient all-reduce over %d rank%s (%s): %.1f MB per step, median %.2f ms, "
                   "fastest %.2f ms; waiting for the slowest rank before it: median %.2f ms",
-                  m_comm->size(), double(m_bucket.size() * sizeof(float)) / 1e6,
+                  m_comm->size(), m_comm->size() == 1 ? "" : "s",
+                  m_comm->description().c_str(), double(m_bucket.numel() * 4) / 1e6,
                   1e3 * median(m_reduce_seconds),
                   1e3 * *std::min_element(m_reduce_seconds.begin(), m_reduce_seconds.end()),
                   1e3 * median(m_skew_seconds));

@@ -13,6 +13,7 @@
 #include "train/checkpoint.h"
 #include "train/class_train.h"
 #include "train/data.h"
+#include "train/gradient_bucket.h"
 #include "train/loss_scaler.h"
 #include "train/outputs.h"
 #include "dist/communicator.h"
@@ -55,6 +56,12 @@ class Trainer {
 
   // distributed.cpp
   bool writer() const { return m_comm->rank() == 0; }  // rank 0 alone writes the run's files
+  // After the backend is made: the communicator the gradients go through (TrainOptions::
+  // dist_backend), the NCCL one on top of dist::world() where chosen; sets m_data_parallel.
+  void choose_communicator();
+  // The CUDA device of this process: its local rank mod the GPUs it sees, when launched as one
+  // of several processes; 0 otherwise.
+  static int rank_cuda_device();
   // After setup, with more than one rank: refuses a run whose config, data split or state differs
   // from rank 0's (and what data parallelism cannot do exactly), then gives every rank rank 0's
   // weights.
@@ -110,8 +117,13 @@ class Trainer {
   std::vector<double> m_step_seconds, m_wait_seconds, m_make_seconds;
   std::string m_last_checkpoint_note = "no checkpoint has been written yet";
   int m_lock_fd = -1;
-  dist::Communicator* m_comm = nullptr;  // the ranks of this run (dist::world())
-  std::vector<float> m_bucket;           // the gradient all-reduce's buffer, reused
+  dist::Communicator* m_comm = nullptr;  // the ranks of this run (dist::world(), or m_nccl)
+  // NCCL over dist::world() where the gradients go through NCCL (declared after m_backend: it is
+  // destroyed before the device it runs on).
+  std::unique_ptr<dist::Communicator> m_nccl;
+  // The step all-reduces its gradients: several ranks, or a --dist-backend chosen for one.
+  bool m_data_parallel = false;
+  GradientBucket m_bucket;               // the gradient all-reduce's buffer, reused
   std::vector<double> m_reduce_seconds;  // time in the gradient all-reduce, per step
   std::vector<double> m_skew_seconds;    // time waiting for the slowest rank before it
 };

@@ -20,7 +20,8 @@ void expect(bool ok, const std::string& what) {
 
 void clear() {
   for (const char* v : {"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "PMI_SIZE", "PMI_RANK",
-                        "SLURM_STEP_NUM_TASKS", "SLURM_PROCID", "SLURM_NTASKS"})
+                        "SLURM_STEP_NUM_TASKS", "SLURM_PROCID", "SLURM_NTASKS",
+                        "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"})
     unsetenv(v);
 }
 
@@ -64,6 +65,23 @@ int main() {
   expect(size_under({{"SLURM_NTASKS", "4"}, {"SLURM_PROCID", "0"}}) == 1,
          "a batch script's own process (SLURM_NTASKS=4, no step) is one process");
   expect(size_under({{"OMPI_COMM_WORLD_SIZE", "1"}}) == 1, "mpirun -np 1 is one process");
+  // The local rank (which GPU a CUDA rank takes), from each launcher's variable.
+  auto local_under = [](std::initializer_list<std::pair<const char*, const char*>> env) {
+    clear();
+    for (const auto& [k, v] : env) setenv(k, v, 1);
+    return useg::dist::launch_info().local_rank;
+  };
+  expect(local_under({{"OMPI_COMM_WORLD_SIZE", "8"}, {"OMPI_COMM_WORLD_RANK", "5"},
+                      {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}}) == 1,
+         "Open MPI's local rank");
+  expect(local_under({{"PMI_SIZE", "4"}, {"PMI_RANK", "3"}, {"MPI_LOCALRANKID", "3"}}) == 3,
+         "MPICH's local rank");
+  expect(local_under({{"PMI_SIZE", "4"}, {"PMI_RANK", "3"}, {"SLURM_LOCALID", "2"}}) == 2,
+         "MPICH under srun: SLURM_LOCALID");
+  expect(local_under({{"SLURM_STEP_NUM_TASKS", "4"}, {"SLURM_PROCID", "2"},
+                      {"SLURM_LOCALID", "0"}}) == 0 &&
+             local_under({{"SLURM_STEP_NUM_TASKS", "2"}, {"SLURM_PROCID", "1"}}) == 0,
+         "srun's local rank, and 0 where none is set");
   expect(world_under({}).empty(), "a plain start is one process");
   useg::dist::Communicator& w = useg::dist::world();
   float v[3] = {1.f, 2.f, 3.f};

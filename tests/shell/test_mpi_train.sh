@@ -17,6 +17,8 @@
 #     holds the same files as the 1-process run's.
 #     1b. The same for a small image classifier (batch 8 = 3 + 3 + 2 over 3 ranks): its sharded
 #     validation (accuracy, recall per class) must match too.
+#  1c. --dist-backend mpi in one process (the all-reduce on 1 rank) equals the plain run exactly;
+#     --dist-backend nccl with --device cpu is refused.
 #  2. a rank that throws (rank 1 pointed at a missing dataset) ends the job within 60 s, with its
 #     message; a rank killed mid-training (SIGKILL) ends the job within 60 s.
 #  3. ranks started with different configs are refused, naming the rank.
@@ -107,6 +109,33 @@ for c in sgd adam bdice; do
   done
 done
 echo "the 9 runs took $(($(date +%s) - t0)) s"
+
+# 1c. --dist-backend chosen for one process: the step runs its all-reduce on 1 rank (the path of a
+#     1-GPU NCCL run). The weights must equal the plain run's bit for bit (each gradient is
+#     multiplied by 1 and summed over one rank), the loss within float rounding (it travels in
+#     the float bucket); with train.batch_dice the loss takes the
+#     all-reduced Dice path instead of the backend's, so that one is compared with the N-rank
+#     tolerances. NCCL on the CPU is refused.
+for c in sgd bdice; do
+  cfg="$work/config.json"
+  [ "$c" = sgd ] || cfg="$work/config_$c.json"
+  "$useg" train --config "$cfg" --data "$data" --threads 1 --dist-backend mpi --output "$work/$c.1mpi" \
+    >"$work/$c.1mpi.log" 2>&1 || { show "$work/$c.1mpi.log"; fail "--dist-backend mpi, 1 process ($c) failed"; }
+  grep -q "data-parallel training: 1 ranks (single process)" "$work/$c.1mpi.log" &&
+    grep -q "gradient all-reduce over 1 rank (single process): .* MB per step" "$work/$c.1mpi.log" ||
+    { show "$work/$c.1mpi.log"; fail "--dist-backend mpi did not run the all-reduce ($c)"; }
+done
+echo "== sgd: --dist-backend mpi in 1 process against the plain run (weights exact)"
+python3 "$root/tests/shell/compare_runs.py" "$work/sgd.1" "$work/sgd.1mpi" 0 1e-7 0 ||
+  fail "--dist-backend mpi in 1 process changed the weights"
+echo "== bdice: --dist-backend mpi in 1 process against the plain run"
+python3 "$root/tests/shell/compare_runs.py" "$work/bdice.1" "$work/bdice.1mpi" 1e-4 1e-6 0.01 ||
+  fail "--dist-backend mpi in 1 process differs (batch_dice)"
+status=0
+"$useg" train --config "$work/config.json" --data "$data" --threads 1 --dist-backend nccl \
+  --output "$work/nccl_cpu" >"$work/nccl_cpu.log" 2>&1 || status=$?
+[ "$status" -ne 0 ] && grep -q "dist-backend nccl sums GPU tensors: it needs --device cuda" "$work/nccl_cpu.log" ||
+  { show "$work/nccl_cpu.log"; fail "--dist-backend nccl on the CPU: exit $status, no clear message"; }
 
 # 1b. a classifier (whole images, sharded validation of accuracy and recall): batch 8 = 3 + 3 + 2.
 python3 - "$work/shapes" <<'PY'
