@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -112,6 +113,10 @@ int run_train(const TrainArgs& a) {
     validate_run_config(*o.config, "--fold/--folds");
   }
   o.stop = &g_stop_signal;
+  // Test hook (tests/shell/test_mpi_train.sh): stop as if signalled after N steps of this
+  // process, at an exact step (a signal lands wherever the run happens to be).
+  if (const char* n = std::getenv("USEG_TEST_STOP_AFTER_STEPS"); n && *n)
+    o.stop_after_steps = std::stoll(n);
   install_signal_handlers();
   TrainResult r = train(o);
   if (dist::world().rank() != 0) return 0;  // rank 0 reports for a data-parallel run

@@ -17,6 +17,7 @@
 #     holds the same files as the 1-process run's.
 #     1b. The same for a small image classifier (batch 8 = 3 + 3 + 2 over 3 ranks): its sharded
 #     validation (accuracy, recall per class) must match too.
+#  1d. --resume with a different number of ranks (2 -> 3, 2 -> 1) ends where 1 process does.
 #  1c. --dist-backend mpi in one process (the all-reduce on 1 rank) equals the plain run exactly;
 #     --dist-backend nccl with --device cpu is refused.
 #  2. a rank that throws (rank 1 pointed at a missing dataset) ends the job within 60 s, with its
@@ -109,6 +110,25 @@ for c in sgd adam bdice; do
   done
 done
 echo "the 9 runs took $(($(date +%s) - t0)) s"
+
+# 1d. --resume with another number of ranks: stopped at an exact step (USEG_TEST_STOP_AFTER_STEPS,
+#     mid-epoch) by 2 ranks and resumed by 3, and stopped by 2 ranks and resumed by 1 process:
+#     both must end with the 1-process run's weights and metrics, within the N-rank tolerances
+#     (the sample streams depend on the step only; the shares' summation order is what differs).
+for plan in "2 4 3" "2 2 1"; do
+  read -r n0 at n1 <<<"$plan"
+  run="$work/resume.$n0.$n1"
+  USEG_TEST_STOP_AFTER_STEPS=$at mpi -np "$n0" "$useg" train --config "$work/config.json" --data "$data" \
+    --threads 1 --output "$run" >"$run.a.log" 2>&1 || { show "$run.a.log"; fail "$n0 ranks stopping at step $at failed"; }
+  grep -q "stopped by .* after $at steps" "$run.a.log" || { show "$run.a.log"; fail "$n0 ranks did not stop after $at steps"; }
+  launch=(mpi -np "$n1")
+  [ "$n1" != 1 ] || launch=()
+  "${launch[@]}" "$useg" train --resume --data "$data" --threads 1 --output "$run" >"$run.b.log" 2>&1 &&
+    grep -q "^trained 2 epochs" "$run.b.log" || { show "$run.b.log"; fail "$n1 rank(s) did not finish the run $n0 ranks began"; }
+  echo "== sgd: stopped by $n0 ranks after step $at, resumed by $n1, against 1 process"
+  python3 "$root/tests/shell/compare_runs.py" "$work/sgd.1" "$run" 1e-4 1e-6 0.01 ||
+    fail "resuming $n0 ranks' run with $n1 differs from 1 process"
+done
 
 # 1c. --dist-backend chosen for one process: the step runs its all-reduce on 1 rank (the path of a
 #     1-GPU NCCL run). The weights must equal the plain run's bit for bit (each gradient is
