@@ -37,4 +37,16 @@ rm -rf /var/lib/apt/lists/*
 if ! id useg >/dev/null 2>&1; then
   useradd --uid 10001 --create-home --shell /usr/sbin/nologin useg
 fi
+# An image that launches MPI ranks over ssh (runtime-packages.sh adds openssh-server with MPI):
+# mpirun logs in as useg and runs a command, so useg gets a shell and an unlocked password field
+# (no password; key login only); sshd gets its run folder, and accepts the keys the MPI
+# Operator mounts (a Secret's files are not the user's: StrictModes off). Pods are the hosts.
+if dpkg-query -W -f='${Status}' openssh-server 2>/dev/null | grep -q 'ok installed'; then
+  usermod --shell /bin/bash --password '*' useg
+  mkdir -p /run/sshd
+  printf 'StrictModes no\nPasswordAuthentication no\n' >/etc/ssh/sshd_config.d/useg-mpi.conf
+  printf 'Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n' \
+    >/etc/ssh/ssh_config.d/useg-mpi.conf
+  echo "install-runtime: ssh set up for MPI launches (user useg may log in with a key)"
+fi
 echo "install-runtime: done; user useg ($(id -u useg))"

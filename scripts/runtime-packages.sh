@@ -33,4 +33,9 @@ for l in "${libs[@]}"; do
   [ -n "$pkg" ] || { echo "runtime-packages: no package owns $l (built or copied by hand?)" >&2; exit 1; }
   pkgs+=("$pkg")
 done
+# A useg built with MPI trains data-parallel: the image also gets Open MPI's launcher and ssh, with
+# which mpirun starts the ranks of other pods or nodes (deploy/k8s/train-mpijob.yaml).
+if printf '%s\n' "${libs[@]}" | grep -q '/libmpi\.so'; then
+  pkgs+=(openmpi-bin openssh-client openssh-server)
+fi
 printf '%s\n' "${pkgs[@]}" | sort -u

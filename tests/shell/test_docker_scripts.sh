@@ -43,6 +43,8 @@ grep -qx 'build\*' "$root/.dockerignore" && grep -qx 'data' "$root/.dockerignore
 # The Kubernetes job runs as the image's user.
 uid=$(grep -o 'useradd --uid [0-9]*' "$root/scripts/install-runtime.sh" | awk '{print $3}')
 grep -q "runAsUser: $uid," "$root/deploy/k8s/segment-job.yaml" || fail "deploy/k8s/segment-job.yaml does not run as uid $uid"
+grep -q "runAsUser: $uid," "$root/deploy/k8s/train-mpijob.yaml" || fail "deploy/k8s/train-mpijob.yaml's launcher does not run as uid $uid"
+grep -q "sshAuthMountPath: /home/useg/.ssh" "$root/deploy/k8s/train-mpijob.yaml" || fail "train-mpijob.yaml: the keys are not mounted in useg's home"
 
 # The scripts' non-root parts, for real.
 "$root/scripts/install-deps.sh" --check
@@ -54,6 +56,12 @@ done
 grep -q '^libdnnl' "$work/runtime-packages.txt" || fail "runtime packages lack oneDNN"
 grep -q '^libinsighttoolkit' "$work/runtime-packages.txt" || fail "runtime packages lack ITK"
 if grep -q -- '-dev$' "$work/runtime-packages.txt"; then fail "a -dev package in the runtime list"; fi
+# A useg built with MPI: the image carries mpirun and ssh, to launch ranks on other pods.
+if ldd "$useg" | grep -q 'libmpi\.so'; then
+  for p in libopenmpi3 openmpi-bin openssh-client openssh-server; do
+    grep -qx "$p" "$work/runtime-packages.txt" || fail "useg links MPI, but the runtime packages lack $p"
+  done
+fi
 "$root/scripts/install-runtime.sh" --check "$work/runtime-packages.txt"
 echo "bogus-package-name-xyz" >>"$work/runtime-packages.txt"
 if "$root/scripts/install-runtime.sh" --check "$work/runtime-packages.txt" 2>"$work/err"; then

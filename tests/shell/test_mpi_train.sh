@@ -24,6 +24,7 @@
 #     message; a rank killed mid-training (SIGKILL) ends the job within 60 s.
 #  3. ranks started with different configs are refused, naming the rank.
 #  4. scripts/slurm/train-multi.sbatch (SRUN="mpirun -np 2"): stopped by SIGUSR1, resumed, finished.
+#  5. deploy/k8s/train-mpijob.yaml: -np against its workers; its launcher script run locally.
 # Skips (exit 77) without mpirun; with a useg built without MPI it checks that useg refuses to
 # run as one of 2 processes, then skips.
 #   tests/shell/test_mpi_train.sh PATH/TO/useg        (ctest: mpi_train)
@@ -255,4 +256,29 @@ grep -q "has a checkpoint: resuming" "$work/multi2.log" && grep -q "training fin
 [ "$(tail -n +2 "$work/multi/metrics.csv" | cut -d, -f1 | tr '\n' ' ')" = "$(seq -s ' ' 1 40) " ] ||
   fail "the epochs in metrics.csv are not 1..40, once each"
 echo "train-multi.sbatch: 2 ranks stopped by SIGUSR1 after $rows1 epoch(s), resumed, finished 40 epochs"
+
+# 5. deploy/k8s/train-mpijob.yaml (no Kubernetes here): mpirun's -np must be the Worker replicas
+#    x slotsPerWorker, and the launcher's script, with this test's paths, the CPU and 1 thread,
+#    runs with the local mpirun: a new run (the 1-process run's weights, as in 1.), then again,
+#    finding the checkpoint, a resume that has nothing left to do.
+yaml="$root/deploy/k8s/train-mpijob.yaml"
+slots=$(sed -n 's/^  slotsPerWorker: *\([0-9]*\).*/\1/p' "$yaml")
+workers=$(awk '/^    Worker:/ {w = 1} w && /^      replicas:/ {print $2; exit}' "$yaml")
+np=$(grep -o 'mpirun -np [0-9]*' "$yaml" | awk '{print $3}')
+[ -n "$np" ] && [ "$np" = "$((workers * slots))" ] || fail "$yaml: mpirun -np $np, but $workers workers x $slots slots"
+awk '/^                - \|$/ {on = 1; next} on && /^              resources:/ {exit} on {print substr($0, 19)}' \
+  "$yaml" >"$work/launcher.sh"
+sed -i -e "s|/data/runs/nuclei|$work/k8s|; s|/data/configs/unet2d_nuclei.json|$work/config.json|" \
+  -e "s|/data/Dataset003_Nuclei|$data|; s|--device cuda|--device cpu|; s|--threads [0-9]*|--threads 1|" \
+  -e "s|OMP_NUM_THREADS=[0-9]*|OMP_NUM_THREADS=1|" "$work/launcher.sh"
+if grep -q '/data' "$work/launcher.sh"; then fail "the launcher script has paths this test does not replace: $(cat "$work/launcher.sh")"; fi
+for k in 1 2; do
+  PATH="$(dirname "$useg"):$PATH" timeout 120 bash "$work/launcher.sh" >"$work/k8s.$k.log" 2>&1 ||
+    { show "$work/k8s.$k.log"; fail "the MPIJob launcher's script failed (run $k)"; }
+done
+grep -q "data-parallel training: $np ranks" "$work/k8s.1.log" || { show "$work/k8s.1.log"; fail "the launcher did not start $np ranks"; }
+grep -q "has already finished" "$work/k8s.2.log" || { show "$work/k8s.2.log"; fail "the launcher did not resume the finished run"; }
+echo "== sgd: the MPIJob launcher's $np ranks against 1 process"
+python3 "$root/tests/shell/compare_runs.py" "$work/sgd.1" "$work/k8s" 1e-4 1e-6 0.01 ||
+  fail "the MPIJob launcher's run differs from 1 process"
 echo "PASS"
