@@ -43,6 +43,8 @@ if [ "$build_only" = 0 ]; then
                          # scripts/make_digits.py); pulls in numpy and scipy (scripts/make_clump_dataset.py)
     python3-venv         # scripts/setup-onnx-venv.sh: ONNX Runtime from PyPI for the ONNX export tests
     openmpi-bin          # mpirun: the multi-process training test (tests/shell/test_mpi_train.sh)
+    slurmd slurmctld slurm-client munge  # a private one-node Slurm for srun --mpi=pmix and
+                         # train-multi.sbatch (tests/shell/test_slurm_mpi.sh)
   )
 fi
 if [ "${USEG_DEPS_PYTHON:-0}" = 1 ]; then
