@@ -136,7 +136,7 @@ cp -r configs models "$share/"
 cp -r bench/configs "$share/bench/"
 cp -r tests/data "$share/tests/"
 [ -d fuzz/corpus ] && cp -r fuzz/corpus "$share/fuzz/"
-cp scripts/gpu-check.sh scripts/gpu-bench-cases.txt scripts/torch_gpu_bench.py scripts/torch_unet.py \
+cp scripts/gpu-check.sh scripts/gpu-check-nccl.sh scripts/gpu-bench-cases.txt scripts/torch_gpu_bench.py scripts/torch_unet.py \
   scripts/cuda_archs.py "$share/scripts/"
 cp docs/gpu.md "$share/docs/"
 

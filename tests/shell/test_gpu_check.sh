@@ -28,7 +28,7 @@ archive=${archives[0]}
 
 bash -n "$gc" || fail "gpu-check.sh: syntax"
 if command -v shellcheck >/dev/null; then
-  shellcheck "$gc" "$root/scripts/bundle.sh" || fail "shellcheck"
+  shellcheck "$gc" "$root/scripts/gpu-check-nccl.sh" "$root/scripts/bundle.sh" || fail "shellcheck"
 else
   echo "shellcheck not installed: lint SKIPPED"
 fi
