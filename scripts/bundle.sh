@@ -189,6 +189,7 @@ fi
     echo "cuda_toolkit: $cuda_version"
     echo "cudnn_built_against: $cudnn_version"
     echo "needs_from_target: an NVIDIA driver for CUDA ${cuda_version%.*} or newer (libcuda.so.1), libcudnn.so.9 (and its sub-libraries), libcublas.so.13, libcublasLt.so.13"
+    echo "optional_from_target: libnccl.so.2 (NCCL 2, loaded at run time by multi-GPU training: the CUDA toolkit's or the nvidia-nccl-cu13 wheel; USEG_NCCL_LIBRARY)"
   else
     echo "cudnn_built_against: $cudnn_version"
   fi
