@@ -446,7 +446,7 @@ TrainResult Trainer::run_process() {
                   "gradient all-reduce over %d rank%s (%s): %.1f MB per step, median %.2f ms, "
                   "fastest %.2f ms; waiting for the slowest rank before it: median %.2f ms",
                   m_comm->size(), m_comm->size() == 1 ? "" : "s",
-                  m_comm->description().c_str(), double(m_bucket.numel() * 4) / 1e6,
+                  m_comm->description().c_str(), double(m_bucket.numel()) * sizeof(float) / 1e6,
                   1e3 * median(m_reduce_seconds),
                   1e3 * *std::min_element(m_reduce_seconds.begin(), m_reduce_seconds.end()),
                   1e3 * median(m_skew_seconds));

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/devices.h"
 #include "dist/communicator.h"
 #include "train/gradient_bucket.h"
 #include "useg/backend.h"
@@ -132,14 +133,15 @@ TEST(DataParallelBucket, NcclWithoutCudaIsAClearError) {
   }
 }
 
+// The tests' shared CUDA backend (common/devices.h), made once: skipped with the reason without one.
 class CudaDataParallel : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string why;
-    if (!device_available(Device::CUDA, &why)) GTEST_SKIP() << "CUDA unavailable: " << why;
-    m_backend = make_backend(Device::CUDA);
+    m_backend = test_backend(Device::CUDA, &why);
+    if (!m_backend) GTEST_SKIP() << "CUDA unavailable: " << why;
   }
-  std::unique_ptr<Backend> m_backend;
+  Backend* m_backend = nullptr;
 };
 
 // The same bucket with CUDA tensors; the sum goes through host memory (the MPI path).
