@@ -3,6 +3,10 @@
 // ordered after the ops that packed the gradient bucket and before those that read it, with no
 // host copy and no synchronization; everything else (rank, size, the host collectives, abort) is
 // the process's communicator's, which also carries NCCL's unique id from rank 0 to the others.
+// The sums that overlap the backward pass (allreduce_start) run on a second stream instead: each
+// waits for an event recorded on the compute stream when it is started (its gradients are
+// packed), and wait_all makes the compute stream wait for all of them, so the backward kernels
+// queued meanwhile run beside the transfers.
 //
 // NCCL is loaded with dlopen at the first use, not linked: a CUDA build of useg starts, segments
 // and trains on one GPU on a machine without NCCL, and the bundle (scripts/bundle.sh) does not
@@ -113,6 +117,10 @@ class NcclCommunicator final : public Communicator {
                "the NCCL communicator needs a CUDA backend, not " << backend.name()
                    << " (--dist-backend nccl goes with --device cuda)");
     m_stream = gpu::cuda(backend.impl()).stream();  // also makes the backend's GPU current
+    cuda_check(cudaStreamCreateWithFlags(&m_comm_stream, cudaStreamNonBlocking),
+               "cudaStreamCreateWithFlags");
+    cuda_check(cudaEventCreateWithFlags(&m_packed, cudaEventDisableTiming), "cudaEventCreate");
+    cuda_check(cudaEventCreateWithFlags(&m_summed, cudaEventDisableTiming), "cudaEventCreate");
     ncclUniqueId id{};
     if (host.rank() == 0) check(m_lib.get_unique_id(&id), "ncclGetUniqueId");
     host.broadcast(&id, sizeof id, 0);
@@ -120,6 +128,9 @@ class NcclCommunicator final : public Communicator {
   }
   ~NcclCommunicator() override {
     if (m_comm) m_lib.comm_destroy(m_comm);
+    if (m_packed) cudaEventDestroy(m_packed);
+    if (m_summed) cudaEventDestroy(m_summed);
+    if (m_comm_stream) cudaStreamDestroy(m_comm_stream);
   }
 
   int rank() const override { return m_host.rank(); }
@@ -128,14 +139,31 @@ class NcclCommunicator final : public Communicator {
   void allreduce_sum(double* data, size_t count) override { m_host.allreduce_sum(data, count); }
   void allreduce_tensor(Tensor& t) override {
     if (!t.defined() || t.device() != Device::CUDA) return m_host.allreduce_tensor(t);
-    // Errors of an earlier asynchronous call surface here at the latest.
-    ncclResult_t async = ncclSuccess;
-    check(m_lib.comm_async_error(m_comm, &async), "ncclCommGetAsyncError");
-    check(async, "an earlier NCCL operation");
+    check_async();
     check(m_lib.all_reduce(t.data(), t.data(), size_t(t.numel()), ncclFloat32, ncclSum, m_comm,
                            m_stream),
           "ncclAllReduce");
   }
+  bool sums_in_place(Device device) const override {
+    return device == Device::CUDA || m_host.sums_in_place(device);
+  }
+  void allreduce_start(float* data, size_t count, Device device) override {
+    if (device != Device::CUDA) return m_host.allreduce_start(data, count, device);
+    check_async();
+    cuda_check(cudaEventRecord(m_packed, m_stream), "cudaEventRecord");
+    cuda_check(cudaStreamWaitEvent(m_comm_stream, m_packed, 0), "cudaStreamWaitEvent");
+    check(m_lib.all_reduce(data, data, count, ncclFloat32, ncclSum, m_comm, m_comm_stream),
+          "ncclAllReduce");
+    m_started = true;
+  }
+  void wait_all() override {
+    m_host.wait_all();
+    if (!m_started) return;
+    m_started = false;
+    cuda_check(cudaEventRecord(m_summed, m_comm_stream), "cudaEventRecord");
+    cuda_check(cudaStreamWaitEvent(m_stream, m_summed, 0), "cudaStreamWaitEvent");
+  }
+  void progress() override { m_host.progress(); }
   void broadcast(void* data, size_t bytes, int root) override {
     m_host.broadcast(data, bytes, root);
   }
@@ -152,6 +180,16 @@ class NcclCommunicator final : public Communicator {
   }
 
  private:
+  // Errors of an earlier asynchronous call surface here at the latest.
+  void check_async() const {
+    ncclResult_t async = ncclSuccess;
+    check(m_lib.comm_async_error(m_comm, &async), "ncclCommGetAsyncError");
+    check(async, "an earlier NCCL operation");
+  }
+  void cuda_check(cudaError_t rc, const char* call) const {
+    USEG_CHECK(rc == cudaSuccess, call << " failed (rank " << m_host.rank() << " of "
+                                       << m_host.size() << "): " << cudaGetErrorString(rc));
+  }
   void check(ncclResult_t rc, const char* call) const {
     USEG_CHECK(rc == ncclSuccess, call << " failed (rank " << m_host.rank() << " of "
                                        << m_host.size() << "): " << m_lib.error_string(rc));
@@ -159,7 +197,10 @@ class NcclCommunicator final : public Communicator {
 
   Communicator& m_host;
   const NcclLibrary& m_lib;
-  cudaStream_t m_stream = nullptr;
+  cudaStream_t m_stream = nullptr;       // the backend's compute stream
+  cudaStream_t m_comm_stream = nullptr;  // the overlapping sums (allreduce_start)
+  cudaEvent_t m_packed = nullptr, m_summed = nullptr;
+  bool m_started = false;  // an allreduce_start since the last wait_all
   ncclComm_t m_comm = nullptr;
 };
 

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,8 +53,13 @@ class Network {
 
   // Backward of the last training forward. d_outputs matches forward's outputs (an undefined
   // Tensor means "no gradient for this output"). Overwrites every parameter's grad; returns
-  // d(input) when need_input_grad, else an undefined Tensor.
-  Tensor backward(const std::vector<Tensor>& d_outputs, bool need_input_grad = false);
+  // d(input) when need_input_grad, else an undefined Tensor. `grad_ready`, when given, is called
+  // once per learnable parameter as soon as its grad is final (in the order the backward pass
+  // finishes them, the same on every call): data-parallel training starts summing the first
+  // gradients over the ranks while the rest of the backward runs.
+  using GradReady = std::function<void(Parameter&)>;
+  Tensor backward(const std::vector<Tensor>& d_outputs, bool need_input_grad = false,
+                  const GradReady& grad_ready = {});
 
   // In eval mode forward() runs the plan the backend compiles from the graph when it offers one
   // for the input shape (same results within float rounding; faster). The plan keeps prepared

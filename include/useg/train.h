@@ -42,6 +42,11 @@ struct TrainOptions {
   // process's communicator (CUDA gradients through host memory); "nccl" = NCCL on the GPUs
   // (--device cuda). An explicit choice runs the all-reduce even for one process.
   std::string dist_backend;
+  // Data-parallel training sums the gradients in segments of about this many MB, each started as
+  // soon as the backward pass has finished its gradients, so the transfers overlap the rest of
+  // the backward (--bucket-mb; PyTorch DDP's bucket_cap_mb). 0: one sum after the backward.
+  // The weights do not depend on it.
+  double bucket_mb = 25;
   // Resource guard: a case whose image headers declare more voxels or more bytes (as float32,
   // all channels) than this is refused before any voxel is read (--max-voxels, --max-memory).
   ReadLimits limits;

@@ -16,6 +16,8 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <optional>
+#include <sstream>
 
 #include "cli/commands.h"
 #include "dist/communicator.h"
@@ -72,6 +74,7 @@ std::string quote(const std::string& s) {
 
 struct TrainArgs {
   std::string config, data, output, device = "cpu", precision, dist_backend;
+  std::optional<double> bucket_mb;
   bool resume = false;
   int threads = 0;
   std::optional<uint64_t> seed;
@@ -86,6 +89,11 @@ std::string resume_command(const TrainArgs& a) {
   if (a.threads > 0) cmd += " --threads " + std::to_string(a.threads);
   if (!a.precision.empty()) cmd += " --precision " + a.precision;
   if (!a.dist_backend.empty()) cmd += " --dist-backend " + a.dist_backend;
+  if (a.bucket_mb) {
+    std::ostringstream mb;
+    mb << *a.bucket_mb;
+    cmd += " --bucket-mb " + mb.str();
+  }
   if (a.max_voxels > 0) cmd += " --max-voxels " + std::to_string(a.max_voxels);
   if (!a.max_memory.empty()) cmd += " --max-memory " + quote(a.max_memory);
   return cmd;
@@ -100,6 +108,7 @@ int run_train(const TrainArgs& a) {
   o.threads = a.threads;
   o.precision = a.precision;
   o.dist_backend = a.dist_backend;
+  if (a.bucket_mb) o.bucket_mb = *a.bucket_mb;
   o.seed = a.seed;
   if (a.max_voxels > 0) o.limits.max_voxels = a.max_voxels;
   if (!a.max_memory.empty()) o.limits.max_bytes = parse_bytes(a.max_memory, "--max-memory");
@@ -162,6 +171,12 @@ void register_train_commands(CLI::App& app, std::function<int()>& run) {
                 "--device cuda, mpi for cpu; nothing for one process), mpi (CUDA gradients "
                 "through host memory), nccl (on the GPUs; also for one process)")
       ->check(CLI::IsMember({"auto", "mpi", "nccl"}));
+  c->add_option("--bucket-mb", args->bucket_mb,
+                "data-parallel training sums the gradients in segments of about this many MB, "
+                "each as soon as the backward pass has finished it (overlapping the rest of the "
+                "backward; default 25, as PyTorch DDP's bucket_cap_mb); 0: one sum after the "
+                "backward. The weights do not depend on it")
+      ->check(CLI::NonNegativeNumber);
   c->add_option("--max-voxels", args->max_voxels,
                 "refuse a case whose headers declare more voxels (default 2^31)")
       ->check(CLI::PositiveNumber);

@@ -28,6 +28,12 @@ void Communicator::allreduce_tensor(Tensor& t) {
   t = h.to(t.device());
 }
 
+void Communicator::allreduce_start(float* data, size_t count, Device device) {
+  USEG_CHECK(sums_in_place(device), description() << " cannot sum " << device_name(device)
+                                                   << " memory in place (allreduce_start)");
+  allreduce_sum(data, count);
+}
+
 void SingleProcess::abort(const std::string& message) {
   std::fprintf(stderr, "useg: error: %s\n", message.c_str());
   std::fflush(stderr);

@@ -35,6 +35,18 @@ class Communicator {
   // a tensor of the same shape and device). This one stages a device tensor through host memory;
   // the NCCL communicator sums CUDA tensors where they are.
   virtual void allreduce_tensor(Tensor& t);
+  // Sums that overlap the backward pass (train/gradient_bucket.h). allreduce_start starts the
+  // in-place sum of `count` floats at `data`, memory of `device`, and may return before it is
+  // done; wait_all() completes every sum started (on a GPU: orders them before the compute
+  // stream's next op). Nothing started may be read before wait_all(), and every rank starts the
+  // same sums in the same order. sums_in_place(device) says whether allreduce_start takes that
+  // device's memory (where not, the caller sums with allreduce_tensor). progress() lets started
+  // sums advance (MPI's non-blocking collectives move inside MPI calls). The defaults sum host
+  // memory at once.
+  virtual bool sums_in_place(Device device) const { return device == Device::CPU; }
+  virtual void allreduce_start(float* data, size_t count, Device device);
+  virtual void wait_all() {}
+  virtual void progress() {}
   // Rank `root`'s bytes to every rank.
   virtual void broadcast(void* data, size_t bytes, int root) = 0;
   virtual void barrier() = 0;
@@ -53,6 +65,8 @@ class SingleProcess final : public Communicator {
   int size() const override { return 1; }
   void allreduce_sum(float*, size_t) override {}
   void allreduce_sum(double*, size_t) override {}
+  bool sums_in_place(Device) const override { return true; }
+  void allreduce_start(float*, size_t, Device) override {}
   void broadcast(void*, size_t, int) override {}
   void barrier() override {}
   [[noreturn]] void abort(const std::string& message) override;

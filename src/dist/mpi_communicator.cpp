@@ -1,6 +1,6 @@
 // The MPI communicator: MPI_COMM_WORLD of the processes mpirun or srun started. Buffers are CPU
-// memory (the trainer copies a CUDA gradient bucket to the host first; a CUDA-aware or NCCL path
-// is not built). Compiled only when CMake found MPI (USEG_HAVE_MPI).
+// memory (the trainer copies a CUDA gradient bucket to the host first; CUDA-aware MPI is not
+// used: the NCCL communicator sums GPU tensors). Compiled only when CMake found MPI (USEG_HAVE_MPI).
 // Only MPI's C API: keep the deprecated C++ bindings out (and their library off the link line).
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <memory>
 #include <sstream>
+#include <vector>
 
 #include "dist/communicator.h"
 #include "useg/error.h"
@@ -70,6 +71,31 @@ class MpiCommunicator final : public Communicator {
                           MPI_SUM, MPI_COMM_WORLD),
             "MPI_Allreduce");
   }
+  // MPI_Iallreduce on host memory: Open MPI's non-blocking collectives advance inside MPI calls,
+  // so the trainer calls progress() as it packs each gradient.
+  void allreduce_start(float* data, size_t count, Device device) override {
+    USEG_CHECK(device == Device::CPU, "MPI sums host memory only (allreduce_start of "
+                                          << device_name(device) << " memory)");
+    for (size_t i = 0; i < count; i += kMaxCount) {
+      m_requests.push_back(MPI_REQUEST_NULL);
+      check(MPI_Iallreduce(MPI_IN_PLACE, data + i, int(std::min(kMaxCount, count - i)), MPI_FLOAT,
+                           MPI_SUM, MPI_COMM_WORLD, &m_requests.back()),
+            "MPI_Iallreduce");
+    }
+  }
+  void progress() override {
+    if (m_requests.empty()) return;
+    int done = 0;
+    check(MPI_Testall(int(m_requests.size()), m_requests.data(), &done, MPI_STATUSES_IGNORE),
+          "MPI_Testall");
+    if (done) m_requests.clear();
+  }
+  void wait_all() override {
+    if (m_requests.empty()) return;
+    std::vector<MPI_Request> requests;
+    requests.swap(m_requests);
+    check(MPI_Waitall(int(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+  }
   void broadcast(void* data, size_t bytes, int root) override {
     char* p = static_cast<char*>(data);
     for (size_t i = 0; i < bytes; i += kMaxCount)
@@ -90,6 +116,7 @@ class MpiCommunicator final : public Communicator {
   int m_rank = 0, m_size = 1;
   bool m_owns = false;
   std::string m_description;
+  std::vector<MPI_Request> m_requests;  // started by allreduce_start, not yet waited for
 };
 
 }  // namespace

@@ -66,7 +66,8 @@ std::vector<Tensor> Executor::forward(const Tensor& x, bool training, uint64_t s
   return outs;
 }
 
-Tensor Executor::backward(const std::vector<Tensor>& d_outputs, bool need_input_grad) {
+Tensor Executor::backward(const std::vector<Tensor>& d_outputs, bool need_input_grad,
+                          const std::function<void(Parameter&)>& grad_ready) {
   USEG_CHECK(m_backward_ready, "backward needs a training-mode forward first");
   USEG_CHECK(d_outputs.size() == m_num_outputs,
              "backward: got " << d_outputs.size() << " output grads, the forward gave "
@@ -104,11 +105,17 @@ Tensor Executor::backward(const std::vector<Tensor>& d_outputs, bool need_input_
   for (size_t k = 0; k < d_outputs.size(); ++k)
     if (d_outputs[k].defined()) accumulate(m_graph.outputs[k], d_outputs[k], false);
 
+  auto report = [&](size_t id) {
+    if (!grad_ready) return;
+    for (size_t i = 0; i < m_params[id].size(); ++i)
+      if (!nodes[id].params[i].buffer) grad_ready(*m_params[id][i]);
+  };
   for (size_t id = count; id-- > 1;) {
     const Node& n = nodes[id];
     if (!grads[id].defined()) {  // no loss reaches this node
       zero_param_grads(m_backend, n, m_params[id]);
       m_saved[id] = Saved{};
+      report(id);
       continue;
     }
     std::vector<bool> need_dx;
@@ -116,6 +123,7 @@ Tensor Executor::backward(const std::vector<Tensor>& d_outputs, bool need_input_
     Tensor dy = grads[id];
     grads[id] = Tensor();
     std::vector<Tensor> dx = node_backward(m_backend, n, m_params[id], dy, need_dx, m_saved[id]);
+    report(id);
     for (size_t i = 0; i < dx.size(); ++i)
       if (dx[i].defined()) accumulate(n.inputs[i], dx[i], dx[i].data() != dy.data());
   }

@@ -9,6 +9,7 @@
 // gradients.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "nn/graph.h"
@@ -27,8 +28,11 @@ class Executor {
 
   // Backward of the last training forward: d_outputs matches its outputs (undefined = no
   // gradient for that output; the first is required). Overwrites every parameter's gradient;
-  // returns d(input) when need_input_grad, else an undefined Tensor.
-  Tensor backward(const std::vector<Tensor>& d_outputs, bool need_input_grad);
+  // returns d(input) when need_input_grad, else an undefined Tensor. grad_ready (optional) is
+  // called for each learnable parameter of a node right after that node's backward (or the
+  // zeroing of its gradients): a node owns its parameters, so they are final then.
+  Tensor backward(const std::vector<Tensor>& d_outputs, bool need_input_grad,
+                  const std::function<void(Parameter&)>& grad_ready = {});
 
  private:
   const Graph& m_graph;

@@ -119,8 +119,9 @@ std::vector<Tensor> Network::forward(const Tensor& x, bool training) {
   return m.exec->forward(x, true, step_seed);
 }
 
-Tensor Network::backward(const std::vector<Tensor>& d_outputs, bool need_input_grad) {
-  return m_impl->exec->backward(d_outputs, need_input_grad);
+Tensor Network::backward(const std::vector<Tensor>& d_outputs, bool need_input_grad,
+                         const GradReady& grad_ready) {
+  return m_impl->exec->backward(d_outputs, need_input_grad, grad_ready);
 }
 // Mutable access may change the weights: the inference plan prepares them again.
 std::vector<Parameter*> Network::parameters() {

@@ -102,29 +102,39 @@ void Trainer::check_ranks() {
   log(os.str());
 }
 
-bool Trainer::reduce_step(int64_t local_samples, double* loss) {
-  const bool ok = std::isfinite(*loss);
-  const float w = float(double(local_samples) / double(m_run.train.batch_size));
-  const std::vector<Parameter*> params = m_net->parameters(), bufs = m_net->buffers();
-  m_bucket.pack(*m_backend, params, bufs, w, 1.0f / float(m_comm->size()),
-                ok ? float(double(w) * *loss) : std::numeric_limits<float>::quiet_NaN(), !ok);
+void Trainer::begin_reduce(int64_t local_samples, bool finite) {
+  m_reduce_weight = float(double(local_samples) / double(m_run.train.batch_size));
+  const double mb = m_opts.bucket_mb;
+  USEG_CHECK(std::isfinite(mb) && mb >= 0, "--bucket-mb " << mb << ": expected 0 or more MB");
+  m_bucket.begin(*m_backend, *m_comm, m_net->parameters(), m_net->buffers(), m_reduce_weight,
+                 !finite, int64_t(mb * 1e6));
+}
 
-  // The barrier separates waiting for the slowest rank from the transfer itself in the figures
-  // of the run's last line (it costs one latency per step). A GPU first finishes the backward
-  // and the packing, so that neither is counted as the all-reduce; reading the reduced loss
-  // waits for the NCCL all-reduce.
+Network::GradReady Trainer::reduce_hook() {
+  return [this](Parameter& p) { m_bucket.ready(p); };
+}
+
+bool Trainer::reduce_step(double* loss) {
+  const bool ok = std::isfinite(*loss);
+  // The barrier separates waiting for the slowest rank from the transfer in the figures of the
+  // run's last line (it costs one latency per step): what is timed after it is the part of the
+  // all-reduce the backward pass did not hide. A GPU first finishes the backward, so that it is
+  // not counted as the all-reduce; reading the reduced loss waits for the NCCL sums.
   m_backend->synchronize();
   auto t0 = std::chrono::steady_clock::now();
   m_comm->barrier();
   auto t1 = std::chrono::steady_clock::now();
-  m_comm->allreduce_tensor(m_bucket.tensor());
+  m_bucket.finish(1.0f / float(m_comm->size()),
+                  ok ? float(double(m_reduce_weight) * *loss)
+                     : std::numeric_limits<float>::quiet_NaN());
   *loss = double(m_bucket.loss());
   auto t2 = std::chrono::steady_clock::now();
   m_skew_seconds.push_back(std::chrono::duration<double>(t1 - t0).count());
   m_reduce_seconds.push_back(std::chrono::duration<double>(t2 - t1).count());
+  m_early_segments += m_bucket.started_early();
 
   if (!std::isfinite(*loss)) return false;  // some rank's loss: every rank skips the update
-  m_bucket.unpack(*m_backend, params, bufs);
+  m_bucket.unpack(*m_backend, m_net->parameters(), m_net->buffers());
   return true;
 }
 

@@ -111,8 +111,15 @@ void Trainer::step(const Batch& batch, int64_t global_step) {
   bool finite = std::isfinite(loss);
   bool overflow = false;  // finite loss, non-finite scaled gradients
   double norm = 0;
+  // Data-parallel: the backward hands each finished gradient to the all-reduce (except in the
+  // test that poisons gradients after the backward: those must reach the bucket).
+  Network::GradReady grad_ready;
+  if (m_data_parallel) {
+    begin_reduce(batch.image.shape().n(), finite);
+    if (!m_opts.poison_gradients) grad_ready = reduce_hook();
+  }
   if (finite) {
-    m_net->backward(grads);
+    m_net->backward(grads, false, grad_ready);
     if (m_opts.poison_gradients && m_opts.poison_gradients(global_step)) {
       Parameter* p = m_net->parameters().front();
       Tensor g = p->grad.to(Device::CPU);
@@ -122,7 +129,7 @@ void Trainer::step(const Batch& batch, int64_t global_step) {
   }
   if (m_data_parallel) {
     if (!finite) loss = std::numeric_limits<double>::quiet_NaN();
-    finite = reduce_step(batch.image.shape().n(), &loss);
+    finite = reduce_step(&loss);
   }
   if (finite) {
     if (m_scaler) {

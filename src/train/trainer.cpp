@@ -442,11 +442,15 @@ TrainResult Trainer::run_process() {
                 median(m_make_seconds));
   log(line);
   if (!m_reduce_seconds.empty()) {
+    const double early = double(m_early_segments) / double(m_reduce_seconds.size());
     std::snprintf(line, sizeof line,
-                  "gradient all-reduce over %d rank%s (%s): %.1f MB per step, median %.2f ms, "
-                  "fastest %.2f ms; waiting for the slowest rank before it: median %.2f ms",
+                  "gradient all-reduce over %d rank%s (%s): %.1f MB per step in %d segment%s "
+                  "(%.1f per step started during the backward); after the backward: median "
+                  "%.2f ms, fastest %.2f ms; waiting for the slowest rank before it: median "
+                  "%.2f ms",
                   m_comm->size(), m_comm->size() == 1 ? "" : "s",
                   m_comm->description().c_str(), double(m_bucket.numel()) * sizeof(float) / 1e6,
+                  m_bucket.segments(), m_bucket.segments() == 1 ? "" : "s", early,
                   1e3 * median(m_reduce_seconds),
                   1e3 * *std::min_element(m_reduce_seconds.begin(), m_reduce_seconds.end()),
                   1e3 * median(m_skew_seconds));

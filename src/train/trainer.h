@@ -67,10 +67,14 @@ class Trainer {
   // weights.
   void check_ranks();
   // The gradient all-reduce of one step: every rank's gradients weighted by its share of the
-  // batch, summed, and the BatchNorm running statistics averaged, in one bucket. `loss` (this
-  // rank's mean loss; NaN when not finite) becomes the batch's. Returns false when any rank's
-  // loss was not finite (every rank then skips the update).
-  bool reduce_step(int64_t local_samples, double* loss);
+  // batch, summed, and the BatchNorm running statistics averaged, in one bucket
+  // (gradient_bucket.h). begin_reduce before the backward (`finite`: this rank's loss is, and its
+  // backward runs), whose grad_ready hook feeds the bucket (reduce_hook); reduce_step after it:
+  // `loss` (this rank's mean loss; NaN when not finite) becomes the batch's. Returns false when
+  // any rank's loss was not finite (every rank then skips the update).
+  void begin_reduce(int64_t local_samples, bool finite);
+  Network::GradReady reduce_hook();
+  bool reduce_step(double* loss);
   // stop_requested() of every rank, combined: any rank asked to stop (the same answer on all).
   bool stop_requested_all();
   // Loss of a batch_dice Dice / DiceCE with several ranks: the Dice over the global batch (its
@@ -124,7 +128,9 @@ class Trainer {
   // The step all-reduces its gradients: several ranks, or a --dist-backend chosen for one.
   bool m_data_parallel = false;
   GradientBucket m_bucket;               // the gradient all-reduce's buffer, reused
-  std::vector<double> m_reduce_seconds;  // time in the gradient all-reduce, per step
+  float m_reduce_weight = 1.f;           // this step's n_r / B
+  int64_t m_early_segments = 0;          // segments summed during the backward, all steps
+  std::vector<double> m_reduce_seconds;  // all-reduce time after the backward, per step
   std::vector<double> m_skew_seconds;    // time waiting for the slowest rank before it
 };
 

@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <map>
+#include <string>
 
 #include "common/compare.h"
 #include "common/shapes.h"
@@ -202,6 +204,57 @@ TEST(UNet, OverfitsOneBatchAndRerunsAreBitIdentical) {
   EXPECT_LT(a.back(), a.front() / 10) << "loss went from " << a.front() << " to " << a.back();
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i;
+}
+
+// Network::backward's grad_ready hook (data-parallel training sums the gradients it reports
+// while the backward goes on): every learnable parameter exactly once, none of the buffers, each
+// gradient already final when reported (equal to what the backward ends with), the last layers
+// before the first, and nothing changed by the hook. A deep-supervision head given no gradient
+// is reported too (its gradients are zeroed).
+TEST(UNet, BackwardReportsEachGradientOnceWhenItIsFinal) {
+  auto be = make_backend(Device::CPU);
+  ModelConfig c = tiny2d();
+  c.depth = 3;
+  c.norm = NormKind::Batch;
+  c.deep_supervision = true;
+  Network net(c, *be);
+  net.init_weights(3);
+  const Tensor x = test::random_tensor(Shape{2, 1, 1, 16, 16}, 5);
+  std::vector<Tensor> out = net.forward(x, true);
+  ASSERT_EQ(out.size(), 3u);
+  std::vector<Tensor> d = {test::random_tensor(out[0].shape(), 6),
+                           test::random_tensor(out[1].shape(), 7), Tensor()};
+  std::vector<std::string> order;
+  std::map<std::string, Tensor> at_report;
+  net.backward(d, false, [&](Parameter& p) {
+    order.push_back(p.name);
+    EXPECT_TRUE(p.grad.defined()) << p.name;
+    EXPECT_EQ(at_report.count(p.name), 0u) << p.name << " reported twice";
+    at_report[p.name] = p.grad.clone();
+  });
+  const std::vector<Parameter*> params = net.parameters();
+  ASSERT_EQ(order.size(), params.size());
+  for (Parameter* p : params) {
+    ASSERT_EQ(at_report.count(p->name), 1u) << p->name << " never reported";
+    EXPECT_TRUE(test::allclose(at_report[p->name], p->grad, {0, 0})) << p->name << " changed after";
+  }
+  for (Parameter* b : net.buffers()) EXPECT_EQ(at_report.count(b->name), 0u) << b->name;
+  // Reverse order: the first encoder convolution's parameters come last, those of a node after
+  // the bottleneck first.
+  std::printf("      reported first: %s, last: %s\n", order.front().c_str(), order.back().c_str());
+  EXPECT_TRUE(order.back() == params[0]->name || order.back() == params[1]->name) << order.back();
+  auto index = [&](const std::string& name) {
+    for (size_t i = 0; i < params.size(); ++i)
+      if (params[i]->name == name) return i;
+    return params.size();
+  };
+  EXPECT_GT(index(order.front()), params.size() / 2) << order.front();
+
+  // The same backward without the hook gives the same gradients.
+  out = net.forward(x, true);
+  net.backward(d);
+  for (Parameter* p : params)
+    EXPECT_TRUE(test::allclose(at_report[p->name], p->grad, {0, 0})) << p->name;
 }
 
 TEST(UNet, LoadStateErrorsNameTheTensor) {
