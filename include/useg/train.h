@@ -45,8 +45,10 @@ struct TrainOptions {
   // Data-parallel training sums the gradients in segments of about this many MB, each started as
   // soon as the backward pass has finished its gradients, so the transfers overlap the rest of
   // the backward (--bucket-mb; PyTorch DDP's bucket_cap_mb). 0: one sum after the backward.
-  // The weights do not depend on it.
-  double bucket_mb = 25;
+  // Negative: the default, 25 on CUDA and 0 on the CPU (where the ranks' transfers take the
+  // cores the backward needs: measured no faster, docs/benchmarks-training.md). The weights do
+  // not depend on it.
+  double bucket_mb = -1;
   // Resource guard: a case whose image headers declare more voxels or more bytes (as float32,
   // all channels) than this is refused before any voxel is read (--max-voxels, --max-memory).
   ReadLimits limits;

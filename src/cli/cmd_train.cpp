@@ -174,8 +174,8 @@ void register_train_commands(CLI::App& app, std::function<int()>& run) {
   c->add_option("--bucket-mb", args->bucket_mb,
                 "data-parallel training sums the gradients in segments of about this many MB, "
                 "each as soon as the backward pass has finished it (overlapping the rest of the "
-                "backward; default 25, as PyTorch DDP's bucket_cap_mb); 0: one sum after the "
-                "backward. The weights do not depend on it")
+                "backward; default 25 with --device cuda, as PyTorch DDP's bucket_cap_mb, and 0 "
+                "on the CPU); 0: one sum after the backward. The weights do not depend on it")
       ->check(CLI::NonNegativeNumber);
   c->add_option("--max-voxels", args->max_voxels,
                 "refuse a case whose headers declare more voxels (default 2^31)")

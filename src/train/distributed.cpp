@@ -104,8 +104,10 @@ void Trainer::check_ranks() {
 
 void Trainer::begin_reduce(int64_t local_samples, bool finite) {
   m_reduce_weight = float(double(local_samples) / double(m_run.train.batch_size));
-  const double mb = m_opts.bucket_mb;
-  USEG_CHECK(std::isfinite(mb) && mb >= 0, "--bucket-mb " << mb << ": expected 0 or more MB");
+  const double mb = m_opts.bucket_mb >= 0 ? m_opts.bucket_mb
+                    : m_backend->device() == Device::CUDA ? 25.0
+                                                          : 0.0;
+  USEG_CHECK(std::isfinite(mb), "--bucket-mb " << mb << ": expected 0 or more MB");
   m_bucket.begin(*m_backend, *m_comm, m_net->parameters(), m_net->buffers(), m_reduce_weight,
                  !finite, int64_t(mb * 1e6));
 }

@@ -21,7 +21,7 @@
 #  1c. --dist-backend mpi in one process (the all-reduce on 1 rank) equals the plain run exactly;
 #     --dist-backend nccl with --device cpu is refused.
 #  1e. --bucket-mb: segments summed during the backward give 2 ranks the same weights, bit for
-#     bit, as one sum after it; 3 ranks match 1 process.
+#     bit, as one sum after it (the CPU's default); 3 ranks match 1 process.
 #  2. a rank that throws (rank 1 pointed at a missing dataset) ends the job within 60 s, with its
 #     message; a rank killed mid-training (SIGKILL) ends the job within 60 s.
 #  3. ranks started with different configs are refused, naming the rank.
@@ -131,19 +131,22 @@ echo "== bdice: --dist-backend mpi in 1 process against the plain run"
 python3 "$root/tests/shell/compare_runs.py" "$work/bdice.1" "$work/bdice.1mpi" 1e-4 1e-6 0.01 ||
   fail "--dist-backend mpi in 1 process differs (batch_dice)"
 # 1e. --bucket-mb: the gradients summed in segments that start during the backward (1 kB: this
-#     model's ~2,400 gradients in about ten) or in one sum after it (0). The sum of each element is
-#     the same number either way with 2 ranks (a + b), so those weights must equal the default
-#     run's bit for bit; 3 ranks may add in another order (Open MPI's non-blocking and blocking
-#     algorithms differ), so they are held to the N-rank tolerances against 1 process.
-for mb in 0 0.001; do
+#     model's ~2,400 gradients in about ten; 25 MB: all of them in one, started when the backward
+#     ends) or in one sum after it (0, the CPU's default). The sum of each element is the same
+#     number either way with 2 ranks (a + b), so those weights must equal the default run's bit
+#     for bit; 3 ranks may add in another order (Open MPI's non-blocking and blocking algorithms
+#     differ), so they are held to the N-rank tolerances against 1 process.
+for mb in 25 0.001; do
   mpi -np 2 "$useg" train --config "$work/config.json" --data "$data" --threads 1 --bucket-mb "$mb" \
     --output "$work/sgd.2.mb$mb" >"$work/sgd.2.mb$mb.log" 2>&1 || { show "$work/sgd.2.mb$mb.log"; fail "--bucket-mb $mb, 2 ranks failed"; }
   echo "== sgd: 2 ranks, --bucket-mb $mb against the default (weights exact)"
   python3 "$root/tests/shell/compare_runs.py" "$work/sgd.2" "$work/sgd.2.mb$mb" 0 0 0 ||
     fail "--bucket-mb $mb changed the weights of 2 ranks"
 done
-grep -q "MB per step in 1 segment (0.0 per step started during the backward)" "$work/sgd.2.mb0.log" ||
-  { show "$work/sgd.2.mb0.log"; fail "--bucket-mb 0: not one sum after the backward"; }
+grep -q "MB per step in 1 segment (0.0 per step started during the backward)" "$work/sgd.2.log" ||
+  { show "$work/sgd.2.log"; fail "the CPU's default is not one sum after the backward"; }
+grep -q "MB per step in 2 segments (1.0 per step started during the backward)" "$work/sgd.2.mb25.log" ||
+  { show "$work/sgd.2.mb25.log"; fail "--bucket-mb 25: not one segment of gradients and one of the rest"; }
 line=$(grep "gradient all-reduce over 2 ranks" "$work/sgd.2.mb0.001.log") || { show "$work/sgd.2.mb0.001.log"; fail "no all-reduce line"; }
 segments=$(sed -n 's/.* in \([0-9]*\) segments (\([0-9.]*\) per step started during the backward).*/\1 \2/p' <<<"$line")
 read -r n_seg early <<<"$segments"
