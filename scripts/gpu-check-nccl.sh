@@ -2,7 +2,9 @@
 # Sourced by scripts/gpu-check.sh (in the bundle beside it): the tests stage's check of multi-GPU
 # training's NCCL path on one GPU (docs/cluster.md). Uses gpu-check's GC_* variables.
 # A 1-rank NCCL training run (docs/cluster.md): a tiny 2D U-Net, 2 epochs, on a generated dataset,
-# with --dist-backend nccl and without (same seed, same GPU); prints both last losses.
+# with --dist-backend nccl (the default 25 MB segments: one of gradients; and 1 kB segments: about
+# ten, summed on NCCL's stream during the backward) and without (same seed, same GPU); prints the
+# three last losses.
 nccl_train() {
   local d=$GC_WORK/nccl_data c=$GC_WORK/nccl.json py=${GC_PYTHONS%% *} r loss=()
   grep -q '^libnccl.so.2: /' "$GC_WORK/libs.txt" || { echo "nccl train: not run (libnccl.so.2 not found)"; return 0; }
@@ -21,9 +23,10 @@ PY
   printf '%s' '{"model": {"dims": 2, "in_channels": 1, "num_classes": 2, "base_filters": 8, "depth": 2},' \
     ' "train": {"patch_size": [32, 32], "batch_size": 4, "epochs": 2, "iterations_per_epoch": 5, "lr": 0.01,' \
     ' "val_cases": ["c3", "c4"], "target_spacing": "native", "seed": 5}}' >"$c"
-  for r in nccl plain; do
+  for r in nccl nccl_segments plain; do
     local extra=()
     [ "$r" = plain ] || extra=(--dist-backend nccl)
+    [ "$r" != nccl_segments ] || extra+=(--bucket-mb 0.001)
     echo "== nccl train: useg train --device cuda ${extra[*]}" >>"$GC_OUT/tests.log"
     timeout -k 3 60 env LD_LIBRARY_PATH="$GC_LIBPATH" "$GC_BUNDLE/bin/useg" train --config "$c" --data "$d" \
       --device cuda --output "$GC_WORK/run_$r" "${extra[@]}" \
@@ -31,5 +34,7 @@ PY
     loss+=("$(tail -n1 "$GC_WORK/run_$r/metrics.csv" | cut -d, -f2)")
   done
   grep -q "gradient all-reduce over 1 rank (NCCL 2" "$GC_OUT/tests.log" || { echo "nccl train: no NCCL all-reduce"; return 1; }
-  echo "nccl train: last train_loss ${loss[0]} with NCCL, ${loss[1]} without"
+  grep -q "in [0-9]* segments ([1-9][0-9.]* per step started during the backward)" "$GC_OUT/tests.log" ||
+    { echo "nccl train: no segment started during the backward with --bucket-mb 0.001"; return 1; }
+  echo "nccl train: last train_loss ${loss[0]} with NCCL, ${loss[1]} with 1 kB segments, ${loss[2]} without"
 }
