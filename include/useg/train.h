@@ -49,6 +49,9 @@ struct TrainOptions {
   // cores the backward needs: measured no faster, docs/benchmarks-training.md). The weights do
   // not depend on it.
   double bucket_mb = -1;
+  // With several ranks, a wait for the others longer than this many seconds ends the job: a rank
+  // is stuck (--collective-timeout; PyTorch's process-group timeout, 30 min). 0: no limit.
+  double collective_timeout = 1800;
   // Resource guard: a case whose image headers declare more voxels or more bytes (as float32,
   // all channels) than this is refused before any voxel is read (--max-voxels, --max-memory).
   ReadLimits limits;

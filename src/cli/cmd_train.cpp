@@ -74,7 +74,7 @@ std::string quote(const std::string& s) {
 
 struct TrainArgs {
   std::string config, data, output, device = "cpu", precision, dist_backend;
-  std::optional<double> bucket_mb;
+  std::optional<double> bucket_mb, collective_timeout;
   bool resume = false;
   int threads = 0;
   std::optional<uint64_t> seed;
@@ -94,6 +94,11 @@ std::string resume_command(const TrainArgs& a) {
     mb << *a.bucket_mb;
     cmd += " --bucket-mb " + mb.str();
   }
+  if (a.collective_timeout) {
+    std::ostringstream s;
+    s << *a.collective_timeout;
+    cmd += " --collective-timeout " + s.str();
+  }
   if (a.max_voxels > 0) cmd += " --max-voxels " + std::to_string(a.max_voxels);
   if (!a.max_memory.empty()) cmd += " --max-memory " + quote(a.max_memory);
   return cmd;
@@ -109,6 +114,7 @@ int run_train(const TrainArgs& a) {
   o.precision = a.precision;
   o.dist_backend = a.dist_backend;
   if (a.bucket_mb) o.bucket_mb = *a.bucket_mb;
+  if (a.collective_timeout) o.collective_timeout = *a.collective_timeout;
   o.seed = a.seed;
   if (a.max_voxels > 0) o.limits.max_voxels = a.max_voxels;
   if (!a.max_memory.empty()) o.limits.max_bytes = parse_bytes(a.max_memory, "--max-memory");
@@ -176,6 +182,10 @@ void register_train_commands(CLI::App& app, std::function<int()>& run) {
                 "each as soon as the backward pass has finished it (overlapping the rest of the "
                 "backward; default 25 with --device cuda, as PyTorch DDP's bucket_cap_mb, and 0 "
                 "on the CPU); 0: one sum after the backward. The weights do not depend on it")
+      ->check(CLI::NonNegativeNumber);
+  c->add_option("--collective-timeout", args->collective_timeout,
+                "with several ranks, end the job when one waits longer than this many seconds "
+                "for the others (a rank is stuck; default 1800, 0: no limit)")
       ->check(CLI::NonNegativeNumber);
   c->add_option("--max-voxels", args->max_voxels,
                 "refuse a case whose headers declare more voxels (default 2^31)")

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "ops/loss/loss.h"
@@ -56,6 +57,12 @@ void Trainer::choose_communicator() {
   if (b == "nccl" || (automatic && cuda && host.size() > 1)) {
     m_nccl = dist::make_nccl_communicator(host, *m_backend);
     m_comm = m_nccl.get();
+  }
+  USEG_CHECK(m_opts.collective_timeout >= 0, "--collective-timeout " << m_opts.collective_timeout
+                                                 << ": expected seconds >= 0 (0: no limit)");
+  if (host.size() > 1 && m_opts.collective_timeout > 0) {
+    m_watched = std::make_unique<dist::WatchedCommunicator>(*m_comm, m_opts.collective_timeout);
+    m_comm = m_watched.get();
   }
 }
 
@@ -126,10 +133,15 @@ bool Trainer::reduce_step(double* loss) {
   auto t0 = std::chrono::steady_clock::now();
   m_comm->barrier();
   auto t1 = std::chrono::steady_clock::now();
-  m_bucket.finish(1.0f / float(m_comm->size()),
-                  ok ? float(double(m_reduce_weight) * *loss)
-                     : std::numeric_limits<float>::quiet_NaN());
-  *loss = double(m_bucket.loss());
+  {
+    // Reading the reduced loss waits for NCCL's sums on a GPU: timed like a collective.
+    std::optional<dist::WatchedCommunicator::Scope> timed;
+    if (m_watched) timed.emplace(*m_watched, "the gradient all-reduce");
+    m_bucket.finish(1.0f / float(m_comm->size()),
+                    ok ? float(double(m_reduce_weight) * *loss)
+                       : std::numeric_limits<float>::quiet_NaN());
+    *loss = double(m_bucket.loss());
+  }
   auto t2 = std::chrono::steady_clock::now();
   m_skew_seconds.push_back(std::chrono::duration<double>(t1 - t0).count());
   m_reduce_seconds.push_back(std::chrono::duration<double>(t2 - t1).count());

@@ -17,6 +17,7 @@
 #include "train/loss_scaler.h"
 #include "train/outputs.h"
 #include "dist/communicator.h"
+#include "dist/watchdog.h"
 #include "useg/backend.h"
 #include "train/dataset.h"
 #include "useg/model.h"
@@ -125,6 +126,8 @@ class Trainer {
   // NCCL over dist::world() where the gradients go through NCCL (declared after m_backend: it is
   // destroyed before the device it runs on).
   std::unique_ptr<dist::Communicator> m_nccl;
+  // m_comm's waits timed (--collective-timeout) with several ranks; then m_comm points to it.
+  std::unique_ptr<dist::WatchedCommunicator> m_watched;
   // The step all-reduces its gradients: several ranks, or a --dist-backend chosen for one.
   bool m_data_parallel = false;
   GradientBucket m_bucket;               // the gradient all-reduce's buffer, reused

@@ -24,6 +24,8 @@
 #     bit, as one sum after it (the CPU's default); 3 ranks match 1 process.
 #  2. a rank that throws (rank 1 pointed at a missing dataset) ends the job within 60 s, with its
 #     message; a rank killed mid-training (SIGKILL) ends the job within 60 s.
+#     A rank stopped by SIGSTOP (alive, stuck) ends the job after --collective-timeout, with
+#     rank 0's message naming the wait.
 #  3. ranks started with different configs are refused, naming the rank.
 #  4. scripts/slurm/train-multi.sbatch (SRUN="mpirun -np 2"): stopped by SIGUSR1, resumed, finished.
 #  5. deploy/k8s/train-mpijob.yaml: -np against its workers; its launcher script run locally.
@@ -225,6 +227,28 @@ status=$(cat "$work/kill.status")
 [ "$status" -ne 124 ] || { show "$work/kill.log"; fail "a killed rank left the job hanging (killed after 60 s)"; }
 [ "$status" -ne 0 ] || fail "the job succeeded although rank 1 was killed"
 echo "a killed rank ended the job (exit $status) $(($(date +%s) - t0)) s after the kill"
+
+# 2c. a rank that is stuck but alive (SIGSTOP, as a hung file system or a GPU fault would leave
+#     it): rank 0 waits for it in the next collective, gives up after --collective-timeout (3 s
+#     here) with a message naming the wait and the option, and the job ends.
+rm -f "$work"/pid.*
+(s=0; timeout 60 mpirun -np 2 "$wrapper" "$useg" train --config "$work/config_long.json" --data "$data" \
+  --threads 1 --collective-timeout 3 --output "$work/stuck" >"$work/stuck.log" 2>&1 || s=$?; echo $s >"$work/stuck.status") &
+for _ in $(seq 300); do
+  [ -s "$work/stuck/metrics.csv" ] && [ -s "$work/pid.1" ] && break
+  sleep 0.2
+done
+[ -s "$work/pid.1" ] || { show "$work/stuck.log"; fail "rank 1 did not start"; }
+kill -STOP "$(cat "$work/pid.1")"
+t0=$(date +%s)
+wait
+kill -KILL "$(cat "$work/pid.1")" 2>/dev/null || true
+status=$(cat "$work/stuck.status")
+[ "$status" -ne 124 ] || { show "$work/stuck.log"; fail "a stopped rank left the job hanging (killed after 60 s)"; }
+[ "$status" -ne 0 ] || fail "the job succeeded although rank 1 was stopped"
+grep -q "error (rank 0 of 2): waited [0-9]* s in .* for the other ranks, longer than --collective-timeout 3 s: a rank is stuck" \
+  "$work/stuck.log" || { show "$work/stuck.log"; fail "no collective-timeout message from rank 0"; }
+echo "a stopped rank ended the job (exit $status) $(($(date +%s) - t0)) s after SIGSTOP: $(grep -m1 -o 'waited [0-9]* s in [^:]*' "$work/stuck.log")"
 
 # 3. different configs: refused, naming the rank.
 status=0
