@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,6 +73,13 @@ struct LossSpec {
   float weight = 1.0f;
   float dice_smooth = 1e-5f;
   bool batch_dice = false;
+  // Data-parallel batch Dice (train/distributed.cpp): with batch_dice, called with this rank's
+  // Dice sums (I, P, T per foreground class: 3 (C - 1) doubles) to sum them over the ranks
+  // before the score is taken, so that every rank scores the global batch. The Dice gradient is
+  // then divided by dice_share (this rank's share of the global batch, n_r / B), which the
+  // weighting of the ranks' gradients by n_r / B undoes. Unset: this batch alone.
+  std::function<void(double* sums, size_t count)> reduce_dice_sums;
+  double dice_share = 1.0;
 };
 
 // PyTorch semantics (torch.optim.SGD with dampening 0).

@@ -9,7 +9,7 @@
 // weights its gradients by n_r / B and the all-reduce sums them (the loss likewise). With equal
 // shares that is the plain mean of the ranks' gradients. train.batch_dice (one Dice over the
 // whole batch) is no such mean: there the ranks all-reduce the Dice sums inside the loss
-// (batch_dice_loss below) and scale the Dice gradient by B / n_r, which the weighting undoes.
+// (share_batch_dice below) and scale the Dice gradient by B / n_r, which the weighting undoes.
 //
 // BatchNorm: each rank normalizes with the statistics of its own share (as PyTorch's
 // DistributedDataParallel without SyncBatchNorm); the running statistics are averaged over the
@@ -21,7 +21,6 @@
 #include <optional>
 #include <sstream>
 
-#include "ops/loss/loss.h"
 #include "train/trainer.h"
 #include "useg/error.h"
 
@@ -167,55 +166,17 @@ bool Trainer::stop_requested_all() {
   return stop;
 }
 
-// The batch Dice (+ CE) of the global batch on this rank's share: the op's per-voxel math
-// (ops/loss/loss.h), with the Dice sums (I, P, T per foreground class) summed over the ranks
-// before the score and its gradient coefficients are taken. CE stays this rank's mean (the
-// all-reduce's weighting makes it the batch's); the Dice term is the batch's on every rank, so
-// its gradient is scaled by B / n_r, which the weighting n_r / B undoes. CPU tensors only.
-double Trainer::batch_dice_loss(const LossSpec& spec, const Tensor& logits, const Tensor& target,
-                                Tensor* dlogits) {
-  const Shape& s = logits.shape();
-  const int64_t N = s.n(), C = s.c(), S = s.spatial();
-  const bool has_ce = spec.kind == LossKind::DiceCE;
-  USEG_CHECK(spec.kind == LossKind::Dice || has_ce, "batch_dice_loss: not a Dice loss");
-  USEG_CHECK(C >= 2 && target.numel() == N * S,
-             "batch_dice_loss: logits " << s.str() << ", target " << target.shape().str());
-  const float* x = logits.data();
-  const float* t = target.data();
-  const size_t k = size_t(3 * (C - 1));
-  std::vector<double> dice(k, 0.0);  // I, P, T per foreground class
-  double ce = 0.0;
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t v = 0; v < S; ++v) {
-      const int label = ops::label_class(t[n * S + v], int(C));
-      USEG_CHECK(label >= 0, "loss: target value " << t[n * S + v] << " of sample " << n
-                                                   << " is not a class index in 0.." << C - 1);
-      ce += ops::softmax_loss_voxel_terms(x + n * C * S + v, int(C), S, label, dice.data());
-    }
-  m_comm->allreduce_sum(dice.data(), dice.size());
-  const double share = double(N) / double(m_run.train.batch_size);  // n_r / B
-  const double pairs = double(C - 1), smooth = spec.dice_smooth;
-  std::vector<float> a(size_t(C), 0.f), b(size_t(C), 0.f);
-  double dice_sum = 0.0;
-  for (int64_t c = 1; c < C; ++c) {
-    const double* ipt = dice.data() + 3 * (c - 1);
-    dice_sum += ops::dice_score(ipt[0], ipt[1], ipt[2], smooth);
-    ops::dice_grad_coefs(ipt[0], ipt[1], ipt[2], smooth, pairs * share, &a[size_t(c)],
-                         &b[size_t(c)]);
-  }
-  const double voxels = double(N) * double(S);
-  double loss = 1.0 - dice_sum / pairs + (has_ce ? ce / voxels : 0.0);
-  if (dlogits) {
-    const float ce_coef = has_ce ? float(1.0 / voxels) : 0.f;
-    float* dx = dlogits->data();
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < N * S; ++i) {
-      const int64_t base = (i / S) * C * S + i % S;
-      ops::softmax_loss_grad_voxel(x + base, int(C), S, ops::label_class(t[i], int(C)), ce_coef,
-                                   a.data(), b.data(), spec.weight, dx + base);
-    }
-  }
-  return double(spec.weight) * loss;
+// The batch Dice (+ CE) of the global batch on this rank's share: the backend's loss with the
+// Dice sums (I, P, T per foreground class) summed over the ranks before the score and its
+// gradient coefficients are taken (on a GPU the sums are reduced on the device; only those
+// 3 (C - 1) doubles travel). CE stays this rank's mean (the all-reduce's weighting makes it the
+// batch's); the Dice term is the batch's on every rank, so its gradient is scaled by B / n_r
+// (dice_share), which the weighting n_r / B undoes.
+void Trainer::share_batch_dice(int64_t local_samples, LossSpec& spec) {
+  spec.reduce_dice_sums = [this](double* sums, size_t count) {
+    m_comm->allreduce_sum(sums, count);
+  };
+  spec.dice_share = double(local_samples) / double(m_run.train.batch_size);
 }
 
 void Trainer::gather_case_results(std::vector<double>& results) {

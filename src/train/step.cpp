@@ -95,17 +95,10 @@ void Trainer::step(const Batch& batch, int64_t global_step) {
     spec.kind = t.loss;
     spec.batch_dice = t.batch_dice;
     spec.weight = static_cast<float>(m_ds_weights[k]) * loss_scale;
-    const bool split_batch_dice = m_data_parallel && spec.batch_dice &&
-                                  (spec.kind == LossKind::Dice || spec.kind == LossKind::DiceCE);
-    if (!split_batch_dice) {
-      loss += be.loss_forward_backward(spec, outs[k], tk, &grads[k]);
-    } else if (dev == Device::CPU) {
-      loss += batch_dice_loss(spec, outs[k], tk, &grads[k]);
-    } else {  // the all-reduced Dice sums are computed on the host: a copy of logits and grads
-      Tensor g = Tensor::empty(outs[k].shape());
-      loss += batch_dice_loss(spec, outs[k].to(Device::CPU), tk.to(Device::CPU), &g);
-      grads[k] = g.to(dev);
-    }
+    if (m_data_parallel && spec.batch_dice &&
+        (spec.kind == LossKind::Dice || spec.kind == LossKind::DiceCE))
+      share_batch_dice(batch.image.shape().n(), spec);
+    loss += be.loss_forward_backward(spec, outs[k], tk, &grads[k]);
   }
   loss /= loss_scale;  // the returned value is the mean loss times spec.weight
   bool finite = std::isfinite(loss);

@@ -78,10 +78,9 @@ class Trainer {
   bool reduce_step(double* loss);
   // stop_requested() of every rank, combined: any rank asked to stop (the same answer on all).
   bool stop_requested_all();
-  // Loss of a batch_dice Dice / DiceCE with several ranks: the Dice over the global batch (its
-  // sums all-reduced), as Backend::loss_forward_backward computes it over one process's batch.
-  double batch_dice_loss(const LossSpec& spec, const Tensor& logits, const Tensor& target,
-                         Tensor* dlogits);
+  // A batch_dice Dice / DiceCE loss with several ranks: the backend's loss sums its Dice terms
+  // over the ranks (LossSpec::reduce_dice_sums), so every rank scores the global batch.
+  void share_batch_dice(int64_t local_samples, LossSpec& spec);
   // Validation results per case, each rank's own cases filled in (zeros elsewhere): summed, so
   // every rank holds every case's result in the order one process computes them.
   void gather_case_results(std::vector<double>& results);

@@ -1,6 +1,7 @@
 // Losses on the CPU: per-sample double reductions of the per-voxel terms of ops/loss/loss.h
 // (cpu/reduce.h, so the value does not depend on the thread count), then the per-voxel gradient.
 #include "ops/loss/loss.h"
+#include "ops/loss/dice_term.h"
 
 #include <cstdint>
 #include <limits>
@@ -70,21 +71,7 @@ double softmax_loss(const LossSpec& spec, const Tensor& logits, const Tensor& ta
   // Dice groups: one per sample, or one for the whole batch; coefficients indexed [g * C + c].
   const int64_t groups = spec.batch_dice ? 1 : N;
   std::vector<float> dice_a(groups * C, 0.f), dice_b(groups * C, 0.f);
-  if (has_dice) {
-    const double pairs = double(groups) * double(C - 1), smooth = spec.dice_smooth;
-    double dice_sum = 0.0;
-    for (int64_t g = 0; g < groups; ++g) {
-      for (int64_t c = 1; c < C; ++c) {
-        double ipt[3] = {0.0, 0.0, 0.0};
-        for (int64_t n = spec.batch_dice ? 0 : g; n < (spec.batch_dice ? N : g + 1); ++n)
-          for (int j = 0; j < 3; ++j) ipt[j] += sums[n * k + 1 + 3 * (c - 1) + j];
-        dice_sum += ops::dice_score(ipt[0], ipt[1], ipt[2], smooth);
-        ops::dice_grad_coefs(ipt[0], ipt[1], ipt[2], smooth, pairs, &dice_a[g * C + c],
-                             &dice_b[g * C + c]);
-      }
-    }
-    loss += 1.0 - dice_sum / pairs;
-  }
+  if (has_dice) loss += ops::dice_term(spec, sums, N, int(C), k, dice_a.data(), dice_b.data());
 
   if (dlogits) {
     const float ce_coef = has_ce ? float(1.0 / voxels) : 0.f;

@@ -11,6 +11,7 @@
 #include "cuda/cuda_check.h"
 #include "cuda/host/launch_config.h"
 #include "ops/loss/launch.h"
+#include "ops/loss/dice_term.h"
 #include "ops/loss/loss.h"
 #include "useg/error.h"
 
@@ -109,21 +110,7 @@ double loss_forward_backward(BackendImpl& impl, const LossSpec& spec, const Tens
   std::vector<float> coefs(size_t(2 * groups * C), 0.f);  // dice_a [groups * C], then dice_b
   float* dice_a = coefs.data();
   float* dice_b = coefs.data() + groups * C;
-  if (has_dice) {
-    const double pairs = double(groups) * double(C - 1), smooth = spec.dice_smooth;
-    double dice_sum = 0.0;
-    for (int64_t g = 0; g < groups; ++g) {
-      for (int c = 1; c < C; ++c) {
-        double ipt[3] = {0.0, 0.0, 0.0};
-        for (int64_t n = spec.batch_dice ? 0 : g; n < (spec.batch_dice ? N : g + 1); ++n)
-          for (int j = 0; j < 3; ++j) ipt[j] += sums[size_t(n * k + 1 + 3 * (c - 1) + j)];
-        dice_sum += ops::dice_score(ipt[0], ipt[1], ipt[2], smooth);
-        ops::dice_grad_coefs(ipt[0], ipt[1], ipt[2], smooth, pairs, &dice_a[g * C + c],
-                             &dice_b[g * C + c]);
-      }
-    }
-    loss += 1.0 - dice_sum / pairs;
-  }
+  if (has_dice) loss += ops::dice_term(spec, sums, N, C, k, dice_a, dice_b);
 
   if (dlogits) {
     DeviceBuffer coefs_d(be.allocator(), coefs.size() * sizeof(float));

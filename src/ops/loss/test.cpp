@@ -2,7 +2,8 @@
 // batch Dice, weighted, smoothed), MSE and hinge (label-map and dense targets) on every activation
 // shape — the value vs the double reference (eval) and dlogits vs central differences of the
 // reference (grad); rows longer than one CUDA reduction chunk; every Dice class-count bucket of
-// the CUDA kernels; thread-count independence; error messages.
+// the CUDA kernels; thread-count independence; error messages; the batch Dice of a batch split
+// over data-parallel ranks.
 //
 // Tolerances. The value sums float per-voxel terms (~1e-7 relative each, errors of both signs)
 // in double: rel 1e-6 (observed <= 1e-8). Central differences: h = 1e-4 in double on the
@@ -273,6 +274,60 @@ void bad_targets(OpRun& r) {
                "[1, 3, 1, 7, 5]");
 }
 
+// Data-parallel batch Dice (LossSpec::reduce_dice_sums): a batch of 3 split over two ranks as
+// 2 + 1. Each rank's hook adds the other's Dice sums (recorded by a first pass with an identity
+// hook), and its Dice gradient is divided by its share. Weighted by the shares, as the trainer's
+// all-reduce weights the ranks, the values and gradients must be those of the whole batch.
+void batch_dice_summed_over_ranks(OpRun& r) {
+  const Shape whole{3, 3, 1, 9, 7};
+  const Tensor logits = loss_logits(whole, 31), labels = random_labels(whole, 3, 32);
+  const int64_t n[2] = {2, 1}, first[2] = {0, 2};
+  for (LossKind kind : {LossKind::Dice, LossKind::DiceCE}) {
+    SCOPED_TRACE(loss_name(kind));
+    LossSpec plain;
+    plain.kind = kind;
+    plain.batch_dice = true;
+    Tensor d_whole = r.garbage(whole);
+    const double v_whole =
+        r.be().loss_forward_backward(plain, r.dev(logits), r.dev(labels), &d_whole);
+
+    std::vector<double> sums[2];
+    Tensor x[2], t[2], d[2];
+    for (int k = 0; k < 2; ++k) {
+      x[k] = r.dev(logits.batch_slice(first[k], n[k]).clone());
+      t[k] = r.dev(labels.batch_slice(first[k], n[k]).clone());
+      LossSpec record = plain;
+      record.reduce_dice_sums = [&sums, k](double* s, size_t count) {
+        sums[k].assign(s, s + count);
+      };
+      r.be().loss_forward_backward(record, x[k], t[k], nullptr);
+      ASSERT_EQ(sums[k].size(), 6u);  // (I, P, T) x 2 foreground classes
+    }
+    double v = 0;
+    std::vector<float> combined;
+    for (int k = 0; k < 2; ++k) {
+      LossSpec share = plain;
+      share.dice_share = double(n[k]) / 3.0;
+      const std::vector<double>& other = sums[1 - k];
+      share.reduce_dice_sums = [&other](double* s, size_t count) {
+        for (size_t i = 0; i < count; ++i) s[i] += other[i];
+      };
+      d[k] = r.garbage(x[k].shape());
+      v += share.dice_share * r.be().loss_forward_backward(share, x[k], t[k], &d[k]);
+      for (float g : r.host(d[k]).to_vector()) combined.push_back(float(share.dice_share) * g);
+    }
+    EXPECT_NEAR(v, v_whole, kValueRel * std::max(1.0, std::fabs(v_whole)));
+    const Tensor want = r.host(d_whole);
+    EXPECT_ALLCLOSE(combined, want.to_vector(), (Tolerance{kGradAbs * max_abs(want), kGradRel}));
+  }
+  // Only the batch Dice has sums to share.
+  LossSpec per_sample;
+  per_sample.reduce_dice_sums = [](double*, size_t) {};
+  expect_error(
+      [&] { r.be().loss_forward_backward(per_sample, r.dev(logits), r.dev(labels), nullptr); },
+      "loss: reduce_dice_sums is for batch_dice (one Dice over the global batch)");
+}
+
 // Perf: DiceCE over 4 classes (value and dlogits).
 OpCase dice_ce_perf(bool three_d) {
   return perf_case(std::string("dice_ce_4_classes_") + (three_d ? "3d" : "2d"),
@@ -313,6 +368,7 @@ USEG_OP_CASES(loss) {
   cases.push_back(eval_case("results_do_not_depend_on_thread_count", thread_count));
   cases.push_back(eval_case("bad_targets_are_named", bad_targets));
   cases.push_back(eval_case("multi_hinge_matches_pytorch", multi_hinge_matches_pytorch));
+  cases.push_back(eval_case("batch_dice_summed_over_ranks", batch_dice_summed_over_ranks));
   cases.push_back(dice_ce_perf(false));
   cases.push_back(dice_ce_perf(true));
   return cases;
