@@ -59,7 +59,7 @@ constexpr const char* kHowToGetNccl =
     "or train with --dist-backend mpi (the gradients then go through host memory)";
 
 template <class F>
-void bind(void* handle, const std::string& path, const char* name, F* fn) {
+void bind_symbol(void* handle, const std::string& path, const char* name, F* fn) {
   dlerror();
   *fn = reinterpret_cast<F>(dlsym(handle, name));
   USEG_CHECK(*fn, "the NCCL library " << path << " has no " << name
@@ -83,14 +83,14 @@ NcclLibrary load_library(const std::string& file) {
   link_map* map = nullptr;
   if (dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name && *map->l_name)
     lib.path = map->l_name;
-  bind(handle, lib.path, "ncclGetVersion", &lib.get_version);
-  bind(handle, lib.path, "ncclGetUniqueId", &lib.get_unique_id);
-  bind(handle, lib.path, "ncclCommInitRank", &lib.comm_init_rank);
-  bind(handle, lib.path, "ncclAllReduce", &lib.all_reduce);
-  bind(handle, lib.path, "ncclCommDestroy", &lib.comm_destroy);
-  bind(handle, lib.path, "ncclCommAbort", &lib.comm_abort);
-  bind(handle, lib.path, "ncclCommGetAsyncError", &lib.comm_async_error);
-  bind(handle, lib.path, "ncclGetErrorString", &lib.error_string);
+  bind_symbol(handle, lib.path, "ncclGetVersion", &lib.get_version);
+  bind_symbol(handle, lib.path, "ncclGetUniqueId", &lib.get_unique_id);
+  bind_symbol(handle, lib.path, "ncclCommInitRank", &lib.comm_init_rank);
+  bind_symbol(handle, lib.path, "ncclAllReduce", &lib.all_reduce);
+  bind_symbol(handle, lib.path, "ncclCommDestroy", &lib.comm_destroy);
+  bind_symbol(handle, lib.path, "ncclCommAbort", &lib.comm_abort);
+  bind_symbol(handle, lib.path, "ncclCommGetAsyncError", &lib.comm_async_error);
+  bind_symbol(handle, lib.path, "ncclGetErrorString", &lib.error_string);
   USEG_CHECK(lib.get_version(&lib.version) == ncclSuccess,
              "ncclGetVersion failed in " << lib.path);
   // The ABI useg was compiled against (nccl.h) is NCCL 2's; codes are major*10000 + minor*100
