@@ -100,8 +100,12 @@ for plan in "2 4 3" "2 2 1"; do
   read -r n0 at n1 <<<"$plan"
   run="$work/resume.$n0.$n1"
   USEG_TEST_STOP_AFTER_STEPS=$at mpi -np "$n0" "$useg" train --config "$work/config.json" --data "$data" \
-    --threads 1 --output "$run" >"$run.a.log" 2>&1 || { show "$run.a.log"; fail "$n0 ranks stopping at step $at failed"; }
+    --threads 1 --bucket-mb 25 --collective-timeout 100 --output "$run" >"$run.a.log" 2>&1 ||
+    { show "$run.a.log"; fail "$n0 ranks stopping at step $at failed"; }
   grep -q "stopped by .* after $at steps" "$run.a.log" || { show "$run.a.log"; fail "$n0 ranks did not stop after $at steps"; }
+  # The command printed to resume repeats the options that are not part of the run's config.
+  grep -q -- "--resume --data .* --threads 1 --bucket-mb 25 --collective-timeout 100$" "$run.a.log" ||
+    { show "$run.a.log"; fail "the resume command does not repeat --bucket-mb and --collective-timeout"; }
   launch=(mpi -np "$n1")
   [ "$n1" != 1 ] || launch=()
   "${launch[@]}" "$useg" train --resume --data "$data" --threads 1 --output "$run" >"$run.b.log" 2>&1 &&
