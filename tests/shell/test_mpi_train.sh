@@ -211,46 +211,44 @@ timeout 60 mpirun -np 1 "$useg" train --config "$work/config.json" --data "$data
 grep -q "error (rank 1 of 2).*missing" "$work/err.log" || { show "$work/err.log"; fail "rank 1's message is missing"; }
 echo "a throwing rank ended the job (exit $status) with: $(grep -m1 'error (rank 1 of 2)' "$work/err.log")"
 
-# 2b. a rank killed mid-training (as by the out-of-memory killer): the job must end.
+# 2b/2c: 2 ranks of the long run into $work/NAME (TRAIN_OPTIONS added), SIGNAL sent to rank 1
+# once the first epoch is written; the job must end within 60 s, and not successfully. Sets
+# $status (the job's exit) and $elapsed (seconds from the signal to the end).
 wrapper="$work/rank.sh"
 printf '#!/bin/sh\necho $$ >"%s/pid.$OMPI_COMM_WORLD_RANK"\nexec "$@"\n' "$work" >"$wrapper"
 chmod +x "$wrapper"
-(s=0; timeout 60 mpirun -np 2 "$wrapper" "$useg" train --config "$work/config_long.json" --data "$data" \
-  --threads 1 --output "$work/kill" >"$work/kill.log" 2>&1 || s=$?; echo $s >"$work/kill.status") &
-for _ in $(seq 300); do
-  [ -s "$work/kill/metrics.csv" ] && [ -s "$work/pid.1" ] && break
-  sleep 0.2
-done
-[ -s "$work/pid.1" ] || { show "$work/kill.log"; fail "rank 1 did not start"; }
-kill -KILL "$(cat "$work/pid.1")"
-t0=$(date +%s)
-wait
-status=$(cat "$work/kill.status")
-[ "$status" -ne 124 ] || { show "$work/kill.log"; fail "a killed rank left the job hanging (killed after 60 s)"; }
-[ "$status" -ne 0 ] || fail "the job succeeded although rank 1 was killed"
-echo "a killed rank ended the job (exit $status) $(($(date +%s) - t0)) s after the kill"
+signal_rank1() {  # NAME SIGNAL [TRAIN_OPTIONS...]
+  local name=$1 sig=$2 t0
+  shift 2
+  rm -f "$work"/pid.*
+  (s=0; timeout 60 mpirun -np 2 "$wrapper" "$useg" train --config "$work/config_long.json" --data "$data" \
+    --threads 1 "$@" --output "$work/$name" >"$work/$name.log" 2>&1 || s=$?; echo $s >"$work/$name.status") &
+  for _ in $(seq 300); do
+    [ -s "$work/$name/metrics.csv" ] && [ -s "$work/pid.1" ] && break
+    sleep 0.2
+  done
+  [ -s "$work/pid.1" ] || { show "$work/$name.log"; fail "rank 1 did not start ($name)"; }
+  kill "-$sig" "$(cat "$work/pid.1")"
+  t0=$(date +%s)
+  wait
+  kill -KILL "$(cat "$work/pid.1")" 2>/dev/null || true  # a stopped rank mpirun left behind
+  elapsed=$(($(date +%s) - t0))
+  status=$(cat "$work/$name.status")
+  [ "$status" -ne 124 ] || { show "$work/$name.log"; fail "rank 1 given SIG$sig left the job hanging (killed after 60 s)"; }
+  [ "$status" -ne 0 ] || fail "the job succeeded although rank 1 was given SIG$sig"
+}
+
+# 2b. a rank killed mid-training (as by the out-of-memory killer): the job must end.
+signal_rank1 kill KILL
+echo "a killed rank ended the job (exit $status) $elapsed s after the kill"
 
 # 2c. a rank that is stuck but alive (SIGSTOP, as a hung file system or a GPU fault would leave
 #     it): rank 0 waits for it in the next collective, gives up after --collective-timeout (3 s
 #     here) with a message naming the wait and the option, and the job ends.
-rm -f "$work"/pid.*
-(s=0; timeout 60 mpirun -np 2 "$wrapper" "$useg" train --config "$work/config_long.json" --data "$data" \
-  --threads 1 --collective-timeout 3 --output "$work/stuck" >"$work/stuck.log" 2>&1 || s=$?; echo $s >"$work/stuck.status") &
-for _ in $(seq 300); do
-  [ -s "$work/stuck/metrics.csv" ] && [ -s "$work/pid.1" ] && break
-  sleep 0.2
-done
-[ -s "$work/pid.1" ] || { show "$work/stuck.log"; fail "rank 1 did not start"; }
-kill -STOP "$(cat "$work/pid.1")"
-t0=$(date +%s)
-wait
-kill -KILL "$(cat "$work/pid.1")" 2>/dev/null || true
-status=$(cat "$work/stuck.status")
-[ "$status" -ne 124 ] || { show "$work/stuck.log"; fail "a stopped rank left the job hanging (killed after 60 s)"; }
-[ "$status" -ne 0 ] || fail "the job succeeded although rank 1 was stopped"
+signal_rank1 stuck STOP --collective-timeout 3
 grep -q "error (rank 0 of 2): waited [0-9]* s in .* for the other ranks, longer than --collective-timeout 3 s: a rank is stuck" \
   "$work/stuck.log" || { show "$work/stuck.log"; fail "no collective-timeout message from rank 0"; }
-echo "a stopped rank ended the job (exit $status) $(($(date +%s) - t0)) s after SIGSTOP: $(grep -m1 -o 'waited [0-9]* s in [^:]*' "$work/stuck.log")"
+echo "a stopped rank ended the job (exit $status) $elapsed s after SIGSTOP: $(grep -m1 -o 'waited [0-9]* s in [^:]*' "$work/stuck.log")"
 
 # 3. different configs: refused, naming the rank.
 status=0
