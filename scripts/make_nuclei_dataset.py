@@ -17,6 +17,9 @@ StarDist ships.
 
 --width W uses only the columns [0, W) of the image (e.g. --width 384 --split 256 makes a
 development split inside the training part, never reading the held-out columns).
+--fold K --folds N (instead of --split) cuts the columns [0, W) into N strips of equal width and
+holds out strip K as nuclei_right; the strips left of it make nuclei_left, those right of it
+nuclei_left_2 (cross-validation inside the training part: scripts/nuclei-dev-study.sh).
 --instances DIR also writes the instance mask of each part (16-bit PNG, the mask's own ids) to
 DIR/CASE.png, for `useg eval --instances`; --masks DIR the binary mask of each part (8-bit PNG,
 0/1) to DIR/CASE.png, for `useg eval --labels 1`.
@@ -88,6 +91,8 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--split", type=int, default=384, help="first column of the held-out part")
     ap.add_argument("--width", type=int, help="use only the columns [0, WIDTH) of the image")
+    ap.add_argument("--fold", type=int, help="hold out strip FOLD of --folds (instead of --split)")
+    ap.add_argument("--folds", type=int, default=3, help="number of strips for --fold (default 3)")
     ap.add_argument("--instance-labels", action="store_true",
                     help="labelsTr holds instance ids (16-bit) and dataset.json \"instances\": true")
     ap.add_argument("--instances", help="folder for the instance masks of the parts")
@@ -103,11 +108,23 @@ def main():
         w = a.width
         img = [r[:w] for r in img]
         mask = [r[:w] for r in mask]
-    if not 0 < a.split < w:
-        sys.exit(f"--split {a.split} must lie inside the image width {w}")
+    if a.fold is not None:
+        if not 0 <= a.fold < a.folds or a.folds < 2 or w // a.folds < 1:
+            sys.exit(f"--fold {a.fold} --folds {a.folds}: need 0 <= fold < folds, "
+                     f"2 <= folds <= the width {w}")
+        x0, x1 = a.fold * w // a.folds, (a.fold + 1) * w // a.folds
+        parts = {}
+        if x0 > 0:
+            parts["nuclei_left"] = (0, x0)
+        if x1 < w:
+            parts["nuclei_left_2" if parts else "nuclei_left"] = (x1, w)
+        parts["nuclei_right"] = (x0, x1)
+    else:
+        if not 0 < a.split < w:
+            sys.exit(f"--split {a.split} must lie inside the image width {w}")
+        parts = {"nuclei_left": (0, a.split), "nuclei_right": (a.split, w)}
     os.makedirs(os.path.join(a.out, "imagesTr"), exist_ok=True)
     os.makedirs(os.path.join(a.out, "labelsTr"), exist_ok=True)
-    parts = {"nuclei_left": (0, a.split), "nuclei_right": (a.split, w)}
     for case, (x0, x1) in parts.items():
         write_png(os.path.join(a.out, "imagesTr", case + "_0000.png"), [r[x0:x1] for r in img], 16)
         lab = [[1 if v > 0 else 0 for v in r[x0:x1]] for r in mask]
