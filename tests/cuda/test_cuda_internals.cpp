@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -273,6 +274,31 @@ TEST_F(CudaInternals, EmptyRangesLaunchNothing) {
   gpu::launch_bf16_ndhwc_to_float(nullptr, nullptr, 2, 0, 5, stream());
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
 }
+
+#ifdef USEG_CUDACPU
+// On a GPU, host code that dereferences device memory crashes; under cudacpu the backend's device
+// blocks are guarded so that it crashes here too, with the guard's message
+// (tools/cudacpu/include/cudacpu_guard.h), while kernels and copies reach them.
+TEST_F(CudaInternals, HostAccessToDeviceMemoryEndsTheProcessUnderCudacpu) {
+  if (cudacpu::guard().pkey < 0)
+    GTEST_SKIP() << "cudacpu's device memory guard is off here (AddressSanitizer, "
+                    "CUDACPU_GUARD=0, or no memory protection keys)";
+  gpu::DeviceAllocator& a = m_ctx->allocator();
+  float* d = static_cast<float*>(a.allocate(256 * sizeof(float)));
+  gpu::launch_fill(d, 256, 3.f, stream());
+  float h = 0;
+  USEG_CUDA_CHECK(cudaMemcpy(&h, d + 255, sizeof h, cudaMemcpyDeviceToHost));
+  EXPECT_EQ(h, 3.f);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        volatile float* v = d;
+        std::fprintf(stderr, "%f\n", static_cast<double>(v[7]));
+      },
+      "cudacpu: host code accessed device memory at 0x");
+  a.deallocate(d, 256 * sizeof(float));
+}
+#endif
 
 }  // namespace
 }  // namespace useg::test

@@ -7,7 +7,8 @@
 // -> routine mapping, the operand swap, the channels-last casts of the mixed-precision mode (a
 // tensor cast with the wrong [N, C, S] view comes out scrambled), the bias kernels and the layers
 // above. What it cannot tell: anything cuDNN itself does (descriptors, algorithms, TF32).
-// Under cudacpu, device memory is host memory and launches complete before they return.
+// Under cudacpu, device memory is host memory (reachable from the host only inside a
+// cudacpu::DeviceAccess scope) and launches complete before they return.
 #include <vector>
 
 #include "cuda/cudnn_conv.h"
@@ -26,6 +27,9 @@ class CudnnEmulated final : public CudnnConv {
 
   void run(const char* op, ConvRoutine routine, const ConvProblem& p, const void* a,
            const void* b, void* out) override {
+    // Plays the device library: reads and writes device memory from the host, which cudacpu
+    // allows only inside such a scope (tools/cudacpu/include/cudacpu_guard.h).
+    cudacpu::DeviceAccess device_side;
     const Shape xs = shape_of(p.x), ws = shape_of(p.w), ys = shape_of(p.y);
     USEG_CHECK(p.dilation == (std::array<int, 3>{1, 1, 1}), op << ": emulated cuDNN: dilation");
     ConvGeom g;
