@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -286,6 +287,7 @@ TEST_F(CudaInternals, HostAccessToDeviceMemoryEndsTheProcessUnderCudacpu) {
   gpu::DeviceAllocator& a = m_ctx->allocator();
   float* d = static_cast<float*>(a.allocate(256 * sizeof(float)));
   gpu::launch_fill(d, 256, 3.f, stream());
+  USEG_CUDA_CHECK(cudaStreamSynchronize(stream()));  // the copy below is on the legacy stream
   float h = 0;
   USEG_CUDA_CHECK(cudaMemcpy(&h, d + 255, sizeof h, cudaMemcpyDeviceToHost));
   EXPECT_EQ(h, 3.f);
@@ -297,6 +299,27 @@ TEST_F(CudaInternals, HostAccessToDeviceMemoryEndsTheProcessUnderCudacpu) {
       },
       "cudacpu: host code accessed device memory at 0x");
   a.deallocate(d, 256 * sizeof(float));
+}
+
+// Under cudacpu a stream's work runs only when something waits for it, as late as CUDA allows
+// (tools/cudacpu/include/cudacpu_streams.h): a read that forgets to wait sees the old data here,
+// as it may on a GPU. (CUDACPU_SYNC=1 runs everything at once, the way cudacpu used to.)
+TEST_F(CudaInternals, StreamsRunLateUnderCudacpuSoAMissingWaitShows) {
+  const char* eager = std::getenv("CUDACPU_SYNC");
+  if (eager && std::string(eager) != "0") GTEST_SKIP() << "CUDACPU_SYNC=" << eager;
+  gpu::DeviceAllocator& a = m_ctx->allocator();
+  float* d = static_cast<float*>(a.allocate(64 * sizeof(float)));
+  USEG_CUDA_CHECK(cudaMemset(d, 0, 64 * sizeof(float)));
+  gpu::launch_fill(d, 64, 3.f, stream());
+  float h = -1;
+  // The bug: the legacy stream does not wait for the backend's non-blocking compute stream.
+  USEG_CUDA_CHECK(cudaMemcpy(&h, d, sizeof h, cudaMemcpyDeviceToHost));
+  EXPECT_EQ(h, 0.f) << "the fill ran before anything waited for it";
+  // The fix: wait for the stream (the backend's downloads wait for an event recorded on it).
+  USEG_CUDA_CHECK(cudaStreamSynchronize(stream()));
+  USEG_CUDA_CHECK(cudaMemcpy(&h, d, sizeof h, cudaMemcpyDeviceToHost));
+  EXPECT_EQ(h, 3.f);
+  a.deallocate(d, 64 * sizeof(float));
 }
 #endif
 

@@ -23,15 +23,26 @@ Shape shape_of(const std::array<int, 5>& d) { return Shape{d[0], d[1], d[2], d[3
 
 class CudnnEmulated final : public CudnnConv {
  public:
-  explicit CudnnEmulated(Precision p) : m_precision(p) {}
+  CudnnEmulated(cudaStream_t stream, Precision p) : m_stream(stream), m_precision(p) {}
 
+  // Queued on the handle's stream, as cuDNN's work is: it runs in order with the kernels there
+  // when the stream runs (cudacpu's streams run late: tools/cudacpu/include/cudacpu_streams.h).
   void run(const char* op, ConvRoutine routine, const ConvProblem& p, const void* a,
            const void* b, void* out) override {
+    USEG_CHECK(p.dilation == (std::array<int, 3>{1, 1, 1}), op << ": emulated cuDNN: dilation");
+    // A copy of this object (stream and precision) runs it: the handle may be gone by then.
+    cudacpu::submit(m_stream, [self = *this, routine, p, a, b, out] {
+      self.compute(routine, p, a, b, out);
+    });
+  }
+
+ private:
+  void compute(ConvRoutine routine, const ConvProblem& p, const void* a, const void* b,
+               void* out) const {
     // Plays the device library: reads and writes device memory from the host, which cudacpu
     // allows only inside such a scope (tools/cudacpu/include/cudacpu_guard.h).
     cudacpu::DeviceAccess device_side;
     const Shape xs = shape_of(p.x), ws = shape_of(p.w), ys = shape_of(p.y);
-    USEG_CHECK(p.dilation == (std::array<int, 3>{1, 1, 1}), op << ": emulated cuDNN: dilation");
     ConvGeom g;
     g.pad = p.pad;
     g.stride = p.stride;
@@ -49,7 +60,6 @@ class CudnnEmulated final : public CudnnConv {
     }
   }
 
- private:
   // An operand of shape s (NCDHW dims) as NCDHW doubles.
   ref::Array load(const void* p, const Shape& s) const {
     std::vector<float> f(size_t(s.numel()));
@@ -76,13 +86,15 @@ class CudnnEmulated final : public CudnnConv {
     }
   }
 
+  cudaStream_t m_stream;
   Precision m_precision;
 };
 
 }  // namespace
 
-std::unique_ptr<CudnnConv> make_cudnn_conv(cudaStream_t, DeviceAllocator&, Precision precision) {
-  return std::make_unique<CudnnEmulated>(precision);
+std::unique_ptr<CudnnConv> make_cudnn_conv(cudaStream_t stream, DeviceAllocator&,
+                                           Precision precision) {
+  return std::make_unique<CudnnEmulated>(stream, precision);
 }
 
 }  // namespace useg::gpu
