@@ -301,6 +301,19 @@ TEST_F(CudaInternals, HostAccessToDeviceMemoryEndsTheProcessUnderCudacpu) {
   a.deallocate(d, 256 * sizeof(float));
 }
 
+// A kernel given a plain host pointer (a CPU tensor's data, a std::vector) faults on a GPU; under
+// cudacpu the launch is refused, naming the kernel and the argument.
+TEST_F(CudaInternals, KernelGivenAHostPointerIsRefusedUnderCudacpu) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  std::vector<float> host(64, 0.f);
+  EXPECT_DEATH(
+      {
+        gpu::launch_fill(host.data(), 64, 1.f, stream());
+        USEG_CUDA_CHECK(cudaStreamSynchronize(stream()));
+      },
+      "cudacpu: argument 0 of kernel fill_kernel is a host pointer");
+}
+
 // Under cudacpu a stream's work runs only when something waits for it, as late as CUDA allows
 // (tools/cudacpu/include/cudacpu_streams.h): a read that forgets to wait sees the old data here,
 // as it may on a GPU. (CUDACPU_SYNC=1 runs everything at once, the way cudacpu used to.)

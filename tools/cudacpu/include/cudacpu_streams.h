@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 namespace cudacpu {
@@ -45,6 +46,7 @@ struct DeviceState {
     std::recursive_mutex m;
     std::vector<StreamState*> streams;         // never freed: a queued wait may still name one
     std::map<uintptr_t, size_t> pinned;        // page-locked host allocations
+    std::map<uintptr_t, size_t> device;        // cudaMalloc blocks
     bool eager = false;
 };
 inline DeviceState& dev() {
@@ -63,14 +65,35 @@ inline StreamState* stream_state(cudaStream_t s) {
     const uintptr_t v = reinterpret_cast<uintptr_t>(s);
     return v <= 2 ? nullptr : reinterpret_cast<StreamState*>(s);
 }
-inline bool is_pinned(const void* p) {
-    DeviceState& d = dev();
-    std::lock_guard<std::recursive_mutex> lock(d.m);
+// Whether p lies in one of the ranges (or one past its end, as an end pointer may).
+inline bool in_ranges(const std::map<uintptr_t, size_t>& ranges, const void* p) {
+    std::lock_guard<std::recursive_mutex> lock(dev().m);
     const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-    auto it = d.pinned.upper_bound(a);
-    if (it == d.pinned.begin()) return false;
+    auto it = ranges.upper_bound(a);
+    if (it == ranges.begin()) return false;
     --it;
-    return a < it->first + it->second;
+    return a <= it->first + it->second;
+}
+inline bool is_pinned(const void* p) { return in_ranges(dev().pinned, p); }
+inline bool is_device(const void* p) { return in_ranges(dev().device, p); }
+inline void track(std::map<uintptr_t, size_t>& ranges, const void* p, size_t n, bool add) {
+    std::lock_guard<std::recursive_mutex> lock(dev().m);
+    if (add) ranges[reinterpret_cast<uintptr_t>(p)] = n ? n : 1;
+    else ranges.erase(reinterpret_cast<uintptr_t>(p));
+}
+
+// A kernel argument that is a pointer must point into device, pinned or managed memory: on a
+// GPU a kernel that dereferences any other host pointer faults. Checked at the launch, except in
+// code that plays a device library on the host (inside a DeviceAccess scope).
+template <class T>
+inline void check_kernel_arg(const char* kernel, int index, const T& arg) {
+    if constexpr (std::is_pointer_v<T> && !std::is_function_v<std::remove_pointer_t<T>>) {
+        if (!arg || tl_device_access > 0 || is_device(arg) || is_pinned(arg)) return;
+        fprintf(stderr, "cudacpu: argument %d of kernel %s is a host pointer %p (not from "
+                        "cudaMalloc, cudaMallocHost, cudaHostAlloc or cudaMallocManaged); on a GPU "
+                        "the kernel would fault\n", index, kernel, (const void*)arg);
+        abort();
+    }
 }
 
 // Runs s's queue up to position seq (the caller holds dev().m).
@@ -139,27 +162,37 @@ extern "C" {
 inline cudaError_t cudacpuHostAlloc(void** p, size_t n) { *p = nullptr; return posix_memalign(p, 256, n ? n : 1) == 0 ? cudaSuccess : cudaErrorMemoryAllocation; }  // exact size: ASan sees overruns
 inline cudaError_t cudacpuPinnedAlloc(void** p, size_t n) {
     cudaError_t e = cudacpuHostAlloc(p, n);
-    if (e == cudaSuccess) { std::lock_guard<std::recursive_mutex> l(::cudacpu::dev().m); ::cudacpu::dev().pinned[reinterpret_cast<uintptr_t>(*p)] = n ? n : 1; }
+    if (e == cudaSuccess) ::cudacpu::track(::cudacpu::dev().pinned, *p, n, true);
     return e;
 }
-inline cudaError_t cudaMalloc(void** p, size_t n) { cudaError_t e; return ::cudacpu::guard_alloc(p, n, &e) ? e : cudacpuHostAlloc(p, n); }  // guarded: cudacpu_guard.h
+inline cudaError_t cudaMalloc(void** p, size_t n) {  // guarded: cudacpu_guard.h
+    cudaError_t e;
+    if (!::cudacpu::guard_alloc(p, n, &e)) e = cudacpuHostAlloc(p, n);
+    if (e == cudaSuccess) ::cudacpu::track(::cudacpu::dev().device, *p, n, true);
+    return e;
+}
 inline cudaError_t cudaMallocManaged(void** p, size_t n, unsigned) { return cudacpuPinnedAlloc(p, n); }
 inline cudaError_t cudaMallocHost(void** p, size_t n) { return cudacpuPinnedAlloc(p, n); }
 inline cudaError_t cudaHostAlloc(void** p, size_t n, unsigned) { return cudacpuPinnedAlloc(p, n); }
 inline cudaError_t cudaMallocAsync(void** p, size_t n, cudaStream_t) { return cudaMalloc(p, n); }
 inline cudaError_t cudaFree(void* p) {  // synchronizes the device, as on a GPU
     ::cudacpu::sync_device();
+    ::cudacpu::track(::cudacpu::dev().device, p, 0, false);
+    ::cudacpu::track(::cudacpu::dev().pinned, p, 0, false);  // managed memory is freed here too
     if (!::cudacpu::guard_free(p)) free(p);
     return cudaSuccess;
 }
 inline cudaError_t cudaFreeHost(void* p) {
     ::cudacpu::sync_device();
-    { std::lock_guard<std::recursive_mutex> l(::cudacpu::dev().m); ::cudacpu::dev().pinned.erase(reinterpret_cast<uintptr_t>(p)); }
+    ::cudacpu::track(::cudacpu::dev().pinned, p, 0, false);
     free(p);
     return cudaSuccess;
 }
 inline cudaError_t cudaFreeAsync(void* p, cudaStream_t s) {
-    ::cudacpu::submit(s, [p] { if (!::cudacpu::guard_free(p)) free(p); });
+    ::cudacpu::submit(s, [p] {
+        ::cudacpu::track(::cudacpu::dev().device, p, 0, false);
+        if (!::cudacpu::guard_free(p)) free(p);
+    });
     return cudaSuccess;
 }
 inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind k) { ::cudacpu::copy_async(d, s, n, k, nullptr); return cudaSuccess; }
