@@ -76,6 +76,11 @@ void DeviceAllocator::deallocate(void* ptr, size_t bytes) noexcept {
       m_last_free.erase(it);
     }
     if (!ev) ev = take_event();
+#ifdef USEG_CUDACPU
+    // Tests under cudacpu: a returned block is filled with 0xff bytes (float NaN) in stream
+    // order, so that code relying on what a reused block held before fails there.
+    USEG_CUDA_CHECK(cudaMemsetAsync(ptr, 0xff, cls, m_compute));
+#endif
     USEG_CUDA_CHECK(cudaEventRecord(ev, m_compute));
     m_free[cls].push_back(Block{ptr, ev});
     m_stats.live_bytes -= std::min(m_stats.live_bytes, cls);  // blocks of an earlier context

@@ -48,12 +48,15 @@ struct DeviceState {
     std::map<uintptr_t, size_t> pinned;        // page-locked host allocations
     std::map<uintptr_t, size_t> device;        // cudaMalloc blocks
     bool eager = false;
+    bool poison = true;   // new device memory holds 0xff bytes (float NaN): nothing may rely on zeros
 };
 inline DeviceState& dev() {
     static DeviceState* d = [] {
         auto* s = new DeviceState;
         const char* e = getenv("CUDACPU_SYNC");
         s->eager = e && strcmp(e, "0") != 0;
+        const char* p = getenv("CUDACPU_POISON_DEVICE");
+        s->poison = !(p && strcmp(p, "0") == 0);
         return s;
     }();
     return *d;
@@ -168,7 +171,9 @@ inline cudaError_t cudacpuPinnedAlloc(void** p, size_t n) {
 inline cudaError_t cudaMalloc(void** p, size_t n) {  // guarded: cudacpu_guard.h
     cudaError_t e;
     if (!::cudacpu::guard_alloc(p, n, &e)) e = cudacpuHostAlloc(p, n);
-    if (e == cudaSuccess) ::cudacpu::track(::cudacpu::dev().device, *p, n, true);
+    if (e != cudaSuccess) return e;
+    ::cudacpu::track(::cudacpu::dev().device, *p, n, true);
+    if (::cudacpu::dev().poison) { ::cudacpu::DeviceAccess a; memset(*p, 0xff, n); }  // NaN, not zeros
     return e;
 }
 inline cudaError_t cudaMallocManaged(void** p, size_t n, unsigned) { return cudacpuPinnedAlloc(p, n); }
