@@ -143,8 +143,11 @@ inline void copy_async(void* dst, const void* src, size_t n, cudaMemcpyKind kind
     if (!n) return;
     std::lock_guard<std::recursive_mutex> lock(dev().m);
     StreamState* s = stream_state(st);
-    const bool from_host = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyHostToHost;
-    const bool to_host = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyHostToHost;
+    // cudaMemcpyDefault: the side that is not a cudaMalloc block is host memory.
+    const bool from_host = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyHostToHost ||
+                           (kind == cudaMemcpyDefault && !is_device(src));
+    const bool to_host = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyHostToHost ||
+                         (kind == cudaMemcpyDefault && !is_device(dst));
     if (!s || (to_host && !is_pinned(dst))) {  // returns when done
         if (s) flush_stream(s); else flush_blocking();
         DeviceAccess a;

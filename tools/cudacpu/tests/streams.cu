@@ -4,6 +4,7 @@
 //   ok            kernel, async copy to pinned memory, stream synchronize
 //   with-wait     producer on stream A, consumer on stream B after cudaStreamWaitEvent
 //   pageable      async copy from pageable memory, overwritten at once (the driver staged it)
+//   pageable-default  the same with cudaMemcpyDefault (the direction inferred from the pointers)
 //   missing-wait  (bug) the consumer on B does not wait for A
 //   missing-sync  (bug) cudaMemcpy on the legacy stream does not wait for a non-blocking stream
 //   pinned-reuse  (bug) a pinned staging buffer overwritten before its async copy ran
@@ -44,11 +45,12 @@ int main(int argc, char** argv) {
         float h = 0.f;
         cudaMemcpy(&h, x, sizeof h, cudaMemcpyDeviceToHost);
         expect = 3.f; got = h;
-    } else if (!strcmp(mode, "pageable") || !strcmp(mode, "pinned-reuse")) {
+    } else if (!strncmp(mode, "pageable", 8) || !strcmp(mode, "pinned-reuse")) {
         float page[n];
-        float* src = !strcmp(mode, "pageable") ? page : pinned;
+        float* src = strncmp(mode, "pageable", 8) == 0 ? page : pinned;
         for (int i = 0; i < n; ++i) src[i] = 5.f;
-        cudaMemcpyAsync(x, src, n * sizeof(float), cudaMemcpyHostToDevice, a);
+        cudaMemcpyAsync(x, src, n * sizeof(float),
+                        strcmp(mode, "pageable-default") == 0 ? cudaMemcpyDefault : cudaMemcpyHostToDevice, a);
         for (int i = 0; i < n; ++i) src[i] = -1.f;   // the bug, for pinned memory
         cudaStreamSynchronize(a);
         cudaMemcpy(&got, x + 9, sizeof got, cudaMemcpyDeviceToHost);
