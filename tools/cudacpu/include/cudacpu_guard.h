@@ -19,8 +19,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
-#include <unordered_map>
 #include <execinfo.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -29,9 +27,6 @@ namespace cudacpu {
 
 struct GuardState {
     int pkey = -1;  // -1: guard off
-    std::mutex m;
-    struct Block { void* base; size_t bytes; size_t size; };
-    std::unordered_map<void*, Block> blocks;  // user pointer -> its mapping
     struct sigaction previous {};
 };
 inline thread_local int tl_device_access = 0;  // nesting depth of DeviceAccess on this thread
@@ -105,43 +100,42 @@ inline void guard_fault(int sig, siginfo_t* info, void* ctx) {
     signal(sig, SIG_DFL);  // returning re-runs the access, which now ends the process
 }
 
-// Device allocation: pages of their own (tagged with the key), a PROT_NONE page after them, the
-// pointer placed so that the allocation (rounded to 256 bytes, cudaMalloc's alignment) ends at
-// that page. Returns false when the guard is off (the caller allocates host memory).
+// The mapping of a guarded allocation of n bytes: its pages rounded up, then a PROT_NONE page;
+// the pointer placed so that the allocation (rounded to 256 bytes, cudaMalloc's alignment) ends
+// at that page. All of it follows from n, so nothing is stored per allocation.
+struct GuardLayout {
+    size_t used, data, page;
+    explicit GuardLayout(size_t n)
+        : used(((n ? n : 1) + 255) / 256 * 256), page((size_t)sysconf(_SC_PAGESIZE)) {
+        data = (used + page - 1) / page * page;
+    }
+    char* base_of(void* p) const { return (char*)p - (data - used); }
+};
+
+// Device allocation: pages of their own, tagged with the key (GuardLayout). Returns false when
+// the guard is off (the caller allocates host memory).
 inline bool guard_alloc(void** p, size_t n, cudaError_t* err) {
     GuardState& g = guard();
     if (g.pkey < 0) return false;
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    const size_t used = ((n ? n : 1) + 255) / 256 * 256;
-    const size_t data = (used + page - 1) / page * page;
-    void* base = mmap(nullptr, data + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    const GuardLayout l(n);
+    void* base = mmap(nullptr, l.data + l.page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) { *p = nullptr; *err = cudaErrorMemoryAllocation; return true; }
-    if (pkey_mprotect(base, data, PROT_READ | PROT_WRITE, g.pkey) != 0 ||
-        mprotect((char*)base + data, page, PROT_NONE) != 0) {
-        munmap(base, data + page);
+    if (pkey_mprotect(base, l.data, PROT_READ | PROT_WRITE, g.pkey) != 0 ||
+        mprotect((char*)base + l.data, l.page, PROT_NONE) != 0) {
+        munmap(base, l.data + l.page);
         *p = nullptr; *err = cudaErrorMemoryAllocation; return true;
     }
-    *p = (char*)base + (data - used);
-    std::lock_guard<std::mutex> lock(g.m);
-    g.blocks[*p] = GuardState::Block{base, data + page, n};
+    *p = (char*)base + (l.data - l.used);
     *err = cudaSuccess;
     return true;
 }
 
-// Frees a guarded allocation; false when p is not one (host memory from the fallbacks).
-inline bool guard_free(void* p) {
-    GuardState& g = guard();
-    if (g.pkey < 0 || !p) return false;
-    GuardState::Block b;
-    {
-        std::lock_guard<std::mutex> lock(g.m);
-        auto it = g.blocks.find(p);
-        if (it == g.blocks.end()) return false;
-        b = it->second;
-        g.blocks.erase(it);
-    }
-    munmap(b.base, b.bytes);
-    return true;
+// Frees a device allocation of n bytes made by guard_alloc (unmapped) or, with the guard off,
+// by the host fallback (freed).
+inline void guard_free(void* p, size_t n) {
+    if (guard().pkey < 0) { free(p); return; }
+    const GuardLayout l(n);
+    munmap(l.base_of(p), l.data + l.page);
 }
 
 }  // namespace cudacpu

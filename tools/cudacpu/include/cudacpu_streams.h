@@ -79,10 +79,24 @@ inline bool in_ranges(const std::map<uintptr_t, size_t>& ranges, const void* p) 
 }
 inline bool is_pinned(const void* p) { return in_ranges(dev().pinned, p); }
 inline bool is_device(const void* p) { return in_ranges(dev().device, p); }
-inline void track(std::map<uintptr_t, size_t>& ranges, const void* p, size_t n, bool add) {
+inline void track(std::map<uintptr_t, size_t>& ranges, const void* p, size_t n) {
     std::lock_guard<std::recursive_mutex> lock(dev().m);
-    if (add) ranges[reinterpret_cast<uintptr_t>(p)] = n ? n : 1;
-    else ranges.erase(reinterpret_cast<uintptr_t>(p));
+    ranges[reinterpret_cast<uintptr_t>(p)] = n ? n : 1;
+}
+// Removes p from the ranges; its size, or 0 when p was not there.
+inline size_t untrack(std::map<uintptr_t, size_t>& ranges, const void* p) {
+    std::lock_guard<std::recursive_mutex> lock(dev().m);
+    auto it = ranges.find(reinterpret_cast<uintptr_t>(p));
+    if (it == ranges.end()) return 0;
+    const size_t n = it->second;
+    ranges.erase(it);
+    return n;
+}
+// cudaFree: a device block (the registry gives its size), else pinned or managed host memory.
+inline void release(void* p) {
+    if (const size_t n = untrack(dev().device, p)) { guard_free(p, n); return; }
+    untrack(dev().pinned, p);
+    free(p);
 }
 
 // A kernel argument that is a pointer must point into device, pinned or managed memory: on a
@@ -168,14 +182,14 @@ extern "C" {
 inline cudaError_t cudacpuHostAlloc(void** p, size_t n) { *p = nullptr; return posix_memalign(p, 256, n ? n : 1) == 0 ? cudaSuccess : cudaErrorMemoryAllocation; }  // exact size: ASan sees overruns
 inline cudaError_t cudacpuPinnedAlloc(void** p, size_t n) {
     cudaError_t e = cudacpuHostAlloc(p, n);
-    if (e == cudaSuccess) ::cudacpu::track(::cudacpu::dev().pinned, *p, n, true);
+    if (e == cudaSuccess) ::cudacpu::track(::cudacpu::dev().pinned, *p, n);
     return e;
 }
 inline cudaError_t cudaMalloc(void** p, size_t n) {  // guarded: cudacpu_guard.h
     cudaError_t e;
     if (!::cudacpu::guard_alloc(p, n, &e)) e = cudacpuHostAlloc(p, n);
     if (e != cudaSuccess) return e;
-    ::cudacpu::track(::cudacpu::dev().device, *p, n, true);
+    ::cudacpu::track(::cudacpu::dev().device, *p, n);
     if (::cudacpu::dev().poison) { ::cudacpu::DeviceAccess a; memset(*p, 0xff, n); }  // NaN, not zeros
     return e;
 }
@@ -185,22 +199,17 @@ inline cudaError_t cudaHostAlloc(void** p, size_t n, unsigned) { return cudacpuP
 inline cudaError_t cudaMallocAsync(void** p, size_t n, cudaStream_t) { return cudaMalloc(p, n); }
 inline cudaError_t cudaFree(void* p) {  // synchronizes the device, as on a GPU
     ::cudacpu::sync_device();
-    ::cudacpu::track(::cudacpu::dev().device, p, 0, false);
-    ::cudacpu::track(::cudacpu::dev().pinned, p, 0, false);  // managed memory is freed here too
-    if (!::cudacpu::guard_free(p)) free(p);
+    ::cudacpu::release(p);  // managed memory is freed here too
     return cudaSuccess;
 }
 inline cudaError_t cudaFreeHost(void* p) {
     ::cudacpu::sync_device();
-    ::cudacpu::track(::cudacpu::dev().pinned, p, 0, false);
+    ::cudacpu::untrack(::cudacpu::dev().pinned, p);
     free(p);
     return cudaSuccess;
 }
 inline cudaError_t cudaFreeAsync(void* p, cudaStream_t s) {
-    ::cudacpu::submit(s, [p] {
-        ::cudacpu::track(::cudacpu::dev().device, p, 0, false);
-        if (!::cudacpu::guard_free(p)) free(p);
-    });
+    ::cudacpu::submit(s, [p] { ::cudacpu::release(p); });
     return cudaSuccess;
 }
 inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind k) { ::cudacpu::copy_async(d, s, n, k, nullptr); return cudaSuccess; }
