@@ -95,4 +95,10 @@ double max_rel_error(const Tensor& actual, const Tensor& expected) {
   return scale > 0 ? err / scale : err;
 }
 
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (float v : t.to_vector()) m = std::max(m, std::fabs(double(v)));
+  return m;
+}
+
 }  // namespace useg::test

@@ -34,6 +34,9 @@ struct Tolerance {
 // Max relative error of a vs reference b, scaled by max|b| (a norm-wise figure for reports).
 double max_rel_error(const Tensor& actual, const Tensor& expected);
 
+// Largest |element| of t (host copy), e.g. the scale of an absolute tolerance.
+double max_abs(const Tensor& t);
+
 }  // namespace useg::test
 
 #define EXPECT_ALLCLOSE(actual, expected, ...) \

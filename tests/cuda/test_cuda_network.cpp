@@ -43,19 +43,6 @@ struct Side {
   std::vector<std::string> reported;
 };
 
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::abs(double(t.data()[i])));
-  return m;
-}
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  double m = 0;
-  for (int64_t i = 0; i < a.numel() && i < b.numel(); ++i)
-    m = std::max(m, std::abs(double(a.data()[i]) - double(b.data()[i])));
-  return m;
-}
-
 // One training step and an eval forward on `device`, from the CPU network's weights.
 void run_side(Side& s, Device device, const ModelConfig& c,
               const std::map<std::string, Tensor>& weights, const Tensor& x, const Tensor& t) {
@@ -116,7 +103,7 @@ void expect_cuda_matches_cpu(const ModelConfig& c, const Shape& xs, uint32_t see
   for (size_t i = 0; i < pc.size(); ++i) {
     ASSERT_TRUE(pd[i]->grad.defined()) << pd[i]->name;
     const double scale = std::max(max_abs(pc[i]->grad), 1e-3 * largest);
-    EXPECT_LE(max_abs_diff(pd[i]->grad.to(Device::CPU), pc[i]->grad), 1e-3 * scale)
+    EXPECT_ALLCLOSE(pd[i]->grad.to(Device::CPU), pc[i]->grad, (Tolerance{1e-3 * scale, 0}))
         << pc[i]->name << " (largest element " << max_abs(pc[i]->grad) << ")";
   }
   std::vector<Parameter*> bc = cpu.net->buffers(), bd = cuda.net->buffers();

@@ -24,6 +24,19 @@ export OMP_NUM_THREADS=2
 
 python3 "$root/scripts/make_demo_nuclei.py" "$work/ds" --cases 4 --size 64 --seed 2 >/dev/null
 
+# segment_both NAME MODEL IMAGE FLAGS...: segments IMAGE on the CPU (useg) into $work/NAME_cpu and
+# on the emulated GPU (useg_cudacpu, fp32) into $work/NAME_cuda.
+segment_both() {
+  local name=$1 model=$2 img=$3 dev bin flags
+  shift 3
+  for dev in cpu cuda; do
+    bin=$cpu; flags=()
+    [ "$dev" = cuda ] && { bin=$cuda; flags=(--device cuda --precision fp32); }
+    "$bin" segment --model "$model" --input "$img" --output "$work/${name}_$dev" --threads 1 "$@" \
+      "${flags[@]}" >"$work/${name}_$dev.log" 2>&1 || { cat "$work/${name}_$dev.log"; fail "segment ($name) on $dev"; }
+  done
+}
+
 # --- 1. training
 "$cpu" train --config "$root/configs/tiny2d_test.json" --data "$work/ds" --output "$work/cpu" \
   --threads 1 >"$work/cpu.log" 2>&1 || { cat "$work/cpu.log"; fail "CPU training"; }
@@ -85,13 +98,7 @@ EOF
 
 # --- 2. segment with TTA, probabilities saved (uncompressed NIfTI: float32 at vox_offset)
 img=$work/ds/imagesTr/nuclei_000_0000.png
-for dev in cpu cuda; do
-  bin=$cpu; flags=()
-  [ "$dev" = cuda ] && { bin=$cuda; flags=(--device cuda --precision fp32); }
-  "$bin" segment --model "$work/cpu/last" --input "$img" --output "$work/seg_$dev" --format nii \
-    --tta --save-probabilities --threads 1 "${flags[@]}" >"$work/seg_$dev.log" 2>&1 ||
-    { cat "$work/seg_$dev.log"; fail "segment on $dev"; }
-done
+segment_both seg "$work/cpu/last" "$img" --format nii --tta --save-probabilities
 cmp -s "$work/seg_cpu/nuclei_000.nii" "$work/seg_cuda/nuclei_000.nii" || fail "TTA labels differ between cpu and cuda"
 python3 - "$work/seg_cpu" "$work/seg_cuda" <<'EOF' || fail "probabilities differ"
 import struct, sys
@@ -112,13 +119,7 @@ EOF
 # --- 3. the shipped instance model: labels and split objects
 python3 "$root/scripts/make_demo_nuclei.py" "$work/big" --cases 1 --size 96 --seed 3 >/dev/null
 img=$work/big/imagesTr/nuclei_000_0000.png
-for dev in cpu cuda; do
-  bin=$cpu; flags=()
-  [ "$dev" = cuda ] && { bin=$cuda; flags=(--device cuda --precision fp32); }
-  "$bin" segment --model "$root/models/nuclei2d" --input "$img" --output "$work/inst_$dev" \
-    --format mha --instances --threads 1 "${flags[@]}" >"$work/inst_$dev.log" 2>&1 ||
-    { cat "$work/inst_$dev.log"; fail "instance segment on $dev"; }
-done
+segment_both inst "$root/models/nuclei2d" "$img" --format mha --instances
 for f in nuclei_000.mha nuclei_000_instances.mha; do
   cmp -s "$work/inst_cpu/$f" "$work/inst_cuda/$f" || fail "models/nuclei2d: $f differs between cpu and cuda"
 done

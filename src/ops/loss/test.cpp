@@ -91,12 +91,6 @@ Tensor loss_target(const LossCase& c, const Shape& s, uint32_t seed) {
   return t;
 }
 
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (float v : t.to_vector()) m = std::max(m, double(std::fabs(v)));
-  return m;
-}
-
 // The value vs the reference and the CPU; dlogits vs the CPU (its reference is the grad case).
 void value_and_gradient(OpRun& r, const LossSpec& spec, const Tensor& logits,
                         const Tensor& target, const std::string& tag = "") {
