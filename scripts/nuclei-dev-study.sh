@@ -5,9 +5,9 @@
 # training-part nucleus is scored once (about 100 objects instead of the 34 of one strip). The
 # held-out quarter (columns 384..511) is never read: every dataset is cut at column 384 first.
 #
-# Per fold it trains configs/nuclei2d_default.json with each seed, and (SEMANTIC=1) the previous
-# semantic recipe (the same config with 2 classes, 30 epochs, no instance target: the model
-# that shipped before the instance one), then scores on the fold's strip:
+# Per fold it trains CONFIG (configs/nuclei2d_default.json) with each seed, and (SEMANTIC=1)
+# the previous semantic recipe (the same config with 2 classes, 30 epochs, no instance target:
+# the model that shipped before the instance one), then scores on the fold's strip:
 #   seedN          each instance model alone
 #   ensemble       the instance models together (softmax averaged, `--model A --model B ...`)
 #   seedN_tta      the first seed with --tta
@@ -18,6 +18,8 @@
 #   FOLDS     folds to run (default "0 1 2"; fold 2 = train on 0..255, score 256..383)
 #   SEMANTIC  1 (default) also trains the semantic recipe with the first seed; 0 skips it
 #   OUT       study folder (default runs/nuclei-dev-study); finished runs there are reused
+#   CONFIG    the recipe to study (default configs/nuclei2d_default.json): a variant's config,
+#             to compare it with the shipped recipe's figures fold by fold (use another OUT)
 #   THREADS   CPU threads (default 2); BUILD_DIR (default build)
 #
 # Writes OUT/scores.csv (one row per fold and model: pixel and object counts) and
@@ -32,6 +34,8 @@ threads=${THREADS:-2}
 read -r -a seeds <<<"${SEEDS:-7 11 13}"
 read -r -a folds <<<"${FOLDS:-0 1 2}"
 semantic=${SEMANTIC:-1}
+base_config=${CONFIG:-configs/nuclei2d_default.json}
+[ -f "$base_config" ] || { echo "nuclei-dev-study: CONFIG $base_config not found" >&2; exit 1; }
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 [ -x "$useg" ] || { echo "nuclei-dev-study: $useg not found; build it: scripts/build.sh" >&2; exit 1; }
 
@@ -49,10 +53,10 @@ train() {  # run folder, dataset, config; a finished run is reused, a stopped on
 }
 
 config() {  # seed, semantic (0/1), output file
-  python3 - "$@" <<'EOF'
+  python3 - "$base_config" "$@" <<'EOF'
 import json, sys
-seed, semantic, path = int(sys.argv[1]), sys.argv[2] == "1", sys.argv[3]
-c = json.load(open("configs/nuclei2d_default.json"))
+base, seed, semantic, path = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+c = json.load(open(base))
 c["train"]["seed"] = seed
 if semantic:  # the recipe of the semantic model that shipped before the instance one
     c["model"]["num_classes"] = 2
