@@ -19,9 +19,13 @@ namespace {
 
 constexpr size_t kMaxWorkspace = size_t(1) << 30;
 
+// The descriptors of problem p (4-D for a 2-D problem: cudnn_dims).
 struct Plan {
-  Plan(const ConvProblem& p, cudnnDataType_t type, TensorLayout l)
-      : x(p.x, type, l), y(p.y, type, l), w(p.w, type, l), conv(p.pad, p.stride, p.dilation) {}
+  Plan(const CudnnDims& d, cudnnDataType_t type, TensorLayout l)
+      : x(d.rank, d.x, d.x_strides, type),
+        y(d.rank, d.y, d.y_strides, type),
+        w(d.rank, d.w, type, l),
+        conv(d.rank - 2, d.pad, d.stride, d.dilation) {}
   TensorDesc x, y;
   FilterDesc w;
   ConvDesc conv;
@@ -90,7 +94,8 @@ class CudnnConvImpl final : public CudnnConv {
 
  private:
   std::unique_ptr<Plan> make_plan(const char* op, const ConvKey& key) {
-    auto plan = std::make_unique<Plan>(key.problem, data_type(m_precision), key.layout);
+    auto plan = std::make_unique<Plan>(cudnn_dims(key.problem, key.layout, cudnn_allow_2d()),
+                                       data_type(m_precision), key.layout);
     // The math type the query starts from; the chosen algorithm's own type is set afterwards.
     plan->conv.set_math(m_precision == Precision::Fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH);
     const cudnnHandle_t h = m_handle.get();

@@ -28,11 +28,11 @@ CudnnHandle::CudnnHandle(cudaStream_t stream) {
 }
 CudnnHandle::~CudnnHandle() { cudnnDestroy(m_h); }
 
-TensorDesc::TensorDesc(const std::array<int, 5>& dims, cudnnDataType_t type,
-                       TensorLayout layout) {
+TensorDesc::TensorDesc(int rank, const std::array<int, 5>& dims,
+                       const std::array<int, 5>& strides, cudnnDataType_t type) {
   USEG_CUDNN_CHECK(cudnnCreateTensorDescriptor(&m_d));
-  const std::array<int, 5> strides = layout_strides(dims, layout);
-  const cudnnStatus_t s = cudnnSetTensorNdDescriptor(m_d, type, 5, dims.data(), strides.data());
+  const cudnnStatus_t s =
+      cudnnSetTensorNdDescriptor(m_d, type, rank, dims.data(), strides.data());
   if (s != CUDNN_STATUS_SUCCESS) {
     cudnnDestroyTensorDescriptor(m_d);
     USEG_CUDNN_CHECK(s);
@@ -40,13 +40,13 @@ TensorDesc::TensorDesc(const std::array<int, 5>& dims, cudnnDataType_t type,
 }
 TensorDesc::~TensorDesc() { cudnnDestroyTensorDescriptor(m_d); }
 
-FilterDesc::FilterDesc(const std::array<int, 5>& dims, cudnnDataType_t type,
+FilterDesc::FilterDesc(int rank, const std::array<int, 5>& dims, cudnnDataType_t type,
                        TensorLayout layout) {
   USEG_CUDNN_CHECK(cudnnCreateFilterDescriptor(&m_d));
   // The dims stay in [K, C, kD, kH, kW] order; the format names the memory order.
   const cudnnTensorFormat_t format =
       layout == TensorLayout::Ndhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
-  const cudnnStatus_t s = cudnnSetFilterNdDescriptor(m_d, type, format, 5, dims.data());
+  const cudnnStatus_t s = cudnnSetFilterNdDescriptor(m_d, type, format, rank, dims.data());
   if (s != CUDNN_STATUS_SUCCESS) {
     cudnnDestroyFilterDescriptor(m_d);
     USEG_CUDNN_CHECK(s);
@@ -54,11 +54,11 @@ FilterDesc::FilterDesc(const std::array<int, 5>& dims, cudnnDataType_t type,
 }
 FilterDesc::~FilterDesc() { cudnnDestroyFilterDescriptor(m_d); }
 
-ConvDesc::ConvDesc(const std::array<int, 3>& pad, const std::array<int, 3>& stride,
+ConvDesc::ConvDesc(int spatial, const std::array<int, 3>& pad, const std::array<int, 3>& stride,
                    const std::array<int, 3>& dilation) {
   USEG_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&m_d));
   const cudnnStatus_t s =
-      cudnnSetConvolutionNdDescriptor(m_d, 3, pad.data(), stride.data(), dilation.data(),
+      cudnnSetConvolutionNdDescriptor(m_d, spatial, pad.data(), stride.data(), dilation.data(),
                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT);
   if (s != CUDNN_STATUS_SUCCESS) {
     cudnnDestroyConvolutionDescriptor(m_d);

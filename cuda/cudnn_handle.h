@@ -36,10 +36,11 @@ class CudnnHandle {
   cudnnHandle_t m_h = nullptr;
 };
 
-// A packed 5-D tensor of dims [N, C, D, H, W], stored NCDHW or NDHWC (layout_strides).
+// A tensor of `rank` (4 or 5) dims [N, C, (D,) H, W] and strides in that order (CudnnDims).
 class TensorDesc {
  public:
-  TensorDesc(const std::array<int, 5>& dims, cudnnDataType_t type, TensorLayout layout);
+  TensorDesc(int rank, const std::array<int, 5>& dims, const std::array<int, 5>& strides,
+             cudnnDataType_t type);
   ~TensorDesc();
   TensorDesc(const TensorDesc&) = delete;
   TensorDesc& operator=(const TensorDesc&) = delete;
@@ -49,11 +50,11 @@ class TensorDesc {
   cudnnTensorDescriptor_t m_d = nullptr;
 };
 
-// A filter of dims [K, C, kD, kH, kW], stored as such (CUDNN_TENSOR_NCHW) or channels-last
-// [K, kD, kH, kW, C] (CUDNN_TENSOR_NHWC) for TensorLayout::Ndhwc.
+// A filter of `rank` dims [K, C, (kD,) kH, kW], stored as such (CUDNN_TENSOR_NCHW) or
+// channels-last [K, (kD,) kH, kW, C] (CUDNN_TENSOR_NHWC) for TensorLayout::Ndhwc.
 class FilterDesc {
  public:
-  FilterDesc(const std::array<int, 5>& dims, cudnnDataType_t type, TensorLayout layout);
+  FilterDesc(int rank, const std::array<int, 5>& dims, cudnnDataType_t type, TensorLayout layout);
   ~FilterDesc();
   FilterDesc(const FilterDesc&) = delete;
   FilterDesc& operator=(const FilterDesc&) = delete;
@@ -63,10 +64,11 @@ class FilterDesc {
   cudnnFilterDescriptor_t m_d = nullptr;
 };
 
-// A 3-D cross-correlation (what deep-learning "convolution" means) with float accumulation.
+// A cross-correlation (what deep-learning "convolution" means) over `spatial` (2 or 3) dims
+// with float accumulation.
 class ConvDesc {
  public:
-  ConvDesc(const std::array<int, 3>& pad, const std::array<int, 3>& stride,
+  ConvDesc(int spatial, const std::array<int, 3>& pad, const std::array<int, 3>& stride,
            const std::array<int, 3>& dilation);
   ~ConvDesc();
   ConvDesc(const ConvDesc&) = delete;

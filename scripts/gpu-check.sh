@@ -226,11 +226,13 @@ json_str() { printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037' | sed 's/\\/\
 
 stage_bench() {
   local log=$GC_OUT/bench.log jsonl=$GC_OUT/bench.jsonl n=0 ok=0 failed=0 stopped=0 key=""
-  local name config shape batch mode prec model json t0 rc med err
+  local name config shape batch mode prec envs model json t0 rc med err
   : >"$log"
   : >"$jsonl"
   mkdir -p "$GC_WORK/models" "$GC_WORK/bench"
-  while read -r name config shape batch mode prec; do
+  while read -r name config shape batch mode prec envs; do
+    local case_env=()
+    [ -z "$envs" ] || [ "$envs" = - ] || read -r -a case_env <<<"$envs"
     n=$((n + 1))
     if [ "$(left)" -lt 8 ]; then stopped=1; continue; fi
     json=$GC_WORK/bench/$name.json
@@ -243,8 +245,8 @@ stage_bench() {
     t0=$(now)
     rc=0
     if model=$(ensure_model "$config" 2>>"$log"); then
-      echo "== $name: useg ${args[*]} --model $model" >>"$log"
-      timeout -k 3 $(($(left) - 3)) env LD_LIBRARY_PATH="$GC_LIBPATH" "$GC_BUNDLE/bin/useg" \
+      echo "== $name: ${case_env[*]}${case_env[*]:+ }useg ${args[*]} --model $model" >>"$log"
+      timeout -k 3 $(($(left) - 3)) env LD_LIBRARY_PATH="$GC_LIBPATH" ${case_env[@]+"${case_env[@]}"} "$GC_BUNDLE/bin/useg" \
         "${args[@]}" --model "$model" >"$GC_WORK/bench/$name.out" 2>&1 || rc=$?
       cat "$GC_WORK/bench/$name.out" >>"$log"
     else
@@ -254,8 +256,8 @@ stage_bench() {
     if [ "$rc" = 0 ] && [ -s "$json" ]; then
       ok=$((ok + 1))
       med=$(grep -o '"median_ms": *[0-9.e+-]*' "$json" | sed 's/.*: *//')
-      printf '{"case":"%s","engine":"useg","config":"%s","shape":"%s","batch":%s,"mode":"%s","precision":"%s","rc":0,"wall_s":%d,"result":%s}\n' \
-        "$name" "$config" "$shape" "$batch" "$mode" "$prec" $(($(now) - t0)) "$(tr -d '\n' <"$json")" >>"$jsonl"
+      printf '{"case":"%s","engine":"useg","config":"%s","shape":"%s","batch":%s,"mode":"%s","precision":"%s","env":%s,"rc":0,"wall_s":%d,"result":%s}\n' \
+        "$name" "$config" "$shape" "$batch" "$mode" "$prec" "$(json_str "${case_env[*]}")" $(($(now) - t0)) "$(tr -d '\n' <"$json")" >>"$jsonl"
       [ "$ok" -le 4 ] && key="$key${key:+, }$name $(printf '%.2f' "$med") ms"
       echo "[bench] $name: $(printf '%.2f' "$med") ms"
     else
@@ -263,8 +265,8 @@ stage_bench() {
       if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then stopped=1; fi
       err=$(tail -n1 "$GC_WORK/bench/$name.out")
       [ -n "$err" ] || err="no --json output (exit $rc)"
-      printf '{"case":"%s","engine":"useg","config":"%s","shape":"%s","batch":%s,"mode":"%s","precision":"%s","rc":%d,"wall_s":%d,"result":null,"error":%s}\n' \
-        "$name" "$config" "$shape" "$batch" "$mode" "$prec" "$rc" $(($(now) - t0)) "$(json_str "$err")" >>"$jsonl"
+      printf '{"case":"%s","engine":"useg","config":"%s","shape":"%s","batch":%s,"mode":"%s","precision":"%s","env":%s,"rc":%d,"wall_s":%d,"result":null,"error":%s}\n' \
+        "$name" "$config" "$shape" "$batch" "$mode" "$prec" "$(json_str "${case_env[*]}")" "$rc" $(($(now) - t0)) "$(json_str "$err")" >>"$jsonl"
       echo "[bench] $name: FAILED (exit $rc): $err"
     fi
     note "$ok/$n cases ok, $failed failed${key:+; $key}"

@@ -43,7 +43,9 @@ def read_cases(path):
             line = line.split("#", 1)[0].split()
             if not line:
                 continue
-            name, config, shape, batch, mode, precision = line
+            name, config, shape, batch, mode, precision = line[:6]
+            if len(line) > 6:  # settings of useg's run only (an A/B of useg itself)
+                continue
             cases.append({"case": name, "config": config, "shape": [int(s) for s in shape.split("x")],
                           "batch": int(batch), "mode": mode, "precision": precision})
     return cases

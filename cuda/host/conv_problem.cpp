@@ -2,6 +2,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <cstdlib>
 #include <sstream>
 
 #include "useg/error.h"
@@ -111,6 +112,39 @@ std::array<int, 5> layout_strides(const std::array<int, 5>& dims, TensorLayout l
     stride *= dims[i] > 0 ? dims[i] : 1;
   }
   return s;
+}
+
+bool is_2d(const ConvProblem& p) {
+  return p.x[2] == 1 && p.w[2] == 1 && p.y[2] == 1 && p.pad[0] == 0;
+}
+
+CudnnDims cudnn_dims(const ConvProblem& p, TensorLayout l, bool allow_2d) {
+  CudnnDims d;
+  d.x = p.x;
+  d.y = p.y;
+  d.w = p.w;
+  d.x_strides = layout_strides(p.x, l);
+  d.y_strides = layout_strides(p.y, l);
+  d.pad = p.pad;
+  d.stride = p.stride;
+  d.dilation = p.dilation;
+  if (!allow_2d || !is_2d(p)) return d;
+  // Drop the depth: index 2 of the tensors, index 0 of the convolution's arrays.
+  auto drop = [](std::array<int, 5>& a) {
+    a = {a[0], a[1], a[3], a[4], 0};
+  };
+  for (auto* a : {&d.x, &d.y, &d.w, &d.x_strides, &d.y_strides}) drop(*a);
+  for (auto* a : {&d.pad, &d.stride, &d.dilation}) *a = {(*a)[1], (*a)[2], 0};
+  d.rank = 4;
+  return d;
+}
+
+bool cudnn_allow_2d() {
+  static const bool allow = [] {
+    const char* v = std::getenv("USEG_CUDNN_5D");
+    return !(v && std::string(v) == "1");
+  }();
+  return allow;
 }
 
 bool ConvKey::operator==(const ConvKey& o) const {

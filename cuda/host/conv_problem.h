@@ -73,6 +73,25 @@ std::array<int, 5> packed_strides(const std::array<int, 5>& dims);
 // NCDHW = packed_strides; NDHWC = [D*H*W*C, 1, H*W*C, W*C, C].
 std::array<int, 5> layout_strides(const std::array<int, 5>& dims, TensorLayout l);
 
+// What cuDNN's descriptors receive for a problem. A 2-D problem (D = kD = oD = 1, no depth
+// padding: every convolution of a 2D model) goes as 4-D tensors [N, C, H, W], a 4-D filter
+// [K, C, kH, kW] and a 2-D convolution, the form PyTorch's Conv2d gives cuDNN: cuDNN lists
+// its algorithms' support per spatial rank (Winograd only for 2-D convolutions), so a 5-D
+// description of one slice may keep a 2-D network on 3-D kernels. Everything else goes as 5-D, and every problem when
+// `allow_2d` is false (USEG_CUDNN_5D=1: cudnn_allow_2d). Entries [0, rank) of x, y, their
+// strides (layout l, as layout_strides with D dropped) and w are used, and entries
+// [0, rank - 2) of pad, stride, dilation.
+struct CudnnDims {
+  int rank = 5;
+  std::array<int, 5> x{}, x_strides{}, y{}, y_strides{}, w{};
+  std::array<int, 3> pad{}, stride{}, dilation{};
+};
+bool is_2d(const ConvProblem& p);
+CudnnDims cudnn_dims(const ConvProblem& p, TensorLayout l, bool allow_2d);
+// False when the environment has USEG_CUDNN_5D=1 (read once): every problem as 5-D, to compare
+// the two forms on a GPU (scripts/gpu-bench-cases.txt has such cases).
+bool cudnn_allow_2d();
+
 // The layout is part of the key (always conv_layout(precision) today): plans of two layouts hold
 // different descriptors and must never be shared.
 struct ConvKey {

@@ -185,6 +185,60 @@ TEST(CudaHostConv, ChannelsLastStridesMatchTheCastKernels) {
   EXPECT_EQ(gpu::conv_layout(gpu::Precision::Fp32), TensorLayout::Ncdhw);
 }
 
+// A 2-D problem reaches cuDNN as 4-D descriptors (the depth dropped from dims, strides and the
+// convolution's arrays); a 3-D one, one with a depth kernel or depth padding, or any problem
+// with allow_2d false, as the 5-D problem itself. (The cudacpu emulation of cuDNN computes from
+// these numbers, so the op cases check them too.)
+TEST(CudaHostConv, TwoDimensionalProblemsReachCudnnAsFourDimensionalDescriptors) {
+  using gpu::TensorLayout;
+  ConvGeom g;
+  g.kernel = {1, 3, 3};
+  g.pad = {0, 1, 1};
+  g.stride = {1, 2, 1};
+  const ConvProblem p = gpu::conv_problem("conv_forward", Shape{2, 3, 1, 8, 5},
+                                          Shape{4, 3, 1, 3, 3}, Shape{2, 4, 1, 4, 5}, g);
+  ASSERT_TRUE(gpu::is_2d(p));
+  const gpu::CudnnDims nchw = gpu::cudnn_dims(p, TensorLayout::Ncdhw, true);
+  EXPECT_EQ(nchw.rank, 4);
+  EXPECT_EQ(nchw.x, (std::array<int, 5>{2, 3, 8, 5, 0}));
+  EXPECT_EQ(nchw.y, (std::array<int, 5>{2, 4, 4, 5, 0}));
+  EXPECT_EQ(nchw.w, (std::array<int, 5>{4, 3, 3, 3, 0}));
+  EXPECT_EQ(nchw.x_strides, (std::array<int, 5>{120, 40, 5, 1, 0}));  // NCHW packed
+  EXPECT_EQ(nchw.y_strides, (std::array<int, 5>{80, 20, 5, 1, 0}));
+  EXPECT_EQ(nchw.pad, (std::array<int, 3>{1, 1, 0}));
+  EXPECT_EQ(nchw.stride, (std::array<int, 3>{2, 1, 0}));
+  EXPECT_EQ(nchw.dilation, (std::array<int, 3>{1, 1, 0}));
+  const gpu::CudnnDims nhwc = gpu::cudnn_dims(p, TensorLayout::Ndhwc, true);
+  EXPECT_EQ(nhwc.rank, 4);
+  EXPECT_EQ(nhwc.x, nchw.x);
+  EXPECT_EQ(nhwc.x_strides, (std::array<int, 5>{120, 1, 15, 3, 0}));  // NHWC: [HWC, 1, WC, C]
+  EXPECT_EQ(nhwc.y_strides, (std::array<int, 5>{80, 1, 20, 4, 0}));
+
+  const auto five_d = [](const ConvProblem& q, const gpu::CudnnDims& d, TensorLayout l) {
+    EXPECT_EQ(d.rank, 5);
+    EXPECT_EQ(d.x, q.x);
+    EXPECT_EQ(d.y, q.y);
+    EXPECT_EQ(d.w, q.w);
+    EXPECT_EQ(d.x_strides, gpu::layout_strides(q.x, l));
+    EXPECT_EQ(d.y_strides, gpu::layout_strides(q.y, l));
+    EXPECT_EQ(d.pad, q.pad);
+    EXPECT_EQ(d.stride, q.stride);
+  };
+  five_d(p, gpu::cudnn_dims(p, TensorLayout::Ndhwc, false), TensorLayout::Ndhwc);
+  ConvGeom g3;
+  g3.kernel = {3, 3, 3};
+  g3.pad = {1, 1, 1};
+  const ConvProblem cube = gpu::conv_problem("conv_forward", Shape{1, 2, 4, 4, 4},
+                                             Shape{3, 2, 3, 3, 3}, Shape{1, 3, 4, 4, 4}, g3);
+  EXPECT_FALSE(gpu::is_2d(cube));
+  five_d(cube, gpu::cudnn_dims(cube, TensorLayout::Ncdhw, true), TensorLayout::Ncdhw);
+  // One slice, but a depth kernel padded back to one slice: still a 3-D convolution.
+  const ConvProblem slab = gpu::conv_problem("conv_forward", Shape{1, 2, 1, 4, 4},
+                                             Shape{3, 2, 3, 3, 3}, Shape{1, 3, 1, 4, 4}, g3);
+  EXPECT_FALSE(gpu::is_2d(slab));
+  five_d(slab, gpu::cudnn_dims(slab, TensorLayout::Ncdhw, true), TensorLayout::Ncdhw);
+}
+
 TEST(CudaHostConv, TensorsBeyondCudnnsIntLimitAreRefused) {
   ConvGeom g;
   const Shape big{1, 1, 1024, 1024, 2048};  // 2^31 elements

@@ -138,15 +138,20 @@ grep -qx './cuda.xml' <<<"$junit" || fail "B: junit.tar.gz lacks cuda.xml: $juni
 grep -qx './ops.xml' <<<"$junit" || fail "B: junit.tar.gz lacks ops.xml: $junit"
 line sanitize "$work/b" | grep -q ' TIMEOUT .*cap 4s' || fail "B: $(line sanitize "$work/b")"
 [ "$(secs sanitize "$work/b")" -le 10 ] || fail "B: sanitize ran $(secs sanitize "$work/b") s with a 4 s cap"
-line bench "$work/b" | grep -q ' FAIL .*0/17 cases ok, 17 failed' || fail "B: $(line bench "$work/b")"
-[ "$(wc -l <"$work/b/bench.jsonl")" = 17 ] || fail "B: bench.jsonl has $(wc -l <"$work/b/bench.jsonl") lines, expected 17"
+line bench "$work/b" | grep -q ' FAIL .*0/19 cases ok, 19 failed' || fail "B: $(line bench "$work/b")"
+[ "$(wc -l <"$work/b/bench.jsonl")" = 19 ] || fail "B: bench.jsonl has $(wc -l <"$work/b/bench.jsonl") lines, expected 19"
 python3 - "$work/b/bench.jsonl" <<'EOF' || fail "B: bench.jsonl"
 import json, sys
-for line in open(sys.argv[1]):
-    j = json.loads(line)  # every line is JSON
+lines = [json.loads(line) for line in open(sys.argv[1])]  # every line is JSON
+for j in lines:
     assert j["engine"] == "useg" and j["rc"] == 2 and j["result"] is None, j
     assert "without CUDA" in j["error"], j["error"]
+# A case's env column reaches its line (and its run: bench.log below); the others have none.
+env = {j["case"]: j["env"] for j in lines}
+assert env["fwd2d-512-tf32-5d"] == "USEG_CUDNN_5D=1" and env["fwd2d-512-tf32"] == "", env
 EOF
+grep -q '^== fwd2d-512-tf32-5d: USEG_CUDNN_5D=1 useg bench --device cuda --shape 512 512 ' "$work/b/bench.log" ||
+  fail "B: bench.log does not show the env of fwd2d-512-tf32-5d"
 line torch "$work/b" | grep -q ' TIMEOUT .*cap 6s' || fail "B: $(line torch "$work/b")"
 [ "$(secs torch "$work/b")" -le 12 ] || fail "B: torch ran $(secs torch "$work/b") s with a 6 s cap"
 [ "$took" -lt 120 ] || fail "B: took $took s"
@@ -222,6 +227,7 @@ EOF
   grep -qE '^\| fwd2d-512-tf32 \| 10\.00 \| [0-9.]+ \| [0-9.]+ \| n/r \|' "$work/table.txt" ||
     { cat "$work/table.txt"; fail "F: no useg/PyTorch ratio for fwd2d-512-tf32"; }
   if grep -q layers3d "$work/table.txt"; then fail "F: the per-layer case is in the table"; fi
+  if grep -q -- -5d "$work/table.txt"; then fail "F: a useg-only (env) case is in the table"; fi
   echo "F ok ($(($(date +%s) - t0)) s): $(tail -n1 "$work/table.txt")"
 else
   echo "F SKIPPED: /usr/bin/python3 has no torch (USEG_DEPS_PYTHON=1 scripts/install-deps.sh installs python3-torch)"
