@@ -77,10 +77,10 @@ std::array<int, 5> layout_strides(const std::array<int, 5>& dims, TensorLayout l
 // padding: every convolution of a 2D model) goes as 4-D tensors [N, C, H, W], a 4-D filter
 // [K, C, kH, kW] and a 2-D convolution, the form PyTorch's Conv2d gives cuDNN: cuDNN lists
 // its algorithms' support per spatial rank (Winograd only for 2-D convolutions), so a 5-D
-// description of one slice may keep a 2-D network on 3-D kernels. Everything else goes as 5-D, and every problem when
-// `allow_2d` is false (USEG_CUDNN_5D=1: cudnn_allow_2d). Entries [0, rank) of x, y, their
-// strides (layout l, as layout_strides with D dropped) and w are used, and entries
-// [0, rank - 2) of pad, stride, dilation.
+// description of one slice may keep a 2-D network on 3-D kernels. Everything else goes as 5-D,
+// and every problem when `allow_2d` is false (USEG_CUDNN_5D=1: cudnn_allow_2d). Entries
+// [0, rank) of x, y, their strides (layout l, as layout_strides with D dropped) and w are used,
+// and entries [0, rank - 2) of pad, stride, dilation.
 struct CudnnDims {
   int rank = 5;
   std::array<int, 5> x{}, x_strides{}, y{}, y_strides{}, w{};

@@ -57,7 +57,6 @@ class CudnnEmulated final : public CudnnConv {
       const bool depth = i < lead;
       g.pad[i] = depth ? 0 : d.pad[i - lead];
       g.stride[i] = depth ? 1 : d.stride[i - lead];
-      USEG_CHECK(depth || d.dilation[i - lead] == 1, "emulated cuDNN: dilation");
       g.kernel[i] = int(ws[2 + i]);
     }
     switch (routine) {
