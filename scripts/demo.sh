@@ -28,9 +28,10 @@ echo "== 3/4 sample data"
 scripts/get-sample-data.sh
 image=data/sample/nuclei/img2d.tif
 echo "== 4/4 segment $image with models/nuclei2d"
-# --tta (mirrored inputs averaged): what docs/default-model.md recommends for this model.
+# Test-time mirroring (4 mirrored passes averaged) is this model's default (model.json
+# inference.tta; docs/default-model.md); --no-tta would run one pass.
 "$useg" segment --model models/nuclei2d --input "$image" --output "$out" \
-  --instances --tta --measure --preview --format tif --overwrite
+  --instances --measure --preview --format tif --overwrite
 
 csv="$out/img2d_measurements.csv"
 for f in "$out/img2d.tif" "$out/img2d_instances.tif" "$csv" "$out/img2d_preview.png" "$out/report.json"; do
@@ -46,5 +47,5 @@ demo: finished in $(($(date +%s) - start)) s. $nuclei nuclei found in $image; re
   img2d_preview.png        the nuclei over the image, each in its own colour (any image viewer)
   report.json, report.csv  status, size, spacing and timing of the case
 Model: models/nuclei2d (docs/default-model.md). Segment your own images with
-  $useg segment --model models/nuclei2d --input YOUR_FOLDER --output OUT --instances --tta --measure --preview
+  $useg segment --model models/nuclei2d --input YOUR_FOLDER --output OUT --instances --measure --preview
 EOF

@@ -107,13 +107,13 @@ for k in "${folds[@]}"; do
     train "$f/seed$seed" "$f/instance_ds" "$f/config_seed$seed.json"
     models+=(--model "$f/seed$seed/last")
   done
-  for i in "${!seeds[@]}"; do score "$f" "seed${seeds[$i]}" --model "$f/seed${seeds[$i]}/last"; done
-  [ "${#seeds[@]}" -gt 1 ] && score "$f" ensemble "${models[@]}"
+  for i in "${!seeds[@]}"; do score "$f" "seed${seeds[$i]}" --model "$f/seed${seeds[$i]}/last" --no-tta; done
+  [ "${#seeds[@]}" -gt 1 ] && score "$f" ensemble "${models[@]}" --no-tta
   score "$f" "seed${seeds[0]}_tta" --model "$f/seed${seeds[0]}/last" --tta
   if [ "$semantic" = 1 ]; then
     config "${seeds[0]}" 1 "$f/config_semantic.json"
     train "$f/semantic" "$f/semantic_ds" "$f/config_semantic.json"
-    score "$f" semantic --model "$f/semantic/last"
+    score "$f" semantic --model "$f/semantic/last" --no-tta
   fi
 done
 

@@ -61,7 +61,7 @@ ev=$run/heldout
 rm -rf "$ev"
 mkdir -p "$ev/otsu"
 for variant in model model_tta; do
-  flags=()
+  flags=(--no-tta)
   [ "$variant" = model_tta ] && flags=(--tta)
   "$useg" segment --model "$model" --input "$ds/imagesTr/nuclei_right_0000.png" --output "$ev/$variant" \
     --format png --threads "$threads" --instances "${flags[@]}"

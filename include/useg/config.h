@@ -159,6 +159,14 @@ struct InstanceSettings {
   bool fill_holes = true;         // background enclosed by objects is given to them
 };
 
+// How `useg segment` runs a model unless told otherwise (model.json and a training config's
+// `inference` section; the trainer copies the config's into the model it writes).
+struct InferenceDefaults {
+  // Test-time mirroring: average the probabilities over every flip of the patch's spatial axes
+  // (4 forward passes in 2D, 8 in 3D). `useg segment --tta` / `--no-tta` override it.
+  bool tta = false;
+};
+
 // model.json: everything needed to segment with a model directory.
 struct ModelInfo {
   int format_version = 1;
@@ -171,6 +179,7 @@ struct ModelInfo {
   // objects as instances and their union as class 1.
   std::string target = "classes";
   InstanceSettings instances;         // used when target is "instances"
+  InferenceDefaults inference;
   std::map<std::string, std::string> provenance;  // free text: dataset, trained_epochs, dice...
   bool instance_target() const { return target == "instances"; }
 };
@@ -256,6 +265,7 @@ struct TrainConfig {
 struct RunConfig {
   ModelConfig model;
   TrainConfig train;
+  InferenceDefaults inference;  // written into the trained model's model.json
 };
 
 // Parsers: `source` names the file (or "<string>") in error messages, e.g.

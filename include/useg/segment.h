@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,9 @@ void apply_postprocess(Tensor& labels, const Geometry& g, int num_classes,
 struct SegmentOptions {
   double overlap = 0.5;
   int batch = 1;
-  bool tta = false;  // mirroring
+  // Test-time mirroring; unset: the model's default (model.json inference.tta; an ensemble
+  // follows its first model). window_options resolves it.
+  std::optional<bool> tta;
   bool save_probabilities = false;
   std::vector<PostprocessStep> postprocess;
   bool instances = false;
@@ -65,8 +68,8 @@ struct Segmentation {
   int64_t windows = 0;
 };
 
-// The window options segment uses for a model: patch from model.json, overlap/batch/mirror
-// from `opts`.
+// The window options segment uses for a model: patch from model.json, overlap/batch from
+// `opts`, mirror from opts.tta or else model.json's inference.tta.
 WindowOptions window_options(const ModelInfo& info, const SegmentOptions& opts);
 
 // Checks a read image before any compute: voxels present, channel count as the model expects,

@@ -59,6 +59,11 @@ int run_info(const InfoArgs& a) {
     for (const auto& ch : info.preprocess.channels)
       std::cout << " " << ch.name << " (" << intensity_scheme_name(ch.scheme) << ")";
     std::cout << "\n";
+    if (!info.model.classifier())
+      std::cout << "segment: test-time mirroring "
+                << (info.inference.tta ? "on (inference.tta; --no-tta turns it off)"
+                                       : "off (inference.tta; --tta turns it on)")
+                << "\n";
     for (const auto& [k, v] : info.provenance) std::cout << k << ": " << v << "\n";
   }
   return 0;

@@ -28,6 +28,7 @@ struct SegmentArgs {
   std::string max_memory;
   std::string classify_objects;  // classifier model folder
   double margin = 1.5;
+  bool tta = false, no_tta = false;  // override model.json inference.tta
 };
 
 // --classify-objects: each done or skipped case's objects through the classifier; a case that
@@ -65,6 +66,7 @@ int run_segment(SegmentArgs& a) {
   b.model_dir = dirs.front();
   b.ensemble.assign(dirs.begin() + 1, dirs.end());
   b.device = parse_device(a.device);
+  if (a.tta || a.no_tta) b.segment.tta = a.tta;  // else each model's inference.tta
   b.segment.postprocess = parse_postprocess(a.postprocess);
   b.shard = resolve_shard(a.shard, a.shards, [](const char* n) { return std::getenv(n); });
   if (!a.max_memory.empty()) b.max_memory = parse_bytes(a.max_memory, "--max-memory");
@@ -109,7 +111,12 @@ void register_segment_commands(CLI::App& app, std::function<int()>& run) {
   c->add_option("--batch", b.segment.batch, "windows per forward pass")->capture_default_str();
   c->add_option("--overlap", b.segment.overlap, "sliding-window overlap in [0, 1)")
       ->capture_default_str();
-  c->add_flag("--tta", b.segment.tta, "test-time augmentation: average over mirrored inputs");
+  CLI::Option* tta = c->add_flag(
+      "--tta", a->tta,
+      "test-time mirroring: average the probabilities over every flip of the spatial axes (4 "
+      "passes in 2D, 8 in 3D); the default is the model's (model.json inference.tta)");
+  c->add_flag("--no-tta", a->no_tta, "one forward pass per window, whatever model.json says")
+      ->excludes(tta);
   c->add_flag("--save-probabilities", b.segment.save_probabilities,
               "also write CASE_prob_K.<ext>, one float32 image per class K");
   c->add_option("--postprocess", a->postprocess, postprocess_syntax());

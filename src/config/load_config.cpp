@@ -18,6 +18,7 @@ LoadedConfig load_config(const std::string& path) {
     ModelInfo& info = out.info;
     info.model = run.model;
     info.patch_size = run.train.patch_size;
+    info.inference = run.inference;
     info.labels.push_back("background");
     for (int k = 1; k < run.model.num_classes; ++k) info.labels.push_back("class" + std::to_string(k));
     for (int c = 0; c < run.model.in_channels; ++c) {

@@ -1,5 +1,6 @@
 // model.json: {"format_version": 1, "model": {...}, "preprocess": {"target_spacing": [...],
-// "channels": [{...}]}, "patch_size": [...], "labels": [...], "provenance": {...}}.
+// "channels": [{...}]}, "patch_size": [...], "labels": [...], "target": ..., "instances": {...},
+// "inference": {"tta": ...}, "provenance": {...}}.
 #include <set>
 #include <string>
 
@@ -44,6 +45,23 @@ const FieldTable<PreprocessConfig>& preprocess_table() {
   return table;
 }
 
+}  // namespace
+
+const FieldTable<InferenceDefaults>& inference_table() {
+  static const FieldTable<InferenceDefaults> table({
+      field("tta", &InferenceDefaults::tta),
+  });
+  return table;
+}
+
+void validate_inference(const Where& w, const InferenceDefaults& d, const ModelConfig& m) {
+  if (d.tta && m.classifier())
+    w.key("tta").fail("must be false for a classifier (test-time mirroring averages a "
+                      "segmentation's sliding windows; useg classify has none)");
+}
+
+namespace {
+
 const FieldTable<ModelInfo>& info_table() {
   using I = ModelInfo;
   static const FieldTable<I> table({
@@ -54,6 +72,7 @@ const FieldTable<ModelInfo>& info_table() {
       field("labels", &I::labels),
       string_choice_field("target", &I::target, {"classes", "instances"}),
       object_field("instances", &I::instances, instance_table(true)),
+      object_field("inference", &I::inference, inference_table()),
       field("provenance", &I::provenance),
   });
   return table;
@@ -108,6 +127,7 @@ void validate_info(const Where& w, const ModelInfo& info) {
       w.key("labels").index(i).fail("duplicate label name '" + info.labels[i] + "'");
   }
   validate_instances(w.key("instances"), info.instances, true);
+  validate_inference(w.key("inference"), info.inference, m);
   if (info.instance_target() && m.num_classes != 3)
     w.key("target").fail("'instances' needs model.num_classes 3 (background, interior, "
                          "boundary), got " + std::to_string(m.num_classes));

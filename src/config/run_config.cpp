@@ -1,4 +1,4 @@
-// Training config files: {"model": {...}, "train": {..., "augment": {...}}}.
+// Training config files: {"model": {...}, "train": {..., "augment": {...}}, "inference": {...}}.
 #include <string>
 
 #include "config/sections.h"
@@ -101,6 +101,7 @@ const FieldTable<RunConfig>& run_table() {
   static const FieldTable<RunConfig> table({
       object_field("model", &RunConfig::model, model_table()),
       object_field("train", &RunConfig::train, train_table()),
+      object_field("inference", &RunConfig::inference, inference_table()),
   });
   return table;
 }
@@ -213,6 +214,7 @@ void validate_run_config(const RunConfig& run, const std::string& context) {
   cfg::Where root(context);
   cfg::validate_model(root.key("model"), run.model);
   cfg::validate_train(root.key("train"), run.train, run.model);
+  cfg::validate_inference(root.key("inference"), run.inference, run.model);
 }
 
 RunConfig parse_run_config(const std::string& json_text, const std::string& source) {

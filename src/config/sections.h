@@ -17,6 +17,9 @@ const FieldTable<AugmentConfig>& augment_table();
 // `instances` of model.json (with_object) and of train (without: the name comes from the data).
 const FieldTable<InstanceSettings>& instance_table(bool with_object);
 void validate_instances(const Where& w, const InstanceSettings& s, bool with_object);
+// `inference` of model.json and of a training config (the same keys; model_info.cpp).
+const FieldTable<InferenceDefaults>& inference_table();
+void validate_inference(const Where& w, const InferenceDefaults& d, const ModelConfig& m);
 
 // `w` is the section's own path ("model", or the root for a standalone model config).
 void validate_model(const Where& w, const ModelConfig& m);

@@ -77,6 +77,7 @@ std::string batch_report_json(const BatchOptions& opts, const BatchResult& r) {
   report.set("model", opts.model_dir)
       .set("output", opts.output_dir)
       .set("device", device_name(opts.device))
+      .set("tta", opts.segment.tta.value_or(false))
       .set("shard", std::to_string(opts.shard.index) + "/" + std::to_string(opts.shard.count))
       .set("counts", std::move(counts))
       .set("seconds", number(r.seconds))

@@ -72,9 +72,12 @@ BatchResult run_segment_batch(const BatchOptions& o) {
     nets.push_back(models.back().net.get());
   }
   const ModelInfo& info = models.front().info;
-  window_options(info, o.segment);  // patch size errors are model errors
+  // The options as run (the report records them): mirroring from --tta / --no-tta, else the
+  // first model's inference.tta. window_options also raises patch size errors as model errors.
+  BatchOptions run = o;
+  run.segment.tta = window_options(info, o.segment).mirror;
 
-  batch::BatchPlan plan = batch::plan_batch(o, info.model.num_classes);
+  batch::BatchPlan plan = batch::plan_batch(run, info.model.num_classes);
   Progress progress("segment", static_cast<int64_t>(plan.to_run.size()), o.tty);
   auto log = [&](const std::string& line) { progress.log(line); };
   batch::clean_stale_temp_files(plan, log);
@@ -89,10 +92,15 @@ BatchResult run_segment_batch(const BatchOptions& o) {
         o.shard.source + "): " + std::to_string(plan.cases) + " case(s), " +
         std::to_string(plan.to_run.size()) + " to segment");
 
-  batch::ReportSink sink(o, std::move(plan.result), plan.to_run.size(), progress, t_start);
+  batch::ReportSink sink(run, std::move(plan.result), plan.to_run.size(), progress, t_start);
   sink.write_report();
   if (nets.size() > 1) log("ensemble of " + std::to_string(nets.size()) + " models");
-  batch::run_pipeline(plan.to_run, o, info, nets, sink, progress);
+  if (!plan.to_run.empty())
+    log(std::string("test-time mirroring ") + (*run.segment.tta ? "on" : "off") + " (" +
+        (o.segment.tta ? (*o.segment.tta ? "--tta" : "--no-tta")
+                       : "model.json inference.tta; --tta / --no-tta override it") +
+        ")");
+  batch::run_pipeline(plan.to_run, run, info, nets, sink, progress);
   progress.finish();
   sink.write_report();
   return sink.result();

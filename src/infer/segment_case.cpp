@@ -25,7 +25,7 @@ WindowOptions window_options(const ModelInfo& info, const SegmentOptions& opts) 
   }
   w.overlap = opts.overlap;
   w.batch = opts.batch;
-  w.mirror = opts.tta;
+  w.mirror = opts.tta.value_or(info.inference.tta);
   return w;
 }
 

@@ -300,6 +300,7 @@ PlannedConfiguration plan_configuration(const DatasetFingerprint& fp,
   t.iterations_per_epoch = 250;
   t.batch_dice = dims == 2;      // nnU-Net: batch Dice for 2D, per-sample for 3D
   t.target_spacing_mm = spacing;
+  run.inference.tta = true;      // nnU-Net predicts with mirroring unless told not to
   validate_run_config(run, "plan (" + std::string(dims == 3 ? "3d_fullres" : "2d") + ")");
 
   PlannedConfiguration c;

@@ -116,6 +116,7 @@ ModelInfo plan_model_info(const RunConfig& run, const Dataset& ds, uint64_t seed
   info.model = m;
   info.patch_size = t.patch_size;
   info.labels = ds.class_names();
+  info.inference = run.inference;
   if (ds.meta.instances) {
     info.target = "instances";
     info.instances = t.instances;

@@ -31,6 +31,8 @@ for key in boundary_width seed_min_size seed_split min_size fill_holes; do
   [ "$(json "$model/model.json" "d['instances']['$key']")" = "$(json "$cfg" "d['train']['instances']['$key']")" ] ||
     fail "model.json instances.$key differs from $cfg"
 done
+[ "$(json "$model/model.json" "d['inference']['tta']")" = "$(json "$cfg" "d['inference']['tta']")" ] ||
+  fail "model.json inference.tta differs from $cfg"
 [ "$(json "$model/model.json" "d['labels']")" = "['background', 'nucleus_interior', 'nucleus_boundary']" ] ||
   fail "model.json labels: $(json "$model/model.json" "d['labels']")"
 size=$(stat -c %s "$model/weights.safetensors")
@@ -40,6 +42,9 @@ size=$(stat -c %s "$model/weights.safetensors")
 python3 "$root/scripts/make_demo_nuclei.py" "$work/syn" --cases 2 --size 160 --seed 3 >/dev/null
 "$useg" segment --model "$model" --input "$work/syn/imagesTr" --output "$work/seg" --format png \
   --instances --measure --preview --threads 1 >"$work/seg.log" 2>&1 || { cat "$work/seg.log"; fail "segment failed"; }
+grep -q "test-time mirroring on (model.json inference.tta" "$work/seg.log" ||
+  fail "segment did not follow model.json inference.tta: $(cat "$work/seg.log")"
+[ "$(json "$work/seg/report.json" "d['tta']")" = True ] || fail "report.json tta is not true"
 for c in nuclei_000 nuclei_001; do
   for f in "$c.png" "${c}_instances.png" "${c}_measurements.csv" "${c}_preview.png"; do
     [ -s "$work/seg/$f" ] || fail "segment did not write $f"

@@ -36,6 +36,7 @@ struct ModelSpec {
   std::vector<double> target_spacing;       // [D, H, W] or [H, W]; empty = native
   IntensityScheme scheme = IntensityScheme::ZScore;
   uint64_t seed = 7;
+  bool tta = false;                         // model.json inference.tta
 };
 
 // Writes an untrained (He-initialized) model folder.
@@ -47,6 +48,7 @@ inline std::string make_model(const std::filesystem::path& dir, const ModelSpec&
   info.model.base_filters = s.base;
   info.model.depth = s.depth;
   info.patch_size = s.patch;
+  info.inference.tta = s.tta;
   info.preprocess.target_spacing = s.target_spacing;
   for (int c = 0; c < s.in_channels; ++c) {
     ChannelNorm ch;

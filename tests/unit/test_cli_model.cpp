@@ -5,6 +5,7 @@
 
 #include "common/run_cli.h"
 #include "useg/backend.h"
+#include "useg/config.h"
 #include "useg/model.h"
 
 namespace fs = std::filesystem;
@@ -29,6 +30,8 @@ TEST(CliModel, InitThenInfoAndLoad) {
       << info.output;
   EXPECT_NE(info.output.find("receptive field: 44x44 voxels"), std::string::npos) << info.output;
   EXPECT_NE(info.output.find("initialized: He (Kaiming normal), seed 3"), std::string::npos);
+  EXPECT_NE(info.output.find("segment: test-time mirroring off (inference.tta; --tta turns it on)"),
+            std::string::npos) << info.output;
   // The same seed gives the same weights; another seed different ones.
   fs::path dir2 = dir.string() + "_b";
   ASSERT_EQ(test::run_useg("init --config " + cfg + " --output " + dir2.string() + " --seed 3").status, 0);
@@ -47,6 +50,17 @@ TEST(CliModel, InfoOnAConfigAndErrors) {
   EXPECT_EQ(missing.status, 2);
   EXPECT_NE(missing.output.find("/nonexistent/model does not exist"), std::string::npos)
       << missing.output;
+  // init copies a training config's inference section into model.json; info shows it (also
+  // straight from the config).
+  const std::string nuclei = std::string(USEG_SOURCE_DIR) + "/configs/nuclei2d_default.json";
+  r = test::run_useg("info " + nuclei);
+  EXPECT_NE(r.output.find("segment: test-time mirroring on (inference.tta; --no-tta turns it off)"),
+            std::string::npos) << r.output;
+  fs::path dir = fs::temp_directory_path() / "useg_cli_model_tta";
+  fs::remove_all(dir);
+  ASSERT_EQ(test::run_useg("init --config " + nuclei + " --output " + dir.string()).status, 0);
+  EXPECT_TRUE(load_model_info((dir / "model.json").string()).inference.tta);
+  fs::remove_all(dir);
   auto usage = test::run_useg("init --config " + cfg);
   EXPECT_EQ(usage.status, 2) << usage.output;
   EXPECT_NE(usage.output.find("--output is required"), std::string::npos) << usage.output;

@@ -71,7 +71,7 @@ void expect_equal(const TrainConfig& a, const TrainConfig& b) {
 }
 void expect_equal(const ModelInfo& a, const ModelInfo& b) {
   EXPECT_FIELD(format_version); EXPECT_FIELD(patch_size); EXPECT_FIELD(labels);
-  EXPECT_FIELD(provenance); EXPECT_FIELD(preprocess.target_spacing);
+  EXPECT_FIELD(provenance); EXPECT_FIELD(preprocess.target_spacing); EXPECT_FIELD(inference.tta);
   expect_equal(a.model, b.model);
   ASSERT_EQ(a.preprocess.channels.size(), b.preprocess.channels.size());
   for (size_t i = 0; i < a.preprocess.channels.size(); ++i) {
@@ -132,6 +132,7 @@ ModelInfo non_default_info() {
   info.preprocess.channels = {ct, pet};
   info.patch_size = {40, 128, 96};
   info.labels = {"background", "liver", "tumor", "vessel", "cyst"};
+  info.inference.tta = true;
   info.provenance = {{"dataset", "LiTS \"2017\""}, {"dice", "0.91"}, {"trained_epochs", "300"}};
   return info;
 }
@@ -246,6 +247,39 @@ TEST(ConfigInstances, ErrorsNameTheKey) {
   EXPECT_EQ(parse_run_config(to_json_string(rc), kSrc).train.instances.boundary_width, 3);
 }
 
+// `inference` (model.json and run configs): how segment runs the model unless told otherwise.
+TEST(ConfigInference, DefaultsRoundTripAndErrors) {
+  // A model.json written before the section existed: one pass per window.
+  EXPECT_FALSE(parse_model_info(R"({"model": {"num_classes": 2}})", kSrc).inference.tta);
+  ModelInfo info;
+  info.inference.tta = true;
+  const std::string text = to_json_string(info);
+  EXPECT_NE(text.find("\"inference\": {\n    \"tta\": true\n  }"), std::string::npos) << text;
+  EXPECT_TRUE(parse_model_info(text, kSrc).inference.tta);
+  RunConfig rc = parse_run_config(R"({"model": {}, "train": {"patch_size": [64, 64]},
+                                      "inference": {"tta": true}})", kSrc);
+  EXPECT_TRUE(rc.inference.tta);
+  EXPECT_TRUE(parse_run_config(to_json_string(rc), kSrc).inference.tta);
+  EXPECT_FALSE(parse_run_config(run_json(""), kSrc).inference.tta);
+
+  std::string e = info_error(R"({"inference": {"mirror": true}})");
+  EXPECT_NE(e.find("configs/x.json: unknown key 'inference.mirror'"), std::string::npos) << e;
+  EXPECT_NE(e.find("valid keys: tta"), std::string::npos) << e;
+  EXPECT_EQ(info_error(R"({"inference": {"tta": "yes"}})"),
+            "configs/x.json: inference.tta: expected a boolean (true or false), got string "
+            "\"yes\"");
+  EXPECT_EQ(run_error(R"({"model": {}, "train": {"patch_size": [64, 64]}, "inference": [true]})"),
+            "configs/x.json: inference: expected an object, got an array of 1 value");
+  // A classifier has no sliding windows to mirror.
+  const std::string clf = R"("model": {"architecture": "encoder_classifier", "input_size": [64, 64]})";
+  EXPECT_EQ(info_error("{" + clf + R"(, "inference": {"tta": true}})"),
+            "configs/x.json: inference.tta: must be false for a classifier (test-time mirroring "
+            "averages a segmentation's sliding windows; useg classify has none)");
+  EXPECT_EQ(run_error("{" + clf + R"(, "train": {"patch_size": [64, 64]}, "inference": {"tta": true}})"),
+            "configs/x.json: inference.tta: must be false for a classifier (test-time mirroring "
+            "averages a segmentation's sliding windows; useg classify has none)");
+}
+
 // ---------------------------------------------------------------------------------- errors
 TEST(ConfigErrors, UnknownKeySuggestsAndListsValidKeys) {
   EXPECT_EQ(run_error(run_json(R"("base_filter": 16)")),
@@ -262,7 +296,7 @@ TEST(ConfigErrors, UnknownKeySuggestsAndListsValidKeys) {
   EXPECT_NE(far.find("unknown key 'train.zzz' (valid keys: patch_size, batch_size"),
             std::string::npos) << far;
   EXPECT_EQ(run_error(R"({"labels": ["bg", "fg"], "train": {"patch_size": [64, 64]}})"),
-            "configs/x.json: unknown key 'labels' (valid keys: model, train)");
+            "configs/x.json: unknown key 'labels' (valid keys: model, train, inference)");
   std::string info = info_error(R"({"preprocess": {"channels": [{"shceme": "ct"}]}})");
   EXPECT_NE(info.find("unknown key 'preprocess.channels[0].shceme' (did you mean 'scheme'?"),
             std::string::npos) << info;
@@ -430,6 +464,7 @@ TEST(Config, ShippedConfigsParseAndRoundTrip) {
     RunConfig back = parse_run_config(to_json_string(r), "<round trip>");
     expect_equal(back.model, r.model);
     expect_equal(back.train, r.train);
+    EXPECT_EQ(back.inference.tta, r.inference.tta);
     ++count;
   }
   EXPECT_GE(count, 3);
@@ -442,6 +477,9 @@ TEST(Config, ShippedConfigsParseAndRoundTrip) {
   EXPECT_EQ(tiny.model.base_filters, 8);
   EXPECT_EQ(tiny.model.depth, 2);
   EXPECT_EQ(tiny.train.patch_size, (std::vector<int>{32, 32}));
+  EXPECT_FALSE(tiny.inference.tta);  // a config without the section: one pass per window
+  // The shipped model's recipe mirrors at test time (docs/default-model.md measured it).
+  EXPECT_TRUE(load_run_config((dir / "nuclei2d_default.json").string()).inference.tta);
 }
 
 }  // namespace

@@ -126,6 +126,9 @@ TEST(Plan, AnisotropicDatasetPlansAndTrains) {
   EXPECT_EQ(c2.model.dims, 2);
   EXPECT_EQ(c2.train.patch_size, (std::vector<int>{40, 40}));
   EXPECT_TRUE(c2.train.batch_dice);
+  // Both predict with mirroring, as nnU-Net does unless told not to.
+  EXPECT_TRUE(c3.inference.tta);
+  EXPECT_TRUE(c2.inference.tta);
   // The 3D config trains (one epoch, two steps, to keep the test short).
   c3.train.epochs = 1;
   c3.train.iterations_per_epoch = 2;
@@ -141,6 +144,8 @@ TEST(Plan, AnisotropicDatasetPlansAndTrains) {
   EXPECT_EQ(t.epochs_done, 1);
   EXPECT_TRUE(std::isfinite(t.last_train_loss));
   EXPECT_TRUE(fs::exists(root / "run" / "last" / "model.json"));
+  // The trainer writes the config's inference section into the model it saves.
+  EXPECT_TRUE(load_model_info((root / "run" / "last" / "model.json").string()).inference.tta);
 }
 
 // A small budget shrinks the patch until a training step of batch 2 fits; one too small for any

@@ -236,6 +236,10 @@ TEST(TrainPlan, NormalizationByChannelName) {
   ModelInfo info = plan_model_info(run, ds, 1, [](const std::string&) {});
   EXPECT_EQ(info.preprocess.channels[0].scheme, IntensityScheme::ZScore);
   EXPECT_TRUE(info.preprocess.target_spacing.empty());  // tiny_run: native
+  EXPECT_FALSE(info.inference.tta);
+  run.inference.tta = true;  // the config's inference section goes into model.json
+  EXPECT_TRUE(plan_model_info(run, ds, 1, [](const std::string&) {}).inference.tta);
+  run.inference.tta = false;
   run.train.normalization = "percentile";
   run.train.target_spacing_mm = {2, 0.5, 0.5};
   run.train.target_spacing = "auto";

@@ -10,6 +10,8 @@
 #include <random>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "common/expect_error.h"
 #include "common/image_fixtures.h"
 #include "common/subprocess.h"
@@ -174,6 +176,30 @@ TEST(TrainResume, RefusesToOverwriteOrChangeARun) {
   TrainOptions n = options(ref.data, ref.data.parent_path() / "never_started", resume_config());
   n.resume = true;
   test::expect_error([&] { train(n); }, "has no checkpoint.safetensors to resume from");
+
+  // A checkpoint written before the config had an `inference` section resumes with the same
+  // config given (the missing section is its default, no difference); a changed one is refused.
+  fs::path old = ref.data.parent_path() / "older_checkpoint";
+  fs::remove_all(old);
+  TrainOptions q = options(ref.data, old, resume_config());
+  q.stop_after_steps = 2;
+  ASSERT_EQ(train(q).status, TrainResult::Status::Interrupted);
+  const std::string ckpt = (old / "checkpoint.safetensors").string();
+  SafetensorsFile f = read_safetensors(ckpt);
+  nlohmann::json config = nlohmann::json::parse(f.metadata.at("config"));
+  ASSERT_TRUE(config.contains("inference")) << f.metadata.at("config");
+  config.erase("inference");
+  f.metadata["config"] = config.dump(2);
+  std::vector<std::pair<std::string, Tensor>> tensors(f.tensors.begin(), f.tensors.end());
+  write_safetensors(ckpt, tensors, f.metadata);
+  q.resume = true;
+  q.stop_after_steps = 1;
+  RunConfig mirrored = resume_config();
+  mirrored.inference.tta = true;
+  q.config = mirrored;
+  test::expect_error([&] { train(q); }, "the config given differs from the one the run started");
+  q.config = resume_config();
+  EXPECT_EQ(train(q).status, TrainResult::Status::Interrupted);
 }
 
 TEST(TrainResume, NonFiniteStepsAreSkippedThenStopTheRun) {
