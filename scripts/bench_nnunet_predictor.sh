@@ -8,7 +8,7 @@
 # defaults 128 and 160). Both run as a fresh process per case, as a user runs them: nnU-Net with
 # tile_step_size 0.5, Gaussian, no mirroring, labels only (scripts/nnunet_predict.py predict
 # --no-probabilities; torch.set_num_threads(THREADS), nnUNet_def_n_proc=THREADS), useg with
-# --overlap 0.5 --threads THREADS (no --tta); OMP_NUM_THREADS=THREADS for both. REPS runs each,
+# --overlap 0.5 --threads THREADS --no-tta; OMP_NUM_THREADS=THREADS for both. REPS runs each,
 # interleaved (nnU-Net, useg, nnU-Net, ...), under /usr/bin/time -v: the median wall time and
 # peak RSS of each, and the ratio. Also checks that the two label images agree (>= 0.99).
 #   scripts/bench_nnunet_predictor.sh [OUT=build/bench-nnunet]
@@ -33,7 +33,7 @@ for i in $(seq 1 "$reps"); do
   /usr/bin/time -v -o "$out/time_nnunet_$i.txt" "$py" scripts/nnunet_predict.py predict "$folder" \
     "$out/images" "$out/nn" --threads "$threads" --no-probabilities >"$out/log_nnunet_$i.txt" 2>&1
   /usr/bin/time -v -o "$out/time_useg_$i.txt" "$useg" segment --model "$out/useg_model" \
-    --input "$out/images/case_0000.nii.gz" --output "$out/us" --overlap 0.5 --threads "$threads" \
+    --input "$out/images/case_0000.nii.gz" --output "$out/us" --overlap 0.5 --no-tta --threads "$threads" \
     >"$out/log_useg_$i.txt" 2>&1
   echo "run $i: nnU-Net $(grep -o 'predict+export [0-9.]* s' "$out/log_nnunet_$i.txt"), load $(cut -d' ' -f1-3 /proc/loadavg)"
 done

@@ -382,7 +382,21 @@ def convert_weights(ckpt_path, arch):
                 out[norm + "bias"] = torch.zeros(v.shape[0])
         elif k.startswith("decoder.transpconvs.") and k.endswith(".weight"):
             out.setdefault(k[:-len("weight")] + "bias", torch.zeros(v.shape[1]))
-    return out, ckpt.get("trainer_name")
+    return out, ckpt.get("trainer_name"), ckpt.get("inference_allowed_mirroring_axes")
+
+
+def convert_mirroring(axes, dims):
+    """model.json's inference section and a provenance note from the checkpoint's
+    inference_allowed_mirroring_axes: nnU-Net's predictor mirrors over those axes by default
+    (none when the key is absent or empty). useg mirrors over every spatial axis or none, so a
+    subset (nnU-Net's choice for anisotropic data) is imported as off, with a note."""
+    axes = sorted(int(a) for a in (axes or []))
+    if not axes:
+        return {"tta": False}, "none (the checkpoint allows none)"
+    if axes == list(range(dims)):
+        return {"tta": True}, f"axes {axes} (all): useg segment mirrors by default"
+    return {"tta": False}, (f"axes {axes} only: useg mirrors all axes or none, so off by default "
+                            "(useg segment --tta mirrors all)")
 
 
 def main():
@@ -408,13 +422,15 @@ def main():
     preprocess, patch = convert_preprocess(plans, conf, plans_path, cname, channel_names,
                                            model["dims"])
     ckpt = os.path.join(folder, f"fold_{a.fold}", "checkpoint_final.pth")
-    weights, ckpt_trainer = convert_weights(ckpt, arch)
+    weights, ckpt_trainer, mirror_axes = convert_weights(ckpt, arch)
+    inference, mirroring = convert_mirroring(mirror_axes, model["dims"])
     info = {
         "format_version": 1,
         "model": model,
         "preprocess": preprocess,
         "patch_size": patch,
         "labels": labels,
+        "inference": inference,
         "provenance": {
             "imported_from": "nnU-Net v2",
             "trained_folder": folder,
@@ -424,6 +440,7 @@ def main():
             "trainer": str(ckpt_trainer or trainer),
             "fold": str(a.fold),
             "checkpoint": "checkpoint_final.pth",
+            "mirroring": mirroring,
         },
     }
     os.makedirs(a.output, exist_ok=True)

@@ -196,6 +196,15 @@ def main():
     with open(os.path.join(folder, "dataset_fingerprint.json"), "w") as f:
         json.dump({"spacings": [spacing], "shapes_after_crop": [patch]}, f)
     extra = {}
+    # nnU-Net mirrors every spatial axis unless the trainer narrowed it (anisotropic data) or
+    # disabled it.
+    mirror_axes = list(range(len(patch)))
+    if v == "mirror_subset":
+        mirror_axes = mirror_axes[1:]
+    elif v == "no_mirroring":
+        mirror_axes = None
+    if mirror_axes is not None:
+        extra["inference_allowed_mirroring_axes"] = mirror_axes
     if v == "malicious":
         class Payload:
             def __reduce__(self):
@@ -206,7 +215,7 @@ def main():
                 "_best_ema": 0.5, "current_epoch": 1000,
                 "init_args": {"plans": plans, "configuration": config, "fold": 0,
                               "dataset_json": dataset, "unpack_dataset": True},
-                "trainer_name": "nnUNetTrainer", "inference_allowed_mirroring_axes": [0, 1]},
+                "trainer_name": "nnUNetTrainer"},
                os.path.join(folder, "fold_0", "checkpoint_final.pth"))
     shape = [1, len(channels)] + patch
     x = torch.randn(*shape)

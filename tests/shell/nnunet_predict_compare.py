@@ -8,8 +8,8 @@
 
 scripts/nnunet_predict.py makes the trained folder (a PlainConvUNet in nnU-Net v2's layout,
 random or trained --train-steps on generated ellipsoids) and the image; useg imports the folder
-and segments the image with --save-probabilities --overlap 0.5; nnUNetPredictor predicts it (CPU,
-tile step 0.5, Gaussian, no mirroring, probabilities saved). Compared, on the input's grid:
+and segments the image with --save-probabilities --overlap 0.5 --no-tta; nnUNetPredictor predicts
+it (CPU, tile step 0.5, Gaussian, no mirroring, probabilities saved). Compared, on the input's grid:
 
   - geometry: both label images have the input's size, spacing, origin and direction (1e-6);
   - nnU-Net vs useg: the largest difference of any class probability (<= D) and the mean one
@@ -166,7 +166,7 @@ def main():
     useg_out = os.path.join(work, "useg_out")
     run([a.useg, "segment", "--model", model, "--input", os.path.join(images, "case_0000.nii.gz"),
          "--output", useg_out, "--save-probabilities", "--overlap", "0.5",
-         "--threads", str(a.threads)])
+         "--no-tta", "--threads", str(a.threads)])
     nn_out = os.path.join(work, "nnunet_out")
     predictor = npred.predict(folder, images, nn_out, a.threads)
 

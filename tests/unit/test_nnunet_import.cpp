@@ -145,6 +145,11 @@ void check_import(const std::string& dims, const std::string& net = "plain") {
     EXPECT_EQ(i.model.stem_channels, dims == "2d" ? 6 : 0);
   }
   EXPECT_EQ(i.provenance.at("imported_from"), "nnU-Net v2");
+  // The checkpoint allows mirroring over every axis: segment mirrors by default, as nnU-Net's
+  // predictor does.
+  EXPECT_TRUE(i.inference.tta);
+  EXPECT_NE(i.provenance.at("mirroring").find("(all)"), std::string::npos)
+      << i.provenance.at("mirroring");
 
   // An existing output folder is not overwritten.
   r = test::run_useg("import-nnunet '" + folder + "' --output '" + out.string() + "'");
@@ -171,6 +176,28 @@ TEST(NnunetImport, ResidualEncoderUNet2dMatchesPyTorch) {
 TEST(NnunetImport, ResidualEncoderUNet3dMatchesPyTorch) {
   if (auto why = why_no_nnunet(); !why.empty()) GTEST_SKIP() << "nnU-Net import test skipped: " << why;
   check_import("3d", "resenc");
+}
+
+// inference_allowed_mirroring_axes: a subset (nnU-Net's choice for anisotropic data) cannot be
+// reproduced (useg mirrors all axes or none), none or an absent key means no mirroring; both
+// import with inference.tta false and say why in the provenance.
+TEST(NnunetImport, MirroringAxesSetTheInferenceDefault) {
+  if (auto why = why_no_nnunet(); !why.empty()) GTEST_SKIP() << "nnU-Net import test skipped: " << why;
+  const fs::path dir = test::fresh_dir("nnunet_mirroring");
+  for (const std::string v : {"mirror_subset", "no_mirroring"}) {
+    const std::string folder = make_fixture(dir / v, "3d", v);
+    const fs::path out = dir / v / "out";
+    auto r = test::run_useg("import-nnunet '" + folder + "' --output '" + out.string() + "'");
+    ASSERT_EQ(r.status, 0) << v << ": " << r.output;
+    const ModelInfo i = load_model_info((out / "model.json").string());
+    EXPECT_FALSE(i.inference.tta) << v;
+    const std::string note = i.provenance.at("mirroring");
+    if (v == "mirror_subset")
+      EXPECT_NE(note.find("axes [1, 2] only"), std::string::npos) << note;
+    else
+      EXPECT_NE(note.find("none"), std::string::npos) << note;
+  }
+  fs::remove_all(dir);
 }
 
 TEST(NnunetImport, RefusesWhatItCannotReproduce) {
