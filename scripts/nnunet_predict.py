@@ -14,8 +14,8 @@ benchmark (scripts/bench_nnunet_predictor.sh). Needs the venv of scripts/setup-n
         (resampling is the identity on both sides), larger than the patch on every axis (the
         sliding windows overlap), with an origin and a rotated direction. Prints the folder.
     nnunet_predict.py predict TRAINED_FOLDER IMAGES_DIR OUT_DIR [--threads N] [--no-probabilities]
-        nnUNetPredictor on the CPU, tile_step_size 0.5, Gaussian weighting, no mirroring, the
-        probabilities saved unless --no-probabilities (OUT_DIR/case.nii.gz, case.npz); prints
+        nnUNetPredictor on the CPU, tile_step_size 0.5, Gaussian weighting, no mirroring (the
+        comparison's --mirror case calls predict() with it), the probabilities saved unless --no-probabilities (OUT_DIR/case.nii.gz, case.npz); prints
         the predictor's seconds.
 
 How the predictor is set up, and why: nnUNetPredictor.manual_initialization with the network
@@ -270,10 +270,11 @@ def make(out, name, bench_patch, bench_size, train_steps=0):
     print(folder)
 
 
-def load_predictor(folder, nn):
-    """nnUNetPredictor for fold 0 of `folder` (see the module's docstring for why manually)."""
+def load_predictor(folder, nn, mirroring=False):
+    """nnUNetPredictor for fold 0 of `folder` (see the module's docstring for why manually);
+    `mirroring`: test-time mirroring over the checkpoint's inference_allowed_mirroring_axes."""
     from batchgenerators.utilities.file_and_folder_operations import load_json
-    predictor = nn.nnUNetPredictor(tile_step_size=0.5, use_gaussian=True, use_mirroring=False,
+    predictor = nn.nnUNetPredictor(tile_step_size=0.5, use_gaussian=True, use_mirroring=mirroring,
                                    perform_everything_on_device=False, device=torch.device("cpu"),
                                    verbose=False, verbose_preprocessing=False, allow_tqdm=False)
     dataset_json = load_json(os.path.join(folder, "dataset.json"))
@@ -294,12 +295,12 @@ def load_predictor(folder, nn):
     return predictor
 
 
-def predict(folder, images, out, threads, probabilities=True):
+def predict(folder, images, out, threads, probabilities=True, mirroring=False):
     torch.set_num_threads(threads)
     os.environ["nnUNet_def_n_proc"] = str(threads)  # export and preprocessing threads too
     nn = import_nnunet()
     t0 = time.perf_counter()
-    predictor = load_predictor(folder, nn)
+    predictor = load_predictor(folder, nn, mirroring)
     t1 = time.perf_counter()
     cases = sorted(f[:-len("_0000.nii.gz")] for f in os.listdir(images) if f.endswith("_0000.nii.gz"))
     os.makedirs(out, exist_ok=True)

@@ -2,14 +2,17 @@
 """nnU-Net v2's own predictor against `useg segment` on a model imported with
 `useg import-nnunet`, on a whole image (tests/shell/test_nnunet_predictor.sh).
 
-    nnunet_predict_compare.py USEG WORK {test3d,test2d} [--train-steps N] [--threads N]
+    nnunet_predict_compare.py USEG WORK {test3d,test2d} [--train-steps N] [--threads N] [--mirror]
         [--min-agreement A] [--min-dice M] [--max-prob-diff D] [--max-mean-prob-diff E]
         [--max-rule-diff R] [--max-nnunet-rule-diff S] [--json FILE]
 
 scripts/nnunet_predict.py makes the trained folder (a PlainConvUNet in nnU-Net v2's layout,
 random or trained --train-steps on generated ellipsoids) and the image; useg imports the folder
 and segments the image with --save-probabilities --overlap 0.5 --no-tta; nnUNetPredictor predicts
-it (CPU, tile step 0.5, Gaussian, no mirroring, probabilities saved). Compared, on the input's grid:
+it (CPU, tile step 0.5, Gaussian, no mirroring, probabilities saved). With --mirror both mirror
+as their defaults do for this model: useg without --no-tta (the import set inference.tta from the
+checkpoint's mirroring axes, all of them; its report must say tta true), nnU-Net with
+use_mirroring=True. Compared, on the input's grid:
 
   - geometry: both label images have the input's size, spacing, origin and direction (1e-6);
   - nnU-Net vs useg: the largest difference of any class probability (<= D) and the mean one
@@ -20,7 +23,9 @@ it (CPU, tile step 0.5, Gaussian, no mirroring, probabilities saved). Compared, 
   - the blending rules, recomputed here from the PyTorch network's logits on every window of
     the normalized image: useg's rule (softmax probabilities averaged with its Gaussian at its
     window starts) must give useg's probabilities within R, and nnU-Net's (logits averaged with
-    compute_gaussian in float16, as nnU-Net 2.8.1 does on the CPU too) nnU-Net's within S. The
+    compute_gaussian in float16, as nnU-Net 2.8.1 does on the CPU too) nnU-Net's within S; with
+    --mirror each window's prediction is first the mean over every flip of its spatial axes
+    (flipped back), of the probabilities for useg, of the logits for nnU-Net. The
     share of each difference between the rules (float16, the Gaussian's centre, logits against
     probabilities) is reported, so the difference between the predictors is shown to come from
     the rules (docs/interop.md), not from the import or the window placement.
@@ -28,6 +33,7 @@ it (CPU, tile step 0.5, Gaussian, no mirroring, probabilities saved). Compared, 
 Exits 1 naming what failed; prints the figures (and writes them to --json).
 """
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -68,9 +74,24 @@ def softmax(x, axis=0):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def window_logits(net, vol, patch, starts, cache):
-    """[(z or None, slices, logits [K, *patch] float32)] of the windows at `starts` (one list per
-    patch axis; a 2D patch runs on each z slice), in nnU-Net's order; `cache` keeps the logits."""
+def mirrored_logits(net, x, mirror):
+    """The network's logits [K, *patch] for the window x [1, 1, *patch]; with `mirror`, a list:
+    the plain logits and those of x flipped along each non-empty subset of its spatial axes,
+    flipped back (nnU-Net's order of the subsets)."""
+    with torch.no_grad():
+        out = [net(x)[0].float()]
+        if mirror:
+            axes = list(range(2, x.dim()))
+            for n in range(1, len(axes) + 1):
+                for c in itertools.combinations(axes, n):
+                    out.append(torch.flip(net(torch.flip(x, c)), c)[0].float())
+    return out
+
+
+def window_logits(net, vol, patch, starts, cache, mirror=False):
+    """[(z or None, slices, [logits [K, *patch] float32, ...])] of the windows at `starts` (one
+    list per patch axis; a 2D patch runs on each z slice), in nnU-Net's order, one logits per
+    mirroring (mirrored_logits); `cache` keeps them."""
     dims = len(patch)
     grids = np.stack(np.meshgrid(*starts, indexing="ij"), -1).reshape(-1, dims)
     out = []
@@ -80,9 +101,8 @@ def window_logits(net, vol, patch, starts, cache):
             sl = tuple(slice(int(s), int(s) + p) for s, p in zip(pos, patch))
             key = (z, *pos.tolist())
             if key not in cache:
-                with torch.no_grad():
-                    x = torch.from_numpy(np.ascontiguousarray(img[sl]))[None, None]
-                    cache[key] = net(x)[0].float()
+                x = torch.from_numpy(np.ascontiguousarray(img[sl]))[None, None]
+                cache[key] = mirrored_logits(net, x, mirror)
             out.append(((z,) + sl if dims == 2 else sl, cache[key]))
     return out
 
@@ -92,22 +112,34 @@ def blend(windows, shape, weight, rule):
     'probabilities' averages softmax probabilities in float64 (useg); 'logits' averages logits
     in float64, then softmax (nnU-Net v2's rule, exactly); 'logits_fp16' does that with nnU-Net's
     arithmetic: weighted logits summed into a float16 array, the weights into another, one
-    float16 division (nnU-Net 2.8.1 does this on the CPU too)."""
-    K = windows[0][1].shape[0]
+    float16 division (nnU-Net 2.8.1 does this on the CPU too). A window with several mirrorings
+    contributes their mean: of the softmax probabilities (useg), of the logits in float32
+    (nnU-Net: summed in its order, then divided)."""
+    K = windows[0][1][0].shape[0]
+
+    def mean_logits(ls):
+        s = ls[0].clone()
+        for m in ls[1:]:
+            s += m
+        return s / len(ls)
+
     if rule == "logits_fp16":
         acc = torch.zeros((K,) + shape, dtype=torch.half)
         wsum = torch.zeros(shape, dtype=torch.half)
         w = torch.as_tensor(weight).half()
-        for sl, logits in windows:
-            acc[(slice(None),) + sl] += logits * w
+        for sl, ls in windows:
+            acc[(slice(None),) + sl] += mean_logits(ls) * w
             wsum[sl] += w
         torch.div(acc, wsum, out=acc)
         return softmax(acc.double().numpy())
     acc = np.zeros((K,) + shape)
     wsum = np.zeros(shape)
-    for sl, logits in windows:
-        x = logits.double().numpy()
-        acc[(slice(None),) + sl] += (softmax(x) if rule == "probabilities" else x) * weight
+    for sl, ls in windows:
+        if rule == "probabilities":
+            x = np.mean([softmax(m.double().numpy()) for m in ls], axis=0)
+        else:
+            x = mean_logits(ls).double().numpy()
+        acc[(slice(None),) + sl] += x * weight
         wsum[sl] += weight
     acc /= wsum
     return acc if rule == "probabilities" else softmax(acc)
@@ -151,6 +183,8 @@ def main():
     ap.add_argument("--min-dice", type=float, default=0.98)
     ap.add_argument("--max-rule-diff", type=float, default=1e-4)
     ap.add_argument("--max-nnunet-rule-diff", type=float, default=1e-3)
+    ap.add_argument("--mirror", action="store_true",
+                    help="both predictors mirror (useg by the imported model's default)")
     ap.add_argument("--json")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -166,9 +200,13 @@ def main():
     useg_out = os.path.join(work, "useg_out")
     run([a.useg, "segment", "--model", model, "--input", os.path.join(images, "case_0000.nii.gz"),
          "--output", useg_out, "--save-probabilities", "--overlap", "0.5",
-         "--no-tta", "--threads", str(a.threads)])
+         "--threads", str(a.threads)] + ([] if a.mirror else ["--no-tta"]))
+    with open(os.path.join(useg_out, "report.json")) as f:
+        tta = json.load(f)["tta"]
+    if tta != a.mirror:
+        failures.append(f"useg's report says tta {tta}, expected {a.mirror}")
     nn_out = os.path.join(work, "nnunet_out")
-    predictor = npred.predict(folder, images, nn_out, a.threads)
+    predictor = npred.predict(folder, images, nn_out, a.threads, mirroring=a.mirror)
 
     src = read(os.path.join(images, "case_0000.nii.gz"))
     seg_nn_img = read(os.path.join(nn_out, "case.nii.gz"))
@@ -190,7 +228,7 @@ def main():
     if p_nn.shape != p_us.shape or seg_nn.shape != seg_us.shape:
         sys.exit(f"FAIL: shapes differ: nnU-Net {p_nn.shape} {seg_nn.shape}, useg {p_us.shape} {seg_us.shape}")
     n = seg_nn.size
-    res = {"preset": a.preset, "train_steps": a.train_steps, "image_size_zyx": list(seg_nn.shape), "classes": K,
+    res = {"preset": a.preset, "train_steps": a.train_steps, "mirror": a.mirror, "image_size_zyx": list(seg_nn.shape), "classes": K,
            "geometry_max_diff": geo,
            "max_abs_prob_diff": float(np.max(np.abs(p_nn - p_us))),
            "mean_abs_prob_diff": float(np.mean(np.abs(p_nn - p_us))),
@@ -226,8 +264,8 @@ def main():
                         "size without .5 ties (docs/interop.md)")
     net = predictor.network.eval()
     cache = {}
-    w_nn = window_logits(net, vol, patch, st_nn, cache)
-    w_us = window_logits(net, vol, patch, st_us, cache)
+    w_nn = window_logits(net, vol, patch, st_nn, cache, a.mirror)
+    w_us = window_logits(net, vol, patch, st_us, cache, a.mirror)
     g_nn = nn.compute_gaussian(tuple(patch), sigma_scale=1.0 / 8, value_scaling_factor=10,
                                dtype=torch.float32, device=torch.device("cpu")).numpy().astype(np.float64)
     g_us = useg_gaussian(patch)
