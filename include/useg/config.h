@@ -165,6 +165,10 @@ struct InferenceDefaults {
   // Test-time mirroring: average the probabilities over every flip of the patch's spatial axes
   // (4 forward passes in 2D, 8 in 3D). `useg segment --tta` / `--no-tta` override it.
   bool tta = false;
+  // Postprocessing steps in `--postprocess` syntax ("largest", "min-size=100vox", "fill-holes"),
+  // run in order on every foreground class; `useg segment --postprocess` replaces them
+  // (`--postprocess none`: no steps).
+  std::vector<std::string> postprocess;
 };
 
 // model.json: everything needed to segment with a model directory.

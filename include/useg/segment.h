@@ -34,7 +34,8 @@ struct PostprocessStep {
 };
 
 // Parses items such as "largest", "min-size=100vox", "fill-holes"; an item may hold several
-// steps separated by commas. Throws useg::Error naming the bad item and the valid syntax.
+// steps separated by commas; "none" alone is no steps. Throws useg::Error naming the bad item
+// and the valid syntax.
 std::vector<PostprocessStep> parse_postprocess(const std::vector<std::string>& items);
 std::string postprocess_syntax();  // the valid forms, for help texts and errors
 
@@ -51,7 +52,8 @@ struct SegmentOptions {
   // follows its first model). window_options resolves it.
   std::optional<bool> tta;
   bool save_probabilities = false;
-  std::vector<PostprocessStep> postprocess;
+  // Unset: the model's steps (model.json inference.postprocess; an ensemble's first model).
+  std::optional<std::vector<PostprocessStep>> postprocess;
   bool instances = false;
   bool measure = false;
   bool preview = false;
@@ -71,6 +73,8 @@ struct Segmentation {
 // The window options segment uses for a model: patch from model.json, overlap/batch from
 // `opts`, mirror from opts.tta or else model.json's inference.tta.
 WindowOptions window_options(const ModelInfo& info, const SegmentOptions& opts);
+// The postprocessing segment runs: opts.postprocess, or else model.json's inference.postprocess.
+std::vector<PostprocessStep> postprocess_steps(const ModelInfo& info, const SegmentOptions& opts);
 
 // Checks a read image before any compute: voxels present, channel count as the model expects,
 // a 3D model not given a 2D image. Throws a message naming image.source. (NaN and infinite

@@ -64,6 +64,11 @@ int run_info(const InfoArgs& a) {
                 << (info.inference.tta ? "on (inference.tta; --no-tta turns it off)"
                                        : "off (inference.tta; --tta turns it on)")
                 << "\n";
+    if (!info.inference.postprocess.empty()) {
+      std::cout << "segment: postprocess";
+      for (const std::string& s : info.inference.postprocess) std::cout << " " << s;
+      std::cout << " (inference.postprocess; --postprocess replaces it)\n";
+    }
     for (const auto& [k, v] : info.provenance) std::cout << k << ": " << v << "\n";
   }
   return 0;

@@ -67,7 +67,7 @@ int run_segment(SegmentArgs& a) {
   b.ensemble.assign(dirs.begin() + 1, dirs.end());
   b.device = parse_device(a.device);
   if (a.tta || a.no_tta) b.segment.tta = a.tta;  // else each model's inference.tta
-  b.segment.postprocess = parse_postprocess(a.postprocess);
+  if (!a.postprocess.empty()) b.segment.postprocess = parse_postprocess(a.postprocess);
   b.shard = resolve_shard(a.shard, a.shards, [](const char* n) { return std::getenv(n); });
   if (!a.max_memory.empty()) b.max_memory = parse_bytes(a.max_memory, "--max-memory");
   if (!a.classify_objects.empty()) {
@@ -119,7 +119,9 @@ void register_segment_commands(CLI::App& app, std::function<int()>& run) {
       ->excludes(tta);
   c->add_flag("--save-probabilities", b.segment.save_probabilities,
               "also write CASE_prob_K.<ext>, one float32 image per class K");
-  c->add_option("--postprocess", a->postprocess, postprocess_syntax());
+  c->add_option("--postprocess", a->postprocess,
+                postprocess_syntax() + "; the default is the model's (model.json "
+                                       "inference.postprocess)");
   c->add_flag("--instances", b.segment.instances,
               "write CASE_instances.<ext>: connected components of each foreground class, or for "
               "an instance model (model.json target 'instances') the split objects");

@@ -1,6 +1,6 @@
 // model.json: {"format_version": 1, "model": {...}, "preprocess": {"target_spacing": [...],
 // "channels": [{...}]}, "patch_size": [...], "labels": [...], "target": ..., "instances": {...},
-// "inference": {"tta": ...}, "provenance": {...}}.
+// "inference": {"tta": ..., "postprocess": [...]}, "provenance": {...}}.
 #include <set>
 #include <string>
 
@@ -8,6 +8,8 @@
 #include "config/sections.h"
 #include "config/validate.h"
 #include "useg/config.h"
+#include "useg/error.h"
+#include "useg/segment.h"
 #include "core/files.h"
 
 namespace useg {
@@ -50,6 +52,7 @@ const FieldTable<PreprocessConfig>& preprocess_table() {
 const FieldTable<InferenceDefaults>& inference_table() {
   static const FieldTable<InferenceDefaults> table({
       field("tta", &InferenceDefaults::tta),
+      field("postprocess", &InferenceDefaults::postprocess),
   });
   return table;
 }
@@ -58,6 +61,18 @@ void validate_inference(const Where& w, const InferenceDefaults& d, const ModelC
   if (d.tta && m.classifier())
     w.key("tta").fail("must be false for a classifier (test-time mirroring averages a "
                       "segmentation's sliding windows; useg classify has none)");
+  if (!d.postprocess.empty() && m.classifier())
+    w.key("postprocess").fail("must be empty for a classifier (the steps act on label images)");
+  for (size_t i = 0; i < d.postprocess.size(); ++i) {
+    try {
+      parse_postprocess({d.postprocess[i]});
+    } catch (const Error& e) {  // "--postprocess: why": the same rules as the flag's
+      std::string why = e.what();
+      const std::string flag = "--postprocess: ";
+      if (why.rfind(flag, 0) == 0) why = why.substr(flag.size());
+      w.key("postprocess").index(i).fail(why);
+    }
+  }
 }
 
 namespace {

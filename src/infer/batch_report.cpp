@@ -54,6 +54,14 @@ JsonValue case_json(const CaseRecord& c) {
   return j;
 }
 
+// The steps as run (the runner resolves them), as written.
+JsonValue postprocess_json(const SegmentOptions& s) {
+  JsonValue steps = JsonValue::array();
+  if (s.postprocess)
+    for (const PostprocessStep& st : *s.postprocess) steps.push_back(st.text);
+  return steps;
+}
+
 }  // namespace
 
 std::string batch_report_json(const BatchOptions& opts, const BatchResult& r) {
@@ -78,6 +86,7 @@ std::string batch_report_json(const BatchOptions& opts, const BatchResult& r) {
       .set("output", opts.output_dir)
       .set("device", device_name(opts.device))
       .set("tta", opts.segment.tta.value_or(false))
+      .set("postprocess", postprocess_json(opts.segment))
       .set("shard", std::to_string(opts.shard.index) + "/" + std::to_string(opts.shard.count))
       .set("counts", std::move(counts))
       .set("seconds", number(r.seconds))

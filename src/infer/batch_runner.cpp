@@ -72,10 +72,12 @@ BatchResult run_segment_batch(const BatchOptions& o) {
     nets.push_back(models.back().net.get());
   }
   const ModelInfo& info = models.front().info;
-  // The options as run (the report records them): mirroring from --tta / --no-tta, else the
-  // first model's inference.tta. window_options also raises patch size errors as model errors.
+  // The options as run (the report records them): mirroring and postprocessing from the flags,
+  // else the first model's inference section. window_options also raises patch size errors as
+  // model errors.
   BatchOptions run = o;
   run.segment.tta = window_options(info, o.segment).mirror;
+  run.segment.postprocess = postprocess_steps(info, o.segment);
 
   batch::BatchPlan plan = batch::plan_batch(run, info.model.num_classes);
   Progress progress("segment", static_cast<int64_t>(plan.to_run.size()), o.tty);
@@ -100,6 +102,16 @@ BatchResult run_segment_batch(const BatchOptions& o) {
         (o.segment.tta ? (*o.segment.tta ? "--tta" : "--no-tta")
                        : "model.json inference.tta; --tta / --no-tta override it") +
         ")");
+  if (!plan.to_run.empty() && (o.segment.postprocess || !run.segment.postprocess->empty())) {
+    std::string steps;
+    for (const PostprocessStep& st : *run.segment.postprocess)
+      steps += (steps.empty() ? "" : ", ") + st.text;
+    log("postprocess: " + (steps.empty() ? std::string("none") : steps) + " (" +
+        (o.segment.postprocess ? "--postprocess"
+                               : "model.json inference.postprocess; --postprocess replaces it, "
+                                 "--postprocess none turns it off") +
+        ")");
+  }
   batch::run_pipeline(plan.to_run, run, info, nets, sink, progress);
   progress.finish();
   sink.write_report();

@@ -14,7 +14,7 @@ namespace useg {
 std::string postprocess_syntax() {
   return "largest | min-size=N<vox|mm3|mm2> (e.g. min-size=100vox, min-size=50mm3) | "
          "fill-holes; several steps separated by commas or given as repeated --postprocess, "
-         "run in that order";
+         "run in that order; none = no steps";
 }
 
 namespace {
@@ -51,9 +51,16 @@ PostprocessStep parse_step(const std::string& text) {
                                              << ")");
 }
 
+std::string join_items(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
 }  // namespace
 
 std::vector<PostprocessStep> parse_postprocess(const std::vector<std::string>& items) {
+  if (items.size() == 1 && trim(items[0]) == "none") return {};
   std::vector<PostprocessStep> steps;
   for (const std::string& item : items) {
     std::stringstream ss(item);
@@ -62,6 +69,9 @@ std::vector<PostprocessStep> parse_postprocess(const std::vector<std::string>& i
     while (std::getline(ss, part, ',')) {
       part = trim(part);
       if (part.empty()) continue;
+      if (part == "none")
+        USEG_THROW("--postprocess: 'none' cannot be combined with other steps (got '"
+                   << join_items(items) << "')");
       steps.push_back(parse_step(part));
       any = true;
     }
@@ -87,10 +97,10 @@ void apply_postprocess(Tensor& labels, const Geometry& g, int num_classes,
         if (st.unit != "vox") {
           const bool volume = st.unit == "mm3";
           if (volume && g.dims == 2)
-            USEG_THROW(source << ": --postprocess " << st.text
+            USEG_THROW(source << ": postprocess step " << st.text
                               << " is a volume but the image is 2D; use mm2 (area) or vox");
           if (!volume && g.dims == 3)
-            USEG_THROW(source << ": --postprocess " << st.text
+            USEG_THROW(source << ": postprocess step " << st.text
                               << " is an area but the image is 3D; use mm3 (volume) or vox");
           voxels = st.min_size / g.voxel_volume();
         }

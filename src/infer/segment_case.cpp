@@ -29,6 +29,10 @@ WindowOptions window_options(const ModelInfo& info, const SegmentOptions& opts) 
   return w;
 }
 
+std::vector<PostprocessStep> postprocess_steps(const ModelInfo& info, const SegmentOptions& opts) {
+  return opts.postprocess ? *opts.postprocess : parse_postprocess(info.inference.postprocess);
+}
+
 void check_segmentable(const Image& image, const ModelInfo& info) {
   const std::string& src = image.source;
   if (!image.voxels.defined() || image.geometry.voxels() <= 0 || image.voxels.numel() == 0)
@@ -53,7 +57,7 @@ void split_objects(Segmentation& seg, const Tensor& probs, const Geometry& g,
                    const ModelInfo& info, const SegmentOptions& opts, const std::string& source) {
   float* l = seg.labels.data();
   for (int64_t i = 0; i < seg.labels.numel(); ++i) l[i] = l[i] > 0.5f ? 1.f : 0.f;
-  apply_postprocess(seg.labels, g, 2, opts.postprocess, source);
+  apply_postprocess(seg.labels, g, 2, postprocess_steps(info, opts), source);
   seg.instances = split_instances(seg.labels, probs, g, info.instances);
   const float* id = seg.instances.data();
   float count = 0;
@@ -108,7 +112,7 @@ Segmentation segment_image(const Image& image, const ModelInfo& info,
     return seg;
   }
   probs = Tensor();
-  apply_postprocess(seg.labels, g, K, opts.postprocess, image.source);
+  apply_postprocess(seg.labels, g, K, postprocess_steps(info, opts), image.source);
   if (opts.instances || opts.measure)
     seg.instances = label_instances(seg.labels, g, K, &seg.instance_class);
   return seg;

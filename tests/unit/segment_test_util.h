@@ -37,6 +37,7 @@ struct ModelSpec {
   IntensityScheme scheme = IntensityScheme::ZScore;
   uint64_t seed = 7;
   bool tta = false;                         // model.json inference.tta
+  std::vector<std::string> postprocess;     // model.json inference.postprocess
 };
 
 // Writes an untrained (He-initialized) model folder.
@@ -49,6 +50,7 @@ inline std::string make_model(const std::filesystem::path& dir, const ModelSpec&
   info.model.depth = s.depth;
   info.patch_size = s.patch;
   info.inference.tta = s.tta;
+  info.inference.postprocess = s.postprocess;
   info.preprocess.target_spacing = s.target_spacing;
   for (int c = 0; c < s.in_channels; ++c) {
     ChannelNorm ch;

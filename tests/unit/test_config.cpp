@@ -72,6 +72,7 @@ void expect_equal(const TrainConfig& a, const TrainConfig& b) {
 void expect_equal(const ModelInfo& a, const ModelInfo& b) {
   EXPECT_FIELD(format_version); EXPECT_FIELD(patch_size); EXPECT_FIELD(labels);
   EXPECT_FIELD(provenance); EXPECT_FIELD(preprocess.target_spacing); EXPECT_FIELD(inference.tta);
+  EXPECT_FIELD(inference.postprocess);
   expect_equal(a.model, b.model);
   ASSERT_EQ(a.preprocess.channels.size(), b.preprocess.channels.size());
   for (size_t i = 0; i < a.preprocess.channels.size(); ++i) {
@@ -133,6 +134,7 @@ ModelInfo non_default_info() {
   info.patch_size = {40, 128, 96};
   info.labels = {"background", "liver", "tumor", "vessel", "cyst"};
   info.inference.tta = true;
+  info.inference.postprocess = {"largest", "min-size=2.5mm3"};
   info.provenance = {{"dataset", "LiTS \"2017\""}, {"dice", "0.91"}, {"trained_epochs", "300"}};
   return info;
 }
@@ -247,14 +249,16 @@ TEST(ConfigInstances, ErrorsNameTheKey) {
   EXPECT_EQ(parse_run_config(to_json_string(rc), kSrc).train.instances.boundary_width, 3);
 }
 
-// `inference` (model.json and run configs): how segment runs the model unless told otherwise.
+// `inference` (model.json and run configs): how segment runs the model unless told otherwise
+// (test-time mirroring, postprocessing steps).
 TEST(ConfigInference, DefaultsRoundTripAndErrors) {
   // A model.json written before the section existed: one pass per window.
   EXPECT_FALSE(parse_model_info(R"({"model": {"num_classes": 2}})", kSrc).inference.tta);
   ModelInfo info;
   info.inference.tta = true;
   const std::string text = to_json_string(info);
-  EXPECT_NE(text.find("\"inference\": {\n    \"tta\": true\n  }"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"inference\": {\n    \"tta\": true,\n    \"postprocess\": []\n  }"),
+            std::string::npos) << text;
   EXPECT_TRUE(parse_model_info(text, kSrc).inference.tta);
   RunConfig rc = parse_run_config(R"({"model": {}, "train": {"patch_size": [64, 64]},
                                       "inference": {"tta": true}})", kSrc);
@@ -264,7 +268,24 @@ TEST(ConfigInference, DefaultsRoundTripAndErrors) {
 
   std::string e = info_error(R"({"inference": {"mirror": true}})");
   EXPECT_NE(e.find("configs/x.json: unknown key 'inference.mirror'"), std::string::npos) << e;
-  EXPECT_NE(e.find("valid keys: tta"), std::string::npos) << e;
+  EXPECT_NE(e.find("valid keys: tta, postprocess"), std::string::npos) << e;
+
+  // postprocess: steps in --postprocess syntax, checked by the same rules, named by index.
+  const ModelInfo steps = parse_model_info(
+      R"({"inference": {"postprocess": ["largest", "min-size=50mm3,fill-holes"]}})", kSrc);
+  EXPECT_EQ(steps.inference.postprocess,
+            (std::vector<std::string>{"largest", "min-size=50mm3,fill-holes"}));
+  EXPECT_EQ(parse_model_info(to_json_string(steps), kSrc).inference.postprocess,
+            steps.inference.postprocess);
+  EXPECT_EQ(info_error(R"({"inference": {"postprocess": ["largest", "min-size=abc"]}})"),
+            "configs/x.json: inference.postprocess[1]: bad value 'min-size=abc': min-size needs a "
+            "positive number and a unit vox, mm3 or mm2, e.g. min-size=100vox or min-size=50mm3");
+  e = info_error(R"({"inference": {"postprocess": ["biggest"]}})");
+  EXPECT_NE(e.find("configs/x.json: inference.postprocess[0]: unknown step 'biggest' (valid: "
+                   "largest | min-size="),
+            std::string::npos) << e;
+  EXPECT_EQ(info_error(R"({"inference": {"postprocess": "largest"}})"),
+            "configs/x.json: inference.postprocess: expected an array, got string \"largest\"");
   EXPECT_EQ(info_error(R"({"inference": {"tta": "yes"}})"),
             "configs/x.json: inference.tta: expected a boolean (true or false), got string "
             "\"yes\"");
@@ -278,6 +299,9 @@ TEST(ConfigInference, DefaultsRoundTripAndErrors) {
   EXPECT_EQ(run_error("{" + clf + R"(, "train": {"patch_size": [64, 64]}, "inference": {"tta": true}})"),
             "configs/x.json: inference.tta: must be false for a classifier (test-time mirroring "
             "averages a segmentation's sliding windows; useg classify has none)");
+  EXPECT_EQ(info_error("{" + clf + R"(, "inference": {"postprocess": ["largest"]}})"),
+            "configs/x.json: inference.postprocess: must be empty for a classifier (the steps "
+            "act on label images)");
 }
 
 // ---------------------------------------------------------------------------------- errors

@@ -71,6 +71,11 @@ TEST(SegmentPostprocess, ParsesStepsAndRejectsBadValues) {
   EXPECT_USEG_ERROR(parse_postprocess({"min-size=-3vox"}), "bad value 'min-size=-3vox'");
   EXPECT_USEG_ERROR(parse_postprocess({"biggest"}), "unknown step 'biggest'");
   EXPECT_USEG_ERROR(parse_postprocess({","}), "empty value");
+  // "none" alone is no steps (it overrides a model's steps); with other steps it is an error.
+  EXPECT_TRUE(parse_postprocess({"none"}).empty());
+  EXPECT_USEG_ERROR(parse_postprocess({"largest,none"}),
+                    "--postprocess: 'none' cannot be combined with other steps (got 'largest,none')");
+  EXPECT_USEG_ERROR(parse_postprocess({"none", "largest"}), "'none' cannot be combined");
 }
 
 TEST(SegmentPostprocess, FillHolesLargestAndMinSizeGiveKnownCounts) {
@@ -110,7 +115,7 @@ TEST(SegmentPostprocess, FillHolesLargestAndMinSizeGiveKnownCounts) {
 
   Tensor t = base.clone();
   EXPECT_USEG_ERROR(apply_postprocess(t, g, 3, parse_postprocess({"min-size=5mm2"}), "scene.nii"),
-                    "scene.nii: --postprocess min-size=5mm2 is an area but the image is 3D");
+                    "scene.nii: postprocess step min-size=5mm2 is an area but the image is 3D");
 }
 
 TEST(SegmentPostprocess, FillHolesNeverOverwritesAnotherClass) {
