@@ -56,6 +56,7 @@ void register_commands(CLI::App& app, std::function<int()>& run) {
   register_export_commands(app, run);
   register_plan_commands(app, run);
   register_import_commands(app, run);
+  register_find_postprocess_commands(app, run);
 }
 
 }  // namespace useg::cli

@@ -26,6 +26,8 @@ void register_classify_commands(CLI::App& app, std::function<int()>& run);  // c
 void register_export_commands(CLI::App& app, std::function<int()>& run);  // cmd_export.cpp
 void register_plan_commands(CLI::App& app, std::function<int()>& run);  // cmd_plan.cpp
 void register_import_commands(CLI::App& app, std::function<int()>& run);  // cmd_import.cpp
+// cmd_find_postprocess.cpp
+void register_find_postprocess_commands(CLI::App& app, std::function<int()>& run);
 
 // --precision (BackendOptions::precision), restricted to precision_choices(); `extra` is appended
 // to the help text.

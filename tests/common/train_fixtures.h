@@ -12,6 +12,7 @@
 #include "useg/config.h"
 #include "useg/image.h"
 #include "useg/tensor.h"
+#include "useg/train.h"
 
 namespace useg::test {
 
@@ -99,6 +100,19 @@ inline RunConfig tiny_run(int dims) {
   t.target_spacing = "native";
   t.seed = 3;
   return r;
+}
+
+// Options for a quiet, single-threaded useg::train of `run` on `data` into `out`.
+inline TrainOptions quiet_train_options(const std::filesystem::path& data,
+                                        const std::filesystem::path& out, const RunConfig& run) {
+  TrainOptions o;
+  o.data_dir = data.string();
+  o.output_dir = out.string();
+  o.config = run;
+  o.tty = 0;
+  o.threads = 1;
+  o.log = [](const std::string&) {};
+  return o;
 }
 
 }  // namespace useg::test

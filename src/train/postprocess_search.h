@@ -1,0 +1,61 @@
+// Choosing a model's postprocessing on its validation cases, as nnU-Net's
+// find_best_configuration does after a cross-validation (docs/training.md, "Choosing the
+// postprocessing"): each run's best/ model segments the cases it was validated on (with the
+// model's own test-time mirroring, no postprocessing), then every candidate step list is applied
+// to those labels and scored by the mean foreground Dice against the references. A candidate
+// replaces "none" only when it scores strictly higher; the choice can be written into each run's
+// model.json (inference.postprocess), where `useg segment` picks it up.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "useg/backend.h"
+
+namespace useg {
+
+struct PostprocessCandidate {
+  std::vector<std::string> steps;  // in --postprocess syntax; empty = none
+  std::vector<double> class_dice;  // per foreground class (index k - 1): mean over the cases
+  double mean_fg_dice = 0;         // mean of class_dice
+};
+
+struct PostprocessSearch {
+  std::vector<std::string> runs;         // run folders (checkpoint.safetensors, best/)
+  std::vector<std::string> cases;        // "RUN_NAME/CASE", every validation case scored
+  std::vector<std::string> class_names;  // background first
+  std::vector<PostprocessCandidate> candidates;  // "none" first
+  size_t chosen = 0;                             // index into candidates
+};
+
+struct PostprocessSearchOptions {
+  Device device = Device::CPU;
+  BackendOptions backend;
+  std::function<void(const std::string&)> log;
+};
+
+// The candidates tried, in order: none, largest, fill-holes, largest + fill-holes.
+std::vector<std::vector<std::string>> postprocess_candidates();
+
+// Run folders from what the user named: a run folder (it holds checkpoint.safetensors) stands for
+// itself; a folder without one stands for its fold_K run folders (in fold order). Throws naming
+// the folder when neither.
+std::vector<std::string> resolve_run_dirs(const std::vector<std::string>& given);
+
+// Scores every candidate on the validation cases of `runs` (resolve_run_dirs) against the
+// references of the nnU-Net-layout dataset `data_dir`. Errors name the run or file: a run without
+// validation cases or best/, a classifier or instance run, a case missing from the dataset, labels
+// that differ between the model and dataset.json, a reference value dataset.json does not list.
+PostprocessSearch find_postprocess(const std::vector<std::string>& runs, const std::string& data_dir,
+                                   const PostprocessSearchOptions& o);
+
+// {"runs": [...], "cases": [...], "classes": [...], "candidates": [{"steps": [...],
+// "mean_fg_dice": x, "class_dice": {"name": x}}], "chosen": [...]}
+std::string postprocess_search_json(const PostprocessSearch& s);
+
+// Writes the chosen steps into inference.postprocess of every run's best/ and last/ model.json
+// (atomically); returns the files written.
+std::vector<std::string> apply_postprocess_choice(const PostprocessSearch& s);
+
+}  // namespace useg

@@ -1,0 +1,189 @@
+// `useg find-postprocess` (src/train/postprocess_search.h): a 2-fold cross-validation of a tiny,
+// briefly trained network on noisy blobs (so its labels hold specks a postprocessing can remove);
+// the search's Dice of every candidate must equal what `useg segment --postprocess STEPS` on each
+// fold's validation cases scored by `useg eval` gives (independent code: files written and read
+// back, eval's metrics), its choice must be the best candidate that beats none, --apply must
+// write it into every fold's model.json, and `useg segment --model RUN` must then run it.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/train_fixtures.h"
+#include "core/files.h"
+#include "segment_test_util.h"
+#include "train/checkpoint.h"
+#include "useg/config.h"
+#include "useg/image.h"
+#include "useg/train.h"
+
+namespace fs = std::filesystem;
+
+namespace useg {
+namespace {
+
+using test::quote;
+using test::run_useg;
+
+void train_fold(const fs::path& data, const fs::path& out, int fold) {
+  RunConfig run = test::tiny_run(2);
+  run.train.epochs = 2;
+  run.train.iterations_per_epoch = 4;
+  run.train.fold = fold;
+  run.train.folds = 2;
+  train(test::quiet_train_options(data, out, run));
+}
+
+std::string steps_arg(const nlohmann::json& steps) {
+  std::string s;
+  for (const auto& x : steps) s += (s.empty() ? "" : ",") + x.get<std::string>();
+  return s.empty() ? "none" : s;
+}
+
+TEST(FindPostprocess, ScoresCandidatesLikeSegmentAndEvalAndApplies) {
+  fs::path root = test::fresh_dir("find_postprocess");
+  test::BlobDataset b;
+  b.cases = 6;
+  b.size = 48;
+  b.noise = 0.6;
+  test::write_blob_dataset(root / "data", b);
+  for (int k = 0; k < 2; ++k)
+    train_fold(root / "data", root / "cv" / ("fold_" + std::to_string(k)), k);
+
+  auto r = run_useg("find-postprocess --run " + quote(root / "cv") + " --data " +
+                    quote(root / "data") + " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("fold_0: 3 validation case(s)"), std::string::npos) << r.output;
+  const nlohmann::json j =
+      nlohmann::json::parse(read_file((root / "cv" / "postprocess.json").string()));
+  ASSERT_EQ(j.at("cases").size(), 6u) << j.dump();
+  ASSERT_EQ(j.at("candidates").size(), 4u);
+  EXPECT_EQ(j.at("classes"), nlohmann::json({"background", "blob"}));
+
+  // The same figures from files: each fold's validation cases segmented by its best/ model with
+  // the candidate's steps, scored by useg eval against labelsTr.
+  fs::create_directories(root / "ref");
+  std::vector<std::vector<std::string>> val(2);
+  for (int k = 0; k < 2; ++k) {
+    const fs::path run = root / "cv" / ("fold_" + std::to_string(k));
+    val[size_t(k)] = training::read_checkpoint((run / "checkpoint.safetensors").string()).val_cases;
+    for (const std::string& c : val[size_t(k)])
+      fs::copy_file(root / "data" / "labelsTr" / (c + ".nii.gz"), root / "ref" / (c + ".nii.gz"));
+  }
+  double best = -1, none = -1;
+  std::string best_steps;
+  for (size_t c = 0; c < 4; ++c) {
+    const nlohmann::json& cand = j["candidates"][c];
+    const std::string steps = steps_arg(cand["steps"]);
+    const fs::path seg = root / ("seg_" + std::to_string(c));
+    for (int k = 0; k < 2; ++k) {
+      std::string inputs;
+      for (const std::string& name : val[size_t(k)])
+        inputs += " " + quote(root / "data" / "imagesTr" / (name + "_0000.nii.gz"));
+      auto s =
+          run_useg("segment --model " +
+                   quote(root / "cv" / ("fold_" + std::to_string(k)) / "best") + " --input" +
+                   inputs + " --output " + quote(seg) + " --postprocess " + steps + " --threads 1");
+      ASSERT_EQ(s.code, 0) << s.output;
+    }
+    auto e = run_useg("eval --pred " + quote(seg) + " --ref " + quote(root / "ref") +
+                      " --labels 1 --json " + quote(seg / "m.json"));
+    ASSERT_EQ(e.code, 0) << e.output;
+    const nlohmann::json m = nlohmann::json::parse(read_file((seg / "m.json").string()));
+    double dice = -1;
+    for (const auto& row : m.at("summary"))
+      if (row.at("label") == 1) dice = row.at("dice").get<double>();
+    SCOPED_TRACE(steps);
+    EXPECT_NEAR(cand["mean_fg_dice"].get<double>(), dice, 1e-9);
+    EXPECT_NEAR(cand["class_dice"]["blob"].get<double>(), dice, 1e-9);
+    if (c == 0) none = dice;
+    if (dice > best + 1e-12) best = dice, best_steps = steps;
+  }
+  // The choice: the best candidate when it beats none (this run's specks make it so).
+  ASSERT_GT(best, none + 1e-6) << "the setup must give a postprocessing worth choosing";
+  EXPECT_EQ(steps_arg(j["chosen"]), best_steps);
+  EXPECT_NE(r.output.find("<- chosen"), std::string::npos) << r.output;
+
+  // --apply writes it into every fold's best/ and last/ model.json; segment then runs it.
+  r = run_useg("find-postprocess --run " + quote(root / "cv") + " --data " + quote(root / "data") +
+               " --threads 1 --apply --output " + quote(root / "pp.json"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(read_file((root / "pp.json").string()),
+            read_file((root / "cv" / "postprocess.json").string()))
+      << "deterministic";
+  for (int k = 0; k < 2; ++k)
+    for (const char* sub : {"best", "last"}) {
+      const fs::path f = root / "cv" / ("fold_" + std::to_string(k)) / sub / "model.json";
+      EXPECT_EQ(load_model_info(f.string()).inference.postprocess,
+                j["chosen"].get<std::vector<std::string>>())
+          << f;
+    }
+  auto s = run_useg("segment --model " + quote(root / "cv" / "fold_0" / "best") + " --input " +
+                    quote(root / "data" / "imagesTr" / (val[0][0] + "_0000.nii.gz")) +
+                    " --output " + quote(root / "applied") + " --threads 1");
+  ASSERT_EQ(s.code, 0) << s.output;
+  std::string shown = best_steps;  // the log lists the steps separated by ", "
+  for (size_t p = shown.find(','); p != std::string::npos; p = shown.find(',', p + 2))
+    shown.replace(p, 1, ", ");
+  EXPECT_NE(s.output.find("postprocess: " + shown + " (model.json inference.postprocess;"),
+            std::string::npos)
+      << s.output;
+}
+
+TEST(FindPostprocess, ErrorsNameTheRunOrFolder) {
+  fs::path root = test::fresh_dir("find_postprocess_errors");
+  test::BlobDataset b;
+  b.cases = 4;
+  b.size = 32;
+  test::write_blob_dataset(root / "data", b);
+  fs::create_directories(root / "empty");
+  auto r = run_useg("find-postprocess --run " + quote(root / "empty") + " --data " +
+                    quote(root / "data"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(
+      r.output.find(root.string() + "/empty is not a training run (no "
+                                    "checkpoint.safetensors) and holds no fold_K run folders"),
+      std::string::npos)
+      << r.output;
+  // A run trained without validation cases.
+  RunConfig run = test::tiny_run(2);
+  run.train.epochs = 1;
+  run.train.iterations_per_epoch = 1;
+  run.train.val_fraction = 0;
+  train(test::quiet_train_options(root / "data", root / "noval", run));
+  r = run_useg("find-postprocess --run " + quote(root / "noval") + " --data " +
+               quote(root / "data"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("noval has no validation cases"), std::string::npos) << r.output;
+  // A run with validation cases, against datasets that do not fit it.
+  run.train.val_fraction = 0.25;
+  train(test::quiet_train_options(root / "data", root / "run", run));
+  const std::string val =
+      training::read_checkpoint((root / "run" / "checkpoint.safetensors").string()).val_cases.at(0);
+  fs::copy(root / "data", root / "renamed", fs::copy_options::recursive);
+  std::string json = read_file((root / "renamed" / "dataset.json").string());
+  json.replace(json.find("\"blob\""), 6, "\"tumour\"");
+  test::write_text(root / "renamed" / "dataset.json", json);
+  r = run_useg("find-postprocess --run " + quote(root / "run") + " --data " +
+               quote(root / "renamed"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(
+      r.output.find("best's labels differ from " + (root / "renamed").string() + "/dataset.json's"),
+      std::string::npos)
+      << r.output;
+  fs::copy(root / "data", root / "badvalue", fs::copy_options::recursive);
+  const fs::path label = root / "badvalue" / "labelsTr" / (val + ".nii.gz");
+  Image lab = read_image(label.string());
+  lab.voxels.data()[0] = 5;
+  write_image(label.string(), lab.voxels, lab.geometry, "uint8");
+  r = run_useg("find-postprocess --run " + quote(root / "run") + " --data " +
+               quote(root / "badvalue"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find(label.string() + ": holds the value 5, which dataset.json's labels do "
+                                           "not list"),
+            std::string::npos)
+      << r.output;
+}
+
+}  // namespace
+}  // namespace useg
