@@ -20,9 +20,11 @@ namespace useg {
 // Caps the threads ITK filters use (0 leaves ITK's default, the number of cores).
 void set_imaging_threads(int threads);
 
-// For every foreground class: keeps only its largest connected component (ties: the one whose
-// first voxel comes first in memory order); the rest becomes background (0).
-void keep_largest_component(Tensor& labels, const Geometry& g, int num_classes);
+// For every foreground class, or only those in `classes` when it is not empty: keeps only its
+// largest connected component (ties: the one whose first voxel comes first in memory order);
+// the rest becomes background (0).
+void keep_largest_component(Tensor& labels, const Geometry& g, int num_classes,
+                            const std::vector<int>& classes = {});
 
 // For every foreground class: components with fewer than `min_voxels` voxels become background.
 void remove_small_components(Tensor& labels, const Geometry& g, int num_classes,

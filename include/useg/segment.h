@@ -22,6 +22,7 @@ namespace useg {
 // ------------------------------------------------------------------------------ postprocess
 // Steps run in the order given, each over every foreground class:
 //   largest              keep the largest connected component
+//   largest=K1+K2        the same for classes K1, K2 only (class indices, 1 .. num_classes-1)
 //   min-size=N<unit>     remove components smaller than N; unit vox (voxels), mm3 (3D images)
 //                        or mm2 (2D images)
 //   fill-holes           background enclosed by the class takes the class
@@ -30,6 +31,7 @@ struct PostprocessStep {
   Kind kind = Kind::Largest;
   double min_size = 0;
   std::string unit;  // min-size: "vox" | "mm3" | "mm2"
+  std::vector<int> classes;  // largest=K1+K2: those classes only; empty: every foreground class
   std::string text;  // as written by the user
 };
 
@@ -39,8 +41,12 @@ struct PostprocessStep {
 std::vector<PostprocessStep> parse_postprocess(const std::vector<std::string>& items);
 std::string postprocess_syntax();  // the valid forms, for help texts and errors
 
+// Throws naming `source` when a step names a class outside 1 .. num_classes-1.
+void check_postprocess_classes(const std::vector<PostprocessStep>& steps, int num_classes,
+                               const std::string& source);
+
 // Applies the steps to labels [1, 1, D, H, W] on `g`. Throws when a physical unit does not fit
-// the image (mm3 on a 2D image, mm2 on a 3D image), naming `source`.
+// the image (mm3 on a 2D image, mm2 on a 3D image) or a class does not exist, naming `source`.
 void apply_postprocess(Tensor& labels, const Geometry& g, int num_classes,
                        const std::vector<PostprocessStep>& steps, const std::string& source);
 

@@ -64,14 +64,21 @@ void validate_inference(const Where& w, const InferenceDefaults& d, const ModelC
   if (!d.postprocess.empty() && m.classifier())
     w.key("postprocess").fail("must be empty for a classifier (the steps act on label images)");
   for (size_t i = 0; i < d.postprocess.size(); ++i) {
+    std::vector<PostprocessStep> steps;
     try {
-      parse_postprocess({d.postprocess[i]});
+      steps = parse_postprocess({d.postprocess[i]});
     } catch (const Error& e) {  // "--postprocess: why": the same rules as the flag's
       std::string why = e.what();
       const std::string flag = "--postprocess: ";
       if (why.rfind(flag, 0) == 0) why = why.substr(flag.size());
       w.key("postprocess").index(i).fail(why);
     }
+    for (const PostprocessStep& st : steps)
+      for (int k : st.classes)
+        if (k >= m.num_classes)
+          w.key("postprocess").index(i).fail(
+              "'" + st.text + "' names class " + std::to_string(k) + ", but model.num_classes is " +
+              std::to_string(m.num_classes));
   }
 }
 

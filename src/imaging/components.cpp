@@ -7,6 +7,7 @@
 #include <itkMultiThreaderBase.h>
 #include <itkRelabelComponentImageFilter.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -59,12 +60,15 @@ std::vector<uint32_t> class_components(const float* labels, const Geometry& g, i
   return comp;
 }
 
-// Sets voxels of class k whose component id fails `keep` to background.
+// Sets voxels of class k (every foreground class, or those in `only` when it is not empty) whose
+// component id fails `keep` to background.
 template <unsigned D, typename Keep>
-void filter_components(Tensor& labels, const Geometry& g, int num_classes, Keep keep) {
+void filter_components(Tensor& labels, const Geometry& g, int num_classes, Keep keep,
+                       const std::vector<int>& only = {}) {
   float* l = labels.data();
   const int64_t n = g.voxels();
   for (int k = 1; k < num_classes; ++k) {
+    if (!only.empty() && std::find(only.begin(), only.end(), k) == only.end()) continue;
     std::vector<uint64_t> sizes;
     std::vector<uint32_t> comp = class_components<D>(l, g, k, &sizes);
     if (sizes.empty()) continue;
@@ -134,12 +138,13 @@ void set_imaging_threads(int threads) {
   if (threads > 0) itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(threads);
 }
 
-void keep_largest_component(Tensor& labels, const Geometry& g, int num_classes) {
+void keep_largest_component(Tensor& labels, const Geometry& g, int num_classes,
+                            const std::vector<int>& classes) {
   check_labels(labels, g, "keep_largest_component");
   auto keep = [](uint32_t id, uint64_t) { return id == 1; };
   run_itk("keeping the largest component", [&] {
-    g.dims == 2 ? filter_components<2>(labels, g, num_classes, keep)
-                : filter_components<3>(labels, g, num_classes, keep);
+    g.dims == 2 ? filter_components<2>(labels, g, num_classes, keep, classes)
+                : filter_components<3>(labels, g, num_classes, keep, classes);
   });
 }
 

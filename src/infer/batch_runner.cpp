@@ -78,6 +78,10 @@ BatchResult run_segment_batch(const BatchOptions& o) {
   BatchOptions run = o;
   run.segment.tta = window_options(info, o.segment).mirror;
   run.segment.postprocess = postprocess_steps(info, o.segment);
+  // An instance model's steps act on the objects' union (classes background, object).
+  check_postprocess_classes(*run.segment.postprocess,
+                            info.instance_target() ? 2 : info.model.num_classes,
+                            o.segment.postprocess ? "--postprocess" : dirs.front() + "/model.json");
 
   batch::BatchPlan plan = batch::plan_batch(run, info.model.num_classes);
   Progress progress("segment", static_cast<int64_t>(plan.to_run.size()), o.tty);

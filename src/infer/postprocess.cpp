@@ -1,5 +1,6 @@
 // `--postprocess` steps: parsing the user's text and running the steps (the ITK work is in
 // src/imaging/components.cpp).
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -12,7 +13,8 @@
 namespace useg {
 
 std::string postprocess_syntax() {
-  return "largest | min-size=N<vox|mm3|mm2> (e.g. min-size=100vox, min-size=50mm3) | "
+  return "largest | largest=K1+K2 (those classes only) | min-size=N<vox|mm3|mm2> (e.g. "
+         "min-size=100vox, min-size=50mm3) | "
          "fill-holes; several steps separated by commas or given as repeated --postprocess, "
          "run in that order; none = no steps";
 }
@@ -28,6 +30,26 @@ PostprocessStep parse_step(const std::string& text) {
   PostprocessStep st;
   st.text = text;
   if (text == "largest") return st.kind = PostprocessStep::Kind::Largest, st;
+  const std::string largest = "largest=";
+  if (text.rfind(largest, 0) == 0) {
+    st.kind = PostprocessStep::Kind::Largest;
+    std::stringstream ss(text.substr(largest.size()));
+    std::string k;
+    while (std::getline(ss, k, '+')) {
+      char* end = nullptr;
+      const long v = k.empty() ? 0 : std::strtol(k.c_str(), &end, 10);
+      if (k.empty() || *end != '\0' || v < 1 || v > 65535 ||
+          std::find(st.classes.begin(), st.classes.end(), int(v)) != st.classes.end())
+        USEG_THROW("--postprocess: bad value '"
+                   << text << "': largest= needs foreground class indices (1, 2, ...) joined "
+                              "by '+', each once, e.g. largest=1+3");
+      st.classes.push_back(int(v));
+    }
+    if (st.classes.empty() || text.back() == '+')
+      USEG_THROW("--postprocess: bad value '" << text << "': largest= needs foreground class "
+                                                 "indices joined by '+', e.g. largest=1+3");
+    return st;
+  }
   if (text == "fill-holes") return st.kind = PostprocessStep::Kind::FillHoles, st;
   const std::string prefix = "min-size=";
   if (text.rfind(prefix, 0) == 0) {
@@ -82,12 +104,22 @@ std::vector<PostprocessStep> parse_postprocess(const std::vector<std::string>& i
   return steps;
 }
 
+void check_postprocess_classes(const std::vector<PostprocessStep>& steps, int num_classes,
+                               const std::string& source) {
+  for (const PostprocessStep& st : steps)
+    for (int k : st.classes)
+      if (k >= num_classes)
+        USEG_THROW(source << ": postprocess step " << st.text << " names class " << k
+                          << ", but the labels have classes 0 .. " << num_classes - 1);
+}
+
 void apply_postprocess(Tensor& labels, const Geometry& g, int num_classes,
                        const std::vector<PostprocessStep>& steps, const std::string& source) {
+  check_postprocess_classes(steps, num_classes, source);
   for (const PostprocessStep& st : steps) {
     switch (st.kind) {
       case PostprocessStep::Kind::Largest:
-        keep_largest_component(labels, g, num_classes);
+        keep_largest_component(labels, g, num_classes, st.classes);
         break;
       case PostprocessStep::Kind::FillHoles:
         fill_holes(labels, g, num_classes);

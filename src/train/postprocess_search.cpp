@@ -81,6 +81,64 @@ Tensor reference_classes(const std::string& file, const Dataset& ds, const ReadL
 
 }  // namespace
 
+namespace {
+
+Tensor as_tensor(const std::vector<uint8_t>& v, const Geometry& g) {
+  Tensor t = Tensor::empty(Shape{1, 1, g.size[2], g.size[1], g.size[0]});
+  float* p = t.data();
+  for (size_t i = 0; i < v.size(); ++i) p[i] = float(v[i]);
+  return t;
+}
+
+// Adds each case's foreground Dice under `steps` to c.class_dice, then averages.
+PostprocessCandidate score(const std::vector<ScoredCase>& cases, int K,
+                           const std::vector<std::string>& steps) {
+  PostprocessCandidate c;
+  c.steps = steps;
+  c.class_dice.assign(size_t(K - 1), 0.0);
+  const std::vector<PostprocessStep> parsed = parse_postprocess(steps);
+  for (const ScoredCase& sc : cases) {
+    Tensor labels = as_tensor(sc.pred, sc.geometry);
+    apply_postprocess(labels, sc.geometry, K, parsed, sc.name);
+    const std::vector<double> d = dice_per_class(labels, as_tensor(sc.ref, sc.geometry), K);
+    for (int k = 1; k < K; ++k) c.class_dice[size_t(k - 1)] += d[size_t(k)];
+  }
+  double sum = 0;
+  for (double& d : c.class_dice) sum += (d /= double(cases.size()));
+  c.mean_fg_dice = c.class_dice.empty() ? 1.0 : sum / double(c.class_dice.size());
+  return c;
+}
+
+}  // namespace
+
+PostprocessSearch score_postprocess(const std::vector<ScoredCase>& cases,
+                                    const std::vector<std::string>& class_names) {
+  const int K = static_cast<int>(class_names.size());
+  if (cases.empty()) USEG_THROW("find_postprocess: no cases to score");
+  if (K < 2 || K > 255)
+    USEG_THROW("find_postprocess: " << K << " classes (expected 2 .. 255)");
+  PostprocessSearch s;
+  s.class_names = class_names;
+  for (const auto& steps : postprocess_candidates()) s.candidates.push_back(score(cases, K, steps));
+  // `largest` acts on each class alone (the voxels it removes become background), so a class's
+  // Dice under it is its Dice under largest=that class: keep the classes it raises.
+  const PostprocessCandidate &none = s.candidates[0], &largest = s.candidates[1];
+  std::string some;
+  int raised = 0;
+  for (int k = 1; k < K; ++k)
+    if (largest.class_dice[size_t(k - 1)] > none.class_dice[size_t(k - 1)]) {
+      some += (some.empty() ? "" : "+") + std::to_string(k);
+      ++raised;
+    }
+  if (raised > 0 && raised < K - 1) {
+    s.candidates.push_back(score(cases, K, {"largest=" + some}));
+    s.candidates.push_back(score(cases, K, {"largest=" + some, "fill-holes"}));
+  }
+  for (size_t c = 1; c < s.candidates.size(); ++c)  // strictly better; ties keep the earlier
+    if (s.candidates[c].mean_fg_dice > s.candidates[s.chosen].mean_fg_dice) s.chosen = c;
+  return s;
+}
+
 PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
                                    const std::string& data_dir, const PostprocessSearchOptions& o) {
   auto log = [&](const std::string& s) {
@@ -95,20 +153,13 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
                     "score (choose it with useg eval --instances)");
   std::map<std::string, const DatasetCase*> by_name;
   for (const DatasetCase& c : ds.cases) by_name[c.name] = &c;
-  const int K = ds.classes();
+  const std::vector<std::string> class_names = ds.class_names();
+  if (class_names.size() > 255)
+    USEG_THROW(data_dir << ": " << class_names.size() << " classes; find-postprocess handles "
+                                                        "at most 255");
 
-  PostprocessSearch s;
-  s.runs = runs;
-  s.class_names = ds.class_names();
-  for (const auto& steps : postprocess_candidates()) {
-    PostprocessCandidate c;
-    c.steps = steps;
-    c.class_dice.assign(size_t(K - 1), 0.0);
-    s.candidates.push_back(c);
-  }
-  std::vector<std::vector<PostprocessStep>> parsed;
-  for (const auto& c : s.candidates) parsed.push_back(parse_postprocess(c.steps));
-
+  std::vector<ScoredCase> cases;
+  std::vector<std::string> names;  // "RUN_NAME/CASE"
   auto backend = make_backend(o.device, o.backend);
   for (const std::string& run : runs) {
     const std::string best = (fs::path(run) / "best").string();
@@ -122,9 +173,8 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
                         "before the first validation?)");
     LoadedModel m = load_model_dir(best, *backend);
     if (m.info.model.classifier())
-      USEG_THROW(best << " is a classifier: there are no labels to "
-                         "postprocess");
-    if (m.info.labels != s.class_names)
+      USEG_THROW(best << " is a classifier: there are no labels to postprocess");
+    if (m.info.labels != class_names)
       USEG_THROW(best << "'s labels differ from " << data_dir
                       << "/dataset.json's (was the run trained on this dataset?)");
     log(run_name(run) + ": " + std::to_string(ckpt.val_cases.size()) +
@@ -139,24 +189,21 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
                        << " does not hold");
       const DatasetCase& dc = *it->second;
       const Image image = read_image_channels(dc.images, ds.limits);  // NaN: as segment does
-      Segmentation seg = segment_image(image, m.info, *m.net, opts);
+      const Segmentation seg = segment_image(image, m.info, *m.net, opts);
       const Tensor ref = reference_classes(dc.label, ds, ds.limits);
-      for (size_t c = 0; c < s.candidates.size(); ++c) {
-        Tensor labels = seg.labels.clone();
-        apply_postprocess(labels, image.geometry, K, parsed[c], dc.label);
-        const std::vector<double> d = dice_per_class(labels, ref, K);
-        for (int k = 1; k < K; ++k) s.candidates[c].class_dice[size_t(k - 1)] += d[size_t(k)];
-      }
-      s.cases.push_back(run_name(run) + "/" + name);
+      ScoredCase sc;
+      sc.name = dc.label;
+      sc.geometry = image.geometry;
+      const float *p = seg.labels.data(), *r = ref.data();
+      sc.pred.assign(p, p + seg.labels.numel());
+      sc.ref.assign(r, r + ref.numel());
+      cases.push_back(std::move(sc));
+      names.push_back(run_name(run) + "/" + name);
     }
   }
-  for (PostprocessCandidate& c : s.candidates) {
-    double sum = 0;
-    for (double& d : c.class_dice) sum += (d /= double(s.cases.size()));
-    c.mean_fg_dice = c.class_dice.empty() ? 1.0 : sum / double(c.class_dice.size());
-  }
-  for (size_t c = 1; c < s.candidates.size(); ++c)  // strictly better; ties keep fewer steps
-    if (s.candidates[c].mean_fg_dice > s.candidates[s.chosen].mean_fg_dice) s.chosen = c;
+  PostprocessSearch s = score_postprocess(cases, class_names);
+  s.runs = runs;
+  s.cases = std::move(names);
   return s;
 }
 

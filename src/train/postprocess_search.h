@@ -4,14 +4,18 @@
 // model's own test-time mirroring, no postprocessing), then every candidate step list is applied
 // to those labels and scored by the mean foreground Dice against the references. A candidate
 // replaces "none" only when it scores strictly higher; the choice can be written into each run's
-// model.json (inference.postprocess), where `useg segment` picks it up.
+// model.json (inference.postprocess), where `useg segment` picks it up. As nnU-Net decides the
+// largest component class by class, "largest=S" (S: the classes whose Dice `largest` raises) is
+// tried too when S is some but not all of the foreground classes.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "useg/backend.h"
+#include "useg/image.h"
 
 namespace useg {
 
@@ -35,8 +39,20 @@ struct PostprocessSearchOptions {
   std::function<void(const std::string&)> log;
 };
 
-// The candidates tried, in order: none, largest, fill-holes, largest + fill-holes.
+// The candidates tried first, in order: none, largest, fill-holes, largest + fill-holes.
 std::vector<std::vector<std::string>> postprocess_candidates();
+
+// A scored case: the predicted and reference class indices (one byte a voxel) on `geometry`.
+struct ScoredCase {
+  std::string name;
+  Geometry geometry;
+  std::vector<uint8_t> pred, ref;
+};
+
+// Scores the candidates on `cases` (class_names: background first, at most 255 classes) and
+// chooses; runs and cases of the result are left for the caller.
+PostprocessSearch score_postprocess(const std::vector<ScoredCase>& cases,
+                                    const std::vector<std::string>& class_names);
 
 // Run folders from what the user named: a run folder (it holds checkpoint.safetensors) stands for
 // itself; a folder without one stands for its fold_K run folders (in fold order). Throws naming

@@ -282,8 +282,14 @@ TEST(ConfigInference, DefaultsRoundTripAndErrors) {
             "positive number and a unit vox, mm3 or mm2, e.g. min-size=100vox or min-size=50mm3");
   e = info_error(R"({"inference": {"postprocess": ["biggest"]}})");
   EXPECT_NE(e.find("configs/x.json: inference.postprocess[0]: unknown step 'biggest' (valid: "
-                   "largest | min-size="),
+                   "largest | largest=K1+K2"),
             std::string::npos) << e;
+  EXPECT_EQ(info_error(R"({"model": {"num_classes": 3}, "inference": {"postprocess": ["largest=1+3"]}})"),
+            "configs/x.json: inference.postprocess[0]: 'largest=1+3' names class 3, but "
+            "model.num_classes is 3");
+  EXPECT_EQ(parse_model_info(R"({"model": {"num_classes": 3}, "inference": {"postprocess": ["largest=2"]}})",
+                             kSrc).inference.postprocess,
+            std::vector<std::string>{"largest=2"});
   EXPECT_EQ(info_error(R"({"inference": {"postprocess": "largest"}})"),
             "configs/x.json: inference.postprocess: expected an array, got string \"largest\"");
   EXPECT_EQ(info_error(R"({"inference": {"tta": "yes"}})"),

@@ -13,6 +13,7 @@
 #include "core/files.h"
 #include "segment_test_util.h"
 #include "train/checkpoint.h"
+#include "train/postprocess_search.h"
 #include "useg/config.h"
 #include "useg/image.h"
 #include "useg/train.h"
@@ -128,6 +129,54 @@ TEST(FindPostprocess, ScoresCandidatesLikeSegmentAndEvalAndApplies) {
   EXPECT_NE(s.output.find("postprocess: " + shown + " (model.json inference.postprocess;"),
             std::string::npos)
       << s.output;
+}
+
+// The scoring alone, on labels made by hand: class 1 is one box predicted with a stray speck
+// (`largest` helps it), class 2 is two boxes predicted exactly (`largest` removes a true one), so
+// the choice is largest=1, found by the per-class rule; every Dice is counted by hand.
+TEST(FindPostprocess, LargestIsChosenClassByClass) {
+  Geometry g;
+  g.dims = 2;
+  g.size = {20, 12, 1};
+  ScoredCase c;
+  c.name = "hand";
+  c.geometry = g;
+  c.ref.assign(20 * 12, 0);
+  auto box = [&](std::vector<uint8_t>& v, uint8_t k, int x0, int x1, int y0, int y1) {
+    for (int y = y0; y <= y1; ++y)
+      for (int x = x0; x <= x1; ++x) v[size_t(y * 20 + x)] = k;
+  };
+  box(c.ref, 1, 1, 6, 1, 5);     // 30 pixels
+  box(c.ref, 2, 10, 13, 1, 4);   // 16 pixels
+  box(c.ref, 2, 16, 17, 8, 10);  // 6 pixels
+  c.pred = c.ref;
+  box(c.pred, 1, 9, 10, 9, 10);  // a 4-pixel speck of class 1
+  const PostprocessSearch s = score_postprocess({c}, {"background", "organ", "vessel"});
+  ASSERT_EQ(s.candidates.size(), 6u);
+  const double d1_none = 2.0 * 30 / (30 + 34), d2_largest = 2.0 * 16 / (16 + 22);
+  struct Want {
+    std::vector<std::string> steps;
+    double d1, d2;
+  };
+  const std::vector<Want> want = {{{}, d1_none, 1},
+                                  {{"largest"}, 1, d2_largest},
+                                  {{"fill-holes"}, d1_none, 1},
+                                  {{"largest", "fill-holes"}, 1, d2_largest},
+                                  {{"largest=1"}, 1, 1},
+                                  {{"largest=1", "fill-holes"}, 1, 1}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(s.candidates[i].steps, want[i].steps);
+    ASSERT_EQ(s.candidates[i].class_dice.size(), 2u);
+    EXPECT_NEAR(s.candidates[i].class_dice[0], want[i].d1, 1e-12);
+    EXPECT_NEAR(s.candidates[i].class_dice[1], want[i].d2, 1e-12);
+    EXPECT_NEAR(s.candidates[i].mean_fg_dice, (want[i].d1 + want[i].d2) / 2, 1e-12);
+  }
+  EXPECT_EQ(s.chosen, 4u) << "largest=1 (the tie with largest=1,fill-holes keeps fewer steps)";
+
+  // Nothing helps labels that are already right: none stays.
+  c.pred = c.ref;
+  EXPECT_EQ(score_postprocess({c}, {"background", "organ", "vessel"}).chosen, 0u);
 }
 
 TEST(FindPostprocess, ErrorsNameTheRunOrFolder) {

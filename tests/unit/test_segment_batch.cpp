@@ -362,6 +362,8 @@ TEST(SegmentBatch, UsageErrorsExitTwo) {
       {"segment --model " + m + in + " --postprocess min-size=abc",
        "--postprocess: bad value 'min-size=abc'"},
       {"segment --model " + m + in + " --postprocess smooth", "unknown step 'smooth'"},
+      {"segment --model " + m + in + " --postprocess largest=3",
+       "--postprocess: postprocess step largest=3 names class 3, but the labels have classes 0 .. 2"},
       {"segment --model " + m + " --input " + quote(root / "empty") + " --output " +
            quote(root / "out"),
        "no images found in"},

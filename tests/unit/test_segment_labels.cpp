@@ -76,6 +76,16 @@ TEST(SegmentPostprocess, ParsesStepsAndRejectsBadValues) {
   EXPECT_USEG_ERROR(parse_postprocess({"largest,none"}),
                     "--postprocess: 'none' cannot be combined with other steps (got 'largest,none')");
   EXPECT_USEG_ERROR(parse_postprocess({"none", "largest"}), "'none' cannot be combined");
+  // largest=K1+K2: some classes only.
+  auto some = parse_postprocess({"largest=3+1,largest"});
+  ASSERT_EQ(some.size(), 2u);
+  EXPECT_EQ(some[0].kind, PostprocessStep::Kind::Largest);
+  EXPECT_EQ(some[0].classes, (std::vector<int>{3, 1}));
+  EXPECT_TRUE(some[1].classes.empty());
+  for (const char* bad : {"largest=", "largest=0", "largest=1+1", "largest=a", "largest=1+",
+                          "largest=-2", "largest=2.5"})
+    EXPECT_USEG_ERROR(parse_postprocess({bad}), "--postprocess: bad value '" + std::string(bad) +
+                                                    "': largest= needs foreground class indices");
 }
 
 TEST(SegmentPostprocess, FillHolesLargestAndMinSizeGiveKnownCounts) {
@@ -107,6 +117,20 @@ TEST(SegmentPostprocess, FillHolesLargestAndMinSizeGiveKnownCounts) {
   apply_postprocess(mm, g, 3, parse_postprocess({"min-size=28mm3"}), "scene");
   EXPECT_EQ(count(mm, 2), 0);
   EXPECT_EQ(count(mm, 1), 74);
+
+  // largest=K: class K only. Class 1 keeps its 2-voxel piece under largest=2; loses it under
+  // largest=1; a class the labels do not have is an error naming the source.
+  Tensor only2 = base.clone();
+  apply_postprocess(only2, g, 3, parse_postprocess({"largest=2"}), "scene");
+  EXPECT_EQ(count(only2, 1), 74 + 2);
+  EXPECT_EQ(count(only2, 2), 27);
+  Tensor only1 = base.clone();
+  apply_postprocess(only1, g, 3, parse_postprocess({"largest=1"}), "scene");
+  EXPECT_EQ(only1.to_vector(), largest.to_vector());
+  Tensor none = base.clone();
+  EXPECT_USEG_ERROR(apply_postprocess(none, g, 3, parse_postprocess({"largest=1+3"}), "scene.nii"),
+                    "scene.nii: postprocess step largest=1+3 names class 3, but the labels have "
+                    "classes 0 .. 2");
 
   // Steps run in order: fill holes, then keep the largest.
   Tensor both = base.clone();
