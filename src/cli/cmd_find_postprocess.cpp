@@ -43,7 +43,8 @@ int run_find(const FindArgs& a) {
   PostprocessSearch s = find_postprocess(runs, a.data, o);
 
   std::cout << "\npostprocessing on " << s.cases.size() << " validation case(s) of " << runs.size()
-            << " run(s): Dice per foreground class, mean over the cases\n";
+            << " run(s): Dice per foreground class, mean over the cases; N+ M-: cases whose mean "
+               "foreground Dice the steps raise / lower\n";
   char line[512];
   std::snprintf(line, sizeof line, "  %-22s %12s", "steps", "mean fg Dice");
   std::cout << line;
@@ -61,6 +62,8 @@ int run_find(const FindArgs& a) {
       std::snprintf(line, sizeof line, " %12.6f", d);
       std::cout << line;
     }
+    std::snprintf(line, sizeof line, "   %d+ %d-", cand.better, cand.worse);
+    if (c > 0) std::cout << line;
     std::cout << (c == s.chosen ? "   <- chosen" : "") << "\n";
   }
   fs::path parent = fs::path(out).parent_path();

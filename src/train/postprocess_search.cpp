@@ -101,7 +101,12 @@ PostprocessCandidate score(const std::vector<ScoredCase>& cases, int K,
     Tensor labels = as_tensor(sc.pred, sc.geometry);
     apply_postprocess(labels, sc.geometry, K, parsed, sc.name);
     const std::vector<double> d = dice_per_class(labels, as_tensor(sc.ref, sc.geometry), K);
-    for (int k = 1; k < K; ++k) c.class_dice[size_t(k - 1)] += d[size_t(k)];
+    double mean = 0;
+    for (int k = 1; k < K; ++k) {
+      c.class_dice[size_t(k - 1)] += d[size_t(k)];
+      mean += d[size_t(k)] / double(K - 1);
+    }
+    c.case_fg_dice.push_back(mean);
   }
   double sum = 0;
   for (double& d : c.class_dice) sum += (d /= double(cases.size()));
@@ -134,6 +139,11 @@ PostprocessSearch score_postprocess(const std::vector<ScoredCase>& cases,
     s.candidates.push_back(score(cases, K, {"largest=" + some}));
     s.candidates.push_back(score(cases, K, {"largest=" + some, "fill-holes"}));
   }
+  for (PostprocessCandidate& c : s.candidates)
+    for (size_t i = 0; i < cases.size(); ++i) {
+      c.better += c.case_fg_dice[i] > s.candidates[0].case_fg_dice[i];
+      c.worse += c.case_fg_dice[i] < s.candidates[0].case_fg_dice[i];
+    }
   for (size_t c = 1; c < s.candidates.size(); ++c)  // strictly better; ties keep the earlier
     if (s.candidates[c].mean_fg_dice > s.candidates[s.chosen].mean_fg_dice) s.chosen = c;
   return s;
@@ -219,9 +229,14 @@ std::string postprocess_search_json(const PostprocessSearch& s) {
     for (size_t k = 0; k < c.class_dice.size(); ++k)
       per_class.set(s.class_names[k + 1], JsonValue::number(c.class_dice[k], 10));
     JsonValue j = JsonValue::object();
+    JsonValue per_case = JsonValue::array();
+    for (double d : c.case_fg_dice) per_case.push_back(JsonValue::number(d, 10));
     j.set("steps", strings(c.steps))
         .set("mean_fg_dice", JsonValue::number(c.mean_fg_dice, 10))
-        .set("class_dice", std::move(per_class));
+        .set("class_dice", std::move(per_class))
+        .set("cases_better", c.better)
+        .set("cases_worse", c.worse)
+        .set("case_fg_dice", std::move(per_case));
     candidates.push_back(std::move(j));
   }
   JsonValue out = JsonValue::object();

@@ -23,6 +23,8 @@ struct PostprocessCandidate {
   std::vector<std::string> steps;  // in --postprocess syntax; empty = none
   std::vector<double> class_dice;  // per foreground class (index k - 1): mean over the cases
   double mean_fg_dice = 0;         // mean of class_dice
+  std::vector<double> case_fg_dice;  // per case: the mean of its foreground classes' Dice
+  int better = 0, worse = 0;         // cases whose case_fg_dice is above / below none's
 };
 
 struct PostprocessSearch {
@@ -67,7 +69,8 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs, const s
                                    const PostprocessSearchOptions& o);
 
 // {"runs": [...], "cases": [...], "classes": [...], "candidates": [{"steps": [...],
-// "mean_fg_dice": x, "class_dice": {"name": x}}], "chosen": [...]}
+// "mean_fg_dice": x, "class_dice": {"name": x}, "cases_better": n, "cases_worse": n,
+// "case_fg_dice": [x per case]}], "chosen": [...]}
 std::string postprocess_search_json(const PostprocessSearch& s);
 
 // Writes the chosen steps into inference.postprocess of every run's best/ and last/ model.json

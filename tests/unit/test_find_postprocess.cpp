@@ -97,6 +97,11 @@ TEST(FindPostprocess, ScoresCandidatesLikeSegmentAndEvalAndApplies) {
     SCOPED_TRACE(steps);
     EXPECT_NEAR(cand["mean_fg_dice"].get<double>(), dice, 1e-9);
     EXPECT_NEAR(cand["class_dice"]["blob"].get<double>(), dice, 1e-9);
+    ASSERT_EQ(cand["case_fg_dice"].size(), 6u);
+    double sum = 0;
+    for (const auto& d : cand["case_fg_dice"]) sum += d.get<double>();
+    EXPECT_NEAR(sum / 6, dice, 1e-9);
+    EXPECT_LE(cand["cases_better"].get<int>() + cand["cases_worse"].get<int>(), 6);
     if (c == 0) none = dice;
     if (dice > best + 1e-12) best = dice, best_steps = steps;
   }
@@ -171,7 +176,15 @@ TEST(FindPostprocess, LargestIsChosenClassByClass) {
     EXPECT_NEAR(s.candidates[i].class_dice[0], want[i].d1, 1e-12);
     EXPECT_NEAR(s.candidates[i].class_dice[1], want[i].d2, 1e-12);
     EXPECT_NEAR(s.candidates[i].mean_fg_dice, (want[i].d1 + want[i].d2) / 2, 1e-12);
+    ASSERT_EQ(s.candidates[i].case_fg_dice.size(), 1u);
+    EXPECT_NEAR(s.candidates[i].case_fg_dice[0], s.candidates[i].mean_fg_dice, 1e-12);
+    // One case: better when its mean beats none's (0.9688), worse when below (largest: 0.9211).
+    const double mean = (want[i].d1 + want[i].d2) / 2, base = (d1_none + 1) / 2;
+    EXPECT_EQ(s.candidates[i].better, mean > base + 1e-12 ? 1 : 0);
+    EXPECT_EQ(s.candidates[i].worse, mean < base - 1e-12 ? 1 : 0);
   }
+  EXPECT_EQ(s.candidates[1].worse, 1);
+  EXPECT_EQ(s.candidates[4].better, 1);
   EXPECT_EQ(s.chosen, 4u) << "largest=1 (the tie with largest=1,fill-holes keeps fewer steps)";
 
   // Nothing helps labels that are already right: none stays.
