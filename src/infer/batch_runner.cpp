@@ -101,6 +101,12 @@ BatchResult run_segment_batch(const BatchOptions& o) {
   batch::ReportSink sink(run, std::move(plan.result), plan.to_run.size(), progress, t_start);
   sink.write_report();
   if (nets.size() > 1) log("ensemble of " + std::to_string(nets.size()) + " models");
+  for (size_t i = 1; i < models.size(); ++i) {  // the first model's inference section applies
+    const InferenceDefaults &a = info.inference, &b = models[i].info.inference;
+    if (a.tta != b.tta || a.postprocess != b.postprocess)
+      log("warning: " + dirs[i] + "/model.json's inference section differs from " + dirs.front() +
+          "/model.json's; the ensemble follows the first model's");
+  }
   if (!plan.to_run.empty())
     log(std::string("test-time mirroring ") + (*run.segment.tta ? "on" : "off") + " (" +
         (o.segment.tta ? (*o.segment.tta ? "--tta" : "--no-tta")
