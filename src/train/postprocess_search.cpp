@@ -249,16 +249,21 @@ std::string postprocess_search_json(const PostprocessSearch& s) {
 }
 
 std::vector<std::string> apply_postprocess_choice(const PostprocessSearch& s) {
-  std::vector<std::string> written;
+  // Every file is read (and so checked) before any is written; each write is atomic, so a
+  // failed one leaves that file as it was and a rerun finishes the rest.
+  std::vector<std::pair<std::string, ModelInfo>> todo;
   for (const std::string& run : s.runs)
     for (const char* sub : {"best", "last"}) {
       const std::string file = (fs::path(run) / sub / "model.json").string();
       if (!fs::exists(file)) continue;
-      ModelInfo info = load_model_info(file);
-      info.inference.postprocess = s.candidates.at(s.chosen).steps;
-      write_file_atomic(file, to_json_string(info) + "\n");
-      written.push_back(file);
+      todo.emplace_back(file, load_model_info(file));
+      todo.back().second.inference.postprocess = s.candidates.at(s.chosen).steps;
     }
+  std::vector<std::string> written;
+  for (const auto& [file, info] : todo) {
+    write_file_atomic(file, to_json_string(info) + "\n");
+    written.push_back(file);
+  }
   return written;
 }
 

@@ -74,7 +74,7 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs, const s
 std::string postprocess_search_json(const PostprocessSearch& s);
 
 // Writes the chosen steps into inference.postprocess of every run's best/ and last/ model.json
-// (atomically); returns the files written.
+// (each atomically, after all were read and checked); returns the files written.
 std::vector<std::string> apply_postprocess_choice(const PostprocessSearch& s);
 
 }  // namespace useg

@@ -110,6 +110,18 @@ TEST(FindPostprocess, ScoresCandidatesLikeSegmentAndEvalAndApplies) {
   EXPECT_EQ(steps_arg(j["chosen"]), best_steps);
   EXPECT_NE(r.output.find("<- chosen"), std::string::npos) << r.output;
 
+  // --apply reads every model.json before writing any: a broken one stops it with nothing written.
+  const fs::path last1 = root / "cv" / "fold_1" / "last" / "model.json";
+  const std::string kept = read_file(last1.string());
+  test::write_text(last1, "{\"format_version\": 7}");
+  r = run_useg("find-postprocess --run " + quote(root / "cv") + " --data " + quote(root / "data") +
+               " --threads 1 --apply --output " + quote(root / "pp.json"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find(last1.string()), std::string::npos) << r.output;
+  EXPECT_TRUE(load_model_info((root / "cv" / "fold_0" / "best" / "model.json").string())
+                  .inference.postprocess.empty());
+  test::write_text(last1, kept);
+
   // --apply writes it into every fold's best/ and last/ model.json; segment then runs it.
   r = run_useg("find-postprocess --run " + quote(root / "cv") + " --data " + quote(root / "data") +
                " --threads 1 --apply --output " + quote(root / "pp.json"));
