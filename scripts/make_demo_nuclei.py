@@ -3,7 +3,7 @@
 `useg train` and for timing it. Pure Python (no numpy): bright elliptic nuclei with a smooth
 interior texture on a dim, uneven background with noise; labels 0 (background) / 1 (nucleus).
 
-  python3 scripts/make_demo_nuclei.py OUT_DIR [--cases 20] [--size 320] [--seed 1]
+  python3 scripts/make_demo_nuclei.py OUT_DIR [--cases 20] [--size 320] [--seed 1] [--scale 1]
 
 OUT_DIR/dataset.json, OUT_DIR/imagesTr/nuclei_XXX_0000.png, OUT_DIR/labelsTr/nuclei_XXX.png
 (8-bit grey; spacing is not stored in PNG, so configs for it use target_spacing "native").
@@ -33,17 +33,18 @@ def write_png(path, width, height, rows):
     os.replace(tmp, path)
 
 
-def make_case(size, rng):
+def make_case(size, rng, scale=1.0):
     img = [[0.0] * size for _ in range(size)]
     lab = [bytearray(size) for _ in range(size)]
     gx, gy = rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3)  # illumination gradient
     for y in range(size):
         for x in range(size):
             img[y][x] = 30 + 15 * (gx * x + gy * y) / size
-    nuclei = rng.randint(size * size // 2500, size * size // 1200)
+    nuclei = rng.randint(int(size * size / (2500 * scale * scale)),
+                         int(size * size / (1200 * scale * scale)))
     for _ in range(nuclei):
         cx, cy = rng.uniform(0, size), rng.uniform(0, size)
-        a, b = rng.uniform(5, 12), rng.uniform(5, 12)
+        a, b = rng.uniform(5, 12) * scale, rng.uniform(5, 12) * scale
         th = rng.uniform(0, math.pi)
         bright = rng.uniform(90, 180)
         ct, st = math.cos(th), math.sin(th)
@@ -54,7 +55,8 @@ def make_case(size, rng):
                 v = (-(x - cx) * st + (y - cy) * ct) / b
                 d = u * u + v * v
                 if d <= 1.0:
-                    img[y][x] = max(img[y][x], bright * (1 - 0.35 * d) + 10 * math.sin(x * 0.7 + y * 0.5))
+                    img[y][x] = max(img[y][x], bright * (1 - 0.35 * d) +
+                                    10 * math.sin((x * 0.7 + y * 0.5) / scale))
                     lab[y][x] = 1
     rows = []
     for y in range(size):
@@ -68,12 +70,14 @@ def main():
     p.add_argument("--cases", type=int, default=20)
     p.add_argument("--size", type=int, default=320)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="nuclei this many times larger (fewer of them; 1 = the usual 10-24 px)")
     a = p.parse_args()
     rng = random.Random(a.seed)
     os.makedirs(os.path.join(a.out, "imagesTr"), exist_ok=True)
     os.makedirs(os.path.join(a.out, "labelsTr"), exist_ok=True)
     for i in range(a.cases):
-        rows, lab = make_case(a.size, rng)
+        rows, lab = make_case(a.size, rng, a.scale)
         name = "nuclei_%03d" % i
         write_png(os.path.join(a.out, "imagesTr", name + "_0000.png"), a.size, a.size, rows)
         write_png(os.path.join(a.out, "labelsTr", name + ".png"), a.size, a.size, lab)

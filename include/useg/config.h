@@ -157,6 +157,10 @@ struct InstanceSettings {
   double seed_split = 0;
   double min_size = 0;            // objects smaller than this are removed
   bool fill_holes = true;         // background enclosed by objects is given to them
+  // model.json only: the median equivalent diameter (mm) of the objects the model was trained
+  // on (a disc's in 2D, a ball's in 3D, of the same area / volume); 0 = not recorded. `useg
+  // segment --diameter D` resamples images so that objects of diameter D look this size.
+  double diameter = 0;
 };
 
 // How `useg segment` runs a model unless told otherwise (model.json and a training config's

@@ -63,7 +63,18 @@ struct SegmentOptions {
   bool instances = false;
   bool measure = false;
   bool preview = false;
+  // Instance models: the objects' diameter in mm (pixels in files without spacing), 0 = as the
+  // model was trained; case_model_info applies it.
+  double diameter = 0;
 };
+
+// The model as it runs on a case on `g`: `info` itself, or with --diameter D (an instance model
+// whose model.json records instances.diameter d) the target spacing scaled by D / d (the image's
+// own spacing when model.json has none) and the split settings with it (seed_min_size and
+// min_size by (D / d)^dims, seed_split by D / d), so that objects of diameter D reach the
+// network, and the split, at the size the model was trained on. Throws naming model.json when
+// the model has no recorded diameter or is not an instance model.
+ModelInfo case_model_info(const ModelInfo& info, const Geometry& g, const SegmentOptions& opts);
 
 struct Segmentation {
   Tensor labels;         // [1, 1, D, H, W] on the input grid, class indices

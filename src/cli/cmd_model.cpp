@@ -51,7 +51,13 @@ int run_info(const InfoArgs& a) {
                 << info.instances.boundary_width << "; segment splits objects: seed_min_size "
                 << info.instances.seed_min_size << ", seed_split " << info.instances.seed_split
                 << ", min_size " << info.instances.min_size
-                << ", fill_holes " << (info.instances.fill_holes ? "true" : "false") << ")\n";
+                << ", fill_holes " << (info.instances.fill_holes ? "true" : "false") << ")"
+                << (info.instances.diameter > 0
+                        ? "; training objects' median diameter " +
+                              std::to_string(info.instances.diameter).substr(0, 6) +
+                              " mm (segment --diameter rescales to it)"
+                        : std::string())
+                << "\n";
     std::cout << "preprocessing: target spacing ";
     if (info.preprocess.target_spacing.empty()) std::cout << "native";
     for (double v : info.preprocess.target_spacing) std::cout << v << " ";

@@ -122,6 +122,11 @@ void register_segment_commands(CLI::App& app, std::function<int()>& run) {
   c->add_option("--postprocess", a->postprocess,
                 postprocess_syntax() + "; the default is the model's (model.json "
                                        "inference.postprocess)");
+  c->add_option("--diameter", b.segment.diameter,
+                "instance models: the objects' diameter in mm (pixels in files without spacing); "
+                "images are resampled so that they look the size the model was trained on "
+                "(model.json instances.diameter), as Cellpose's --diameter")
+      ->check(CLI::PositiveNumber);
   c->add_flag("--instances", b.segment.instances,
               "write CASE_instances.<ext>: connected components of each foreground class, or for "
               "an instance model (model.json target 'instances') the split objects");

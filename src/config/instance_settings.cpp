@@ -17,6 +17,7 @@ std::vector<Field<InstanceSettings>> instance_fields(bool with_object) {
   f.push_back(field("seed_split", &S::seed_split));
   f.push_back(field("min_size", &S::min_size));
   f.push_back(field("fill_holes", &S::fill_holes));
+  if (with_object) f.push_back(field("diameter", &S::diameter));
   return f;
 }
 
@@ -34,6 +35,7 @@ void validate_instances(const Where& w, const InstanceSettings& s, bool with_obj
   check_non_negative(w.key("seed_min_size"), s.seed_min_size);
   check_non_negative(w.key("seed_split"), s.seed_split);
   check_non_negative(w.key("min_size"), s.min_size);
+  if (with_object) check_non_negative(w.key("diameter"), s.diameter);
 }
 
 }  // namespace useg::cfg

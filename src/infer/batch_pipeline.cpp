@@ -80,7 +80,8 @@ Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info
       g = h.geometry;
       channels += h.components;
     }
-    MemoryEstimate e = estimate_case_memory(g, network_grid(g, info), channels, info, o.segment);
+    const ModelInfo ci = case_model_info(info, g, o.segment);
+    MemoryEstimate e = estimate_case_memory(g, network_grid(g, ci), channels, ci, o.segment);
     e.weight_bytes += ensemble.weight_bytes;
     e.activation_bytes = std::max(e.activation_bytes, ensemble.activation_bytes);
     if (e.total() > o.max_memory)

@@ -87,6 +87,8 @@ std::string batch_report_json(const BatchOptions& opts, const BatchResult& r) {
       .set("device", device_name(opts.device))
       .set("tta", opts.segment.tta.value_or(false))
       .set("postprocess", postprocess_json(opts.segment))
+      .set("diameter", opts.segment.diameter > 0 ? JsonValue(number(opts.segment.diameter))
+                                                  : JsonValue(nullptr))
       .set("shard", std::to_string(opts.shard.index) + "/" + std::to_string(opts.shard.count))
       .set("counts", std::move(counts))
       .set("seconds", number(r.seconds))

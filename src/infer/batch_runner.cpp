@@ -4,6 +4,7 @@
 // case.
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 
 #include "infer/batch_pipeline.h"
 #include "infer/batch_plan.h"
@@ -78,6 +79,9 @@ BatchResult run_segment_batch(const BatchOptions& o) {
   BatchOptions run = o;
   run.segment.tta = window_options(info, o.segment).mirror;
   run.segment.postprocess = postprocess_steps(info, o.segment);
+  if (o.segment.diameter > 0) {
+    case_model_info(info, Geometry{}, o.segment);  // not an instance model, no diameter: refused
+  }
   // An instance model's steps act on the objects' union (classes background, object).
   check_postprocess_classes(*run.segment.postprocess,
                             info.instance_target() ? 2 : info.model.num_classes,
@@ -112,6 +116,13 @@ BatchResult run_segment_batch(const BatchOptions& o) {
         (o.segment.tta ? (*o.segment.tta ? "--tta" : "--no-tta")
                        : "model.json inference.tta; --tta / --no-tta override it") +
         ")");
+  if (!plan.to_run.empty() && o.segment.diameter > 0) {
+    std::ostringstream os;
+    os << "objects of diameter " << o.segment.diameter << " mm: images resampled by "
+       << o.segment.diameter / info.instances.diameter << " (the model's objects: "
+       << info.instances.diameter << " mm, model.json instances.diameter)";
+    log(os.str());
+  }
   if (!plan.to_run.empty() && (o.segment.postprocess || !run.segment.postprocess->empty())) {
     std::string steps;
     for (const PostprocessStep& st : *run.segment.postprocess)

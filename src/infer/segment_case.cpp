@@ -1,6 +1,7 @@
 // One case of `useg segment`, the compute part: checks -> preprocess -> sliding-window
 // probabilities -> probabilities back onto the input grid -> argmax -> postprocess -> instances.
 #include <algorithm>
+#include <cmath>
 
 #include "infer/fits_model.h"
 #include "io/image_checks.h"
@@ -27,6 +28,29 @@ WindowOptions window_options(const ModelInfo& info, const SegmentOptions& opts) 
   w.batch = opts.batch;
   w.mirror = opts.tta.value_or(info.inference.tta);
   return w;
+}
+
+ModelInfo case_model_info(const ModelInfo& info, const Geometry& g, const SegmentOptions& opts) {
+  if (opts.diameter <= 0) return info;
+  if (!info.instance_target())
+    USEG_THROW("--diameter needs an instance model (model.json target 'instances'); this one "
+               "segments classes");
+  if (!(info.instances.diameter > 0))
+    USEG_THROW("--diameter needs model.json's instances.diameter (the median diameter of the "
+               "training objects, which useg train records); this model has none");
+  const double f = opts.diameter / info.instances.diameter;
+  ModelInfo c = info;
+  std::vector<double>& t = c.preprocess.target_spacing;  // [D, H, W] or [H, W]
+  if (t.empty())
+    t = info.model.dims == 3 ? std::vector<double>{g.spacing[2], g.spacing[1], g.spacing[0]}
+                             : std::vector<double>{g.spacing[1], g.spacing[0]};
+  for (double& v : t) v *= f;
+  const double area = std::pow(f, info.model.dims);
+  c.instances.seed_min_size *= area;
+  c.instances.min_size *= area;
+  c.instances.seed_split *= f;
+  c.instances.diameter = opts.diameter;
+  return c;
 }
 
 std::vector<PostprocessStep> postprocess_steps(const ModelInfo& info, const SegmentOptions& opts) {
@@ -76,17 +100,18 @@ Segmentation segment_image(const Image& image, const ModelInfo& info, Network& n
   return segment_image(image, info, std::vector<Network*>{&net}, opts, progress);
 }
 
-Segmentation segment_image(const Image& image, const ModelInfo& info,
+Segmentation segment_image(const Image& image, const ModelInfo& model_info,
                            const std::vector<Network*>& nets, const SegmentOptions& opts,
                            const std::function<void(int64_t, int64_t)>& progress) {
-  check_segmentable(image, info);
+  check_segmentable(image, model_info);
+  const ModelInfo info = case_model_info(model_info, image.geometry, opts);
   // The batch replaces non-finite voxels when it reads a case (and reports them); an image
   // given here directly gets the same rule on a copy.
   if (has_non_finite(image)) {
     Image clean = image;
     clean.voxels = image.voxels.clone();
     replace_non_finite(clean);
-    return segment_image(clean, info, nets, opts, progress);
+    return segment_image(clean, model_info, nets, opts, progress);
   }
   const int K = info.model.num_classes;
   const Geometry& g = image.geometry;

@@ -4,12 +4,14 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "util/stats.h"
 #include "train/data.h"
 #include "train/rng.h"
 #include "useg/error.h"
+#include "useg/image.h"
 #include "useg/infer.h"
 
 namespace fs = std::filesystem;
@@ -121,9 +123,13 @@ ModelInfo plan_model_info(const RunConfig& run, const Dataset& ds, uint64_t seed
     info.target = "instances";
     info.instances = t.instances;
     info.instances.object = ds.meta.labels.at(1).first;
+    info.instances.diameter = median_object_diameter(ds);
+    std::ostringstream d;
+    d << info.instances.diameter;
     log("instance dataset: objects '" + info.instances.object +
         "' -> classes background, interior, boundary (boundary width " +
-        std::to_string(t.instances.boundary_width) + " voxels)");
+        std::to_string(t.instances.boundary_width) + " voxels); median object diameter " +
+        d.str() + " mm (instances.diameter)");
   }
 
   std::ostringstream os;
@@ -197,6 +203,33 @@ ModelInfo plan_model_info(const RunConfig& run, const Dataset& ds, uint64_t seed
         " (recorded as provenance.label_values)");
   }
   return info;
+}
+
+std::vector<double> object_diameters(const Tensor& ids, const Geometry& g) {
+  std::map<int64_t, int64_t> voxels;
+  const float* p = ids.data();
+  for (int64_t i = 0; i < ids.numel(); ++i)
+    if (p[i] > 0) ++voxels[static_cast<int64_t>(p[i])];
+  const double unit = g.voxel_volume(), pi = 3.14159265358979323846;
+  std::vector<double> out;
+  for (const auto& [id, n] : voxels) {
+    const double size = double(n) * unit;
+    out.push_back(g.dims == 2 ? 2 * std::sqrt(size / pi) : std::cbrt(6 * size / pi));
+  }
+  return out;
+}
+
+double median_object_diameter(const Dataset& ds) {
+  std::vector<double> all;
+  for (const DatasetCase& c : ds.cases) {
+    const Image lab = read_image(c.label, ds.limits);
+    const std::vector<double> d = object_diameters(lab.voxels, lab.geometry);
+    all.insert(all.end(), d.begin(), d.end());
+  }
+  if (all.empty()) return 0;
+  std::sort(all.begin(), all.end());
+  const size_t n = all.size();
+  return n % 2 ? all[n / 2] : 0.5 * (all[n / 2 - 1] + all[n / 2]);
 }
 
 }  // namespace useg::training

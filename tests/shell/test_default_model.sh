@@ -31,6 +31,8 @@ for key in boundary_width seed_min_size seed_split min_size fill_holes; do
   [ "$(json "$model/model.json" "d['instances']['$key']")" = "$(json "$cfg" "d['train']['instances']['$key']")" ] ||
     fail "model.json instances.$key differs from $cfg"
 done
+python3 -c "import sys; sys.exit(0 if 15 < float(sys.argv[1]) < 35 else 1)" "$(json "$model/model.json" "d['instances']['diameter']")" ||
+  fail "model.json instances.diameter (the training nuclei's median diameter in px) is not 15..35"
 [ "$(json "$model/model.json" "d['inference']['tta']")" = "$(json "$cfg" "d['inference']['tta']")" ] ||
   fail "model.json inference.tta differs from $cfg"
 [ "$(json "$model/model.json" "d['labels']")" = "['background', 'nucleus_interior', 'nucleus_boundary']" ] ||
@@ -66,6 +68,58 @@ dice=$(json "$work/m.json" "[r for r in d['summary'] if r['label'] == 1][0]['dic
 python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.80 else 1)" "$dice" ||
   fail "Dice of models/nuclei2d on synthetic nuclei: $dice (< 0.80)"
 echo "models/nuclei2d on unseen synthetic nuclei: Dice $dice (bound 0.80)"
+
+# --- --diameter: nuclei twice the size the model was trained on (make_demo_nuclei.py --scale 2).
+# Without it the model splits them into pieces; with --diameter 2d (d = model.json
+# instances.diameter) the images are resampled to the model's scale and the split with them.
+python3 "$root/scripts/make_demo_nuclei.py" "$work/big" --cases 2 --size 320 --seed 3 --scale 2 >/dev/null
+d2=$(json "$model/model.json" "d['instances']['diameter'] * 2")
+for v in plain diameter; do
+  flags=()
+  [ "$v" = diameter ] && flags=(--diameter "$d2")
+  "$useg" segment --model "$model" --input "$work/big/imagesTr" --output "$work/big_$v" --format png \
+    --instances --measure --threads 1 "${flags[@]}" >"$work/big_$v.log" 2>&1 ||
+    { cat "$work/big_$v.log"; fail "segment $v of the large nuclei failed"; }
+  mkdir "$work/big_$v/labels"
+  cp "$work/big_$v/nuclei_000.png" "$work/big_$v/nuclei_001.png" "$work/big_$v/labels/"
+  "$useg" eval --pred "$work/big_$v/labels" --ref "$work/big/labelsTr" --labels 1 --json "$work/big_$v.json" >/dev/null
+done
+grep -q "objects of diameter" "$work/big_diameter.log" || fail "no --diameter line: $(cat "$work/big_diameter.log")"
+python3 - "$work" "$root/tests/shell" <<'EOF' || fail "--diameter on nuclei twice the training size"
+import json, sys
+sys.path.insert(0, sys.argv[2])
+from png_labels import read_png
+work = sys.argv[1]
+def components(path):  # 4-connected components of a 0/1 label PNG
+    px = read_png(path)
+    n = int(len(px) ** 0.5)
+    seen, count = bytearray(len(px)), 0
+    for s in range(len(px)):
+        if px[s] and not seen[s]:
+            count += 1
+            stack, seen[s] = [s], 1
+            while stack:
+                i = stack.pop()
+                y, x = divmod(i, n)
+                for j in ((i - n) if y else -1, (i + n) if y + 1 < n else -1, (i - 1) if x else -1, (i + 1) if x + 1 < n else -1):
+                    if j >= 0 and px[j] and not seen[j]:
+                        seen[j] = 1
+                        stack.append(j)
+    return count
+ref = sum(components(f"{work}/big/labelsTr/nuclei_00{i}.png") for i in range(2))
+r = {}
+for v in ("plain", "diameter"):
+    objects = sum(len(open(f"{work}/big_{v}/nuclei_00{i}_measurements.csv").read().splitlines()) - 1 for i in range(2))
+    dice = [x["dice"] for x in json.load(open(f"{work}/big_{v}.json"))["summary"] if x["label"] == 1][0]
+    size = len(read_png(f"{work}/big_{v}/nuclei_000.png"))
+    r[v] = (objects, dice)
+    print(f"nuclei twice the training size, {v}: {objects} objects for {ref} reference components, Dice {dice:.4f}")
+    if size != 320 * 320:
+        sys.exit(f"{v}: the labels have {size} pixels, the input 320 x 320")
+(o_plain, _), (o_diam, d_diam) = r["plain"], r["diameter"]
+if not (abs(o_diam - ref) <= ref / 4 and d_diam >= 0.9 and abs(o_plain - ref) > abs(o_diam - ref)):
+    sys.exit("expected --diameter to find the objects within 25% (Dice >= 0.9), closer than without it")
+EOF
 
 # --- make_nuclei_dataset.py: a 16-bit TIFF image and instance mask -> a dataset useg trains on
 python3 - "$work/img.tif" "$work/mask.tif" <<'EOF'

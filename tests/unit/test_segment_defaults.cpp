@@ -173,5 +173,67 @@ TEST(SegmentDefaults, PostprocessStepsComeFromTheModelUnlessGiven) {
             std::string::npos) << info.output;
 }
 
+// --diameter D on an instance model trained on objects of diameter d: the target spacing (the
+// image's own when model.json has none) and the split settings scale by D / d; anything else is
+// refused with the reason.
+TEST(SegmentDefaults, DiameterScalesTheGridAndTheSplit) {
+  ModelInfo info;
+  info.model.dims = 2;
+  info.model.num_classes = 3;
+  info.target = "instances";
+  info.instances.diameter = 20;
+  info.instances.seed_min_size = 5;
+  info.instances.min_size = 20;
+  info.instances.seed_split = 1.5;
+  Geometry g;
+  g.dims = 2;
+  g.spacing = {0.5, 0.25, 1};  // x, y
+  SegmentOptions opts;
+  const ModelInfo same = case_model_info(info, g, opts);
+  EXPECT_TRUE(same.preprocess.target_spacing.empty());
+  EXPECT_EQ(same.instances.min_size, 20);
+  opts.diameter = 40;  // objects twice as large: a grid twice as coarse
+  const ModelInfo c = case_model_info(info, g, opts);
+  EXPECT_EQ(c.preprocess.target_spacing, (std::vector<double>{0.5, 1.0}));  // [H, W]
+  EXPECT_DOUBLE_EQ(c.instances.seed_min_size, 20);  // mm^2: x 2^2
+  EXPECT_DOUBLE_EQ(c.instances.min_size, 80);
+  EXPECT_DOUBLE_EQ(c.instances.seed_split, 3);  // mm: x 2
+  EXPECT_EQ(c.instances.diameter, 40);
+  info.preprocess.target_spacing = {0.4, 0.3};
+  opts.diameter = 10;
+  EXPECT_EQ(case_model_info(info, g, opts).preprocess.target_spacing,
+            (std::vector<double>{0.2, 0.15}));
+  EXPECT_EQ(network_grid(g, case_model_info(info, g, opts)).spacing[0], 0.15);
+
+  ModelInfo unknown = info;
+  unknown.instances.diameter = 0;
+  EXPECT_USEG_ERROR(case_model_info(unknown, g, opts),
+                    "--diameter needs model.json's instances.diameter");
+  ModelInfo classes = info;
+  classes.target = "classes";
+  EXPECT_USEG_ERROR(case_model_info(classes, g, opts), "--diameter needs an instance model");
+
+  // Through the binary: refused before any case for a class model; 0 is no diameter.
+  fs::path root = test::fresh_dir("segment_diameter");
+  const std::string m = test::make_model(root / "model", test::ModelSpec{});
+  fs::create_directories(root / "in");
+  Geometry v = test::oblique_geometry_3d();
+  v.size = {20, 18, 12};
+  write_image((root / "in" / "ct.nii.gz").string(), test::pattern_volume(v), v, "float");
+  const std::string in = " --model " + quote(m) + " --input " + quote(root / "in") + " --output " +
+                         quote(root / "out");
+  auto r = run_useg("segment" + in + " --diameter 30");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--diameter needs an instance model (model.json target 'instances')"),
+            std::string::npos) << r.output;
+  r = run_useg("segment" + in + " --diameter 0");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--diameter"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(root / "out" / "ct.nii.gz"));
+  r = run_useg("segment" + in + " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(test::read_report(root / "out" / "report.json").at("diameter").is_null());
+}
+
 }  // namespace
 }  // namespace useg

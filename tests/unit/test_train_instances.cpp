@@ -14,6 +14,7 @@
 #include "common/image_fixtures.h"
 #include "common/train_fixtures.h"
 #include "segment_test_util.h"
+#include "train/data.h"
 #include "train/dataset.h"
 #include "core/files.h"
 #include "useg/image.h"
@@ -108,6 +109,9 @@ TEST(TrainInstances, TrainsTheThreeClassTargetAndSegmentSplitsObjects) {
   EXPECT_EQ(info.instances.object, "cell");
   EXPECT_EQ(info.instances.boundary_width, 2);
   EXPECT_EQ(info.instances.min_size, 4);
+  // Touching discs of radius 7..9 (cut where they touch): median equivalent diameter 12..18 px.
+  EXPECT_GT(info.instances.diameter, 12);
+  EXPECT_LT(info.instances.diameter, 18);
   EXPECT_EQ(info.labels,
             (std::vector<std::string>{"background", "cell_interior", "cell_boundary"}));
   const std::string csv = read_file((out / "metrics.csv").string());
@@ -155,6 +159,61 @@ TEST(TrainInstances, TrainsTheThreeClassTargetAndSegmentSplitsObjects) {
                                  "boundary, boundary width 2"),
             std::string::npos)
       << info_run.output;
+  EXPECT_NE(info_run.output.find("; training objects' median diameter " +
+                                 std::to_string(info.instances.diameter).substr(0, 6) + " mm"),
+            std::string::npos)
+      << info_run.output;
+}
+
+// Equivalent diameters counted by hand: 2D objects of 4, 9 and 16 pixels at 0.5 mm are 1, 2.25 and
+// 4 mm^2 (discs of diameter 2 sqrt(A / pi)); a 3D cube of 8 voxels at 1 mm is a ball of 8 mm^3.
+// The dataset's median is over every object of every case (an even count: the two middle
+// values' mean), as useg train records it in model.json's instances.diameter.
+TEST(TrainInstances, MedianObjectDiameterIsCountedOverEveryObject) {
+  const double pi = 3.14159265358979323846;
+  auto disc = [&](double area) { return 2 * std::sqrt(area / pi); };
+  Geometry g;
+  g.dims = 2;
+  g.size = {10, 10, 1};
+  g.spacing = {0.5, 0.5, 1};
+  Tensor a = Tensor::zeros(Shape{1, 1, 1, 10, 10});
+  auto fill = [](Tensor& t, float id, int x0, int x1, int y0, int y1) {
+    for (int y = y0; y <= y1; ++y)
+      for (int x = x0; x <= x1; ++x) t.at(0, 0, 0, y, x) = id;
+  };
+  fill(a, 1, 0, 1, 0, 1);  // 4 px
+  fill(a, 7, 3, 5, 0, 2);  // 9 px (ids need not be consecutive)
+  fill(a, 2, 6, 9, 6, 9);  // 16 px
+  const std::vector<double> d = training::object_diameters(a, g);
+  ASSERT_EQ(d.size(), 3u);  // by id: 1, 2, 7
+  EXPECT_NEAR(d[0], disc(1.0), 1e-12);
+  EXPECT_NEAR(d[1], disc(4.0), 1e-12);
+  EXPECT_NEAR(d[2], disc(2.25), 1e-12);
+  Geometry g3;
+  g3.size = {4, 4, 4};
+  Tensor cube = Tensor::zeros(Shape{1, 1, 4, 4, 4});
+  for (int z = 1; z <= 2; ++z)
+    for (int y = 1; y <= 2; ++y)
+      for (int x = 1; x <= 2; ++x) cube.at(0, 0, z, y, x) = 3;
+  ASSERT_EQ(training::object_diameters(cube, g3).size(), 1u);
+  EXPECT_NEAR(training::object_diameters(cube, g3)[0], std::cbrt(6 * 8 / pi), 1e-12);
+
+  const fs::path dir = test::fresh_dir("instance_diameter");
+  fs::create_directories(dir / "imagesTr");
+  fs::create_directories(dir / "labelsTr");
+  Tensor b = Tensor::zeros(Shape{1, 1, 1, 10, 10});
+  fill(b, 5, 8, 8, 0, 0);  // 1 px = 0.25 mm^2
+  for (const auto& [name, lab] : {std::pair<std::string, Tensor>{"c0", a}, {"c1", b}}) {
+    write_image((dir / "imagesTr" / (name + "_0000.nii.gz")).string(), lab, g, "float");
+    write_image((dir / "labelsTr" / (name + ".nii.gz")).string(), lab, g, "uint16");
+  }
+  test::write_text(dir / "dataset.json",
+                   "{\"channel_names\": {\"0\": \"MR\"}, \"labels\": {\"background\": 0, "
+                   "\"cell\": 1}, \"numTraining\": 2, \"file_ending\": \".nii.gz\", "
+                   "\"instances\": true}");
+  // Four objects: 0.25, 1, 2.25, 4 mm^2 -> the median is the mean of the 1 and 2.25 mm^2 ones.
+  EXPECT_NEAR(training::median_object_diameter(scan_dataset(dir.string())),
+              0.5 * (disc(1.0) + disc(2.25)), 1e-12);
 }
 
 TEST(TrainInstances, LabelsMustBeIdsAndTheModelThreeClasses) {
