@@ -337,7 +337,12 @@ TEST(TrainResume, SigkillAtRandomMomentsLeavesCompleteFilesAndResumes) {
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(gen)));
     if (c.exited(&code)) break;  // finished before the kill
     c.signal(SIGKILL);
-    EXPECT_EQ(c.wait(), 128 + SIGKILL);
+    const int status = c.wait();
+    if (status == 0) {  // it finished between the check above and the kill (seen in CI)
+      code = 0;
+      break;
+    }
+    EXPECT_EQ(status, 128 + SIGKILL);
     ++kills;
     expect_complete_outputs(out);
     if (fs::exists(out / "checkpoint.safetensors")) {
