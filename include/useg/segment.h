@@ -119,6 +119,9 @@ Segmentation segment_image(const Image& image, const ModelInfo& info,
 // folder without one holding fold_*/best/model.json (a cross-validation's run folders) gives
 // each fold's best/, in fold order. Throws naming a folder that is neither.
 std::vector<std::string> resolve_model_dirs(const std::vector<std::string>& given);
+// The fold_K sub-folders of `dir` (K: digits) that hold `marker` (a path inside each, e.g.
+// "best/model.json"), in the order of K; none when `dir` is not a folder.
+std::vector<std::string> fold_folders(const std::string& dir, const std::string& marker);
 // "" when models a and b can be ensembled: same classes (num_classes, labels, target), input
 // channels, dims, patch size and preprocessing (target spacing, each channel's normalization);
 // else what differs, e.g. "patch_size [32, 32] vs [64, 64]".

@@ -11,6 +11,22 @@ namespace fs = std::filesystem;
 
 namespace useg {
 
+std::vector<std::string> fold_folders(const std::string& dir, const std::string& marker) {
+  std::vector<std::pair<long, std::string>> folds;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("fold_", 0) != 0 || name.size() == 5) continue;
+    if (name.find_first_not_of("0123456789", 5) != std::string::npos) continue;
+    if (!fs::exists(e.path() / marker, ec)) continue;
+    folds.emplace_back(std::stol(name.substr(5)), e.path().string());
+  }
+  std::sort(folds.begin(), folds.end());
+  std::vector<std::string> out;
+  for (const auto& f : folds) out.push_back(f.second);
+  return out;
+}
+
 std::vector<std::string> resolve_model_dirs(const std::vector<std::string>& given) {
   std::vector<std::string> out;
   for (const std::string& dir : given) {
@@ -19,20 +35,11 @@ std::vector<std::string> resolve_model_dirs(const std::vector<std::string>& give
       out.push_back(dir);  // a model folder (or a missing one: loading it says so)
       continue;
     }
-    // fold_0/best, fold_1/best, ... sorted by fold number.
-    std::vector<std::pair<long, std::string>> folds;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      const std::string name = e.path().filename().string();
-      if (name.rfind("fold_", 0) != 0 || name.size() == 5) continue;
-      if (name.find_first_not_of("0123456789", 5) != std::string::npos) continue;
-      if (!fs::exists(e.path() / "best" / "model.json", ec)) continue;
-      folds.emplace_back(std::stol(name.substr(5)), (e.path() / "best").string());
-    }
+    const std::vector<std::string> folds = fold_folders(dir, "best/model.json");
     USEG_CHECK(!folds.empty(), "model folder " << dir
                                                << " has no model.json and no fold_*/best/ model "
                                                   "folders (a cross-validation's run folders)");
-    std::sort(folds.begin(), folds.end());
-    for (const auto& f : folds) out.push_back(f.second);
+    for (const std::string& f : folds) out.push_back((fs::path(f) / "best").string());
   }
   return out;
 }

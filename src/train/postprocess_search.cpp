@@ -2,7 +2,6 @@
 // candidate scored on them (src/train/postprocess_search.h).
 #include "train/postprocess_search.h"
 
-#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -10,6 +9,7 @@
 #include "config/json_writer.h"
 #include "core/files.h"
 #include "train/checkpoint.h"
+#include "train/data.h"
 #include "train/dataset.h"
 #include "useg/config.h"
 #include "useg/error.h"
@@ -33,23 +33,12 @@ std::vector<std::string> resolve_run_dirs(const std::vector<std::string>& given)
       runs.push_back(g);
       continue;
     }
-    std::vector<std::pair<int, std::string>> folds;
-    std::error_code ec;
-    if (fs::is_directory(g, ec))
-      for (const auto& e : fs::directory_iterator(g)) {
-        const std::string name = e.path().filename().string();
-        if (name.rfind("fold_", 0) != 0 || !fs::exists(e.path() / "checkpoint.safetensors"))
-          continue;
-        const std::string k = name.substr(5);
-        if (!k.empty() && std::all_of(k.begin(), k.end(), ::isdigit))
-          folds.emplace_back(std::stoi(k), e.path().string());
-      }
+    const std::vector<std::string> folds = fold_folders(g, "checkpoint.safetensors");
     if (folds.empty())
       USEG_THROW(g << " is not a training run (no checkpoint.safetensors) and holds "
                       "no fold_K run folders (expected the --output folder of "
                       "useg train, or the folder of a cross-validation's folds)");
-    std::sort(folds.begin(), folds.end());
-    for (const auto& f : folds) runs.push_back(f.second);
+    runs.insert(runs.end(), folds.begin(), folds.end());
   }
   return runs;
 }
@@ -61,27 +50,6 @@ std::string run_name(const std::string& run) {
   if (p.filename().empty()) p = p.parent_path();
   return p.filename().string();
 }
-
-// The reference's raw label values as class indices (dataset.json's values sorted).
-Tensor reference_classes(const std::string& file, const Dataset& ds, const ReadLimits& limits) {
-  Image ref = read_image(file, limits);
-  const std::vector<int> values = ds.class_values();
-  std::map<int, int> index;
-  for (size_t k = 0; k < values.size(); ++k) index[values[k]] = static_cast<int>(k);
-  float* v = ref.voxels.data();
-  for (int64_t i = 0; i < ref.voxels.numel(); ++i) {
-    auto it = index.find(static_cast<int>(v[i]));
-    if (it == index.end() || float(it->first) != v[i])
-      USEG_THROW(file << ": holds the value " << v[i]
-                      << ", which dataset.json's labels do not list");
-    v[i] = static_cast<float>(it->second);
-  }
-  return ref.voxels;
-}
-
-}  // namespace
-
-namespace {
 
 Tensor as_tensor(const std::vector<uint8_t>& v, const Geometry& g) {
   Tensor t = Tensor::empty(Shape{1, 1, g.size[2], g.size[1], g.size[0]});
@@ -163,6 +131,7 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
                     "score (choose it with useg eval --instances)");
   std::map<std::string, const DatasetCase*> by_name;
   for (const DatasetCase& c : ds.cases) by_name[c.name] = &c;
+  const std::vector<int> lookup = training::label_lookup(ds);
   const std::vector<std::string> class_names = ds.class_names();
   if (class_names.size() > 255)
     USEG_THROW(data_dir << ": " << class_names.size() << " classes; find-postprocess handles "
@@ -200,13 +169,15 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
       const DatasetCase& dc = *it->second;
       const Image image = read_image_channels(dc.images, ds.limits);  // NaN: as segment does
       const Segmentation seg = segment_image(image, m.info, *m.net, opts);
-      const Tensor ref = reference_classes(dc.label, ds, ds.limits);
+      Image ref = read_image(dc.label, ds.limits);  // raw values -> class indices, as training
+      const std::string bad = training::map_labels(ref.voxels, lookup, ds, dc.name);
+      if (!bad.empty()) USEG_THROW(dc.label << ": " << bad);
       ScoredCase sc;
       sc.name = dc.label;
       sc.geometry = image.geometry;
-      const float *p = seg.labels.data(), *r = ref.data();
+      const float *p = seg.labels.data(), *r = ref.voxels.data();
       sc.pred.assign(p, p + seg.labels.numel());
-      sc.ref.assign(r, r + ref.numel());
+      sc.ref.assign(r, r + ref.voxels.numel());
       cases.push_back(std::move(sc));
       names.push_back(run_name(run) + "/" + name);
     }

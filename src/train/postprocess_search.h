@@ -64,7 +64,8 @@ std::vector<std::string> resolve_run_dirs(const std::vector<std::string>& given)
 // Scores every candidate on the validation cases of `runs` (resolve_run_dirs) against the
 // references of the nnU-Net-layout dataset `data_dir`. Errors name the run or file: a run without
 // validation cases or best/, a classifier or instance run, a case missing from the dataset, labels
-// that differ between the model and dataset.json, a reference value dataset.json does not list.
+// that differ between the model and dataset.json, a reference value dataset.json does not list
+// (the trainer's check, training::map_labels).
 PostprocessSearch find_postprocess(const std::vector<std::string>& runs, const std::string& data_dir,
                                    const PostprocessSearchOptions& o);
 

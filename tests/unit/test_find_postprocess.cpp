@@ -253,8 +253,10 @@ TEST(FindPostprocess, ErrorsNameTheRunOrFolder) {
   r = run_useg("find-postprocess --run " + quote(root / "run") + " --data " +
                quote(root / "badvalue"));
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.output.find(label.string() + ": holds the value 5, which dataset.json's labels do "
-                                           "not list"),
+  // The trainer's check and message (map_labels), naming the file.
+  EXPECT_NE(r.output.find(label.string() + ": case " + val + ": label values not declared in "
+                                           "dataset.json: 5 (1 voxels); declared: background=0, "
+                                           "blob=1"),
             std::string::npos)
       << r.output;
 }
