@@ -45,19 +45,18 @@ int run_info(const InfoArgs& a) {
     std::cout << (info.model.classifier() ? "classes:" : "labels:");
     for (size_t i = 0; i < info.labels.size(); ++i) std::cout << " " << i << "=" << info.labels[i];
     std::cout << "\n";
-    if (info.instance_target())
+    if (info.instance_target()) {
       std::cout << "target: instances of " << info.instances.object
                 << " (classes background / interior / boundary, boundary width "
                 << info.instances.boundary_width << "; segment splits objects: seed_min_size "
                 << info.instances.seed_min_size << ", seed_split " << info.instances.seed_split
                 << ", min_size " << info.instances.min_size
-                << ", fill_holes " << (info.instances.fill_holes ? "true" : "false") << ")"
-                << (info.instances.diameter > 0
-                        ? "; training objects' median diameter " +
-                              std::to_string(info.instances.diameter).substr(0, 6) +
-                              " mm (segment --diameter rescales to it)"
-                        : std::string())
-                << "\n";
+                << ", fill_holes " << (info.instances.fill_holes ? "true" : "false") << ")";
+      if (info.instances.diameter > 0)
+        std::cout << "; training objects' median diameter " << info.instances.diameter
+                  << " mm (segment --diameter rescales to it)";
+      std::cout << "\n";
+    }
     std::cout << "preprocessing: target spacing ";
     if (info.preprocess.target_spacing.empty()) std::cout << "native";
     for (double v : info.preprocess.target_spacing) std::cout << v << " ";

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include "common/csv.h"
 #include "common/expect_error.h"
@@ -159,8 +160,9 @@ TEST(TrainInstances, TrainsTheThreeClassTargetAndSegmentSplitsObjects) {
                                  "boundary, boundary width 2"),
             std::string::npos)
       << info_run.output;
-  EXPECT_NE(info_run.output.find("; training objects' median diameter " +
-                                 std::to_string(info.instances.diameter).substr(0, 6) + " mm"),
+  std::ostringstream diameter;  // printed as the other settings are (6 significant digits)
+  diameter << "; training objects' median diameter " << info.instances.diameter << " mm";
+  EXPECT_NE(info_run.output.find(diameter.str()),
             std::string::npos)
       << info_run.output;
 }
