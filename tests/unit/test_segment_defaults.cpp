@@ -7,6 +7,7 @@
 //     folder run with --postprocess largest; --postprocess none / STEPS replace the model's steps.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <filesystem>
 
@@ -22,6 +23,14 @@ namespace {
 
 using test::quote;
 using test::run_useg;
+
+// DIR/ct.nii.gz: a smooth volume of `size` (x, y, z) on an oblique grid.
+void write_case(const fs::path& dir, const std::array<int64_t, 3>& size) {
+  fs::create_directories(dir);
+  Geometry g = test::oblique_geometry_3d();
+  g.size = size;
+  write_image((dir / "ct.nii.gz").string(), test::pattern_volume(g), g, "float");
+}
 
 std::vector<float> probs(const fs::path& dir, int k) {
   return read_image((dir / ("ct_prob_" + std::to_string(k) + ".nii.gz")).string())
@@ -59,10 +68,7 @@ TEST(SegmentDefaults, MirroringFollowsTheModelUnlessTold) {
   tta_spec.tta = true;
   const std::string plain = test::make_model(root / "plain", plain_spec);
   const std::string tta = test::make_model(root / "tta", tta_spec);
-  fs::create_directories(root / "in");
-  Geometry g = test::oblique_geometry_3d();
-  g.size = {20, 18, 12};
-  write_image((root / "in" / "ct.nii.gz").string(), test::pattern_volume(g), g, "float");
+  write_case(root / "in", {20, 18, 12});
   const std::string in = " --input " + quote(root / "in") + " --save-probabilities --threads 1";
   struct Run {
     std::string out, args, log;
@@ -122,10 +128,7 @@ TEST(SegmentDefaults, PostprocessStepsComeFromTheModelUnlessGiven) {
   steps_spec.postprocess = {"largest"};
   const std::string plain = test::make_model(root / "plain", plain_spec);
   const std::string model = test::make_model(root / "largest", steps_spec);
-  fs::create_directories(root / "in");
-  Geometry g = test::oblique_geometry_3d();
-  g.size = {24, 20, 14};
-  write_image((root / "in" / "ct.nii.gz").string(), test::pattern_volume(g), g, "float");
+  write_case(root / "in", {24, 20, 14});
   const std::string in = " --input " + quote(root / "in") + " --threads 1";
   struct Run {
     std::string out, args, log;
@@ -216,10 +219,7 @@ TEST(SegmentDefaults, DiameterScalesTheGridAndTheSplit) {
   // Through the binary: refused before any case for a class model; 0 is no diameter.
   fs::path root = test::fresh_dir("segment_diameter");
   const std::string m = test::make_model(root / "model", test::ModelSpec{});
-  fs::create_directories(root / "in");
-  Geometry v = test::oblique_geometry_3d();
-  v.size = {20, 18, 12};
-  write_image((root / "in" / "ct.nii.gz").string(), test::pattern_volume(v), v, "float");
+  write_case(root / "in", {20, 18, 12});
   const std::string in = " --model " + quote(m) + " --input " + quote(root / "in") + " --output " +
                          quote(root / "out");
   auto r = run_useg("segment" + in + " --diameter 30");

@@ -60,15 +60,9 @@ RunConfig resume_config() {
   return r;
 }
 
+// One thread: tiny networks, see test_train_e2e.cpp.
 TrainOptions options(const fs::path& data, const fs::path& out, const RunConfig& run) {
-  TrainOptions o;
-  o.data_dir = data.string();
-  o.output_dir = out.string();
-  o.config = run;
-  o.tty = 0;
-  o.threads = 1;  // tiny networks: see test_train_e2e.cpp
-  o.log = [](const std::string&) {};
-  return o;
+  return test::quiet_train_options(data, out, run);
 }
 
 std::vector<std::string> csv_column(const fs::path& run, size_t column) {
