@@ -248,6 +248,9 @@ struct TrainConfig {
   int folds = 5;
   int val_interval = 1;               // epochs between validations
   int patience = 0;                   // epochs without improvement before stopping; 0 = off
+  // U-Nets: after the last epoch, best/ segments the validation cases into RUN/validation/
+  // with a summary.json (src/train/final_validation.h), as nnU-Net's fold_K/validation/.
+  bool final_validation = true;
   int max_nonfinite_steps = 5;        // consecutive NaN/Inf losses before stopping
   std::string loss_scaling = "auto";  // auto (dynamic with fp16 precision) | dynamic | off
   double loss_scale_init = 65536;     // the dynamic scale's start (a power of 2 keeps it exact)

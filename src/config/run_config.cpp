@@ -78,6 +78,7 @@ const FieldTable<TrainConfig>& train_table() {
       field("folds", &T::folds),
       field("val_interval", &T::val_interval),
       field("patience", &T::patience),
+      field("final_validation", &T::final_validation),
       field("max_nonfinite_steps", &T::max_nonfinite_steps),
       string_choice_field("loss_scaling", &T::loss_scaling, {"auto", "dynamic", "off"}),
       field("loss_scale_init", &T::loss_scale_init),

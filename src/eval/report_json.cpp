@@ -1,6 +1,7 @@
 // The JSON format of `useg eval` ("useg-eval-1", docs/eval.md). Numbers have the CSV's 10
 // significant digits; those that are not finite (undefined metrics) are written as null.
-#include "config/json_writer.h"
+#include "eval/report_json.h"
+
 #include "eval/report_rows.h"
 
 namespace useg {
@@ -23,7 +24,7 @@ JsonValue rows_json(const std::vector<report::Row>& rows) {
 
 }  // namespace
 
-std::string format_json(const EvalReport& r) {
+JsonValue eval_report_json(const EvalReport& r) {
   const EvalOptions& o = r.options;
   JsonValue j = JsonValue::object();
   j.set("format", "useg-eval-1")
@@ -53,7 +54,9 @@ std::string format_json(const EvalReport& r) {
       .set("failed", std::move(failed))
       .set("unmatched_predictions", r.unmatched_predictions)
       .set("missing_predictions", r.missing_predictions);
-  return j.dump();
+  return j;
 }
+
+std::string format_json(const EvalReport& r) { return eval_report_json(r).dump(); }
 
 }  // namespace useg

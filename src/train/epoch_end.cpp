@@ -4,7 +4,8 @@
 // With several ranks, rank r validates the cases i with i mod N = r, every rank receives every
 // case's result (the same numbers, summed in the same order, as one process), and rank 0 alone
 // writes. A stop request during validation is then honoured at the epoch end (the ranks check
-// it together), not between cases.
+// it together), not between cases. Trainer::finish, the final validation of a finished run, is
+// here too.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "train/final_validation.h"
 #include "train/trainer.h"
 #include "useg/error.h"
 #include "useg/infer.h"
@@ -215,6 +217,37 @@ bool Trainer::end_epoch() {
   }
   save_checkpoint();
   return true;
+}
+
+TrainResult Trainer::finish(TrainResult r) {
+  if (r.status == TrainResult::Status::Interrupted || !writer() || !m_run.train.final_validation ||
+      m_run.model.classifier() || m_val_names.empty())
+    return r;
+  if (!fs::exists(fs::path(path("best")) / "model.json")) {
+    log("final validation skipped: no best/ model (no validation improved on the first)");
+    return r;
+  }
+  if (m_was_finished && fs::exists(validation_summary(m_opts.output_dir))) return r;
+  // The loaded cases are not needed any more: their memory goes before the model's.
+  m_train_cases = {};
+  m_val_cases = {};
+  const Dataset ds =
+      m_dataset.cases.empty() ? scan_dataset(m_opts.data_dir, m_opts.limits) : m_dataset;
+  FinalValidationOptions o;
+  o.log = [this](const std::string& line) { log(line); };
+  o.tty = m_opts.tty;
+  o.stop = [this] {
+    if (!m_opts.stop || m_opts.stop->load() == 0) return false;
+    m_signal = m_opts.stop->load();
+    return true;
+  };
+  if (!run_final_validation(m_opts.output_dir, ds, m_val_names, *m_backend, o).completed) {
+    log("stopped during the final validation; useg train --resume " + m_opts.output_dir +
+        " does it again");
+    r.status = TrainResult::Status::Interrupted;
+    r.stop_signal = m_signal;
+  }
+  return r;
 }
 
 }  // namespace useg::training

@@ -11,6 +11,7 @@
 #include "train/checkpoint.h"
 #include "train/data.h"
 #include "train/dataset.h"
+#include "train/final_validation.h"
 #include "useg/config.h"
 #include "useg/error.h"
 #include "useg/image.h"
@@ -156,9 +157,21 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
     if (m.info.labels != class_names)
       USEG_THROW(best << "'s labels differ from " << data_dir
                       << "/dataset.json's (was the run trained on this dataset?)");
-    log(run_name(run) + ": " + std::to_string(ckpt.val_cases.size()) +
-        " validation case(s), segmented with " + best +
-        (m.info.inference.tta ? " (test-time mirroring, the model's default)" : ""));
+    // The run's final validation holds these labels already, unless best/ changed since.
+    std::string stale;
+    try {
+      stale = stale_validation(run, m.info);
+    } catch (const Error& e) {
+      stale = e.what();
+    }
+    if (stale.empty())
+      log(run_name(run) + ": " + std::to_string(ckpt.val_cases.size()) +
+          " validation case(s), the labels of its final validation (" + validation_dir(run) + ")");
+    else
+      log(run_name(run) + ": " + std::to_string(ckpt.val_cases.size()) +
+          " validation case(s), segmented with " + best +
+          (m.info.inference.tta ? " (test-time mirroring, the model's default)" : "") + " (" +
+          stale + ")");
     SegmentOptions opts;
     opts.postprocess = std::vector<PostprocessStep>{};  // the labels before any step
     for (const std::string& name : ckpt.val_cases) {
@@ -167,16 +180,29 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
         USEG_THROW(run << " was validated on case " << name << ", which " << data_dir
                        << " does not hold");
       const DatasetCase& dc = *it->second;
-      const Image image = read_image_channels(dc.images, ds.limits);  // NaN: as segment does
-      const Segmentation seg = segment_image(image, m.info, *m.net, opts);
       Image ref = read_image(dc.label, ds.limits);  // raw values -> class indices, as training
       const std::string bad = training::map_labels(ref.voxels, lookup, ds, dc.name);
       if (!bad.empty()) USEG_THROW(dc.label << ": " << bad);
+      Tensor pred;
+      if (stale.empty()) {  // dataset.json's values, as the reference
+        const std::string file =
+            (fs::path(validation_dir(run)) / (name + ds.meta.file_ending)).string();
+        Image v = read_image(file, ds.limits);
+        if (v.voxels.shape() != ref.voxels.shape())
+          USEG_THROW(file << " has " << v.voxels.shape().str() << " voxels, " << dc.label
+                          << " " << ref.voxels.shape().str());
+        const std::string wrong = training::map_labels(v.voxels, lookup, ds, dc.name);
+        if (!wrong.empty()) USEG_THROW(file << ": " << wrong);
+        pred = std::move(v.voxels);
+      } else {
+        const Image image = read_image_channels(dc.images, ds.limits);  // NaN: as segment does
+        pred = segment_image(image, m.info, *m.net, opts).labels;
+      }
       ScoredCase sc;
       sc.name = dc.label;
-      sc.geometry = image.geometry;
-      const float *p = seg.labels.data(), *r = ref.voxels.data();
-      sc.pred.assign(p, p + seg.labels.numel());
+      sc.geometry = ref.geometry;
+      const float *p = pred.data(), *r = ref.voxels.data();
+      sc.pred.assign(p, p + pred.numel());
       sc.ref.assign(r, r + ref.voxels.numel());
       cases.push_back(std::move(sc));
       names.push_back(run_name(run) + "/" + name);

@@ -1,7 +1,8 @@
 // Choosing a model's postprocessing on its validation cases, as nnU-Net's
 // find_best_configuration does after a cross-validation (docs/training.md, "Choosing the
-// postprocessing"): each run's best/ model segments the cases it was validated on (with the
-// model's own test-time mirroring, no postprocessing), then every candidate step list is applied
+// postprocessing"): the labels of each run's final validation (RUN/validation/, when best/ made
+// them; final_validation.h), or else its best/ model segments the cases it was validated on (with
+// the model's own test-time mirroring, no postprocessing); then every candidate step list is applied
 // to those labels and scored by the mean foreground Dice against the references. A candidate
 // replaces "none" only when it scores strictly higher; the choice can be written into each run's
 // model.json (inference.postprocess), where `useg segment` picks it up. As nnU-Net decides the

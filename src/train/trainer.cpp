@@ -277,6 +277,8 @@ void Trainer::setup_resume() {
   }
   m_info_json = c.model_info_json;
   m_info = parse_model_info(c.model_info_json, ckpt + " (model_info)");
+  m_val_names = c.val_cases;
+  m_train_names = c.train_cases;
   if (!c.state.finished.empty()) {  // nothing to train: skip loading the data
     m_state = c.state;
     m_rows = parse_metrics_rows(m_state.metrics_rows, layout().class_names.size(), ckpt);
@@ -295,8 +297,6 @@ void Trainer::setup_resume() {
   USEG_CHECK(labels == m_info.labels, "--resume: the dataset's labels ("
                                           << join(labels, 32) << ") differ from the run's ("
                                           << join(m_info.labels, 32) << ")");
-  m_val_names = c.val_cases;
-  m_train_names = c.train_cases;
   // The same cases as before (batches depend on their order and number).
   std::vector<std::string> before = c.train_cases;
   before.insert(before.end(), c.val_cases.begin(), c.val_cases.end());
@@ -328,10 +328,10 @@ void Trainer::setup_resume() {
 // ends the whole job with its message (the others would wait in a collective forever).
 TrainResult Trainer::run() {
   m_comm = &dist::world();
-  if (m_comm->size() == 1) return run_process();
+  if (m_comm->size() == 1) return finish(run_process());
   if (!writer()) m_opts.tty = 0;  // no status line from the other ranks
   try {
-    return run_process();
+    return finish(run_process());
   } catch (const std::exception& e) {
     m_comm->abort(e.what());  // ends every rank; does not return
   }
@@ -360,6 +360,7 @@ TrainResult Trainer::run_process() {
   else setup_new();
   if (m_data_parallel) check_ranks();
   if (!m_state.finished.empty()) {
+    m_was_finished = true;
     log("the run in " + m_opts.output_dir + " has already finished (" + m_state.finished +
         " after " + std::to_string(m_state.epoch) + " epochs); nothing to do");
     return result(m_state.finished == "early_stopped" ? TrainResult::Status::EarlyStopped

@@ -1,6 +1,6 @@
 // The training run behind useg::train(): setup (new run or resume), the step loop, the end of an
 // epoch (validation, outputs, checkpoint). Split over trainer.cpp (setup and run), step.cpp
-// (one optimizer step), epoch_end.cpp and distributed.cpp (data-parallel ranks: the config
+// (one optimizer step), epoch_end.cpp (and the final validation), distributed.cpp (data-parallel ranks: the config
 // check, the gradient all-reduce, the collective stop decision).
 #pragma once
 
@@ -97,6 +97,12 @@ class Trainer {
   Validation validate_segmentation();  // mean Dice per class over the validation cases
   Validation validate_classifier();    // accuracy and per-class recall
   ModelInfo info_for_save(double score) const;
+  // After run_process: a finished segmentation run's final validation (final_validation.h) by
+  // rank 0, when train.final_validation is on and the run has validation cases and best/ — on a
+  // run that had finished before this process, only when its summary.json is absent. A stop
+  // signal during it makes `r` Interrupted (--resume does it again).
+  TrainResult finish(TrainResult r);
+  bool m_was_finished = false;  // the run had finished before this process started
   MetricsLayout layout() const { return metrics_layout(m_info.labels, m_run.model.classifier()); }
 
   TrainOptions m_opts;

@@ -10,11 +10,14 @@
 #include <set>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "common/csv.h"
 #include "common/expect_error.h"
 #include "common/image_fixtures.h"
 #include "common/train_fixtures.h"
 #include "segment_test_util.h"
+#include "train/checkpoint.h"
 #include "train/data.h"
 #include "train/dataset.h"
 #include "core/files.h"
@@ -120,6 +123,34 @@ TEST(TrainInstances, TrainsTheThreeClassTargetAndSegmentSplitsObjects) {
             "epoch,train_loss,dice_cell_interior,dice_cell_boundary,mean_fg_dice,lr,seconds,"
             "skipped_steps");
   EXPECT_GT(r.last_dice, 0.3) << "interior and boundary are learnt at all";
+
+  // The final validation holds best/'s objects of each validation case (what segment --instances
+  // writes) and their matching against the reference ids.
+  const std::vector<std::string> val =
+      training::read_checkpoint((out / "checkpoint.safetensors").string()).val_cases;
+  ASSERT_EQ(val.size(), 1u);
+  const auto vseg = test::run_useg(
+      "segment --model " + test::quote(out / "best") + " --input " +
+      test::quote(data / "imagesTr" / (val[0] + "_0000.nii.gz")) + " --output " +
+      test::quote(root / "vseg") + " --instances --postprocess none --threads 1");
+  ASSERT_EQ(vseg.code, 0) << vseg.output;
+  const Image kept = read_image((out / "validation" / (val[0] + ".nii.gz")).string());
+  const Image made = read_image((root / "vseg" / (val[0] + "_instances.nii.gz")).string());
+  ASSERT_EQ(kept.voxels.numel(), made.voxels.numel());
+  for (int64_t i = 0; i < kept.voxels.numel(); ++i)
+    ASSERT_EQ(kept.voxels.data()[i], made.voxels.data()[i]) << "voxel " << i;
+  const InstanceScores vm = match_instances(
+      instance_overlap(kept.voxels,
+                       read_image((data / "labelsTr" / (val[0] + ".nii.gz")).string()).voxels),
+      0.5);
+  const nlohmann::json summary =
+      nlohmann::json::parse(read_file((out / "validation" / "summary.json").string()));
+  EXPECT_EQ(summary.at("mode"), "instances");
+  const nlohmann::json& row = summary.at("cases").at(0).at("rows").at(0);
+  EXPECT_EQ(row.at("iou_threshold"), 0.5);
+  EXPECT_EQ(row.at("n_ref"), vm.n_ref);
+  EXPECT_EQ(row.at("n_pred"), vm.n_pred);
+  EXPECT_EQ(row.at("tp"), vm.tp);
 
   // useg segment with the trained model: labels are the objects' union (class 1), instances the
   // split objects, measurements name the objects.
