@@ -105,6 +105,10 @@ struct InstanceOverlap {
 };
 InstanceOverlap instance_overlap(const Tensor& pred, const Tensor& ref);
 
+// The equivalent diameter (mm) of every object of an instance label volume on `g`: the diameter
+// of the disc (2D image) or ball (3D) of the object's area / volume; by object id.
+std::vector<double> object_diameters(const Tensor& ids, const Geometry& g);
+
 // One-to-one matching of objects with IoU >= threshold that maximizes the number of matches and
 // then the summed IoU (for thresholds > 0.5 every object has at most one candidate, so this is
 // the plain thresholding of the DSB 2018 / StarDist measure).

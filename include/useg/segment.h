@@ -66,7 +66,20 @@ struct SegmentOptions {
   // Instance models: the objects' diameter in mm (pixels in files without spacing), 0 = as the
   // model was trained; case_model_info applies it.
   double diameter = 0;
+  // Instance models (--diameter auto): the diameter is estimated for each case by
+  // segment_estimating_diameter; `diameter` is then ignored.
+  bool auto_diameter = false;
 };
+
+// --diameter auto: the case segmented at the scales of the diameters d * 2^(k/2), k = 3, 2, ..., -2
+// (d: model.json's instances.diameter), from the largest down, until one finds objects whose
+// median equivalent diameter is at least 0.85 times the diameter asked: at a scale too large for
+// them, objects come out whole at about their true size (so smaller than asked: measured ratios
+// 0.43 .. 0.79 one step too large), while at a scale too small for them they are cut into pieces
+// of about the size asked or smaller; at the right scale the ratio was 0.89 .. 1.07
+// (docs/segment.md). That pass is the result (Segmentation::diameter says which); when none
+// reaches 0.85, the pass with the highest ratio.
+constexpr double kAutoDiameterAccept = 0.85;
 
 // The model as it runs on a case on `g`: `info` itself, or with --diameter D (an instance model
 // whose model.json records instances.diameter d) the target spacing scaled by D / d (the image's
@@ -85,6 +98,8 @@ struct Segmentation {
   Geometry network_geometry;        // the grid the network saw
   bool resampled = false;
   int64_t windows = 0;
+  double diameter = 0;  // the objects' diameter it was segmented for (--diameter); 0: the model's
+  int diameter_passes = 0;  // --diameter auto: the passes it took
 };
 
 // The window options segment uses for a model: patch from model.json, overlap/batch from
@@ -242,6 +257,7 @@ struct CaseRecord {
   Geometry geometry;
   int channels = 0;
   int64_t nonfinite_voxels = 0;  // NaN/Inf voxels replaced (docs/segment.md)
+  double diameter = 0;           // --diameter auto: the diameter chosen for it (0: not estimated)
   double seconds() const { return read_seconds + compute_seconds + write_seconds; }
 };
 

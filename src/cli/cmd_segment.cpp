@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -29,7 +30,27 @@ struct SegmentArgs {
   std::string classify_objects;  // classifier model folder
   double margin = 1.5;
   bool tta = false, no_tta = false;  // override model.json inference.tta
+  std::string diameter;              // a number of mm, or "auto"
 };
+
+// --diameter: "auto" or a positive number.
+void parse_diameter(const std::string& text, SegmentOptions& s) {
+  if (text.empty()) return;
+  if (text == "auto") {
+    s.auto_diameter = true;
+    return;
+  }
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || !(v > 0) || !std::isfinite(v))
+    USEG_THROW("--diameter " << text << ": expected a positive number of mm, or auto");
+  s.diameter = v;
+}
 
 // --classify-objects: each done or skipped case's objects through the classifier; a case that
 // fails here is reported and the others go on. Returns the number of failed cases.
@@ -68,6 +89,7 @@ int run_segment(SegmentArgs& a) {
   b.device = parse_device(a.device);
   if (a.tta || a.no_tta) b.segment.tta = a.tta;  // else each model's inference.tta
   if (!a.postprocess.empty()) b.segment.postprocess = parse_postprocess(a.postprocess);
+  parse_diameter(a.diameter, b.segment);
   b.shard = resolve_shard(a.shard, a.shards, [](const char* n) { return std::getenv(n); });
   if (!a.max_memory.empty()) b.max_memory = parse_bytes(a.max_memory, "--max-memory");
   if (!a.classify_objects.empty()) {
@@ -122,11 +144,11 @@ void register_segment_commands(CLI::App& app, std::function<int()>& run) {
   c->add_option("--postprocess", a->postprocess,
                 postprocess_syntax() + "; the default is the model's (model.json "
                                        "inference.postprocess)");
-  c->add_option("--diameter", b.segment.diameter,
+  c->add_option("--diameter", a->diameter,
                 "instance models: the objects' diameter in mm (pixels in files without spacing); "
                 "images are resampled so that they look the size the model was trained on "
-                "(model.json instances.diameter), as Cellpose's --diameter")
-      ->check(CLI::PositiveNumber);
+                "(model.json instances.diameter), as Cellpose's --diameter. auto: chosen for each "
+                "image by segmenting it at up to 6 scales (docs/segment.md)");
   c->add_flag("--instances", b.segment.instances,
               "write CASE_instances.<ext>: connected components of each foreground class, or for "
               "an instance model (model.json target 'instances') the split objects");

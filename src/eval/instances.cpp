@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <unordered_map>
 
@@ -199,5 +200,20 @@ InstanceScores match_instances(const InstanceOverlap& o, double threshold) {
   finish_instance_scores(s);
   return s;
 }
+
+std::vector<double> object_diameters(const Tensor& ids, const Geometry& g) {
+  std::map<int64_t, int64_t> voxels;
+  const float* p = ids.data();
+  for (int64_t i = 0; i < ids.numel(); ++i)
+    if (p[i] > 0) ++voxels[static_cast<int64_t>(p[i])];
+  const double unit = g.voxel_volume(), pi = 3.14159265358979323846;
+  std::vector<double> out;
+  for (const auto& [id, n] : voxels) {
+    const double size = double(n) * unit;
+    out.push_back(g.dims == 2 ? 2 * std::sqrt(size / pi) : std::cbrt(6 * size / pi));
+  }
+  return out;
+}
+
 
 }  // namespace useg

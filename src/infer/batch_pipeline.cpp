@@ -172,7 +172,8 @@ void run_pipeline(const std::vector<PlannedCase>& cases, const BatchOptions& o,
                                                              std::to_string(done) + "/" +
                                                              std::to_string(total));
                                        });
-      sink.case_computed(cases[in.index].record, since(t));
+      sink.case_computed(cases[in.index].record, since(t),
+                         o.segment.auto_diameter ? seg.diameter : 0, seg.diameter_passes);
       to_writer.put(WriteItem{in.index, std::move(in.image), std::move(seg)});
     } catch (const std::bad_alloc&) {
       finish(in.index, in.image.source + ": out of memory while segmenting", 0);

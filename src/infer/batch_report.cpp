@@ -51,6 +51,7 @@ JsonValue case_json(const CaseRecord& c) {
   }
   j.set("size", std::move(size)).set("spacing", std::move(spacing)).set("channels", c.channels);
   j.set("nonfinite_voxels", c.nonfinite_voxels);
+  if (c.diameter > 0) j.set("diameter", number(c.diameter));  // --diameter auto's choice
   return j;
 }
 
@@ -87,8 +88,9 @@ std::string batch_report_json(const BatchOptions& opts, const BatchResult& r) {
       .set("device", device_name(opts.device))
       .set("tta", opts.segment.tta.value_or(false))
       .set("postprocess", postprocess_json(opts.segment))
-      .set("diameter", opts.segment.diameter > 0 ? JsonValue(number(opts.segment.diameter))
-                                                  : JsonValue(nullptr))
+      .set("diameter", opts.segment.auto_diameter ? JsonValue("auto")
+                       : opts.segment.diameter > 0  ? JsonValue(number(opts.segment.diameter))
+                                                    : JsonValue(nullptr))
       .set("shard", std::to_string(opts.shard.index) + "/" + std::to_string(opts.shard.count))
       .set("counts", std::move(counts))
       .set("seconds", number(r.seconds))

@@ -79,8 +79,10 @@ BatchResult run_segment_batch(const BatchOptions& o) {
   BatchOptions run = o;
   run.segment.tta = window_options(info, o.segment).mirror;
   run.segment.postprocess = postprocess_steps(info, o.segment);
-  if (o.segment.diameter > 0) {
-    case_model_info(info, Geometry{}, o.segment);  // not an instance model, no diameter: refused
+  if (o.segment.diameter > 0 || o.segment.auto_diameter) {
+    SegmentOptions probe = o.segment;
+    if (probe.auto_diameter) probe.diameter = 1;
+    case_model_info(info, Geometry{}, probe);  // not an instance model, no diameter: refused
   }
   // An instance model's steps act on the objects' union (classes background, object).
   check_postprocess_classes(*run.segment.postprocess,
@@ -116,7 +118,14 @@ BatchResult run_segment_batch(const BatchOptions& o) {
         (o.segment.tta ? (*o.segment.tta ? "--tta" : "--no-tta")
                        : "model.json inference.tta; --tta / --no-tta override it") +
         ")");
-  if (!plan.to_run.empty() && o.segment.diameter > 0) {
+  if (!plan.to_run.empty() && o.segment.auto_diameter) {
+    std::ostringstream os;
+    os << "objects' diameter chosen for each image (--diameter auto): segmented at "
+       << info.instances.diameter << " mm x 2.83, 2, 1.41, 1, 0.71, 0.5 (the model's objects: "
+       << info.instances.diameter
+       << " mm) until the objects found are at least 0.85 times the size asked";
+    log(os.str());
+  } else if (!plan.to_run.empty() && o.segment.diameter > 0) {
     std::ostringstream os;
     os << "objects of diameter " << o.segment.diameter << " mm: images resampled by "
        << o.segment.diameter / info.instances.diameter << " (the model's objects: "

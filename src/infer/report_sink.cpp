@@ -4,6 +4,8 @@
 
 #include <sstream>
 
+#include <sstream>
+
 #include "core/files.h"
 
 namespace useg::batch {
@@ -49,9 +51,17 @@ void ReportSink::case_read(size_t record, double seconds, const Image& image,
                    ", replaced by the channel's minimum finite value (report: nonfinite_voxels)");
 }
 
-void ReportSink::case_computed(size_t record, double seconds) {
+void ReportSink::case_computed(size_t record, double seconds, double diameter, int passes) {
   std::lock_guard<std::mutex> lock(m_mutex);
-  m_result.cases[record].compute_seconds = seconds;
+  CaseRecord& r = m_result.cases[record];
+  r.compute_seconds = seconds;
+  r.diameter = diameter;
+  if (diameter > 0) {
+    std::ostringstream os;
+    os << r.id << ": objects' diameter " << diameter << " mm (--diameter auto, " << passes
+       << " pass" << (passes == 1 ? "" : "es") << ")";
+    m_progress.log(os.str());
+  }
 }
 
 void ReportSink::disk_full(const std::string& error) {

@@ -31,7 +31,8 @@ class ReportSink {
   // read an image); `nonfinite` NaN/Inf voxels were replaced (a warning on the log when > 0).
   void case_read(size_t record, double seconds, const Image& image, int64_t nonfinite = 0);
   // The compute loop's time for a case.
-  void case_computed(size_t record, double seconds);
+  // `diameter` > 0: the diameter --diameter auto chose for the case in `passes` passes (logged).
+  void case_computed(size_t record, double seconds, double diameter = 0, int passes = 0);
   // A write failed for lack of space (DiskFullError's message); the first one is kept.
   void disk_full(const std::string& error);
   // "" while the disk is not known to be full, else the error for a case not yet segmented.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "infer/auto_diameter.h"
 #include "infer/fits_model.h"
 #include "io/image_checks.h"
 #include "useg/error.h"
@@ -103,6 +104,8 @@ Segmentation segment_image(const Image& image, const ModelInfo& info, Network& n
 Segmentation segment_image(const Image& image, const ModelInfo& model_info,
                            const std::vector<Network*>& nets, const SegmentOptions& opts,
                            const std::function<void(int64_t, int64_t)>& progress) {
+  if (opts.auto_diameter)
+    return segment_estimating_diameter(image, model_info, nets, opts, progress);
   check_segmentable(image, model_info);
   const ModelInfo info = case_model_info(model_info, image.geometry, opts);
   // The batch replaces non-finite voxels when it reads a case (and reports them); an image
@@ -116,6 +119,7 @@ Segmentation segment_image(const Image& image, const ModelInfo& model_info,
   const int K = info.model.num_classes;
   const Geometry& g = image.geometry;
   Segmentation seg;
+  seg.diameter = opts.diameter;
   Tensor probs;
   {
     NetworkInput in = preprocess(image, info);

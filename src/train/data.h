@@ -58,10 +58,7 @@ IntensityScheme auto_scheme(const std::string& channel_name);
 // Median spacing per axis over the cases, in the model's axis order ([D, H, W] or [H, W]).
 std::vector<double> median_spacing(const Dataset& ds, int dims);
 
-// The equivalent diameter (mm) of every object of an instance label volume on `g`: the diameter
-// of the disc (2D image) or ball (3D) of the object's area / volume; by object id.
-std::vector<double> object_diameters(const Tensor& ids, const Geometry& g);
-// The median of object_diameters over every case of an instance dataset (the mean of the two
+// The median of object_diameters (useg/metrics.h) over every case of an instance dataset (the mean of the two
 // middle values for an even count; 0 when there is no object).
 double median_object_diameter(const Dataset& ds);
 

@@ -10,6 +10,7 @@
 #include "util/stats.h"
 #include "train/data.h"
 #include "train/rng.h"
+#include "useg/metrics.h"
 #include "useg/error.h"
 #include "useg/image.h"
 #include "useg/infer.h"
@@ -203,20 +204,6 @@ ModelInfo plan_model_info(const RunConfig& run, const Dataset& ds, uint64_t seed
         " (recorded as provenance.label_values)");
   }
   return info;
-}
-
-std::vector<double> object_diameters(const Tensor& ids, const Geometry& g) {
-  std::map<int64_t, int64_t> voxels;
-  const float* p = ids.data();
-  for (int64_t i = 0; i < ids.numel(); ++i)
-    if (p[i] > 0) ++voxels[static_cast<int64_t>(p[i])];
-  const double unit = g.voxel_volume(), pi = 3.14159265358979323846;
-  std::vector<double> out;
-  for (const auto& [id, n] : voxels) {
-    const double size = double(n) * unit;
-    out.push_back(g.dims == 2 ? 2 * std::sqrt(size / pi) : std::cbrt(6 * size / pi));
-  }
-  return out;
 }
 
 double median_object_diameter(const Dataset& ds) {

@@ -74,9 +74,10 @@ echo "models/nuclei2d on unseen synthetic nuclei: Dice $dice (bound 0.80)"
 # instances.diameter) the images are resampled to the model's scale and the split with them.
 python3 "$root/scripts/make_demo_nuclei.py" "$work/big" --cases 2 --size 320 --seed 3 --scale 2 >/dev/null
 d2=$(json "$model/model.json" "d['instances']['diameter'] * 2")
-for v in plain diameter; do
+for v in plain diameter auto; do
   flags=()
   [ "$v" = diameter ] && flags=(--diameter "$d2")
+  [ "$v" = auto ] && flags=(--diameter auto)
   "$useg" segment --model "$model" --input "$work/big/imagesTr" --output "$work/big_$v" --format png \
     --instances --measure --threads 1 "${flags[@]}" >"$work/big_$v.log" 2>&1 ||
     { cat "$work/big_$v.log"; fail "segment $v of the large nuclei failed"; }
@@ -85,7 +86,9 @@ for v in plain diameter; do
   "$useg" eval --pred "$work/big_$v/labels" --ref "$work/big/labelsTr" --labels 1 --json "$work/big_$v.json" >/dev/null
 done
 grep -q "objects of diameter" "$work/big_diameter.log" || fail "no --diameter line: $(cat "$work/big_diameter.log")"
-python3 - "$work" "$root/tests/shell" <<'EOF' || fail "--diameter on nuclei twice the training size"
+grep -q "nuclei_000: objects' diameter .* mm (--diameter auto, " "$work/big_auto.log" ||
+  fail "no --diameter auto line: $(cat "$work/big_auto.log")"
+python3 - "$work" "$root/tests/shell" "$d2" <<'EOF' || fail "--diameter on nuclei twice the training size"
 import json, sys
 sys.path.insert(0, sys.argv[2])
 from png_labels import read_png
@@ -108,7 +111,7 @@ def components(path):  # 4-connected components of a 0/1 label PNG
     return count
 ref = sum(components(f"{work}/big/labelsTr/nuclei_00{i}.png") for i in range(2))
 r = {}
-for v in ("plain", "diameter"):
+for v in ("plain", "diameter", "auto"):
     objects = sum(len(open(f"{work}/big_{v}/nuclei_00{i}_measurements.csv").read().splitlines()) - 1 for i in range(2))
     dice = [x["dice"] for x in json.load(open(f"{work}/big_{v}.json"))["summary"] if x["label"] == 1][0]
     size = len(read_png(f"{work}/big_{v}/nuclei_000.png"))
@@ -119,6 +122,19 @@ for v in ("plain", "diameter"):
 (o_plain, _), (o_diam, d_diam) = r["plain"], r["diameter"]
 if not (abs(o_diam - ref) <= ref / 4 and d_diam >= 0.9 and abs(o_plain - ref) > abs(o_diam - ref)):
     sys.exit("expected --diameter to find the objects within 25% (Dice >= 0.9), closer than without it")
+# --diameter auto: these nuclei's median diameter is about 1.6 d (numpy: 35.5 and 38.6 px for
+# d = 23.53); the scales tried are d * 2^(k/2), so the choice must be 1.41 d or 2 d, and the
+# objects as close as with the diameter given (measured: 33.28 px for both cases, 26 objects,
+# Dice 0.951).
+o_auto, d_auto = r["auto"]
+report = json.load(open(f"{work}/big_auto/report.json"))
+chosen = [c["diameter"] for c in report["cases"]]
+d = float(sys.argv[3]) / 2
+print(f"--diameter auto chose {chosen} (model: {d:.2f})")
+if report["diameter"] != "auto" or not all(1.4 * d < x < 2.01 * d for x in chosen):
+    sys.exit(f"--diameter auto: report diameter {report['diameter']!r}, per case {chosen}; expected 1.41 d or 2 d")
+if not (abs(o_auto - ref) <= ref / 4 and d_auto >= 0.9 and abs(o_plain - ref) > abs(o_auto - ref)):
+    sys.exit("expected --diameter auto to find the objects within 25% (Dice >= 0.9), closer than without it")
 EOF
 
 # --- make_nuclei_dataset.py: a 16-bit TIFF image and instance mask -> a dataset useg trains on

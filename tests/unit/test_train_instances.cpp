@@ -217,7 +217,7 @@ TEST(TrainInstances, MedianObjectDiameterIsCountedOverEveryObject) {
   fill(a, 1, 0, 1, 0, 1);  // 4 px
   fill(a, 7, 3, 5, 0, 2);  // 9 px (ids need not be consecutive)
   fill(a, 2, 6, 9, 6, 9);  // 16 px
-  const std::vector<double> d = training::object_diameters(a, g);
+  const std::vector<double> d = object_diameters(a, g);
   ASSERT_EQ(d.size(), 3u);  // by id: 1, 2, 7
   EXPECT_NEAR(d[0], disc(1.0), 1e-12);
   EXPECT_NEAR(d[1], disc(4.0), 1e-12);
@@ -228,8 +228,8 @@ TEST(TrainInstances, MedianObjectDiameterIsCountedOverEveryObject) {
   for (int z = 1; z <= 2; ++z)
     for (int y = 1; y <= 2; ++y)
       for (int x = 1; x <= 2; ++x) cube.at(0, 0, z, y, x) = 3;
-  ASSERT_EQ(training::object_diameters(cube, g3).size(), 1u);
-  EXPECT_NEAR(training::object_diameters(cube, g3)[0], std::cbrt(6 * 8 / pi), 1e-12);
+  ASSERT_EQ(object_diameters(cube, g3).size(), 1u);
+  EXPECT_NEAR(object_diameters(cube, g3)[0], std::cbrt(6 * 8 / pi), 1e-12);
 
   const fs::path dir = test::fresh_dir("instance_diameter");
   fs::create_directories(dir / "imagesTr");

@@ -1,0 +1,19 @@
+// --diameter auto (SegmentOptions::auto_diameter, useg/segment.h): the objects'
+// diameter chosen per case by segmenting it at a few scales.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "useg/segment.h"
+
+namespace useg {
+
+// See kAutoDiameterAccept in useg/segment.h. Throws as case_model_info does for
+// a class model or one without instances.diameter.
+Segmentation segment_estimating_diameter(
+    const Image &image, const ModelInfo &info,
+    const std::vector<Network *> &nets, const SegmentOptions &opts,
+    const std::function<void(int64_t, int64_t)> &progress);
+
+} // namespace useg
