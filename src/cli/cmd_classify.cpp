@@ -30,8 +30,9 @@ struct ClassifyArgs {
 };
 
 int run_images(ClassifyArgs& a) {
-  USEG_CHECK(!a.o.output.empty(), "useg classify: --output predictions.csv is required (or "
-                                  "--objects SEGMENTATION_DIR)");
+  USEG_REQUIRE(!a.o.output.empty(),
+               "useg classify: --output predictions.csv is required (or "
+               "--objects SEGMENTATION_DIR)");
   ClassifyResult r = run_classify(a.o);
   std::cout << "classify: " << r.done << " done, " << r.skipped << " skipped, " << r.failed
             << " failed; predictions " << a.o.output << ", report " << r.report << "\n";
@@ -45,20 +46,22 @@ int run_images(ClassifyArgs& a) {
 // --objects: every input image is a case CASE whose CASE_instances.<ext> and
 // CASE_measurements.csv useg segment --instances --measure wrote into the objects folder.
 int run_objects(ClassifyArgs& a) {
-  USEG_CHECK(fs::is_directory(a.objects),
-             "--objects " << a.objects << " is not a folder (expected useg segment's output "
-                                          "with CASE_instances and CASE_measurements.csv)");
-  USEG_CHECK(a.margin >= 1, "--margin must be >= 1, got " << a.margin);
+  USEG_REQUIRE(fs::is_directory(a.objects),
+               "--objects "
+                   << a.objects
+                   << " is not a folder (expected useg segment's output "
+                      "with CASE_instances and CASE_measurements.csv)");
+  USEG_REQUIRE(a.margin >= 1, "--margin must be >= 1, got " << a.margin);
   std::vector<std::string> images;
   for (const std::string& in : a.o.inputs) {
-    USEG_CHECK(fs::exists(in), "--input " << in << " does not exist");
+    USEG_REQUIRE(fs::exists(in), "--input " << in << " does not exist");
     if (fs::is_directory(in) && !is_image_path(in)) {
       for (const std::string& f : list_images(in, a.o.recursive)) images.push_back(f);
     } else {
       images.push_back(in);
     }
   }
-  USEG_CHECK(!images.empty(), "--input: no image files found");
+  USEG_REQUIRE(!images.empty(), "--input: no image files found");
   std::map<std::string, std::string> instances;  // case -> instance image
   for (const std::string& f : list_images(a.objects, false)) {
     const std::string stem = image_stem(f);
@@ -75,11 +78,12 @@ int run_objects(ClassifyArgs& a) {
     const std::string name = image_stem(images[i]);
     try {
       auto found = instances.find(name);
-      USEG_CHECK(found != instances.end(),
-                 "no " << name << "_instances.<ext> in " << a.objects
-                       << " (run useg segment --instances --measure first)");
+      USEG_REQUIRE(found != instances.end(),
+                   "no " << name << "_instances.<ext> in " << a.objects
+                         << " (run useg segment --instances --measure first)");
       const std::string csv = (fs::path(a.objects) / (name + "_measurements.csv")).string();
-      USEG_CHECK(fs::exists(csv), "no " << csv << " (run useg segment --measure first)");
+      USEG_REQUIRE(fs::exists(csv),
+                   "no " << csv << " (run useg segment --measure first)");
       objects += classify_case_objects(clf, {images[i]}, found->second, csv, a.margin,
                                        a.o.batch);
     } catch (const std::exception& e) {

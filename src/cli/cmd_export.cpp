@@ -23,8 +23,11 @@ struct ExportArgs {
 int run_export(const ExportArgs& a) {
   std::string why;
   if (!onnx_export_available(&why)) USEG_THROW("useg export --format onnx: " << why);
-  USEG_CHECK(std::filesystem::is_directory(a.model),
-             "--model " << a.model << " is not a model folder (model.json + weights.safetensors)");
+  USEG_REQUIRE(
+      std::filesystem::is_directory(a.model),
+      "--model "
+          << a.model
+          << " is not a model folder (model.json + weights.safetensors)");
   auto backend = make_backend(Device::CPU);
   LoadedModel m = load_model_dir(a.model, *backend);
   OnnxExportOptions opts;

@@ -44,7 +44,7 @@ std::string find_python() {
 // Runs argv with stderr into `err_path`; returns the exit status (127: could not start).
 int run_process(const std::vector<std::string>& argv, const std::string& err_path) {
   pid_t pid = ::fork();
-  USEG_CHECK(pid >= 0, "import-nnunet: fork failed");
+  USEG_REQUIRE(pid >= 0, "import-nnunet: fork failed");
   if (pid == 0) {
     int fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd >= 0) ::dup2(fd, 2);
@@ -67,11 +67,13 @@ std::string trim(std::string s) {
 }
 
 int run_import(const ImportArgs& a) {
-  USEG_CHECK(fs::is_directory(a.folder),
-             a.folder << ": not a folder (an nnU-Net v2 trained model folder: "
-                         "DatasetXXX/TRAINER__PLANS__CONFIGURATION)");
-  USEG_CHECK(!fs::exists(a.output),
-             "--output " << a.output << " exists; remove it or name a new folder");
+  USEG_REQUIRE(
+      fs::is_directory(a.folder),
+      a.folder << ": not a folder (an nnU-Net v2 trained model folder: "
+                  "DatasetXXX/TRAINER__PLANS__CONFIGURATION)");
+  USEG_REQUIRE(!fs::exists(a.output),
+               "--output " << a.output
+                           << " exists; remove it or name a new folder");
   fs::path out = fs::absolute(a.output).lexically_normal();
   if (out.filename().empty()) out = out.parent_path();  // "models/x/"
   const fs::path staging = out.parent_path() / (out.filename().string() + ".importing." +
@@ -81,7 +83,7 @@ int run_import(const ImportArgs& a) {
   {
     std::ofstream f(script);
     f << kNnunetToSafetensorsPy;
-    USEG_CHECK(f.good(), "cannot write " << script);
+    USEG_REQUIRE(f.good(), "cannot write " << script);
   }
   const std::string python = find_python();
   const int rc = run_process(

@@ -67,8 +67,9 @@ int classify_segmented_objects(const SegmentArgs& a, BatchResult& r) {
       if (p.size() > 17 && p.substr(p.size() - 17) == "_measurements.csv") csv = p;
     }
     try {
-      USEG_CHECK(!instances.empty() && !csv.empty(),
-                 c.id << ": no instance image or measurements among the case's outputs");
+      USEG_REQUIRE(!instances.empty() && !csv.empty(),
+                   c.id << ": no instance image or measurements among the "
+                           "case's outputs");
       objects += classify_case_objects(clf, c.inputs, instances, csv, a.margin, 32);
     } catch (const std::exception& e) {
       std::cout << "  " << c.id << ": object classification failed: " << e.what() << "\n";

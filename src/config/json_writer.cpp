@@ -37,8 +37,9 @@ struct JsonValueAccess {
 };
 
 JsonValue JsonValue::number(double v, int significant_digits) {
-  USEG_CHECK(significant_digits >= 1 && significant_digits <= 17,
-             "JsonValue::number: significant_digits must be 1..17, got " << significant_digits);
+  USEG_REQUIRE(significant_digits >= 1 && significant_digits <= 17,
+               "JsonValue::number: significant_digits must be 1..17, got "
+                   << significant_digits);
   if (!std::isfinite(v)) return JsonValue(v);
   char text[64];
   std::snprintf(text, sizeof text, "%.*g", significant_digits, v);
@@ -51,14 +52,16 @@ JsonValue JsonValue::number(double v, int significant_digits) {
 }
 
 JsonValue& JsonValue::push_back(JsonValue item) {
-  USEG_CHECK(m_kind == Kind::Array, "JsonValue::push_back on a value that is not an array");
+  USEG_REQUIRE(m_kind == Kind::Array,
+               "JsonValue::push_back on a value that is not an array");
   m_items.push_back(std::move(item));
   return *this;
 }
 
 JsonValue& JsonValue::set(const std::string& key, JsonValue value) {
-  USEG_CHECK(m_kind == Kind::Object,
-             "JsonValue::set(\"" << key << "\") on a value that is not an object");
+  USEG_REQUIRE(m_kind == Kind::Object,
+               "JsonValue::set(\"" << key
+                                   << "\") on a value that is not an object");
   for (auto& member : m_members)
     if (member.first == key) {
       member.second = std::move(value);

@@ -38,32 +38,38 @@ ClassPredictions read_class_predictions(const std::string& csv) {
           prob_cols.push_back(int(i));
         }
       }
-      USEG_CHECK(image_col >= 0 && class_col >= 0 && p.classes.size() >= 2,
-                 csv << ": line 1 must be useg classify's header image,class,probability,p_<class>"
-                        "... (at least two p_ columns), got '" << line << "'");
+      USEG_REQUIRE(image_col >= 0 && class_col >= 0 && p.classes.size() >= 2,
+                   csv << ": line 1 must be useg classify's header "
+                          "image,class,probability,p_<class>"
+                          "... (at least two p_ columns), got '"
+                       << line << "'");
       continue;
     }
     const std::string where = csv + " line " + std::to_string(n);
-    USEG_CHECK(f.size() > size_t(std::max(image_col, class_col)) &&
-                   f.size() > size_t(prob_cols.back()),
-               where << ": expected " << prob_cols.back() + 1 << " columns, got " << f.size());
+    USEG_REQUIRE(f.size() > size_t(std::max(image_col, class_col)) &&
+                     f.size() > size_t(prob_cols.back()),
+                 where << ": expected " << prob_cols.back() + 1
+                       << " columns, got " << f.size());
     auto k = index.find(f[class_col]);
-    USEG_CHECK(k != index.end(), where << ": class '" << f[class_col]
-                                       << "' is not one of the p_ columns of the header");
+    USEG_REQUIRE(k != index.end(),
+                 where << ": class '" << f[class_col]
+                       << "' is not one of the p_ columns of the header");
     std::vector<double> prob;
     for (int c : prob_cols) {
       char* end = nullptr;
       const double v = std::strtod(f[c].c_str(), &end);
-      USEG_CHECK(!f[c].empty() && end && *end == '\0' && std::isfinite(v),
-                 where << ": p_" << p.classes[prob.size()] << " is '" << f[c]
-                       << "', expected a number");
+      USEG_REQUIRE(!f[c].empty() && end && *end == '\0' && std::isfinite(v),
+                   where << ": p_" << p.classes[prob.size()] << " is '" << f[c]
+                         << "', expected a number");
       prob.push_back(v);
     }
     p.images.push_back(f[image_col]);
     p.predicted.push_back(k->second);
     p.probability.push_back(std::move(prob));
   }
-  USEG_CHECK(image_col >= 0, csv << ": empty file (expected useg classify's predictions CSV)");
+  USEG_REQUIRE(
+      image_col >= 0,
+      csv << ": empty file (expected useg classify's predictions CSV)");
   return p;
 }
 
@@ -93,18 +99,21 @@ ClassificationReport score_classification(const std::vector<std::string>& classe
                                           const std::vector<int>& predicted,
                                           const std::vector<std::vector<double>>& scores) {
   const size_t K = classes.size();
-  USEG_CHECK(truth.size() == predicted.size() && (scores.empty() || scores.size() == truth.size()),
-             "score_classification: " << truth.size() << " truths, " << predicted.size()
-                                      << " predictions, " << scores.size() << " score rows");
+  USEG_REQUIRE(truth.size() == predicted.size() &&
+                   (scores.empty() || scores.size() == truth.size()),
+               "score_classification: " << truth.size() << " truths, "
+                                        << predicted.size() << " predictions, "
+                                        << scores.size() << " score rows");
   ClassificationReport r;
   r.classes = classes;
   r.n = int64_t(truth.size());
   r.confusion.assign(K, std::vector<int64_t>(K, 0));
   int64_t correct = 0;
   for (size_t i = 0; i < truth.size(); ++i) {
-    USEG_CHECK(truth[i] >= 0 && size_t(truth[i]) < K && predicted[i] >= 0 &&
-                   size_t(predicted[i]) < K,
-               "score_classification: class index out of range at item " << i);
+    USEG_REQUIRE(truth[i] >= 0 && size_t(truth[i]) < K && predicted[i] >= 0 &&
+                     size_t(predicted[i]) < K,
+                 "score_classification: class index out of range at item "
+                     << i);
     ++r.confusion[size_t(truth[i])][size_t(predicted[i])];
     correct += truth[i] == predicted[i];
   }

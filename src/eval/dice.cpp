@@ -9,12 +9,13 @@
 namespace useg {
 
 std::vector<OverlapCounts> overlap_counts(const Tensor& pred, const Tensor& ref, int num_labels) {
-  USEG_CHECK(pred.numel() == ref.numel(), "overlap: prediction "
-                                              << pred.shape().str() << " and reference "
-                                              << ref.shape().str() << " differ in size");
-  USEG_CHECK(num_labels >= 1, "overlap: num_labels must be positive");
-  USEG_CHECK(pred.device() == Device::CPU && ref.device() == Device::CPU,
-             "overlap: label maps must be CPU tensors");
+  USEG_REQUIRE(pred.numel() == ref.numel(),
+               "overlap: prediction " << pred.shape().str() << " and reference "
+                                      << ref.shape().str()
+                                      << " differ in size");
+  USEG_REQUIRE(num_labels >= 1, "overlap: num_labels must be positive");
+  USEG_REQUIRE(pred.device() == Device::CPU && ref.device() == Device::CPU,
+               "overlap: label maps must be CPU tensors");
   std::vector<OverlapCounts> c(static_cast<size_t>(num_labels));
   const float* p = pred.data();
   const float* r = ref.data();
@@ -30,10 +31,10 @@ std::vector<OverlapCounts> overlap_counts(const Tensor& pred, const Tensor& ref,
 }
 
 std::vector<double> dice_per_class(const Tensor& pred, const Tensor& ref, int num_classes) {
-  USEG_CHECK(pred.numel() == ref.numel(), "dice: prediction "
-                                              << pred.shape().str() << " and reference "
-                                              << ref.shape().str() << " differ in size");
-  USEG_CHECK(num_classes >= 1, "dice: num_classes must be positive");
+  USEG_REQUIRE(pred.numel() == ref.numel(),
+               "dice: prediction " << pred.shape().str() << " and reference "
+                                   << ref.shape().str() << " differ in size");
+  USEG_REQUIRE(num_classes >= 1, "dice: num_classes must be positive");
   std::vector<OverlapCounts> c = overlap_counts(pred, ref, num_classes);
   std::vector<double> d(num_classes);
   for (int k = 0; k < num_classes; ++k) {
@@ -44,8 +45,8 @@ std::vector<double> dice_per_class(const Tensor& pred, const Tensor& ref, int nu
 }
 
 int check_label_image(const Tensor& labels, const std::string& source) {
-  USEG_CHECK(labels.defined() && labels.device() == Device::CPU,
-             source << ": no voxels to evaluate");
+  USEG_REQUIRE(labels.defined() && labels.device() == Device::CPU,
+               source << ": no voxels to evaluate");
   const float* v = labels.data();
   float top = 0;
   for (int64_t i = 0; i < labels.numel(); ++i) {

@@ -15,11 +15,13 @@ namespace useg {
 namespace {
 
 void check_grid(const Geometry& g, const char* what) {
-  USEG_CHECK(g.dims == 2 || g.dims == 3, what << ": geometry has dims " << g.dims);
+  USEG_REQUIRE(g.dims == 2 || g.dims == 3,
+               what << ": geometry has dims " << g.dims);
   for (int i = 0; i < 3; ++i)
-    USEG_CHECK(g.size[i] >= 1, what << ": geometry has an empty axis: " << g.str());
-  USEG_CHECK(g.dims == 3 || g.size[2] == 1,
-             what << ": 2D geometry with " << g.size[2] << " slices");
+    USEG_REQUIRE(g.size[i] >= 1,
+                 what << ": geometry has an empty axis: " << g.str());
+  USEG_REQUIRE(g.dims == 3 || g.size[2] == 1,
+               what << ": 2D geometry with " << g.size[2] << " slices");
 }
 
 struct Box {
@@ -84,15 +86,16 @@ SurfaceDistances surface_distances(const uint8_t* pred, const uint8_t* ref, cons
   // Distances between surface voxels do not depend on the grid beyond the masks, so the maps are
   // computed on the bounding box of both masks only (exact: outside it both masks are empty).
   const Box box = union_box(pred, ref, g);
-  USEG_CHECK(!box.empty(), "surface distances: both masks are empty");
+  USEG_REQUIRE(!box.empty(), "surface distances: both masks are empty");
   Geometry gc = g;
   for (int k = 0; k < 3; ++k) gc.size[k] = box.hi[k] - box.lo[k] + 1;
   const std::vector<uint8_t> a = crop(pred, g, box), b = crop(ref, g, box);
   const std::vector<uint8_t> sa = surface_voxels(a.data(), gc), sb = surface_voxels(b.data(), gc);
   const bool a_any = std::find(sa.begin(), sa.end(), 1) != sa.end();
   const bool b_any = std::find(sb.begin(), sb.end(), 1) != sb.end();
-  USEG_CHECK(a_any && b_any,
-             "surface distances: the " << (a_any ? "reference" : "prediction") << " mask is empty");
+  USEG_REQUIRE(a_any && b_any, "surface distances: the "
+                                   << (a_any ? "reference" : "prediction")
+                                   << " mask is empty");
   SurfaceDistances d;
   {
     const std::vector<float> to_b = distance_to_mask(sb.data(), gc);

@@ -60,7 +60,7 @@ void add_cases(const std::vector<std::string>& files, const std::string& root,
 
 std::vector<BatchCase> find_cases(const std::vector<std::string>& inputs, bool recursive,
                                   const std::string& output_dir) {
-  USEG_CHECK(!inputs.empty(), "no --input given");
+  USEG_REQUIRE(!inputs.empty(), "no --input given");
   std::vector<BatchCase> cases;
   std::vector<std::string> direct;
   for (const std::string& in : inputs) {
@@ -115,7 +115,8 @@ bool parse_int(const std::string& s, long* out) {
 Shard resolve_shard(const std::string& shard_flag, int shards_flag,
                     const std::function<const char*(const char*)>& getenv) {
   Shard s;
-  USEG_CHECK(shards_flag >= 0, "--shards must be at least 1, got " << shards_flag);
+  USEG_REQUIRE(shards_flag >= 0,
+               "--shards must be at least 1, got " << shards_flag);
   if (!shard_flag.empty()) {
     size_t slash = shard_flag.find('/');
     long i = -1, n = -1;

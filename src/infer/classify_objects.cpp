@@ -61,9 +61,9 @@ Image object_crop(const Image& image, const std::array<int64_t, 3>& lo,
 std::vector<ObjectClass> classify_objects(Classifier& clf, const Image& image,
                                           const Tensor& instances, double margin, int batch) {
   const Geometry& g = image.geometry;
-  USEG_CHECK(instances.numel() == g.voxels(),
-             image.source << ": the instance image has " << instances.numel()
-                          << " voxels, the image " << g.voxels());
+  USEG_REQUIRE(instances.numel() == g.voxels(),
+               image.source << ": the instance image has " << instances.numel()
+                            << " voxels, the image " << g.voxels());
   // Bounding boxes of ids 1..N.
   const float* ids = instances.data();
   int64_t n = 0;
@@ -123,8 +123,10 @@ std::string add_object_classes(const std::string& csv, const std::vector<ObjectC
         if (f[i] == "label") id_col = int(i);
         keep.push_back(f[i] != class_column && f[i] != prob_column);
       }
-      USEG_CHECK(id_col >= 0, source << ": line 1 has no column 'label' (the object id of useg "
-                                        "segment --measure's CSV)");
+      USEG_REQUIRE(
+          id_col >= 0,
+          source << ": line 1 has no column 'label' (the object id of useg "
+                    "segment --measure's CSV)");
     }
     std::string row;
     for (size_t i = 0; i < f.size(); ++i)
@@ -133,11 +135,13 @@ std::string add_object_classes(const std::string& csv, const std::vector<ObjectC
       out << row << "," << csv_field(class_column) << "," << csv_field(prob_column) << "\n";
       continue;
     }
-    USEG_CHECK(size_t(id_col) < f.size(), source << " line " << n << ": no column 'label'");
+    USEG_REQUIRE(size_t(id_col) < f.size(),
+                 source << " line " << n << ": no column 'label'");
     char* end = nullptr;
     const long long id = std::strtoll(f[size_t(id_col)].c_str(), &end, 10);
-    USEG_CHECK(end && *end == '\0', source << " line " << n << ": label '" << f[size_t(id_col)]
-                                           << "' is not an object id");
+    USEG_REQUIRE(end && *end == '\0', source << " line " << n << ": label '"
+                                             << f[size_t(id_col)]
+                                             << "' is not an object id");
     auto found = by_id.find(id);
     if (found != by_id.end() && found->second->cls >= 0) {
       const ObjectClass& o = *found->second;
@@ -160,9 +164,11 @@ int64_t classify_case_objects(Classifier& clf, const std::vector<std::string>& i
   Image image = image_files.size() == 1 ? read_image(image_files[0])
                                         : read_image_channels(image_files);
   Image instances = read_image(instances_path);
-  USEG_CHECK(instances.geometry.same_as(image.geometry),
-             instances_path << " does not have the geometry of " << image.source << " ("
-                            << instances.geometry.str() << " vs " << image.geometry.str() << ")");
+  USEG_REQUIRE(instances.geometry.same_as(image.geometry),
+               instances_path
+                   << " does not have the geometry of " << image.source << " ("
+                   << instances.geometry.str() << " vs " << image.geometry.str()
+                   << ")");
   std::vector<ObjectClass> objects =
       classify_objects(clf, image, instances.voxels, margin, batch);
   const std::string csv = read_file(measurements_path);

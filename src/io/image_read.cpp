@@ -208,7 +208,7 @@ Image read_image(const std::string& path, const ReadLimits& limits) {
 }
 
 Image read_image_channels(const std::vector<std::string>& paths, const ReadLimits& limits) {
-  USEG_CHECK(!paths.empty(), "read_image_channels needs at least one file");
+  USEG_REQUIRE(!paths.empty(), "read_image_channels needs at least one file");
   if (paths.size() == 1) return read_image(paths[0], limits);
   // Headers first: a mismatch or an oversized case fails before any voxel is read.
   std::vector<ImageInfo> infos;

@@ -26,16 +26,18 @@ class Meta {
       : m_meta(m), m_source(source) {}
   const std::string& str(const std::string& key) const {
     auto it = m_meta.find(key);
-    USEG_CHECK(it != m_meta.end(), m_source << ": not a useg training checkpoint (no '" << key
-                                            << "' in its metadata)");
+    USEG_REQUIRE(it != m_meta.end(),
+                 m_source << ": not a useg training checkpoint (no '" << key
+                          << "' in its metadata)");
     return it->second;
   }
   double num(const std::string& key) const {
     const std::string& s = str(key);
     char* end = nullptr;
     double v = std::strtod(s.c_str(), &end);
-    USEG_CHECK(end && *end == '\0' && !s.empty(),
-               m_source << ": checkpoint metadata '" << key << "' is not a number: '" << s << "'");
+    USEG_REQUIRE(end && *end == '\0' && !s.empty(),
+                 m_source << ": checkpoint metadata '" << key
+                          << "' is not a number: '" << s << "'");
     return v;
   }
   bool has(const std::string& key) const { return m_meta.count(key) != 0; }
@@ -43,9 +45,9 @@ class Meta {
     const std::string& s = str(key);
     char* end = nullptr;
     long long v = std::strtoll(s.c_str(), &end, 10);
-    USEG_CHECK(end && *end == '\0' && !s.empty(),
-               m_source << ": checkpoint metadata '" << key << "' is not an integer: '" << s
-                        << "'");
+    USEG_REQUIRE(end && *end == '\0' && !s.empty(),
+                 m_source << ": checkpoint metadata '" << key
+                          << "' is not an integer: '" << s << "'");
     return v;
   }
 
@@ -101,8 +103,9 @@ void write_checkpoint(const std::string& path, const Network& net, const Optimiz
 Checkpoint read_checkpoint(const std::string& path) {
   SafetensorsFile f = read_safetensors(path);
   Meta m(f.metadata, path);
-  USEG_CHECK(m.str("useg_checkpoint") == "1",
-             path << ": unsupported checkpoint version " << m.str("useg_checkpoint"));
+  USEG_REQUIRE(m.str("useg_checkpoint") == "1",
+               path << ": unsupported checkpoint version "
+                    << m.str("useg_checkpoint"));
   Checkpoint c;
   TrainState& s = c.state;
   s.epoch = static_cast<int>(m.integer("epoch"));

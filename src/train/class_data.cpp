@@ -117,9 +117,11 @@ Scan scan_csv(const std::string& csv) {
 
 ClassDataset scan_class_dataset(const std::string& path, const std::vector<std::string>& classes) {
   std::error_code ec;
-  USEG_CHECK(fs::exists(path, ec), "classification data " << path << " does not exist (expected a "
-                                                                     "folder of class folders or "
-                                                                     "a CSV file image,label)");
+  USEG_REQUIRE(fs::exists(path, ec), "classification data "
+                                         << path
+                                         << " does not exist (expected a "
+                                            "folder of class folders or "
+                                            "a CSV file image,label)");
   const bool csv = fs::is_regular_file(path, ec);
   Scan s = csv ? scan_csv(path) : scan_folders(path);
   ClassDataset ds;
@@ -165,7 +167,8 @@ std::vector<TrainingCase> load_class_items(const ClassDataset& ds, const ModelIn
   std::vector<std::string> problems;
   for (size_t i = 0; i < names.size(); ++i) {
     auto found = by_name.find(names[i]);
-    USEG_CHECK(found != by_name.end(), "classification item " << names[i] << " not in " << ds.source);
+    USEG_REQUIRE(found != by_name.end(),
+                 "classification item " << names[i] << " not in " << ds.source);
     const ClassItem& it = *found->second;
     try {
       TrainingCase c;

@@ -16,18 +16,19 @@ ModelInfo plan_classifier_info(const RunConfig& run, const ClassDataset& ds,
                                const std::function<void(const std::string&)>& log) {
   const ModelConfig& m = run.model;
   const TrainConfig& t = run.train;
-  USEG_CHECK(m.num_classes == int(ds.classes.size()),
-             "the config has model.num_classes " << m.num_classes << " but " << ds.source
-                                                 << " holds " << ds.classes.size()
-                                                 << " classes; set model.num_classes to "
-                                                 << ds.classes.size());
+  USEG_REQUIRE(m.num_classes == int(ds.classes.size()),
+               "the config has model.num_classes "
+                   << m.num_classes << " but " << ds.source << " holds "
+                   << ds.classes.size() << " classes; set model.num_classes to "
+                   << ds.classes.size());
   ModelInfo info;
   info.model = m;
   info.patch_size = m.input_size.empty() ? t.patch_size : m.input_size;
   info.labels = ds.classes;
-  USEG_CHECK(t.normalization != "ct",
-             "train.normalization 'ct' needs dataset statistics of a segmentation dataset; a "
-             "classifier takes zscore, percentile or none");
+  USEG_REQUIRE(t.normalization != "ct",
+               "train.normalization 'ct' needs dataset statistics of a "
+               "segmentation dataset; a "
+               "classifier takes zscore, percentile or none");
   for (int c = 0; c < m.in_channels; ++c) {
     ChannelNorm ch;
     ch.name = "channel_" + std::to_string(c);
@@ -88,12 +89,13 @@ std::vector<std::string> split_class_validation(const ClassDataset& ds, const Tr
 
 Batch make_class_batch(const std::vector<TrainingCase>& cases, const TrainConfig& t, int dims,
                        int num_classes, int64_t epoch, int64_t iteration, int rank, int ranks) {
-  USEG_CHECK(!cases.empty(), "no training images");
+  USEG_REQUIRE(!cases.empty(), "no training images");
   const Shape& s = cases[0].image.shape();
   const int share = batch_share(t.batch_size, rank, ranks);
-  USEG_CHECK(share > 0, "make_class_batch: rank " << rank << " of " << ranks
-                                                  << " has no sample of a batch of "
-                                                  << t.batch_size);
+  USEG_REQUIRE(share > 0, "make_class_batch: rank "
+                              << rank << " of " << ranks
+                              << " has no sample of a batch of "
+                              << t.batch_size);
   Batch b;
   b.image = Tensor::empty(Shape{share, s.c(), s.d(), s.h(), s.w()});
   b.label = Tensor::empty(Shape{share, 1, 1, 1, 1});

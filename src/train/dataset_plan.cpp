@@ -112,7 +112,7 @@ double median_of(std::vector<T> v) {
 }  // namespace
 
 std::array<double, 3> plan_target_spacing(const DatasetFingerprint& fp) {
-  USEG_CHECK(!fp.spacings.empty(), "plan: the dataset has no cases");
+  USEG_REQUIRE(!fp.spacings.empty(), "plan: the dataset has no cases");
   std::array<double, 3> target{}, size{};
   for (int a = 0; a < 3; ++a) {
     std::vector<double> sp, sz;
@@ -146,8 +146,8 @@ std::array<double, 3> plan_target_spacing(const DatasetFingerprint& fp) {
 PoolPlan plan_pooling(const std::vector<double>& spacing, const std::vector<int>& patch,
                       int min_feature, int max_pools) {
   const size_t dim = spacing.size();
-  USEG_CHECK((dim == 2 || dim == 3) && patch.size() == dim,
-             "plan_pooling: spacing and patch need 2 or 3 entries each");
+  USEG_REQUIRE((dim == 2 || dim == 3) && patch.size() == dim,
+               "plan_pooling: spacing and patch need 2 or 3 entries each");
   std::vector<double> cur_spacing = spacing;
   std::vector<double> cur_size(patch.begin(), patch.end());
   std::vector<int> pools_per_axis(dim, 0), kernel(dim, 1);
@@ -268,13 +268,14 @@ PlannedConfiguration plan_configuration(const DatasetFingerprint& fp,
       const int floor_size = std::max(1, int(std::min(8.0, std::round(median_shape[a]))));
       if (pp.patch[a] - pp.divisor[a] >= floor_size && r > worst) worst = r, axis = a;
     }
-    USEG_CHECK(worst >= 0, "plan: even the smallest " << dims << "D patch needs "
-                                                      << bytes_text(step(pp.patch, 2))
-                                                      << " for a training step of 2 (the budget "
-                                                      << bytes_text(memory_budget) << " less its "
-                                                      << int(kPlanMemoryReserve * 100)
-                                                      << "% reserve is " << bytes_text(budget)
-                                                      << "); raise --memory-budget");
+    USEG_REQUIRE(worst >= 0, "plan: even the smallest "
+                                 << dims << "D patch needs "
+                                 << bytes_text(step(pp.patch, 2))
+                                 << " for a training step of 2 (the budget "
+                                 << bytes_text(memory_budget) << " less its "
+                                 << int(kPlanMemoryReserve * 100)
+                                 << "% reserve is " << bytes_text(budget)
+                                 << "); raise --memory-budget");
     std::vector<int> tmp = pp.patch;
     tmp[axis] -= pp.divisor[axis];
     PoolPlan t = plan_pooling(spacing, tmp);
@@ -314,7 +315,7 @@ PlannedConfiguration plan_configuration(const DatasetFingerprint& fp,
 }  // namespace
 
 DatasetPlan plan_dataset(const DatasetFingerprint& fp, int64_t memory_budget) {
-  USEG_CHECK(memory_budget > 0, "plan: the memory budget must be positive");
+  USEG_REQUIRE(memory_budget > 0, "plan: the memory budget must be positive");
   DatasetPlan plan;
   plan.fingerprint = fp;
   plan.memory_budget = memory_budget;

@@ -70,9 +70,9 @@ run_final_validation(const std::string &run_dir, const Dataset &ds,
   LoadedModel m = load_model_dir(best, backend);
   std::error_code ec;
   fs::remove_all(dir, ec); // older predictions and their summary go first
-  USEG_CHECK(!ec, "cannot empty " << dir << ": " << ec.message());
+  USEG_REQUIRE(!ec, "cannot empty " << dir << ": " << ec.message());
   fs::create_directories(dir, ec);
-  USEG_CHECK(!ec, "cannot create " << dir << ": " << ec.message());
+  USEG_REQUIRE(!ec, "cannot create " << dir << ": " << ec.message());
 
   const bool instances = ds.meta.instances;
   const std::vector<int> values = ds.class_values();

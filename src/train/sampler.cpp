@@ -13,7 +13,7 @@ bool forced_foreground(int sample, int batch, double oversample) {
 
 PatchSource choose_patch(const std::vector<TrainingCase>& cases,
                          const std::array<int64_t, 3>& patch, bool foreground, Rng& rng) {
-  USEG_CHECK(!cases.empty(), "choose_patch: no training cases");
+  USEG_REQUIRE(!cases.empty(), "choose_patch: no training cases");
   PatchSource src;
   src.case_index = static_cast<size_t>(rng.below(int64_t(cases.size())));
   const TrainingCase& c = cases[src.case_index];
@@ -120,8 +120,9 @@ Batch make_batch(const std::vector<TrainingCase>& cases, const TrainConfig& t, i
   std::array<int64_t, 3> patch = dims == 3 ? std::array<int64_t, 3>{p[0], p[1], p[2]}
                                            : std::array<int64_t, 3>{1, p[0], p[1]};
   const int share = batch_share(t.batch_size, rank, ranks);
-  USEG_CHECK(share > 0, "make_batch: rank " << rank << " of " << ranks << " has no sample of a "
-                                            << "batch of " << t.batch_size);
+  USEG_REQUIRE(share > 0, "make_batch: rank " << rank << " of " << ranks
+                                              << " has no sample of a "
+                                              << "batch of " << t.batch_size);
   Batch b;
   b.image = Tensor::empty(Shape{share, channels, patch[0], patch[1], patch[2]});
   b.label = Tensor::empty(Shape{share, 1, patch[0], patch[1], patch[2]});

@@ -17,7 +17,7 @@ double scheduled_lr(const TrainConfig& t, int64_t step) {
   const int64_t iters = t.iterations_per_epoch;
   const int64_t warmup = int64_t(t.warmup_epochs) * iters;
   const int64_t total = int64_t(t.epochs) * iters;
-  USEG_CHECK(step >= 0, "scheduled_lr: negative step " << step);
+  USEG_REQUIRE(step >= 0, "scheduled_lr: negative step " << step);
   if (step < warmup) return t.lr * double(step + 1) / double(warmup);
   const int64_t decay = total - warmup;
   double u = decay > 0 ? double(step - warmup) / double(decay) : 0.0;

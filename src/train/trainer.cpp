@@ -63,11 +63,13 @@ std::vector<std::string> split_validation(const Dataset& ds, const TrainConfig& 
       if (std::find(names.begin(), names.end(), v) == names.end()) unknown.push_back(v);
       else if (std::find(val.begin(), val.end(), v) == val.end()) val.push_back(v);
     }
-    USEG_CHECK(unknown.empty(), "train.val_cases: " << join(unknown) << " not in the dataset "
-                                                    << ds.dir << " (cases: " << join(names)
-                                                    << ")");
-    USEG_CHECK(val.size() < names.size(), "train.val_cases holds every case of the dataset; "
-                                          "nothing is left to train on");
+    USEG_REQUIRE(unknown.empty(),
+                 "train.val_cases: " << join(unknown) << " not in the dataset "
+                                     << ds.dir << " (cases: " << join(names)
+                                     << ")");
+    USEG_REQUIRE(val.size() < names.size(),
+                 "train.val_cases holds every case of the dataset; "
+                 "nothing is left to train on");
   } else if (t.val_fraction > 0 && names.size() >= 2) {
     long n = std::lround(double(names.size()) * t.val_fraction);
     n = std::clamp<long>(n, 1, long(names.size()) - 1);
@@ -203,11 +205,14 @@ void Trainer::load_data() {
 }
 
 void Trainer::setup_new() {
-  USEG_CHECK(m_opts.config.has_value(), "a new training run needs a config (--config)");
+  USEG_REQUIRE(m_opts.config.has_value(),
+               "a new training run needs a config (--config)");
   std::string ckpt = path("checkpoint.safetensors");
-  USEG_CHECK(!fs::exists(ckpt), m_opts.output_dir
-                                    << " already holds a training run (checkpoint.safetensors): "
-                                       "add --resume to continue it, or choose another --output");
+  USEG_REQUIRE(
+      !fs::exists(ckpt),
+      m_opts.output_dir
+          << " already holds a training run (checkpoint.safetensors): "
+             "add --resume to continue it, or choose another --output");
   if (writer()) remove_stale_temporaries(m_opts.output_dir);
   m_run = *m_opts.config;
   if (m_opts.seed) m_run.train.seed = *m_opts.seed;
@@ -254,26 +259,30 @@ void Trainer::setup_new() {
 
 void Trainer::setup_resume() {
   std::string ckpt = path("checkpoint.safetensors");
-  USEG_CHECK(fs::exists(ckpt), "--resume: " << m_opts.output_dir
-                                            << " has no checkpoint.safetensors to resume from "
-                                               "(start a new run without --resume)");
+  USEG_REQUIRE(fs::exists(ckpt),
+               "--resume: " << m_opts.output_dir
+                            << " has no checkpoint.safetensors to resume from "
+                               "(start a new run without --resume)");
   if (writer()) remove_stale_temporaries(m_opts.output_dir);
   Checkpoint c = read_checkpoint(ckpt);
   m_config_json = c.config_json;
   m_run = parse_run_config(c.config_json, ckpt + " (config)");
   if (m_opts.seed)
-    USEG_CHECK(*m_opts.seed == m_run.train.seed,
-               "--seed " << *m_opts.seed << " differs from the run's seed " << m_run.train.seed
-                         << "; a resumed run keeps its seed");
+    USEG_REQUIRE(*m_opts.seed == m_run.train.seed,
+                 "--seed " << *m_opts.seed << " differs from the run's seed "
+                           << m_run.train.seed
+                           << "; a resumed run keeps its seed");
   if (m_opts.config) {
     RunConfig given = *m_opts.config;
     given.train.seed = m_run.train.seed;  // the run may have had --seed; compared above
     // Compared as parsed and written again: a run started by an older useg lacks keys added
     // since (their defaults then), which is no difference.
-    USEG_CHECK(to_json_string(given) == to_json_string(m_run),
-               "--resume: the config given differs from the one the run started with ("
-                   << path("config.json") << "); a resumed run continues with its own config: "
-                                             "drop --config, or start a new run");
+    USEG_REQUIRE(
+        to_json_string(given) == to_json_string(m_run),
+        "--resume: the config given differs from the one the run started with ("
+            << path("config.json")
+            << "); a resumed run continues with its own config: "
+               "drop --config, or start a new run");
   }
   m_info_json = c.model_info_json;
   m_info = parse_model_info(c.model_info_json, ckpt + " (model_info)");
@@ -294,9 +303,10 @@ void Trainer::setup_resume() {
     labels = m_dataset.class_names();
     for (const DatasetCase& dc : m_dataset.cases) now.push_back(dc.name);
   }
-  USEG_CHECK(labels == m_info.labels, "--resume: the dataset's labels ("
-                                          << join(labels, 32) << ") differ from the run's ("
-                                          << join(m_info.labels, 32) << ")");
+  USEG_REQUIRE(labels == m_info.labels, "--resume: the dataset's labels ("
+                                            << join(labels, 32)
+                                            << ") differ from the run's ("
+                                            << join(m_info.labels, 32) << ")");
   // The same cases as before (batches depend on their order and number).
   std::vector<std::string> before = c.train_cases;
   before.insert(before.end(), c.val_cases.begin(), c.val_cases.end());
@@ -342,12 +352,13 @@ TrainResult Trainer::run_process() {
   if (writer()) {
     std::error_code ec;
     fs::create_directories(m_opts.output_dir, ec);
-    USEG_CHECK(!ec, "cannot create " << m_opts.output_dir << ": " << ec.message());
+    USEG_REQUIRE(!ec,
+                 "cannot create " << m_opts.output_dir << ": " << ec.message());
     std::string lock = path(".lock");
     m_lock_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    USEG_CHECK(m_lock_fd >= 0, "cannot create " << lock);
-    USEG_CHECK(::flock(m_lock_fd, LOCK_EX | LOCK_NB) == 0,
-               "another useg train is running in " << m_opts.output_dir);
+    USEG_REQUIRE(m_lock_fd >= 0, "cannot create " << lock);
+    USEG_REQUIRE(::flock(m_lock_fd, LOCK_EX | LOCK_NB) == 0,
+                 "another useg train is running in " << m_opts.output_dir);
   }
   // The device first: an unavailable one fails before minutes of loading.
   BackendOptions bo;

@@ -145,7 +145,11 @@ TEST(TrainResume, RefusesToOverwriteOrChangeARun) {
   RunConfig other = resume_config();
   other.train.lr = 0.5;
   o.config = other;
-  test::expect_error([&] { train(o); }, "the config given differs from the one the run started");
+  const std::string differs = test::error_of([&] { train(o); });
+  EXPECT_HAS(differs, "the config given differs from the one the run started");
+  // What the user acts on, and nothing else: no source location (USEG_REQUIRE, not USEG_CHECK).
+  EXPECT_EQ(differs.find("failed at"), std::string::npos) << differs;
+  EXPECT_EQ(differs.find(".cpp"), std::string::npos) << differs;
   o.config.reset();
   TrainResult r = train(o);  // resuming a finished run does nothing
   EXPECT_EQ(r.status, TrainResult::Status::Completed);
