@@ -19,6 +19,12 @@ struct SafetensorsFile {
 };
 
 SafetensorsFile read_safetensors(const std::string& path);
+// The "__metadata__" only: reads the 8-byte length and the header, not the
+// tensors' data (a checkpoint's case lists without its hundreds of MB of
+// weights). The header is checked as read_safetensors checks it, and its length
+// against the file's size.
+std::map<std::string, std::string>
+read_safetensors_metadata(const std::string &path);
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& source);
 
 // Writes atomically (temporary file in the same folder, then rename). Tensors are written in the

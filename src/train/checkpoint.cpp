@@ -100,8 +100,12 @@ void write_checkpoint(const std::string& path, const Network& net, const Optimiz
   write_safetensors(path, tensors, meta);
 }
 
-Checkpoint read_checkpoint(const std::string& path) {
-  SafetensorsFile f = read_safetensors(path);
+Checkpoint read_checkpoint(const std::string &path, bool tensors) {
+  SafetensorsFile f;
+  if (tensors)
+    f = read_safetensors(path);
+  else
+    f.metadata = read_safetensors_metadata(path);
   Meta m(f.metadata, path);
   USEG_REQUIRE(m.str("useg_checkpoint") == "1",
                path << ": unsupported checkpoint version "

@@ -56,6 +56,9 @@ void write_checkpoint(const std::string& path, const Network& net, const Optimiz
                       const std::string& model_info_json,
                       const std::vector<std::string>& train_cases,
                       const std::vector<std::string>& val_cases);
-Checkpoint read_checkpoint(const std::string& path);
+// `tensors` false: the metadata only (state, config, case lists), read from the
+// header without the weights and optimizer state (read_safetensors_metadata);
+// model and optimizer stay empty.
+Checkpoint read_checkpoint(const std::string &path, bool tensors = true);
 
 }  // namespace useg::training

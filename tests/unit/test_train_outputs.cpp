@@ -137,6 +137,36 @@ TEST(TrainOutputs, CheckpointRoundTripIsExact) {
   save_model_dir((dir / "m").string(), ModelInfo{}, net);
   test::expect_error([&] { read_checkpoint((dir / "m" / "weights.safetensors").string()); },
                      "not a useg training checkpoint");
+
+  // The metadata alone (find-postprocess's case lists): the same fields, no
+  // tensors.
+  const Checkpoint h = read_checkpoint(path, false);
+  EXPECT_TRUE(h.model.empty() && h.optimizer.empty());
+  EXPECT_EQ(h.state.epoch, 4);
+  EXPECT_EQ(h.state.best_dice, 0.1 + 0.7);
+  EXPECT_EQ(h.state.metrics_rows, s.metrics_rows);
+  EXPECT_EQ(h.optimizer_steps, 1);
+  EXPECT_EQ(h.config_json, c.config_json);
+  EXPECT_EQ(h.model_info_json, "{\"info\": 2}");
+  EXPECT_EQ(h.val_cases, c.val_cases);
+  EXPECT_EQ(h.train_cases, c.train_cases);
+  test::expect_error(
+      [&] {
+        read_checkpoint((dir / "m" / "weights.safetensors").string(), false);
+      },
+      "not a useg training checkpoint");
+  // A checkpoint cut short is an error naming it there too (its header lists
+  // data that is gone).
+  const std::string bytes = read_file(path);
+  test::write_text(dir / "cut.safetensors",
+                   bytes.substr(0, bytes.size() - 100));
+  test::expect_error(
+      [&] { read_checkpoint((dir / "cut.safetensors").string(), false); },
+      (dir / "cut.safetensors").string());
+  test::write_text(dir / "tiny.safetensors", bytes.substr(0, 5));
+  test::expect_error(
+      [&] { read_checkpoint((dir / "tiny.safetensors").string(), false); },
+      "tiny.safetensors: not a safetensors file: 5 bytes");
 }
 
 TEST(TrainOutputs, ModelFolderIsSwappedInWhole) {
