@@ -27,7 +27,9 @@ namespace useg {
 //                        or mm2 (2D images)
 //   fill-holes           background enclosed by the class takes the class
 struct PostprocessStep {
-  enum class Kind { Largest, MinSize, FillHoles };
+  // LargestForeground: every foreground class as one region, only its largest connected
+  // component kept (nnU-Net's first postprocessing candidate); the rest becomes background.
+  enum class Kind { Largest, MinSize, FillHoles, LargestForeground };
   Kind kind = Kind::Largest;
   double min_size = 0;
   std::string unit;  // min-size: "vox" | "mm3" | "mm2"

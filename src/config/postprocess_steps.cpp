@@ -13,7 +13,8 @@
 namespace useg {
 
 std::string postprocess_syntax() {
-  return "largest | largest=K1+K2 (those classes only) | min-size=N<vox|mm3|mm2> (e.g. "
+  return "largest | largest=K1+K2 (those classes only) | largest-foreground (all classes as one "
+         "region) | min-size=N<vox|mm3|mm2> (e.g. "
          "min-size=100vox, min-size=50mm3) | "
          "fill-holes; several steps separated by commas or given as repeated --postprocess, "
          "run in that order; none = no steps";
@@ -51,6 +52,7 @@ PostprocessStep parse_step(const std::string& text) {
     return st;
   }
   if (text == "fill-holes") return st.kind = PostprocessStep::Kind::FillHoles, st;
+  if (text == "largest-foreground") return st.kind = PostprocessStep::Kind::LargestForeground, st;
   const std::string prefix = "min-size=";
   if (text.rfind(prefix, 0) == 0) {
     std::string v = text.substr(prefix.size());

@@ -28,6 +28,17 @@ void apply_postprocess(Tensor& labels, const Geometry& g, int num_classes,
       case PostprocessStep::Kind::FillHoles:
         fill_holes(labels, g, num_classes);
         break;
+      case PostprocessStep::Kind::LargestForeground: {
+        Tensor fg = Tensor::empty(labels.shape());
+        const float* l = labels.data();
+        float* f = fg.data();
+        for (int64_t i = 0; i < labels.numel(); ++i) f[i] = l[i] > 0.5f ? 1.f : 0.f;
+        keep_largest_component(fg, g, 2, {});
+        float* out = labels.data();
+        for (int64_t i = 0; i < labels.numel(); ++i)
+          if (f[i] == 0.f) out[i] = 0.f;
+        break;
+      }
       case PostprocessStep::Kind::MinSize: {
         double voxels = st.min_size;
         if (st.unit != "vox") {

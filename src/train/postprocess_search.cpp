@@ -108,6 +108,10 @@ PostprocessSearch score_postprocess(const std::vector<ScoredCase>& cases,
     s.candidates.push_back(score(cases, K, {"largest=" + some}));
     s.candidates.push_back(score(cases, K, {"largest=" + some, "fill-holes"}));
   }
+  if (K > 2) {  // with one foreground class it is `largest`
+    s.candidates.push_back(score(cases, K, {"largest-foreground"}));
+    s.candidates.push_back(score(cases, K, {"largest-foreground", "fill-holes"}));
+  }
   for (PostprocessCandidate& c : s.candidates)
     for (size_t i = 0; i < cases.size(); ++i) {
       c.better += c.case_fg_dice[i] > s.candidates[0].case_fg_dice[i];

@@ -7,7 +7,9 @@
 // replaces "none" only when it scores strictly higher; the choice can be written into each run's
 // model.json (inference.postprocess), where `useg segment` picks it up. As nnU-Net decides the
 // largest component class by class, "largest=S" (S: the classes whose Dice `largest` raises) is
-// tried too when S is some but not all of the foreground classes.
+// tried too when S is some but not all of the foreground classes; with several foreground classes,
+// nnU-Net's first candidate as well: the largest component of the foreground as a whole
+// ("largest-foreground").
 #pragma once
 
 #include <cstdint>

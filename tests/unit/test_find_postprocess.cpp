@@ -169,7 +169,7 @@ TEST(FindPostprocess, LargestIsChosenClassByClass) {
   c.pred = c.ref;
   box(c.pred, 1, 9, 10, 9, 10);  // a 4-pixel speck of class 1
   const PostprocessSearch s = score_postprocess({c}, {"background", "organ", "vessel"});
-  ASSERT_EQ(s.candidates.size(), 6u);
+  ASSERT_EQ(s.candidates.size(), 8u);
   const double d1_none = 2.0 * 30 / (30 + 34), d2_largest = 2.0 * 16 / (16 + 22);
   struct Want {
     std::vector<std::string> steps;
@@ -180,7 +180,11 @@ TEST(FindPostprocess, LargestIsChosenClassByClass) {
                                   {{"fill-holes"}, d1_none, 1},
                                   {{"largest", "fill-holes"}, 1, d2_largest},
                                   {{"largest=1"}, 1, 1},
-                                  {{"largest=1", "fill-holes"}, 1, 1}};
+                                  {{"largest=1", "fill-holes"}, 1, 1},
+                                  // The foreground as one: its largest component is class 1's
+                                  // box (30 pixels), so both class 2 boxes go.
+                                  {{"largest-foreground"}, 1, 0},
+                                  {{"largest-foreground", "fill-holes"}, 1, 0}};
   for (size_t i = 0; i < want.size(); ++i) {
     SCOPED_TRACE(i);
     EXPECT_EQ(s.candidates[i].steps, want[i].steps);

@@ -167,6 +167,29 @@ TEST(SegmentPostprocess, TwoDimensionalHolesAndAreas) {
                     "is a volume but the image is 2D");
 }
 
+// largest-foreground: the classes as one region. Region A is a class-1 box (9 pixels) touching a
+// class-2 box (9 pixels): 18 foreground pixels; region B a lone class-1 box of 16. `largest` keeps
+// class 1's B and class 2's box; largest-foreground keeps A whole and drops B.
+TEST(SegmentPostprocess, LargestForegroundTakesTheClassesAsOneRegion) {
+  Geometry g;
+  g.dims = 2;
+  g.size = {16, 8, 1};
+  Tensor t = Tensor::zeros(Shape::ncdhw(1, 1, 1, 8, 16));
+  fill_box(t, 1, 0, 2, 0, 2, 0, 0);    // A, class 1
+  fill_box(t, 2, 3, 5, 0, 2, 0, 0);    // A, class 2 (touching)
+  fill_box(t, 1, 10, 13, 3, 6, 0, 0);  // B
+  Tensor per_class = t.clone();
+  apply_postprocess(per_class, g, 3, parse_postprocess({"largest"}), "plane");
+  EXPECT_EQ(count(per_class, 1), 16);
+  EXPECT_EQ(count(per_class, 2), 9);
+  apply_postprocess(t, g, 3, parse_postprocess({"largest-foreground"}), "plane");
+  EXPECT_EQ(count(t, 1), 9);
+  EXPECT_EQ(count(t, 2), 9);
+  EXPECT_EQ(t.at(0, 0, 0, 0, 0), 1.f);
+  EXPECT_EQ(t.at(0, 0, 0, 0, 5), 2.f);
+  EXPECT_EQ(t.at(0, 0, 0, 4, 11), 0.f);
+}
+
 TEST(SegmentInstances, NumberedByClassThenSize) {
   Geometry g = scene_geometry();
   std::vector<int> cls;
