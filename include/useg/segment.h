@@ -82,6 +82,9 @@ struct SegmentOptions {
 // (docs/segment.md). That pass is the result (Segmentation::diameter says which); when none
 // reaches 0.85, the pass with the highest ratio.
 constexpr double kAutoDiameterAccept = 0.85;
+// The smallest diameter it tries, times d (k = -2): the finest grid, which --max-memory's
+// estimate assumes (an upper bound: most cases stop at a coarser one).
+constexpr double kAutoDiameterSmallest = 0.5;
 
 // The model as it runs on a case on `g`: `info` itself, or with --diameter D (an instance model
 // whose model.json records instances.diameter d) the target spacing scaled by D / d (the image's

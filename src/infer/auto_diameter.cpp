@@ -23,7 +23,7 @@ Segmentation segment_estimating_diameter(
   double best_ratio = -1;
   int passes = 0;
   for (int k = 3; k >= -2; --k) {
-    o.diameter = k == 0 ? d : d * std::pow(2.0, k / 2.0);
+    o.diameter = k == 0 ? d : k == -2 ? d * kAutoDiameterSmallest : d * std::pow(2.0, k / 2.0);
     Segmentation seg = segment_image(image, info, nets, o, progress);
     ++passes;
     const std::vector<double> found =

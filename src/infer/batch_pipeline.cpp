@@ -80,8 +80,10 @@ Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info
       g = h.geometry;
       channels += h.components;
     }
-    const ModelInfo ci = case_model_info(info, g, o.segment);
-    MemoryEstimate e = estimate_case_memory(g, network_grid(g, ci), channels, ci, o.segment);
+    SegmentOptions so = o.segment;  // --diameter auto: its finest grid
+    if (so.auto_diameter) so.diameter = info.instances.diameter * kAutoDiameterSmallest;
+    const ModelInfo ci = case_model_info(info, g, so);
+    MemoryEstimate e = estimate_case_memory(g, network_grid(g, ci), channels, ci, so);
     e.weight_bytes += ensemble.weight_bytes;
     e.activation_bytes = std::max(e.activation_bytes, ensemble.activation_bytes);
     if (e.total() > o.max_memory)

@@ -16,6 +16,7 @@
 #include "common/test_paths.h"
 #include "segment_test_util.h"
 #include "useg/backend.h"
+#include "useg/config.h"
 #include "useg/image.h"
 #include "useg/metrics.h"
 #include "useg/model.h"
@@ -150,6 +151,30 @@ TEST(AutoDiameter, TheCommandLineTakesAutoOrAPositiveNumber) {
   const auto report = test::read_report(root / "seg" / "report.json");
   EXPECT_EQ(report.at("diameter"), "auto");
   EXPECT_GT(report.at("cases").at(0).at("diameter").get<double>(), 0);
+
+  // --max-memory assumes the finest grid auto may try (0.5 d: 4 times the pixels): a limit the
+  // model's own scale fits under but that grid does not refuses the case, naming the file.
+  const ModelInfo info =
+      load_model_info(std::string(USEG_SOURCE_DIR) + "/models/nuclei2d/model.json");
+  SegmentOptions at_d, finest;
+  finest.diameter = info.instances.diameter * kAutoDiameterSmallest;
+  const auto need = [&](const SegmentOptions& o) {
+    const ModelInfo ci = case_model_info(info, im.geometry, o);
+    return estimate_case_memory(im.geometry, network_grid(im.geometry, ci), 1, ci, o).total();
+  };
+  const int64_t between = (need(at_d) + need(finest)) / 2;
+  ASSERT_LT(need(at_d), between);
+  const std::string limit = " --max-memory " + std::to_string(between) + " --threads 1";
+  r = test::run_useg("segment --model " + std::string(USEG_SOURCE_DIR) +
+                     "/models/nuclei2d --input " + test::quote(root / "nuclei") + " --output " +
+                     test::quote(root / "seg_mem") + limit);
+  EXPECT_EQ(r.code, 0) << r.output;
+  r = test::run_useg("segment --model " + std::string(USEG_SOURCE_DIR) +
+                     "/models/nuclei2d --input " + test::quote(root / "nuclei") + " --output " +
+                     test::quote(root / "seg_mem_auto") + " --diameter auto" + limit);
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("n.tif: segmenting"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("more than --max-memory"), std::string::npos) << r.output;
 }
 
 } // namespace
