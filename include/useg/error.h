@@ -36,10 +36,9 @@ namespace detail {
 // runs): the message says what is wrong and where, and a source location would
 // only be noise there. USEG_CHECK stays for the invariants of ops and kernels,
 // where the location is what a developer needs.
-#define USEG_REQUIRE(cond, msg)                                                \
-  do {                                                                         \
-    if (!(cond))                                                               \
-      USEG_THROW(msg);                                                         \
+#define USEG_REQUIRE(cond, msg)   \
+  do {                            \
+    if (!(cond)) USEG_THROW(msg); \
   } while (0)
 
 // USEG_THROW(message << parts): throws useg::Error with exactly that message.

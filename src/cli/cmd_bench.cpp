@@ -93,8 +93,7 @@ void print_layers(const std::vector<Layer>& layers, int runs, double total_ms) {
 }
 
 int run_bench(const BenchArgs& a) {
-  USEG_REQUIRE(a.config.empty() != a.model.empty(),
-               "bench: give exactly one of --config, --model");
+  USEG_REQUIRE(a.config.empty() != a.model.empty(), "bench: give exactly one of --config, --model");
   USEG_REQUIRE(a.repeat >= 1 && a.warmup >= 0 && a.batch >= 1,
                "bench: --repeat and --batch must "
                "be >= 1, --warmup >= 0");
@@ -121,9 +120,8 @@ int run_bench(const BenchArgs& a) {
   const int nsp = static_cast<int>(a.shape.size());
   USEG_REQUIRE(nsp == cfg.dims || (cfg.dims == 2 && nsp == 3),
                "bench: --shape needs " << cfg.dims << " sizes ("
-                                       << (cfg.dims == 2 ? "H W" : "D H W")
-                                       << ") for this " << cfg.dims
-                                       << "D model, got " << nsp);
+                                       << (cfg.dims == 2 ? "H W" : "D H W") << ") for this "
+                                       << cfg.dims << "D model, got " << nsp);
   Shape xs{a.batch, cfg.in_channels, nsp == 3 ? a.shape[0] : 1, a.shape[nsp - 2],
            a.shape[nsp - 1]};
   Tensor x = Tensor::empty(xs);

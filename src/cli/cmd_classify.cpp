@@ -47,10 +47,9 @@ int run_images(ClassifyArgs& a) {
 // CASE_measurements.csv useg segment --instances --measure wrote into the objects folder.
 int run_objects(ClassifyArgs& a) {
   USEG_REQUIRE(fs::is_directory(a.objects),
-               "--objects "
-                   << a.objects
-                   << " is not a folder (expected useg segment's output "
-                      "with CASE_instances and CASE_measurements.csv)");
+               "--objects " << a.objects
+                            << " is not a folder (expected useg segment's output "
+                               "with CASE_instances and CASE_measurements.csv)");
   USEG_REQUIRE(a.margin >= 1, "--margin must be >= 1, got " << a.margin);
   std::vector<std::string> images;
   for (const std::string& in : a.o.inputs) {
@@ -82,8 +81,7 @@ int run_objects(ClassifyArgs& a) {
                    "no " << name << "_instances.<ext> in " << a.objects
                          << " (run useg segment --instances --measure first)");
       const std::string csv = (fs::path(a.objects) / (name + "_measurements.csv")).string();
-      USEG_REQUIRE(fs::exists(csv),
-                   "no " << csv << " (run useg segment --measure first)");
+      USEG_REQUIRE(fs::exists(csv), "no " << csv << " (run useg segment --measure first)");
       objects += classify_case_objects(clf, {images[i]}, found->second, csv, a.margin,
                                        a.o.batch);
     } catch (const std::exception& e) {

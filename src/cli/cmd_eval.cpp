@@ -88,11 +88,9 @@ int run_eval_classification(const EvalArgs& a) {
     predicted.push_back(pred.predicted[found->second]);
     scores.push_back(pred.probability[found->second]);
   }
-  USEG_REQUIRE(
-      !truth.empty(),
-      "--pred " << a.pred << " holds no prediction for any of the "
-                << ref.items.size() << " images of --ref " << a.ref
-                << " (predictions belong to reference images by path)");
+  USEG_REQUIRE(!truth.empty(), "--pred " << a.pred << " holds no prediction for any of the "
+                                         << ref.items.size() << " images of --ref " << a.ref
+                                         << " (predictions belong to reference images by path)");
   ClassificationReport r = score_classification(pred.classes, truth, predicted, scores);
   r.pred_path = a.pred;
   r.ref_path = a.ref;

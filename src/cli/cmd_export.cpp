@@ -25,9 +25,7 @@ int run_export(const ExportArgs& a) {
   if (!onnx_export_available(&why)) USEG_THROW("useg export --format onnx: " << why);
   USEG_REQUIRE(
       std::filesystem::is_directory(a.model),
-      "--model "
-          << a.model
-          << " is not a model folder (model.json + weights.safetensors)");
+      "--model " << a.model << " is not a model folder (model.json + weights.safetensors)");
   auto backend = make_backend(Device::CPU);
   LoadedModel m = load_model_dir(a.model, *backend);
   OnnxExportOptions opts;

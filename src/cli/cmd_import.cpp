@@ -67,13 +67,11 @@ std::string trim(std::string s) {
 }
 
 int run_import(const ImportArgs& a) {
-  USEG_REQUIRE(
-      fs::is_directory(a.folder),
-      a.folder << ": not a folder (an nnU-Net v2 trained model folder: "
-                  "DatasetXXX/TRAINER__PLANS__CONFIGURATION)");
+  USEG_REQUIRE(fs::is_directory(a.folder),
+               a.folder << ": not a folder (an nnU-Net v2 trained model folder: "
+                           "DatasetXXX/TRAINER__PLANS__CONFIGURATION)");
   USEG_REQUIRE(!fs::exists(a.output),
-               "--output " << a.output
-                           << " exists; remove it or name a new folder");
+               "--output " << a.output << " exists; remove it or name a new folder");
   fs::path out = fs::absolute(a.output).lexically_normal();
   if (out.filename().empty()) out = out.parent_path();  // "models/x/"
   const fs::path staging = out.parent_path() / (out.filename().string() + ".importing." +

@@ -26,9 +26,8 @@ int run_info(const InfoArgs& a) {
   if (is_dir) {
     info = load_model_info((fs::path(a.path) / "model.json").string());
   } else {
-    USEG_REQUIRE(fs::exists(a.path),
-                 a.path << " does not exist (expected a model folder or a "
-                           "JSON config)");
+    USEG_REQUIRE(fs::exists(a.path), a.path << " does not exist (expected a model folder or a "
+                                               "JSON config)");
     LoadedConfig c = load_config(a.path);
     info = c.info;
   }

@@ -121,10 +121,9 @@ int run_train(const TrainArgs& a) {
   if (!a.config.empty()) o.config = load_run_config(a.config);
   USEG_REQUIRE(o.config || a.resume, "--config is required for a new run");
   if (a.fold || a.folds) {
-    USEG_REQUIRE(
-        o.config,
-        "--fold/--folds choose the split of a new run (or must repeat it with "
-        "--config on --resume); a resumed run keeps its fold");
+    USEG_REQUIRE(o.config,
+                 "--fold/--folds choose the split of a new run (or must repeat it with "
+                 "--config on --resume); a resumed run keeps its fold");
     if (a.fold) o.config->train.fold = *a.fold;
     if (a.folds) o.config->train.folds = *a.folds;
     validate_run_config(*o.config, "--fold/--folds");

@@ -38,8 +38,7 @@ struct JsonValueAccess {
 
 JsonValue JsonValue::number(double v, int significant_digits) {
   USEG_REQUIRE(significant_digits >= 1 && significant_digits <= 17,
-               "JsonValue::number: significant_digits must be 1..17, got "
-                   << significant_digits);
+               "JsonValue::number: significant_digits must be 1..17, got " << significant_digits);
   if (!std::isfinite(v)) return JsonValue(v);
   char text[64];
   std::snprintf(text, sizeof text, "%.*g", significant_digits, v);
@@ -52,16 +51,14 @@ JsonValue JsonValue::number(double v, int significant_digits) {
 }
 
 JsonValue& JsonValue::push_back(JsonValue item) {
-  USEG_REQUIRE(m_kind == Kind::Array,
-               "JsonValue::push_back on a value that is not an array");
+  USEG_REQUIRE(m_kind == Kind::Array, "JsonValue::push_back on a value that is not an array");
   m_items.push_back(std::move(item));
   return *this;
 }
 
 JsonValue& JsonValue::set(const std::string& key, JsonValue value) {
   USEG_REQUIRE(m_kind == Kind::Object,
-               "JsonValue::set(\"" << key
-                                   << "\") on a value that is not an object");
+               "JsonValue::set(\"" << key << "\") on a value that is not an object");
   for (auto& member : m_members)
     if (member.first == key) {
       member.second = std::move(value);

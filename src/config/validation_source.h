@@ -10,14 +10,13 @@
 namespace useg {
 
 struct ValidationSource {
-  std::string model;          // the model folder, as written ("best")
-  std::string trained_epochs; // best/model.json's provenance.trained_epochs
-  bool tta = false;           // test-time mirroring
+  std::string model;           // the model folder, as written ("best")
+  std::string trained_epochs;  // best/model.json's provenance.trained_epochs
+  bool tta = false;            // test-time mirroring
 };
 
 // Reads the "model" object of a summary.json's text. Throws "<source>:
 // model...: what was wrong" when it is absent or not as written by the trainer.
-ValidationSource parse_validation_source(const std::string &json_text,
-                                         const std::string &source);
+ValidationSource parse_validation_source(const std::string& json_text, const std::string& source);
 
-} // namespace useg
+}  // namespace useg

@@ -29,9 +29,8 @@ void Communicator::allreduce_tensor(Tensor& t) {
 }
 
 void Communicator::allreduce_start(float* data, size_t count, Device device) {
-  USEG_REQUIRE(sums_in_place(device),
-               description() << " cannot sum " << device_name(device)
-                             << " memory in place (allreduce_start)");
+  USEG_REQUIRE(sums_in_place(device), description() << " cannot sum " << device_name(device)
+                                                    << " memory in place (allreduce_start)");
   allreduce_sum(data, count);
 }
 
@@ -51,8 +50,7 @@ int env_count(const char* name) {
   char* end = nullptr;
   long n = std::strtol(v, &end, 10);
   USEG_REQUIRE(end && *end == '\0' && n >= 0 && n < (1L << 24),
-               "environment variable " << name << "='" << v
-                                       << "' is not a process count or rank");
+               "environment variable " << name << "='" << v << "' is not a process count or rank");
   return int(n);
 }
 

@@ -74,9 +74,8 @@ class MpiCommunicator final : public Communicator {
   // MPI_Iallreduce on host memory: Open MPI's non-blocking collectives advance inside MPI calls,
   // so the trainer calls progress() as it packs each gradient.
   void allreduce_start(float* data, size_t count, Device device) override {
-    USEG_REQUIRE(device == Device::CPU,
-                 "MPI sums host memory only (allreduce_start of "
-                     << device_name(device) << " memory)");
+    USEG_REQUIRE(device == Device::CPU, "MPI sums host memory only (allreduce_start of "
+                                            << device_name(device) << " memory)");
     for (size_t i = 0; i < count; i += kMaxCount) {
       m_requests.push_back(MPI_REQUEST_NULL);
       check(MPI_Iallreduce(MPI_IN_PLACE, data + i, int(std::min(kMaxCount, count - i)), MPI_FLOAT,

@@ -12,8 +12,7 @@ namespace useg::dist {
 WatchedCommunicator::WatchedCommunicator(Communicator& inner, double timeout_seconds)
     : m_inner(inner), m_timeout(timeout_seconds) {
   USEG_REQUIRE(std::isfinite(timeout_seconds) && timeout_seconds > 0,
-               "--collective-timeout " << timeout_seconds
-                                       << ": expected seconds > 0");
+               "--collective-timeout " << timeout_seconds << ": expected seconds > 0");
   m_thread = std::thread([this] { watch(); });
 }
 

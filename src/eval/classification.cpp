@@ -1,6 +1,4 @@
 // Classification metrics (useg/class_eval.h): reading useg classify's CSV, the scores, reports.
-#include "useg/class_eval.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -11,6 +9,8 @@
 
 #include "config/json_writer.h"
 #include "core/files.h"
+#include "eval/report_json.h"
+#include "useg/class_eval.h"
 #include "useg/error.h"
 #include "util/csv.h"
 
@@ -46,30 +46,26 @@ ClassPredictions read_class_predictions(const std::string& csv) {
       continue;
     }
     const std::string where = csv + " line " + std::to_string(n);
-    USEG_REQUIRE(f.size() > size_t(std::max(image_col, class_col)) &&
-                     f.size() > size_t(prob_cols.back()),
-                 where << ": expected " << prob_cols.back() + 1
-                       << " columns, got " << f.size());
+    USEG_REQUIRE(
+        f.size() > size_t(std::max(image_col, class_col)) && f.size() > size_t(prob_cols.back()),
+        where << ": expected " << prob_cols.back() + 1 << " columns, got " << f.size());
     auto k = index.find(f[class_col]);
-    USEG_REQUIRE(k != index.end(),
-                 where << ": class '" << f[class_col]
-                       << "' is not one of the p_ columns of the header");
+    USEG_REQUIRE(k != index.end(), where << ": class '" << f[class_col]
+                                         << "' is not one of the p_ columns of the header");
     std::vector<double> prob;
     for (int c : prob_cols) {
       char* end = nullptr;
       const double v = std::strtod(f[c].c_str(), &end);
-      USEG_REQUIRE(!f[c].empty() && end && *end == '\0' && std::isfinite(v),
-                   where << ": p_" << p.classes[prob.size()] << " is '" << f[c]
-                         << "', expected a number");
+      USEG_REQUIRE(
+          !f[c].empty() && end && *end == '\0' && std::isfinite(v),
+          where << ": p_" << p.classes[prob.size()] << " is '" << f[c] << "', expected a number");
       prob.push_back(v);
     }
     p.images.push_back(f[image_col]);
     p.predicted.push_back(k->second);
     p.probability.push_back(std::move(prob));
   }
-  USEG_REQUIRE(
-      image_col >= 0,
-      csv << ": empty file (expected useg classify's predictions CSV)");
+  USEG_REQUIRE(image_col >= 0, csv << ": empty file (expected useg classify's predictions CSV)");
   return p;
 }
 
@@ -99,21 +95,19 @@ ClassificationReport score_classification(const std::vector<std::string>& classe
                                           const std::vector<int>& predicted,
                                           const std::vector<std::vector<double>>& scores) {
   const size_t K = classes.size();
-  USEG_REQUIRE(truth.size() == predicted.size() &&
-                   (scores.empty() || scores.size() == truth.size()),
-               "score_classification: " << truth.size() << " truths, "
-                                        << predicted.size() << " predictions, "
-                                        << scores.size() << " score rows");
+  USEG_REQUIRE(
+      truth.size() == predicted.size() && (scores.empty() || scores.size() == truth.size()),
+      "score_classification: " << truth.size() << " truths, " << predicted.size()
+                               << " predictions, " << scores.size() << " score rows");
   ClassificationReport r;
   r.classes = classes;
   r.n = int64_t(truth.size());
   r.confusion.assign(K, std::vector<int64_t>(K, 0));
   int64_t correct = 0;
   for (size_t i = 0; i < truth.size(); ++i) {
-    USEG_REQUIRE(truth[i] >= 0 && size_t(truth[i]) < K && predicted[i] >= 0 &&
-                     size_t(predicted[i]) < K,
-                 "score_classification: class index out of range at item "
-                     << i);
+    USEG_REQUIRE(
+        truth[i] >= 0 && size_t(truth[i]) < K && predicted[i] >= 0 && size_t(predicted[i]) < K,
+        "score_classification: class index out of range at item " << i);
     ++r.confusion[size_t(truth[i])][size_t(predicted[i])];
     correct += truth[i] == predicted[i];
   }
@@ -170,7 +164,7 @@ std::string format_classification_csv(const ClassificationReport& r) {
   return os.str();
 }
 
-std::string format_classification_json(const ClassificationReport& r) {
+JsonValue classification_report_json(const ClassificationReport& r) {
   auto number = [](double v) { return JsonValue::number(v, 10); };
   JsonValue per_class = JsonValue::array();
   for (const ClassMetrics& m : r.per_class)
@@ -198,7 +192,11 @@ std::string format_classification_json(const ClassificationReport& r) {
       .set("confusion", std::move(confusion))
       .set("missing_predictions", r.missing_predictions)
       .set("unmatched_predictions", r.unmatched_predictions);
-  return j.dump();
+  return j;
+}
+
+std::string format_classification_json(const ClassificationReport& r) {
+  return classification_report_json(r).dump();
 }
 
 std::string format_classification_summary(const ClassificationReport& r) {

@@ -9,10 +9,9 @@
 namespace useg {
 
 std::vector<OverlapCounts> overlap_counts(const Tensor& pred, const Tensor& ref, int num_labels) {
-  USEG_REQUIRE(pred.numel() == ref.numel(),
-               "overlap: prediction " << pred.shape().str() << " and reference "
-                                      << ref.shape().str()
-                                      << " differ in size");
+  USEG_REQUIRE(pred.numel() == ref.numel(), "overlap: prediction "
+                                                << pred.shape().str() << " and reference "
+                                                << ref.shape().str() << " differ in size");
   USEG_REQUIRE(num_labels >= 1, "overlap: num_labels must be positive");
   USEG_REQUIRE(pred.device() == Device::CPU && ref.device() == Device::CPU,
                "overlap: label maps must be CPU tensors");
@@ -31,9 +30,9 @@ std::vector<OverlapCounts> overlap_counts(const Tensor& pred, const Tensor& ref,
 }
 
 std::vector<double> dice_per_class(const Tensor& pred, const Tensor& ref, int num_classes) {
-  USEG_REQUIRE(pred.numel() == ref.numel(),
-               "dice: prediction " << pred.shape().str() << " and reference "
-                                   << ref.shape().str() << " differ in size");
+  USEG_REQUIRE(pred.numel() == ref.numel(), "dice: prediction "
+                                                << pred.shape().str() << " and reference "
+                                                << ref.shape().str() << " differ in size");
   USEG_REQUIRE(num_classes >= 1, "dice: num_classes must be positive");
   std::vector<OverlapCounts> c = overlap_counts(pred, ref, num_classes);
   std::vector<double> d(num_classes);

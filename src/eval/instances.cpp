@@ -83,17 +83,15 @@ int find_root(std::vector<int>& parent, int x) {
 InstanceOverlap instance_overlap(const Tensor& pred, const Tensor& ref) {
   USEG_REQUIRE(pred.defined() && ref.defined() && pred.numel() == ref.numel() &&
                    pred.device() == Device::CPU && ref.device() == Device::CPU,
-               "instances: prediction "
-                   << pred.shape().str() << " and reference "
-                   << ref.shape().str() << " must be CPU tensors of one size");
+               "instances: prediction " << pred.shape().str() << " and reference "
+                                        << ref.shape().str() << " must be CPU tensors of one size");
   std::unordered_map<int, int64_t> psize, rsize;
   std::unordered_map<uint64_t, int64_t> inter;
   const float* p = pred.data();
   const float* r = ref.data();
   for (int64_t i = 0; i < pred.numel(); ++i) {
     const long a = std::lround(p[i]), b = std::lround(r[i]);
-    USEG_REQUIRE(a >= 0 && b >= 0,
-                 "instances: negative object id at voxel " << i);
+    USEG_REQUIRE(a >= 0 && b >= 0, "instances: negative object id at voxel " << i);
     if (a) psize[static_cast<int>(a)] += 1;
     if (b) rsize[static_cast<int>(b)] += 1;
     if (a && b) inter[(static_cast<uint64_t>(a) << 32) | static_cast<uint64_t>(b)] += 1;
@@ -134,9 +132,8 @@ void finish_instance_scores(InstanceScores& s) {
 }
 
 InstanceScores match_instances(const InstanceOverlap& o, double threshold) {
-  USEG_REQUIRE(threshold > 0 && threshold <= 1, "instances: IoU threshold "
-                                                    << threshold
-                                                    << " must lie in (0, 1]");
+  USEG_REQUIRE(threshold > 0 && threshold <= 1,
+               "instances: IoU threshold " << threshold << " must lie in (0, 1]");
   InstanceScores s;
   s.threshold = threshold;
   s.n_pred = static_cast<int64_t>(o.pred_ids.size());

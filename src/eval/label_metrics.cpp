@@ -62,8 +62,8 @@ const char* empty_case_name(EmptyCase e) {
 LabelMetrics label_metrics(int label, const OverlapCounts& c, double voxel_mm3,
                            const SurfaceDistances* d, double tolerance_mm) {
   USEG_REQUIRE(c.tp >= 0 && c.tp <= c.pred && c.tp <= c.ref,
-               "label " << label << ": inconsistent counts (tp " << c.tp
-                        << ", pred " << c.pred << ", ref " << c.ref << ")");
+               "label " << label << ": inconsistent counts (tp " << c.tp << ", pred " << c.pred
+                        << ", ref " << c.ref << ")");
   LabelMetrics m;
   m.label = label;
   m.counts = c;
@@ -93,10 +93,9 @@ LabelMetrics label_metrics(int label, const OverlapCounts& c, double voxel_mm3,
   if (!d) return m;
   const std::vector<double>& ab = d->pred_to_ref;
   const std::vector<double>& ba = d->ref_to_pred;
-  USEG_REQUIRE(!ab.empty() && !ba.empty(), "label "
-                                               << label
-                                               << ": non-empty masks without "
-                                                  "surface distances");
+  USEG_REQUIRE(!ab.empty() && !ba.empty(), "label " << label
+                                                    << ": non-empty masks without "
+                                                       "surface distances");
   m.hd = std::max(*std::max_element(ab.begin(), ab.end()), *std::max_element(ba.begin(), ba.end()));
   m.hd95 = std::max(percentile(ab, 95), percentile(ba, 95));
   const double n = static_cast<double>(ab.size() + ba.size());
@@ -116,26 +115,22 @@ LabelMetrics label_metrics(int label, const OverlapCounts& c, double voxel_mm3,
 std::vector<LabelMetrics> evaluate_labels(const Tensor& pred, const Tensor& ref, const Geometry& g,
                                           const std::vector<int>& labels,
                                           const LabelEvalOptions& opt) {
-  USEG_REQUIRE(pred.defined() && ref.defined() &&
-                   pred.device() == Device::CPU && ref.device() == Device::CPU,
+  USEG_REQUIRE(pred.defined() && ref.defined() && pred.device() == Device::CPU &&
+                   ref.device() == Device::CPU,
                "evaluate: label maps must be CPU tensors");
   USEG_REQUIRE(pred.numel() == g.voxels() && ref.numel() == g.voxels(),
-               "evaluate: prediction " << pred.shape().str()
-                                       << " and reference " << ref.shape().str()
-                                       << " do not match " << g.str());
+               "evaluate: prediction " << pred.shape().str() << " and reference "
+                                       << ref.shape().str() << " do not match " << g.str());
   USEG_REQUIRE(opt.tolerance_mm >= 0 && std::isfinite(opt.tolerance_mm),
-               "evaluate: the surface Dice tolerance must be >= 0 mm, got "
-                   << opt.tolerance_mm);
+               "evaluate: the surface Dice tolerance must be >= 0 mm, got " << opt.tolerance_mm);
   int top = 0;
   for (int l : labels) {
-    USEG_REQUIRE(l >= 0 && l <= 16777216,
-                 "evaluate: label " << l << " is out of range");
+    USEG_REQUIRE(l >= 0 && l <= 16777216, "evaluate: label " << l << " is out of range");
     top = std::max(top, l);
   }
   std::vector<int> slot(static_cast<size_t>(top) + 1, -1);
   for (size_t k = 0; k < labels.size(); ++k) {
-    USEG_REQUIRE(slot[labels[k]] < 0,
-                 "evaluate: label " << labels[k] << " is listed twice");
+    USEG_REQUIRE(slot[labels[k]] < 0, "evaluate: label " << labels[k] << " is listed twice");
     slot[labels[k]] = static_cast<int>(k);
   }
   std::vector<LabelBox> boxes(labels.size());

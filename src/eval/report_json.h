@@ -4,10 +4,13 @@
 #pragma once
 
 #include "config/json_writer.h"
+#include "useg/class_eval.h"
+#include "useg/class_eval.h"
 #include "useg/eval.h"
 
 namespace useg {
 
-JsonValue eval_report_json(const EvalReport &r);
+JsonValue eval_report_json(const EvalReport& r);
+JsonValue classification_report_json(const ClassificationReport& r);
 
-} // namespace useg
+}  // namespace useg

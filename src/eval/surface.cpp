@@ -15,11 +15,9 @@ namespace useg {
 namespace {
 
 void check_grid(const Geometry& g, const char* what) {
-  USEG_REQUIRE(g.dims == 2 || g.dims == 3,
-               what << ": geometry has dims " << g.dims);
+  USEG_REQUIRE(g.dims == 2 || g.dims == 3, what << ": geometry has dims " << g.dims);
   for (int i = 0; i < 3; ++i)
-    USEG_REQUIRE(g.size[i] >= 1,
-                 what << ": geometry has an empty axis: " << g.str());
+    USEG_REQUIRE(g.size[i] >= 1, what << ": geometry has an empty axis: " << g.str());
   USEG_REQUIRE(g.dims == 3 || g.size[2] == 1,
                what << ": 2D geometry with " << g.size[2] << " slices");
 }
@@ -93,9 +91,8 @@ SurfaceDistances surface_distances(const uint8_t* pred, const uint8_t* ref, cons
   const std::vector<uint8_t> sa = surface_voxels(a.data(), gc), sb = surface_voxels(b.data(), gc);
   const bool a_any = std::find(sa.begin(), sa.end(), 1) != sa.end();
   const bool b_any = std::find(sb.begin(), sb.end(), 1) != sb.end();
-  USEG_REQUIRE(a_any && b_any, "surface distances: the "
-                                   << (a_any ? "reference" : "prediction")
-                                   << " mask is empty");
+  USEG_REQUIRE(a_any && b_any, "surface distances: the " << (a_any ? "reference" : "prediction")
+                                                         << " mask is empty");
   SurfaceDistances d;
   {
     const std::vector<float> to_b = distance_to_mask(sb.data(), gc);

@@ -9,35 +9,33 @@
 
 namespace useg {
 
-Segmentation segment_estimating_diameter(
-    const Image &image, const ModelInfo &info,
-    const std::vector<Network *> &nets, const SegmentOptions &opts,
-    const std::function<void(int64_t, int64_t)> &progress) {
+Segmentation segment_estimating_diameter(const Image& image, const ModelInfo& info,
+                                         const std::vector<Network*>& nets,
+                                         const SegmentOptions& opts,
+                                         const std::function<void(int64_t, int64_t)>& progress) {
   SegmentOptions o = opts;
   o.auto_diameter = false;
   o.diameter = 1;
   case_model_info(info, image.geometry,
-                  o); // an instance model with a recorded diameter
+                  o);  // an instance model with a recorded diameter
   const double d = info.instances.diameter;
-  Segmentation best; // the pass with the highest ratio so far
+  Segmentation best;  // the pass with the highest ratio so far
   double best_ratio = -1;
   int passes = 0;
   for (int k = 3; k >= -2; --k) {
     o.diameter = k == 0 ? d : k == -2 ? d * kAutoDiameterSmallest : d * std::pow(2.0, k / 2.0);
     Segmentation seg = segment_image(image, info, nets, o, progress);
     ++passes;
-    const std::vector<double> found =
-        object_diameters(seg.instances, image.geometry);
+    const std::vector<double> found = object_diameters(seg.instances, image.geometry);
     const double ratio = found.empty() ? 0 : percentile(found, 50) / o.diameter;
     if (ratio >= kAutoDiameterAccept) {
       seg.diameter_passes = passes;
       return seg;
     }
-    if (ratio > best_ratio)
-      best_ratio = ratio, best = std::move(seg);
+    if (ratio > best_ratio) best_ratio = ratio, best = std::move(seg);
   }
   best.diameter_passes = passes;
   return best;
 }
 
-} // namespace useg
+}  // namespace useg

@@ -11,9 +11,9 @@ namespace useg {
 
 // See kAutoDiameterAccept in useg/segment.h. Throws as case_model_info does for
 // a class model or one without instances.diameter.
-Segmentation segment_estimating_diameter(
-    const Image &image, const ModelInfo &info,
-    const std::vector<Network *> &nets, const SegmentOptions &opts,
-    const std::function<void(int64_t, int64_t)> &progress);
+Segmentation segment_estimating_diameter(const Image& image, const ModelInfo& info,
+                                         const std::vector<Network*>& nets,
+                                         const SegmentOptions& opts,
+                                         const std::function<void(int64_t, int64_t)>& progress);
 
-} // namespace useg
+}  // namespace useg

@@ -115,8 +115,7 @@ bool parse_int(const std::string& s, long* out) {
 Shard resolve_shard(const std::string& shard_flag, int shards_flag,
                     const std::function<const char*(const char*)>& getenv) {
   Shard s;
-  USEG_REQUIRE(shards_flag >= 0,
-               "--shards must be at least 1, got " << shards_flag);
+  USEG_REQUIRE(shards_flag >= 0, "--shards must be at least 1, got " << shards_flag);
   if (!shard_flag.empty()) {
     size_t slash = shard_flag.find('/');
     long i = -1, n = -1;

@@ -28,15 +28,13 @@ Tensor classifier_input(const Image& image, const ModelInfo& info) {
   const ModelConfig& m = info.model;
   USEG_REQUIRE(image.channels() == m.in_channels,
                image.source << ": the image has " << image.channels()
-                            << " channel(s), the model expects "
-                            << m.in_channels);
+                            << " channel(s), the model expects " << m.in_channels);
   USEG_REQUIRE(m.dims == 3 || image.geometry.size[2] == 1,
-               image.source << ": the model is 2D but the image has "
-                            << image.geometry.size[2] << " slices");
+               image.source << ": the model is 2D but the image has " << image.geometry.size[2]
+                            << " slices");
   const float* v = image.voxels.data();
   for (int64_t i = 0; i < image.voxels.numel(); ++i)
-    USEG_REQUIRE(std::isfinite(v[i]),
-                 image.source << ": the image holds NaN or infinite voxels");
+    USEG_REQUIRE(std::isfinite(v[i]), image.source << ": the image holds NaN or infinite voxels");
   Tensor volume = image.voxels.clone();
   normalize_intensities(volume, info.preprocess);
   const std::vector<int>& p = info.patch_size;
@@ -49,12 +47,10 @@ Tensor classifier_input(const Image& image, const ModelInfo& info) {
 Classifier::Classifier(const std::string& model_dir, Device device, const BackendOptions& opts)
     : m_backend(make_backend(device, opts)) {
   LoadedModel m = load_model_dir(model_dir, *m_backend);
-  USEG_REQUIRE(
-      m.info.model.classifier(),
-      model_dir
-          << ": the model segments (model.json architecture '"
-          << m.info.model.architecture
-          << "'); useg classify needs a classifier (task classification)");
+  USEG_REQUIRE(m.info.model.classifier(),
+               model_dir << ": the model segments (model.json architecture '"
+                         << m.info.model.architecture
+                         << "'); useg classify needs a classifier (task classification)");
   m_info = m.info;
   m_net = std::move(m.net);
 }
@@ -73,8 +69,7 @@ std::vector<std::vector<double>> Classifier::probabilities(const std::vector<Ten
     Tensor x = Tensor::empty(Shape{int64_t(n), s.c(), s.d(), s.h(), s.w()});
     for (size_t j = 0; j < n; ++j) {
       const Tensor& t = inputs[i0 + j];
-      USEG_REQUIRE(t.numel() == s.numel(),
-                   "Classifier: inputs of different sizes");
+      USEG_REQUIRE(t.numel() == s.numel(), "Classifier: inputs of different sizes");
       std::copy(t.data(), t.data() + t.numel(), x.data() + j * size_t(s.numel()));
     }
     Tensor logits = m_net->forward(x.to(m_backend->device()), false)[0].to(Device::CPU);
@@ -100,17 +95,15 @@ std::vector<std::string> list_inputs(const ClassifyOptions& o) {
     USEG_REQUIRE(fs::exists(in, ec), "--input " << in << " does not exist");
     if (fs::is_directory(in, ec) && !is_image_path(in)) {
       std::vector<std::string> found = list_images(in, o.recursive);
-      USEG_REQUIRE(!found.empty(), "--input "
-                                       << in << " holds no image files"
-                                       << (o.recursive ? ""
-                                                       : " (--recursive scans "
-                                                         "sub-folders)"));
+      USEG_REQUIRE(!found.empty(), "--input " << in << " holds no image files"
+                                              << (o.recursive ? ""
+                                                              : " (--recursive scans "
+                                                                "sub-folders)"));
       files.insert(files.end(), found.begin(), found.end());
     } else {
-      USEG_REQUIRE(is_image_path(in),
-                   "--input " << in
-                              << " is not an image file (.nii .nii.gz "
-                                 ".nrrd .nhdr .mha .mhd .tif .tiff .png)");
+      USEG_REQUIRE(is_image_path(in), "--input " << in
+                                                 << " is not an image file (.nii .nii.gz "
+                                                    ".nrrd .nhdr .mha .mhd .tif .tiff .png)");
       files.push_back(in);
     }
   }
@@ -138,11 +131,9 @@ std::vector<std::pair<std::string, std::string>> existing_rows(const std::string
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (first) {
-      USEG_REQUIRE(
-          line == want,
-          path << " exists with the header '" << line
-               << "', but this model writes '" << want
-               << "': give another --output, or --overwrite to replace it");
+      USEG_REQUIRE(line == want, path << " exists with the header '" << line
+                                      << "', but this model writes '" << want
+                                      << "': give another --output, or --overwrite to replace it");
       first = false;
       continue;
     }
@@ -176,8 +167,7 @@ Loaded load_chunk(const std::vector<std::string>& files, size_t i0, size_t n,
 }  // namespace
 
 ClassifyResult run_classify(const ClassifyOptions& o) {
-  USEG_REQUIRE(!o.output.empty(),
-               "--output: give the predictions CSV to write");
+  USEG_REQUIRE(!o.output.empty(), "--output: give the predictions CSV to write");
   USEG_REQUIRE(o.batch >= 1, "--batch-size must be >= 1, got " << o.batch);
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<std::string> files = list_inputs(o);

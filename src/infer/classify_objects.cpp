@@ -123,10 +123,8 @@ std::string add_object_classes(const std::string& csv, const std::vector<ObjectC
         if (f[i] == "label") id_col = int(i);
         keep.push_back(f[i] != class_column && f[i] != prob_column);
       }
-      USEG_REQUIRE(
-          id_col >= 0,
-          source << ": line 1 has no column 'label' (the object id of useg "
-                    "segment --measure's CSV)");
+      USEG_REQUIRE(id_col >= 0, source << ": line 1 has no column 'label' (the object id of useg "
+                                          "segment --measure's CSV)");
     }
     std::string row;
     for (size_t i = 0; i < f.size(); ++i)
@@ -135,12 +133,10 @@ std::string add_object_classes(const std::string& csv, const std::vector<ObjectC
       out << row << "," << csv_field(class_column) << "," << csv_field(prob_column) << "\n";
       continue;
     }
-    USEG_REQUIRE(size_t(id_col) < f.size(),
-                 source << " line " << n << ": no column 'label'");
+    USEG_REQUIRE(size_t(id_col) < f.size(), source << " line " << n << ": no column 'label'");
     char* end = nullptr;
     const long long id = std::strtoll(f[size_t(id_col)].c_str(), &end, 10);
-    USEG_REQUIRE(end && *end == '\0', source << " line " << n << ": label '"
-                                             << f[size_t(id_col)]
+    USEG_REQUIRE(end && *end == '\0', source << " line " << n << ": label '" << f[size_t(id_col)]
                                              << "' is not an object id");
     auto found = by_id.find(id);
     if (found != by_id.end() && found->second->cls >= 0) {
@@ -165,10 +161,8 @@ int64_t classify_case_objects(Classifier& clf, const std::vector<std::string>& i
                                         : read_image_channels(image_files);
   Image instances = read_image(instances_path);
   USEG_REQUIRE(instances.geometry.same_as(image.geometry),
-               instances_path
-                   << " does not have the geometry of " << image.source << " ("
-                   << instances.geometry.str() << " vs " << image.geometry.str()
-                   << ")");
+               instances_path << " does not have the geometry of " << image.source << " ("
+                              << instances.geometry.str() << " vs " << image.geometry.str() << ")");
   std::vector<ObjectClass> objects =
       classify_objects(clf, image, instances.voxels, margin, batch);
   const std::string csv = read_file(measurements_path);

@@ -36,11 +36,9 @@ std::vector<std::string> resolve_model_dirs(const std::vector<std::string>& give
       continue;
     }
     const std::vector<std::string> folds = fold_folders(dir, "best/model.json");
-    USEG_REQUIRE(!folds.empty(),
-                 "model folder "
-                     << dir
-                     << " has no model.json and no fold_*/best/ model "
-                        "folders (a cross-validation's run folders)");
+    USEG_REQUIRE(!folds.empty(), "model folder " << dir
+                                                 << " has no model.json and no fold_*/best/ model "
+                                                    "folders (a cross-validation's run folders)");
     for (const std::string& f : folds) out.push_back((fs::path(f) / "best").string());
   }
   return out;

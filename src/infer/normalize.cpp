@@ -40,9 +40,8 @@ std::pair<double, double> mean_std(const float* p, int64_t n) {
 void normalize_intensities(Tensor& volume, const PreprocessConfig& pp) {
   const Shape& s = volume.shape();
   USEG_REQUIRE(int64_t(pp.channels.size()) == s.c(),
-               "the image has "
-                   << s.c() << " channel(s) but the preprocessing describes "
-                   << pp.channels.size());
+               "the image has " << s.c() << " channel(s) but the preprocessing describes "
+                                << pp.channels.size());
   int64_t vox = s.d() * s.h() * s.w() * s.n();
   for (int64_t c = 0; c < s.c(); ++c) {
     const ChannelNorm& ch = pp.channels[static_cast<size_t>(c)];

@@ -24,14 +24,10 @@ std::optional<std::array<double, 3>> resample_spacing(const Geometry& g, const M
   if (t.empty()) return std::nullopt;
   std::array<double, 3> target = g.spacing;  // x, y, z
   if (info.model.dims == 3) {
-    USEG_REQUIRE(
-        t.size() == 3,
-        "preprocess.target_spacing must have 3 entries for a 3D model");
+    USEG_REQUIRE(t.size() == 3, "preprocess.target_spacing must have 3 entries for a 3D model");
     target = {t[2], t[1], t[0]};
   } else {
-    USEG_REQUIRE(
-        t.size() == 2,
-        "preprocess.target_spacing must have 2 entries for a 2D model");
+    USEG_REQUIRE(t.size() == 2, "preprocess.target_spacing must have 2 entries for a 2D model");
     target[0] = t[1];
     target[1] = t[0];
   }

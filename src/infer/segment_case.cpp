@@ -17,16 +17,12 @@ WindowOptions window_options(const ModelInfo& info, const SegmentOptions& opts) 
   WindowOptions w;
   const auto& p = info.patch_size;
   if (info.model.dims == 3) {
-    USEG_REQUIRE(
-        p.size() == 3,
-        "model.json: patch_size must have 3 entries for a 3D model, got "
-            << p.size());
+    USEG_REQUIRE(p.size() == 3,
+                 "model.json: patch_size must have 3 entries for a 3D model, got " << p.size());
     w.patch = {p[0], p[1], p[2]};
   } else {
-    USEG_REQUIRE(
-        p.size() == 2,
-        "model.json: patch_size must have 2 entries for a 2D model, got "
-            << p.size());
+    USEG_REQUIRE(p.size() == 2,
+                 "model.json: patch_size must have 2 entries for a 2D model, got " << p.size());
     w.patch = {1, p[0], p[1]};
   }
   w.overlap = opts.overlap;

@@ -88,9 +88,8 @@ void write_segmentation(const Image& image, const Segmentation& seg, const Model
   if (!out.labels.empty())
     write_image(out.labels, seg.labels, g, label_pixel_type(info.instance_target() ? 2 : K));
   if (!out.probabilities.empty()) {
-    USEG_REQUIRE(
-        seg.probabilities.defined() && seg.probabilities.shape().c() == K,
-        "write_segmentation: probabilities were not kept (save_probabilities)");
+    USEG_REQUIRE(seg.probabilities.defined() && seg.probabilities.shape().c() == K,
+                 "write_segmentation: probabilities were not kept (save_probabilities)");
     const int64_t v = g.voxels();
     for (int k = 0; k < K; ++k) {
       Tensor pk = Tensor::wrap(const_cast<float*>(seg.probabilities.data()) + k * v,

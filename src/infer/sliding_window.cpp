@@ -8,10 +8,8 @@
 namespace useg {
 
 std::vector<int64_t> window_starts(int64_t size, int64_t patch, double overlap) {
-  USEG_REQUIRE(patch >= 1 && size >= 1,
-               "window_starts: size and patch must be positive");
-  USEG_REQUIRE(overlap >= 0 && overlap < 1,
-               "overlap must be in [0, 1), got " << overlap);
+  USEG_REQUIRE(patch >= 1 && size >= 1, "window_starts: size and patch must be positive");
+  USEG_REQUIRE(overlap >= 0 && overlap < 1, "overlap must be in [0, 1), got " << overlap);
   if (size <= patch) return {0};
   double target_step = std::max(1.0, double(patch) * (1.0 - overlap));
   int64_t n = static_cast<int64_t>(std::ceil(double(size - patch) / target_step)) + 1;
@@ -86,8 +84,7 @@ Tensor predict_probabilities(Network& net, const Tensor& volume, const WindowOpt
 Tensor predict_probabilities(const std::vector<Network*>& nets, const Tensor& volume,
                              const WindowOptions& o,
                              const std::function<void(int64_t, int64_t)>& progress) {
-  USEG_REQUIRE(!nets.empty() && nets.front(),
-               "predict_probabilities: no network");
+  USEG_REQUIRE(!nets.empty() && nets.front(), "predict_probabilities: no network");
   Network& net = *nets.front();
   Backend& be = net.backend();
   for (Network* other : nets) {
@@ -97,15 +94,12 @@ Tensor predict_probabilities(const std::vector<Network*>& nets, const Tensor& vo
     USEG_REQUIRE(other->config().num_classes == net.config().num_classes,
                  "predict_probabilities: the networks of an ensemble differ in "
                  "num_classes ("
-                     << net.config().num_classes << " vs "
-                     << other->config().num_classes << ")");
+                     << net.config().num_classes << " vs " << other->config().num_classes << ")");
   }
   const Shape& s = volume.shape();
   USEG_REQUIRE(s.rank() == 5 && s.n() == 1,
-               "predict_probabilities: volume must be [1, C, D, H, W], got "
-                   << s.str());
-  USEG_REQUIRE(volume.device() == Device::CPU,
-               "predict_probabilities: volume must be on the CPU");
+               "predict_probabilities: volume must be [1, C, D, H, W], got " << s.str());
+  USEG_REQUIRE(volume.device() == Device::CPU, "predict_probabilities: volume must be on the CPU");
   USEG_REQUIRE(o.batch >= 1, "batch must be at least 1, got " << o.batch);
   const int64_t K = net.config().num_classes;
   const auto& P = o.patch;
@@ -114,8 +108,7 @@ Tensor predict_probabilities(const std::vector<Network*>& nets, const Tensor& vo
     for (int a = 0; a < 3; ++a)
       USEG_REQUIRE(P[a] >= 1 && P[a] % mult[a] == 0,
                    "patch size " << P[a] << " on axis "
-                                 << "DHW"[a] << " must be a multiple of "
-                                 << mult[a]);
+                                 << "DHW"[a] << " must be a multiple of " << mult[a]);
   }
   std::array<int64_t, 3> size{s.d(), s.h(), s.w()};
   // Volumes smaller than the patch: the window is centred (zero padding on both sides).

@@ -50,9 +50,8 @@ class Writer {
   std::vector<int64_t> spatial(const std::array<int, 3>& v, int unit, const std::string& what,
                                const nn::Node& n) const {
     if (m_g.dims == 3) return {v[0], v[1], v[2]};
-    USEG_REQUIRE(v[0] == unit,
-                 "node " << n.name << ": a 2D graph with " << what << " "
-                         << v[0] << " on the depth axis cannot be exported");
+    USEG_REQUIRE(v[0] == unit, "node " << n.name << ": a 2D graph with " << what << " " << v[0]
+                                       << " on the depth axis cannot be exported");
     return {v[1], v[2]};
   }
 
@@ -90,9 +89,8 @@ void add_initializer(onnx::GraphProto* g, const std::string& name, const Tensor&
     p->add_dims(d);
     count *= d;
   }
-  USEG_REQUIRE(count == t.numel(), "tensor " << name << ": " << t.numel()
-                                             << " values for an ONNX shape of "
-                                             << count);
+  USEG_REQUIRE(count == t.numel(),
+               "tensor " << name << ": " << t.numel() << " values for an ONNX shape of " << count);
   p->set_raw_data(t.data(), t.bytes());  // raw_data is little-endian float32, as x86 holds it
 }
 
@@ -152,8 +150,7 @@ std::string onnx_library_version() { return USEG_ONNX_VERSION; }
 void export_onnx(const ModelInfo& info, Network& net, const std::string& path,
                  const OnnxExportOptions& opts) {
   const nn::Graph& g = net.graph();
-  USEG_REQUIRE(g.dims == 2 || g.dims == 3,
-               "cannot export a graph of " << g.dims << " dims");
+  USEG_REQUIRE(g.dims == 2 || g.dims == 3, "cannot export a graph of " << g.dims << " dims");
   onnx::ModelProto model;
   model.set_ir_version(onnx::IR_VERSION);
   model.set_producer_name("useg");
@@ -191,13 +188,11 @@ void export_onnx(const ModelInfo& info, Network& net, const std::string& path,
     if (!(opts.aux_outputs ? all[id] : inference[id])) continue;
     const nn::Node& n = g.nodes[id];
     const Value& x = values[n.inputs.at(0)];
-    USEG_REQUIRE(!x.name.empty(),
-                 "node " << n.name << " reads a value that was not exported");
+    USEG_REQUIRE(!x.name.empty(), "node " << n.name << " reads a value that was not exported");
     const std::string out = n.name;
     auto param = [&](size_t i) { return n.params.at(i).name; };
-    auto image_input = [&](const char *what) {
-      USEG_REQUIRE(!x.flat, "node " << n.name << ": " << what
-                                    << " of a flattened value cannot be "
+    auto image_input = [&](const char* what) {
+      USEG_REQUIRE(!x.flat, "node " << n.name << ": " << what << " of a flattened value cannot be "
                                     << "exported");
     };
     Value y{out, x.flat};
@@ -217,10 +212,8 @@ void export_onnx(const ModelInfo& info, Network& net, const std::string& path,
       }
       case nn::OpKind::ConvTranspose: {
         image_input("a transposed convolution");
-        USEG_REQUIRE(
-            n.conv.pad == (std::array<int, 3>{0, 0, 0}),
-            "node " << n.name
-                    << ": padded transposed convolutions are not exported");
+        USEG_REQUIRE(n.conv.pad == (std::array<int, 3>{0, 0, 0}),
+                     "node " << n.name << ": padded transposed convolutions are not exported");
         auto* o = w.node("ConvTranspose", n.name, {x.name, param(0), param(1)}, out);
         attr(o, "kernel_shape", w.spatial(n.conv.kernel, 1, "kernel", n));
         attr(o, "strides", w.spatial(n.conv.stride, 1, "stride", n));
@@ -232,9 +225,8 @@ void export_onnx(const ModelInfo& info, Network& net, const std::string& path,
         if (n.norm == NormKind::Instance) {
           o = w.node("InstanceNormalization", n.name, {x.name, param(0), param(1)}, out);
         } else {
-          USEG_REQUIRE(n.norm == NormKind::Batch, "node " << n.name << ": norm "
-                                                          << norm_name(n.norm)
-                                                          << " not exported");
+          USEG_REQUIRE(n.norm == NormKind::Batch,
+                       "node " << n.name << ": norm " << norm_name(n.norm) << " not exported");
           // Inference: the running statistics (training_mode 0, the default).
           o = w.node("BatchNormalization", n.name,
                      {x.name, param(0), param(1), param(2), param(3)}, out);
@@ -274,15 +266,13 @@ void export_onnx(const ModelInfo& info, Network& net, const std::string& path,
       }
       case nn::OpKind::Concat: {
         const Value& b = values[n.inputs.at(1)];
-        USEG_REQUIRE(x.flat == b.flat,
-                     "node " << n.name << ": concat of values of two ranks");
+        USEG_REQUIRE(x.flat == b.flat, "node " << n.name << ": concat of values of two ranks");
         attr(w.node("Concat", n.name, {x.name, b.name}, out), "axis", int64_t(1));
         break;
       }
       case nn::OpKind::Add: {
         const Value& b = values[n.inputs.at(1)];
-        USEG_REQUIRE(x.flat == b.flat,
-                     "node " << n.name << ": sum of values of two ranks");
+        USEG_REQUIRE(x.flat == b.flat, "node " << n.name << ": sum of values of two ranks");
         w.node("Add", n.name, {x.name, b.name}, out);
         break;
       }
@@ -360,9 +350,8 @@ void export_onnx(const ModelInfo& info, Network& net, const std::string& path,
     USEG_THROW("the exported ONNX model does not pass ONNX's checker: " << e.what());
   }
   std::string bytes;
-  USEG_REQUIRE(
-      model.SerializeToString(&bytes),
-      "could not serialize the ONNX model (over protobuf's 2 GiB limit?)");
+  USEG_REQUIRE(model.SerializeToString(&bytes),
+               "could not serialize the ONNX model (over protobuf's 2 GiB limit?)");
   write_file_atomic(path, bytes);
 }
 

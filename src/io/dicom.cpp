@@ -207,17 +207,15 @@ using io::Slice;
 using io::Volume;
 
 void write_dicom_series(const std::string& dir, const Tensor& voxels, const Geometry& g) {
-  USEG_REQUIRE(voxels.defined() && voxels.device() == Device::CPU &&
-                   voxels.shape().rank() == 5 && voxels.shape()[0] == 1 &&
-                   voxels.shape()[1] == 1,
-               "cannot write DICOM series "
-                   << dir << ": voxels must be a CPU tensor [1, 1, D, H, W]"
-                   << ", got " << voxels.shape().str());
+  USEG_REQUIRE(voxels.defined() && voxels.device() == Device::CPU && voxels.shape().rank() == 5 &&
+                   voxels.shape()[0] == 1 && voxels.shape()[1] == 1,
+               "cannot write DICOM series " << dir
+                                            << ": voxels must be a CPU tensor [1, 1, D, H, W]"
+                                            << ", got " << voxels.shape().str());
   const Shape& s = voxels.shape();
   USEG_REQUIRE(s[4] == g.size[0] && s[3] == g.size[1] && s[2] == g.size[2],
                "cannot write DICOM series " << dir << ": voxels " << s.str()
-                                            << " do not match the geometry ("
-                                            << g.str() << ")");
+                                            << " do not match the geometry (" << g.str() << ")");
   const int64_t n = voxels.numel();
   const float* v = voxels.data();
   float lo = 0, hi = 0;

@@ -79,22 +79,17 @@ void check_arguments(const std::string& path, const Tensor& voxels, const Geomet
   if (ext == ".png" && g.size[2] > 1)
     USEG_THROW("cannot write " << path << ": PNG holds one 2D slice, this volume has "
                                << g.size[2] << " (use .nii.gz, .nrrd, .mha or .tif)");
-  USEG_REQUIRE(voxels.defined() && voxels.device() == Device::CPU &&
-                   voxels.shape().rank() == 5 && voxels.shape()[0] == 1 &&
-                   voxels.shape()[1] >= 1,
-               "cannot write "
-                   << path
-                   << ": voxels must be a CPU tensor [1, C, D, H, W], got "
-                   << voxels.shape().str());
+  USEG_REQUIRE(voxels.defined() && voxels.device() == Device::CPU && voxels.shape().rank() == 5 &&
+                   voxels.shape()[0] == 1 && voxels.shape()[1] >= 1,
+               "cannot write " << path << ": voxels must be a CPU tensor [1, C, D, H, W], got "
+                               << voxels.shape().str());
   USEG_REQUIRE(g.dims == 2 || g.dims == 3,
-               "cannot write " << path << ": geometry dims " << g.dims
-                               << " (expected 2 or 3)");
+               "cannot write " << path << ": geometry dims " << g.dims << " (expected 2 or 3)");
   const Shape& s = voxels.shape();
   USEG_REQUIRE(s[4] == g.size[0] && s[3] == g.size[1] && s[2] == g.size[2] &&
                    (g.dims == 3 || g.size[2] == 1),
-               "cannot write " << path << ": voxels " << s.str()
-                               << " do not match the geometry (" << g.str()
-                               << ", dims " << g.dims << ")");
+               "cannot write " << path << ": voxels " << s.str() << " do not match the geometry ("
+                               << g.str() << ", dims " << g.dims << ")");
   fs::path parent = fs::path(path).parent_path();
   std::error_code ec;
   if (!parent.empty() && !fs::is_directory(parent, ec))

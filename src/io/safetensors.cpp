@@ -17,9 +17,9 @@
 #include <set>
 
 #include "config/safetensors_header.h"
+#include "core/files.h"
 #include "io/half.h"
 #include "useg/error.h"
-#include "core/files.h"
 
 namespace useg {
 namespace {
@@ -202,26 +202,22 @@ SafetensorsFile read_safetensors(const std::string& path) {
   return parse_safetensors(read_file(path), path);
 }
 
-std::map<std::string, std::string>
-read_safetensors_metadata(const std::string &path) {
+std::map<std::string, std::string> read_safetensors_metadata(const std::string& path) {
   std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f)
-    throw Error("cannot open " + path);
+  if (!f) throw Error("cannot open " + path);
   const uint64_t size = static_cast<uint64_t>(f.tellg());
   unsigned char len[8] = {};
   f.seekg(0);
-  if (size < 8 || !f.read(reinterpret_cast<char *>(len), 8))
+  if (size < 8 || !f.read(reinterpret_cast<char*>(len), 8))
     throw Error(path + ": not a safetensors file: " + std::to_string(size) +
                 " bytes, shorter than the 8-byte header length");
   const uint64_t header_len = load_le(len, 8);
   if (header_len > kMaxHeaderBytes)
-    throw Error(path + ": safetensors header length " +
-                std::to_string(header_len) +
+    throw Error(path + ": safetensors header length " + std::to_string(header_len) +
                 " exceeds the 100 MB limit: the file is corrupt or not a "
                 "safetensors file");
   if (header_len > size - 8)
-    throw Error(path + ": safetensors header length " +
-                std::to_string(header_len) +
+    throw Error(path + ": safetensors header length " + std::to_string(header_len) +
                 " runs past the end of the file (" + std::to_string(size - 8) +
                 " bytes follow the length): the file is truncated or not a "
                 "safetensors file");
@@ -230,8 +226,7 @@ read_safetensors_metadata(const std::string &path) {
     throw Error("cannot read " + path);
   SafetensorsHeader header = parse_safetensors_header(json, path);
   const uint64_t buffer_size = size - 8 - header_len;
-  for (const SafetensorsEntry &e : header.tensors)
-    check_entry(path, e, buffer_size);
+  for (const SafetensorsEntry& e : header.tensors) check_entry(path, e, buffer_size);
   return std::move(header.metadata);
 }
 

@@ -23,8 +23,7 @@ SafetensorsFile read_safetensors(const std::string& path);
 // tensors' data (a checkpoint's case lists without its hundreds of MB of
 // weights). The header is checked as read_safetensors checks it, and its length
 // against the file's size.
-std::map<std::string, std::string>
-read_safetensors_metadata(const std::string &path);
+std::map<std::string, std::string> read_safetensors_metadata(const std::string& path);
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& source);
 
 // Writes atomically (temporary file in the same folder, then rename). Tensors are written in the

@@ -42,9 +42,9 @@ void gaussian_zero_padded(float* p, const std::array<int64_t, 3>& size, int axis
 
 Tensor elastic_displacement(const std::array<int64_t, 3>& patch, int dims, double alpha,
                             double sigma, Rng& rng) {
-  USEG_REQUIRE(alpha >= 0 && sigma > 0,
-               "elastic_displacement: alpha must be >= 0 and sigma > 0, got "
-                   << alpha << ", " << sigma);
+  USEG_REQUIRE(
+      alpha >= 0 && sigma > 0,
+      "elastic_displacement: alpha must be >= 0 and sigma > 0, got " << alpha << ", " << sigma);
   const int64_t n = patch[0] * patch[1] * patch[2];
   Tensor field = Tensor::zeros(Shape{1, 3, patch[0], patch[1], patch[2]});
   float* f = field.data();
@@ -68,8 +68,7 @@ void simulate_low_resolution(Tensor& image, int channel, const std::array<double
   for (int axis = 0; axis < 3; ++axis) {
     const int64_t len = size[size_t(axis)];
     const double z = zoom[size_t(axis)];
-    USEG_REQUIRE(z > 0 && z <= 1,
-                 "simulate_low_resolution: zoom must be in (0, 1], got " << z);
+    USEG_REQUIRE(z > 0 && z <= 1, "simulate_low_resolution: zoom must be in (0, 1], got " << z);
     // Python's round(), as nnU-Net v2 computes the size: halves go to the even neighbour
     // (17 x 0.5 -> 8), which std::nearbyint does in the default rounding mode.
     const int64_t low =

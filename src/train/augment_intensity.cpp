@@ -33,9 +33,8 @@ ChannelStats stats(const float* p, int64_t n) {
 }
 
 void check_image(const Tensor& t, const char* op) {
-  USEG_REQUIRE(
-      t.defined() && t.shape().rank() == 5 && t.device() == Device::CPU,
-      op << ": expected a CPU tensor [N, C, D, H, W], got " << t.shape().str());
+  USEG_REQUIRE(t.defined() && t.shape().rank() == 5 && t.device() == Device::CPU,
+               op << ": expected a CPU tensor [N, C, D, H, W], got " << t.shape().str());
 }
 
 // 1D Gaussian kernel of radius ceil(3 sigma), normalized to sum 1.

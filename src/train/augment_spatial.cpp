@@ -22,11 +22,10 @@ Mat3 mul(const Mat3& a, const Mat3& b) {
 
 void check_sample(const Tensor& image, const Tensor& label, const char* op) {
   const Shape& s = image.shape();
-  USEG_REQUIRE(s.rank() == 5 && s.n() == 1 && label.shape().rank() == 5 &&
-                   label.shape().c() == 1 && label.shape().d() == s.d() &&
-                   label.shape().h() == s.h() && label.shape().w() == s.w(),
-               op << ": image " << s.str() << " and label "
-                  << label.shape().str()
+  USEG_REQUIRE(s.rank() == 5 && s.n() == 1 && label.shape().rank() == 5 && label.shape().c() == 1 &&
+                   label.shape().d() == s.d() && label.shape().h() == s.h() &&
+                   label.shape().w() == s.w(),
+               op << ": image " << s.str() << " and label " << label.shape().str()
                   << " must be [1, C, D, H, W] and [1, 1, D, H, W]");
 }
 
@@ -58,8 +57,7 @@ void copy_identity(const TrainingCase& c, const std::array<int64_t, 3>& start, T
 }  // namespace
 
 Mat3 rotation_zoom(const std::array<double, 3>& angles, double scale) {
-  USEG_REQUIRE(scale > 0,
-               "rotation_zoom: scale must be positive, got " << scale);
+  USEG_REQUIRE(scale > 0, "rotation_zoom: scale must be positive, got " << scale);
   double c0 = std::cos(angles[0]), s0 = std::sin(angles[0]);
   double c1 = std::cos(angles[1]), s1 = std::sin(angles[1]);
   double c2 = std::cos(angles[2]), s2 = std::sin(angles[2]);
@@ -75,17 +73,15 @@ void extract_patch(const TrainingCase& c, const std::array<int64_t, 3>& start, c
                    Tensor& image, Tensor& label, const Tensor* displacement) {
   check_sample(image, label, "extract_patch");
   USEG_REQUIRE(image.shape().c() == c.image.shape().c(),
-               "extract_patch: patch has " << image.shape().c()
-                                           << " channels, case " << c.name
+               "extract_patch: patch has " << image.shape().c() << " channels, case " << c.name
                                            << " has " << c.image.shape().c());
   const float* disp = nullptr;
   if (displacement) {
     const Shape& ds = displacement->shape();
-    USEG_REQUIRE(ds.rank() == 5 && ds.n() == 1 && ds.c() == 3 &&
-                     ds.d() == image.shape().d() &&
-                     ds.h() == image.shape().h() && ds.w() == image.shape().w(),
-                 "extract_patch: displacement "
-                     << ds.str() << " must be [1, 3, D, H, W] of the patch");
+    USEG_REQUIRE(
+        ds.rank() == 5 && ds.n() == 1 && ds.c() == 3 && ds.d() == image.shape().d() &&
+            ds.h() == image.shape().h() && ds.w() == image.shape().w(),
+        "extract_patch: displacement " << ds.str() << " must be [1, 3, D, H, W] of the patch");
     disp = displacement->data();
   }
   if (a == kIdentity3 && !disp) {
@@ -152,9 +148,9 @@ void extract_patch(const TrainingCase& c, const std::array<int64_t, 3>& start, c
 
 void flip_axis(Tensor& t, int axis) {
   const Shape& s = t.shape();
-  USEG_REQUIRE(s.rank() == 5 && axis >= 0 && axis < 3,
-               "flip_axis: expected a rank-5 tensor and axis 0..2, got "
-                   << s.str() << ", " << axis);
+  USEG_REQUIRE(
+      s.rank() == 5 && axis >= 0 && axis < 3,
+      "flip_axis: expected a rank-5 tensor and axis 0..2, got " << s.str() << ", " << axis);
   const int64_t planes = s.n() * s.c(), D = s.d(), H = s.h(), W = s.w();
   float* p = t.data();
   for (int64_t q = 0; q < planes; ++q) {
@@ -177,12 +173,10 @@ void rotate90_hw(Tensor& t, int k) {
   const Shape& s = t.shape();
   k = ((k % 4) + 4) % 4;
   if (k == 0) return;
-  USEG_REQUIRE(s.rank() == 5,
-               "rotate90_hw: expected a rank-5 tensor, got " << s.str());
+  USEG_REQUIRE(s.rank() == 5, "rotate90_hw: expected a rank-5 tensor, got " << s.str());
   const int64_t H = s.h(), W = s.w();
   USEG_REQUIRE(k == 2 || H == W,
-               "rotate90_hw: a quarter turn needs a square plane, got "
-                   << H << "x" << W);
+               "rotate90_hw: a quarter turn needs a square plane, got " << H << "x" << W);
   const int64_t planes = s.n() * s.c() * s.d();
   std::vector<float> tmp(static_cast<size_t>(H * W));
   float* p = t.data();

@@ -26,18 +26,16 @@ class Meta {
       : m_meta(m), m_source(source) {}
   const std::string& str(const std::string& key) const {
     auto it = m_meta.find(key);
-    USEG_REQUIRE(it != m_meta.end(),
-                 m_source << ": not a useg training checkpoint (no '" << key
-                          << "' in its metadata)");
+    USEG_REQUIRE(it != m_meta.end(), m_source << ": not a useg training checkpoint (no '" << key
+                                              << "' in its metadata)");
     return it->second;
   }
   double num(const std::string& key) const {
     const std::string& s = str(key);
     char* end = nullptr;
     double v = std::strtod(s.c_str(), &end);
-    USEG_REQUIRE(end && *end == '\0' && !s.empty(),
-                 m_source << ": checkpoint metadata '" << key
-                          << "' is not a number: '" << s << "'");
+    USEG_REQUIRE(end && *end == '\0' && !s.empty(), m_source << ": checkpoint metadata '" << key
+                                                             << "' is not a number: '" << s << "'");
     return v;
   }
   bool has(const std::string& key) const { return m_meta.count(key) != 0; }
@@ -45,9 +43,9 @@ class Meta {
     const std::string& s = str(key);
     char* end = nullptr;
     long long v = std::strtoll(s.c_str(), &end, 10);
-    USEG_REQUIRE(end && *end == '\0' && !s.empty(),
-                 m_source << ": checkpoint metadata '" << key
-                          << "' is not an integer: '" << s << "'");
+    USEG_REQUIRE(end && *end == '\0' && !s.empty(), m_source << ": checkpoint metadata '" << key
+                                                             << "' is not an integer: '" << s
+                                                             << "'");
     return v;
   }
 
@@ -100,7 +98,7 @@ void write_checkpoint(const std::string& path, const Network& net, const Optimiz
   write_safetensors(path, tensors, meta);
 }
 
-Checkpoint read_checkpoint(const std::string &path, bool tensors) {
+Checkpoint read_checkpoint(const std::string& path, bool tensors) {
   SafetensorsFile f;
   if (tensors)
     f = read_safetensors(path);
@@ -108,8 +106,7 @@ Checkpoint read_checkpoint(const std::string &path, bool tensors) {
     f.metadata = read_safetensors_metadata(path);
   Meta m(f.metadata, path);
   USEG_REQUIRE(m.str("useg_checkpoint") == "1",
-               path << ": unsupported checkpoint version "
-                    << m.str("useg_checkpoint"));
+               path << ": unsupported checkpoint version " << m.str("useg_checkpoint"));
   Checkpoint c;
   TrainState& s = c.state;
   s.epoch = static_cast<int>(m.integer("epoch"));

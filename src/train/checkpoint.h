@@ -59,6 +59,6 @@ void write_checkpoint(const std::string& path, const Network& net, const Optimiz
 // `tensors` false: the metadata only (state, config, case lists), read from the
 // header without the weights and optimizer state (read_safetensors_metadata);
 // model and optimizer stay empty.
-Checkpoint read_checkpoint(const std::string &path, bool tensors = true);
+Checkpoint read_checkpoint(const std::string& path, bool tensors = true);
 
 }  // namespace useg::training

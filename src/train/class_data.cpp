@@ -117,11 +117,10 @@ Scan scan_csv(const std::string& csv) {
 
 ClassDataset scan_class_dataset(const std::string& path, const std::vector<std::string>& classes) {
   std::error_code ec;
-  USEG_REQUIRE(fs::exists(path, ec), "classification data "
-                                         << path
-                                         << " does not exist (expected a "
-                                            "folder of class folders or "
-                                            "a CSV file image,label)");
+  USEG_REQUIRE(fs::exists(path, ec), "classification data " << path
+                                                            << " does not exist (expected a "
+                                                               "folder of class folders or "
+                                                               "a CSV file image,label)");
   const bool csv = fs::is_regular_file(path, ec);
   Scan s = csv ? scan_csv(path) : scan_folders(path);
   ClassDataset ds;

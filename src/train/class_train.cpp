@@ -18,9 +18,8 @@ ModelInfo plan_classifier_info(const RunConfig& run, const ClassDataset& ds,
   const TrainConfig& t = run.train;
   USEG_REQUIRE(m.num_classes == int(ds.classes.size()),
                "the config has model.num_classes "
-                   << m.num_classes << " but " << ds.source << " holds "
-                   << ds.classes.size() << " classes; set model.num_classes to "
-                   << ds.classes.size());
+                   << m.num_classes << " but " << ds.source << " holds " << ds.classes.size()
+                   << " classes; set model.num_classes to " << ds.classes.size());
   ModelInfo info;
   info.model = m;
   info.patch_size = m.input_size.empty() ? t.patch_size : m.input_size;
@@ -92,10 +91,9 @@ Batch make_class_batch(const std::vector<TrainingCase>& cases, const TrainConfig
   USEG_REQUIRE(!cases.empty(), "no training images");
   const Shape& s = cases[0].image.shape();
   const int share = batch_share(t.batch_size, rank, ranks);
-  USEG_REQUIRE(share > 0, "make_class_batch: rank "
-                              << rank << " of " << ranks
-                              << " has no sample of a batch of "
-                              << t.batch_size);
+  USEG_REQUIRE(share > 0, "make_class_batch: rank " << rank << " of " << ranks
+                                                    << " has no sample of a batch of "
+                                                    << t.batch_size);
   Batch b;
   b.image = Tensor::empty(Shape{share, s.c(), s.d(), s.h(), s.w()});
   b.label = Tensor::empty(Shape{share, 1, 1, 1, 1});

@@ -146,13 +146,11 @@ void check_case_headers(const DatasetCase& c, const Dataset& d, DatasetCase& out
 Dataset scan_dataset(const std::string& dir, const ReadLimits& limits) {
   fs::path root(dir);
   std::error_code ec;
-  USEG_REQUIRE(fs::is_directory(root, ec),
-               "dataset folder " << dir << " does not exist");
+  USEG_REQUIRE(fs::is_directory(root, ec), "dataset folder " << dir << " does not exist");
   fs::path json_path = root / "dataset.json";
-  USEG_REQUIRE(fs::exists(json_path, ec),
-               dir << " has no dataset.json (expected an nnU-Net v2 raw "
-                      "dataset: dataset.json, "
-                      "imagesTr/, labelsTr/)");
+  USEG_REQUIRE(fs::exists(json_path, ec), dir << " has no dataset.json (expected an nnU-Net v2 raw "
+                                                 "dataset: dataset.json, "
+                                                 "imagesTr/, labelsTr/)");
   Dataset d;
   d.dir = dir;
   d.limits = limits;
@@ -165,10 +163,8 @@ Dataset scan_dataset(const std::string& dir, const ReadLimits& limits) {
   d.meta = parse_dataset_json(read_file(json_path.string()), json_path.string());
   const std::string& ending = d.meta.file_ending;
   fs::path images_dir = root / "imagesTr", labels_dir = root / "labelsTr";
-  USEG_REQUIRE(fs::is_directory(images_dir, ec),
-               dir << " has no imagesTr/ folder");
-  USEG_REQUIRE(fs::is_directory(labels_dir, ec),
-               dir << " has no labelsTr/ folder");
+  USEG_REQUIRE(fs::is_directory(images_dir, ec), dir << " has no imagesTr/ folder");
+  USEG_REQUIRE(fs::is_directory(labels_dir, ec), dir << " has no labelsTr/ folder");
 
   std::vector<std::string> problems;
   std::map<std::string, std::map<int, std::string>> channel_files;  // case -> index -> path

@@ -269,13 +269,11 @@ PlannedConfiguration plan_configuration(const DatasetFingerprint& fp,
       if (pp.patch[a] - pp.divisor[a] >= floor_size && r > worst) worst = r, axis = a;
     }
     USEG_REQUIRE(worst >= 0, "plan: even the smallest "
-                                 << dims << "D patch needs "
-                                 << bytes_text(step(pp.patch, 2))
+                                 << dims << "D patch needs " << bytes_text(step(pp.patch, 2))
                                  << " for a training step of 2 (the budget "
                                  << bytes_text(memory_budget) << " less its "
-                                 << int(kPlanMemoryReserve * 100)
-                                 << "% reserve is " << bytes_text(budget)
-                                 << "); raise --memory-budget");
+                                 << int(kPlanMemoryReserve * 100) << "% reserve is "
+                                 << bytes_text(budget) << "); raise --memory-budget");
     std::vector<int> tmp = pp.patch;
     tmp[axis] -= pp.divisor[axis];
     PoolPlan t = plan_pooling(spacing, tmp);

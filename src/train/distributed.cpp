@@ -47,9 +47,10 @@ void Trainer::choose_communicator() {
   USEG_REQUIRE(b.empty() || b == "auto" || b == "mpi" || b == "nccl",
                "--dist-backend '" << b << "' is not one of: auto, mpi, nccl");
   const bool cuda = m_backend->device() == Device::CUDA;
-  USEG_REQUIRE(b != "nccl" || cuda, "--dist-backend nccl sums GPU tensors: it "
-                                    "needs --device cuda (a CPU run's ranks "
-                                    "all-reduce with mpi)");
+  USEG_REQUIRE(b != "nccl" || cuda,
+               "--dist-backend nccl sums GPU tensors: it "
+               "needs --device cuda (a CPU run's ranks "
+               "all-reduce with mpi)");
   const bool automatic = b.empty() || b == "auto";
   m_comm = &host;
   m_data_parallel = host.size() > 1 || !automatic;
@@ -57,10 +58,9 @@ void Trainer::choose_communicator() {
     m_nccl = dist::make_nccl_communicator(host, *m_backend);
     m_comm = m_nccl.get();
   }
-  USEG_REQUIRE(m_opts.collective_timeout >= 0,
-               "--collective-timeout "
-                   << m_opts.collective_timeout
-                   << ": expected seconds >= 0 (0: no limit)");
+  USEG_REQUIRE(m_opts.collective_timeout >= 0, "--collective-timeout "
+                                                   << m_opts.collective_timeout
+                                                   << ": expected seconds >= 0 (0: no limit)");
   if (host.size() > 1 && m_opts.collective_timeout > 0) {
     m_watched = std::make_unique<dist::WatchedCommunicator>(*m_comm, m_opts.collective_timeout);
     m_comm = m_watched.get();
@@ -81,23 +81,21 @@ void Trainer::check_ranks() {
   uint64_t root = mine;
   m_comm->broadcast(&root, sizeof root, 0);
   USEG_REQUIRE(
-      mine == root,
-      "this rank's ("
-          << rank << " of " << ranks << ") run differs from rank 0's "
-          << "(config, planned model, data split or resumed state; hash "
-          << std::hex << mine << " against " << root << std::dec
-          << "). Every rank must be started with the same --config, --data, "
-             "--seed, "
-             "--device, --precision and --dist-backend (and --resume on all or "
-             "none)");
+      mine == root, "this rank's ("
+                        << rank << " of " << ranks << ") run differs from rank 0's "
+                        << "(config, planned model, data split or resumed state; hash " << std::hex
+                        << mine << " against " << root << std::dec
+                        << "). Every rank must be started with the same --config, --data, "
+                           "--seed, "
+                           "--device, --precision and --dist-backend (and --resume on all or "
+                           "none)");
   if (!m_state.finished.empty()) return;  // nothing will be trained
   const TrainConfig& t = m_run.train;
   USEG_REQUIRE(t.batch_size >= ranks,
-               "train.batch_size "
-                   << t.batch_size << " is smaller than the " << ranks
-                   << " ranks: every rank trains on at least one sample of the "
-                      "global batch; start at most "
-                   << t.batch_size << " processes, or raise train.batch_size");
+               "train.batch_size " << t.batch_size << " is smaller than the " << ranks
+                                   << " ranks: every rank trains on at least one sample of the "
+                                      "global batch; start at most "
+                                   << t.batch_size << " processes, or raise train.batch_size");
   // Rank 0's weights everywhere (they are equal already when every rank seeded its
   // initialization alike, or read the same checkpoint; this makes sure).
   if (ranks > 1)
@@ -120,8 +118,7 @@ void Trainer::begin_reduce(int64_t local_samples, bool finite) {
   const double mb = m_opts.bucket_mb >= 0 ? m_opts.bucket_mb
                     : m_backend->device() == Device::CUDA ? 25.0
                                                           : 0.0;
-  USEG_REQUIRE(std::isfinite(mb),
-               "--bucket-mb " << mb << ": expected 0 or more MB");
+  USEG_REQUIRE(std::isfinite(mb), "--bucket-mb " << mb << ": expected 0 or more MB");
   m_bucket.begin(*m_backend, *m_comm, m_net->parameters(), m_net->buffers(), m_reduce_weight,
                  !finite, int64_t(mb * 1e6));
 }

@@ -17,11 +17,11 @@ namespace fs = std::filesystem;
 
 namespace useg {
 
-std::string validation_dir(const std::string &run_dir) {
+std::string validation_dir(const std::string& run_dir) {
   return (fs::path(run_dir) / "validation").string();
 }
 
-std::string validation_summary(const std::string &run_dir) {
+std::string validation_summary(const std::string& run_dir) {
   return (fs::path(validation_dir(run_dir)) / "summary.json").string();
 }
 
@@ -29,47 +29,42 @@ namespace {
 
 // Class indices -> dataset.json's label values (an identity unless the values
 // are not 0..K-1).
-void to_label_values(Tensor &labels, const std::vector<int> &values) {
-  float *p = labels.data();
-  for (int64_t i = 0; i < labels.numel(); ++i)
-    p[i] = float(values[size_t(p[i])]);
+void to_label_values(Tensor& labels, const std::vector<int>& values) {
+  float* p = labels.data();
+  for (int64_t i = 0; i < labels.numel(); ++i) p[i] = float(values[size_t(p[i])]);
 }
 
-const char *pixel_for(int64_t largest) {
+const char* pixel_for(int64_t largest) {
   return largest < 256 ? "uint8" : largest < 65536 ? "uint16" : "uint32";
 }
 
-double summary_score(const EvalReport &r) {
-  if (r.cases.empty())
-    return 0;
+double summary_score(const EvalReport& r) {
+  if (r.cases.empty()) return 0;
   if (r.options.instances) {
     double f1 = 0;
-    for (const CaseResult &c : r.cases)
-      f1 += c.instances.at(0).f1;
+    for (const CaseResult& c : r.cases) f1 += c.instances.at(0).f1;
     return f1 / double(r.cases.size());
   }
   const size_t labels = r.cases[0].labels.size();
   double mean = 0;
   for (size_t l = 0; l < labels; ++l) {
     double sum = 0;
-    for (const CaseResult &c : r.cases)
-      sum += c.labels.at(l).dice;
+    for (const CaseResult& c : r.cases) sum += c.labels.at(l).dice;
     mean += sum / double(r.cases.size()) / double(labels);
   }
   return mean;
 }
 
-} // namespace
+}  // namespace
 
-FinalValidationResult
-run_final_validation(const std::string &run_dir, const Dataset &ds,
-                     const std::vector<std::string> &val_cases,
-                     Backend &backend, const FinalValidationOptions &o) {
+FinalValidationResult run_final_validation(const std::string& run_dir, const Dataset& ds,
+                                           const std::vector<std::string>& val_cases,
+                                           Backend& backend, const FinalValidationOptions& o) {
   const std::string best = (fs::path(run_dir) / "best").string();
   const std::string dir = validation_dir(run_dir);
   LoadedModel m = load_model_dir(best, backend);
   std::error_code ec;
-  fs::remove_all(dir, ec); // older predictions and their summary go first
+  fs::remove_all(dir, ec);  // older predictions and their summary go first
   USEG_REQUIRE(!ec, "cannot empty " << dir << ": " << ec.message());
   fs::create_directories(dir, ec);
   USEG_REQUIRE(!ec, "cannot create " << dir << ": " << ec.message());
@@ -78,32 +73,28 @@ run_final_validation(const std::string &run_dir, const Dataset &ds,
   const std::vector<int> values = ds.class_values();
   EvalReport report;
   report.options.instances = instances;
-  if (!instances)
-    report.options.labels.assign(values.begin() + 1, values.end());
+  if (!instances) report.options.labels.assign(values.begin() + 1, values.end());
   report.pred_path = dir;
   report.ref_path = (fs::path(ds.dir) / "labelsTr").string();
   SegmentOptions opts;
-  opts.postprocess =
-      std::vector<PostprocessStep>{}; // the labels before any step
+  opts.postprocess = std::vector<PostprocessStep>{};  // the labels before any step
 
   FinalValidationResult result;
   Progress prog("final validation", int64_t(val_cases.size()), o.tty);
-  for (const std::string &name : val_cases) {
+  for (const std::string& name : val_cases) {
     if (o.stop && o.stop()) {
       prog.finish();
       return result;
     }
-    const DatasetCase *dc = nullptr;
-    for (const DatasetCase &c : ds.cases)
-      if (c.name == name)
-        dc = &c;
+    const DatasetCase* dc = nullptr;
+    for (const DatasetCase& c : ds.cases)
+      if (c.name == name) dc = &c;
     if (!dc)
-      USEG_THROW(run_dir << " was validated on case " << name << ", which "
-                         << ds.dir << " does not hold");
+      USEG_THROW(run_dir << " was validated on case " << name << ", which " << ds.dir
+                         << " does not hold");
     const Image image = read_image_channels(dc->images, ds.limits);
     Segmentation seg = segment_image(image, m.info, *m.net, opts);
-    const std::string file =
-        (fs::path(dir) / (name + ds.meta.file_ending)).string();
+    const std::string file = (fs::path(dir) / (name + ds.meta.file_ending)).string();
     if (instances) {
       write_image(file, seg.instances, image.geometry,
                   pixel_for(int64_t(seg.instance_class.size())));
@@ -111,8 +102,7 @@ run_final_validation(const std::string &run_dir, const Dataset &ds,
       to_label_values(seg.labels, values);
       write_image(file, seg.labels, image.geometry, pixel_for(values.back()));
     }
-    report.cases.push_back(
-        evaluate_case({name, file, dc->label}, report.options));
+    report.cases.push_back(evaluate_case({name, file, dc->label}, report.options));
     ++result.cases;
     prog.update(int64_t(result.cases), name);
   }
@@ -127,21 +117,17 @@ run_final_validation(const std::string &run_dir, const Dataset &ds,
   write_file_atomic(validation_summary(run_dir), j.dump());
   result.completed = true;
   if (o.log)
-    o.log("final validation: " + std::to_string(result.cases) +
-          " case(s) segmented by " + best +
+    o.log("final validation: " + std::to_string(result.cases) + " case(s) segmented by " + best +
           (m.info.inference.tta ? " (mirrored)" : "") + ", " +
           (instances ? "mean F1 at IoU 0.5 " : "mean foreground Dice ") +
           std::to_string(result.score) + "; wrote " + dir);
   return result;
 }
 
-std::string stale_validation(const std::string &run_dir,
-                             const ModelInfo &best) {
+std::string stale_validation(const std::string& run_dir, const ModelInfo& best) {
   const std::string summary = validation_summary(run_dir);
-  if (!fs::exists(summary))
-    return summary + " is absent";
-  const ValidationSource s =
-      parse_validation_source(read_file(summary), summary);
+  if (!fs::exists(summary)) return summary + " is absent";
+  const ValidationSource s = parse_validation_source(read_file(summary), summary);
   auto it = best.provenance.find("trained_epochs");
   const std::string epochs = it == best.provenance.end() ? "" : it->second;
   if (s.model != "best" || s.trained_epochs != epochs)
@@ -149,9 +135,8 @@ std::string stale_validation(const std::string &run_dir,
            ", best/ now holds epoch " + epochs + "'s";
   if (s.tta != best.inference.tta)
     return summary + std::string(" was made ") + (s.tta ? "with" : "without") +
-           " test-time mirroring, best/model.json now says " +
-           (best.inference.tta ? "on" : "off");
+           " test-time mirroring, best/model.json now says " + (best.inference.tta ? "on" : "off");
   return "";
 }
 
-} // namespace useg
+}  // namespace useg

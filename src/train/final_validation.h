@@ -33,35 +33,32 @@
 namespace useg {
 
 struct FinalValidationOptions {
-  std::function<void(const std::string &)> log;
-  std::function<bool()>
-      stop;    // asked between cases: true stops (no summary is written)
-  int tty = 0; // Progress's
+  std::function<void(const std::string&)> log;
+  std::function<bool()> stop;  // asked between cases: true stops (no summary is written)
+  int tty = 0;                 // Progress's
 };
 
 struct FinalValidationResult {
-  bool completed = false; // false: stopped before the last case
-  size_t cases = 0;       // segmented
-  double score =
-      0; // mean foreground Dice (instance datasets: mean F1 at IoU 0.5)
+  bool completed = false;  // false: stopped before the last case
+  size_t cases = 0;        // segmented
+  double score = 0;        // mean foreground Dice (instance datasets: mean F1 at IoU 0.5)
 };
 
 // RUN/validation and RUN/validation/summary.json.
-std::string validation_dir(const std::string &run_dir);
-std::string validation_summary(const std::string &run_dir);
+std::string validation_dir(const std::string& run_dir);
+std::string validation_summary(const std::string& run_dir);
 
 // Segments `val_cases` (names in ds) with RUN/best on `backend` into
 // RUN/validation/ (emptied first), scores them and writes summary.json. Throws
 // naming the file on any failure.
-FinalValidationResult
-run_final_validation(const std::string &run_dir, const Dataset &ds,
-                     const std::vector<std::string> &val_cases,
-                     Backend &backend, const FinalValidationOptions &o);
+FinalValidationResult run_final_validation(const std::string& run_dir, const Dataset& ds,
+                                           const std::vector<std::string>& val_cases,
+                                           Backend& backend, const FinalValidationOptions& o);
 
 // "" when RUN/validation/summary.json exists and was made by the model `best`
 // (RUN/best's model.json as it is now: the epoch of its weights and its
 // mirroring); otherwise why not, for a log line ("RUN/validation/summary.json
 // is absent").
-std::string stale_validation(const std::string &run_dir, const ModelInfo &best);
+std::string stale_validation(const std::string& run_dir, const ModelInfo& best);
 
-} // namespace useg
+}  // namespace useg

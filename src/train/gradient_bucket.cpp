@@ -18,10 +18,8 @@ void GradientBucket::begin(Backend& be, dist::Communicator& comm,
                            const std::vector<Parameter*>& params,
                            const std::vector<Parameter*>& buffers, float w, bool zero_grads,
                            int64_t segment_bytes) {
-  USEG_REQUIRE(!m_in_step,
-               "GradientBucket::begin: the previous step did not finish");
-  USEG_REQUIRE(segment_bytes >= 0,
-               "GradientBucket: segment size " << segment_bytes << " bytes");
+  USEG_REQUIRE(!m_in_step, "GradientBucket::begin: the previous step did not finish");
+  USEG_REQUIRE(segment_bytes >= 0, "GradientBucket: segment size " << segment_bytes << " bytes");
   const bool overlap = segment_bytes > 0 && comm.sums_in_place(be.device());
   int64_t total = 1;  // the loss
   for (const auto* list : {&params, &buffers})
@@ -43,8 +41,7 @@ void GradientBucket::begin(Backend& be, dist::Communicator& comm,
     int64_t at = 0, segment_start = 0;
     for (size_t k = params.size(); k-- > 0;) {
       USEG_REQUIRE(m_index.emplace(params[k], k).second,
-                   "GradientBucket: parameter " << params[k]->name
-                                                << " is listed twice");
+                   "GradientBucket: parameter " << params[k]->name << " is listed twice");
       m_offset[k] = at;
       m_segment_of[k] = m_segment_end.size();
       at += params[k]->value.numel();
@@ -77,9 +74,8 @@ void GradientBucket::pack(size_t index) {
     m_be->fill(q, 0.f);
   } else {
     USEG_REQUIRE(p->grad.shape() == p->value.shape(),
-                 "gradient of " << p->name << " has shape "
-                                << p->grad.shape().str() << ", its parameter "
-                                << p->value.shape().str());
+                 "gradient of " << p->name << " has shape " << p->grad.shape().str()
+                                << ", its parameter " << p->value.shape().str());
     m_be->copy(p->grad, q);
     if (m_w != 1.f) m_be->scale(q, m_w);
   }
@@ -94,15 +90,12 @@ void GradientBucket::start(size_t segment) {
 }
 
 void GradientBucket::ready(const Parameter& p) {
-  USEG_REQUIRE(m_in_step,
-               "GradientBucket::ready outside a step (" << p.name << ")");
+  USEG_REQUIRE(m_in_step, "GradientBucket::ready outside a step (" << p.name << ")");
   auto it = m_index.find(&p);
   USEG_REQUIRE(it != m_index.end(),
-               "GradientBucket::ready: "
-                   << p.name << " is not one of the model's parameters");
+               "GradientBucket::ready: " << p.name << " is not one of the model's parameters");
   USEG_REQUIRE(!m_packed[it->second],
-               "GradientBucket::ready: " << p.name
-                                         << " was reported twice in one step");
+               "GradientBucket::ready: " << p.name << " was reported twice in one step");
   pack(it->second);
   if (!m_overlap) return;
   // The last segment (buffers, loss) waits for finish(); the others start in order.
@@ -142,9 +135,8 @@ float GradientBucket::loss() const {
 
 void GradientBucket::unpack(Backend& be, const std::vector<Parameter*>& params,
                             const std::vector<Parameter*>& buffers) const {
-  USEG_REQUIRE(
-      m_data.defined() && params == m_params && buffers == m_buffers,
-      "GradientBucket::unpack: the bucket does not hold these parameters");
+  USEG_REQUIRE(m_data.defined() && params == m_params && buffers == m_buffers,
+               "GradientBucket::unpack: the bucket does not hold these parameters");
   for (size_t i = 0; i < params.size(); ++i)
     if (params[i]->grad.defined())
       be.copy(part(m_offset[i], params[i]->value.shape()), params[i]->grad);

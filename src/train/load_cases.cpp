@@ -139,8 +139,7 @@ std::vector<TrainingCase> load_cases(const Dataset& ds, const ModelInfo& info,
   for (const std::string& n : names) {
     auto it = std::find_if(ds.cases.begin(), ds.cases.end(),
                            [&](const DatasetCase& c) { return c.name == n; });
-    USEG_REQUIRE(it != ds.cases.end(),
-                 "dataset " << ds.dir << " has no case named " << n);
+    USEG_REQUIRE(it != ds.cases.end(), "dataset " << ds.dir << " has no case named " << n);
     todo.push_back(&*it);
     index.push_back(static_cast<uint64_t>(it - ds.cases.begin()));
   }
@@ -170,9 +169,9 @@ std::vector<TrainingCase> load_cases(const Dataset& ds, const ModelInfo& info,
     tc.size = {s.d(), s.h(), s.w()};
     Tensor lv = lab.voxels;
     if (in.resampled) lv = resample_to_geometry(lab.voxels, lab.geometry, in.geometry, Interp::Nearest);
-    USEG_REQUIRE(lv.numel() == s.spatial(),
-                 "case " << c.name << ": the resampled label has " << lv.numel()
-                         << " voxels, the image " << s.spatial());
+    USEG_REQUIRE(lv.numel() == s.spatial(), "case " << c.name << ": the resampled label has "
+                                                    << lv.numel() << " voxels, the image "
+                                                    << s.spatial());
     // Instance ids become background / interior / boundary on the network's grid, so the
     // boundary width is in the voxels the network sees.
     if (ds.meta.instances)

@@ -60,8 +60,7 @@ void BatchLoader::work() {
 
 Batch BatchLoader::next() {
   auto t0 = std::chrono::steady_clock::now();
-  USEG_REQUIRE(m_next_take < m_end,
-               "BatchLoader: no batch left (end step " << m_end << ")");
+  USEG_REQUIRE(m_next_take < m_end, "BatchLoader: no batch left (end step " << m_end << ")");
   if (m_threads.empty()) {
     Batch b = m_make(m_next_take++);
     m_last_wait = 0;

@@ -55,8 +55,7 @@ double parse_number(const std::string& s, const std::string& source) {
   if (s.empty()) return std::nan("");
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);
-  USEG_REQUIRE(end && *end == '\0',
-               source << ": bad number '" << s << "' in the metrics rows");
+  USEG_REQUIRE(end && *end == '\0', source << ": bad number '" << s << "' in the metrics rows");
   return v;
 }
 
@@ -98,9 +97,8 @@ std::vector<EpochRow> parse_metrics_rows(const std::string& text, size_t foregro
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     std::vector<std::string> f = split(line, ',');
-    USEG_REQUIRE(f.size() == foreground + 6,
-                 source << ": a metrics row has " << f.size()
-                        << " fields, expected " << foreground + 6);
+    USEG_REQUIRE(f.size() == foreground + 6, source << ": a metrics row has " << f.size()
+                                                    << " fields, expected " << foreground + 6);
     EpochRow r;
     r.epoch = static_cast<int>(parse_number(f[0], source));
     r.train_loss = parse_number(f[1], source);
@@ -172,23 +170,20 @@ void save_model_dir_atomic(const std::string& dir, const ModelInfo& info, const 
   fsync_dir(tmp);
   if (!fs::exists(final_dir, ec)) {
     fs::rename(tmp, final_dir, ec);
-    USEG_REQUIRE(!ec, "cannot write model folder " << final_dir.string() << ": "
-                                                   << ec.message());
+    USEG_REQUIRE(!ec, "cannot write model folder " << final_dir.string() << ": " << ec.message());
   } else if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_dir.c_str(), RENAME_EXCHANGE) != 0) {
     // A file system without RENAME_EXCHANGE: move the old folder aside, then the new one in
     // (a kill between the two renames leaves the previous folder under the hidden name).
     int err = errno;
-    USEG_REQUIRE(err == EINVAL || err == ENOSYS,
-                 "cannot swap in model folder " << final_dir.string() << ": "
-                                                << std::strerror(err));
+    USEG_REQUIRE(err == EINVAL || err == ENOSYS, "cannot swap in model folder "
+                                                     << final_dir.string() << ": "
+                                                     << std::strerror(err));
     fs::path old = temp_path_for(final_dir.string() + ".old");
     fs::remove_all(old, ec);
     fs::rename(final_dir, old, ec);
-    USEG_REQUIRE(!ec, "cannot replace model folder " << final_dir.string()
-                                                     << ": " << ec.message());
+    USEG_REQUIRE(!ec, "cannot replace model folder " << final_dir.string() << ": " << ec.message());
     fs::rename(tmp, final_dir, ec);
-    USEG_REQUIRE(!ec, "cannot replace model folder " << final_dir.string()
-                                                     << ": " << ec.message());
+    USEG_REQUIRE(!ec, "cannot replace model folder " << final_dir.string() << ": " << ec.message());
     tmp = old;
   }
   fsync_dir(parent);

@@ -99,27 +99,24 @@ ModelInfo plan_model_info(const RunConfig& run, const Dataset& ds, uint64_t seed
                           const std::function<void(const std::string&)>& log) {
   const ModelConfig& m = run.model;
   const TrainConfig& t = run.train;
-  USEG_REQUIRE(m.in_channels == ds.channels(),
-               "the config has model.in_channels "
-                   << m.in_channels << " but dataset.json declares "
-                   << ds.channels()
-                   << " channel(s); set "
-                      "model.in_channels to "
-                   << ds.channels());
-  USEG_REQUIRE(m.num_classes == ds.classes(),
-               "the config has model.num_classes "
-                   << m.num_classes << " but dataset.json declares "
-                   << (ds.meta.instances
-                           ? "an instance dataset (\"instances\": true), which "
-                             "trains 3 classes (background, interior, boundary)"
-                           : std::to_string(ds.classes()) +
-                                 " labels (background included)")
-                   << "; set model.num_classes to " << ds.classes());
+  USEG_REQUIRE(m.in_channels == ds.channels(), "the config has model.in_channels "
+                                                   << m.in_channels << " but dataset.json declares "
+                                                   << ds.channels()
+                                                   << " channel(s); set "
+                                                      "model.in_channels to "
+                                                   << ds.channels());
+  USEG_REQUIRE(
+      m.num_classes == ds.classes(),
+      "the config has model.num_classes "
+          << m.num_classes << " but dataset.json declares "
+          << (ds.meta.instances ? "an instance dataset (\"instances\": true), which "
+                                  "trains 3 classes (background, interior, boundary)"
+                                : std::to_string(ds.classes()) + " labels (background included)")
+          << "; set model.num_classes to " << ds.classes());
   if (m.dims == 3)
     for (const DatasetCase& c : ds.cases)
       USEG_REQUIRE(c.geometry.dims == 3 && c.geometry.size[2] > 1,
-                   "the model is 3D but case "
-                       << c.name << " is a 2D image; use a 2D model");
+                   "the model is 3D but case " << c.name << " is a 2D image; use a 2D model");
   ModelInfo info;
   info.model = m;
   info.patch_size = t.patch_size;
@@ -170,12 +167,10 @@ ModelInfo plan_model_info(const RunConfig& run, const Dataset& ds, uint64_t seed
     for (size_t k = 0; k < ct_channels.size(); ++k) {
       ChannelNorm& ch = info.preprocess.channels[static_cast<size_t>(ct_channels[k])];
       std::vector<float>& v = samples[k];
-      USEG_REQUIRE(
-          !v.empty(),
-          "channel "
-              << ch.name
-              << " uses the CT scheme, which needs "
-                 "foreground voxels, but no label in the dataset has any");
+      USEG_REQUIRE(!v.empty(), "channel "
+                                   << ch.name
+                                   << " uses the CT scheme, which needs "
+                                      "foreground voxels, but no label in the dataset has any");
       ch.clip_low = percentile(v, 0.5);
       ch.clip_high = percentile(v, 99.5);
       double s = 0, s2 = 0;

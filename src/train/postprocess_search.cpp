@@ -147,8 +147,8 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
   auto backend = make_backend(o.device, o.backend);
   for (const std::string& run : runs) {
     const std::string best = (fs::path(run) / "best").string();
-    const training::Checkpoint ckpt = training::read_checkpoint(
-        (fs::path(run) / "checkpoint.safetensors").string(), false);
+    const training::Checkpoint ckpt =
+        training::read_checkpoint((fs::path(run) / "checkpoint.safetensors").string(), false);
     if (ckpt.val_cases.empty())
       USEG_THROW(run << " has no validation cases (train with val_fraction > 0, val_cases or "
                         "--fold): there is nothing to choose the postprocessing on");

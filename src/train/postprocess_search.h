@@ -2,13 +2,14 @@
 // find_best_configuration does after a cross-validation (docs/training.md, "Choosing the
 // postprocessing"): the labels of each run's final validation (RUN/validation/, when best/ made
 // them; final_validation.h), or else its best/ model segments the cases it was validated on (with
-// the model's own test-time mirroring, no postprocessing); then every candidate step list is applied
-// to those labels and scored by the mean foreground Dice against the references. A candidate
-// replaces "none" only when it scores strictly higher; the choice can be written into each run's
-// model.json (inference.postprocess), where `useg segment` picks it up. As nnU-Net decides the
-// largest component class by class, "largest=S" (S: the classes whose Dice `largest` raises) is
-// tried too when S is some but not all of the foreground classes; with several foreground classes,
-// nnU-Net's first candidate as well: the largest component of the foreground as a whole
+// the model's own test-time mirroring, no postprocessing); then every candidate step list is
+// applied to those labels and scored by the mean foreground Dice against the references. A
+// candidate replaces "none" only when it scores strictly higher; the choice can be written into
+// each run's model.json (inference.postprocess), where `useg segment` picks it up. As nnU-Net
+// decides the largest component class by class, "largest=S" (S: the classes whose Dice `largest`
+// raises) is tried too when S is some but not all of the foreground classes; with several
+// foreground classes, nnU-Net's first candidate as well: the largest component of the foreground as
+// a whole
 // ("largest-foreground").
 #pragma once
 

@@ -120,8 +120,7 @@ Batch make_batch(const std::vector<TrainingCase>& cases, const TrainConfig& t, i
   std::array<int64_t, 3> patch = dims == 3 ? std::array<int64_t, 3>{p[0], p[1], p[2]}
                                            : std::array<int64_t, 3>{1, p[0], p[1]};
   const int share = batch_share(t.batch_size, rank, ranks);
-  USEG_REQUIRE(share > 0, "make_batch: rank " << rank << " of " << ranks
-                                              << " has no sample of a "
+  USEG_REQUIRE(share > 0, "make_batch: rank " << rank << " of " << ranks << " has no sample of a "
                                               << "batch of " << t.batch_size);
   Batch b;
   b.image = Tensor::empty(Shape{share, channels, patch[0], patch[1], patch[2]});

@@ -31,10 +31,10 @@ uint32_t random_interval(std::mt19937& gen, uint32_t max) {
 std::vector<DataSplit> kfold_splits(const std::vector<std::string>& names, int folds,
                                     uint32_t seed) {
   const size_t n = names.size();
-  USEG_REQUIRE(folds >= 2 && size_t(folds) <= n,
-               "cannot make " << folds << " cross-validation folds of " << n
-                              << " cases (each "
-                                 "fold needs at least one validation case)");
+  USEG_REQUIRE(folds >= 2 && size_t(folds) <= n, "cannot make "
+                                                     << folds << " cross-validation folds of " << n
+                                                     << " cases (each "
+                                                        "fold needs at least one validation case)");
   // RandomState(seed) seeds MT19937 with init_genrand(seed), as std::mt19937(seed) does;
   // RandomState.shuffle swaps x[i] with x[random_interval(i)] for i = n-1 .. 1.
   std::mt19937 gen(seed);
@@ -67,15 +67,13 @@ DataSplit fold_split(const Dataset& ds, const TrainConfig& t,
     for (size_t f = 0; f < splits.size(); ++f)
       for (const auto* list : {&splits[f].train, &splits[f].val})
         for (const std::string& c : *list)
-          USEG_REQUIRE(
-              std::binary_search(names.begin(), names.end(), c),
-              file << ": fold " << f << " names case '" << c
-                   << "', which is not in the dataset " << ds.dir
-                   << " (fix or delete splits.json to make a new split)");
+          USEG_REQUIRE(std::binary_search(names.begin(), names.end(), c),
+                       file << ": fold " << f << " names case '" << c
+                            << "', which is not in the dataset " << ds.dir
+                            << " (fix or delete splits.json to make a new split)");
     USEG_REQUIRE(int(splits.size()) == t.folds,
-                 file << " has " << splits.size() << " folds, train.folds is "
-                      << t.folds << ": set train.folds (--folds) to "
-                      << splits.size()
+                 file << " has " << splits.size() << " folds, train.folds is " << t.folds
+                      << ": set train.folds (--folds) to " << splits.size()
                       << ", or delete the file to make a new split");
     log("cross-validation: fold " + std::to_string(t.fold) + " of " + std::to_string(t.folds) +
         " from " + file);
@@ -92,11 +90,10 @@ DataSplit fold_split(const Dataset& ds, const TrainConfig& t,
     }
   }
   USEG_REQUIRE(t.fold >= 0 && t.fold < int(splits.size()),
-               "train.fold " << t.fold << " is not a fold of " << file
-                             << " (folds 0.." << splits.size() - 1 << ")");
+               "train.fold " << t.fold << " is not a fold of " << file << " (folds 0.."
+                             << splits.size() - 1 << ")");
   DataSplit s = splits[size_t(t.fold)];
-  USEG_REQUIRE(!s.train.empty(),
-               file << ": fold " << t.fold << " has no training cases");
+  USEG_REQUIRE(!s.train.empty(), file << ": fold " << t.fold << " has no training cases");
   std::sort(s.train.begin(), s.train.end());
   std::sort(s.val.begin(), s.val.end());
   return s;

@@ -83,8 +83,7 @@ void Trainer::step(const Batch& batch, int64_t global_step) {
 
   std::vector<Tensor> outs = m_net->forward(x, true);
   USEG_REQUIRE(outs.size() == m_ds_weights.size(),
-               "the model gave " << outs.size() << " outputs, expected "
-                                 << m_ds_weights.size());
+               "the model gave " << outs.size() << " outputs, expected " << m_ds_weights.size());
   std::vector<Tensor> grads(outs.size());
   const float loss_scale = m_scaler ? m_scaler->scale() : 1.f;
   double loss = 0;

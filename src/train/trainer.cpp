@@ -63,10 +63,9 @@ std::vector<std::string> split_validation(const Dataset& ds, const TrainConfig& 
       if (std::find(names.begin(), names.end(), v) == names.end()) unknown.push_back(v);
       else if (std::find(val.begin(), val.end(), v) == val.end()) val.push_back(v);
     }
-    USEG_REQUIRE(unknown.empty(),
-                 "train.val_cases: " << join(unknown) << " not in the dataset "
-                                     << ds.dir << " (cases: " << join(names)
-                                     << ")");
+    USEG_REQUIRE(unknown.empty(), "train.val_cases: " << join(unknown) << " not in the dataset "
+                                                      << ds.dir << " (cases: " << join(names)
+                                                      << ")");
     USEG_REQUIRE(val.size() < names.size(),
                  "train.val_cases holds every case of the dataset; "
                  "nothing is left to train on");
@@ -205,14 +204,11 @@ void Trainer::load_data() {
 }
 
 void Trainer::setup_new() {
-  USEG_REQUIRE(m_opts.config.has_value(),
-               "a new training run needs a config (--config)");
+  USEG_REQUIRE(m_opts.config.has_value(), "a new training run needs a config (--config)");
   std::string ckpt = path("checkpoint.safetensors");
-  USEG_REQUIRE(
-      !fs::exists(ckpt),
-      m_opts.output_dir
-          << " already holds a training run (checkpoint.safetensors): "
-             "add --resume to continue it, or choose another --output");
+  USEG_REQUIRE(!fs::exists(ckpt), m_opts.output_dir
+                                      << " already holds a training run (checkpoint.safetensors): "
+                                         "add --resume to continue it, or choose another --output");
   if (writer()) remove_stale_temporaries(m_opts.output_dir);
   m_run = *m_opts.config;
   if (m_opts.seed) m_run.train.seed = *m_opts.seed;
@@ -259,30 +255,27 @@ void Trainer::setup_new() {
 
 void Trainer::setup_resume() {
   std::string ckpt = path("checkpoint.safetensors");
-  USEG_REQUIRE(fs::exists(ckpt),
-               "--resume: " << m_opts.output_dir
-                            << " has no checkpoint.safetensors to resume from "
-                               "(start a new run without --resume)");
+  USEG_REQUIRE(fs::exists(ckpt), "--resume: " << m_opts.output_dir
+                                              << " has no checkpoint.safetensors to resume from "
+                                                 "(start a new run without --resume)");
   if (writer()) remove_stale_temporaries(m_opts.output_dir);
   Checkpoint c = read_checkpoint(ckpt);
   m_config_json = c.config_json;
   m_run = parse_run_config(c.config_json, ckpt + " (config)");
   if (m_opts.seed)
     USEG_REQUIRE(*m_opts.seed == m_run.train.seed,
-                 "--seed " << *m_opts.seed << " differs from the run's seed "
-                           << m_run.train.seed
+                 "--seed " << *m_opts.seed << " differs from the run's seed " << m_run.train.seed
                            << "; a resumed run keeps its seed");
   if (m_opts.config) {
     RunConfig given = *m_opts.config;
     given.train.seed = m_run.train.seed;  // the run may have had --seed; compared above
     // Compared as parsed and written again: a run started by an older useg lacks keys added
     // since (their defaults then), which is no difference.
-    USEG_REQUIRE(
-        to_json_string(given) == to_json_string(m_run),
-        "--resume: the config given differs from the one the run started with ("
-            << path("config.json")
-            << "); a resumed run continues with its own config: "
-               "drop --config, or start a new run");
+    USEG_REQUIRE(to_json_string(given) == to_json_string(m_run),
+                 "--resume: the config given differs from the one the run started with ("
+                     << path("config.json")
+                     << "); a resumed run continues with its own config: "
+                        "drop --config, or start a new run");
   }
   m_info_json = c.model_info_json;
   m_info = parse_model_info(c.model_info_json, ckpt + " (model_info)");
@@ -304,8 +297,7 @@ void Trainer::setup_resume() {
     for (const DatasetCase& dc : m_dataset.cases) now.push_back(dc.name);
   }
   USEG_REQUIRE(labels == m_info.labels, "--resume: the dataset's labels ("
-                                            << join(labels, 32)
-                                            << ") differ from the run's ("
+                                            << join(labels, 32) << ") differ from the run's ("
                                             << join(m_info.labels, 32) << ")");
   // The same cases as before (batches depend on their order and number).
   std::vector<std::string> before = c.train_cases;
@@ -352,8 +344,7 @@ TrainResult Trainer::run_process() {
   if (writer()) {
     std::error_code ec;
     fs::create_directories(m_opts.output_dir, ec);
-    USEG_REQUIRE(!ec,
-                 "cannot create " << m_opts.output_dir << ": " << ec.message());
+    USEG_REQUIRE(!ec, "cannot create " << m_opts.output_dir << ": " << ec.message());
     std::string lock = path(".lock");
     m_lock_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     USEG_REQUIRE(m_lock_fd >= 0, "cannot create " << lock);

@@ -40,15 +40,13 @@ Image nuclei_image(int size, double diameter, uint64_t seed) {
   const double r = diameter / 2;
   std::vector<std::array<double, 2>> centres;
   for (double y = r + 4; y + r + 4 < size; y += diameter + 6)
-    for (double x = r + 4; x + r + 4 < size; x += diameter + 6)
-      centres.push_back({y, x});
+    for (double x = r + 4; x + r + 4 < size; x += diameter + 6) centres.push_back({y, x});
   for (int y = 0; y < size; ++y)
     for (int x = 0; x < size; ++x) {
       double v = 0.1;
-      for (const auto &c : centres) {
+      for (const auto& c : centres) {
         const double d = std::hypot(y - c[0], x - c[1]) / r;
-        if (d <= 1)
-          v = 0.8 + 0.2 * (1 - d * d);
+        if (d <= 1) v = 0.8 + 0.2 * (1 - d * d);
       }
       im.voxels.at(0, 0, 0, y, x) = float(v + noise(gen));
     }
@@ -63,8 +61,7 @@ double naive_median(std::vector<double> v) {
 
 TEST(AutoDiameter, ChoosesTheFirstScaleWhoseObjectsAreAsLargeAsAsked) {
   auto backend = make_backend(Device::CPU, BackendOptions{});
-  LoadedModel m = load_model_dir(
-      std::string(USEG_SOURCE_DIR) + "/models/nuclei2d", *backend);
+  LoadedModel m = load_model_dir(std::string(USEG_SOURCE_DIR) + "/models/nuclei2d", *backend);
   const double d = m.info.instances.diameter;
   ASSERT_GT(d, 15);
   const Image image = nuclei_image(160, 1.7 * d, 3);
@@ -84,10 +81,8 @@ TEST(AutoDiameter, ChoosesTheFirstScaleWhoseObjectsAreAsLargeAsAsked) {
   for (int k = 3; k >= -2; --k) {
     fixed.diameter = k == 0 ? d : d * std::pow(2.0, k / 2.0);
     Segmentation s = segment_image(image, m.info, *m.net, fixed);
-    const std::vector<double> found =
-        object_diameters(s.instances, image.geometry);
-    const double ratio =
-        found.empty() ? 0 : naive_median(found) / fixed.diameter;
+    const std::vector<double> found = object_diameters(s.instances, image.geometry);
+    const double ratio = found.empty() ? 0 : naive_median(found) / fixed.diameter;
     std::cout << "    diameter " << fixed.diameter << ": " << found.size()
               << " objects, median / diameter " << ratio << "\n";
     ++expect_passes;
@@ -96,13 +91,11 @@ TEST(AutoDiameter, ChoosesTheFirstScaleWhoseObjectsAreAsLargeAsAsked) {
       expect = fixed.diameter;
       expect_instances = s.instances;
     }
-    if (ratio >= kAutoDiameterAccept)
-      break;
+    if (ratio >= kAutoDiameterAccept) break;
   }
   EXPECT_DOUBLE_EQ(got.diameter, expect);
   EXPECT_EQ(got.diameter_passes, expect_passes);
-  ASSERT_EQ(got.instances.to_vector(), expect_instances.to_vector())
-      << "the chosen pass itself";
+  ASSERT_EQ(got.instances.to_vector(), expect_instances.to_vector()) << "the chosen pass itself";
   EXPECT_TRUE(std::abs(got.diameter - std::sqrt(2.0) * d) < 1e-9 ||
               std::abs(got.diameter - 2 * d) < 1e-9)
       << "nuclei of 1.7 d: " << got.diameter;
@@ -110,22 +103,17 @@ TEST(AutoDiameter, ChoosesTheFirstScaleWhoseObjectsAreAsLargeAsAsked) {
 
 TEST(AutoDiameter, TheCommandLineTakesAutoOrAPositiveNumber) {
   const fs::path root = test::fresh_dir("auto_diameter_cli");
-  const std::string m =
-      test::make_model(root / "model", test::ModelSpec{}); // a class model
+  const std::string m = test::make_model(root / "model", test::ModelSpec{});  // a class model
   Geometry g = test::oblique_geometry_3d();
   g.size = {20, 18, 12};
   fs::create_directories(root / "in");
-  write_image((root / "in" / "ct.nii.gz").string(), test::pattern_volume(g), g,
-              "float");
-  const std::string in = " --model " + test::quote(m) + " --input " +
-                         test::quote(root / "in") + " --output " +
-                         test::quote(root / "out");
+  write_image((root / "in" / "ct.nii.gz").string(), test::pattern_volume(g), g, "float");
+  const std::string in = " --model " + test::quote(m) + " --input " + test::quote(root / "in") +
+                         " --output " + test::quote(root / "out");
   auto r = test::run_useg("segment" + in + " --diameter auto");
   EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("--diameter needs an instance model"),
-            std::string::npos)
-      << r.output;
-  for (const char *bad : {"abc", "0", "-3", "12mm", "nan"}) {
+  EXPECT_NE(r.output.find("--diameter needs an instance model"), std::string::npos) << r.output;
+  for (const char* bad : {"abc", "0", "-3", "12mm", "nan"}) {
     r = test::run_useg("segment" + in + " --diameter " + bad);
     EXPECT_EQ(r.code, 2) << r.output;
     EXPECT_NE(r.output.find("--diameter " + std::string(bad) +
@@ -138,16 +126,12 @@ TEST(AutoDiameter, TheCommandLineTakesAutoOrAPositiveNumber) {
   // On the shipped instance model: the report says auto and each case's choice.
   fs::create_directories(root / "nuclei");
   const Image im = nuclei_image(96, 23.5, 5);
-  write_image((root / "nuclei" / "n.tif").string(), im.voxels, im.geometry,
-              "float");
+  write_image((root / "nuclei" / "n.tif").string(), im.voxels, im.geometry, "float");
   r = test::run_useg("segment --model " + std::string(USEG_SOURCE_DIR) +
-                     "/models/nuclei2d --input " +
-                     test::quote(root / "nuclei") + " --output " +
-                     test::quote(root / "seg") +
-                     " --diameter auto --threads 1");
+                     "/models/nuclei2d --input " + test::quote(root / "nuclei") + " --output " +
+                     test::quote(root / "seg") + " --diameter auto --threads 1");
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("n: objects' diameter "), std::string::npos)
-      << r.output;
+  EXPECT_NE(r.output.find("n: objects' diameter "), std::string::npos) << r.output;
   const auto report = test::read_report(root / "seg" / "report.json");
   EXPECT_EQ(report.at("diameter"), "auto");
   EXPECT_GT(report.at("cases").at(0).at("diameter").get<double>(), 0);
@@ -177,5 +161,5 @@ TEST(AutoDiameter, TheCommandLineTakesAutoOrAPositiveNumber) {
   EXPECT_NE(r.output.find("more than --max-memory"), std::string::npos) << r.output;
 }
 
-} // namespace
-} // namespace useg
+}  // namespace
+}  // namespace useg

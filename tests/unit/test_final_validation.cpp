@@ -38,8 +38,7 @@ struct Trained {
   std::vector<std::string> log;
 };
 
-Trained train_blobs(const std::string &name, bool tta,
-                    bool final_validation = true) {
+Trained train_blobs(const std::string& name, bool tta, bool final_validation = true) {
   Trained t;
   t.root = test::fresh_dir(name);
   t.data = t.root / "data";
@@ -57,26 +56,23 @@ Trained train_blobs(const std::string &name, bool tta,
   run.train.final_validation = final_validation;
   run.inference.tta = tta;
   TrainOptions o = test::quiet_train_options(t.data, t.run, run);
-  auto *log = &t.log;
-  o.log = [log](const std::string &line) { log->push_back(line); };
+  auto* log = &t.log;
+  o.log = [log](const std::string& line) { log->push_back(line); };
   const TrainResult r = train(o);
   EXPECT_EQ(r.status, TrainResult::Status::Completed);
-  t.val = training::read_checkpoint((t.run / "checkpoint.safetensors").string())
-              .val_cases;
+  t.val = training::read_checkpoint((t.run / "checkpoint.safetensors").string()).val_cases;
   return t;
 }
 
-bool logged(const std::vector<std::string> &log, const std::string &part) {
-  for (const std::string &line : log)
-    if (line.find(part) != std::string::npos)
-      return true;
+bool logged(const std::vector<std::string>& log, const std::string& part) {
+  for (const std::string& line : log)
+    if (line.find(part) != std::string::npos) return true;
   return false;
 }
 
-double summary_dice(const nlohmann::json &j, int label) {
-  for (const auto &row : j.at("summary"))
-    if (row.at("label") == label)
-      return row.at("dice").get<double>();
+double summary_dice(const nlohmann::json& j, int label) {
+  for (const auto& row : j.at("summary"))
+    if (row.at("label") == label) return row.at("dice").get<double>();
   ADD_FAILURE() << "no summary row for label " << label << ": " << j.dump();
   return -1;
 }
@@ -87,15 +83,13 @@ TEST(FinalValidation, HoldsWhatSegmentAndEvalGive) {
   EXPECT_TRUE(logged(t.log, "final validation: 2 case(s) segmented by " +
                                 (t.run / "best").string() + " (mirrored)"));
   const fs::path seg = t.root / "seg";
-  for (const std::string &c : t.val) {
+  for (const std::string& c : t.val) {
     SCOPED_TRACE(c);
     const fs::path image = t.data / "imagesTr" / (c + "_0000.nii.gz");
-    auto s = run_useg("segment --model " + quote(t.run / "best") + " --input " +
-                      quote(image) + " --output " + quote(seg) +
-                      " --postprocess none --threads 1");
+    auto s = run_useg("segment --model " + quote(t.run / "best") + " --input " + quote(image) +
+                      " --output " + quote(seg) + " --postprocess none --threads 1");
     ASSERT_EQ(s.code, 0) << s.output;
-    const Image mine =
-        read_image((t.run / "validation" / (c + ".nii.gz")).string());
+    const Image mine = read_image((t.run / "validation" / (c + ".nii.gz")).string());
     const Image theirs = read_image((seg / (c + ".nii.gz")).string());
     const Image input = read_image(image.string());
     EXPECT_EQ(mine.geometry.size, input.geometry.size);
@@ -113,53 +107,42 @@ TEST(FinalValidation, HoldsWhatSegmentAndEvalGive) {
   }
   // summary.json: eval's report of the same files against labelsTr, and what
   // made them.
-  const nlohmann::json j = nlohmann::json::parse(
-      read_file((t.run / "validation" / "summary.json").string()));
+  const nlohmann::json j =
+      nlohmann::json::parse(read_file((t.run / "validation" / "summary.json").string()));
   const fs::path ref = t.root / "ref";
   fs::create_directories(ref);
-  for (const std::string &c : t.val)
+  for (const std::string& c : t.val)
     fs::copy_file(t.data / "labelsTr" / (c + ".nii.gz"), ref / (c + ".nii.gz"));
-  auto e = run_useg("eval --pred " + quote(t.run / "validation") + " --ref " +
-                    quote(ref) + " --labels 5 --json " +
-                    quote(t.root / "eval.json"));
+  auto e = run_useg("eval --pred " + quote(t.run / "validation") + " --ref " + quote(ref) +
+                    " --labels 5 --json " + quote(t.root / "eval.json"));
   ASSERT_EQ(e.code, 0) << e.output;
-  const nlohmann::json ev =
-      nlohmann::json::parse(read_file((t.root / "eval.json").string()));
+  const nlohmann::json ev = nlohmann::json::parse(read_file((t.root / "eval.json").string()));
   EXPECT_EQ(j.at("format"), "useg-eval-1");
   ASSERT_EQ(j.at("cases").size(), 2u);
   EXPECT_EQ(j.at("summary"), ev.at("summary")) << j.dump(1) << ev.dump(1);
-  for (size_t i = 0; i < 2; ++i)
-    EXPECT_EQ(j["cases"][i]["rows"], ev["cases"][i]["rows"]);
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ(j["cases"][i]["rows"], ev["cases"][i]["rows"]);
   EXPECT_GT(summary_dice(j, 5), 0.3);
-  const ModelInfo best =
-      load_model_info((t.run / "best" / "model.json").string());
-  EXPECT_EQ(
-      j.at("model"),
-      nlohmann::json({{"folder", "best"},
-                      {"trained_epochs", best.provenance.at("trained_epochs")},
-                      {"test_time_mirroring", true},
-                      {"postprocess", nlohmann::json::array()}}));
+  const ModelInfo best = load_model_info((t.run / "best" / "model.json").string());
+  EXPECT_EQ(j.at("model"), nlohmann::json({{"folder", "best"},
+                                           {"trained_epochs", best.provenance.at("trained_epochs")},
+                                           {"test_time_mirroring", true},
+                                           {"postprocess", nlohmann::json::array()}}));
 }
 
 TEST(FinalValidation, FindPostprocessScoresItsFilesWhileBestMadeThem) {
   const Trained t = train_blobs("final_validation_reuse", /*tta=*/false);
-  const std::string args = "find-postprocess --run " + quote(t.run) +
-                           " --data " + quote(t.data) +
+  const std::string args = "find-postprocess --run " + quote(t.run) + " --data " + quote(t.data) +
                            " --threads 1 --output " + quote(t.root / "pp.json");
   auto r = run_useg(args);
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(
-      r.output.find(
-          "run: 2 validation case(s), the labels of its final validation"),
-      std::string::npos)
+  EXPECT_NE(r.output.find("run: 2 validation case(s), the labels of its final validation"),
+            std::string::npos)
       << r.output;
-  const nlohmann::json before =
-      nlohmann::json::parse(read_file((t.root / "pp.json").string()));
+  const nlohmann::json before = nlohmann::json::parse(read_file((t.root / "pp.json").string()));
   const double none = before["candidates"][0]["mean_fg_dice"].get<double>();
-  const nlohmann::json summary = nlohmann::json::parse(
-      read_file((t.run / "validation" / "summary.json").string()));
-  EXPECT_NEAR(none, summary_dice(summary, 5), 1e-9)
-      << "none is the final validation's Dice";
+  const nlohmann::json summary =
+      nlohmann::json::parse(read_file((t.run / "validation" / "summary.json").string()));
+  EXPECT_NEAR(none, summary_dice(summary, 5), 1e-9) << "none is the final validation's Dice";
 
   // The files are what it scores: a case emptied by hand scores 0 there.
   const fs::path first = t.run / "validation" / (t.val[0] + ".nii.gz");
@@ -169,18 +152,15 @@ TEST(FinalValidation, FindPostprocessScoresItsFilesWhileBestMadeThem) {
   write_image(first.string(), img.voxels, img.geometry, "uint8");
   r = run_useg(args);
   ASSERT_EQ(r.code, 0) << r.output;
-  nlohmann::json j =
-      nlohmann::json::parse(read_file((t.root / "pp.json").string()));
+  nlohmann::json j = nlohmann::json::parse(read_file((t.root / "pp.json").string()));
   EXPECT_EQ(j["candidates"][0]["case_fg_dice"][0].get<double>(), 0.0);
-  EXPECT_EQ(j["candidates"][0]["case_fg_dice"][1],
-            before["candidates"][0]["case_fg_dice"][1]);
+  EXPECT_EQ(j["candidates"][0]["case_fg_dice"][1], before["candidates"][0]["case_fg_dice"][1]);
 
   // best/ mirroring now: those files are not what it would predict, so it
   // segments again.
   ModelInfo best = load_model_info((t.run / "best" / "model.json").string());
   best.inference.tta = true;
-  write_file_atomic((t.run / "best" / "model.json").string(),
-                    to_json_string(best));
+  write_file_atomic((t.run / "best" / "model.json").string(), to_json_string(best));
   r = run_useg(args);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("segmented with " + (t.run / "best").string() +
@@ -191,27 +171,22 @@ TEST(FinalValidation, FindPostprocessScoresItsFilesWhileBestMadeThem) {
             std::string::npos)
       << r.output;
   j = nlohmann::json::parse(read_file((t.root / "pp.json").string()));
-  EXPECT_GT(j["candidates"][0]["case_fg_dice"][0].get<double>(), 0.3)
-      << "segmented, not read";
+  EXPECT_GT(j["candidates"][0]["case_fg_dice"][0].get<double>(), 0.3) << "segmented, not read";
 
   // Weights of another epoch, or no summary: segmented again, saying why.
   best.inference.tta = false;
   best.provenance["trained_epochs"] = "1";
-  write_file_atomic((t.run / "best" / "model.json").string(),
-                    to_json_string(best));
+  write_file_atomic((t.run / "best" / "model.json").string(), to_json_string(best));
   r = run_useg(args);
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(
-      r.output.find(
-          "was made by the weights of epoch 2, best/ now holds epoch 1's"),
-      std::string::npos)
+  EXPECT_NE(r.output.find("was made by the weights of epoch 2, best/ now holds epoch 1's"),
+            std::string::npos)
       << r.output;
   write_file_atomic(first.string(), kept);
   fs::remove(t.run / "validation" / "summary.json");
   r = run_useg(args);
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find((t.run / "validation" / "summary.json").string() +
-                          " is absent"),
+  EXPECT_NE(r.output.find((t.run / "validation" / "summary.json").string() + " is absent"),
             std::string::npos)
       << r.output;
 }
@@ -222,8 +197,7 @@ TEST(FinalValidation, ResumeOfAFinishedRunRedoesOnlyAMissingSummary) {
   // The summary without its timings.
   auto figures = [&summary] {
     nlohmann::json j = nlohmann::json::parse(read_file(summary.string()));
-    for (auto &c : j.at("cases"))
-      c.erase("seconds");
+    for (auto& c : j.at("cases")) c.erase("seconds");
     return j;
   };
   const nlohmann::json first = figures();
@@ -231,7 +205,7 @@ TEST(FinalValidation, ResumeOfAFinishedRunRedoesOnlyAMissingSummary) {
   o.config.reset();
   o.resume = true;
   std::vector<std::string> log;
-  o.log = [&log](const std::string &line) { log.push_back(line); };
+  o.log = [&log](const std::string& line) { log.push_back(line); };
   // A complete final validation: nothing to do.
   fs::remove(t.run / "validation" / (t.val[1] + ".nii.gz"));
   EXPECT_EQ(train(o).status, TrainResult::Status::Completed);
@@ -248,8 +222,7 @@ TEST(FinalValidation, ResumeOfAFinishedRunRedoesOnlyAMissingSummary) {
 }
 
 TEST(FinalValidation, OffInTheConfigWritesNothing) {
-  const Trained t =
-      train_blobs("final_validation_off", /*tta=*/false, /*final=*/false);
+  const Trained t = train_blobs("final_validation_off", /*tta=*/false, /*final=*/false);
   EXPECT_TRUE(fs::exists(t.run / "best" / "model.json"));
   EXPECT_FALSE(fs::exists(t.run / "validation"));
   EXPECT_FALSE(logged(t.log, "final validation"));
@@ -261,5 +234,5 @@ TEST(FinalValidation, OffInTheConfigWritesNothing) {
   EXPECT_HAS(e, "run.json: train.final_validation: expected a boolean");
 }
 
-} // namespace
-} // namespace useg
+}  // namespace
+}  // namespace useg

@@ -150,23 +150,17 @@ TEST(TrainOutputs, CheckpointRoundTripIsExact) {
   EXPECT_EQ(h.model_info_json, "{\"info\": 2}");
   EXPECT_EQ(h.val_cases, c.val_cases);
   EXPECT_EQ(h.train_cases, c.train_cases);
-  test::expect_error(
-      [&] {
-        read_checkpoint((dir / "m" / "weights.safetensors").string(), false);
-      },
-      "not a useg training checkpoint");
+  test::expect_error([&] { read_checkpoint((dir / "m" / "weights.safetensors").string(), false); },
+                     "not a useg training checkpoint");
   // A checkpoint cut short is an error naming it there too (its header lists
   // data that is gone).
   const std::string bytes = read_file(path);
-  test::write_text(dir / "cut.safetensors",
-                   bytes.substr(0, bytes.size() - 100));
-  test::expect_error(
-      [&] { read_checkpoint((dir / "cut.safetensors").string(), false); },
-      (dir / "cut.safetensors").string());
+  test::write_text(dir / "cut.safetensors", bytes.substr(0, bytes.size() - 100));
+  test::expect_error([&] { read_checkpoint((dir / "cut.safetensors").string(), false); },
+                     (dir / "cut.safetensors").string());
   test::write_text(dir / "tiny.safetensors", bytes.substr(0, 5));
-  test::expect_error(
-      [&] { read_checkpoint((dir / "tiny.safetensors").string(), false); },
-      "tiny.safetensors: not a safetensors file: 5 bytes");
+  test::expect_error([&] { read_checkpoint((dir / "tiny.safetensors").string(), false); },
+                     "tiny.safetensors: not a safetensors file: 5 bytes");
 }
 
 TEST(TrainOutputs, ModelFolderIsSwappedInWhole) {
