@@ -221,7 +221,7 @@ bool Trainer::end_epoch() {
 
 TrainResult Trainer::finish(TrainResult r) {
   if (r.status == TrainResult::Status::Interrupted || !writer() || !m_run.train.final_validation ||
-      m_run.model.classifier() || m_val_names.empty())
+      m_val_names.empty())
     return r;
   if (!fs::exists(fs::path(path("best")) / "model.json")) {
     log("final validation skipped: no best/ model (no validation improved on the first)");
@@ -231,8 +231,6 @@ TrainResult Trainer::finish(TrainResult r) {
   // The loaded cases are not needed any more: their memory goes before the model's.
   m_train_cases = {};
   m_val_cases = {};
-  const Dataset ds =
-      m_dataset.cases.empty() ? scan_dataset(m_opts.data_dir, m_opts.limits) : m_dataset;
   FinalValidationOptions o;
   o.log = [this](const std::string& line) { log(line); };
   o.tty = m_opts.tty;
@@ -241,7 +239,23 @@ TrainResult Trainer::finish(TrainResult r) {
     m_signal = m_opts.stop->load();
     return true;
   };
-  if (!run_final_validation(m_opts.output_dir, ds, m_val_names, *m_backend, o).completed) {
+  bool completed = false;
+  if (m_run.model.classifier()) {
+    if (m_class_data.items.empty())
+      m_class_data = scan_class_dataset(m_opts.data_dir, m_run.train.classes);
+    BackendOptions bo;
+    bo.threads = m_opts.threads;
+    bo.precision = m_opts.precision;
+    if (m_opts.device == Device::CUDA) bo.cuda_device = rank_cuda_device();
+    completed = run_final_classification(m_opts.output_dir, m_class_data, m_val_names,
+                                         m_opts.device, bo, o)
+                    .completed;
+  } else {
+    const Dataset ds =
+        m_dataset.cases.empty() ? scan_dataset(m_opts.data_dir, m_opts.limits) : m_dataset;
+    completed = run_final_validation(m_opts.output_dir, ds, m_val_names, *m_backend, o).completed;
+  }
+  if (!completed) {
     log("stopped during the final validation; useg train --resume " + m_opts.output_dir +
         " does it again");
     r.status = TrainResult::Status::Interrupted;

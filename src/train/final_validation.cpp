@@ -1,16 +1,21 @@
 // run_final_validation and stale_validation (final_validation.h).
 #include "train/final_validation.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "config/validation_source.h"
 #include "core/files.h"
 #include "eval/report_json.h"
 #include "useg/error.h"
+#include "useg/class_eval.h"
+#include "useg/classify.h"
 #include "useg/eval.h"
 #include "useg/image.h"
 #include "useg/model.h"
 #include "useg/segment.h"
+#include "util/csv.h"
 #include "util/progress.h"
 
 namespace fs = std::filesystem;
@@ -121,6 +126,87 @@ FinalValidationResult run_final_validation(const std::string& run_dir, const Dat
           (m.info.inference.tta ? " (mirrored)" : "") + ", " +
           (instances ? "mean F1 at IoU 0.5 " : "mean foreground Dice ") +
           std::to_string(result.score) + "; wrote " + dir);
+  return result;
+}
+
+FinalValidationResult run_final_classification(const std::string& run_dir,
+                                               const training::ClassDataset& data,
+                                               const std::vector<std::string>& val_items,
+                                               Device device, const BackendOptions& backend,
+                                               const FinalValidationOptions& o) {
+  const std::string best = (fs::path(run_dir) / "best").string();
+  const std::string dir = validation_dir(run_dir);
+  Classifier clf(best, device, backend);
+  const std::vector<std::string>& classes = clf.classes();
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  USEG_REQUIRE(!ec, "cannot empty " << dir << ": " << ec.message());
+  fs::create_directories(dir, ec);
+  USEG_REQUIRE(!ec, "cannot create " << dir << ": " << ec.message());
+
+  std::map<std::string, const training::ClassItem*> by_name;
+  for (const training::ClassItem& it : data.items) by_name[it.name] = &it;
+  std::vector<const training::ClassItem*> items;
+  for (const std::string& name : val_items) {
+    auto it = by_name.find(name);
+    if (it == by_name.end())
+      USEG_THROW(run_dir << " was validated on image " << name << ", which " << data.source
+                         << " does not hold");
+    items.push_back(it->second);
+  }
+  std::string csv = "image,class,probability";
+  for (const std::string& c : classes) csv += ",p_" + csv_field(c);
+  csv += "\n";
+  std::vector<int> truth, predicted;
+  std::vector<std::vector<double>> scores;
+  FinalValidationResult result;
+  const size_t batch = 32;
+  Progress prog("final validation", int64_t(items.size()), o.tty);
+  for (size_t i0 = 0; i0 < items.size(); i0 += batch) {
+    if (o.stop && o.stop()) {
+      prog.finish();
+      return result;
+    }
+    std::vector<Tensor> inputs;
+    const size_t i1 = std::min(items.size(), i0 + batch);
+    for (size_t i = i0; i < i1; ++i)
+      inputs.push_back(classifier_input(read_image(items[i]->path), clf.info()));
+    const std::vector<std::vector<double>> p = clf.probabilities(inputs, int(batch));
+    for (size_t j = 0; j < p.size(); ++j) {
+      const training::ClassItem& it = *items[i0 + j];
+      const size_t k = size_t(std::max_element(p[j].begin(), p[j].end()) - p[j].begin());
+      csv += csv_field(fs::absolute(it.path).lexically_normal().string()) + "," +
+             csv_field(classes[k]) + "," + csv_number(p[j][k]);
+      for (double v : p[j]) csv += "," + csv_number(v);
+      csv += "\n";
+      truth.push_back(it.label);
+      predicted.push_back(int(k));
+      scores.push_back(p[j]);
+    }
+    result.cases = i1;
+    prog.update(int64_t(i1));
+  }
+  prog.finish();
+  const std::string predictions = (fs::path(dir) / "predictions.csv").string();
+  write_file_atomic(predictions, csv);
+  ClassificationReport report = score_classification(classes, truth, predicted, scores);
+  report.pred_path = predictions;
+  report.ref_path = data.source;
+  result.score = report.accuracy;
+  const auto epochs = clf.info().provenance.find("trained_epochs");
+  JsonValue j = classification_report_json(report);
+  j.set("model", JsonValue::object()
+                     .set("folder", "best")
+                     .set("trained_epochs", epochs == clf.info().provenance.end()
+                                                ? std::string()
+                                                : epochs->second)
+                     .set("test_time_mirroring", false)
+                     .set("postprocess", JsonValue::array()));
+  write_file_atomic(validation_summary(run_dir), j.dump());
+  result.completed = true;
+  if (o.log)
+    o.log("final validation: " + std::to_string(result.cases) + " image(s) classified by " + best +
+          ", accuracy " + std::to_string(result.score) + "; wrote " + dir);
   return result;
 }
 

@@ -97,8 +97,8 @@ class Trainer {
   Validation validate_segmentation();  // mean Dice per class over the validation cases
   Validation validate_classifier();    // accuracy and per-class recall
   ModelInfo info_for_save(double score) const;
-  // After run_process: a finished segmentation run's final validation (final_validation.h) by
-  // rank 0, when train.final_validation is on and the run has validation cases and best/ — on a
+  // After run_process: a finished run's final validation (final_validation.h; a classifier's too)
+  // by rank 0, when train.final_validation is on and the run has validation cases and best/ — on a
   // run that had finished before this process, only when its summary.json is absent. A stop
   // signal during it makes `r` Interrupted (--resume does it again).
   TrainResult finish(TrainResult r);

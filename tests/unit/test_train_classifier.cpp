@@ -4,6 +4,8 @@
 // naming the file.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +13,8 @@
 
 #include "common/expect_error.h"
 #include "common/image_fixtures.h"
+#include "common/train_fixtures.h"
+#include "segment_test_util.h"
 #include "train/class_data.h"
 #include "useg/classify.h"
 #include "train/class_train.h"
@@ -101,6 +105,38 @@ TEST(TrainClassifier, LearnsShapesAndWritesAClassifierModel) {
   std::string csv = read_file((run / "r" / "metrics.csv").string());
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
             "epoch,train_loss,recall_disc,recall_square,accuracy,lr,seconds,skipped_steps");
+
+  // The final validation: best/'s predictions of the validation images, as useg classify writes
+  // them, and useg eval --classification's report of them (its accuracy: the best epoch's).
+  const fs::path v = run / "r" / "validation";
+  const std::string pred = read_file((v / "predictions.csv").string());
+  std::vector<std::string> rows;
+  for (size_t a = 0, b; (b = pred.find('\n', a)) != std::string::npos; a = b + 1)
+    rows.push_back(pred.substr(a, b - a));
+  ASSERT_EQ(rows.size(), 17u) << pred;  // header + 16 images (val_fraction 0.25 of 64)
+  EXPECT_EQ(rows[0], "image,class,probability,p_disc,p_square");
+  std::string inputs, refs = "image,label\n";
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const std::string image = rows[i].substr(0, rows[i].find(','));
+    inputs += " " + test::quote(image);
+    refs += image + "," + fs::path(image).parent_path().filename().string() + "\n";
+  }
+  auto c = test::run_useg("classify --model " + test::quote(run / "r" / "best") + " --input" +
+                          inputs + " --output " + test::quote(run / "classify.csv"));
+  ASSERT_EQ(c.code, 0) << c.output;
+  EXPECT_EQ(read_file((run / "classify.csv").string()), pred) << "what useg classify writes";
+  test::write_text(run / "refs.csv", refs);
+  auto e = test::run_useg("eval --classification --pred " + test::quote(v / "predictions.csv") +
+                          " --ref " + test::quote(run / "refs.csv") + " --json " +
+                          test::quote(run / "eval.json"));
+  ASSERT_EQ(e.code, 0) << e.output;
+  nlohmann::json summary = nlohmann::json::parse(read_file((v / "summary.json").string()));
+  nlohmann::json ev = nlohmann::json::parse(read_file((run / "eval.json").string()));
+  EXPECT_EQ(summary.at("model").at("folder"), "best");
+  for (const char* key : {"n", "accuracy", "balanced_accuracy", "macro_f1", "macro_auc",
+                          "per_class", "confusion"})
+    EXPECT_EQ(summary.at(key), ev.at(key)) << key;
+  EXPECT_DOUBLE_EQ(summary.at("accuracy").get<double>(), r.best_dice);
 }
 
 TEST(TrainClassifier, StopAndResumeIsBitIdentical) {
