@@ -57,6 +57,11 @@ struct ClassifyResult {
   std::string report;
 };
 
+// useg classify's CSV: the header, and one image's row (its class: the highest probability).
+std::string classify_csv_header(const std::vector<std::string>& classes);
+std::string classify_csv_row(const std::string& image, const std::vector<std::string>& classes,
+                             const std::vector<double>& probabilities);
+
 // Lists the images (sorted; folders scanned, recursively with `recursive`), skips those already
 // in OUTPUT unless `overwrite`, classifies the rest and writes OUTPUT (header image,class,
 // probability,p_<class>...; existing rows kept first) atomically every few seconds and at the

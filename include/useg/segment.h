@@ -91,7 +91,8 @@ constexpr double kAutoDiameterSmallest = 0.5;
 // own spacing when model.json has none) and the split settings with it (seed_min_size and
 // min_size by (D / d)^dims, seed_split by D / d), so that objects of diameter D reach the
 // network, and the split, at the size the model was trained on. Throws naming model.json when
-// the model has no recorded diameter or is not an instance model.
+// the model has no recorded diameter or is not an instance model (with auto_diameter too, which
+// is otherwise `info` itself: each of its passes sets `diameter`).
 ModelInfo case_model_info(const ModelInfo& info, const Geometry& g, const SegmentOptions& opts);
 
 struct Segmentation {

@@ -13,17 +13,15 @@ Segmentation segment_estimating_diameter(const Image& image, const ModelInfo& in
                                          const std::vector<Network*>& nets,
                                          const SegmentOptions& opts,
                                          const std::function<void(int64_t, int64_t)>& progress) {
+  case_model_info(info, image.geometry, opts);  // an instance model with a recorded diameter
   SegmentOptions o = opts;
   o.auto_diameter = false;
-  o.diameter = 1;
-  case_model_info(info, image.geometry,
-                  o);  // an instance model with a recorded diameter
   const double d = info.instances.diameter;
   Segmentation best;  // the pass with the highest ratio so far
   double best_ratio = -1;
   int passes = 0;
   for (int k = 3; k >= -2; --k) {
-    o.diameter = k == 0 ? d : k == -2 ? d * kAutoDiameterSmallest : d * std::pow(2.0, k / 2.0);
+    o.diameter = d * std::pow(2.0, k / 2.0);  // exact for k = 0 (d) and -2 (kAutoDiameterSmallest)
     Segmentation seg = segment_image(image, info, nets, o, progress);
     ++passes;
     const std::vector<double> found = object_diameters(seg.instances, image.geometry);

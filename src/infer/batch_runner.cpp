@@ -79,11 +79,8 @@ BatchResult run_segment_batch(const BatchOptions& o) {
   BatchOptions run = o;
   run.segment.tta = window_options(info, o.segment).mirror;
   run.segment.postprocess = postprocess_steps(info, o.segment);
-  if (o.segment.diameter > 0 || o.segment.auto_diameter) {
-    SegmentOptions probe = o.segment;
-    if (probe.auto_diameter) probe.diameter = 1;
-    case_model_info(info, Geometry{}, probe);  // not an instance model, no diameter: refused
-  }
+  case_model_info(info, Geometry{}, o.segment);  // --diameter: not an instance model, no
+                                                 // recorded diameter: refused
   // An instance model's steps act on the objects' union (classes background, object).
   check_postprocess_classes(*run.segment.postprocess,
                             info.instance_target() ? 2 : info.model.num_classes,

@@ -112,12 +112,6 @@ std::vector<std::string> list_inputs(const ClassifyOptions& o) {
   return files;
 }
 
-std::string header(const std::vector<std::string>& classes) {
-  std::string h = "image,class,probability";
-  for (const std::string& c : classes) h += ",p_" + csv_field(c);
-  return h;
-}
-
 // Rows already in OUTPUT (resume), keyed by image. Throws when OUTPUT was written for other
 // classes.
 std::vector<std::pair<std::string, std::string>> existing_rows(const std::string& path,
@@ -166,6 +160,20 @@ Loaded load_chunk(const std::vector<std::string>& files, size_t i0, size_t n,
 
 }  // namespace
 
+std::string classify_csv_header(const std::vector<std::string>& classes) {
+  std::string h = "image,class,probability";
+  for (const std::string& c : classes) h += ",p_" + csv_field(c);
+  return h;
+}
+
+std::string classify_csv_row(const std::string& image, const std::vector<std::string>& classes,
+                             const std::vector<double>& p) {
+  const size_t k = size_t(std::max_element(p.begin(), p.end()) - p.begin());
+  std::string row = csv_field(image) + "," + csv_field(classes[k]) + "," + csv_number(p[k]);
+  for (double v : p) row += "," + csv_number(v);
+  return row;
+}
+
 ClassifyResult run_classify(const ClassifyOptions& o) {
   USEG_REQUIRE(!o.output.empty(), "--output: give the predictions CSV to write");
   USEG_REQUIRE(o.batch >= 1, "--batch-size must be >= 1, got " << o.batch);
@@ -173,7 +181,7 @@ ClassifyResult run_classify(const ClassifyOptions& o) {
   const std::vector<std::string> files = list_inputs(o);
   Classifier clf(o.model_dir, o.device, o.backend);
   const std::vector<std::string>& classes = clf.classes();
-  const std::string head = header(classes);
+  const std::string head = classify_csv_header(classes);
   std::vector<std::pair<std::string, std::string>> rows;
   if (!o.overwrite) rows = existing_rows(o.output, head);
   std::set<std::string> done;
@@ -216,11 +224,7 @@ ClassifyResult run_classify(const ClassifyOptions& o) {
     if (!l.inputs.empty()) {
       std::vector<std::vector<double>> p = clf.probabilities(l.inputs, o.batch);
       for (size_t j = 0; j < p.size(); ++j) {
-        const size_t k = size_t(std::max_element(p[j].begin(), p[j].end()) - p[j].begin());
-        std::string row = csv_field(l.names[j]) + "," + csv_field(classes[k]) + "," +
-                          csv_number(p[j][k]);
-        for (double v : p[j]) row += "," + csv_number(v);
-        rows.emplace_back(l.names[j], row);
+        rows.emplace_back(l.names[j], classify_csv_row(l.names[j], classes, p[j]));
         ++res.done;
       }
     }

@@ -32,13 +32,14 @@ WindowOptions window_options(const ModelInfo& info, const SegmentOptions& opts) 
 }
 
 ModelInfo case_model_info(const ModelInfo& info, const Geometry& g, const SegmentOptions& opts) {
-  if (opts.diameter <= 0) return info;
+  if (opts.diameter <= 0 && !opts.auto_diameter) return info;
   if (!info.instance_target())
     USEG_THROW("--diameter needs an instance model (model.json target 'instances'); this one "
                "segments classes");
   if (!(info.instances.diameter > 0))
     USEG_THROW("--diameter needs model.json's instances.diameter (the median diameter of the "
                "training objects, which useg train records); this model has none");
+  if (opts.diameter <= 0) return info;  // auto: each pass gives its own (auto_diameter.h)
   const double f = opts.diameter / info.instances.diameter;
   ModelInfo c = info;
   std::vector<double>& t = c.preprocess.target_spacing;  // [D, H, W] or [H, W]

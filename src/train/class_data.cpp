@@ -157,18 +157,21 @@ ClassDataset scan_class_dataset(const std::string& path, const std::vector<std::
   return ds;
 }
 
+const ClassItem* ClassDataset::find(const std::string& name) const {
+  auto it = std::lower_bound(items.begin(), items.end(), name,
+                             [](const ClassItem& c, const std::string& n) { return c.name < n; });
+  return it != items.end() && it->name == name ? &*it : nullptr;
+}
+
 std::vector<TrainingCase> load_class_items(const ClassDataset& ds, const ModelInfo& info,
                                            const std::vector<std::string>& names,
                                            const std::function<void(int64_t, int64_t)>& progress) {
-  std::map<std::string, const ClassItem*> by_name;
-  for (const ClassItem& it : ds.items) by_name[it.name] = &it;
   std::vector<TrainingCase> out;
   std::vector<std::string> problems;
   for (size_t i = 0; i < names.size(); ++i) {
-    auto found = by_name.find(names[i]);
-    USEG_REQUIRE(found != by_name.end(),
-                 "classification item " << names[i] << " not in " << ds.source);
-    const ClassItem& it = *found->second;
+    const ClassItem* found = ds.find(names[i]);
+    USEG_REQUIRE(found, "classification item " << names[i] << " not in " << ds.source);
+    const ClassItem& it = *found;
     try {
       TrainingCase c;
       c.name = it.name;

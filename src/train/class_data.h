@@ -28,6 +28,7 @@ struct ClassDataset {
   std::string source;                // the folder or the CSV file
   std::vector<std::string> classes;  // by class index
   std::vector<ClassItem> items;      // sorted by name
+  const ClassItem* find(const std::string& name) const;  // null when there is none
 };
 
 // Lists and checks everything that needs no voxel: every class folder holds an image, every CSV

@@ -37,6 +37,12 @@ std::vector<int> Dataset::class_values() const {
   return out;
 }
 
+const DatasetCase* Dataset::find(const std::string& name) const {
+  auto it = std::lower_bound(cases.begin(), cases.end(), name,
+                             [](const DatasetCase& c, const std::string& n) { return c.name < n; });
+  return it != cases.end() && it->name == name ? &*it : nullptr;
+}
+
 bool Dataset::remapped() const {
   if (meta.instances) return false;
   for (size_t k = 0; k < meta.labels.size(); ++k)

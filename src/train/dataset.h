@@ -33,6 +33,7 @@ struct Dataset {
   DatasetJson meta;
   std::vector<DatasetCase> cases;   // sorted by name
   ReadLimits limits;                // scan_dataset's limits; load_cases reads with them
+  const DatasetCase* find(const std::string& name) const;  // null when there is none
   int channels() const { return static_cast<int>(meta.channel_names.size()); }
   // The classes the network learns: dataset.json's labels, or for an instance dataset the three
   // classes background, OBJECT_interior, OBJECT_boundary (values 0, 1, 2).

@@ -3,19 +3,17 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <map>
 
 #include "config/validation_source.h"
 #include "core/files.h"
 #include "eval/report_json.h"
-#include "useg/error.h"
 #include "useg/class_eval.h"
 #include "useg/classify.h"
+#include "useg/error.h"
 #include "useg/eval.h"
 #include "useg/image.h"
 #include "useg/model.h"
 #include "useg/segment.h"
-#include "util/csv.h"
 #include "util/progress.h"
 
 namespace fs = std::filesystem;
@@ -43,6 +41,29 @@ const char* pixel_for(int64_t largest) {
   return largest < 256 ? "uint8" : largest < 65536 ? "uint16" : "uint32";
 }
 
+std::string trained_epochs(const ModelInfo& info) {
+  auto it = info.provenance.find("trained_epochs");
+  return it == info.provenance.end() ? "" : it->second;
+}
+
+// What made the predictions: summary.json's "model" (validation_source.h reads it back).
+JsonValue source_json(const ModelInfo& best, bool tta) {
+  return JsonValue::object()
+      .set("folder", "best")
+      .set("trained_epochs", trained_epochs(best))
+      .set("test_time_mirroring", tta)
+      .set("postprocess", JsonValue::array());
+}
+
+// Older predictions and their summary go first.
+void empty_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  USEG_REQUIRE(!ec, "cannot empty " << dir << ": " << ec.message());
+  fs::create_directories(dir, ec);
+  USEG_REQUIRE(!ec, "cannot create " << dir << ": " << ec.message());
+}
+
 double summary_score(const EvalReport& r) {
   if (r.cases.empty()) return 0;
   if (r.options.instances) {
@@ -68,11 +89,7 @@ FinalValidationResult run_final_validation(const std::string& run_dir, const Dat
   const std::string best = (fs::path(run_dir) / "best").string();
   const std::string dir = validation_dir(run_dir);
   LoadedModel m = load_model_dir(best, backend);
-  std::error_code ec;
-  fs::remove_all(dir, ec);  // older predictions and their summary go first
-  USEG_REQUIRE(!ec, "cannot empty " << dir << ": " << ec.message());
-  fs::create_directories(dir, ec);
-  USEG_REQUIRE(!ec, "cannot create " << dir << ": " << ec.message());
+  empty_dir(dir);
 
   const bool instances = ds.meta.instances;
   const std::vector<int> values = ds.class_values();
@@ -91,9 +108,7 @@ FinalValidationResult run_final_validation(const std::string& run_dir, const Dat
       prog.finish();
       return result;
     }
-    const DatasetCase* dc = nullptr;
-    for (const DatasetCase& c : ds.cases)
-      if (c.name == name) dc = &c;
+    const DatasetCase* dc = ds.find(name);
     if (!dc)
       USEG_THROW(run_dir << " was validated on case " << name << ", which " << ds.dir
                          << " does not hold");
@@ -113,13 +128,9 @@ FinalValidationResult run_final_validation(const std::string& run_dir, const Dat
   }
   prog.finish();
   result.score = summary_score(report);
-  JsonValue j = eval_report_json(report);
-  j.set("model", JsonValue::object()
-                     .set("folder", "best")
-                     .set("trained_epochs", m.info.provenance["trained_epochs"])
-                     .set("test_time_mirroring", m.info.inference.tta)
-                     .set("postprocess", JsonValue::array()));
-  write_file_atomic(validation_summary(run_dir), j.dump());
+  write_file_atomic(
+      validation_summary(run_dir),
+      eval_report_json(report).set("model", source_json(m.info, m.info.inference.tta)).dump());
   result.completed = true;
   if (o.log)
     o.log("final validation: " + std::to_string(result.cases) + " case(s) segmented by " + best +
@@ -138,25 +149,17 @@ FinalValidationResult run_final_classification(const std::string& run_dir,
   const std::string dir = validation_dir(run_dir);
   Classifier clf(best, device, backend);
   const std::vector<std::string>& classes = clf.classes();
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  USEG_REQUIRE(!ec, "cannot empty " << dir << ": " << ec.message());
-  fs::create_directories(dir, ec);
-  USEG_REQUIRE(!ec, "cannot create " << dir << ": " << ec.message());
+  empty_dir(dir);
 
-  std::map<std::string, const training::ClassItem*> by_name;
-  for (const training::ClassItem& it : data.items) by_name[it.name] = &it;
   std::vector<const training::ClassItem*> items;
   for (const std::string& name : val_items) {
-    auto it = by_name.find(name);
-    if (it == by_name.end())
+    const training::ClassItem* it = data.find(name);
+    if (!it)
       USEG_THROW(run_dir << " was validated on image " << name << ", which " << data.source
                          << " does not hold");
-    items.push_back(it->second);
+    items.push_back(it);
   }
-  std::string csv = "image,class,probability";
-  for (const std::string& c : classes) csv += ",p_" + csv_field(c);
-  csv += "\n";
+  std::string csv = classify_csv_header(classes) + "\n";
   std::vector<int> truth, predicted;
   std::vector<std::vector<double>> scores;
   FinalValidationResult result;
@@ -174,13 +177,10 @@ FinalValidationResult run_final_classification(const std::string& run_dir,
     const std::vector<std::vector<double>> p = clf.probabilities(inputs, int(batch));
     for (size_t j = 0; j < p.size(); ++j) {
       const training::ClassItem& it = *items[i0 + j];
-      const size_t k = size_t(std::max_element(p[j].begin(), p[j].end()) - p[j].begin());
-      csv += csv_field(fs::absolute(it.path).lexically_normal().string()) + "," +
-             csv_field(classes[k]) + "," + csv_number(p[j][k]);
-      for (double v : p[j]) csv += "," + csv_number(v);
-      csv += "\n";
+      csv +=
+          classify_csv_row(fs::absolute(it.path).lexically_normal().string(), classes, p[j]) + "\n";
       truth.push_back(it.label);
-      predicted.push_back(int(k));
+      predicted.push_back(int(std::max_element(p[j].begin(), p[j].end()) - p[j].begin()));
       scores.push_back(p[j]);
     }
     result.cases = i1;
@@ -193,16 +193,9 @@ FinalValidationResult run_final_classification(const std::string& run_dir,
   report.pred_path = predictions;
   report.ref_path = data.source;
   result.score = report.accuracy;
-  const auto epochs = clf.info().provenance.find("trained_epochs");
-  JsonValue j = classification_report_json(report);
-  j.set("model", JsonValue::object()
-                     .set("folder", "best")
-                     .set("trained_epochs", epochs == clf.info().provenance.end()
-                                                ? std::string()
-                                                : epochs->second)
-                     .set("test_time_mirroring", false)
-                     .set("postprocess", JsonValue::array()));
-  write_file_atomic(validation_summary(run_dir), j.dump());
+  write_file_atomic(
+      validation_summary(run_dir),
+      classification_report_json(report).set("model", source_json(clf.info(), false)).dump());
   result.completed = true;
   if (o.log)
     o.log("final validation: " + std::to_string(result.cases) + " image(s) classified by " + best +
@@ -214,8 +207,7 @@ std::string stale_validation(const std::string& run_dir, const ModelInfo& best) 
   const std::string summary = validation_summary(run_dir);
   if (!fs::exists(summary)) return summary + " is absent";
   const ValidationSource s = parse_validation_source(read_file(summary), summary);
-  auto it = best.provenance.find("trained_epochs");
-  const std::string epochs = it == best.provenance.end() ? "" : it->second;
+  const std::string epochs = trained_epochs(best);
   if (s.model != "best" || s.trained_epochs != epochs)
     return summary + " was made by the weights of epoch " + s.trained_epochs +
            ", best/ now holds epoch " + epochs + "'s";

@@ -137,11 +137,10 @@ std::vector<TrainingCase> load_cases(const Dataset& ds, const ModelInfo& info,
   std::vector<const DatasetCase*> todo;
   std::vector<uint64_t> index;  // position in the dataset: seeds the foreground subsample
   for (const std::string& n : names) {
-    auto it = std::find_if(ds.cases.begin(), ds.cases.end(),
-                           [&](const DatasetCase& c) { return c.name == n; });
-    USEG_REQUIRE(it != ds.cases.end(), "dataset " << ds.dir << " has no case named " << n);
-    todo.push_back(&*it);
-    index.push_back(static_cast<uint64_t>(it - ds.cases.begin()));
+    const DatasetCase* c = ds.find(n);
+    USEG_REQUIRE(c, "dataset " << ds.dir << " has no case named " << n);
+    todo.push_back(c);
+    index.push_back(static_cast<uint64_t>(c - ds.cases.data()));
   }
   std::vector<int> lookup = label_lookup(ds);
   std::vector<std::string> problems;

@@ -3,7 +3,6 @@
 #include "train/postprocess_search.h"
 
 #include <filesystem>
-#include <map>
 #include <sstream>
 
 #include "config/json_writer.h"
@@ -134,8 +133,6 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
         data_dir << " is an instance dataset: the postprocessing of an instance model acts on "
                     "the objects' union before they are split, which this search does not "
                     "score (choose it with useg eval --instances)");
-  std::map<std::string, const DatasetCase*> by_name;
-  for (const DatasetCase& c : ds.cases) by_name[c.name] = &c;
   const std::vector<int> lookup = training::label_lookup(ds);
   const std::vector<std::string> class_names = ds.class_names();
   if (class_names.size() > 255)
@@ -179,11 +176,11 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
     SegmentOptions opts;
     opts.postprocess = std::vector<PostprocessStep>{};  // the labels before any step
     for (const std::string& name : ckpt.val_cases) {
-      auto it = by_name.find(name);
-      if (it == by_name.end())
+      const DatasetCase* found = ds.find(name);
+      if (!found)
         USEG_THROW(run << " was validated on case " << name << ", which " << data_dir
                        << " does not hold");
-      const DatasetCase& dc = *it->second;
+      const DatasetCase& dc = *found;
       Image ref = read_image(dc.label, ds.limits);  // raw values -> class indices, as training
       const std::string bad = training::map_labels(ref.voxels, lookup, ds, dc.name);
       if (!bad.empty()) USEG_THROW(dc.label << ": " << bad);
