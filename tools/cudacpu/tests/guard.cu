@@ -3,6 +3,8 @@
 //   guard host-read  host code reads a cudaMalloc pointer: must end with the guard's message
 //   guard overrun    a kernel writes past its allocation's last 256-byte granule: must fault
 //   guard host-arg   a kernel is given a plain host pointer: must be refused at the launch
+//   guard active     exits 0 when the guard is on (the CPU and kernel have protection keys,
+//                    CUDACPU_GUARD is not 0), else 2: host-read and overrun need it
 #include <cstdio>
 #include <cstring>
 #include <cub/cub.cuh>
@@ -10,6 +12,7 @@ __global__ void fill(float* y, int n, float v) { int i = blockIdx.x * blockDim.x
 __global__ void past_end(float* y, int n) { if (threadIdx.x == 0) y[n + 64] = 1.f; }
 int main(int argc, char** argv) {
     const char* mode = argc > 1 ? argv[1] : "ok";
+    if (!strcmp(mode, "active")) return cudacpu::guard().pkey >= 0 ? 0 : 2;
     const int n = 1000;
     float* d = nullptr;
     if (cudaMalloc(&d, n * sizeof(float)) != cudaSuccess || (reinterpret_cast<uintptr_t>(d) & 255)) { printf("cudaMalloc\n"); return 1; }
