@@ -58,6 +58,11 @@ std::array<int, 3> boundary_radius(const Geometry& g, int boundary_width);
 // object cut by the image border has no boundary along it.
 Tensor instance_boundary_target(const Tensor& ids, const Geometry& g, int boundary_width);
 
+// The voxel count of a physical size (mm^2 on a 2D grid, mm^3 on a 3D one) on `g`: the fewest
+// voxels whose size reaches it; 0 for size <= 0. seed_min_size and min_size are counted so: an
+// object of fewer voxels is smaller.
+uint64_t voxels_of_size(double size, const Geometry& g);
+
 // Splits the foreground of an instance model into objects. `foreground` [1, 1, D, H, W] is the
 // object mask (any value > 0), `probabilities` [1, 3, D, H, W] the network's background /
 // interior / boundary probabilities on the same grid `g`. Steps (ITK filters):

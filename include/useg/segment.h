@@ -124,6 +124,13 @@ void check_segmentable(const Image& image, const ModelInfo& info);
 // class 1).
 std::vector<std::string> output_labels(const ModelInfo& info);
 
+// An instance model's foreground before its split: the voxels whose most probable class
+// (`probabilities` [1, 3, D, H, W] on `g`) is interior or boundary, as class 1, after the
+// postprocessing steps segment runs (postprocess_steps). segment_image splits this with
+// split_instances(foreground, probabilities, g, info.instances); find-postprocess splits it
+// with other settings.
+Tensor instance_foreground(const Tensor& probabilities, const Geometry& g, const ModelInfo& info,
+                           const SegmentOptions& opts, const std::string& source);
 // The compute part of the pipeline for an image in memory. `progress(done, total)` counts
 // window batches. NaN and +-Inf voxels are first replaced by their channel's minimum finite
 // value (on a copy; replace_non_finite in io/image_checks.h, docs/segment.md).

@@ -18,13 +18,12 @@
 
 namespace useg {
 
-namespace {
-
-// Voxel count of a physical size (mm^2 / mm^3) on g: the smallest count whose size reaches it.
-uint64_t voxels_for(double size, const Geometry& g) {
+uint64_t voxels_of_size(double size, const Geometry& g) {
   if (!(size > 0)) return 0;
   return static_cast<uint64_t>(std::ceil(size / g.voxel_volume() * (1 - 1e-9)));
 }
+
+namespace {
 
 template <unsigned D>
 typename itk::Image<uint32_t, D>::Pointer components(typename itk::Image<uint8_t, D>::Pointer m,
@@ -139,7 +138,7 @@ Tensor split_d(const Tensor& foreground, const Tensor& probs, const Geometry& g,
   auto interior = imaging::image_from<uint8_t, D>(g, nullptr);
   uint8_t* in = interior->GetBufferPointer();
   for (int64_t i = 0; i < n; ++i) in[i] = m[i] && p1[i] > p0[i] && p1[i] >= p2[i] ? 1 : 0;
-  auto markers = components<D>(interior, voxels_for(s.seed_min_size, g));
+  auto markers = components<D>(interior, voxels_of_size(s.seed_min_size, g));
   if (s.seed_split > 0) markers = split_seeds<D>(markers, g, s.seed_split);
   uint32_t* mk = markers->GetBufferPointer();
   uint32_t next = 0;
@@ -180,7 +179,7 @@ Tensor split_d(const Tensor& foreground, const Tensor& probs, const Geometry& g,
   auto relabel = itk::RelabelComponentImageFilter<Lab, Lab>::New();
   relabel->SetInput(objects);
   relabel->SetSortByObjectSize(true);
-  relabel->SetMinimumObjectSize(voxels_for(s.min_size, g));
+  relabel->SetMinimumObjectSize(voxels_of_size(s.min_size, g));
   relabel->Update();
   USEG_CHECK(relabel->GetNumberOfObjects() < (1u << 24),
              "split_instances: " << relabel->GetNumberOfObjects()

@@ -74,17 +74,25 @@ std::vector<std::string> output_labels(const ModelInfo& info) {
   return info.labels;
 }
 
+Tensor instance_foreground(const Tensor& probabilities, const Geometry& g, const ModelInfo& info,
+                           const SegmentOptions& opts, const std::string& source) {
+  Tensor labels = argmax_labels(probabilities);
+  float* l = labels.data();
+  for (int64_t i = 0; i < labels.numel(); ++i) l[i] = l[i] > 0.5f ? 1.f : 0.f;
+  apply_postprocess(labels, g, 2, postprocess_steps(info, opts), source);
+  return labels;
+}
+
 namespace {
 
-// An instance model: interior and boundary are one object class (1); --postprocess runs on it,
-// then the objects are split (split_instances) and the labels become their union, so that the
-// labels, the instances and the measurements always describe the same objects.
+// An instance model: the objects are split from the foreground (instance_foreground) and the
+// labels become their union, so that the labels, the instances and the measurements always
+// describe the same objects.
 void split_objects(Segmentation& seg, const Tensor& probs, const Geometry& g,
                    const ModelInfo& info, const SegmentOptions& opts, const std::string& source) {
-  float* l = seg.labels.data();
-  for (int64_t i = 0; i < seg.labels.numel(); ++i) l[i] = l[i] > 0.5f ? 1.f : 0.f;
-  apply_postprocess(seg.labels, g, 2, postprocess_steps(info, opts), source);
+  seg.labels = instance_foreground(probs, g, info, opts, source);
   seg.instances = split_instances(seg.labels, probs, g, info.instances);
+  float* l = seg.labels.data();
   const float* id = seg.instances.data();
   float count = 0;
   for (int64_t i = 0; i < seg.labels.numel(); ++i) {
@@ -135,12 +143,12 @@ Segmentation segment_image(const Image& image, const ModelInfo& model_info,
     seg.windows = windows;
   }  // the network input is freed here
   if (seg.resampled) probs = resample_to_geometry(probs, seg.network_geometry, g, Interp::Linear);
-  seg.labels = argmax_labels(probs);
   if (opts.save_probabilities) seg.probabilities = probs;
   if (info.instance_target()) {
     split_objects(seg, probs, g, info, opts, image.source);
     return seg;
   }
+  seg.labels = argmax_labels(probs);
   probs = Tensor();
   apply_postprocess(seg.labels, g, K, postprocess_steps(info, opts), image.source);
   if (opts.instances || opts.measure)

@@ -43,13 +43,32 @@ std::vector<std::string> resolve_run_dirs(const std::vector<std::string>& given)
   return runs;
 }
 
-namespace {
-
 std::string run_name(const std::string& run) {
   fs::path p = fs::path(run).lexically_normal();
   if (p.filename().empty()) p = p.parent_path();
   return p.filename().string();
 }
+
+ValidationRun open_validation_run(const std::string& run, Backend& backend) {
+  ValidationRun v;
+  v.dir = run;
+  v.name = run_name(run);
+  const std::string best = (fs::path(run) / "best").string();
+  v.cases = training::read_checkpoint((fs::path(run) / "checkpoint.safetensors").string(), false)
+                .val_cases;
+  if (v.cases.empty())
+    USEG_THROW(run << " has no validation cases (train with val_fraction > 0, val_cases or "
+                      "--fold): there is nothing to choose the postprocessing on");
+  if (!fs::exists(fs::path(best) / "model.json"))
+    USEG_THROW(run << " has no best/ model folder (its validation never ran: was it stopped "
+                      "before the first validation?)");
+  v.best = load_model_dir(best, backend);
+  if (v.best.info.model.classifier())
+    USEG_THROW(best << " is a classifier: there are no labels to postprocess");
+  return v;
+}
+
+namespace {
 
 Tensor as_tensor(const std::vector<uint8_t>& v, const Geometry& g) {
   Tensor t = Tensor::empty(Shape{1, 1, g.size[2], g.size[1], g.size[0]});
@@ -129,10 +148,8 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
   if (runs.empty()) USEG_THROW("find_postprocess: no runs");
   const Dataset ds = scan_dataset(data_dir);
   if (ds.meta.instances)
-    USEG_THROW(
-        data_dir << " is an instance dataset: the postprocessing of an instance model acts on "
-                    "the objects' union before they are split, which this search does not "
-                    "score (choose it with useg eval --instances)");
+    USEG_THROW(data_dir << " is an instance dataset: its models' split settings are chosen by "
+                           "find_instance_settings (useg find-postprocess does so)");
   const std::vector<int> lookup = training::label_lookup(ds);
   const std::vector<std::string> class_names = ds.class_names();
   if (class_names.size() > 255)
@@ -143,18 +160,9 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
   std::vector<std::string> names;  // "RUN_NAME/CASE"
   auto backend = make_backend(o.device, o.backend);
   for (const std::string& run : runs) {
+    ValidationRun v = open_validation_run(run, *backend);
+    const LoadedModel& m = v.best;
     const std::string best = (fs::path(run) / "best").string();
-    const training::Checkpoint ckpt =
-        training::read_checkpoint((fs::path(run) / "checkpoint.safetensors").string(), false);
-    if (ckpt.val_cases.empty())
-      USEG_THROW(run << " has no validation cases (train with val_fraction > 0, val_cases or "
-                        "--fold): there is nothing to choose the postprocessing on");
-    if (!fs::exists(fs::path(best) / "model.json"))
-      USEG_THROW(run << " has no best/ model folder (its validation never ran: was it stopped "
-                        "before the first validation?)");
-    LoadedModel m = load_model_dir(best, *backend);
-    if (m.info.model.classifier())
-      USEG_THROW(best << " is a classifier: there are no labels to postprocess");
     if (m.info.labels != class_names)
       USEG_THROW(best << "'s labels differ from " << data_dir
                       << "/dataset.json's (was the run trained on this dataset?)");
@@ -166,16 +174,15 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
       stale = e.what();
     }
     if (stale.empty())
-      log(run_name(run) + ": " + std::to_string(ckpt.val_cases.size()) +
+      log(v.name + ": " + std::to_string(v.cases.size()) +
           " validation case(s), the labels of its final validation (" + validation_dir(run) + ")");
     else
-      log(run_name(run) + ": " + std::to_string(ckpt.val_cases.size()) +
-          " validation case(s), segmented with " + best +
-          (m.info.inference.tta ? " (test-time mirroring, the model's default)" : "") + " (" +
-          stale + ")");
+      log(v.name + ": " + std::to_string(v.cases.size()) + " validation case(s), segmented with " +
+          best + (m.info.inference.tta ? " (test-time mirroring, the model's default)" : "") +
+          " (" + stale + ")");
     SegmentOptions opts;
     opts.postprocess = std::vector<PostprocessStep>{};  // the labels before any step
-    for (const std::string& name : ckpt.val_cases) {
+    for (const std::string& name : v.cases) {
       const DatasetCase* found = ds.find(name);
       if (!found)
         USEG_THROW(run << " was validated on case " << name << ", which " << data_dir
@@ -206,7 +213,7 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs,
       sc.pred.assign(p, p + pred.numel());
       sc.ref.assign(r, r + ref.voxels.numel());
       cases.push_back(std::move(sc));
-      names.push_back(run_name(run) + "/" + name);
+      names.push_back(v.name + "/" + name);
     }
   }
   PostprocessSearch s = score_postprocess(cases, class_names);
@@ -246,16 +253,17 @@ std::string postprocess_search_json(const PostprocessSearch& s) {
   return out.dump();
 }
 
-std::vector<std::string> apply_postprocess_choice(const PostprocessSearch& s) {
+std::vector<std::string> update_run_models(const std::vector<std::string>& runs,
+                                           const std::function<void(ModelInfo&)>& change) {
   // Every file is read (and so checked) before any is written; each write is atomic, so a
   // failed one leaves that file as it was and a rerun finishes the rest.
   std::vector<std::pair<std::string, ModelInfo>> todo;
-  for (const std::string& run : s.runs)
+  for (const std::string& run : runs)
     for (const char* sub : {"best", "last"}) {
       const std::string file = (fs::path(run) / sub / "model.json").string();
       if (!fs::exists(file)) continue;
       todo.emplace_back(file, load_model_info(file));
-      todo.back().second.inference.postprocess = s.candidates.at(s.chosen).steps;
+      change(todo.back().second);
     }
   std::vector<std::string> written;
   for (const auto& [file, info] : todo) {
@@ -263,6 +271,11 @@ std::vector<std::string> apply_postprocess_choice(const PostprocessSearch& s) {
     written.push_back(file);
   }
   return written;
+}
+
+std::vector<std::string> apply_postprocess_choice(const PostprocessSearch& s) {
+  const std::vector<std::string>& steps = s.candidates.at(s.chosen).steps;
+  return update_run_models(s.runs, [&](ModelInfo& m) { m.inference.postprocess = steps; });
 }
 
 }  // namespace useg

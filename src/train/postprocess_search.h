@@ -20,6 +20,7 @@
 
 #include "useg/backend.h"
 #include "useg/image.h"
+#include "useg/model.h"
 
 namespace useg {
 
@@ -65,6 +66,16 @@ PostprocessSearch score_postprocess(const std::vector<ScoredCase>& cases,
 // the folder when neither.
 std::vector<std::string> resolve_run_dirs(const std::vector<std::string>& given);
 
+// A run as the searches use it: its validation cases (the case lists its checkpoint keeps) and
+// its best/ model. open_validation_run throws naming the run when it has no validation cases or
+// no best/, or naming best/ when that is a classifier.
+struct ValidationRun {
+  std::string dir, name;           // the run folder and its last component ("fold_0")
+  std::vector<std::string> cases;  // validation case names
+  LoadedModel best;
+};
+ValidationRun open_validation_run(const std::string& run, Backend& backend);
+
 // Scores every candidate on the validation cases of `runs` (resolve_run_dirs) against the
 // references of the nnU-Net-layout dataset `data_dir`. Errors name the run or file: a run without
 // validation cases or best/, a classifier or instance run, a case missing from the dataset, labels
@@ -77,6 +88,11 @@ PostprocessSearch find_postprocess(const std::vector<std::string>& runs, const s
 // "mean_fg_dice": x, "class_dice": {"name": x}, "cases_better": n, "cases_worse": n,
 // "case_fg_dice": [x per case]}], "chosen": [...]}
 std::string postprocess_search_json(const PostprocessSearch& s);
+
+// Changes every run's best/ and last/ model.json by `change`: all are read (and so checked)
+// before any is written, each atomically. Returns the files written.
+std::vector<std::string> update_run_models(const std::vector<std::string>& runs,
+                                           const std::function<void(ModelInfo&)>& change);
 
 // Writes the chosen steps into inference.postprocess of every run's best/ and last/ model.json
 // (each atomically, after all were read and checked); returns the files written.
