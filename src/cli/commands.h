@@ -28,6 +28,8 @@ void register_plan_commands(CLI::App& app, std::function<int()>& run);  // cmd_p
 void register_import_commands(CLI::App& app, std::function<int()>& run);  // cmd_import.cpp
 // cmd_find_postprocess.cpp
 void register_find_postprocess_commands(CLI::App& app, std::function<int()>& run);
+// cmd_crossval.cpp
+void register_crossval_commands(CLI::App& app, std::function<int()>& run);
 
 // --precision (BackendOptions::precision), restricted to precision_choices(); `extra` is appended
 // to the help text.

@@ -64,7 +64,9 @@ void empty_dir(const std::string& dir) {
   USEG_REQUIRE(!ec, "cannot create " << dir << ": " << ec.message());
 }
 
-double summary_score(const EvalReport& r) {
+}  // namespace
+
+double validation_score(const EvalReport& r) {
   if (r.cases.empty()) return 0;
   if (r.options.instances) {
     double f1 = 0;
@@ -80,8 +82,6 @@ double summary_score(const EvalReport& r) {
   }
   return mean;
 }
-
-}  // namespace
 
 FinalValidationResult run_final_validation(const std::string& run_dir, const Dataset& ds,
                                            const std::vector<std::string>& val_cases,
@@ -127,7 +127,7 @@ FinalValidationResult run_final_validation(const std::string& run_dir, const Dat
     prog.update(int64_t(result.cases), name);
   }
   prog.finish();
-  result.score = summary_score(report);
+  result.score = validation_score(report);
   write_file_atomic(
       validation_summary(run_dir),
       eval_report_json(report).set("model", source_json(m.info, m.info.inference.tta)).dump());

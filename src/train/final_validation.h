@@ -25,6 +25,7 @@
 #include "train/dataset.h"
 #include "useg/backend.h"
 #include "useg/config.h"
+#include "useg/eval.h"
 
 namespace useg {
 
@@ -39,6 +40,11 @@ struct FinalValidationResult {
   size_t cases = 0;        // segmented (classified)
   double score = 0;  // mean foreground Dice (instance datasets: mean F1 at IoU 0.5; accuracy)
 };
+
+// The score of a validation report: the mean over the labels of their mean Dice over the cases
+// (the mean foreground Dice), or for instance reports the mean over the cases of the F1 at the
+// first IoU threshold.
+double validation_score(const EvalReport& r);
 
 // RUN/validation and RUN/validation/summary.json.
 std::string validation_dir(const std::string& run_dir);

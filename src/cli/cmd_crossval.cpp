@@ -1,0 +1,77 @@
+// `useg crossval --run CV... --data DATASET`: a cross-validation's folds scored together, and with
+// several, the configuration that scores highest (src/train/crossval.h, docs/training.md
+// "Cross-validation").
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "core/files.h"
+#include "train/crossval.h"
+#include "useg/error.h"
+
+namespace useg::cli {
+
+namespace {
+
+struct CrossvalArgs {
+  std::vector<std::string> runs;
+  std::string data;
+};
+
+int run_crossval(const CrossvalArgs& a) {
+  std::vector<CrossValidation> all;
+  for (const std::string& dir : a.runs) {
+    all.push_back(cross_validate(dir, a.data));
+    const CrossValidation& cv = all.back();
+    write_file_atomic(crossval_summary_path(dir), crossval_json(cv));
+    std::cout << dir << ": " << cv.runs.size() << " fold(s), " << cv.report.cases.size()
+              << " validation case(s); wrote " << crossval_summary_path(dir) << "\n"
+              << format_summary(cv.report);
+    if (!cv.not_validated.empty())
+      std::cout << "warning: " << cv.not_validated.size() << " case(s) of " << a.data
+                << " no fold validated (first: " << cv.not_validated.front()
+                << "): the figures are not the whole dataset's\n";
+  }
+  const char* what =
+      all.front().report.options.instances ? "mean F1 at IoU 0.5" : "mean foreground Dice";
+  if (all.size() == 1) {
+    std::cout << what << ": " << all[0].score << "\n";
+    return 0;
+  }
+  size_t best = 0;
+  std::cout << "\n" << what << " of each cross-validation:\n";
+  for (size_t i = 0; i < all.size(); ++i) {
+    char line[64];
+    std::snprintf(line, sizeof line, "  %10.6f  ", all[i].score);
+    std::cout << line << all[i].dir << " (" << all[i].report.cases.size() << " cases)\n";
+    if (all[i].score > all[best].score) best = i;  // ties keep the first given
+  }
+  for (const CrossValidation& cv : all)
+    if (cv.report.cases.size() != all[0].report.cases.size())
+      std::cout << "warning: the cross-validations scored different numbers of cases, so the "
+                   "figures are not comparable case for case\n";
+  std::cout << "best: " << all[best].dir << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void register_crossval_commands(CLI::App& app, std::function<int()>& run) {
+  auto a = std::make_shared<CrossvalArgs>();
+  CLI::App* c = app.add_subcommand(
+      "crossval",
+      "Score a cross-validation's final validations together (nnU-Net's crossval_results): "
+      "writes CV/crossval_summary.json; with several cross-validations of one dataset, names "
+      "the one with the highest mean foreground Dice (instance datasets: mean F1)");
+  c->add_option("--run", a->runs,
+                "a folder of fold_K run folders (useg train --fold K --output CV/fold_K), or one "
+                "run folder; repeat it to compare configurations")
+      ->required();
+  c->add_option("--data", a->data, "the dataset the runs were trained on (nnU-Net layout)")
+      ->required();
+  c->callback([&run, a] { run = [a] { return run_crossval(*a); }; });
+}
+
+}  // namespace useg::cli

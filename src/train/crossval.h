@@ -1,0 +1,38 @@
+// The cross-validation's result, nnU-Net's crossval_results_folds_*/summary.json: the final
+// validations of a cross-validation's folds (RUN/validation/, final_validation.h) scored
+// together against the dataset's labelsTr, as if one model had predicted every case, and, with
+// several cross-validations (configurations: another config, patch, architecture) trained on
+// the same dataset, which of them scores highest (docs/training.md, "Cross-validation").
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "useg/eval.h"
+
+namespace useg {
+
+struct CrossValidation {
+  std::string dir;                         // as given: a folder of fold_K runs, or one run
+  std::vector<std::string> runs;           // its run folders (resolve_run_dirs)
+  EvalReport report;                       // every fold's validation cases, sorted by name
+  std::vector<std::string> case_runs;      // the run that validated report.cases[i]
+  std::vector<std::string> not_validated;  // dataset cases no fold validated
+  // validation_score of the report: the mean foreground Dice (instance datasets: the mean F1 at
+  // IoU 0.5), the same figure each fold's final validation logs for its own cases.
+  double score = 0;
+};
+
+// Scores the final validation files of every fold of `dir` against `data_dir`'s labelsTr. Errors
+// name the run or file: a run without a final validation (RUN/validation/summary.json: a run
+// that has not finished, or a classifier), a validation file missing, a case two folds
+// validated, a case the dataset does not hold.
+CrossValidation cross_validate(const std::string& dir, const std::string& data_dir);
+
+// DIR/crossval_summary.json: `useg eval`'s JSON report of every case, plus "folds" (the run
+// folders), "case_folds" (the run of each case, in the order of "cases"), "score" and
+// "not_validated".
+std::string crossval_summary_path(const std::string& dir);
+std::string crossval_json(const CrossValidation& cv);
+
+}  // namespace useg
