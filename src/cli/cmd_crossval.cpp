@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <string>
 
 #include "cli/commands.h"
 #include "core/files.h"
@@ -26,32 +27,38 @@ int run_crossval(const CrossvalArgs& a) {
     all.push_back(cross_validate(dir, a.data));
     const CrossValidation& cv = all.back();
     write_file_atomic(crossval_summary_path(dir), crossval_json(cv));
-    std::cout << dir << ": " << cv.runs.size() << " fold(s), " << cv.report.cases.size()
-              << " validation case(s); wrote " << crossval_summary_path(dir) << "\n"
-              << format_summary(cv.report);
+    std::cout << dir << ": " << cv.runs.size() << " fold(s), " << cv.cases.size()
+              << (cv.classifier ? " validation image(s)" : " validation case(s)") << "; wrote "
+              << crossval_summary_path(dir) << "\n"
+              << (cv.classifier ? format_classification_summary(cv.classification)
+                                : format_summary(cv.report));
     if (!cv.not_validated.empty())
       std::cout << "warning: " << cv.not_validated.size() << " case(s) of " << a.data
                 << " no fold validated (first: " << cv.not_validated.front()
                 << "): the figures are not the whole dataset's\n";
   }
-  const char* what =
-      all.front().report.options.instances ? "mean F1 at IoU 0.5" : "mean foreground Dice";
+  const CrossValidation& first = all.front();
   if (all.size() == 1) {
-    std::cout << what << ": " << all[0].score << "\n";
+    std::cout << first.score_name() << ": " << first.score << "\n";
     return 0;
   }
+  for (const CrossValidation& cv : all)
+    if (cv.cases != first.cases || std::string(cv.score_name()) != first.score_name())
+      USEG_THROW(cv.dir << " and " << first.dir << " cannot be compared: they scored "
+                        << (std::string(cv.score_name()) != first.score_name()
+                                ? std::string("different measures (") + cv.score_name() + ", " +
+                                      first.score_name() + ")"
+                                : "different cases (" + std::to_string(cv.cases.size()) + " and " +
+                                      std::to_string(first.cases.size()) + ")")
+                        << "; the configurations must be cross-validated on the same cases");
   size_t best = 0;
-  std::cout << "\n" << what << " of each cross-validation:\n";
+  std::cout << "\n" << first.score_name() << " of each cross-validation:\n";
   for (size_t i = 0; i < all.size(); ++i) {
     char line[64];
     std::snprintf(line, sizeof line, "  %10.6f  ", all[i].score);
-    std::cout << line << all[i].dir << " (" << all[i].report.cases.size() << " cases)\n";
+    std::cout << line << all[i].dir << "\n";
     if (all[i].score > all[best].score) best = i;  // ties keep the first given
   }
-  for (const CrossValidation& cv : all)
-    if (cv.report.cases.size() != all[0].report.cases.size())
-      std::cout << "warning: the cross-validations scored different numbers of cases, so the "
-                   "figures are not comparable case for case\n";
   std::cout << "best: " << all[best].dir << "\n";
   return 0;
 }

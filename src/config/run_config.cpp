@@ -186,13 +186,12 @@ void validate_train(const Where& w, const TrainConfig& t, const ModelConfig& m) 
     if (t.val_cases[i].empty()) w.key("val_cases").index(i).fail("must not be empty");
   check_int_min(w.key("folds"), t.folds, 2);
   check_int_range(w.key("fold"), t.fold, -1, t.folds - 1);
-  if (t.fold >= 0 && m.classifier())
-    w.key("fold").fail("cross-validation folds are for U-Nets (a dataset's splits.json); a "
-                       "classifier validates on val_fraction or val_cases");
   if (t.fold >= 0 && !t.val_cases.empty())
-    w.key("val_cases").fail("contradicts train.fold " + std::to_string(t.fold) +
-                            " (the fold's validation cases come from the dataset's splits.json); "
-                            "remove one of them");
+    w.key("val_cases")
+        .fail("contradicts train.fold " + std::to_string(t.fold) +
+              " (the fold's validation cases come from the cross-validation's split: "
+              "a dataset's splits.json, a classifier's stratified folds); remove "
+              "one of them");
   check_int_min(w.key("val_interval"), t.val_interval, 1);
   check_int_min(w.key("patience"), t.patience, 0);
   check_int_min(w.key("max_nonfinite_steps"), t.max_nonfinite_steps, 1);

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "train/augment.h"
+#include "train/splits.h"
 #include "useg/error.h"
 
 namespace useg::training {
@@ -49,6 +50,12 @@ std::vector<std::string> split_class_validation(const ClassDataset& ds, const Tr
   // Stratified: round(n_k * val_fraction) items of each class (at least one from a class of two
   // or more), chosen by a seeded shuffle, so every class is validated.
   std::vector<std::string> val;
+  if (t.fold >= 0) {  // cross-validation: sklearn's StratifiedKFold over the items (by name)
+    std::vector<std::string> names;
+    std::vector<int> labels;
+    for (const ClassItem& it : ds.items) names.push_back(it.name), labels.push_back(it.label);
+    return stratified_kfold_splits(names, labels, t.folds)[size_t(t.fold)].val;
+  }
   if (!t.val_cases.empty()) {  // named items (their names: paths relative to the dataset / CSV)
     std::vector<std::string> unknown;
     for (const std::string& v : t.val_cases) {

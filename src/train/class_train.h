@@ -17,8 +17,11 @@ namespace useg::training {
 ModelInfo plan_classifier_info(const RunConfig& run, const ClassDataset& ds,
                                const std::function<void(const std::string&)>& log);
 
-// The validation items: train.val_cases (item names; an unknown name is an error naming it), else
-// a stratified seeded share (train.val_fraction) of every class.
+// The validation items: with train.fold, the fold's items of a stratified cross-validation
+// (stratified_kfold_splits over the items sorted by name, train.folds folds: scikit-learn's
+// StratifiedKFold(shuffle=True, random_state=12345), the same for every fold's run whatever its
+// seed); else train.val_cases (item names; an unknown name is an error naming it); else a
+// stratified seeded share (train.val_fraction) of every class.
 std::vector<std::string> split_class_validation(const ClassDataset& ds, const TrainConfig& t);
 
 // image [B, C, D, H, W] (whole images through the training augmentations), label [B, 1, 1, 1, 1]

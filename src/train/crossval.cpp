@@ -8,19 +8,110 @@
 
 #include "eval/report_json.h"
 #include "train/checkpoint.h"
+#include "train/class_data.h"
 #include "train/dataset.h"
 #include "train/final_validation.h"
 #include "train/postprocess_search.h"
 #include "useg/error.h"
+#include "useg/model.h"
 
 namespace fs = std::filesystem;
 
 namespace useg {
 
+const char* CrossValidation::score_name() const {
+  return classifier                 ? "accuracy"
+         : report.options.instances ? "mean F1 at IoU 0.5"
+                                    : "mean foreground Dice";
+}
+
+namespace {
+
+void require_final_validation(const std::string& run) {
+  if (!fs::exists(validation_summary(run)))
+    USEG_THROW(run << " has no final validation (" << validation_summary(run)
+                   << "): a run writes it when it finishes (useg train --resume " << run
+                   << " finishes a stopped one; train.final_validation false skips it)");
+}
+
+std::vector<std::string> val_cases(const std::string& run) {
+  return training::read_checkpoint((fs::path(run) / "checkpoint.safetensors").string(), false)
+      .val_cases;
+}
+
+void claim(std::map<std::string, std::string>& validated_by, const std::string& name,
+           const std::string& run) {
+  const auto [it, fresh] = validated_by.emplace(name, run);
+  if (!fresh)
+    USEG_THROW("case " << name << " is validated by both " << it->second << " and " << run
+                       << ": the folds of one cross-validation validate each case once");
+}
+
+// Classifiers: the folds' predictions.csv rows, each image by the run that validated it.
+void cross_validate_classifier(CrossValidation& cv, const std::string& data_dir,
+                               const ModelInfo& first) {
+  const training::ClassDataset data = training::scan_class_dataset(data_dir, first.labels);
+  std::map<std::string, const training::ClassItem*> by_path;  // absolute path -> item
+  for (const training::ClassItem& it : data.items)
+    by_path[fs::absolute(it.path).lexically_normal().string()] = &it;
+  std::map<std::string, std::string> validated_by;
+  struct Row {
+    std::string name, run;
+    int truth, predicted;
+    std::vector<double> scores;
+  };
+  std::vector<Row> rows;
+  for (const std::string& run : cv.runs) {
+    require_final_validation(run);
+    const std::string csv = (fs::path(validation_dir(run)) / "predictions.csv").string();
+    if (!fs::exists(csv))
+      USEG_THROW(csv << " is missing: " << run << " is not a classifier's run, or its final "
+                     << "validation is incomplete");
+    const ClassPredictions p = read_class_predictions(csv);
+    if (p.classes != data.classes)
+      USEG_THROW(csv << "'s classes differ from " << data_dir << "'s (was " << run
+                     << " trained on it?)");
+    for (size_t i = 0; i < p.images.size(); ++i) {
+      const auto it = by_path.find(fs::absolute(p.images[i]).lexically_normal().string());
+      if (it == by_path.end())
+        USEG_THROW(csv << ": " << p.images[i] << " is not an image of " << data_dir);
+      claim(validated_by, it->second->name, run);
+      rows.push_back({it->second->name, run, it->second->label, p.predicted[i], p.probability[i]});
+    }
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.name < b.name; });
+  std::vector<int> truth, predicted;
+  std::vector<std::vector<double>> scores;
+  for (Row& r : rows) {
+    cv.cases.push_back(r.name);
+    cv.case_runs.push_back(r.run);
+    truth.push_back(r.truth);
+    predicted.push_back(r.predicted);
+    scores.push_back(std::move(r.scores));
+  }
+  cv.classification = score_classification(data.classes, truth, predicted, scores);
+  cv.classification.pred_path = cv.dir;
+  cv.classification.ref_path = data.source;
+  for (const training::ClassItem& it : data.items)
+    if (!validated_by.count(it.name)) cv.not_validated.push_back(it.name);
+  cv.score = cv.classification.accuracy;
+}
+
+}  // namespace
+
 CrossValidation cross_validate(const std::string& dir, const std::string& data_dir) {
   CrossValidation cv;
   cv.dir = dir;
   cv.runs = resolve_run_dirs({dir});
+  const std::string first_json = (fs::path(cv.runs.front()) / "best" / "model.json").string();
+  if (fs::exists(first_json)) {
+    const ModelInfo first = load_model_info(first_json);
+    if (first.model.classifier()) {
+      cv.classifier = true;
+      cross_validate_classifier(cv, data_dir, first);
+      return cv;
+    }
+  }
   const Dataset ds = scan_dataset(data_dir);
   const std::vector<int> values = ds.class_values();
   cv.report.options.instances = ds.meta.instances;
@@ -31,19 +122,9 @@ CrossValidation cross_validate(const std::string& dir, const std::string& data_d
   std::map<std::string, std::string> validated_by;  // case -> run
   std::vector<std::pair<CaseResult, std::string>> scored;
   for (const std::string& run : cv.runs) {
-    if (!fs::exists(validation_summary(run)))
-      USEG_THROW(run << " has no final validation (" << validation_summary(run)
-                     << "): a run writes it when it finishes (useg train --resume " << run
-                     << " finishes a stopped one; train.final_validation false skips it), and a "
-                        "classifier's holds predictions.csv, which useg eval --classification "
-                        "scores");
-    const training::Checkpoint ckpt =
-        training::read_checkpoint((fs::path(run) / "checkpoint.safetensors").string(), false);
-    for (const std::string& name : ckpt.val_cases) {
-      const auto [it, fresh] = validated_by.emplace(name, run);
-      if (!fresh)
-        USEG_THROW("case " << name << " is validated by both " << it->second << " and " << run
-                           << ": the folds of one cross-validation validate each case once");
+    require_final_validation(run);
+    for (const std::string& name : val_cases(run)) {
+      claim(validated_by, name, run);
       const DatasetCase* dc = ds.find(name);
       if (!dc)
         USEG_THROW(run << " was validated on case " << name << ", which " << data_dir
@@ -60,6 +141,7 @@ CrossValidation cross_validate(const std::string& dir, const std::string& data_d
   std::sort(scored.begin(), scored.end(),
             [](const auto& a, const auto& b) { return a.first.pair.name < b.first.pair.name; });
   for (auto& [result, run] : scored) {
+    cv.cases.push_back(result.pair.name);
     cv.report.cases.push_back(std::move(result));
     cv.case_runs.push_back(run);
   }
@@ -74,8 +156,11 @@ std::string crossval_summary_path(const std::string& dir) {
 }
 
 std::string crossval_json(const CrossValidation& cv) {
-  return eval_report_json(cv.report)
-      .set("folds", JsonValue(cv.runs))
+  JsonValue j =
+      cv.classifier
+          ? classification_report_json(cv.classification).set("images", JsonValue(cv.cases))
+          : eval_report_json(cv.report);
+  return j.set("folds", JsonValue(cv.runs))
       .set("case_folds", JsonValue(cv.case_runs))
       .set("score", JsonValue::number(cv.score, 10))
       .set("not_validated", JsonValue(cv.not_validated))

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "useg/class_eval.h"
 #include "useg/eval.h"
 
 namespace useg {
@@ -15,23 +16,29 @@ namespace useg {
 struct CrossValidation {
   std::string dir;                         // as given: a folder of fold_K runs, or one run
   std::vector<std::string> runs;           // its run folders (resolve_run_dirs)
-  EvalReport report;                       // every fold's validation cases, sorted by name
-  std::vector<std::string> case_runs;      // the run that validated report.cases[i]
-  std::vector<std::string> not_validated;  // dataset cases no fold validated
+  bool classifier = false;                 // the folds are classifiers: `classification`
+  EvalReport report;                       // U-Nets: every fold's validation cases, by name
+  ClassificationReport classification;     // classifiers: every fold's predictions.csv rows
+  std::vector<std::string> cases;          // case (image) names, sorted
+  std::vector<std::string> case_runs;      // the run that validated cases[i]
+  std::vector<std::string> not_validated;  // dataset cases (images) no fold validated
   // validation_score of the report: the mean foreground Dice (instance datasets: the mean F1 at
-  // IoU 0.5), the same figure each fold's final validation logs for its own cases.
+  // IoU 0.5), the same figure each fold's final validation logs for its own cases; a
+  // classifier's: the accuracy.
   double score = 0;
+  const char* score_name() const;  // "mean foreground Dice", "mean F1 at IoU 0.5", "accuracy"
 };
 
-// Scores the final validation files of every fold of `dir` against `data_dir`'s labelsTr. Errors
-// name the run or file: a run without a final validation (RUN/validation/summary.json: a run
-// that has not finished, or a classifier), a validation file missing, a case two folds
-// validated, a case the dataset does not hold.
+// Scores the final validation files of every fold of `dir` against `data_dir`'s labelsTr (a
+// classifier's: every fold's validation/predictions.csv against the class folders or CSV
+// `data_dir`, as useg eval --classification). Errors name the run or file: a run without a final
+// validation (RUN/validation/summary.json: a run that has not finished), a validation file
+// missing, a case two folds validated, a case the dataset does not hold.
 CrossValidation cross_validate(const std::string& dir, const std::string& data_dir);
 
-// DIR/crossval_summary.json: `useg eval`'s JSON report of every case, plus "folds" (the run
-// folders), "case_folds" (the run of each case, in the order of "cases"), "score" and
-// "not_validated".
+// DIR/crossval_summary.json: `useg eval`'s JSON report of every case (a classifier's: `useg eval
+// --classification`'s, plus "images"), plus "folds" (the run folders), "case_folds" (the run of
+// each case, in the order of "cases" / "images"), "score" and "not_validated".
 std::string crossval_summary_path(const std::string& dir);
 std::string crossval_json(const CrossValidation& cv);
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <random>
 
 #include "core/files.h"
@@ -52,6 +53,46 @@ std::vector<DataSplit> kfold_splits(const std::vector<std::string>& names, int f
     for (size_t i = 0; i < n; ++i) (in_val[i] ? s.val : s.train).push_back(names[i]);
     out.push_back(std::move(s));
   }
+  return out;
+}
+
+std::vector<DataSplit> stratified_kfold_splits(const std::vector<std::string>& names,
+                                               const std::vector<int>& labels, int folds,
+                                               uint32_t seed) {
+  const size_t n = names.size();
+  USEG_REQUIRE(labels.size() == n,
+               "stratified_kfold_splits: " << labels.size() << " labels for " << n << " items");
+  USEG_REQUIRE(folds >= 2 && size_t(folds) <= n, "cannot make "
+                                                     << folds << " cross-validation folds of " << n
+                                                     << " images (each fold needs at least one "
+                                                        "validation image)");
+  // Classes renumbered in order of first appearance, as sklearn's y_encoded.
+  std::map<int, int> code;
+  std::vector<int> y(n);
+  for (size_t i = 0; i < n; ++i) y[i] = code.emplace(labels[i], int(code.size())).first->second;
+  const size_t classes = code.size();
+  std::vector<int> sorted = y;
+  std::sort(sorted.begin(), sorted.end());
+  // allocation[f][k]: items of class k in fold f = count of k in sorted[f::folds].
+  std::vector<std::vector<size_t>> allocation(size_t(folds), std::vector<size_t>(classes, 0));
+  for (size_t i = 0; i < n; ++i) ++allocation[i % size_t(folds)][size_t(sorted[i])];
+  std::mt19937 gen(seed);
+  std::vector<int> test_fold(n, -1);
+  for (size_t k = 0; k < classes; ++k) {
+    std::vector<int> slots;  // np.arange(folds).repeat(allocation[:, k]), then shuffled
+    for (int f = 0; f < folds; ++f) slots.insert(slots.end(), allocation[size_t(f)][k], f);
+    for (size_t i = slots.size() - 1; i > 0 && !slots.empty(); --i)
+      std::swap(slots[i], slots[random_interval(gen, uint32_t(i))]);
+    size_t next = 0;
+    for (size_t i = 0; i < n; ++i)
+      if (size_t(y[i]) == k) test_fold[i] = slots[next++];
+  }
+  std::vector<DataSplit> out(static_cast<size_t>(folds));
+  for (size_t i = 0; i < n; ++i)
+    for (int f = 0; f < folds; ++f) {
+      DataSplit& s = out[size_t(f)];
+      (test_fold[i] == f ? s.val : s.train).push_back(names[i]);
+    }
   return out;
 }
 

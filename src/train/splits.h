@@ -23,6 +23,16 @@ namespace useg::training {
 std::vector<DataSplit> kfold_splits(const std::vector<std::string>& names, int folds,
                                     uint32_t seed = 12345);
 
+// sklearn.model_selection.StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+// .split(names, labels): every class's items are spread over the folds as evenly as the class
+// sizes allow (the fold of each item of class k drawn by shuffling class k's fold slots with
+// numpy's legacy RandomState(seed), one class after another, classes in order of first
+// appearance); both lists keep the order of `names`. Requires folds <= names.size(); a class
+// with fewer items than folds leaves some folds without it (sklearn warns, as useg's caller does).
+std::vector<DataSplit> stratified_kfold_splits(const std::vector<std::string>& names,
+                                               const std::vector<int>& labels, int folds,
+                                               uint32_t seed = 12345);
+
 // The split of fold t.fold for `ds`: read from DATASET/splits.json, or made (kfold_splits of the
 // sorted case names with t.folds folds) and written there atomically; `log` says which. Errors
 // name the file: an unknown case ("splits.json: fold 1 names case x, which is not in the

@@ -6,10 +6,13 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "common/shape_classes.h"
 #include "common/train_fixtures.h"
 #include "core/files.h"
 #include "segment_test_util.h"
+#include "train/checkpoint.h"
 #include "train/crossval.h"
 #include "useg/train.h"
 
@@ -98,11 +101,19 @@ TEST(Crossval, ScoresEveryFoldsValidationTogetherAndComparesConfigurations) {
             std::string::npos)
       << r.output;
 
-  // One fold alone: the other fold's cases are listed as not validated.
+  // One fold alone: the other fold's cases are listed as not validated, and it cannot be
+  // compared with a whole cross-validation.
   r = run_useg("crossval --run " + quote(root / "a" / "fold_1") + " --data " +
                quote(root / "data"));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("warning: 3 case(s) of"), std::string::npos) << r.output;
+  r = run_useg("crossval --run " + quote(root / "a") + " --run " + quote(root / "b" / "fold_0") +
+               " --data " + quote(root / "data"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find((root / "b" / "fold_0").string() + " and " + (root / "a").string() +
+                          " cannot be compared: they scored different cases (3 and 6)"),
+            std::string::npos)
+      << r.output;
 
   // Errors name the file or run.
   fs::copy(root / "a" / "fold_0", root / "a" / "fold_2", fs::copy_options::recursive);
@@ -127,6 +138,61 @@ TEST(Crossval, ScoresEveryFoldsValidationTogetherAndComparesConfigurations) {
   r = run_useg("crossval --run " + quote(root / "a") + " --data " + quote(root / "data"));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find(gone.string() + " is missing"), std::string::npos) << r.output;
+}
+
+// A classifier's cross-validation: --fold gives stratified folds (every image validated once,
+// each class in every fold); crossval's figures equal useg eval --classification of the folds'
+// predictions.csv joined into one file.
+TEST(Crossval, ClassifierFoldsAreStratifiedAndScoredTogether) {
+  const fs::path data = test::make_shapes("crossval_shapes", 9, 4);
+  const fs::path root = test::fresh_dir("crossval_classifier");
+  for (int k = 0; k < 3; ++k) {
+    RunConfig run = test::cnn_config(2);
+    run.train.fold = k;
+    run.train.folds = 3;
+    train(test::quiet_train_options(data, root / "cv" / ("fold_" + std::to_string(k)), run));
+  }
+  std::string joined;
+  std::set<std::string> seen;
+  for (int k = 0; k < 3; ++k) {
+    const fs::path run = root / "cv" / ("fold_" + std::to_string(k));
+    const std::string csv = read_file((run / "validation" / "predictions.csv").string());
+    const size_t header_end = csv.find('\n') + 1;
+    joined += k == 0 ? csv : csv.substr(header_end);
+    const std::vector<std::string> val =
+        training::read_checkpoint((run / "checkpoint.safetensors").string(), false).val_cases;
+    EXPECT_EQ(val.size(), 6u) << "18 images in 3 folds";
+    int discs = 0;
+    for (const std::string& v : val) {
+      EXPECT_TRUE(seen.insert(v).second) << v << " validated twice";
+      discs += v.rfind("disc", 0) == 0;
+    }
+    EXPECT_EQ(discs, 3) << "stratified: 9 discs and 9 squares give 3 of each per fold";
+  }
+  EXPECT_EQ(seen.size(), 18u);
+  test::write_text(root / "joined.csv", joined);
+
+  auto r = run_useg("crossval --run " + quote(root / "cv") + " --data " + quote(data));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("3 fold(s), 18 validation image(s)"), std::string::npos) << r.output;
+  const nlohmann::json j =
+      nlohmann::json::parse(read_file((root / "cv" / "crossval_summary.json").string()));
+  auto e = run_useg("eval --classification --pred " + quote(root / "joined.csv") + " --ref " +
+                    quote(data) + " --json " + quote(root / "eval.json"));
+  ASSERT_EQ(e.code, 0) << e.output;
+  const nlohmann::json ev = nlohmann::json::parse(read_file((root / "eval.json").string()));
+  for (const char* key :
+       {"n", "accuracy", "balanced_accuracy", "macro_f1", "macro_auc", "per_class", "confusion"})
+    EXPECT_EQ(j.at(key), ev.at(key)) << key;
+  EXPECT_NEAR(j.at("score").get<double>(), ev.at("accuracy").get<double>(), 1e-9);
+  ASSERT_EQ(j.at("images").size(), 18u);
+  EXPECT_EQ(j.at("case_folds").size(), 18u);
+  EXPECT_TRUE(j.at("not_validated").empty());
+
+  r = run_useg("crossval --run " + quote(root / "cv") + " --run " + quote(root / "cv") +
+               " --data " + quote(data));
+  ASSERT_EQ(r.code, 0) << r.output << " (the same twice: comparable)";
+  EXPECT_NE(r.output.find("best: " + (root / "cv").string()), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -4,22 +4,22 @@
 // naming the file.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "common/expect_error.h"
 #include "common/image_fixtures.h"
+#include "common/shape_classes.h"
 #include "common/train_fixtures.h"
+#include "core/files.h"
 #include "segment_test_util.h"
 #include "train/class_data.h"
-#include "useg/classify.h"
 #include "train/class_train.h"
+#include "useg/classify.h"
 #include "useg/config.h"
-#include "core/files.h"
 #include "useg/model.h"
 #include "useg/train.h"
 
@@ -28,58 +28,6 @@ namespace fs = std::filesystem;
 namespace useg {
 namespace {
 
-// A 20x20 picture: a bright disc (class "disc") or square ("square") of random size and place
-// on noise.
-void write_shape(const fs::path& file, bool disc, std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(0.f, 1.f);
-  const int n = 20;
-  const float r = 3.5f + 2.5f * u(rng), cy = 7 + 6 * u(rng), cx = 7 + 6 * u(rng);
-  Tensor t = Tensor::empty(Shape{1, 1, 1, n, n});
-  for (int y = 0; y < n; ++y)
-    for (int x = 0; x < n; ++x) {
-      const float dy = y - cy, dx = x - cx;
-      const bool in = disc ? dy * dy + dx * dx <= r * r
-                           : std::fabs(dy) <= r * 0.85f && std::fabs(dx) <= r * 0.85f;
-      t.at(0, 0, 0, y, x) = std::round(40 * u(rng) + (in ? 150 : 20));
-    }
-  Geometry g;
-  g.dims = 2;
-  g.size = {n, n, 1};
-  write_image(file.string(), t, g, "uint8");
-}
-
-fs::path make_shapes(const std::string& name, int per_class, uint32_t seed) {
-  fs::path dir = test::fresh_dir(name);
-  std::mt19937 rng(seed);
-  for (const char* cls : {"disc", "square"}) {
-    fs::create_directories(dir / cls);
-    for (int i = 0; i < per_class; ++i)
-      write_shape(dir / cls / ("img" + std::to_string(i) + ".png"), cls[0] == 'd', rng);
-  }
-  return dir;
-}
-
-RunConfig cnn_config(int epochs) {
-  RunConfig r = parse_run_config(R"({
-    "model": {"architecture": "layers", "dims": 2, "in_channels": 1, "num_classes": 2,
-              "input_size": [16, 16],
-              "layers": [{"type": "conv", "filters": 8, "activation": "relu"},
-                         {"type": "max_pool"},
-                         {"type": "conv", "filters": 16, "activation": "relu"},
-                         {"type": "max_pool"},
-                         {"type": "flatten"},
-                         {"type": "dense", "units": 16, "activation": "relu"},
-                         {"type": "dense"}]},
-    "train": {"batch_size": 8, "epochs": 6, "iterations_per_epoch": 10, "optimizer": "adam",
-              "lr": 0.003, "weight_decay": 0, "schedule": "constant", "val_fraction": 0.25,
-              "num_workers": 0, "seed": 3,
-              "augment": {"rotate": 0, "scale": 0, "noise": 0, "blur": 0, "brightness": 0,
-                          "contrast": 0, "gamma": 0}}})",
-                                 "cnn.json");
-  r.train.epochs = epochs;
-  return r;
-}
-
 TrainResult train_quietly(TrainOptions o) {
   o.log = [](const std::string&) {};
   o.tty = 0;
@@ -87,12 +35,12 @@ TrainResult train_quietly(TrainOptions o) {
 }
 
 TEST(TrainClassifier, LearnsShapesAndWritesAClassifierModel) {
-  fs::path data = make_shapes("cls_shapes", 32, 1);
+  fs::path data = test::make_shapes("cls_shapes", 32, 1);
   fs::path run = test::fresh_dir("cls_run");
   TrainOptions o;
   o.data_dir = data.string();
   o.output_dir = (run / "r").string();
-  o.config = cnn_config(10);
+  o.config = test::cnn_config(10);
   TrainResult r = train_quietly(o);
   EXPECT_EQ(r.epochs_done, 10);
   EXPECT_GE(r.best_dice, 0.9) << "best validation accuracy";
@@ -140,12 +88,12 @@ TEST(TrainClassifier, LearnsShapesAndWritesAClassifierModel) {
 }
 
 TEST(TrainClassifier, StopAndResumeIsBitIdentical) {
-  fs::path data = make_shapes("cls_resume_data", 12, 2);
+  fs::path data = test::make_shapes("cls_resume_data", 12, 2);
   fs::path run = test::fresh_dir("cls_resume");
   TrainOptions full;
   full.data_dir = data.string();
   full.output_dir = (run / "full").string();
-  full.config = cnn_config(2);
+  full.config = test::cnn_config(2);
   full.config->train.class_balanced = true;
   train_quietly(full);
   TrainOptions part = full;
@@ -161,7 +109,7 @@ TEST(TrainClassifier, StopAndResumeIsBitIdentical) {
 }
 
 TEST(TrainClassifier, CsvDatasetsAndClassOrder) {
-  fs::path data = make_shapes("cls_csv", 3, 3);
+  fs::path data = test::make_shapes("cls_csv", 3, 3);
   std::ofstream(data / "labels.csv") << "image,label\n"
                                      << "disc/img0.png,round\n"
                                      << "\"square/img1.png\",box\n"
@@ -193,7 +141,7 @@ TEST(TrainClassifier, CsvDatasetsAndClassOrder) {
 }
 
 TEST(TrainClassifier, BadDataNamesTheFile) {
-  fs::path data = make_shapes("cls_bad", 2, 4);
+  fs::path data = test::make_shapes("cls_bad", 2, 4);
   fs::create_directories(data / "empty_class");
   test::expect_error([&] { training::scan_class_dataset(data.string(), {}); },
                      (data / "empty_class").string() + ": the class folder holds no image");
@@ -211,7 +159,7 @@ TEST(TrainClassifier, BadDataNamesTheFile) {
           ": label 'box' is not one of the classes (round, star, train.classes)");
   // An RGB image for a 1-channel model.
   ModelInfo info;
-  info.model = cnn_config(1).model;
+  info.model = test::cnn_config(1).model;
   info.patch_size = {16, 16};
   info.preprocess.channels.resize(1);
   Image rgb;
@@ -234,7 +182,7 @@ TEST(TrainClassifier, ScoresCountAccuracyRecallAndBalance) {
 }
 
 TEST(TrainClassifier, ConfigRulesForClassifiers) {
-  RunConfig r = cnn_config(1);
+  RunConfig r = test::cnn_config(1);
   EXPECT_EQ(r.train.loss, LossKind::CrossEntropy) << "a classifier's default loss";
   test::expect_error(
       [&] {

@@ -63,6 +63,45 @@ TEST(TrainSplits, KFoldMatchesScikitLearn) {
                      "cannot make 4 cross-validation folds of 3 cases");
 }
 
+// The validation indices of each fold from scikit-learn 1.2.1 (Debian 12's python3-sklearn):
+//   [list(te) for _, te in StratifiedKFold(n_splits=k, shuffle=True, random_state=12345)
+//                              .split(np.zeros(len(y)), y)]
+// with classes in runs, interleaved (first appearance 2, 0, 1), one with fewer items than folds,
+// and label values that are not 0..K-1.
+TEST(TrainSplits, StratifiedKFoldMatchesScikitLearn) {
+  struct Case {
+    std::vector<int> y;
+    int folds;
+    std::vector<std::vector<int>> val;
+  };
+  const std::vector<Case> cases = {
+      {{0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2},
+       3,
+       {{0, 3, 7, 9, 11}, {2, 4, 6, 10, 12}, {1, 5, 8, 13, 14}}},
+      {{2, 0, 1, 2, 2, 0, 1, 1, 2, 0, 2, 2}, 4, {{1, 8, 10}, {2, 3, 11}, {4, 5, 6}, {0, 7, 9}}},
+      {{0, 0, 0, 0, 0, 1, 1, 0, 0}, 3, {{3, 4, 8}, {1, 2, 6}, {0, 5, 7}}},
+      {{5, 3, 5, 3, 5, 3, 5}, 2, {{0, 3, 4, 5}, {1, 2, 6}}},
+  };
+  for (const Case& c : cases) {
+    const std::vector<std::string> names = case_names(int(c.y.size()));
+    const std::vector<DataSplit> s = training::stratified_kfold_splits(names, c.y, c.folds);
+    ASSERT_EQ(s.size(), c.val.size());
+    for (size_t f = 0; f < c.val.size(); ++f) {
+      std::vector<std::string> val, train;
+      for (int i : c.val[f]) val.push_back(names[size_t(i)]);
+      for (const std::string& n : names)
+        if (std::find(val.begin(), val.end(), n) == val.end()) train.push_back(n);
+      EXPECT_EQ(s[f].val, val) << c.y.size() << " items, fold " << f;
+      EXPECT_EQ(s[f].train, train) << c.y.size() << " items, fold " << f;
+    }
+  }
+  test::expect_error(
+      [] {
+        training::stratified_kfold_splits(case_names(2), {0, 1}, 3);
+      },
+      "cannot make 3 cross-validation folds of 2 images");
+}
+
 Dataset blob_dataset(const fs::path& dir, int cases) {
   test::BlobDataset b;
   b.cases = cases;
