@@ -22,25 +22,32 @@ namespace useg {
 // channel count or dimensionality does not fit the model or a voxel is NaN or infinite.
 Tensor classifier_input(const Image& image, const ModelInfo& info);
 
-// A loaded classifier on a backend.
+// A loaded classifier on a backend: one model, or an ensemble whose softmax probabilities are
+// averaged. The folders are resolve_model_dirs's: a folder with model.json is itself, a folder
+// holding fold_*/best/model.json (a cross-validation's runs) gives each fold's best/. The models
+// must agree on what they classify and how they read an image (ensemble_difference: classes,
+// channels, input size, normalization); otherwise the error names both folders and what differs.
 class Classifier {
  public:
+  Classifier(const std::vector<std::string>& model_dirs, Device device, const BackendOptions& opts);
   Classifier(const std::string& model_dir, Device device, const BackendOptions& opts);
   ~Classifier();
-  const ModelInfo& info() const { return m_info; }
+  const ModelInfo& info() const { return m_info; }  // the first model's
   const std::vector<std::string>& classes() const { return m_info.labels; }
+  const std::vector<std::string>& models() const { return m_dirs; }  // as resolved
   // Softmax probabilities [n][K] of classifier_input()s (each [1, C, D, H, W] of the input size),
-  // computed in batches of `batch`.
+  // computed in batches of `batch`; an ensemble's mean over its models.
   std::vector<std::vector<double>> probabilities(const std::vector<Tensor>& inputs, int batch);
 
  private:
   ModelInfo m_info;
+  std::vector<std::string> m_dirs;
   std::unique_ptr<Backend> m_backend;
-  std::unique_ptr<Network> m_net;
+  std::vector<std::unique_ptr<Network>> m_nets;
 };
 
 struct ClassifyOptions {
-  std::string model_dir;
+  std::vector<std::string> models;  // --model: one folder, several, or a cross-validation's
   std::vector<std::string> inputs;  // image files and folders
   std::string output;               // predictions CSV
   std::string report;               // default: OUTPUT without .csv + "_report.json"

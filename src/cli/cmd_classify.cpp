@@ -69,7 +69,7 @@ int run_objects(ClassifyArgs& a) {
                                                     suffix) == 0)
       instances[stem.substr(0, stem.size() - suffix.size())] = f;
   }
-  Classifier clf(a.o.model_dir, a.o.device, a.o.backend);
+  Classifier clf(a.o.models, a.o.device, a.o.backend);
   int failed = 0;
   int64_t objects = 0;
   Progress progress("classify objects", int64_t(images.size()));
@@ -105,8 +105,10 @@ void register_classify_commands(CLI::App& app, std::function<int()>& run) {
   CLI::App* c = app.add_subcommand(
       "classify", "Predict one class per image (a classifier model) into a CSV, or one class per "
                   "segmented object (--objects) into CASE_measurements.csv");
-  c->add_option("--model", o.model_dir, "classifier model folder (model.json + "
-                                        "weights.safetensors)")
+  c->add_option("--model", o.models,
+                "classifier model folder (model.json + weights.safetensors), or a "
+                "cross-validation's folder of fold_K runs; repeated or a cross-validation: an "
+                "ensemble, its softmax probabilities averaged")
       ->required();
   c->add_option("--input", o.inputs, "image files and folders (any format useg reads)")
       ->required();

@@ -16,6 +16,7 @@
 #include "imaging/imaging.h"
 #include "useg/error.h"
 #include "useg/infer.h"
+#include "useg/segment.h"
 #include "util/cases.h"
 #include "util/csv.h"
 #include "util/progress.h"
@@ -44,16 +45,28 @@ Tensor classifier_input(const Image& image, const ModelInfo& info) {
   return resample_to_geometry(volume, image.geometry, to, Interp::Linear);
 }
 
-Classifier::Classifier(const std::string& model_dir, Device device, const BackendOptions& opts)
-    : m_backend(make_backend(device, opts)) {
-  LoadedModel m = load_model_dir(model_dir, *m_backend);
-  USEG_REQUIRE(m.info.model.classifier(),
-               model_dir << ": the model segments (model.json architecture '"
-                         << m.info.model.architecture
-                         << "'); useg classify needs a classifier (task classification)");
-  m_info = m.info;
-  m_net = std::move(m.net);
+Classifier::Classifier(const std::vector<std::string>& model_dirs, Device device,
+                       const BackendOptions& opts)
+    : m_dirs(resolve_model_dirs(model_dirs)), m_backend(make_backend(device, opts)) {
+  for (const std::string& dir : m_dirs) {
+    LoadedModel m = load_model_dir(dir, *m_backend);
+    USEG_REQUIRE(m.info.model.classifier(),
+                 dir << ": the model segments (model.json architecture '"
+                     << m.info.model.architecture
+                     << "'); useg classify needs a classifier (task classification)");
+    if (m_nets.empty()) m_info = m.info;
+    const std::string diff = ensemble_difference(m_info, m.info);
+    USEG_REQUIRE(diff.empty(), "models " << m_dirs.front() << " and " << dir
+                                         << " cannot be ensembled (their probabilities are "
+                                            "averaged, so classes, channels, input size and "
+                                            "normalization must agree): "
+                                         << diff);
+    m_nets.push_back(std::move(m.net));
+  }
 }
+
+Classifier::Classifier(const std::string& model_dir, Device device, const BackendOptions& opts)
+    : Classifier(std::vector<std::string>{model_dir}, device, opts) {}
 
 Classifier::~Classifier() = default;
 
@@ -72,16 +85,21 @@ std::vector<std::vector<double>> Classifier::probabilities(const std::vector<Ten
       USEG_REQUIRE(t.numel() == s.numel(), "Classifier: inputs of different sizes");
       std::copy(t.data(), t.data() + t.numel(), x.data() + j * size_t(s.numel()));
     }
-    Tensor logits = m_net->forward(x.to(m_backend->device()), false)[0].to(Device::CPU);
-    for (size_t j = 0; j < n; ++j) {
-      const float* l = logits.data() + j * size_t(K);
-      const double mx = *std::max_element(l, l + K);
-      std::vector<double> p(static_cast<size_t>(K), 0.0);
-      double sum = 0;
-      for (int k = 0; k < K; ++k) sum += p[size_t(k)] = std::exp(double(l[k]) - mx);
-      for (double& v : p) v /= sum;
-      out.push_back(std::move(p));
+    const Tensor input = x.to(m_backend->device());
+    std::vector<std::vector<double>> mean(n, std::vector<double>(static_cast<size_t>(K), 0.0));
+    for (const std::unique_ptr<Network>& net : m_nets) {
+      Tensor logits = net->forward(input, false)[0].to(Device::CPU);
+      for (size_t j = 0; j < n; ++j) {
+        const float* l = logits.data() + j * size_t(K);
+        const double mx = *std::max_element(l, l + K);
+        std::vector<double> p(static_cast<size_t>(K), 0.0);
+        double sum = 0;
+        for (int k = 0; k < K; ++k) sum += p[size_t(k)] = std::exp(double(l[k]) - mx);
+        for (int k = 0; k < K; ++k)
+          mean[j][size_t(k)] += p[size_t(k)] / sum / double(m_nets.size());
+      }
     }
+    for (std::vector<double>& p : mean) out.push_back(std::move(p));
   }
   return out;
 }
@@ -179,7 +197,7 @@ ClassifyResult run_classify(const ClassifyOptions& o) {
   USEG_REQUIRE(o.batch >= 1, "--batch-size must be >= 1, got " << o.batch);
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<std::string> files = list_inputs(o);
-  Classifier clf(o.model_dir, o.device, o.backend);
+  Classifier clf(o.models, o.device, o.backend);
   const std::vector<std::string>& classes = clf.classes();
   const std::string head = classify_csv_header(classes);
   std::vector<std::pair<std::string, std::string>> rows;
@@ -245,7 +263,8 @@ ClassifyResult run_classify(const ClassifyOptions& o) {
     failures.push_back(JsonValue::object().set("image", image).set("error", error));
   JsonValue j = JsonValue::object();
   j.set("format", "useg-classify-report-1")
-      .set("model", o.model_dir)
+      .set("model", clf.models().front())
+      .set("models", clf.models())
       .set("output", o.output)
       .set("classes", classes)
       .set("images", int64_t(files.size()))

@@ -166,7 +166,7 @@ TEST(Classify, OneRowPerImageBadFilesReportedAndBatchIndependent) {
   std::ofstream((d / "in" / "a" / "broken.png").string()) << "not a png";
   write_png(d / "in" / "b" / "rgb.png", 20, 3, 9);
   ClassifyOptions o;
-  o.model_dir = model.string();
+  o.models = {model.string()};
   o.inputs = {(d / "in").string()};
   o.output = (d / "pred.csv").string();
   o.recursive = true;
@@ -208,7 +208,7 @@ TEST(Classify, ResumesKeepsRowsAndRefusesAnotherModelsFile) {
   const fs::path d = test::fresh_dir("classify_resume");
   for (int i = 0; i < 4; ++i) write_png(d / "in" / (std::to_string(i) + ".png"), 16, 1, 20 + i);
   ClassifyOptions o;
-  o.model_dir = model.string();
+  o.models = {model.string()};
   o.inputs = {(d / "in").string()};
   o.output = (d / "pred.csv").string();
   EXPECT_EQ(run_classify(o).done, 4);

@@ -4,6 +4,7 @@
 // one folder, the comparison must name the higher score, and the errors must name the run or file.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -14,6 +15,8 @@
 #include "segment_test_util.h"
 #include "train/checkpoint.h"
 #include "train/crossval.h"
+#include "useg/class_eval.h"
+#include "useg/model.h"
 #include "useg/train.h"
 
 namespace fs = std::filesystem;
@@ -193,6 +196,56 @@ TEST(Crossval, ClassifierFoldsAreStratifiedAndScoredTogether) {
                " --data " + quote(data));
   ASSERT_EQ(r.code, 0) << r.output << " (the same twice: comparable)";
   EXPECT_NE(r.output.find("best: " + (root / "cv").string()), std::string::npos) << r.output;
+
+  // useg classify --model CV: the three folds' best/ together, each image's probabilities the
+  // mean of the three models' (each run alone, written to 10 significant digits).
+  std::vector<ClassPredictions> single;
+  for (int k = 0; k < 3; ++k) {
+    const fs::path out = root / ("single_" + std::to_string(k) + ".csv");
+    auto c = run_useg("classify --model " +
+                      quote(root / "cv" / ("fold_" + std::to_string(k)) / "best") + " --input " +
+                      quote(data) + " --recursive --output " + quote(out) + " --threads 1");
+    ASSERT_EQ(c.code, 0) << c.output;
+    single.push_back(read_class_predictions(out.string()));
+  }
+  auto c = run_useg("classify --model " + quote(root / "cv") + " --input " + quote(data) +
+                    " --recursive --output " + quote(root / "ensemble.csv") + " --threads 1");
+  ASSERT_EQ(c.code, 0) << c.output;
+  const ClassPredictions ens = read_class_predictions((root / "ensemble.csv").string());
+  ASSERT_EQ(ens.images.size(), 18u);
+  double largest_gap = 0;  // between two models: the ensemble must not be one of them
+  for (size_t i = 0; i < ens.images.size(); ++i) {
+    ASSERT_EQ(ens.images[i], single[0].images[i]);
+    for (size_t k = 0; k < 2; ++k) {
+      const double mean = (single[0].probability[i][k] + single[1].probability[i][k] +
+                           single[2].probability[i][k]) /
+                          3;
+      EXPECT_NEAR(ens.probability[i][k], mean, 1e-8) << ens.images[i];
+      largest_gap = std::max(largest_gap,
+                             std::fabs(single[0].probability[i][k] - single[1].probability[i][k]));
+    }
+  }
+  EXPECT_GT(largest_gap, 1e-3) << "the folds' models must differ for the mean to mean anything";
+  const nlohmann::json rep =
+      nlohmann::json::parse(read_file((root / "ensemble_report.json").string()));
+  EXPECT_EQ(rep.at("models").size(), 3u);
+
+  // Models that classify differently are refused, naming both folders and the difference.
+  const fs::path other = root / "other";
+  fs::copy(root / "cv" / "fold_1" / "best", other, fs::copy_options::recursive);
+  ModelInfo info = load_model_info((other / "model.json").string());
+  std::swap(info.labels[0], info.labels[1]);
+  write_file_atomic((other / "model.json").string(), to_json_string(info) + "\n");
+  c = run_useg("classify --model " + quote(root / "cv" / "fold_0" / "best") + " --model " +
+               quote(other) + " --input " + quote(data) + " --recursive --output " +
+               quote(root / "bad.csv"));
+  EXPECT_NE(c.code, 0);
+  EXPECT_NE(c.output.find("models " + (root / "cv" / "fold_0" / "best").string() + " and " +
+                          other.string() + " cannot be ensembled"),
+            std::string::npos)
+      << c.output;
+  EXPECT_NE(c.output.find("labels [disc, square] vs [square, disc]"), std::string::npos)
+      << c.output;
 }
 
 }  // namespace
