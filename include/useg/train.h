@@ -80,7 +80,9 @@ struct TrainResult {
                                         // (loss-scale overflows included), in all
   double loss_scale = 0;                // the dynamic loss scale now (0: no loss scaling)
   double last_train_loss = 0;           // mean loss of the last completed epoch
-  double best_dice = -1;                // best validation mean foreground Dice (-1: none yet)
+  double best_dice = -1;                // best validation mean foreground Dice (-1: none yet);
+                                        // a classifier's: its accuracy
+  bool classifier = false;              // the run trained a classifier
   int best_epoch = 0;                   // 1-based epoch of best_dice (0: none)
   double last_dice = -1;                // mean foreground Dice of the last validation
   double median_step_seconds = 0;       // forward + backward + update, in this process

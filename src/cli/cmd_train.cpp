@@ -149,8 +149,9 @@ int run_train(const TrainArgs& a) {
   std::cout << "trained " << r.epochs_done << " epochs"
             << (r.status == TrainResult::Status::EarlyStopped ? " (early stopping)" : "");
   if (r.best_epoch > 0)
-    std::cout << "; best validation mean foreground Dice " << r.best_dice << " at epoch "
-              << r.best_epoch << ": " << (fs::path(a.output) / "best").string();
+    std::cout << "; best validation " << (r.classifier ? "accuracy " : "mean foreground Dice ")
+              << r.best_dice << " at epoch " << r.best_epoch << ": "
+              << (fs::path(a.output) / "best").string();
   std::cout << "\nlast model: " << (fs::path(a.output) / "last").string() << "\n";
   if (r.skipped_steps > 0)
     std::cout << r.skipped_steps << " steps were skipped for a non-finite loss\n";

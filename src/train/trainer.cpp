@@ -153,6 +153,7 @@ TrainResult Trainer::result(TrainResult::Status status) const {
   r.loss_scale = m_state.loss_scale;
   r.last_train_loss = m_rows.empty() ? 0 : m_rows.back().train_loss;
   r.best_dice = m_state.best_dice;
+  r.classifier = m_run.model.classifier();
   r.best_epoch = m_state.best_epoch;
   r.last_dice = m_state.last_dice;
   r.median_step_seconds = median(m_step_seconds);
