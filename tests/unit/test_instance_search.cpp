@@ -101,8 +101,21 @@ TEST(InstanceSearch, CountsEqualSegmentsObjectsAndTheChoiceIsApplied) {
       training::read_checkpoint((run / "checkpoint.safetensors").string()).val_cases;
   ASSERT_EQ(val.size(), 3u);
 
-  auto r =
-      run_useg("find-postprocess --run " + quote(run) + " --data " + quote(data) + " --threads 1");
+  // useg crossval of a single instance run: its validation objects, the mean F1 at IoU 0.5 of
+  // the run's own final validation summary.
+  auto r = run_useg("crossval --run " + quote(run) + " --data " + quote(data));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const nlohmann::json fv =
+      nlohmann::json::parse(read_file((run / "validation" / "summary.json").string()));
+  double mean_f1 = 0;
+  for (const auto& c : fv.at("cases")) mean_f1 += c.at("rows").at(0).at("f1").get<double>() / 3;
+  const nlohmann::json cv =
+      nlohmann::json::parse(read_file((run / "crossval_summary.json").string()));
+  EXPECT_EQ(cv.at("mode"), "instances");
+  EXPECT_NEAR(cv.at("score").get<double>(), mean_f1, 1e-9);
+  EXPECT_EQ(cv.at("not_validated").size(), 3u) << "the training cases";
+
+  r = run_useg("find-postprocess --run " + quote(run) + " --data " + quote(data) + " --threads 1");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("run: 3 validation case(s), predicted by"), std::string::npos)
       << r.output;
