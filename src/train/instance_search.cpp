@@ -71,10 +71,18 @@ void add(InstanceScores& pooled, const InstanceScores& s) {
   pooled.sum_matched_iou += s.sum_matched_iou;
 }
 
-// Splits one case's foreground with every candidate and adds the matches to the candidates.
-// Candidates that differ only in min_size share one split (made with min_size 0).
-void score_case(const Tensor& foreground, const Tensor& probs, const Tensor& ref, const Geometry& g,
-                std::vector<InstanceCandidate>& cands) {
+JsonValue settings_json(const InstanceSettings& s) {
+  return JsonValue::object()
+      .set("fill_holes", s.fill_holes)
+      .set("seed_split", s.seed_split)
+      .set("seed_min_size", s.seed_min_size)
+      .set("min_size", s.min_size);
+}
+
+}  // namespace
+
+void score_instance_case(const Tensor& foreground, const Tensor& probs, const Tensor& ref,
+                         const Geometry& g, std::vector<InstanceCandidate>& cands) {
   std::vector<bool> done(cands.size(), false);
   for (size_t c = 0; c < cands.size(); ++c) {
     if (done[c]) continue;
@@ -94,16 +102,6 @@ void score_case(const Tensor& foreground, const Tensor& probs, const Tensor& ref
     }
   }
 }
-
-JsonValue settings_json(const InstanceSettings& s) {
-  return JsonValue::object()
-      .set("fill_holes", s.fill_holes)
-      .set("seed_split", s.seed_split)
-      .set("seed_min_size", s.seed_min_size)
-      .set("min_size", s.min_size);
-}
-
-}  // namespace
 
 std::vector<InstanceSettings> instance_candidates(const InstanceSettings& current, double d,
                                                   int dims) {
@@ -183,7 +181,7 @@ InstanceSearch find_instance_settings(const std::vector<std::string>& runs,
       const Segmentation seg = segment_image(image, info, *v.best.net, opts);
       const Tensor fg =
           instance_foreground(seg.probabilities, image.geometry, info, opts, image.source);
-      score_case(fg, seg.probabilities, ref.voxels, image.geometry, s.candidates);
+      score_instance_case(fg, seg.probabilities, ref.voxels, image.geometry, s.candidates);
       s.cases.push_back(v.name + "/" + name);
     }
   }

@@ -43,6 +43,14 @@ struct InstanceSearch {
 std::vector<InstanceSettings> instance_candidates(const InstanceSettings& current, double d,
                                                   int dims);
 
+// One case: splits `foreground` (instance_foreground) with every candidate's settings and adds
+// the matching of its objects with the reference ids `ref` at IoU 0.5 to the candidate (pooled
+// counts, case_f1). Candidates that differ only in min_size share one split made with min_size
+// 0; the objects smaller than each min_size (voxels_of_size) are then left out of the matching,
+// as split_instances's last step removes them.
+void score_instance_case(const Tensor& foreground, const Tensor& probs, const Tensor& ref,
+                         const Geometry& g, std::vector<InstanceCandidate>& cands);
+
 // Scores every candidate of instance_candidates on the validation cases of `runs`
 // (resolve_run_dirs) against the reference ids of the instance dataset `data_dir`. The runs'
 // best/ models must be instance models with equal split settings and a recorded

@@ -6,9 +6,13 @@
 // kept on ties; --apply must write it into best/ and last/.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
+#include <tuple>
 
 #include "common/cell_dataset.h"
 #include "common/expect_error.h"
@@ -18,6 +22,7 @@
 #include "train/instance_search.h"
 #include "useg/config.h"
 #include "useg/image.h"
+#include "useg/labels.h"
 #include "useg/metrics.h"
 #include "useg/model.h"
 #include "useg/train.h"
@@ -87,6 +92,83 @@ TEST(InstanceSearch, CandidatesAreTheModelsSettingsThenTheGrid) {
   EXPECT_EQ(seed3, (std::set<double>{0, 5.24, 15.7}));
   EXPECT_EQ(min3, (std::set<double>{0, 15.7, 52.4}));
   test::expect_error([&] { instance_candidates(cur, 0, 2); }, "object diameter 0");
+}
+
+// The shortcut of score_instance_case (one split per candidate without min_size, the small
+// objects then left out of the matching) against split_instances with every candidate's full
+// settings, on a hand-made 3D scene at anisotropic spacing (0.5 x 0.5 x 1.5 mm, so min_size in
+// mm^3 is not a voxel count): two touching balls whose interiors a neck joins (seed_split
+// matters), a small ball (min_size matters), a hole in the first ball (fill_holes matters) and a
+// speck that is no object.
+TEST(InstanceSearch, OneSplitPerCandidateEqualsTheFullSplitIn3D) {
+  Geometry g;
+  g.dims = 3;
+  g.size = {40, 32, 14};
+  g.spacing = {0.5, 0.5, 1.5};
+  struct Ball {
+    double x, y, z, r;
+  };
+  const std::vector<Ball> balls = {{6, 8, 10, 4}, {12.8, 8, 10, 4}, {15, 13, 5, 1.6}};
+  const int64_t W = g.size[0], H = g.size[1], D = g.size[2], n = W * H * D;
+  Tensor ref = Tensor::zeros(Shape{1, 1, D, H, W});
+  Tensor fg = Tensor::zeros(Shape{1, 1, D, H, W});
+  Tensor probs = Tensor::empty(Shape{1, 3, D, H, W});
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<float> noise(0.f, 0.08f);
+  float* p = probs.data();
+  for (int64_t z = 0; z < D; ++z)
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < W; ++x) {
+        const double px = x * 0.5, py = y * 0.5, pz = z * 1.5;
+        const int64_t i = (z * H + y) * W + x;
+        int id = 0;
+        double best = 1e9, interior = 0;
+        for (size_t k = 0; k < balls.size(); ++k) {
+          const Ball& b = balls[k];
+          const double d = std::sqrt((px - b.x) * (px - b.x) + (py - b.y) * (py - b.y) +
+                                     (pz - b.z) * (pz - b.z)) /
+                           b.r;
+          if (d <= 1 && d < best)
+            best = d, id = int(k) + 1, interior = std::clamp(1.6 - 2 * d, 0.0, 1.0);
+        }
+        // The neck: interior along the segment between the two touching balls' centres.
+        if (id && std::fabs(py - 8) < 0.8 && std::fabs(pz - 10) < 1.6 && px > 6 && px < 12.8)
+          interior = std::max(interior, 0.7);
+        const bool hole =
+            std::fabs(px - 5) < 1.1 && std::fabs(py - 8) < 1.1 && std::fabs(pz - 10) < 0.8;
+        const bool speck = x >= 34 && x < 36 && y >= 26 && y < 28 && z == 2;
+        ref.data()[i] = float(id);
+        fg.data()[i] = (id && !hole) || speck ? 1.f : 0.f;
+        const float pi = float(interior) + noise(gen), pb = id ? 1.f - float(interior) : 0.1f;
+        const float pbg = id ? 0.05f : 0.9f;
+        const float sum = pi + pb + pbg;
+        p[i] = pbg / sum;
+        p[n + i] = pi / sum;
+        p[2 * n + i] = pb / sum;
+      }
+  InstanceSettings cur;
+  cur.seed_split = 0.3;
+  cur.min_size = 2;
+  std::vector<InstanceCandidate> cands;
+  for (const InstanceSettings& c : instance_candidates(cur, 6, 3))
+    cands.push_back({c, {}, {}, 0, 0});
+  score_instance_case(fg, probs, ref, g, cands);
+  std::set<std::tuple<int64_t, int64_t, int64_t>> outcomes;
+  for (const InstanceCandidate& c : cands) {
+    InstanceScores full =
+        match_instances(instance_overlap(split_instances(fg, probs, g, c.settings), ref), 0.5);
+    SCOPED_TRACE("fill " + std::to_string(c.settings.fill_holes) + " split " +
+                 std::to_string(c.settings.seed_split) + " seed " +
+                 std::to_string(c.settings.seed_min_size) + " min " +
+                 std::to_string(c.settings.min_size));
+    EXPECT_EQ(c.pooled.n_pred, full.n_pred);
+    EXPECT_EQ(c.pooled.tp, full.tp);
+    EXPECT_DOUBLE_EQ(c.pooled.sum_matched_iou, full.sum_matched_iou);
+    ASSERT_EQ(c.case_f1.size(), 1u);
+    EXPECT_DOUBLE_EQ(c.case_f1[0], full.f1);
+    outcomes.insert({full.n_pred, full.tp, int64_t(std::lround(full.sum_matched_iou * 1e6))});
+  }
+  EXPECT_GE(outcomes.size(), 3u) << "the settings must change the objects here";
 }
 
 TEST(InstanceSearch, CountsEqualSegmentsObjectsAndTheChoiceIsApplied) {
