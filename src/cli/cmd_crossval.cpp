@@ -32,6 +32,15 @@ int run_crossval(const CrossvalArgs& a) {
               << crossval_summary_path(dir) << "\n"
               << (cv.classifier ? format_classification_summary(cv.classification)
                                 : format_summary(cv.report));
+    if (cv.has_postprocessed) {
+      std::string steps;
+      for (size_t i = 0; i < cv.runs.size(); ++i)
+        steps += (i ? "; " : "") + cv.runs[i] + ": " +
+                 (cv.fold_postprocess[i].empty() ? "none" : cv.fold_postprocess[i]);
+      std::cout << "with each fold's postprocessing (best/model.json inference.postprocess: "
+                << steps << "): " << cv.score_name() << " " << cv.postprocessed_score
+                << " (without: " << cv.score << ")\n";
+    }
     if (!cv.not_validated.empty())
       std::cout << "warning: " << cv.not_validated.size() << " case(s) of " << a.data
                 << " no fold validated (first: " << cv.not_validated.front()

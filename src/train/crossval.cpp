@@ -2,6 +2,7 @@
 #include "train/crossval.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <numeric>
@@ -9,11 +10,15 @@
 #include "eval/report_json.h"
 #include "train/checkpoint.h"
 #include "train/class_data.h"
+#include "train/data.h"
 #include "train/dataset.h"
 #include "train/final_validation.h"
 #include "train/postprocess_search.h"
 #include "useg/error.h"
+#include "useg/image.h"
+#include "useg/metrics.h"
 #include "useg/model.h"
+#include "useg/segment.h"
 
 namespace fs = std::filesystem;
 
@@ -97,6 +102,37 @@ void cross_validate_classifier(CrossValidation& cv, const std::string& data_dir,
   cv.score = cv.classification.accuracy;
 }
 
+// The case's validation labels with `steps` applied (dataset values -> class indices -> steps ->
+// values), scored as evaluate_case scores files.
+CaseResult postprocessed_case(const CasePair& pair, const Dataset& ds,
+                              const std::vector<PostprocessStep>& steps, const EvalOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Image pred = read_image(pair.pred, ds.limits);
+  const Image ref = read_image(pair.ref, ds.limits);
+  const std::string bad =
+      training::map_labels(pred.voxels, training::label_lookup(ds), ds, pair.name);
+  if (!bad.empty()) USEG_THROW(pair.pred << ": " << bad);
+  const std::vector<int> values = ds.class_values();
+  apply_postprocess(pred.voxels, pred.geometry, int(values.size()), steps, pair.pred);
+  float* p = pred.voxels.data();
+  for (int64_t i = 0; i < pred.voxels.numel(); ++i) p[i] = float(values[size_t(p[i])]);
+  CaseResult r;
+  r.pair = pair;
+  r.geometry = ref.geometry;
+  LabelEvalOptions lo;
+  lo.tolerance_mm = opt.tolerance_mm;
+  lo.distances = opt.distances;
+  r.labels = evaluate_labels(pred.voxels, ref.voxels, ref.geometry, opt.labels, lo);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+std::string steps_text(const std::vector<std::string>& steps) {
+  std::string s;
+  for (const std::string& x : steps) s += (s.empty() ? "" : ",") + x;
+  return s;
+}
+
 }  // namespace
 
 CrossValidation cross_validate(const std::string& dir, const std::string& data_dir) {
@@ -119,8 +155,28 @@ CrossValidation cross_validate(const std::string& dir, const std::string& data_d
   cv.report.pred_path = dir;
   cv.report.ref_path = (fs::path(ds.dir) / "labelsTr").string();
 
+  // Each fold's postprocessing, as its best/model.json says now (instance models: their split
+  // settings made the files already).
+  std::map<std::string, std::vector<PostprocessStep>> steps;
+  for (const std::string& run : cv.runs) {
+    const std::string json = (fs::path(run) / "best" / "model.json").string();
+    const std::vector<std::string> given = fs::exists(json) && !ds.meta.instances
+                                               ? load_model_info(json).inference.postprocess
+                                               : std::vector<std::string>{};
+    steps[run] = parse_postprocess(given);
+    cv.fold_postprocess.push_back(steps_text(given));
+    cv.has_postprocessed |= !steps[run].empty();
+  }
+  cv.postprocessed.options = cv.report.options;
+  cv.postprocessed.pred_path = dir;
+  cv.postprocessed.ref_path = cv.report.ref_path;
+
   std::map<std::string, std::string> validated_by;  // case -> run
-  std::vector<std::pair<CaseResult, std::string>> scored;
+  struct Scored {
+    CaseResult raw, post;
+    std::string run;
+  };
+  std::vector<Scored> scored;
   for (const std::string& run : cv.runs) {
     require_final_validation(run);
     for (const std::string& name : val_cases(run)) {
@@ -135,19 +191,28 @@ CrossValidation cross_validate(const std::string& dir, const std::string& data_d
         USEG_THROW(file << " is missing: " << run << "'s final validation is incomplete ("
                         << "delete " << validation_summary(run) << " and useg train --resume "
                         << run << " redoes it)");
-      scored.emplace_back(evaluate_case({name, file, dc->label}, cv.report.options), run);
+      Scored sc;
+      sc.raw = evaluate_case({name, file, dc->label}, cv.report.options);
+      if (cv.has_postprocessed)
+        sc.post = steps[run].empty() ? sc.raw
+                                     : postprocessed_case({name, file, dc->label}, ds, steps[run],
+                                                          cv.report.options);
+      sc.run = run;
+      scored.push_back(std::move(sc));
     }
   }
   std::sort(scored.begin(), scored.end(),
-            [](const auto& a, const auto& b) { return a.first.pair.name < b.first.pair.name; });
-  for (auto& [result, run] : scored) {
-    cv.cases.push_back(result.pair.name);
-    cv.report.cases.push_back(std::move(result));
-    cv.case_runs.push_back(run);
+            [](const Scored& a, const Scored& b) { return a.raw.pair.name < b.raw.pair.name; });
+  for (Scored& sc : scored) {
+    cv.cases.push_back(sc.raw.pair.name);
+    cv.report.cases.push_back(std::move(sc.raw));
+    if (cv.has_postprocessed) cv.postprocessed.cases.push_back(std::move(sc.post));
+    cv.case_runs.push_back(sc.run);
   }
   for (const DatasetCase& c : ds.cases)
     if (!validated_by.count(c.name)) cv.not_validated.push_back(c.name);
   cv.score = validation_score(cv.report);
+  if (cv.has_postprocessed) cv.postprocessed_score = validation_score(cv.postprocessed);
   return cv;
 }
 
@@ -160,11 +225,19 @@ std::string crossval_json(const CrossValidation& cv) {
       cv.classifier
           ? classification_report_json(cv.classification).set("images", JsonValue(cv.cases))
           : eval_report_json(cv.report);
-  return j.set("folds", JsonValue(cv.runs))
+  j.set("folds", JsonValue(cv.runs))
       .set("case_folds", JsonValue(cv.case_runs))
       .set("score", JsonValue::number(cv.score, 10))
-      .set("not_validated", JsonValue(cv.not_validated))
-      .dump();
+      .set("not_validated", JsonValue(cv.not_validated));
+  if (cv.has_postprocessed) {
+    JsonValue steps = JsonValue::object();
+    for (size_t i = 0; i < cv.runs.size(); ++i) steps.set(cv.runs[i], cv.fold_postprocess[i]);
+    j.set("postprocessed", JsonValue::object()
+                               .set("steps", std::move(steps))
+                               .set("score", JsonValue::number(cv.postprocessed_score, 10))
+                               .set("report", eval_report_json(cv.postprocessed)));
+  }
+  return j.dump();
 }
 
 }  // namespace useg

@@ -26,6 +26,13 @@ struct CrossValidation {
   // IoU 0.5), the same figure each fold's final validation logs for its own cases; a
   // classifier's: the accuracy.
   double score = 0;
+  // U-Nets whose best/model.json holds inference.postprocess (useg find-postprocess --apply):
+  // the same cases with each fold's steps applied, as useg segment --model FOLD/best would
+  // give them, and that report's score; fold_postprocess: each run's steps ("" for none).
+  bool has_postprocessed = false;
+  EvalReport postprocessed;
+  double postprocessed_score = 0;
+  std::vector<std::string> fold_postprocess;
   const char* score_name() const;  // "mean foreground Dice", "mean F1 at IoU 0.5", "accuracy"
 };
 
@@ -38,7 +45,8 @@ CrossValidation cross_validate(const std::string& dir, const std::string& data_d
 
 // DIR/crossval_summary.json: `useg eval`'s JSON report of every case (a classifier's: `useg eval
 // --classification`'s, plus "images"), plus "folds" (the run folders), "case_folds" (the run of
-// each case, in the order of "cases" / "images"), "score" and "not_validated".
+// each case, in the order of "cases" / "images"), "score" and "not_validated"; with postprocessing
+// "postprocessed": {"steps": {run: "..."}, "score": x, "report": eval JSON of those labels}.
 std::string crossval_summary_path(const std::string& dir);
 std::string crossval_json(const CrossValidation& cv);
 

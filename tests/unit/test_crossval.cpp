@@ -118,6 +118,28 @@ TEST(Crossval, ScoresEveryFoldsValidationTogetherAndComparesConfigurations) {
             std::string::npos)
       << r.output;
 
+  // After find-postprocess --apply, crossval also scores the labels with each fold's steps: the
+  // same figure as the search's chosen candidate (both: the mean over the cases of the Dice).
+  r = run_useg("find-postprocess --run " + quote(root / "a") + " --data " + quote(root / "data") +
+               " --threads 1 --apply");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const nlohmann::json pp =
+      nlohmann::json::parse(read_file((root / "a" / "postprocess.json").string()));
+  ASSERT_FALSE(pp.at("chosen").empty()) << "this setup's specks make a postprocessing worth it";
+  double chosen_dice = -1;
+  for (const auto& c : pp.at("candidates"))
+    if (c.at("steps") == pp.at("chosen")) chosen_dice = c.at("mean_fg_dice").get<double>();
+  r = run_useg("crossval --run " + quote(root / "a") + " --data " + quote(root / "data"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("with each fold's postprocessing"), std::string::npos) << r.output;
+  const nlohmann::json jp =
+      nlohmann::json::parse(read_file((root / "a" / "crossval_summary.json").string()));
+  EXPECT_NEAR(jp.at("postprocessed").at("score").get<double>(), chosen_dice, 1e-9);
+  EXPECT_NEAR(jp.at("score").get<double>(), pp.at("candidates")[0].at("mean_fg_dice").get<double>(),
+              1e-9)
+      << "without steps: the search's 'none'";
+  EXPECT_EQ(jp.at("postprocessed").at("report").at("cases").size(), 6u);
+
   // Errors name the file or run.
   fs::copy(root / "a" / "fold_0", root / "a" / "fold_2", fs::copy_options::recursive);
   r = run_useg("crossval --run " + quote(root / "a") + " --data " + quote(root / "data"));
