@@ -77,4 +77,23 @@ rows2=$(($(wc -l <"$work/run/metrics.csv") - 1))
 [ -f "$work/run/last/weights.safetensors" ] && [ -f "$work/run/best/model.json" ] || fail "no last/ or best/ model"
 [ "$(wc -l <"$work/scontrol.calls")" -eq 1 ] || fail "job 2 requeued again: $(cat "$work/scontrol.calls")"
 echo "job 2: resumed and finished epochs $((rows1 + 1))..$epochs"
+
+# A cross-validation as a job array: FOLDS=2 and array task 1 train fold 1 into RUN/fold_1 (the
+# config's val_cases give way to the fold's, so they are dropped here); useg crossval then finds
+# the fold's validation.
+sed -e 's/"val_cases": \["c3"\], //' -e 's/"epochs": '$epochs'/"epochs": 2/' "$work/config.json" >"$work/cv.json"
+(run_job RUN="$work/cv" FOLDS=2 SLURM_ARRAY_TASK_ID=1 CONFIG="$work/cv.json") >"$work/job3.log" 2>&1 ||
+  { show "$work/job3.log"; fail "the array task failed"; }
+grep -q "new run in $work/cv/fold_1 with $work/cv.json (fold 1 of 2)" "$work/job3.log" ||
+  { show "$work/job3.log"; fail "the array task did not train fold 1 into cv/fold_1"; }
+grep -q "cross-validation: .*training fold 1" "$work/job3.log" ||
+  { show "$work/job3.log"; fail "useg did not train fold 1"; }
+[ -f "$work/cv/fold_1/validation/summary.json" ] || fail "fold 1 has no final validation"
+"$useg" crossval --run "$work/cv" --data "$data" >"$work/crossval.log" 2>&1 ||
+  { show "$work/crossval.log"; fail "useg crossval failed"; }
+grep -q "1 fold(s), 2 validation case(s)" "$work/crossval.log" || { show "$work/crossval.log"; fail "crossval"; }
+(run_job RUN="$work/cv" FOLDS=2 CONFIG="$work/cv.json") >"$work/job4.log" 2>&1 &&
+  fail "FOLDS without an array task id must be refused"
+grep -q "FOLDS needs a job array" "$work/job4.log" || { show "$work/job4.log"; fail "no message"; }
+echo "array task 1 of FOLDS=2: trained cv/fold_1, crossval read it"
 echo "PASS"
