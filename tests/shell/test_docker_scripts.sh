@@ -43,6 +43,7 @@ grep -qx 'build\*' "$root/.dockerignore" && grep -qx 'data' "$root/.dockerignore
 # The Kubernetes job runs as the image's user.
 uid=$(grep -o 'useradd --uid [0-9]*' "$root/scripts/install-runtime.sh" | awk '{print $3}')
 grep -q "runAsUser: $uid," "$root/deploy/k8s/segment-job.yaml" || fail "deploy/k8s/segment-job.yaml does not run as uid $uid"
+grep -q "runAsUser: $uid," "$root/deploy/k8s/train-folds-job.yaml" || fail "deploy/k8s/train-folds-job.yaml does not run as uid $uid"
 grep -q "runAsUser: $uid," "$root/deploy/k8s/train-mpijob.yaml" || fail "deploy/k8s/train-mpijob.yaml's launcher does not run as uid $uid"
 grep -q "sshAuthMountPath: /home/useg/.ssh" "$root/deploy/k8s/train-mpijob.yaml" || fail "train-mpijob.yaml: the keys are not mounted in useg's home"
 

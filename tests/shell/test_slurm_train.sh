@@ -96,4 +96,24 @@ grep -q "1 fold(s), 2 validation case(s)" "$work/crossval.log" || { show "$work/
   fail "FOLDS without an array task id must be refused"
 grep -q "FOLDS needs a job array" "$work/job4.log" || { show "$work/job4.log"; fail "no message"; }
 echo "array task 1 of FOLDS=2: trained cv/fold_1, crossval read it"
+
+# deploy/k8s/train-folds-job.yaml (no Kubernetes here): completions must equal --folds, and the
+# pod's script, with this test's paths, the CPU and 1 thread, trains fold 1 as pod 1 would.
+yaml="$root/deploy/k8s/train-folds-job.yaml"
+completions=$(sed -n 's/^  completions: *\([0-9]*\).*/\1/p' "$yaml")
+folds=$(grep -o -- '--folds [0-9][0-9]*' "$yaml" | awk '{print $2}')
+grep -q '^  completionMode: Indexed' "$yaml" || fail "$yaml: completionMode is not Indexed"
+[ -n "$folds" ] && [ "$completions" = "$folds" ] || fail "$yaml: completions $completions, --folds $folds"
+awk '/^            - \|$/ {on = 1; next} on && /^          resources:/ {exit} on {print substr($0, 15)}' \
+  "$yaml" >"$work/pod.sh"
+sed -i -e "s|/data/runs/nuclei|$work/k8s|; s|/data/configs/unet2d_nuclei.json|$work/cv.json|" \
+  -e "s|/data/Dataset003_Nuclei|$data|; s|--device cuda|--device cpu|; s|--threads [0-9]*|--threads 1|" \
+  -e "s|exec useg|exec $useg|; s|--folds $folds|--folds 2|" "$work/pod.sh"
+rm -f "$data/splits.json"  # the pod's 2 folds make the same split as the array above
+JOB_COMPLETION_INDEX=1 bash "$work/pod.sh" >"$work/pod.log" 2>&1 || { show "$work/pod.sh"; show "$work/pod.log"; fail "the pod's script failed"; }
+grep -q "cross-validation: .*training fold 1" "$work/pod.log" || { show "$work/pod.log"; fail "the pod did not train fold 1"; }
+[ -f "$work/k8s/fold_1/validation/summary.json" ] || fail "the pod's fold has no final validation"
+JOB_COMPLETION_INDEX=1 bash "$work/pod.sh" >"$work/pod2.log" 2>&1 || { show "$work/pod2.log"; fail "the retried pod failed"; }
+grep -Eq "has already finished|resum" "$work/pod2.log" || { show "$work/pod2.log"; fail "a retried pod did not resume its fold"; }
+echo "k8s: the Indexed Job's pod 1 trained fold 1 of 2; a retry found it finished"
 echo "PASS"
