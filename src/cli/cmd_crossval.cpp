@@ -80,12 +80,15 @@ void register_crossval_commands(CLI::App& app, std::function<int()>& run) {
       "crossval",
       "Score a cross-validation's final validations together (nnU-Net's crossval_results): "
       "writes CV/crossval_summary.json; with several cross-validations of one dataset, names "
-      "the one with the highest mean foreground Dice (instance datasets: mean F1)");
+      "the one with the highest mean foreground Dice (instance datasets: mean F1; classifiers: "
+      "accuracy)");
   c->add_option("--run", a->runs,
                 "a folder of fold_K run folders (useg train --fold K --output CV/fold_K), or one "
                 "run folder; repeat it to compare configurations")
       ->required();
-  c->add_option("--data", a->data, "the dataset the runs were trained on (nnU-Net layout)")
+  c->add_option("--data", a->data,
+                "the dataset the runs were trained on (nnU-Net layout; a classifier's: the class "
+                "folders or the CSV)")
       ->required();
   c->callback([&run, a] { run = [a] { return run_crossval(*a); }; });
 }
