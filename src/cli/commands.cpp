@@ -58,6 +58,7 @@ void register_commands(CLI::App& app, std::function<int()>& run) {
   register_import_commands(app, run);
   register_find_postprocess_commands(app, run);
   register_crossval_commands(app, run);
+  register_ensemble_commands(app, run);
 }
 
 }  // namespace useg::cli

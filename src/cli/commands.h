@@ -30,6 +30,8 @@ void register_import_commands(CLI::App& app, std::function<int()>& run);  // cmd
 void register_find_postprocess_commands(CLI::App& app, std::function<int()>& run);
 // cmd_crossval.cpp
 void register_crossval_commands(CLI::App& app, std::function<int()>& run);
+// cmd_ensemble.cpp
+void register_ensemble_commands(CLI::App& app, std::function<int()>& run);
 
 // --precision (BackendOptions::precision), restricted to precision_choices(); `extra` is appended
 // to the help text.

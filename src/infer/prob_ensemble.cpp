@@ -1,0 +1,116 @@
+// useg ensemble: probability files averaged into labels (src/infer/prob_ensemble.h).
+#include "infer/prob_ensemble.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "useg/error.h"
+#include "useg/image.h"
+#include "useg/infer.h"
+
+namespace fs = std::filesystem;
+
+namespace useg {
+
+namespace {
+
+std::string prob_file(const std::string& dir, const std::string& name, int k,
+                      const std::string& ext) {
+  return (fs::path(dir) / (name + "_prob_" + std::to_string(k) + ext)).string();
+}
+
+}  // namespace
+
+std::vector<ProbabilityCase> find_probability_cases(const std::vector<std::string>& dirs) {
+  USEG_REQUIRE(dirs.size() >= 2,
+               "an ensemble needs at least two --input folders, got " << dirs.size());
+  for (const std::string& d : dirs)
+    USEG_REQUIRE(fs::is_directory(d), "--input " << d
+                                                 << " is not a folder (expected the --output "
+                                                    "folder of useg segment "
+                                                    "--save-probabilities)");
+  std::vector<ProbabilityCase> cases;
+  const std::string marker = "_prob_0.";
+  for (const auto& e : fs::directory_iterator(dirs[0])) {
+    const std::string file = e.path().filename().string();
+    const size_t at = file.rfind(marker);
+    if (!e.is_regular_file() || at == std::string::npos || at == 0) continue;
+    ProbabilityCase c;
+    c.name = file.substr(0, at);
+    c.ext = file.substr(at + marker.size() - 1);
+    while (fs::exists(prob_file(dirs[0], c.name, c.classes, c.ext))) ++c.classes;
+    USEG_REQUIRE(c.classes >= 2, prob_file(dirs[0], c.name, 1, c.ext)
+                                     << " is missing: a case needs the probability of every "
+                                        "class (NAME_prob_0 .. NAME_prob_K-1)");
+    for (const std::string& d : dirs) {
+      std::vector<std::string> files;
+      for (int k = 0; k < c.classes; ++k) {
+        files.push_back(prob_file(d, c.name, k, c.ext));
+        USEG_REQUIRE(fs::exists(files.back()), files.back() << " is missing (" << dirs[0]
+                                                            << " holds case " << c.name << " with "
+                                                            << c.classes << " classes)");
+      }
+      USEG_REQUIRE(!fs::exists(prob_file(d, c.name, c.classes, c.ext)),
+                   d << " holds " << prob_file(d, c.name, c.classes, c.ext) << ": case " << c.name
+                     << " has more classes there than the " << c.classes << " of " << dirs[0]);
+      c.files.push_back(std::move(files));
+    }
+    cases.push_back(std::move(c));
+  }
+  USEG_REQUIRE(!cases.empty(), "--input " << dirs[0]
+                                          << " holds no probability files (NAME_prob_0.EXT: "
+                                             "segment with --save-probabilities)");
+  std::sort(cases.begin(), cases.end(),
+            [](const ProbabilityCase& a, const ProbabilityCase& b) { return a.name < b.name; });
+  return cases;
+}
+
+int ensemble_probability_files(const ProbabilityEnsembleOptions& o) {
+  const std::vector<ProbabilityCase> cases = find_probability_cases(o.inputs);
+  USEG_REQUIRE(!o.output.empty(), "--output: give the folder to write the labels to");
+  fs::create_directories(o.output);
+  int written = 0;
+  for (const ProbabilityCase& c : cases) {
+    const int K = c.classes;
+    Tensor mean;
+    Geometry g;
+    std::string first;
+    const float scale = 1.f / float(o.inputs.size());
+    for (size_t d = 0; d < c.files.size(); ++d)
+      for (int k = 0; k < K; ++k) {
+        const std::string& file = c.files[d][size_t(k)];
+        const Image p = read_image(file);
+        USEG_REQUIRE(p.channels() == 1,
+                     file << " has " << p.channels() << " channels (expected one probability)");
+        if (!mean.defined()) {
+          g = p.geometry;
+          first = file;
+          mean = Tensor::zeros(Shape{1, K, g.size[2], g.size[1], g.size[0]});
+        }
+        USEG_REQUIRE(p.geometry.same_as(g), file << " (" << p.geometry.str()
+                                                 << ") is not on the grid of " << first << " ("
+                                                 << g.str() << ")");
+        float* m = mean.data() + int64_t(k) * g.voxels();
+        const float* v = p.voxels.data();
+        for (int64_t i = 0; i < g.voxels(); ++i) m[i] += v[i] * scale;
+      }
+    Tensor labels = argmax_labels(mean);
+    apply_postprocess(labels, g, K, o.postprocess, first);
+    const std::string out = (fs::path(o.output) / (c.name + c.ext)).string();
+    write_image(out, labels, g, label_pixel_type(K));
+    if (o.save_probabilities)
+      for (int k = 0; k < K; ++k) {
+        Tensor one = Tensor::empty(Shape{1, 1, g.size[2], g.size[1], g.size[0]});
+        const float* m = mean.data() + int64_t(k) * g.voxels();
+        std::copy(m, m + g.voxels(), one.data());
+        write_image(prob_file(o.output, c.name, k, c.ext), one, g, "float");
+      }
+    ++written;
+    if (o.log)
+      o.log("[" + std::to_string(written) + "/" + std::to_string(cases.size()) + "] " + c.name +
+            ": " + std::to_string(o.inputs.size()) + " runs averaged -> " + out);
+  }
+  return written;
+}
+
+}  // namespace useg

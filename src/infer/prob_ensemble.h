@@ -1,0 +1,43 @@
+// `useg ensemble`: the probability files of several `useg segment --save-probabilities` runs
+// averaged case by case into labels, as nnU-Net's nnUNetv2_ensemble does with its .npz files.
+// For models `useg segment --model A --model B` cannot ensemble inside its sliding window
+// (another patch size, spacing or normalization: a 2D and a 3D configuration), since each model
+// ran through its own pipeline onto the input grid (docs/segment.md, "Ensembles of separate
+// runs").
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "useg/segment.h"
+
+namespace useg {
+
+// A case found in the first input folder: NAME_prob_0EXT .. NAME_prob_{K-1}EXT, the same names in
+// every folder.
+struct ProbabilityCase {
+  std::string name, ext;                        // ext: ".nii.gz", ".nrrd", ...
+  int classes = 0;                              // K
+  std::vector<std::vector<std::string>> files;  // [input folder][class]
+};
+
+// The cases of `dirs` (sorted by name). Throws naming the folder or file: a folder without
+// probability files, a case whose files another folder lacks (or holds for another number of
+// classes), fewer than two folders.
+std::vector<ProbabilityCase> find_probability_cases(const std::vector<std::string>& dirs);
+
+struct ProbabilityEnsembleOptions {
+  std::vector<std::string> inputs;  // segment output folders (--save-probabilities)
+  std::string output;               // folder: NAME<ext> labels (class indices)
+  std::vector<PostprocessStep> postprocess;
+  bool save_probabilities = false;  // also NAME_prob_K<ext>: the averaged probabilities
+  std::function<void(const std::string&)> log;
+};
+
+// Averages every case's probabilities over the folders, takes the most probable class (the
+// lowest index on ties, as segment), runs the postprocessing and writes the labels on the
+// files' grid. Throws naming the files when their grids differ. Returns the cases written.
+int ensemble_probability_files(const ProbabilityEnsembleOptions& o);
+
+}  // namespace useg
