@@ -251,6 +251,9 @@ struct TrainConfig {
   // U-Nets: after the last epoch, best/ segments the validation cases into RUN/validation/
   // with a summary.json (src/train/final_validation.h), as nnU-Net's fold_K/validation/.
   bool final_validation = true;
+  // The final validation also keeps each case's class probabilities, CASE_prob_K<ending>
+  // (float32; .nii.gz for PNG datasets), for useg crossval's ensembles of configurations.
+  bool final_validation_probabilities = false;
   int max_nonfinite_steps = 5;        // consecutive NaN/Inf losses before stopping
   std::string loss_scaling = "auto";  // auto (dynamic with fp16 precision) | dynamic | off
   double loss_scale_init = 65536;     // the dynamic scale's start (a power of 2 keeps it exact)

@@ -60,14 +60,31 @@ int run_crossval(const CrossvalArgs& a) {
                                 : "different cases (" + std::to_string(cv.cases.size()) + " and " +
                                       std::to_string(first.cases.size()) + ")")
                         << "; the configurations must be cross-validated on the same cases");
+  // Ensembles of two configurations, where every fold kept its validation probabilities (`all`
+  // grows: nothing below refers to its elements by reference).
+  const std::string measure = first.score_name();
+  const bool class_labels = !first.classifier && !first.report.options.instances;
+  const size_t single = all.size();
+  bool probabilities = true;
+  for (size_t i = 0; i < single; ++i)
+    probabilities = probabilities && has_validation_probabilities(all[i], a.data);
+  if (probabilities)
+    for (size_t i = 0; i < single; ++i)
+      for (size_t j = i + 1; j < single; ++j)
+        all.push_back(ensemble_crossval(all[i], all[j], a.data));
   size_t best = 0;
-  std::cout << "\n" << first.score_name() << " of each cross-validation:\n";
+  std::cout << "\n"
+            << measure << " of each cross-validation"
+            << (probabilities ? " and of each pair ensembled" : "") << ":\n";
   for (size_t i = 0; i < all.size(); ++i) {
     char line[64];
     std::snprintf(line, sizeof line, "  %10.6f  ", all[i].score);
     std::cout << line << all[i].dir << "\n";
-    if (all[i].score > all[best].score) best = i;  // ties keep the first given
+    if (all[i].score > all[best].score) best = i;  // ties keep the earlier: singles first
   }
+  if (!probabilities && class_labels)
+    std::cout << "(pairs are ensembled where every fold kept its validation probabilities: "
+                 "train.final_validation_probabilities)\n";
   std::cout << "best: " << all[best].dir << "\n";
   return 0;
 }

@@ -79,6 +79,7 @@ const FieldTable<TrainConfig>& train_table() {
       field("val_interval", &T::val_interval),
       field("patience", &T::patience),
       field("final_validation", &T::final_validation),
+      field("final_validation_probabilities", &T::final_validation_probabilities),
       field("max_nonfinite_steps", &T::max_nonfinite_steps),
       string_choice_field("loss_scaling", &T::loss_scaling, {"auto", "dynamic", "off"}),
       field("loss_scale_init", &T::loss_scale_init),

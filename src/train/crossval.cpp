@@ -16,6 +16,7 @@
 #include "train/postprocess_search.h"
 #include "useg/error.h"
 #include "useg/image.h"
+#include "useg/infer.h"
 #include "useg/metrics.h"
 #include "useg/model.h"
 #include "useg/segment.h"
@@ -214,6 +215,90 @@ CrossValidation cross_validate(const std::string& dir, const std::string& data_d
   cv.score = validation_score(cv.report);
   if (cv.has_postprocessed) cv.postprocessed_score = validation_score(cv.postprocessed);
   return cv;
+}
+
+namespace {
+
+// CASE_prob_K files of a run's final validation (segment's names, case_outputs).
+std::vector<std::string> probability_files(const std::string& run, const std::string& name,
+                                           const Dataset& ds) {
+  SegmentOptions so;
+  so.save_probabilities = true;
+  return case_outputs(validation_dir(run), name, ds.meta.file_ending, int(ds.class_values().size()),
+                      so)
+      .probabilities;
+}
+
+}  // namespace
+
+bool has_validation_probabilities(const CrossValidation& cv, const std::string& data_dir) {
+  if (cv.classifier || cv.report.options.instances || cv.cases.empty()) return false;
+  const Dataset ds = scan_dataset(data_dir);
+  for (const std::string& run : cv.runs) {
+    const auto it = std::find(cv.case_runs.begin(), cv.case_runs.end(), run);
+    if (it == cv.case_runs.end()) continue;
+    const std::string& name = cv.cases[size_t(it - cv.case_runs.begin())];
+    for (const std::string& f : probability_files(run, name, ds))
+      if (!fs::exists(f)) return false;
+  }
+  return true;
+}
+
+CrossValidation ensemble_crossval(const CrossValidation& a, const CrossValidation& b,
+                                  const std::string& data_dir) {
+  USEG_REQUIRE(a.cases == b.cases, a.dir << " and " << b.dir << " validated different cases");
+  const Dataset ds = scan_dataset(data_dir);
+  const std::vector<int> values = ds.class_values();
+  const int K = int(values.size());
+  CrossValidation e;
+  e.dir = a.dir + " + " + b.dir;
+  e.runs = a.runs;
+  e.runs.insert(e.runs.end(), b.runs.begin(), b.runs.end());
+  e.cases = a.cases;
+  e.report.options = a.report.options;
+  e.report.pred_path = e.dir;
+  e.report.ref_path = a.report.ref_path;
+  for (size_t i = 0; i < a.cases.size(); ++i) {
+    const std::string& name = a.cases[i];
+    e.case_runs.push_back(a.case_runs[i] + " + " + b.case_runs[i]);
+    const auto t0 = std::chrono::steady_clock::now();
+    Tensor mean;
+    Geometry g;
+    for (const std::string& run : {a.case_runs[i], b.case_runs[i]}) {
+      const std::vector<std::string> files = probability_files(run, name, ds);
+      for (int k = 0; k < K; ++k) {
+        USEG_REQUIRE(fs::exists(files[size_t(k)]),
+                     files[size_t(k)] << " is missing: ensembles need the folds' validation "
+                                         "probabilities (train.final_validation_probabilities)");
+        const Image p = read_image(files[size_t(k)], ds.limits);
+        if (!mean.defined()) {
+          g = p.geometry;
+          mean = Tensor::zeros(Shape{1, K, g.size[2], g.size[1], g.size[0]});
+        }
+        USEG_REQUIRE(p.geometry.same_as(g), files[size_t(k)] << " is not on the grid of case "
+                                                             << name << "'s other files");
+        float* m = mean.data() + int64_t(k) * g.voxels();
+        for (int64_t v = 0; v < g.voxels(); ++v) m[v] += p.voxels.data()[v] / 2;
+      }
+    }
+    Tensor labels = argmax_labels(mean);
+    float* l = labels.data();
+    for (int64_t v = 0; v < labels.numel(); ++v) l[v] = float(values[size_t(l[v])]);
+    const DatasetCase* dc = ds.find(name);
+    USEG_REQUIRE(dc, data_dir << " does not hold case " << name);
+    const Image ref = read_image(dc->label, ds.limits);
+    CaseResult r;
+    r.pair = {name, e.case_runs.back(), dc->label};
+    r.geometry = ref.geometry;
+    LabelEvalOptions lo;
+    lo.tolerance_mm = e.report.options.tolerance_mm;
+    lo.distances = e.report.options.distances;
+    r.labels = evaluate_labels(labels, ref.voxels, ref.geometry, e.report.options.labels, lo);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    e.report.cases.push_back(std::move(r));
+  }
+  e.score = validation_score(e.report);
+  return e;
 }
 
 std::string crossval_summary_path(const std::string& dir) {

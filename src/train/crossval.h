@@ -43,6 +43,17 @@ struct CrossValidation {
 // missing, a case two folds validated, a case the dataset does not hold.
 CrossValidation cross_validate(const std::string& dir, const std::string& data_dir);
 
+// The ensemble of two cross-validations of one dataset (cross_validate's results over the same
+// cases; U-Nets of a class dataset whose final validations kept their probabilities,
+// train.final_validation_probabilities): every case's probabilities from the fold of `a` and the
+// fold of `b` that validated it, averaged (useg ensemble's rule), the most probable class scored
+// against labelsTr. dir is "A + B", runs both lists. Throws naming the file when a probability
+// file is missing.
+CrossValidation ensemble_crossval(const CrossValidation& a, const CrossValidation& b,
+                                  const std::string& data_dir);
+// Whether every fold of `cv` kept its validation probabilities (its first case's files exist).
+bool has_validation_probabilities(const CrossValidation& cv, const std::string& data_dir);
+
 // DIR/crossval_summary.json: `useg eval`'s JSON report of every case (a classifier's: `useg eval
 // --classification`'s, plus "images"), plus "folds" (the run folders), "case_folds" (the run of
 // each case, in the order of "cases" / "images"), "score" and "not_validated"; with postprocessing

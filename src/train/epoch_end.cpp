@@ -253,6 +253,7 @@ TrainResult Trainer::finish(TrainResult r) {
   } else {
     const Dataset ds =
         m_dataset.cases.empty() ? scan_dataset(m_opts.data_dir, m_opts.limits) : m_dataset;
+    o.probabilities = m_run.train.final_validation_probabilities;
     completed = run_final_validation(m_opts.output_dir, ds, m_val_names, *m_backend, o).completed;
   }
   if (!completed) {

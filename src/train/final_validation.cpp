@@ -100,6 +100,7 @@ FinalValidationResult run_final_validation(const std::string& run_dir, const Dat
   report.ref_path = (fs::path(ds.dir) / "labelsTr").string();
   SegmentOptions opts;
   opts.postprocess = std::vector<PostprocessStep>{};  // the labels before any step
+  opts.save_probabilities = o.probabilities;
 
   FinalValidationResult result;
   Progress prog("final validation", int64_t(val_cases.size()), o.tty);
@@ -115,6 +116,17 @@ FinalValidationResult run_final_validation(const std::string& run_dir, const Dat
     const Image image = read_image_channels(dc->images, ds.limits);
     Segmentation seg = segment_image(image, m.info, *m.net, opts);
     const std::string file = (fs::path(dir) / (name + ds.meta.file_ending)).string();
+    if (o.probabilities) {  // segment's names: CASE_prob_K, .nii.gz where the labels are PNG
+      const CaseOutputs out =
+          case_outputs(dir, name, ds.meta.file_ending, int(seg.probabilities.shape()[1]), opts);
+      const Geometry& g = image.geometry;
+      for (size_t k = 0; k < out.probabilities.size(); ++k) {
+        Tensor one = Tensor::empty(Shape{1, 1, g.size[2], g.size[1], g.size[0]});
+        const float* p = seg.probabilities.data() + int64_t(k) * g.voxels();
+        std::copy(p, p + g.voxels(), one.data());
+        write_image(out.probabilities[k], one, g, "float");
+      }
+    }
     if (instances) {
       write_image(file, seg.instances, image.geometry,
                   pixel_for(int64_t(seg.instance_class.size())));

@@ -33,6 +33,8 @@ struct FinalValidationOptions {
   std::function<void(const std::string&)> log;
   std::function<bool()> stop;  // asked between cases: true stops (no summary is written)
   int tty = 0;                 // Progress's
+  bool probabilities =
+      false;  // also RUN/validation/CASE_prob_K<ending> (train.final_validation_probabilities)
 };
 
 struct FinalValidationResult {

@@ -16,6 +16,7 @@
 #include "train/checkpoint.h"
 #include "train/crossval.h"
 #include "useg/class_eval.h"
+#include "useg/image.h"
 #include "useg/model.h"
 #include "useg/train.h"
 
@@ -27,10 +28,11 @@ namespace {
 using test::quote;
 using test::run_useg;
 
-void train_cv(const fs::path& data, const fs::path& cv, int epochs) {
+void train_cv(const fs::path& data, const fs::path& cv, int epochs, bool probabilities = false) {
   for (int k = 0; k < 2; ++k) {
     RunConfig run = test::tiny_run(2);
     run.train.epochs = epochs;
+    run.train.final_validation_probabilities = probabilities;
     run.train.iterations_per_epoch = 4;
     run.train.fold = k;
     run.train.folds = 2;
@@ -100,6 +102,10 @@ TEST(Crossval, ScoresEveryFoldsValidationTogetherAndComparesConfigurations) {
   const double sa = cross_validate((root / "a").string(), (root / "data").string()).score;
   const double sb = cross_validate((root / "b").string(), (root / "data").string()).score;
   ASSERT_NE(sa, sb) << "the two configurations must differ";
+  EXPECT_NE(r.output.find("(pairs are ensembled where every fold kept its validation "
+                          "probabilities: train.final_validation_probabilities)"),
+            std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("best: " + (root / (sa > sb ? "a" : "b")).string() + "\n"),
             std::string::npos)
       << r.output;
@@ -163,6 +169,57 @@ TEST(Crossval, ScoresEveryFoldsValidationTogetherAndComparesConfigurations) {
   r = run_useg("crossval --run " + quote(root / "a") + " --data " + quote(root / "data"));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find(gone.string() + " is missing"), std::string::npos) << r.output;
+}
+
+// Two configurations whose folds kept their validation probabilities: crossval also scores the
+// pair ensembled, which must equal useg ensemble of each fold's two validation folders (the folds
+// validate the same cases: one splits.json) scored by useg eval.
+TEST(Crossval, EnsemblesOfConfigurationsAreScoredFromTheValidationProbabilities) {
+  const fs::path root = test::fresh_dir("crossval_ensemble");
+  test::BlobDataset b;
+  b.cases = 6;
+  b.size = 48;
+  b.noise = 0.6;
+  test::write_blob_dataset(root / "data", b);
+  train_cv(root / "data", root / "a", 2, true);
+  train_cv(root / "data", root / "b", 1, true);
+  // The probabilities beside the labels, segment's names, summing to 1.
+  const nlohmann::json fold0 = nlohmann::json::parse(
+      read_file((root / "a" / "fold_0" / "validation" / "summary.json").string()));
+  const std::string first = fold0.at("cases")[0].at("case");
+  const Image p0 =
+      read_image((root / "a" / "fold_0" / "validation" / (first + "_prob_0.nii.gz")).string());
+  const Image p1 =
+      read_image((root / "a" / "fold_0" / "validation" / (first + "_prob_1.nii.gz")).string());
+  for (int64_t i = 0; i < p0.voxels.numel(); ++i)
+    ASSERT_NEAR(p0.voxels.data()[i] + p1.voxels.data()[i], 1.f, 1e-5) << "voxel " << i;
+
+  auto r = run_useg("crossval --run " + quote(root / "a") + " --run " + quote(root / "b") +
+                    " --data " + quote(root / "data"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("of each cross-validation and of each pair ensembled"), std::string::npos)
+      << r.output;
+  const std::string pair = (root / "a").string() + " + " + (root / "b").string();
+  const size_t at = r.output.find(pair + "\n");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  const double shown = std::stod(r.output.substr(r.output.rfind('\n', at) + 1));
+
+  fs::create_directories(root / "ens");
+  for (int k = 0; k < 2; ++k) {
+    const std::string f = "fold_" + std::to_string(k);
+    auto e =
+        run_useg("ensemble --input " + quote(root / "a" / f / "validation") + " --input " +
+                 quote(root / "b" / f / "validation") + " --output " + quote(root / ("e" + f)));
+    ASSERT_EQ(e.code, 0) << e.output;
+    for (const auto& x : fs::directory_iterator(root / ("e" + f)))
+      fs::copy_file(x.path(), root / "ens" / x.path().filename());
+  }
+  auto e = run_useg("eval --pred " + quote(root / "ens") + " --ref " +
+                    quote(root / "data" / "labelsTr") + " --labels 1 --json " +
+                    quote(root / "ens.json"));
+  ASSERT_EQ(e.code, 0) << e.output;
+  EXPECT_NEAR(shown, mean_dice(nlohmann::json::parse(read_file((root / "ens.json").string()))),
+              1e-6);
 }
 
 // A classifier's cross-validation: --fold gives stratified folds (every image validated once,
