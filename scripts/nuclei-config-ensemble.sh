@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# useg crossval's ensembles of configurations on real nuclei (docs/training.md,
+# "Cross-validation"): the training part of the sample image (columns 0..383) as three strip
+# cases with semantic labels (nucleus / background), two configurations trained as 3-fold
+# cross-validations with train.final_validation_probabilities — A: the semantic recipe that
+# shipped before the instance model (configs/nuclei2d_default.json with 2 classes, 30 epochs),
+# B: the same with 64x64 patches and depth 2 — then useg crossval --run A --run B, which scores
+# A, B and A + B ensembled.
+#
+#   scripts/nuclei-config-ensemble.sh        (needs build/useg; OUT default runs/nuclei-config-ensemble)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+useg=${BUILD_DIR:-build}/useg
+out=${OUT:-runs/nuclei-config-ensemble}
+threads=${THREADS:-2}
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+[ -x "$useg" ] || { echo "nuclei-config-ensemble: $useg not found; build it: scripts/build.sh" >&2; exit 1; }
+scripts/get-sample-data.sh
+ds=$out/Dataset103_NucleiStripsSemantic
+mkdir -p "$out"
+python3 - "$ds" <<'PY'
+import json, os, sys
+sys.path.insert(0, "scripts")
+from make_nuclei_dataset import read_tiff_u16, write_png
+ds = sys.argv[1]
+os.makedirs(ds + "/imagesTr", exist_ok=True)
+os.makedirs(ds + "/labelsTr", exist_ok=True)
+_, _, img = read_tiff_u16("data/sample/nuclei/img2d.tif")
+_, _, mask = read_tiff_u16("data/sample/nuclei/mask2d.tif")
+for k in range(3):  # columns [128 k, 128 (k + 1)): never the held-out 384..511
+    write_png(f"{ds}/imagesTr/strip{k}_0000.png", [r[128 * k:128 * (k + 1)] for r in img], 16)
+    write_png(f"{ds}/labelsTr/strip{k}.png",
+              [[1 if v else 0 for v in r[128 * k:128 * (k + 1)]] for r in mask], 8)
+json.dump({"channel_names": {"0": "fluorescence"}, "labels": {"background": 0, "nucleus": 1},
+           "numTraining": 3, "file_ending": ".png"}, open(ds + "/dataset.json", "w"), indent=1)
+PY
+python3 - configs/nuclei2d_default.json "$out" <<'PY'
+import json, sys
+base, out = sys.argv[1], sys.argv[2]
+for name, patch, depth in (("A", 128, 3), ("B", 64, 2)):
+    c = json.load(open(base))
+    c["model"]["num_classes"] = 2
+    c["model"]["depth"] = depth
+    c["train"]["patch_size"] = [patch, patch]
+    c["train"]["epochs"] = 30
+    c["train"]["val_interval"] = 5
+    c["train"]["final_validation_probabilities"] = True
+    del c["train"]["instances"]
+    del c["train"]["val_cases"]
+    json.dump(c, open(f"{out}/config_{name}.json", "w"), indent=1)
+PY
+for cfg in A B; do
+  for k in 0 1 2; do
+    run=$out/$cfg/fold_$k
+    [ -f "$run/validation/summary.json" ] && { echo "== reusing $run"; continue; }
+    rm -rf "$run"
+    echo "== train $run"
+    "$useg" train --config "$out/config_$cfg.json" --data "$ds" --fold "$k" --folds 3 \
+      --output "$run" --threads "$threads" >"$out/${cfg}_fold_$k.log" 2>&1 ||
+      { tail -20 "$out/${cfg}_fold_$k.log" >&2; exit 1; }
+  done
+done
+"$useg" crossval --run "$out/A" --run "$out/B" --data "$ds" | tail -6
