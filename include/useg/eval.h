@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "useg/image.h"
 #include "useg/metrics.h"
 
 namespace useg {
@@ -53,6 +54,10 @@ struct CaseResult {
 // geometry (size, spacing, origin, direction: what differs is listed), have more than one
 // channel, or hold values that are not labels.
 CaseResult evaluate_case(const CasePair& pair, const EvalOptions& opt);
+// The same for label images already in memory (pair names them for messages and the report):
+// what evaluate_case does once it has read the two files. `seconds` counts the metrics only.
+CaseResult evaluate_case(const CasePair& pair, const Image& pred, const Image& ref,
+                         const EvalOptions& opt);
 
 struct EvalReport {
   EvalOptions options;

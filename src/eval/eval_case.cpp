@@ -40,8 +40,15 @@ std::vector<int> present_labels(const Tensor& a, const Tensor& b, int top) {
 
 CaseResult evaluate_case(const CasePair& pair, const EvalOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
-  const Image pred = read_labels(pair.pred, "prediction");
-  const Image ref = read_labels(pair.ref, "reference");
+  CaseResult r = evaluate_case(pair, read_labels(pair.pred, "prediction"),
+                               read_labels(pair.ref, "reference"), opt);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+CaseResult evaluate_case(const CasePair& pair, const Image& pred, const Image& ref,
+                         const EvalOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
   const std::string diff = geometry_difference(pred.geometry, ref.geometry);
   if (!diff.empty())
     USEG_THROW("geometry mismatch between prediction "

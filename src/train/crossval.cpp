@@ -2,7 +2,6 @@
 #include "train/crossval.h"
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <map>
 #include <numeric>
@@ -107,9 +106,7 @@ void cross_validate_classifier(CrossValidation& cv, const std::string& data_dir,
 // values), scored as evaluate_case scores files.
 CaseResult postprocessed_case(const CasePair& pair, const Dataset& ds,
                               const std::vector<PostprocessStep>& steps, const EvalOptions& opt) {
-  const auto t0 = std::chrono::steady_clock::now();
   Image pred = read_image(pair.pred, ds.limits);
-  const Image ref = read_image(pair.ref, ds.limits);
   const std::string bad =
       training::map_labels(pred.voxels, training::label_lookup(ds), ds, pair.name);
   if (!bad.empty()) USEG_THROW(pair.pred << ": " << bad);
@@ -117,15 +114,7 @@ CaseResult postprocessed_case(const CasePair& pair, const Dataset& ds,
   apply_postprocess(pred.voxels, pred.geometry, int(values.size()), steps, pair.pred);
   float* p = pred.voxels.data();
   for (int64_t i = 0; i < pred.voxels.numel(); ++i) p[i] = float(values[size_t(p[i])]);
-  CaseResult r;
-  r.pair = pair;
-  r.geometry = ref.geometry;
-  LabelEvalOptions lo;
-  lo.tolerance_mm = opt.tolerance_mm;
-  lo.distances = opt.distances;
-  r.labels = evaluate_labels(pred.voxels, ref.voxels, ref.geometry, opt.labels, lo);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return r;
+  return evaluate_case(pair, pred, read_image(pair.ref, ds.limits), opt);
 }
 
 std::string steps_text(const std::vector<std::string>& steps) {
@@ -261,7 +250,6 @@ CrossValidation ensemble_crossval(const CrossValidation& a, const CrossValidatio
   for (size_t i = 0; i < a.cases.size(); ++i) {
     const std::string& name = a.cases[i];
     e.case_runs.push_back(a.case_runs[i] + " + " + b.case_runs[i]);
-    const auto t0 = std::chrono::steady_clock::now();
     Tensor mean;
     Geometry g;
     for (const std::string& run : {a.case_runs[i], b.case_runs[i]}) {
@@ -286,16 +274,9 @@ CrossValidation ensemble_crossval(const CrossValidation& a, const CrossValidatio
     for (int64_t v = 0; v < labels.numel(); ++v) l[v] = float(values[size_t(l[v])]);
     const DatasetCase* dc = ds.find(name);
     USEG_REQUIRE(dc, data_dir << " does not hold case " << name);
-    const Image ref = read_image(dc->label, ds.limits);
-    CaseResult r;
-    r.pair = {name, e.case_runs.back(), dc->label};
-    r.geometry = ref.geometry;
-    LabelEvalOptions lo;
-    lo.tolerance_mm = e.report.options.tolerance_mm;
-    lo.distances = e.report.options.distances;
-    r.labels = evaluate_labels(labels, ref.voxels, ref.geometry, e.report.options.labels, lo);
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    e.report.cases.push_back(std::move(r));
+    e.report.cases.push_back(evaluate_case({name, e.case_runs.back(), dc->label},
+                                           Image{g, std::move(labels), e.case_runs.back()},
+                                           read_image(dc->label, ds.limits), e.report.options));
   }
   e.score = validation_score(e.report);
   return e;
