@@ -171,7 +171,11 @@ struct CaseOutputs {
 };
 CaseOutputs case_outputs(const std::string& dir, const std::string& name, const std::string& ext,
                          int num_classes, const SegmentOptions& opts);
-std::string label_pixel_type(int num_classes);  // "uint8" | "uint16"
+std::string label_pixel_type(int num_classes);
+// Writes class k of `probabilities` [1, K, D, H, W] on `g` to files[k] (float32), as segment's
+// --save-probabilities does; files.size() must be K.
+void write_probabilities(const std::vector<std::string>& files, const Tensor& probabilities,
+                         const Geometry& g);  // "uint8" | "uint16"
 
 // The measurement CSV (header + one row per object).
 std::string measurements_csv(const std::string& case_name, const std::vector<ObjectMeasure>& rows,

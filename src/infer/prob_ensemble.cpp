@@ -65,6 +65,33 @@ std::vector<ProbabilityCase> find_probability_cases(const std::vector<std::strin
   return cases;
 }
 
+Tensor mean_probability_files(const std::vector<std::vector<std::string>>& files, Geometry& g,
+                              const ReadLimits& limits) {
+  USEG_REQUIRE(!files.empty() && !files[0].empty(), "mean_probability_files: no files");
+  const int K = int(files[0].size());
+  const std::string& first = files[0][0];
+  Tensor mean;
+  const float scale = 1.f / float(files.size());
+  for (const std::vector<std::string>& run : files)
+    for (int k = 0; k < K; ++k) {
+      const std::string& file = run.at(size_t(k));
+      const Image p = read_image(file, limits);
+      USEG_REQUIRE(p.channels() == 1,
+                   file << " has " << p.channels() << " channels (expected one probability)");
+      if (!mean.defined()) {
+        g = p.geometry;
+        mean = Tensor::zeros(Shape{1, K, g.size[2], g.size[1], g.size[0]});
+      }
+      USEG_REQUIRE(p.geometry.same_as(g), file << " (" << p.geometry.str()
+                                               << ") is not on the grid of " << first << " ("
+                                               << g.str() << ")");
+      float* m = mean.data() + int64_t(k) * g.voxels();
+      const float* v = p.voxels.data();
+      for (int64_t i = 0; i < g.voxels(); ++i) m[i] += v[i] * scale;
+    }
+  return mean;
+}
+
 int ensemble_probability_files(const ProbabilityEnsembleOptions& o) {
   const std::vector<ProbabilityCase> cases = find_probability_cases(o.inputs);
   USEG_REQUIRE(!o.output.empty(), "--output: give the folder to write the labels to");
@@ -72,39 +99,18 @@ int ensemble_probability_files(const ProbabilityEnsembleOptions& o) {
   int written = 0;
   for (const ProbabilityCase& c : cases) {
     const int K = c.classes;
-    Tensor mean;
+    const std::string& first = c.files[0][0];
     Geometry g;
-    std::string first;
-    const float scale = 1.f / float(o.inputs.size());
-    for (size_t d = 0; d < c.files.size(); ++d)
-      for (int k = 0; k < K; ++k) {
-        const std::string& file = c.files[d][size_t(k)];
-        const Image p = read_image(file);
-        USEG_REQUIRE(p.channels() == 1,
-                     file << " has " << p.channels() << " channels (expected one probability)");
-        if (!mean.defined()) {
-          g = p.geometry;
-          first = file;
-          mean = Tensor::zeros(Shape{1, K, g.size[2], g.size[1], g.size[0]});
-        }
-        USEG_REQUIRE(p.geometry.same_as(g), file << " (" << p.geometry.str()
-                                                 << ") is not on the grid of " << first << " ("
-                                                 << g.str() << ")");
-        float* m = mean.data() + int64_t(k) * g.voxels();
-        const float* v = p.voxels.data();
-        for (int64_t i = 0; i < g.voxels(); ++i) m[i] += v[i] * scale;
-      }
+    const Tensor mean = mean_probability_files(c.files, g);
     Tensor labels = argmax_labels(mean);
     apply_postprocess(labels, g, K, o.postprocess, first);
     const std::string out = (fs::path(o.output) / (c.name + c.ext)).string();
     write_image(out, labels, g, label_pixel_type(K));
-    if (o.save_probabilities)
-      for (int k = 0; k < K; ++k) {
-        Tensor one = Tensor::empty(Shape{1, 1, g.size[2], g.size[1], g.size[0]});
-        const float* m = mean.data() + int64_t(k) * g.voxels();
-        std::copy(m, m + g.voxels(), one.data());
-        write_image(prob_file(o.output, c.name, k, c.ext), one, g, "float");
-      }
+    if (o.save_probabilities) {
+      std::vector<std::string> files;
+      for (int k = 0; k < K; ++k) files.push_back(prob_file(o.output, c.name, k, c.ext));
+      write_probabilities(files, mean, g);
+    }
     ++written;
     if (o.log)
       o.log("[" + std::to_string(written) + "/" + std::to_string(cases.size()) + "] " + c.name +

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "useg/image.h"
 #include "useg/segment.h"
 
 namespace useg {
@@ -26,6 +27,12 @@ struct ProbabilityCase {
 // probability files, a case whose files another folder lacks (or holds for another number of
 // classes), fewer than two folders.
 std::vector<ProbabilityCase> find_probability_cases(const std::vector<std::string>& dirs);
+
+// The mean over the runs of `files` [run][class] (one float image per class, every file on one
+// grid): [1, K, D, H, W], and that grid in `g`. Throws naming the file with more than one channel
+// or on another grid than the first.
+Tensor mean_probability_files(const std::vector<std::vector<std::string>>& files, Geometry& g,
+                              const ReadLimits& limits = {});
 
 struct ProbabilityEnsembleOptions {
   std::vector<std::string> inputs;  // segment output folders (--save-probabilities)

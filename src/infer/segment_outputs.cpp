@@ -51,6 +51,19 @@ std::string num(double v) {  // measurements: 9 significant digits (float precis
 }
 }  // namespace
 
+void write_probabilities(const std::vector<std::string>& files, const Tensor& probabilities,
+                         const Geometry& g) {
+  USEG_REQUIRE(probabilities.shape().c() == int64_t(files.size()),
+               "write_probabilities: " << files.size() << " files for " << probabilities.shape().c()
+                                       << " classes");
+  const int64_t v = g.voxels();
+  for (size_t k = 0; k < files.size(); ++k) {
+    Tensor pk = Tensor::wrap(const_cast<float*>(probabilities.data()) + int64_t(k) * v,
+                             Shape::ncdhw(1, 1, g.size[2], g.size[1], g.size[0]));
+    write_image(files[k], pk, g, "float");
+  }
+}
+
 std::string measurements_csv(const std::string& case_name, const std::vector<ObjectMeasure>& rows,
                              const Geometry& g, const std::vector<std::string>& class_names) {
   std::ostringstream os;
@@ -90,12 +103,7 @@ void write_segmentation(const Image& image, const Segmentation& seg, const Model
   if (!out.probabilities.empty()) {
     USEG_REQUIRE(seg.probabilities.defined() && seg.probabilities.shape().c() == K,
                  "write_segmentation: probabilities were not kept (save_probabilities)");
-    const int64_t v = g.voxels();
-    for (int k = 0; k < K; ++k) {
-      Tensor pk = Tensor::wrap(const_cast<float*>(seg.probabilities.data()) + k * v,
-                               Shape::ncdhw(1, 1, g.size[2], g.size[1], g.size[0]));
-      write_image(out.probabilities[size_t(k)], pk, g, "float");
-    }
+    write_probabilities(out.probabilities, seg.probabilities, g);
   }
   if (!out.instances.empty()) {
     const char* pixel = seg.instance_class.size() <= 65535 ? "uint16" : "uint32";

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "eval/report_json.h"
+#include "infer/prob_ensemble.h"
 #include "train/checkpoint.h"
 #include "train/class_data.h"
 #include "train/data.h"
@@ -238,7 +239,6 @@ CrossValidation ensemble_crossval(const CrossValidation& a, const CrossValidatio
   USEG_REQUIRE(a.cases == b.cases, a.dir << " and " << b.dir << " validated different cases");
   const Dataset ds = scan_dataset(data_dir);
   const std::vector<int> values = ds.class_values();
-  const int K = int(values.size());
   CrossValidation e;
   e.dir = a.dir + " + " + b.dir;
   e.runs = a.runs;
@@ -250,26 +250,15 @@ CrossValidation ensemble_crossval(const CrossValidation& a, const CrossValidatio
   for (size_t i = 0; i < a.cases.size(); ++i) {
     const std::string& name = a.cases[i];
     e.case_runs.push_back(a.case_runs[i] + " + " + b.case_runs[i]);
-    Tensor mean;
-    Geometry g;
+    std::vector<std::vector<std::string>> files;
     for (const std::string& run : {a.case_runs[i], b.case_runs[i]}) {
-      const std::vector<std::string> files = probability_files(run, name, ds);
-      for (int k = 0; k < K; ++k) {
-        USEG_REQUIRE(fs::exists(files[size_t(k)]),
-                     files[size_t(k)] << " is missing: ensembles need the folds' validation "
+      files.push_back(probability_files(run, name, ds));
+      for (const std::string& f : files.back())
+        USEG_REQUIRE(fs::exists(f), f << " is missing: ensembles need the folds' validation "
                                          "probabilities (train.final_validation_probabilities)");
-        const Image p = read_image(files[size_t(k)], ds.limits);
-        if (!mean.defined()) {
-          g = p.geometry;
-          mean = Tensor::zeros(Shape{1, K, g.size[2], g.size[1], g.size[0]});
-        }
-        USEG_REQUIRE(p.geometry.same_as(g), files[size_t(k)] << " is not on the grid of case "
-                                                             << name << "'s other files");
-        float* m = mean.data() + int64_t(k) * g.voxels();
-        for (int64_t v = 0; v < g.voxels(); ++v) m[v] += p.voxels.data()[v] / 2;
-      }
     }
-    Tensor labels = argmax_labels(mean);
+    Geometry g;
+    Tensor labels = argmax_labels(mean_probability_files(files, g, ds.limits));
     float* l = labels.data();
     for (int64_t v = 0; v < labels.numel(); ++v) l[v] = float(values[size_t(l[v])]);
     const DatasetCase* dc = ds.find(name);

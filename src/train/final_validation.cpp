@@ -117,15 +117,9 @@ FinalValidationResult run_final_validation(const std::string& run_dir, const Dat
     Segmentation seg = segment_image(image, m.info, *m.net, opts);
     const std::string file = (fs::path(dir) / (name + ds.meta.file_ending)).string();
     if (o.probabilities) {  // segment's names: CASE_prob_K, .nii.gz where the labels are PNG
-      const CaseOutputs out =
-          case_outputs(dir, name, ds.meta.file_ending, int(seg.probabilities.shape()[1]), opts);
-      const Geometry& g = image.geometry;
-      for (size_t k = 0; k < out.probabilities.size(); ++k) {
-        Tensor one = Tensor::empty(Shape{1, 1, g.size[2], g.size[1], g.size[0]});
-        const float* p = seg.probabilities.data() + int64_t(k) * g.voxels();
-        std::copy(p, p + g.voxels(), one.data());
-        write_image(out.probabilities[k], one, g, "float");
-      }
+      const int K = int(seg.probabilities.shape().c());
+      write_probabilities(case_outputs(dir, name, ds.meta.file_ending, K, opts).probabilities,
+                          seg.probabilities, image.geometry);
     }
     if (instances) {
       write_image(file, seg.instances, image.geometry,
