@@ -123,6 +123,9 @@ struct InstanceScores {
   std::vector<std::pair<int, int>> matches;  // (pred id, ref id)
 };
 InstanceScores match_instances(const InstanceOverlap& o, double threshold);
+// Pooling over cases (StarDist's matching_dataset): adds s's object counts and matched IoU to
+// `pooled`; finish_instance_scores then gives the pooled ratios.
+void add_instance_counts(InstanceScores& pooled, const InstanceScores& s);
 // The ratios from counts (used for pooled rows too); both images empty gives 1.
 void finish_instance_scores(InstanceScores& s);
 

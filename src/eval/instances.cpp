@@ -116,6 +116,13 @@ InstanceOverlap instance_overlap(const Tensor& pred, const Tensor& ref) {
   return o;
 }
 
+void add_instance_counts(InstanceScores& pooled, const InstanceScores& s) {
+  pooled.n_ref += s.n_ref;
+  pooled.n_pred += s.n_pred;
+  pooled.tp += s.tp;
+  pooled.sum_matched_iou += s.sum_matched_iou;
+}
+
 void finish_instance_scores(InstanceScores& s) {
   s.fp = s.n_pred - s.tp;
   s.fn = s.n_ref - s.tp;

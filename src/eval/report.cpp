@@ -136,10 +136,7 @@ std::vector<Row> summary_rows(const EvalReport& r) {
       if (t >= c.instances.size()) continue;
       const InstanceScores& s = c.instances[t];
       rows.push_back(instance_row("", s));
-      pooled.n_ref += s.n_ref;
-      pooled.n_pred += s.n_pred;
-      pooled.tp += s.tp;
-      pooled.sum_matched_iou += s.sum_matched_iou;
+      add_instance_counts(pooled, s);
     }
     if (rows.empty()) continue;
     finish_instance_scores(pooled);

@@ -6,6 +6,7 @@
 #include <map>
 #include <numeric>
 
+#include "config/json_util.h"
 #include "eval/report_json.h"
 #include "infer/prob_ensemble.h"
 #include "train/checkpoint.h"
@@ -118,12 +119,6 @@ CaseResult postprocessed_case(const CasePair& pair, const Dataset& ds,
   return evaluate_case(pair, pred, read_image(pair.ref, ds.limits), opt);
 }
 
-std::string steps_text(const std::vector<std::string>& steps) {
-  std::string s;
-  for (const std::string& x : steps) s += (s.empty() ? "" : ",") + x;
-  return s;
-}
-
 }  // namespace
 
 CrossValidation cross_validate(const std::string& dir, const std::string& data_dir) {
@@ -155,7 +150,7 @@ CrossValidation cross_validate(const std::string& dir, const std::string& data_d
                                                ? load_model_info(json).inference.postprocess
                                                : std::vector<std::string>{};
     steps[run] = parse_postprocess(given);
-    cv.fold_postprocess.push_back(steps_text(given));
+    cv.fold_postprocess.push_back(cfg::join(given, ","));
     cv.has_postprocessed |= !steps[run].empty();
   }
   cv.postprocessed.options = cv.report.options;

@@ -64,13 +64,6 @@ InstanceOverlap without_small(const InstanceOverlap& o, uint64_t min_voxels) {
   return r;
 }
 
-void add(InstanceScores& pooled, const InstanceScores& s) {
-  pooled.n_ref += s.n_ref;
-  pooled.n_pred += s.n_pred;
-  pooled.tp += s.tp;
-  pooled.sum_matched_iou += s.sum_matched_iou;
-}
-
 JsonValue settings_json(const InstanceSettings& s) {
   return JsonValue::object()
       .set("fill_holes", s.fill_holes)
@@ -93,10 +86,9 @@ void score_instance_case(const Tensor& foreground, const Tensor& probs, const Te
       InstanceSettings other = cands[k].settings;
       other.min_size = 0;
       if (done[k] || !same_search(other, split)) continue;
-      InstanceScores s =
+      const InstanceScores s =
           match_instances(without_small(all, voxels_of_size(cands[k].settings.min_size, g)), 0.5);
-      finish_instance_scores(s);
-      add(cands[k].pooled, s);
+      add_instance_counts(cands[k].pooled, s);
       cands[k].case_f1.push_back(s.f1);
       done[k] = true;
     }
