@@ -20,6 +20,9 @@ development split inside the training part, never reading the held-out columns).
 --fold K --folds N (instead of --split) cuts the columns [0, W) into N strips of equal width and
 holds out strip K as nuclei_right; the strips left of it make nuclei_left, those right of it
 nuclei_left_2 (cross-validation inside the training part: scripts/nuclei-dev-study.sh).
+--strips N (instead of --split) cuts the columns [0, W) into N strips of equal width, cases
+strip0 .. strip{N-1}, all in imagesTr: a dataset for useg's own --fold cross-validation
+(scripts/nuclei-instance-search.sh, scripts/nuclei-config-ensemble.sh).
 --instances DIR also writes the instance mask of each part (16-bit PNG, the mask's own ids) to
 DIR/CASE.png, for `useg eval --instances`; --masks DIR the binary mask of each part (8-bit PNG,
 0/1) to DIR/CASE.png, for `useg eval --labels 1`.
@@ -93,6 +96,9 @@ def main():
     ap.add_argument("--width", type=int, help="use only the columns [0, WIDTH) of the image")
     ap.add_argument("--fold", type=int, help="hold out strip FOLD of --folds (instead of --split)")
     ap.add_argument("--folds", type=int, default=3, help="number of strips for --fold (default 3)")
+    ap.add_argument("--strips", type=int,
+                    help="cut the columns into STRIPS equal strips, cases strip0, strip1, ... "
+                         "(instead of --split; for useg train --fold)")
     ap.add_argument("--instance-labels", action="store_true",
                     help="labelsTr holds instance ids (16-bit) and dataset.json \"instances\": true")
     ap.add_argument("--instances", help="folder for the instance masks of the parts")
@@ -108,7 +114,11 @@ def main():
         w = a.width
         img = [r[:w] for r in img]
         mask = [r[:w] for r in mask]
-    if a.fold is not None:
+    if a.strips is not None:
+        if not 2 <= a.strips <= w:
+            sys.exit(f"--strips {a.strips}: need 2 <= strips <= the width {w}")
+        parts = {f"strip{k}": (k * w // a.strips, (k + 1) * w // a.strips) for k in range(a.strips)}
+    elif a.fold is not None:
         if not 0 <= a.fold < a.folds or a.folds < 2 or w // a.folds < 1:
             sys.exit(f"--fold {a.fold} --folds {a.folds}: need 0 <= fold < folds, "
                      f"2 <= folds <= the width {w}")

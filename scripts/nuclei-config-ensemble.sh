@@ -18,22 +18,8 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 scripts/get-sample-data.sh
 ds=$out/Dataset103_NucleiStripsSemantic
 mkdir -p "$out"
-python3 - "$ds" <<'PY'
-import json, os, sys
-sys.path.insert(0, "scripts")
-from make_nuclei_dataset import read_tiff_u16, write_png
-ds = sys.argv[1]
-os.makedirs(ds + "/imagesTr", exist_ok=True)
-os.makedirs(ds + "/labelsTr", exist_ok=True)
-_, _, img = read_tiff_u16("data/sample/nuclei/img2d.tif")
-_, _, mask = read_tiff_u16("data/sample/nuclei/mask2d.tif")
-for k in range(3):  # columns [128 k, 128 (k + 1)): never the held-out 384..511
-    write_png(f"{ds}/imagesTr/strip{k}_0000.png", [r[128 * k:128 * (k + 1)] for r in img], 16)
-    write_png(f"{ds}/labelsTr/strip{k}.png",
-              [[1 if v else 0 for v in r[128 * k:128 * (k + 1)]] for r in mask], 8)
-json.dump({"channel_names": {"0": "fluorescence"}, "labels": {"background": 0, "nucleus": 1},
-           "numTraining": 3, "file_ending": ".png"}, open(ds + "/dataset.json", "w"), indent=1)
-PY
+python3 scripts/make_nuclei_dataset.py data/sample/nuclei/img2d.tif data/sample/nuclei/mask2d.tif \
+  "$ds" --width 384 --strips 3 >/dev/null  # never the held-out 384..511
 python3 - configs/nuclei2d_default.json "$out" <<'PY'
 import json, sys
 base, out = sys.argv[1], sys.argv[2]

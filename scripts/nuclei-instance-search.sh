@@ -27,23 +27,8 @@ mkdir -p "$out"
 ds=$out/Dataset102_NucleiStrips
 python3 scripts/make_nuclei_dataset.py data/sample/nuclei/img2d.tif data/sample/nuclei/mask2d.tif \
   "$out/heldout_ds" --instance-labels --instances "$out/heldout_ref" >/dev/null
-python3 - "$ds" <<'EOF'
-import json, os, sys
-sys.path.insert(0, "scripts")
-from make_nuclei_dataset import read_tiff_u16, write_png
-ds = sys.argv[1]
-os.makedirs(ds + "/imagesTr", exist_ok=True)
-os.makedirs(ds + "/labelsTr", exist_ok=True)
-_, _, img = read_tiff_u16("data/sample/nuclei/img2d.tif")
-_, _, mask = read_tiff_u16("data/sample/nuclei/mask2d.tif")
-for k in range(3):  # columns [128 k, 128 (k + 1)): never the held-out 384..511
-    cut = lambda rows: [r[128 * k:128 * (k + 1)] for r in rows]
-    write_png(f"{ds}/imagesTr/strip{k}_0000.png", cut(img), 16)
-    write_png(f"{ds}/labelsTr/strip{k}.png", cut(mask), 16)
-json.dump({"channel_names": {"0": "fluorescence"}, "labels": {"background": 0, "nucleus": 1},
-           "numTraining": 3, "file_ending": ".png", "instances": True},
-          open(ds + "/dataset.json", "w"), indent=1)
-EOF
+python3 scripts/make_nuclei_dataset.py data/sample/nuclei/img2d.tif data/sample/nuclei/mask2d.tif \
+  "$ds" --width 384 --strips 3 --instance-labels >/dev/null  # never the held-out 384..511
 python3 - configs/nuclei2d_default.json "$out/config.json" <<'EOF'
 import json, sys
 c = json.load(open(sys.argv[1]))
