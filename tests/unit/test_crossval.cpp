@@ -40,6 +40,15 @@ void train_cv(const fs::path& data, const fs::path& cv, int epochs, bool probabi
   }
 }
 
+// Six noisy 48x48 blob cases: a briefly trained network leaves specks a postprocessing removes.
+void write_noisy_blobs(const fs::path& dir) {
+  test::BlobDataset b;
+  b.cases = 6;
+  b.size = 48;
+  b.noise = 0.6;
+  test::write_blob_dataset(dir, b);
+}
+
 double mean_dice(const nlohmann::json& report) {
   for (const auto& row : report.at("summary"))
     if (row.at("label") == 1) return row.at("dice").get<double>();
@@ -48,11 +57,7 @@ double mean_dice(const nlohmann::json& report) {
 
 TEST(Crossval, ScoresEveryFoldsValidationTogetherAndComparesConfigurations) {
   const fs::path root = test::fresh_dir("crossval");
-  test::BlobDataset b;
-  b.cases = 6;
-  b.size = 48;
-  b.noise = 0.6;
-  test::write_blob_dataset(root / "data", b);
+  write_noisy_blobs(root / "data");
   train_cv(root / "data", root / "a", 2);
   train_cv(root / "data", root / "b", 1);
 
@@ -176,11 +181,7 @@ TEST(Crossval, ScoresEveryFoldsValidationTogetherAndComparesConfigurations) {
 // validate the same cases: one splits.json) scored by useg eval.
 TEST(Crossval, EnsemblesOfConfigurationsAreScoredFromTheValidationProbabilities) {
   const fs::path root = test::fresh_dir("crossval_ensemble");
-  test::BlobDataset b;
-  b.cases = 6;
-  b.size = 48;
-  b.noise = 0.6;
-  test::write_blob_dataset(root / "data", b);
+  write_noisy_blobs(root / "data");
   train_cv(root / "data", root / "a", 2, true);
   train_cv(root / "data", root / "b", 1, true);
   // The probabilities beside the labels, segment's names, summing to 1.
