@@ -137,10 +137,27 @@ Tensor instance_foreground(const Tensor& probabilities, const Geometry& g, const
 Segmentation segment_image(const Image& image, const ModelInfo& info, Network& net,
                            const SegmentOptions& opts,
                            const std::function<void(int64_t, int64_t)>& progress = {});
-// An ensemble of models that agree on `info` (check_ensemble): their softmax probabilities are
-// averaged inside the sliding window (predict_probabilities over the networks).
+// An ensemble of models that agree on `info` (ensemble_difference): their softmax probabilities
+// are averaged inside the sliding window (predict_probabilities over the networks).
 Segmentation segment_image(const Image& image, const ModelInfo& info,
                            const std::vector<Network*>& nets, const SegmentOptions& opts,
+                           const std::function<void(int64_t, int64_t)>& progress = {});
+
+// One configuration of an ensemble: models that share one sliding window (ensemble_difference
+// is empty between them), such as the folds of one cross-validation.
+struct ModelGroup {
+  ModelInfo info;
+  std::vector<Network*> nets;
+};
+// An ensemble of configurations (nnU-Net's ensemble of a 2D and a 3D U-Net): each group is
+// preprocessed, predicted (its models averaged window by window) and resampled back onto the
+// input grid on its own, and the groups' probabilities are averaged there with equal weights
+// (a group of 5 folds counts as much as a single model). What follows - argmax, postprocessing,
+// the instance split - is the first group's (its model.json's inference and instances
+// sections, or `opts`). The groups must agree on the outputs (output_difference). One group is
+// exactly the overload above.
+Segmentation segment_image(const Image& image, const std::vector<ModelGroup>& groups,
+                           const SegmentOptions& opts,
                            const std::function<void(int64_t, int64_t)>& progress = {});
 
 // The model folders an ensemble's --model arguments name: a folder with model.json is itself; a
@@ -150,10 +167,19 @@ std::vector<std::string> resolve_model_dirs(const std::vector<std::string>& give
 // The fold_K sub-folders of `dir` (K: digits) that hold `marker` (a path inside each, e.g.
 // "best/model.json"), in the order of K; none when `dir` is not a folder.
 std::vector<std::string> fold_folders(const std::string& dir, const std::string& marker);
-// "" when models a and b can be ensembled: same classes (num_classes, labels, target), input
-// channels, dims, patch size and preprocessing (target spacing, each channel's normalization);
-// else what differs, e.g. "patch_size [32, 32] vs [64, 64]".
+// "" when models a and b can be ensembled in one sliding window: the same outputs
+// (output_difference), dims, patch size and preprocessing (target spacing, each channel's
+// normalization); else what differs, e.g. "patch_size [32, 32] vs [64, 64]".
 std::string ensemble_difference(const ModelInfo& a, const ModelInfo& b);
+// "" when the probabilities of models a and b mean the same and can be averaged on the input
+// grid: classes (num_classes, labels, target), input channels and, for instance models, the
+// object; else what differs, e.g. "model.num_classes 3 vs 2".
+std::string output_difference(const ModelInfo& a, const ModelInfo& b);
+// The configurations of an ensemble, models in the order given: each model joins the first
+// group whose models it can share a window with, else starts a new one. Throws naming both
+// folders (`dirs`, parallel to `infos`) and the difference when two models' outputs differ.
+std::vector<std::vector<size_t>> group_models(const std::vector<ModelInfo>& infos,
+                                              const std::vector<std::string>& dirs);
 
 // ------------------------------------------------------------------------------ outputs
 // Files of one case under `dir` for label extension `ext` (".nii.gz", ".nrrd", ...):
@@ -248,6 +274,9 @@ struct BatchOptions {
   // More model folders (--model A --model B ..., or a folder of fold_*/best): the models are
   // ensembled, model_dir first. Empty = model_dir alone.
   std::vector<std::string> ensemble;
+  // Set by the batch as it runs (the report records it): the models' folders grouped into
+  // configurations (group_models); more than one group is a configuration ensemble.
+  std::vector<std::vector<std::string>> configurations;
   std::vector<std::string> inputs;
   std::string output_dir;
   Device device = Device::CPU;

@@ -68,10 +68,14 @@ int run_crossval(const CrossvalArgs& a) {
   bool probabilities = true;
   for (size_t i = 0; i < single; ++i)
     probabilities = probabilities && has_validation_probabilities(all[i], a.data);
+  std::vector<std::vector<std::string>> runs;  // the run folders of each entry of `all`
+  for (size_t i = 0; i < single; ++i) runs.push_back({all[i].dir});
   if (probabilities)
     for (size_t i = 0; i < single; ++i)
-      for (size_t j = i + 1; j < single; ++j)
+      for (size_t j = i + 1; j < single; ++j) {
         all.push_back(ensemble_crossval(all[i], all[j], a.data));
+        runs.push_back({all[i].dir, all[j].dir});
+      }
   size_t best = 0;
   std::cout << "\n"
             << measure << " of each cross-validation"
@@ -86,6 +90,12 @@ int run_crossval(const CrossvalArgs& a) {
     std::cout << "(pairs are ensembled where every fold kept its validation probabilities: "
                  "train.final_validation_probabilities)\n";
   std::cout << "best: " << all[best].dir << "\n";
+  // The command that uses it: the folds of each run ensembled, a pair's two configurations
+  // averaged on the input grid (docs/segment.md, "Ensembles of configurations").
+  std::cout << "use it: useg " << (first.classifier ? "classify" : "segment");
+  for (const std::string& run : runs[best]) std::cout << " --model " << run;
+  std::cout << " --input IMAGES --output " << (first.classifier ? "predictions.csv" : "OUT")
+            << "\n";
   return 0;
 }
 

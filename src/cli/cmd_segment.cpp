@@ -122,7 +122,8 @@ void register_segment_commands(CLI::App& app, std::function<int()>& run) {
   c->add_option("--model", a->models,
                 "model folder (model.json + weights.safetensors); given more than once, or a "
                 "folder of fold_*/best model folders (cross-validation runs), an ensemble: the "
-                "models' softmax probabilities are averaged in every window")
+                "softmax probabilities of models sharing a window are averaged in every window, "
+                "other configurations (another patch, spacing, 2D vs 3D) on the input grid")
       ->required();
   c->add_option("--input", b.inputs,
                 "image files (.nii .nii.gz .nrrd .nhdr .mha .mhd .tif .tiff .png), DICOM folders "

@@ -9,11 +9,12 @@
 
 namespace useg {
 
-Segmentation segment_estimating_diameter(const Image& image, const ModelInfo& info,
-                                         const std::vector<Network*>& nets,
+Segmentation segment_estimating_diameter(const Image& image, const std::vector<ModelGroup>& groups,
                                          const SegmentOptions& opts,
                                          const std::function<void(int64_t, int64_t)>& progress) {
-  case_model_info(info, image.geometry, opts);  // an instance model with a recorded diameter
+  const ModelInfo& info = groups.at(0).info;
+  for (const ModelGroup& g : groups)  // instance models with a recorded diameter
+    case_model_info(g.info, image.geometry, opts);
   SegmentOptions o = opts;
   o.auto_diameter = false;
   const double d = info.instances.diameter;
@@ -22,7 +23,7 @@ Segmentation segment_estimating_diameter(const Image& image, const ModelInfo& in
   int passes = 0;
   for (int k = 3; k >= -2; --k) {
     o.diameter = d * std::pow(2.0, k / 2.0);  // exact for k = 0 (d) and -2 (kAutoDiameterSmallest)
-    Segmentation seg = segment_image(image, info, nets, o, progress);
+    Segmentation seg = segment_image(image, groups, o, progress);
     ++passes;
     const std::vector<double> found = object_diameters(seg.instances, image.geometry);
     const double ratio = found.empty() ? 0 : percentile(found, 50) / o.diameter;

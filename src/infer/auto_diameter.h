@@ -9,10 +9,10 @@
 
 namespace useg {
 
-// See kAutoDiameterAccept in useg/segment.h. Throws as case_model_info does for
-// a class model or one without instances.diameter.
-Segmentation segment_estimating_diameter(const Image& image, const ModelInfo& info,
-                                         const std::vector<Network*>& nets,
+// See kAutoDiameterAccept in useg/segment.h: the scales are the first group's recorded diameter
+// times 2.83 .. 0.5; each group is resampled for the same objects (case_model_info). Throws as
+// case_model_info does for a class model or one without instances.diameter.
+Segmentation segment_estimating_diameter(const Image& image, const std::vector<ModelGroup>& groups,
                                          const SegmentOptions& opts,
                                          const std::function<void(int64_t, int64_t)>& progress);
 

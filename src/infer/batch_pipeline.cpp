@@ -41,34 +41,47 @@ std::string gib(int64_t bytes) {
   return os.str();
 }
 
-// What the other models of an ensemble add to the memory estimate: their weights, the widest
-// model's activations, and the probability sum of one window batch.
-struct EnsembleCost {
-  int64_t weight_bytes = 0;
-  int64_t activation_bytes = 0;  // the largest of the models' (0 for a single model)
-};
-
-EnsembleCost ensemble_cost(const std::vector<Network*>& nets, const ModelInfo& info,
-                           const SegmentOptions& opts) {
-  EnsembleCost c;
-  if (nets.size() < 2) return c;
-  const WindowOptions w = window_options(info, opts);
-  for (size_t i = 0; i < nets.size(); ++i) {
-    ModelInfo member = info;
-    member.model = nets[i]->config();
-    c.activation_bytes = std::max(c.activation_bytes, activation_bytes(member, w));
-    if (i > 0) c.weight_bytes += int64_t(4) * nets[i]->num_parameters();
+// The memory estimate of a case on `g` with `channels` channels (`so`: --diameter auto at its
+// finest grid): the largest of the groups' own estimates (each on its network grid; a group of
+// several models adds their widest activations and its window batch's probability sum), the
+// weights of every model, and with several groups the running sum of their probabilities on the
+// input grid.
+MemoryEstimate case_memory(const Geometry& g, int channels, const std::vector<ModelGroup>& groups,
+                           const SegmentOptions& so) {
+  MemoryEstimate total;
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const ModelGroup& group = groups[gi];
+    const ModelInfo ci = case_model_info(group.info, g, so);
+    MemoryEstimate e = estimate_case_memory(g, network_grid(g, ci), channels, ci, so);
+    if (group.nets.size() > 1) {
+      const WindowOptions w = window_options(ci, so);
+      for (const Network* net : group.nets) {
+        ModelInfo member = ci;
+        member.model = net->config();
+        e.activation_bytes = std::max(e.activation_bytes, activation_bytes(member, w));
+      }
+      e.activation_bytes +=
+          int64_t(4) * w.batch * ci.model.num_classes * w.patch[0] * w.patch[1] * w.patch[2];
+    }
+    for (size_t i = 1; i < group.nets.size(); ++i)
+      e.weight_bytes += int64_t(4) * group.nets[i]->num_parameters();
+    if (gi == 0 ||
+        e.image_bytes + e.activation_bytes > total.image_bytes + total.activation_bytes) {
+      total.image_bytes = e.image_bytes;
+      total.activation_bytes = e.activation_bytes;
+    }
+    total.weight_bytes += e.weight_bytes;
   }
-  c.activation_bytes += int64_t(4) * w.batch * info.model.num_classes * w.patch[0] * w.patch[1] *
-                        w.patch[2];
-  return c;
+  if (groups.size() > 1)
+    total.image_bytes += int64_t(4) * groups[0].info.model.num_classes * g.voxels();
+  return total;
 }
 
 // Reads one case with the limits and checks the memory estimate from the headers first.
 // NaN and infinite voxels are replaced by their channel's minimum finite value; `nonfinite`
 // gets their count.
-Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info,
-                const EnsembleCost& ensemble, int64_t* nonfinite) {
+Image read_case(const BatchCase& c, const BatchOptions& o, const std::vector<ModelGroup>& groups,
+                int64_t* nonfinite) {
   ReadLimits limits;
   if (o.max_voxels > 0) limits.max_voxels = o.max_voxels;
   if (o.max_memory > 0) limits.max_bytes = o.max_memory;
@@ -81,11 +94,8 @@ Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info
       channels += h.components;
     }
     SegmentOptions so = o.segment;  // --diameter auto: its finest grid
-    if (so.auto_diameter) so.diameter = info.instances.diameter * kAutoDiameterSmallest;
-    const ModelInfo ci = case_model_info(info, g, so);
-    MemoryEstimate e = estimate_case_memory(g, network_grid(g, ci), channels, ci, so);
-    e.weight_bytes += ensemble.weight_bytes;
-    e.activation_bytes = std::max(e.activation_bytes, ensemble.activation_bytes);
+    if (so.auto_diameter) so.diameter = groups[0].info.instances.diameter * kAutoDiameterSmallest;
+    const MemoryEstimate e = case_memory(g, channels, groups, so);
     if (e.total() > o.max_memory)
       USEG_THROW(c.files.front() << ": segmenting " << g.str() << " with " << channels
                                  << " channel(s) needs about " << gib(e.total())
@@ -95,7 +105,7 @@ Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info
                                  << gib(o.max_memory));
   }
   Image image = read_image_channels(c.files, limits);
-  check_segmentable(image, info);
+  for (const ModelGroup& group : groups) check_segmentable(image, group.info);
   *nonfinite = replace_non_finite(image);
   return image;
 }
@@ -103,12 +113,11 @@ Image read_case(const BatchCase& c, const BatchOptions& o, const ModelInfo& info
 }  // namespace
 
 void run_pipeline(const std::vector<PlannedCase>& cases, const BatchOptions& o,
-                  const ModelInfo& info, const std::vector<Network*>& nets, ReportSink& sink,
-                  Progress& progress) {
+                  const std::vector<ModelGroup>& groups, ReportSink& sink, Progress& progress) {
+  const ModelInfo& info = groups.at(0).info;
   auto finish = [&](size_t index, const std::string& error, double write_seconds) {
     sink.finish_case(cases[index].record, error, write_seconds, cases[index].outputs.labels);
   };
-  const EnsembleCost ensemble = ensemble_cost(nets, info, o.segment);
   detail::Handoff<ReadItem> to_compute;
   detail::Handoff<WriteItem> to_writer;
 
@@ -118,7 +127,7 @@ void run_pipeline(const std::vector<PlannedCase>& cases, const BatchOptions& o,
       ReadItem item{i, {}, sink.disk_full_error()};
       auto t = Clock::now();
       try {
-        if (item.error.empty()) item.image = read_case(cases[i].c, o, info, ensemble, &item.nonfinite);
+        if (item.error.empty()) item.image = read_case(cases[i].c, o, groups, &item.nonfinite);
       } catch (const std::bad_alloc&) {
         item.error = cases[i].c.files.front() + ": out of memory while reading";
       } catch (const std::exception& e) {
@@ -167,7 +176,7 @@ void run_pipeline(const std::vector<PlannedCase>& cases, const BatchOptions& o,
     auto t = Clock::now();
     try {
       const std::string& id = cases[in.index].c.id;
-      Segmentation seg = segment_image(in.image, info, nets, o.segment,
+      Segmentation seg = segment_image(in.image, groups, o.segment,
                                        [&](int64_t done, int64_t total) {
                                          progress.update(sink.finished(),
                                                          id + ": window batch " +

@@ -19,7 +19,6 @@ namespace useg::batch {
 // Runs every case of `cases` and finishes each through `sink` (done or failed). Returns when
 // the last case is written.
 void run_pipeline(const std::vector<PlannedCase>& cases, const BatchOptions& o,
-                  const ModelInfo& info, const std::vector<Network*>& nets, ReportSink& sink,
-                  Progress& progress);
+                  const std::vector<ModelGroup>& groups, ReportSink& sink, Progress& progress);
 
 }  // namespace useg::batch

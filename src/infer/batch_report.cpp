@@ -83,6 +83,15 @@ std::string batch_report_json(const BatchOptions& opts, const BatchResult& r) {
     for (const std::string& m : opts.ensemble) models.push_back(m);
     report.set("models", std::move(models));
   }
+  if (opts.configurations.size() > 1) {
+    JsonValue groups = JsonValue::array();
+    for (const std::vector<std::string>& g : opts.configurations) {
+      JsonValue members = JsonValue::array();
+      for (const std::string& m : g) members.push_back(m);
+      groups.push_back(std::move(members));
+    }
+    report.set("configurations", std::move(groups));
+  }
   report.set("model", opts.model_dir)
       .set("output", opts.output_dir)
       .set("device", device_name(opts.device))

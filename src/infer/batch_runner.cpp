@@ -58,29 +58,35 @@ BatchResult run_segment_batch(const BatchOptions& o) {
   bo.conv_algorithm = o.conv_algorithm;
   set_imaging_threads(o.threads);
   auto backend = make_backend(o.device, bo);
-  // An ensemble: every model loaded up front, each checked against the first.
+  // An ensemble: every model loaded up front, grouped into configurations (models that share
+  // one sliding window); every model must give the first one's outputs.
   std::vector<LoadedModel> models;
-  std::vector<Network*> nets;
+  std::vector<ModelInfo> infos;
   for (const std::string& d : dirs) {
     models.push_back(load_model_dir(d, *backend));
-    std::string diff = ensemble_difference(models.front().info, models.back().info);
-    if (!diff.empty())
-      USEG_THROW("models " << dirs.front() << " and " << d
-                           << " cannot be ensembled (their probabilities are averaged window by "
-                              "window, so classes, channels, patch and preprocessing must "
-                              "agree): "
-                           << diff);
-    nets.push_back(models.back().net.get());
+    infos.push_back(models.back().info);
   }
-  const ModelInfo& info = models.front().info;
+  std::vector<ModelGroup> groups;
+  BatchOptions run = o;
+  for (const std::vector<size_t>& members : group_models(infos, dirs)) {
+    groups.push_back(ModelGroup{infos[members.front()], {}});
+    run.configurations.emplace_back();
+    for (size_t m : members) {
+      groups.back().nets.push_back(models[m].net.get());
+      run.configurations.back().push_back(dirs[m]);
+    }
+  }
+  const ModelInfo& info = groups.front().info;
   // The options as run (the report records them): mirroring and postprocessing from the flags,
   // else the first model's inference section. window_options also raises patch size errors as
   // model errors.
-  BatchOptions run = o;
   run.segment.tta = window_options(info, o.segment).mirror;
   run.segment.postprocess = postprocess_steps(info, o.segment);
-  case_model_info(info, Geometry{}, o.segment);  // --diameter: not an instance model, no
-                                                 // recorded diameter: refused
+  for (const ModelGroup& g : groups) {
+    window_options(g.info, o.segment);
+    case_model_info(g.info, Geometry{}, o.segment);  // --diameter: not an instance model, no
+                                                     // recorded diameter: refused
+  }
   // An instance model's steps act on the objects' union (classes background, object).
   check_postprocess_classes(*run.segment.postprocess,
                             info.instance_target() ? 2 : info.model.num_classes,
@@ -103,7 +109,22 @@ BatchResult run_segment_batch(const BatchOptions& o) {
 
   batch::ReportSink sink(run, std::move(plan.result), plan.to_run.size(), progress, t_start);
   sink.write_report();
-  if (nets.size() > 1) log("ensemble of " + std::to_string(nets.size()) + " models");
+  if (models.size() > 1) {
+    std::string line = "ensemble of " + std::to_string(models.size()) + " models";
+    if (groups.size() > 1) {
+      line += " in " + std::to_string(groups.size()) +
+              " configurations (each predicted on its own grid, then averaged on the input "
+              "grid):";
+      for (const ModelGroup& g : groups) {
+        std::ostringstream os;
+        os << " [" << g.info.model.dims << "D patch";
+        for (int p : g.info.patch_size) os << " " << p;
+        os << ", " << g.nets.size() << " model(s)]";
+        line += os.str();
+      }
+    }
+    log(line);
+  }
   for (size_t i = 1; i < models.size(); ++i) {  // the first model's inference section applies
     const InferenceDefaults &a = info.inference, &b = models[i].info.inference;
     if (a.tta != b.tta || a.postprocess != b.postprocess)
@@ -139,7 +160,7 @@ BatchResult run_segment_batch(const BatchOptions& o) {
                                  "--postprocess none turns it off") +
         ")");
   }
-  batch::run_pipeline(plan.to_run, run, info, nets, sink, progress);
+  batch::run_pipeline(plan.to_run, run, groups, sink, progress);
   progress.finish();
   sink.write_report();
   return sink.result();

@@ -68,18 +68,44 @@ std::string channel_text(const ChannelNorm& c) {
 
 }  // namespace
 
-std::string ensemble_difference(const ModelInfo& a, const ModelInfo& b) {
+namespace {
+
+// Appends "what x vs y" to `d` when x and y differ.
+struct Differences {
   std::vector<std::string> d;
-  auto differ = [&](const std::string& what, const std::string& x, const std::string& y) {
+  void operator()(const std::string& what, const std::string& x, const std::string& y) {
     if (x != y) d.push_back(what + " " + x + " vs " + y);
-  };
-  differ("model.dims", std::to_string(a.model.dims), std::to_string(b.model.dims));
+  }
+  std::string text() const {
+    std::string out;
+    for (size_t i = 0; i < d.size(); ++i) out += (i ? "; " : "") + d[i];
+    return out;
+  }
+};
+
+void output_differences(const ModelInfo& a, const ModelInfo& b, Differences& differ) {
   differ("model.num_classes", std::to_string(a.model.num_classes),
          std::to_string(b.model.num_classes));
   differ("labels", list(a.labels), list(b.labels));
   differ("target", a.target, b.target);
   differ("model.in_channels", std::to_string(a.model.in_channels),
          std::to_string(b.model.in_channels));
+  if (a.instance_target() && b.instance_target())
+    differ("instances.object", a.instances.object, b.instances.object);
+}
+
+}  // namespace
+
+std::string output_difference(const ModelInfo& a, const ModelInfo& b) {
+  Differences differ;
+  output_differences(a, b, differ);
+  return differ.text();
+}
+
+std::string ensemble_difference(const ModelInfo& a, const ModelInfo& b) {
+  Differences differ;
+  differ("model.dims", std::to_string(a.model.dims), std::to_string(b.model.dims));
+  output_differences(a, b, differ);
   differ("patch_size", list(a.patch_size), list(b.patch_size));
   differ("preprocess.target_spacing", list(a.preprocess.target_spacing),
          list(b.preprocess.target_spacing));
@@ -89,11 +115,29 @@ std::string ensemble_difference(const ModelInfo& a, const ModelInfo& b) {
     std::string y = i < b.preprocess.channels.size() ? channel_text(b.preprocess.channels[i]) : "(default)";
     differ("preprocess.channels[" + std::to_string(i) + "]", x, y);
   }
-  if (a.instance_target() && b.instance_target() && a.instances.object != b.instances.object)
-    differ("instances.object", a.instances.object, b.instances.object);
-  std::string out;
-  for (size_t i = 0; i < d.size(); ++i) out += (i ? "; " : "") + d[i];
-  return out;
+  return differ.text();
+}
+
+std::vector<std::vector<size_t>> group_models(const std::vector<ModelInfo>& infos,
+                                              const std::vector<std::string>& dirs) {
+  USEG_REQUIRE(infos.size() == dirs.size(),
+               "group_models: " << infos.size() << " models, " << dirs.size() << " folders");
+  std::vector<std::vector<size_t>> groups;
+  for (size_t i = 0; i < infos.size(); ++i) {
+    const std::string diff = i ? output_difference(infos[0], infos[i]) : "";
+    USEG_REQUIRE(diff.empty(), "models " << dirs[0] << " and " << dirs[i]
+                                         << " cannot be ensembled (their probabilities are "
+                                            "averaged, so classes and channels must agree): "
+                                         << diff);
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const std::vector<size_t>& m) {
+      return ensemble_difference(infos[m.front()], infos[i]).empty();
+    });
+    if (g == groups.end())
+      groups.push_back({i});
+    else
+      g->push_back(i);
+  }
+  return groups;
 }
 
 }  // namespace useg

@@ -1,9 +1,7 @@
 // `useg ensemble`: the probability files of several `useg segment --save-probabilities` runs
-// averaged case by case into labels, as nnU-Net's nnUNetv2_ensemble does with its .npz files.
-// For models `useg segment --model A --model B` cannot ensemble inside its sliding window
-// (another patch size, spacing or normalization: a 2D and a 3D configuration), since each model
-// ran through its own pipeline onto the input grid (docs/segment.md, "Ensembles of separate
-// runs").
+// averaged case by case into labels, as nnU-Net's nnUNetv2_ensemble does with its .npz files:
+// for configurations segmented apart (`useg segment --model A --model B` averages them in one
+// run; docs/segment.md, "Ensembles of separate runs").
 #pragma once
 
 #include <functional>

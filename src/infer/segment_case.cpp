@@ -110,39 +110,77 @@ Segmentation segment_image(const Image& image, const ModelInfo& info, Network& n
   return segment_image(image, info, std::vector<Network*>{&net}, opts, progress);
 }
 
-Segmentation segment_image(const Image& image, const ModelInfo& model_info,
+Segmentation segment_image(const Image& image, const ModelInfo& info,
                            const std::vector<Network*>& nets, const SegmentOptions& opts,
                            const std::function<void(int64_t, int64_t)>& progress) {
-  if (opts.auto_diameter)
-    return segment_estimating_diameter(image, model_info, nets, opts, progress);
-  check_segmentable(image, model_info);
-  const ModelInfo info = case_model_info(model_info, image.geometry, opts);
+  return segment_image(image, std::vector<ModelGroup>{ModelGroup{info, nets}}, opts, progress);
+}
+
+namespace {
+
+// One group's probabilities [1, K, D, H, W] on the input grid. Every group's windows are counted
+// in `seg`; the first group's network grid is the one `seg` records.
+Tensor group_probabilities(const Image& image, const ModelInfo& info,
+                           const std::vector<Network*>& nets, const SegmentOptions& opts,
+                           const std::function<void(int64_t, int64_t)>& progress, Segmentation& seg,
+                           bool first) {
+  Tensor probs;
+  Geometry grid;
+  bool resampled = false;
+  {
+    NetworkInput in = preprocess(image, info);
+    grid = in.geometry;
+    resampled = in.resampled;
+    int64_t windows = 0;
+    probs = predict_probabilities(nets, in.volume, window_options(info, opts),
+                                  [&](int64_t done, int64_t total) {
+                                    windows = total;
+                                    if (progress) progress(done, total);
+                                  });
+    seg.windows += windows;
+  }  // the network input is freed here
+  if (first) {
+    seg.network_geometry = grid;
+    seg.resampled = resampled;
+  }
+  if (resampled) probs = resample_to_geometry(probs, grid, image.geometry, Interp::Linear);
+  return probs;
+}
+
+}  // namespace
+
+Segmentation segment_image(const Image& image, const std::vector<ModelGroup>& groups,
+                           const SegmentOptions& opts,
+                           const std::function<void(int64_t, int64_t)>& progress) {
+  USEG_REQUIRE(!groups.empty(), "segment_image: no model");
+  if (opts.auto_diameter) return segment_estimating_diameter(image, groups, opts, progress);
+  for (const ModelGroup& group : groups) check_segmentable(image, group.info);
   // The batch replaces non-finite voxels when it reads a case (and reports them); an image
   // given here directly gets the same rule on a copy.
   if (has_non_finite(image)) {
     Image clean = image;
     clean.voxels = image.voxels.clone();
     replace_non_finite(clean);
-    return segment_image(clean, model_info, nets, opts, progress);
+    return segment_image(clean, groups, opts, progress);
   }
-  const int K = info.model.num_classes;
   const Geometry& g = image.geometry;
+  const ModelInfo info = case_model_info(groups[0].info, g, opts);
+  const int K = info.model.num_classes;
   Segmentation seg;
   seg.diameter = opts.diameter;
-  Tensor probs;
-  {
-    NetworkInput in = preprocess(image, info);
-    seg.network_geometry = in.geometry;
-    seg.resampled = in.resampled;
-    WindowOptions w = window_options(info, opts);
-    int64_t windows = 0;
-    probs = predict_probabilities(nets, in.volume, w, [&](int64_t done, int64_t total) {
-      windows = total;
-      if (progress) progress(done, total);
-    });
-    seg.windows = windows;
-  }  // the network input is freed here
-  if (seg.resampled) probs = resample_to_geometry(probs, seg.network_geometry, g, Interp::Linear);
+  Tensor probs = group_probabilities(image, info, groups[0].nets, opts, progress, seg, true);
+  if (groups.size() > 1) {  // the configurations' mean on the input grid
+    float* sum = probs.data();
+    for (size_t i = 1; i < groups.size(); ++i) {
+      const Tensor p = group_probabilities(image, case_model_info(groups[i].info, g, opts),
+                                           groups[i].nets, opts, progress, seg, false);
+      USEG_REQUIRE(p.numel() == probs.numel(), "segment_image: the configurations' outputs differ");
+      const float* v = p.data();
+      for (int64_t j = 0; j < probs.numel(); ++j) sum[j] += v[j];
+    }
+    const float scale = 1.f / float(groups.size());
+    for (int64_t j = 0; j < probs.numel(); ++j) sum[j] *= scale;
+  }
   if (opts.save_probabilities) seg.probabilities = probs;
   if (info.instance_target()) {
     split_objects(seg, probs, g, info, opts, image.source);

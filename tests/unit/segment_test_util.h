@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -16,9 +17,9 @@
 
 #include "common/expect_error.h"
 #include "common/image_fixtures.h"
+#include "core/files.h"
 #include "useg/backend.h"
 #include "useg/config.h"
-#include "core/files.h"
 #include "useg/model.h"
 
 // EXPECT_USEG_ERROR(statement, "text"): the statement throws a useg::Error containing text.
@@ -85,6 +86,14 @@ inline CommandResult run_useg(const std::string& args, const std::string& env = 
   int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// The largest |a[i] - b[i]| (the sizes must agree).
+inline float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float m = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
 }
 
 inline nlohmann::json read_report(const std::filesystem::path& path) {

@@ -114,6 +114,11 @@ TEST(Crossval, ScoresEveryFoldsValidationTogetherAndComparesConfigurations) {
   EXPECT_NE(r.output.find("best: " + (root / (sa > sb ? "a" : "b")).string() + "\n"),
             std::string::npos)
       << r.output;
+  EXPECT_NE(
+      r.output.find("use it: useg segment --model " + (root / (sa > sb ? "a" : "b")).string() +
+                    " --input IMAGES --output OUT\n"),
+      std::string::npos)
+      << r.output;
 
   // One fold alone: the other fold's cases are listed as not validated, and it cannot be
   // compared with a whole cross-validation.
@@ -204,6 +209,16 @@ TEST(Crossval, EnsemblesOfConfigurationsAreScoredFromTheValidationProbabilities)
   const size_t at = r.output.find(pair + "\n");
   ASSERT_NE(at, std::string::npos) << r.output;
   const double shown = std::stod(r.output.substr(r.output.rfind('\n', at) + 1));
+  // The command that uses the best: a pair is both runs given to segment (a configuration
+  // ensemble).
+  const size_t best_at = r.output.find("best: ");
+  ASSERT_NE(best_at, std::string::npos) << r.output;
+  const std::string best = r.output.substr(best_at + 6, r.output.find('\n', best_at) - best_at - 6);
+  const std::string models =
+      best == pair ? " --model " + (root / "a").string() + " --model " + (root / "b").string()
+                   : " --model " + best;
+  EXPECT_NE(r.output.find("use it: useg segment" + models + " --input"), std::string::npos)
+      << r.output;
 
   fs::create_directories(root / "ens");
   for (int k = 0; k < 2; ++k) {
@@ -284,6 +299,10 @@ TEST(Crossval, ClassifierFoldsAreStratifiedAndScoredTogether) {
                " --data " + quote(data));
   ASSERT_EQ(r.code, 0) << r.output << " (the same twice: comparable)";
   EXPECT_NE(r.output.find("best: " + (root / "cv").string()), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("use it: useg classify --model " + (root / "cv").string() +
+                          " --input IMAGES --output predictions.csv"),
+            std::string::npos)
+      << r.output;
 
   // useg classify --model CV: the three folds' best/ together, each image's probabilities the
   // mean of the three models' (each run alone, written to 10 significant digits).
