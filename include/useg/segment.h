@@ -160,6 +160,16 @@ Segmentation segment_image(const Image& image, const std::vector<ModelGroup>& gr
                            const SegmentOptions& opts,
                            const std::function<void(int64_t, int64_t)>& progress = {});
 
+// What segment does after the probabilities [1, K, D, H, W] on `g` (`info` as case_model_info
+// gives it): an instance model's split (instance_foreground, split_instances; the labels become
+// the objects' union), else the most probable class, the postprocessing and, with
+// opts.instances or opts.measure, the connected components. Fills seg's labels, instances and
+// instance_class; `source` names the case in errors. useg ensemble --model runs it on averaged
+// files.
+void segment_probabilities(Segmentation& seg, Tensor probabilities, const Geometry& g,
+                           const ModelInfo& info, const SegmentOptions& opts,
+                           const std::string& source);
+
 // The model folders an ensemble's --model arguments name: a folder with model.json is itself; a
 // folder without one holding fold_*/best/model.json (a cross-validation's run folders) gives
 // each fold's best/, in fold order. Throws naming a folder that is neither.

@@ -17,7 +17,7 @@ struct EnsembleArgs {
 };
 
 int run_ensemble(EnsembleArgs& a) {
-  a.o.postprocess = parse_postprocess(a.postprocess);
+  if (!a.postprocess.empty()) a.o.postprocess = parse_postprocess(a.postprocess);
   a.o.log = [](const std::string& line) { std::cout << line << "\n" << std::flush; };
   const int n = ensemble_probability_files(a.o);
   std::cout << "ensembled " << n << " case(s) of " << a.o.inputs.size() << " runs into "
@@ -40,7 +40,12 @@ void register_ensemble_commands(CLI::App& app, std::function<int()>& run) {
       ->required();
   c->add_option("--output", a->o.output, "folder for NAME.EXT, the labels (class indices)")
       ->required();
-  c->add_option("--postprocess", a->postprocess, postprocess_syntax() + " (default: none)");
+  c->add_option("--model", a->o.model,
+                "a model folder whose settings act on the average as in useg segment: its "
+                "inference.postprocess and, for an instance model, the split into objects "
+                "(NAME_instances.EXT); its classes must be the files'");
+  c->add_option("--postprocess", a->postprocess,
+                postprocess_syntax() + " (default: --model's inference.postprocess, else none)");
   c->add_flag("--save-probabilities", a->o.save_probabilities,
               "also write the averaged probabilities, NAME_prob_K.EXT");
   c->callback([&run, a] { run = [a] { return run_ensemble(*a); }; });

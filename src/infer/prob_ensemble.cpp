@@ -95,26 +95,48 @@ Tensor mean_probability_files(const std::vector<std::vector<std::string>>& files
 int ensemble_probability_files(const ProbabilityEnsembleOptions& o) {
   const std::vector<ProbabilityCase> cases = find_probability_cases(o.inputs);
   USEG_REQUIRE(!o.output.empty(), "--output: give the folder to write the labels to");
+  // Without --model: a class model of the files' classes with no settings of its own.
+  ModelInfo info;
+  info.model.num_classes = cases.front().classes;
+  SegmentOptions so;
+  so.postprocess = o.postprocess.value_or(std::vector<PostprocessStep>{});
+  if (!o.model.empty()) {
+    info = load_model_info((fs::path(o.model) / "model.json").string());
+    so.postprocess = o.postprocess;  // unset: the model's inference.postprocess
+  }
+  const int K = info.model.num_classes;
+  const bool objects = info.instance_target();
+  check_postprocess_classes(
+      postprocess_steps(info, so), objects ? 2 : K,
+      o.postprocess || o.model.empty() ? "--postprocess" : o.model + "/model.json");
   fs::create_directories(o.output);
   int written = 0;
   for (const ProbabilityCase& c : cases) {
-    const int K = c.classes;
     const std::string& first = c.files[0][0];
+    USEG_REQUIRE(c.classes == K, "case " << c.name << " has " << c.classes << " probability files ("
+                                         << first << " ...) but model " << o.model << " has " << K
+                                         << " classes");
     Geometry g;
-    const Tensor mean = mean_probability_files(c.files, g);
-    Tensor labels = argmax_labels(mean);
-    apply_postprocess(labels, g, K, o.postprocess, first);
-    const std::string out = (fs::path(o.output) / (c.name + c.ext)).string();
-    write_image(out, labels, g, label_pixel_type(K));
+    Tensor mean = mean_probability_files(c.files, g);
     if (o.save_probabilities) {
       std::vector<std::string> files;
       for (int k = 0; k < K; ++k) files.push_back(prob_file(o.output, c.name, k, c.ext));
       write_probabilities(files, mean, g);
     }
+    Segmentation seg;
+    segment_probabilities(seg, std::move(mean), g, info, so, first);
+    const std::string out = (fs::path(o.output) / (c.name + c.ext)).string();
+    write_image(out, seg.labels, g, label_pixel_type(objects ? 2 : K));
+    std::string what = " runs averaged -> " + out;
+    if (objects) {
+      const std::string ids = (fs::path(o.output) / (c.name + "_instances" + c.ext)).string();
+      write_image(ids, seg.instances, g, seg.instance_class.size() <= 65535 ? "uint16" : "uint32");
+      what += ", " + std::to_string(seg.instance_class.size()) + " object(s) -> " + ids;
+    }
     ++written;
     if (o.log)
       o.log("[" + std::to_string(written) + "/" + std::to_string(cases.size()) + "] " + c.name +
-            ": " + std::to_string(o.inputs.size()) + " runs averaged -> " + out);
+            ": " + std::to_string(o.inputs.size()) + what);
   }
   return written;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,14 +36,20 @@ Tensor mean_probability_files(const std::vector<std::vector<std::string>>& files
 struct ProbabilityEnsembleOptions {
   std::vector<std::string> inputs;  // segment output folders (--save-probabilities)
   std::string output;               // folder: NAME<ext> labels (class indices)
-  std::vector<PostprocessStep> postprocess;
+  // A model folder whose settings act on the average as segment's would (postprocessing from
+  // its inference section unless `postprocess` is given; an instance model's split, which adds
+  // NAME_instances<ext>). "": none, the most probable class only.
+  std::string model;
+  std::optional<std::vector<PostprocessStep>> postprocess;  // unset: the model's, or none
   bool save_probabilities = false;  // also NAME_prob_K<ext>: the averaged probabilities
   std::function<void(const std::string&)> log;
 };
 
-// Averages every case's probabilities over the folders, takes the most probable class (the
-// lowest index on ties, as segment), runs the postprocessing and writes the labels on the
-// files' grid. Throws naming the files when their grids differ. Returns the cases written.
+// Averages every case's probabilities over the folders and finishes them as segment does
+// (segment_probabilities): the most probable class (the lowest index on ties), the
+// postprocessing, or with an instance --model the split into objects. Writes the labels (and
+// the instances) on the files' grid. Throws naming the files when their grids differ, or the
+// model when its classes are not the files'. Returns the cases written.
 int ensemble_probability_files(const ProbabilityEnsembleOptions& o);
 
 }  // namespace useg

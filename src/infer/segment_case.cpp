@@ -165,7 +165,6 @@ Segmentation segment_image(const Image& image, const std::vector<ModelGroup>& gr
   }
   const Geometry& g = image.geometry;
   const ModelInfo info = case_model_info(groups[0].info, g, opts);
-  const int K = info.model.num_classes;
   Segmentation seg;
   seg.diameter = opts.diameter;
   Tensor probs = group_probabilities(image, info, groups[0].nets, opts, progress, seg, true);
@@ -182,16 +181,23 @@ Segmentation segment_image(const Image& image, const std::vector<ModelGroup>& gr
     for (int64_t j = 0; j < probs.numel(); ++j) sum[j] *= scale;
   }
   if (opts.save_probabilities) seg.probabilities = probs;
+  segment_probabilities(seg, std::move(probs), g, info, opts, image.source);
+  return seg;
+}
+
+void segment_probabilities(Segmentation& seg, Tensor probs, const Geometry& g,
+                           const ModelInfo& info, const SegmentOptions& opts,
+                           const std::string& source) {
   if (info.instance_target()) {
-    split_objects(seg, probs, g, info, opts, image.source);
-    return seg;
+    split_objects(seg, probs, g, info, opts, source);
+    return;
   }
+  const int K = info.model.num_classes;
   seg.labels = argmax_labels(probs);
   probs = Tensor();
-  apply_postprocess(seg.labels, g, K, postprocess_steps(info, opts), image.source);
+  apply_postprocess(seg.labels, g, K, postprocess_steps(info, opts), source);
   if (opts.instances || opts.measure)
     seg.instances = label_instances(seg.labels, g, K, &seg.instance_class);
-  return seg;
 }
 
 // ------------------------------------------------------------------------------ memory

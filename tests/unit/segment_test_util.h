@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,29 @@ inline CommandResult run_useg(const std::string& args, const std::string& env = 
   int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Bright discs of diameter `diameter` px on a dark noisy background, 2D.
+inline Image disc_image(int size, double diameter) {
+  Image im;
+  im.source = "discs";
+  im.geometry.dims = 2;
+  im.geometry.size = {size, size, 1};
+  im.voxels = Tensor::empty(Shape{1, 1, 1, size, size});
+  std::mt19937_64 gen(5);
+  std::normal_distribution<double> noise(0, 0.05);
+  const double r = diameter / 2;
+  for (int y = 0; y < size; ++y)
+    for (int x = 0; x < size; ++x) {
+      double v = 0.1;
+      for (double cy = r + 4; cy + r + 4 < size; cy += diameter + 3)
+        for (double cx = r + 4; cx + r + 4 < size; cx += diameter + 3) {
+          const double d = std::hypot(y - cy, x - cx) / r;
+          if (d <= 1) v = 0.8 + 0.2 * (1 - d * d);
+        }
+      im.voxels.at(0, 0, 0, y, x) = float(v + noise(gen));
+    }
+  return im;
 }
 
 // The largest |a[i] - b[i]| (the sizes must agree).

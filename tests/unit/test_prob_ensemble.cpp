@@ -1,7 +1,7 @@
 // `useg ensemble` (src/infer/prob_ensemble.h): separate `useg segment --save-probabilities` runs
-// of models that segment cannot ensemble in one run (another patch size) averaged into labels;
-// checked against the mean and argmax computed here from the runs' files, against segment's own
-// sliding-window ensemble where both apply, and for its errors.
+// averaged into labels; checked against the mean and argmax computed here from the runs' files,
+// against segment's own ensembles (in the window, and of configurations with an instance model's
+// split: --model), and for its errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +12,7 @@
 #include "common/train_fixtures.h"
 #include "core/files.h"
 #include "segment_test_util.h"
+#include "useg/config.h"
 #include "useg/image.h"
 #include "useg/segment.h"
 
@@ -27,7 +28,7 @@ Image read(const fs::path& p) { return read_image(p.string()); }
 
 TEST(ProbabilityEnsemble, AveragesSeparateRunsIntoLabels) {
   const fs::path root = test::fresh_dir("prob_ensemble");
-  // Three untrained models: a and a2 with 32x32 windows, b with 48x48 (segment refuses a + b).
+  // Three untrained models: a and a2 with 32x32 windows, b with 48x48 (another configuration).
   const std::string cfg =
       read_file((fs::path(USEG_SOURCE_DIR) / "configs/tiny2d_test.json").string());
   test::write_text(root / "b.json", std::string(cfg).replace(cfg.find("[32, 32]"), 8, "[48, 48]"));
@@ -145,6 +146,66 @@ TEST(ProbabilityEnsemble, AveragesSeparateRunsIntoLabels) {
   EXPECT_NE(r.output.find((root / "sb" / "case1_prob_1.nii.gz").string() + " is missing"),
             std::string::npos)
       << r.output;
+}
+
+// --model: an instance model's settings split the average into objects, as segment's own
+// ensemble of two configurations does (models/nuclei2d, and the same weights on another grid
+// with another seed_split: the first model's settings apply). Its classes must be the files'.
+TEST(ProbabilityEnsemble, AnInstanceModelSplitsTheAverageAsSegmentDoes) {
+  const fs::path root = test::fresh_dir("prob_ensemble_instances");
+  fs::copy(fs::path(USEG_SOURCE_DIR) / "models" / "nuclei2d", root / "a");
+  fs::copy(root / "a", root / "b");
+  ModelInfo b = load_model_info((root / "b" / "model.json").string());
+  b.preprocess.target_spacing = {0.8, 0.8};
+  b.patch_size = {96, 96};
+  b.instances.seed_split *= 4;
+  write_file_atomic((root / "b" / "model.json").string(), to_json_string(b) + "\n");
+  const Image image = test::disc_image(120, b.instances.diameter);
+  fs::create_directories(root / "in");
+  write_image((root / "in" / "discs.nii.gz").string(), image.voxels, image.geometry, "float");
+  const std::string in = " --input " + quote(root / "in") + " --no-tta --threads 1 --output ";
+  for (const auto& [models, out] : std::vector<std::pair<std::string, std::string>>{
+           {"--model " + quote(root / "a"), "sa"},
+           {"--model " + quote(root / "b"), "sb"},
+           {"--model " + quote(root / "a") + " --model " + quote(root / "b"), "sab"}}) {
+    auto r = run_useg("segment " + models + in + quote(root / out) +
+                      (out == "sab" ? " --instances" : " --save-probabilities"));
+    ASSERT_EQ(r.code, 0) << r.output;
+  }
+  auto r = run_useg("ensemble --input " + quote(root / "sa") + " --input " + quote(root / "sb") +
+                    " --model " + quote(root / "a") + " --output " + quote(root / "e"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("object(s) -> " + (root / "e" / "discs_instances.nii.gz").string()),
+            std::string::npos)
+      << r.output;
+  const Image ids = read(root / "e" / "discs_instances.nii.gz");
+  EXPECT_TRUE(ids.geometry.same_as(image.geometry)) << ids.geometry.str();
+  EXPECT_EQ(ids.voxels.to_vector(),
+            read(root / "sab" / "discs_instances.nii.gz").voxels.to_vector());
+  EXPECT_EQ(read(root / "e" / "discs.nii.gz").voxels.to_vector(),
+            read(root / "sab" / "discs.nii.gz").voxels.to_vector());
+  float objects = 0;
+  for (float v : ids.voxels.to_vector()) objects = std::max(objects, v);
+  EXPECT_GE(objects, 9.f) << "the discs are found";
+  // Without --model: the most probable of the three classes, no objects.
+  r = run_useg("ensemble --input " + quote(root / "sa") + " --input " + quote(root / "sb") +
+               " --output " + quote(root / "plain"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_FALSE(fs::exists(root / "plain" / "discs_instances.nii.gz"));
+  float top = 0;
+  for (float v : read(root / "plain" / "discs.nii.gz").voxels.to_vector()) top = std::max(top, v);
+  EXPECT_EQ(top, 2.f) << "interior and boundary classes kept apart";
+
+  // A model of other classes is refused, naming the case and the model.
+  const std::string two = (root / "two").string();
+  r = run_useg("init --config " + quote(fs::path(USEG_SOURCE_DIR) / "configs/tiny2d_test.json") +
+               " --output " + quote(two));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_useg("ensemble --input " + quote(root / "sa") + " --input " + quote(root / "sb") +
+               " --model " + quote(two) + " --output " + quote(root / "x"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("case discs has 3 probability files"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("but model " + two + " has 2 classes"), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -8,7 +8,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <random>
 
 #include "common/test_paths.h"
 #include "segment_test_util.h"
@@ -178,29 +177,6 @@ TEST(SegmentConfigurations, MaxMemoryCountsEveryConfiguration) {
   EXPECT_NE(r.output.find("more than --max-memory"), std::string::npos) << r.output;
 }
 
-// Bright discs of diameter `diameter` px on a dark noisy background, 2D.
-Image disc_image(int size, double diameter) {
-  Image im;
-  im.source = "discs";
-  im.geometry.dims = 2;
-  im.geometry.size = {size, size, 1};
-  im.voxels = Tensor::empty(Shape{1, 1, 1, size, size});
-  std::mt19937_64 gen(5);
-  std::normal_distribution<double> noise(0, 0.05);
-  const double r = diameter / 2;
-  for (int y = 0; y < size; ++y)
-    for (int x = 0; x < size; ++x) {
-      double v = 0.1;
-      for (double cy = r + 4; cy + r + 4 < size; cy += diameter + 3)
-        for (double cx = r + 4; cx + r + 4 < size; cx += diameter + 3) {
-          const double d = std::hypot(y - cy, x - cx) / r;
-          if (d <= 1) v = 0.8 + 0.2 * (1 - d * d);
-        }
-      im.voxels.at(0, 0, 0, y, x) = float(v + noise(gen));
-    }
-  return im;
-}
-
 // An instance model (the shipped models/nuclei2d) with a second configuration of it (another
 // target spacing and patch, another seed_split): the objects are the split of the two
 // configurations' mean probabilities with the first model's instance settings.
@@ -213,7 +189,7 @@ TEST(SegmentConfigurations, InstanceModelsSplitTheMeanWithTheFirstModelsSettings
   other.instances.seed_split = 4 * m.info.instances.seed_split;
   ASSERT_EQ(output_difference(m.info, other), "");
   ASSERT_NE(ensemble_difference(m.info, other), "");
-  const Image image = disc_image(120, m.info.instances.diameter);
+  const Image image = test::disc_image(120, m.info.instances.diameter);
   SegmentOptions opts;
   opts.tta = false;
   opts.save_probabilities = true;
