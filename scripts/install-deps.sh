@@ -6,9 +6,6 @@
 #   scripts/install-deps.sh --build-only only what building useg needs (the Docker build stages)
 #   scripts/install-deps.sh --check      install nothing; fail unless every package name is known
 #                                        to apt (any user; scripts/test.sh runs it)
-#   USEG_DEPS_PYTHON=1                   add python3-torch and python3-numpy (golden files,
-#                                        peer benchmarks, `useg import-nnunet`; the tests need
-#                                        them only for the nnU-Net import test, SKIPPED without)
 set -euo pipefail
 build_only=0
 check=0
@@ -45,11 +42,10 @@ if [ "$build_only" = 0 ]; then
     openmpi-bin          # mpirun: the multi-process training test (tests/shell/test_mpi_train.sh)
     slurmd slurmctld slurm-client munge  # a private one-node Slurm for srun --mpi=pmix and
                          # train-multi.sbatch (tests/shell/test_slurm_mpi.sh)
+    python3-torch python3-numpy python3-pil  # PyTorch 1.13 for the nnU-Net import and predictor
+                         # tests (scripts/setup-nnunet-venv.sh: nnunetv2 imports PIL), golden
+                         # files and the peer benchmarks; ~45 s to install without recommends
   )
-fi
-if [ "${USEG_DEPS_PYTHON:-0}" = 1 ]; then
-  pkgs+=(python3-torch python3-numpy)  # golden files, peer benchmarks, useg import-nnunet and
-                                       # its test (scripts/setup-nnunet-venv.sh; skipped without)
 fi
 
 if [ "$check" = 1 ]; then

@@ -230,6 +230,6 @@ EOF
   if grep -q -- -5d "$work/table.txt"; then fail "F: a useg-only (env) case is in the table"; fi
   echo "F ok ($(($(date +%s) - t0)) s): $(tail -n1 "$work/table.txt")"
 else
-  echo "F SKIPPED: /usr/bin/python3 has no torch (USEG_DEPS_PYTHON=1 scripts/install-deps.sh installs python3-torch)"
+  echo "F SKIPPED: /usr/bin/python3 has no torch (scripts/install-deps.sh installs python3-torch)"
 fi
 echo "PASS"
