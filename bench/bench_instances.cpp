@@ -5,6 +5,10 @@
 //   useg_bench_instances [--reps N] [--threads N]
 //       synthetic scenes: a 2048 x 2048 image of touching disc pairs (radius 9 px) and a
 //       256 x 256 x 64 volume of touching sphere pairs at 0.5 x 0.5 x 2 mm
+//   useg_bench_instances --search [--reps N] [--threads N]
+//       the same scenes through find-postprocess's instance search on one case: every candidate
+//       of instance_candidates (d = the balls' diameter) split and matched (score_instance_case),
+//       --threads splits at once (0: every core), as find-postprocess does
 //   useg_bench_instances --probabilities P0 P1 P2 [--model DIR] [--reps N] [--threads N]
 //       the probability files of a real case (useg segment --save-probabilities: CASE_prob_0,
 //       _1, _2 of an instance model), split with the settings of DIR/model.json
@@ -19,8 +23,10 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "train/instance_search.h"
 #include "useg/config.h"
 #include "useg/error.h"
 #include "useg/image.h"
@@ -136,11 +142,53 @@ void synthetic(const Geometry& g, double radius_mm, int reps) {
              reps, s);
 }
 
+// find-postprocess's instance search on one case of the scene: the time of score_instance_case
+// over the whole grid, and how many splits it made (candidates differing only in min_size share
+// one).
+void search(const Geometry& g, double radius_mm, int reps, int threads) {
+  const Tensor ids = touching_pairs(g, radius_mm);
+  const Tensor probs = soft_probabilities(instance_boundary_target(ids, g, 2), g);
+  const int64_t n = g.voxels();
+  Tensor fg = Tensor::zeros(Shape::ncdhw(1, 1, g.size[2], g.size[1], g.size[0]));
+  for (int64_t i = 0; i < n; ++i) {
+    const float* p = probs.data();
+    fg.data()[i] = (p[n + i] > p[i] || p[2 * n + i] > p[i]) ? 1.f : 0.f;
+  }
+  InstanceSettings current;
+  current.seed_min_size = g.dims == 2 ? 5 : 2.5;
+  current.seed_split = g.dims == 2 ? 1.5 : 1.0;
+  current.min_size = g.dims == 2 ? 20 : 10;
+  const std::vector<InstanceSettings> grid = instance_candidates(current, 2 * radius_mm, g.dims);
+  std::vector<InstanceSettings> splits;
+  for (InstanceSettings s : grid) {
+    s.min_size = 0;
+    bool seen = false;
+    for (const InstanceSettings& t : splits)
+      seen = seen || (t.fill_holes == s.fill_holes && t.seed_split == s.seed_split &&
+                      t.seed_min_size == s.seed_min_size);
+    if (!seen) splits.push_back(s);
+  }
+  double best = 0;
+  const double ms = median_ms(reps, [&] {
+    std::vector<InstanceCandidate> cands(grid.size());
+    for (size_t i = 0; i < grid.size(); ++i) cands[i].settings = grid[i];
+    score_instance_case(fg, probs, ids, g, cands, threads);
+    for (const InstanceCandidate& c : cands) best = std::max(best, c.case_f1.at(0));
+  });
+  std::printf(
+      "%-44s %s: search %.0f ms for %zu candidates (%zu splits) = %.1f ms per split, "
+      "%.0f ms per %s; best F1 %.3f\n",
+      g.dims == 2 ? "synthetic 2D, touching disc pairs" : "synthetic 3D, touching sphere pairs",
+      g.str().c_str(), ms, grid.size(), splits.size(), ms / double(splits.size()),
+      ms / (double(n) / 1e6), g.dims == 2 ? "megapixel" : "megavoxel", best);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
     int reps = 7, threads = 0;
+    bool search_mode = false;
     std::vector<std::string> files;
     std::string model;
     for (int i = 1; i < argc; ++i) {
@@ -149,13 +197,16 @@ int main(int argc, char** argv) {
         reps = std::max(1, std::atoi(argv[++i]));
       } else if (a == "--threads" && i + 1 < argc) {
         threads = std::atoi(argv[++i]);
+      } else if (a == "--search") {
+        search_mode = true;
       } else if (a == "--model" && i + 1 < argc) {
         model = argv[++i];
       } else if (a == "--probabilities" && i + 3 < argc) {
         for (int k = 0; k < 3; ++k) files.push_back(argv[++i]);
       } else {
         std::fprintf(stderr,
-                     "usage: %s [--reps N] [--threads N] [--probabilities P0 P1 P2 [--model DIR]]\n",
+                     "usage: %s [--reps N] [--threads N] [--search | --probabilities P0 P1 P2 "
+                     "[--model DIR]]\n",
                      argv[0]);
         return 2;
       }
@@ -181,11 +232,18 @@ int main(int argc, char** argv) {
     Geometry g2;
     g2.dims = 2;
     g2.size = {2048, 2048, 1};
-    synthetic(g2, 9.0, reps);
     Geometry g3;
     g3.dims = 3;
     g3.size = {256, 256, 64};
     g3.spacing = {0.5, 0.5, 2.0};
+    if (search_mode) {
+      // find-postprocess's rule: --threads splits at once (0: every core).
+      const int t = threads > 0 ? threads : int(std::thread::hardware_concurrency());
+      search(g2, 9.0, reps, t);
+      search(g3, 5.0, reps, t);
+      return 0;
+    }
+    synthetic(g2, 9.0, reps);
     synthetic(g3, 5.0, reps);
     return 0;
   } catch (const useg::Error& e) {

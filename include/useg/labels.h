@@ -19,6 +19,8 @@ namespace useg {
 
 // Caps the threads ITK filters use (0 leaves ITK's default, the number of cores).
 void set_imaging_threads(int threads);
+// ITK's global default number of threads (what set_imaging_threads last set).
+int imaging_threads();
 
 // For every foreground class, or only those in `classes` when it is not empty: keeps only its
 // largest connected component (ties: the one whose first voxel comes first in memory order);

@@ -138,6 +138,8 @@ void set_imaging_threads(int threads) {
   if (threads > 0) itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(threads);
 }
 
+int imaging_threads() { return int(itk::MultiThreaderBase::GetGlobalDefaultNumberOfThreads()); }
+
 void keep_largest_component(Tensor& labels, const Geometry& g, int num_classes,
                             const std::vector<int>& classes) {
   check_labels(labels, g, "keep_largest_component");

@@ -3,8 +3,12 @@
 #include "train/instance_search.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 #include <tuple>
 
 #include "config/json_writer.h"
@@ -75,23 +79,53 @@ JsonValue settings_json(const InstanceSettings& s) {
 }  // namespace
 
 void score_instance_case(const Tensor& foreground, const Tensor& probs, const Tensor& ref,
-                         const Geometry& g, std::vector<InstanceCandidate>& cands) {
-  std::vector<bool> done(cands.size(), false);
+                         const Geometry& g, std::vector<InstanceCandidate>& cands, int threads) {
+  // The distinct splits (min_size 0), and each candidate's.
+  std::vector<InstanceSettings> splits;
+  std::vector<size_t> split_of(cands.size());
   for (size_t c = 0; c < cands.size(); ++c) {
-    if (done[c]) continue;
     InstanceSettings split = cands[c].settings;
     split.min_size = 0;
-    const InstanceOverlap all = instance_overlap(split_instances(foreground, probs, g, split), ref);
-    for (size_t k = c; k < cands.size(); ++k) {
-      InstanceSettings other = cands[k].settings;
-      other.min_size = 0;
-      if (done[k] || !same_search(other, split)) continue;
-      const InstanceScores s =
-          match_instances(without_small(all, voxels_of_size(cands[k].settings.min_size, g)), 0.5);
-      add_instance_counts(cands[k].pooled, s);
-      cands[k].case_f1.push_back(s.f1);
-      done[k] = true;
+    size_t k = 0;
+    while (k < splits.size() && !same_search(splits[k], split)) ++k;
+    if (k == splits.size()) splits.push_back(split);
+    split_of[c] = k;
+  }
+  // The splits on `threads` threads at once, each taking the next one not started; ITK's own
+  // threads are 1 meanwhile (one split per core instead of ITK's little parallelism in the
+  // watershed), then back to what they were.
+  std::vector<InstanceOverlap> overlaps(splits.size());
+  const size_t workers = std::min(splits.size(), size_t(std::max(1, threads)));
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto work = [&] {
+    for (size_t k; (k = next++) < splits.size();) {
+      try {
+        overlaps[k] = instance_overlap(split_instances(foreground, probs, g, splits[k]), ref);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        next = splits.size();
+      }
     }
+  };
+  if (workers <= 1) {
+    work();
+  } else {
+    const int itk_threads = imaging_threads();
+    set_imaging_threads(1);
+    std::vector<std::thread> pool;
+    for (size_t w = 0; w < workers; ++w) pool.emplace_back(work);
+    for (std::thread& t : pool) t.join();
+    set_imaging_threads(itk_threads);
+  }
+  if (error) std::rethrow_exception(error);
+  for (size_t c = 0; c < cands.size(); ++c) {
+    const InstanceScores s = match_instances(
+        without_small(overlaps[split_of[c]], voxels_of_size(cands[c].settings.min_size, g)), 0.5);
+    add_instance_counts(cands[c].pooled, s);
+    cands[c].case_f1.push_back(s.f1);
   }
 }
 
@@ -131,6 +165,8 @@ InstanceSearch find_instance_settings(const std::vector<std::string>& runs,
   InstanceSearch s;
   s.runs = runs;
   auto backend = make_backend(o.device, o.backend);
+  const int search_threads =
+      o.backend.threads > 0 ? o.backend.threads : int(std::thread::hardware_concurrency());
   std::string first;  // the run whose settings are the first candidate
   for (const std::string& run : runs) {
     ValidationRun v = open_validation_run(run, *backend);
@@ -173,7 +209,8 @@ InstanceSearch find_instance_settings(const std::vector<std::string>& runs,
       const Segmentation seg = segment_image(image, info, *v.best.net, opts);
       const Tensor fg =
           instance_foreground(seg.probabilities, image.geometry, info, opts, image.source);
-      score_instance_case(fg, seg.probabilities, ref.voxels, image.geometry, s.candidates);
+      score_instance_case(fg, seg.probabilities, ref.voxels, image.geometry, s.candidates,
+                          search_threads);
       s.cases.push_back(v.name + "/" + name);
     }
   }

@@ -47,9 +47,10 @@ std::vector<InstanceSettings> instance_candidates(const InstanceSettings& curren
 // the matching of its objects with the reference ids `ref` at IoU 0.5 to the candidate (pooled
 // counts, case_f1). Candidates that differ only in min_size share one split made with min_size
 // 0; the objects smaller than each min_size (voxels_of_size) are then left out of the matching,
-// as split_instances's last step removes them.
+// as split_instances's last step removes them. The splits run on `threads` threads at once (ITK
+// on one thread each meanwhile); the scores do not depend on it.
 void score_instance_case(const Tensor& foreground, const Tensor& probs, const Tensor& ref,
-                         const Geometry& g, std::vector<InstanceCandidate>& cands);
+                         const Geometry& g, std::vector<InstanceCandidate>& cands, int threads = 1);
 
 // Scores every candidate of instance_candidates on the validation cases of `runs`
 // (resolve_run_dirs) against the reference ids of the instance dataset `data_dir`. The runs'

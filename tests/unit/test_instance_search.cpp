@@ -99,7 +99,7 @@ TEST(InstanceSearch, CandidatesAreTheModelsSettingsThenTheGrid) {
 // settings, on a hand-made 3D scene at anisotropic spacing (0.5 x 0.5 x 1.5 mm, so min_size in
 // mm^3 is not a voxel count): two touching balls whose interiors a neck joins (seed_split
 // matters), a small ball (min_size matters), a hole in the first ball (fill_holes matters) and a
-// speck that is no object.
+// speck that is no object. The same on three threads.
 TEST(InstanceSearch, OneSplitPerCandidateEqualsTheFullSplitIn3D) {
   Geometry g;
   g.dims = 3;
@@ -153,6 +153,19 @@ TEST(InstanceSearch, OneSplitPerCandidateEqualsTheFullSplitIn3D) {
   for (const InstanceSettings& c : instance_candidates(cur, 6, 3))
     cands.push_back({c, {}, {}, 0, 0});
   score_instance_case(fg, probs, ref, g, cands);
+  // On 3 threads (the splits run at once, ITK on one thread each): the same scores, and ITK's
+  // thread count restored.
+  std::vector<InstanceCandidate> parallel;
+  for (const InstanceCandidate& c : cands) parallel.push_back({c.settings, {}, {}, 0, 0});
+  const int itk_threads = imaging_threads();
+  score_instance_case(fg, probs, ref, g, parallel, 3);
+  EXPECT_EQ(imaging_threads(), itk_threads);
+  for (size_t k = 0; k < cands.size(); ++k) {
+    EXPECT_EQ(parallel[k].pooled.n_pred, cands[k].pooled.n_pred) << "candidate " << k;
+    EXPECT_EQ(parallel[k].pooled.tp, cands[k].pooled.tp) << "candidate " << k;
+    EXPECT_EQ(parallel[k].pooled.sum_matched_iou, cands[k].pooled.sum_matched_iou) << k;
+    EXPECT_EQ(parallel[k].case_f1, cands[k].case_f1) << "candidate " << k;
+  }
   std::set<std::tuple<int64_t, int64_t, int64_t>> outcomes;
   for (const InstanceCandidate& c : cands) {
     InstanceScores full =
