@@ -63,7 +63,7 @@ int run_crossval(const CrossvalArgs& a) {
   // Ensembles of two configurations, where every fold kept its validation probabilities (`all`
   // grows: nothing below refers to its elements by reference).
   const std::string measure = first.score_name();
-  const bool class_labels = !first.classifier && !first.report.options.instances;
+  const bool segmentation = !first.classifier;
   const size_t single = all.size();
   bool probabilities = true;
   for (size_t i = 0; i < single; ++i)
@@ -86,7 +86,7 @@ int run_crossval(const CrossvalArgs& a) {
     std::cout << line << all[i].dir << "\n";
     if (all[i].score > all[best].score) best = i;  // ties keep the earlier: singles first
   }
-  if (!probabilities && class_labels)
+  if (!probabilities && segmentation)
     std::cout << "(pairs are ensembled where every fold kept its validation probabilities: "
                  "train.final_validation_probabilities)\n";
   std::cout << "best: " << all[best].dir << "\n";

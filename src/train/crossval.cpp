@@ -209,15 +209,15 @@ std::vector<std::string> probability_files(const std::string& run, const std::st
                                            const Dataset& ds) {
   SegmentOptions so;
   so.save_probabilities = true;
-  return case_outputs(validation_dir(run), name, ds.meta.file_ending, int(ds.class_values().size()),
-                      so)
-      .probabilities;
+  // An instance model's classes: background, interior, boundary.
+  const int K = ds.meta.instances ? 3 : int(ds.class_values().size());
+  return case_outputs(validation_dir(run), name, ds.meta.file_ending, K, so).probabilities;
 }
 
 }  // namespace
 
 bool has_validation_probabilities(const CrossValidation& cv, const std::string& data_dir) {
-  if (cv.classifier || cv.report.options.instances || cv.cases.empty()) return false;
+  if (cv.classifier || cv.cases.empty()) return false;
   const Dataset ds = scan_dataset(data_dir);
   for (const std::string& run : cv.runs) {
     const auto it = std::find(cv.case_runs.begin(), cv.case_runs.end(), run);
@@ -242,6 +242,8 @@ CrossValidation ensemble_crossval(const CrossValidation& a, const CrossValidatio
   e.report.options = a.report.options;
   e.report.pred_path = e.dir;
   e.report.ref_path = a.report.ref_path;
+  const bool instances = a.report.options.instances;
+  std::map<std::string, ModelInfo> models;  // an instance dataset: each run's best/ settings
   for (size_t i = 0; i < a.cases.size(); ++i) {
     const std::string& name = a.cases[i];
     e.case_runs.push_back(a.case_runs[i] + " + " + b.case_runs[i]);
@@ -253,9 +255,20 @@ CrossValidation ensemble_crossval(const CrossValidation& a, const CrossValidatio
                                          "probabilities (train.final_validation_probabilities)");
     }
     Geometry g;
-    Tensor labels = argmax_labels(mean_probability_files(files, g, ds.limits));
-    float* l = labels.data();
-    for (int64_t v = 0; v < labels.numel(); ++v) l[v] = float(values[size_t(l[v])]);
+    Tensor labels;
+    if (instances) {  // the split of the average with a's fold's settings, as segment does
+      const std::string& run = a.case_runs[i];
+      if (!models.count(run))
+        models[run] = load_model_info((fs::path(run) / "best" / "model.json").string());
+      Segmentation seg;
+      segment_probabilities(seg, mean_probability_files(files, g, ds.limits), g, models[run],
+                            SegmentOptions{}, files[0][0]);
+      labels = std::move(seg.instances);
+    } else {
+      labels = argmax_labels(mean_probability_files(files, g, ds.limits));
+      float* l = labels.data();
+      for (int64_t v = 0; v < labels.numel(); ++v) l[v] = float(values[size_t(l[v])]);
+    }
     const DatasetCase* dc = ds.find(name);
     USEG_REQUIRE(dc, data_dir << " does not hold case " << name);
     e.report.cases.push_back(evaluate_case({name, e.case_runs.back(), dc->label},

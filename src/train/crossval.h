@@ -44,11 +44,13 @@ struct CrossValidation {
 CrossValidation cross_validate(const std::string& dir, const std::string& data_dir);
 
 // The ensemble of two cross-validations of one dataset (cross_validate's results over the same
-// cases; U-Nets of a class dataset whose final validations kept their probabilities,
+// cases; U-Nets whose final validations kept their probabilities,
 // train.final_validation_probabilities): every case's probabilities from the fold of `a` and the
 // fold of `b` that validated it, averaged (useg ensemble's rule), the most probable class scored
-// against labelsTr. dir is "A + B", runs both lists. Throws naming the file when a probability
-// file is missing.
+// against labelsTr — on an instance dataset the average split into objects with the settings of
+// a's fold's best/model.json (segment_probabilities, as segment's configuration ensemble does)
+// and matched with the reference ids. dir is "A + B", runs both lists. Throws naming the file
+// when a probability file is missing.
 CrossValidation ensemble_crossval(const CrossValidation& a, const CrossValidation& b,
                                   const std::string& data_dir);
 // Whether every fold of `cv` kept its validation probabilities (its first case's files exist).

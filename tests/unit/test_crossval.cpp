@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/cell_dataset.h"
 #include "common/shape_classes.h"
 #include "common/train_fixtures.h"
 #include "core/files.h"
@@ -17,6 +18,7 @@
 #include "train/crossval.h"
 #include "useg/class_eval.h"
 #include "useg/image.h"
+#include "useg/metrics.h"
 #include "useg/model.h"
 #include "useg/train.h"
 
@@ -236,6 +238,58 @@ TEST(Crossval, EnsemblesOfConfigurationsAreScoredFromTheValidationProbabilities)
   ASSERT_EQ(e.code, 0) << e.output;
   EXPECT_NEAR(shown, mean_dice(nlohmann::json::parse(read_file((root / "ens.json").string()))),
               1e-6);
+}
+
+// An instance dataset: the pair's probabilities averaged and split into objects with the settings
+// of the first configuration's fold (segment's configuration ensemble), matched with the
+// reference ids. The reference: useg ensemble --model of each fold's two validation folders, its
+// objects matched here, the per-case F1 averaged.
+TEST(Crossval, InstanceEnsemblesSplitTheAverageWithTheFirstRunsSettings) {
+  const fs::path root = test::fresh_dir("crossval_instances");
+  const fs::path data = root / "data";
+  test::write_cell_dataset(data, 6, 11);
+  for (const auto& [name, patch] : {std::pair<std::string, int>{"a", 32}, {"b", 48}})
+    for (int k = 0; k < 2; ++k) {
+      RunConfig run = test::cell_run();
+      run.train.patch_size = {patch, patch};
+      run.train.final_validation_probabilities = true;
+      run.train.fold = k;
+      run.train.folds = 2;
+      train(test::quiet_train_options(data, root / name / ("fold_" + std::to_string(k)), run));
+    }
+  auto r = run_useg("crossval --run " + quote(root / "a") + " --run " + quote(root / "b") +
+                    " --data " + quote(data));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("mean F1 at IoU 0.5 of each cross-validation and of each pair ensembled"),
+            std::string::npos)
+      << r.output;
+  const std::string pair = (root / "a").string() + " + " + (root / "b").string();
+  const size_t at = r.output.find(pair + "\n");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  const double shown = std::stod(r.output.substr(r.output.rfind('\n', at) + 1));
+
+  double sum = 0;
+  int cases = 0;
+  for (int k = 0; k < 2; ++k) {
+    const fs::path f = fs::path("fold_" + std::to_string(k));
+    const fs::path out = root / ("e" + f.string());
+    auto e = run_useg("ensemble --input " + quote(root / "a" / f / "validation") + " --input " +
+                      quote(root / "b" / f / "validation") + " --model " +
+                      quote(root / "a" / f / "best") + " --output " + quote(out));
+    ASSERT_EQ(e.code, 0) << e.output;
+    for (const auto& x : fs::directory_iterator(out)) {
+      const std::string file = x.path().filename().string();
+      const size_t cut = file.find("_instances.nii.gz");
+      if (cut == std::string::npos) continue;
+      const Image pred = read_image(x.path().string());
+      const Image ref =
+          read_image((data / "labelsTr" / (file.substr(0, cut) + ".nii.gz")).string());
+      sum += match_instances(instance_overlap(pred.voxels, ref.voxels), 0.5).f1;
+      ++cases;
+    }
+  }
+  ASSERT_EQ(cases, 6);
+  EXPECT_NEAR(shown, sum / cases, 1e-6) << r.output;
 }
 
 // A classifier's cross-validation: --fold gives stratified folds (every image validated once,
