@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 
 #include "train/augment.h"
 #include "train/splits.h"
 #include "useg/error.h"
+
+namespace fs = std::filesystem;
 
 namespace useg::training {
 
@@ -46,16 +49,26 @@ ModelInfo plan_classifier_info(const RunConfig& run, const ClassDataset& ds,
   return info;
 }
 
+std::string class_splits_path(const ClassDataset& ds) {
+  const fs::path src(ds.source);
+  if (fs::is_directory(src)) return (src / "splits.json").string();
+  return (src.parent_path() / (src.stem().string() + "_splits.json")).string();
+}
+
+DataSplit class_fold_split(const ClassDataset& ds, const TrainConfig& t,
+                           const std::function<void(const std::string&)>& log) {
+  std::vector<std::string> names;
+  std::vector<int> labels;
+  for (const ClassItem& it : ds.items) names.push_back(it.name), labels.push_back(it.label);
+  return fold_split_file(
+      class_splits_path(ds), names, t, "image",
+      [&] { return stratified_kfold_splits(names, labels, t.folds); }, log);
+}
+
 std::vector<std::string> split_class_validation(const ClassDataset& ds, const TrainConfig& t) {
   // Stratified: round(n_k * val_fraction) items of each class (at least one from a class of two
   // or more), chosen by a seeded shuffle, so every class is validated.
   std::vector<std::string> val;
-  if (t.fold >= 0) {  // cross-validation: sklearn's StratifiedKFold over the items (by name)
-    std::vector<std::string> names;
-    std::vector<int> labels;
-    for (const ClassItem& it : ds.items) names.push_back(it.name), labels.push_back(it.label);
-    return stratified_kfold_splits(names, labels, t.folds)[size_t(t.fold)].val;
-  }
   if (!t.val_cases.empty()) {  // named items (their names: paths relative to the dataset / CSV)
     std::vector<std::string> unknown;
     for (const std::string& v : t.val_cases) {

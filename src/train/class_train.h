@@ -17,12 +17,20 @@ namespace useg::training {
 ModelInfo plan_classifier_info(const RunConfig& run, const ClassDataset& ds,
                                const std::function<void(const std::string&)>& log);
 
-// The validation items: with train.fold, the fold's items of a stratified cross-validation
-// (stratified_kfold_splits over the items sorted by name, train.folds folds: scikit-learn's
-// StratifiedKFold(shuffle=True, random_state=12345), the same for every fold's run whatever its
-// seed); else train.val_cases (item names; an unknown name is an error naming it); else a
-// stratified seeded share (train.val_fraction) of every class.
+// The validation items without train.fold: train.val_cases (item names; an unknown name is an
+// error naming it), else a stratified seeded share (train.val_fraction) of every class.
 std::vector<std::string> split_class_validation(const ClassDataset& ds, const TrainConfig& t);
+
+// Where a classifier dataset's folds are kept: DIR/splits.json for class folders, NAME_splits.json
+// beside a CSV NAME.csv.
+std::string class_splits_path(const ClassDataset& ds);
+// The fold train.fold of a stratified cross-validation (stratified_kfold_splits over the items
+// sorted by name, train.folds folds: scikit-learn's StratifiedKFold(shuffle=True,
+// random_state=12345)), written to class_splits_path at the first fold's run and read by the
+// others, so that every fold uses the same split even when images are added in between (those
+// are then in no list: not used, the log says how many). Errors as fold_split's.
+DataSplit class_fold_split(const ClassDataset& ds, const TrainConfig& t,
+                           const std::function<void(const std::string&)>& log);
 
 // image [B, C, D, H, W] (whole images through the training augmentations), label [B, 1, 1, 1, 1]
 // class indices. Sample b of (epoch, iteration) uses Rng(seed, Sample, {epoch, iteration, b}):

@@ -96,22 +96,22 @@ std::vector<DataSplit> stratified_kfold_splits(const std::vector<std::string>& n
   return out;
 }
 
-DataSplit fold_split(const Dataset& ds, const TrainConfig& t,
-                     const std::function<void(const std::string&)>& log) {
-  const std::string file = (fs::path(ds.dir) / "splits.json").string();
-  std::vector<std::string> names;
-  for (const DatasetCase& c : ds.cases) names.push_back(c.name);
+DataSplit fold_split_file(const std::string& file, std::vector<std::string> names,
+                          const TrainConfig& t, const std::string& what,
+                          const std::function<std::vector<DataSplit>()>& make,
+                          const std::function<void(const std::string&)>& log) {
   std::sort(names.begin(), names.end());
   std::vector<DataSplit> splits;
-  if (fs::exists(file)) {
+  const bool existed = fs::exists(file);
+  if (existed) {
     splits = parse_splits_json(read_file(file), file);
     for (size_t f = 0; f < splits.size(); ++f)
       for (const auto* list : {&splits[f].train, &splits[f].val})
         for (const std::string& c : *list)
           USEG_REQUIRE(std::binary_search(names.begin(), names.end(), c),
-                       file << ": fold " << f << " names case '" << c
-                            << "', which is not in the dataset " << ds.dir
-                            << " (fix or delete splits.json to make a new split)");
+                       file << ": fold " << f << " names " << what << " '" << c
+                            << "', which is not in the dataset (fix or delete " << file
+                            << " to make a new split)");
     USEG_REQUIRE(int(splits.size()) == t.folds,
                  file << " has " << splits.size() << " folds, train.folds is " << t.folds
                       << ": set train.folds (--folds) to " << splits.size()
@@ -119,11 +119,11 @@ DataSplit fold_split(const Dataset& ds, const TrainConfig& t,
     log("cross-validation: fold " + std::to_string(t.fold) + " of " + std::to_string(t.folds) +
         " from " + file);
   } else {
-    splits = kfold_splits(names, t.folds);
+    splits = make();
     try {
       write_file_atomic(file, to_splits_json(splits));
       log("cross-validation: wrote " + file + " (" + std::to_string(t.folds) +
-          " folds, KFold seed 12345); training fold " + std::to_string(t.fold));
+          " folds, seed 12345); training fold " + std::to_string(t.fold));
     } catch (const std::exception& e) {
       log(std::string("useg: warning: could not write ") + file + " (" + e.what() +
           "); training fold " + std::to_string(t.fold) + " of the split made now (the same "
@@ -134,10 +134,29 @@ DataSplit fold_split(const Dataset& ds, const TrainConfig& t,
                "train.fold " << t.fold << " is not a fold of " << file << " (folds 0.."
                              << splits.size() - 1 << ")");
   DataSplit s = splits[size_t(t.fold)];
-  USEG_REQUIRE(!s.train.empty(), file << ": fold " << t.fold << " has no training cases");
+  USEG_REQUIRE(!s.train.empty(), file << ": fold " << t.fold << " has no training " << what << "s");
   std::sort(s.train.begin(), s.train.end());
   std::sort(s.val.begin(), s.val.end());
+  // Items in neither list (added to the dataset after the file was written, or left out on
+  // purpose) are not used, as in nnU-Net; the log says how many.
+  size_t unused = 0;
+  for (const std::string& n : names)
+    unused += !std::binary_search(s.train.begin(), s.train.end(), n) &&
+              !std::binary_search(s.val.begin(), s.val.end(), n);
+  if (existed && unused > 0)
+    log("cross-validation: " + std::to_string(unused) + " " + what + "(s) of the dataset in " +
+        "neither list of fold " + std::to_string(t.fold) + " in " + file +
+        ": not used (delete the file to make a new split with them)");
   return s;
+}
+
+DataSplit fold_split(const Dataset& ds, const TrainConfig& t,
+                     const std::function<void(const std::string&)>& log) {
+  std::vector<std::string> names;
+  for (const DatasetCase& c : ds.cases) names.push_back(c.name);
+  std::sort(names.begin(), names.end());
+  return fold_split_file((fs::path(ds.dir) / "splits.json").string(), names, t, "case",
+                         [&] { return kfold_splits(names, t.folds); }, log);
 }
 
 }  // namespace useg::training

@@ -3,7 +3,8 @@
 // fold. When it is absent it is made from the sorted case names with sklearn's
 // KFold(n_splits=folds, shuffle=True, random_state=12345), the split nnU-Net v2 writes, and
 // saved for the next fold's run; when present it is read, so every fold of a dataset uses the
-// same split whoever made it.
+// same split whoever made it. A classifier's folds are stratified by class and kept the same way
+// (class_fold_split, src/train/class_train.h).
 #pragma once
 
 #include <cstdint>
@@ -40,5 +41,14 @@ std::vector<DataSplit> stratified_kfold_splits(const std::vector<std::string>& n
 // train.folds, an empty training list.
 DataSplit fold_split(const Dataset& ds, const TrainConfig& t,
                      const std::function<void(const std::string&)>& log);
+
+// What fold_split does, for any item names (`what`: "case", "image" in messages): `file` read and
+// checked against `names` (items of the dataset in no list of the file are not used, and the
+// log says how many), or made by `make` and written. A classifier's stratified folds use it
+// with its own file (class_fold_split).
+DataSplit fold_split_file(const std::string& file, std::vector<std::string> names,
+                          const TrainConfig& t, const std::string& what,
+                          const std::function<std::vector<DataSplit>()>& make,
+                          const std::function<void(const std::string&)>& log);
 
 }  // namespace useg::training

@@ -222,8 +222,16 @@ void Trainer::setup_new() {
         std::to_string(m_class_data.items.size()) + " images, classes " +
         join(m_class_data.classes, 32));
     m_info = plan_classifier_info(m_run, m_class_data, [this](const std::string& s) { log(s); });
-    m_val_names = split_class_validation(m_class_data, m_run.train);
-    for (const ClassItem& it : m_class_data.items) all.push_back(it.name);
+    if (m_run.train.fold >= 0) {  // a stratified fold, kept in the dataset's splits file
+      DataSplit s =
+          class_fold_split(m_class_data, m_run.train, [this](const std::string& l) { log(l); });
+      m_val_names = s.val;
+      all = s.train;
+      all.insert(all.end(), s.val.begin(), s.val.end());
+    } else {
+      m_val_names = split_class_validation(m_class_data, m_run.train);
+      for (const ClassItem& it : m_class_data.items) all.push_back(it.name);
+    }
   } else {
     m_dataset = scan_dataset(m_opts.data_dir, m_opts.limits);
     log("dataset " + m_opts.data_dir + ": " + std::to_string(m_dataset.cases.size()) +

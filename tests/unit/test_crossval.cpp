@@ -306,6 +306,9 @@ TEST(Crossval, ClassifierFoldsAreStratifiedAndScoredTogether) {
                " --fold 0 --folds 3 --output " + quote(root / "cv" / "fold_0") + " --threads 1");
   ASSERT_EQ(t.code, 0) << t.output;
   EXPECT_NE(t.output.find("; best validation accuracy "), std::string::npos) << t.output;
+  EXPECT_NE(t.output.find("cross-validation: wrote " + (data / "splits.json").string()),
+            std::string::npos)
+      << t.output;
   for (int k = 1; k < 3; ++k) {
     RunConfig run = test::cnn_config(2);
     run.train.fold = k;

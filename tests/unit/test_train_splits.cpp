@@ -11,10 +11,13 @@
 
 #include "common/expect_error.h"
 #include "common/image_fixtures.h"
+#include "common/shape_classes.h"
 #include "common/train_fixtures.h"
-#include "segment_test_util.h"
 #include "core/files.h"
+#include "segment_test_util.h"
 #include "train/checkpoint.h"
+#include "train/class_data.h"
+#include "train/class_train.h"
 #include "train/dataset.h"
 #include "train/splits.h"
 #include "useg/error.h"
@@ -167,8 +170,14 @@ TEST(TrainSplits, ExistingSplitsJsonIsReadAndChecked) {
   DataSplit s = training::fold_split(ds, fold_config(1, 2), quiet);
   EXPECT_EQ(s.train, mine[1].train);
   EXPECT_EQ(s.val, mine[1].val);
-  s = training::fold_split(ds, fold_config(0, 2), quiet);
+  std::string logged;
+  s = training::fold_split(ds, fold_config(0, 2),
+                           [&](const std::string& l) { logged += l + "\n"; });
   EXPECT_EQ(s.val, std::vector<std::string>{"blob_003"});  // blob_002 is in neither list: unused
+  EXPECT_NE(logged.find("1 case(s) of the dataset in neither list of fold 0 in " +
+                        (d / "splits.json").string() + ": not used"),
+            std::string::npos)
+      << logged;
   test::expect_error([&] { training::fold_split(ds, fold_config(0, 5), quiet); },
                      "splits.json has 2 folds, train.folds is 5");
 
@@ -180,6 +189,54 @@ TEST(TrainSplits, ExistingSplitsJsonIsReadAndChecked) {
   test::write_text(d / "splits.json", "[{\"train\": [\"blob_000\"]}]");
   test::expect_error([&] { training::fold_split(ds, fold_config(0, 1 + 1), quiet); },
                      "splits.json[0]: missing key 'val'");
+}
+
+// A classifier's stratified folds are kept like a U-Net's: written to DIR/splits.json (beside a
+// CSV: NAME_splits.json) at the first fold, read by the others, so an image added in between
+// changes no fold (it is in no list: unused, and the log says so).
+TEST(TrainSplits, ClassifierFoldsAreKeptInASplitsFile) {
+  const fs::path d = test::make_shapes("train_splits_classes", 6, 3);
+  training::ClassDataset ds = training::scan_class_dataset(d.string(), {});
+  std::vector<std::string> names;
+  std::vector<int> labels;
+  for (const training::ClassItem& it : ds.items)
+    names.push_back(it.name), labels.push_back(it.label);
+  const std::vector<DataSplit> expect = training::stratified_kfold_splits(names, labels, 3);
+  std::string logged;
+  auto log = [&](const std::string& l) { logged += l + "\n"; };
+  DataSplit s = training::class_fold_split(ds, fold_config(0, 3), log);
+  ASSERT_TRUE(fs::exists(d / "splits.json")) << logged;
+  EXPECT_EQ(read_file((d / "splits.json").string()), to_splits_json(expect));
+  EXPECT_EQ(s.val, expect[0].val);
+  EXPECT_NE(logged.find("cross-validation: wrote " + (d / "splits.json").string()),
+            std::string::npos)
+      << logged;
+
+  fs::copy_file(d / "disc" / "img0.png", d / "disc" / "added.png");
+  ds = training::scan_class_dataset(d.string(), {});
+  logged.clear();
+  s = training::class_fold_split(ds, fold_config(1, 3), log);
+  EXPECT_EQ(s.val, expect[1].val);
+  EXPECT_EQ(s.train, expect[1].train);
+  EXPECT_NE(logged.find("1 image(s) of the dataset in neither list of fold 1"), std::string::npos)
+      << logged;
+
+  // A CSV dataset: NAME_splits.json beside it; an image the file names that the CSV lacks is an
+  // error naming the file.
+  std::string csv = "image,label\n";
+  for (const training::ClassItem& it : ds.items)
+    csv += it.name + "," + ds.classes[size_t(it.label)] + "\n";
+  test::write_text(d / "items.csv", csv);
+  training::ClassDataset from_csv = training::scan_class_dataset((d / "items.csv").string(), {});
+  EXPECT_EQ(training::class_splits_path(from_csv), (d / "items_splits.json").string());
+  training::class_fold_split(from_csv, fold_config(2, 3), log);
+  ASSERT_TRUE(fs::exists(d / "items_splits.json"));
+  test::write_text(d / "items.csv",
+                   "image,label\ndisc/img1.png,disc\nsquare/img1.png,square\n"
+                   "disc/img2.png,disc\nsquare/img2.png,square\n");
+  from_csv = training::scan_class_dataset((d / "items.csv").string(), {});
+  test::expect_error([&] { training::class_fold_split(from_csv, fold_config(0, 3), log); },
+                     (d / "items_splits.json").string() + ": fold 0 names image '");
 }
 
 TEST(TrainSplits, ConfigKeysAreChecked) {
