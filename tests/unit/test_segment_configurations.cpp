@@ -6,6 +6,7 @@
 // the split of the mean done by hand with the first model's settings.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -15,6 +16,7 @@
 #include "useg/image.h"
 #include "useg/infer.h"
 #include "useg/labels.h"
+#include "useg/metrics.h"
 #include "useg/model.h"
 #include "useg/segment.h"
 
@@ -211,6 +213,54 @@ TEST(SegmentConfigurations, InstanceModelsSplitTheMeanWithTheFirstModelsSettings
   EXPECT_GE(objects, 9.f) << "the discs are found";
   EXPECT_EQ(got.instance_class.size(), size_t(objects));
   EXPECT_EQ(got.network_geometry.size, image.geometry.size) << "the first configuration's grid";
+}
+
+// --diameter auto over two configurations: every pass segments with both (each resampled for
+// the same objects), and the choice is the rule's (the first pass whose objects' median diameter
+// reaches 0.85 of the size asked, else the best ratio) applied to those passes.
+TEST(SegmentConfigurations, AutoDiameterPassesUseEveryConfiguration) {
+  auto backend = make_backend(Device::CPU, BackendOptions{});
+  LoadedModel m = load_model_dir(std::string(USEG_SOURCE_DIR) + "/models/nuclei2d", *backend);
+  ModelInfo other = m.info;
+  other.patch_size = {96, 96};
+  other.preprocess.target_spacing = {0.8, 0.8};
+  const double d = m.info.instances.diameter;
+  const Image image = test::disc_image(120, 1.5 * d);
+  const std::vector<Network*> nets{m.net.get()};
+  const std::vector<ModelGroup> groups{{m.info, nets}, {other, nets}};
+  SegmentOptions opts;
+  opts.tta = false;
+  opts.auto_diameter = true;
+  const Segmentation got = segment_image(image, groups, opts);
+
+  SegmentOptions fixed = opts;
+  fixed.auto_diameter = false;
+  double best_ratio = -1, expect = 0;
+  int passes = 0;
+  Tensor expect_ids;
+  for (int k = 3; k >= -2; --k) {
+    fixed.diameter = d * std::pow(2.0, k / 2.0);
+    const Segmentation s = segment_image(image, groups, fixed);
+    ++passes;
+    std::vector<double> found = object_diameters(s.instances, image.geometry);
+    std::sort(found.begin(), found.end());
+    const size_t n = found.size();
+    const double median = n == 0  ? 0
+                          : n % 2 ? found[n / 2]
+                                  : 0.5 * (found[n / 2 - 1] + found[n / 2]);
+    const double ratio = median / fixed.diameter;
+    if (ratio > best_ratio) best_ratio = ratio, expect = fixed.diameter, expect_ids = s.instances;
+    if (ratio >= kAutoDiameterAccept) break;
+  }
+  EXPECT_DOUBLE_EQ(got.diameter, expect);
+  EXPECT_EQ(got.diameter_passes, passes);
+  EXPECT_EQ(got.instances.to_vector(), expect_ids.to_vector());
+  // Each pass ran both configurations: twice the windows of the first alone.
+  SegmentOptions one = fixed;
+  one.diameter = expect;
+  const Segmentation first = segment_image(image, m.info, *m.net, one);
+  const Segmentation both = segment_image(image, groups, one);
+  EXPECT_GT(both.windows, first.windows);
 }
 
 }  // namespace
