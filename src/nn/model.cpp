@@ -267,7 +267,11 @@ namespace {
 // configs cannot overflow.
 double parameter_count(const ModelConfig& c) {
   double n = 0;
-  for (const nn::ParamSpec* p : nn::build_graph(c).params()) {
+  // The graph must outlive the loop: params() points into it (a range-for over
+  // build_graph(c).params() destroyed the graph first, and read freed memory: a rare SIGSEGV
+  // in load_model_dir, found by AddressSanitizer).
+  const nn::Graph graph = nn::build_graph(c);
+  for (const nn::ParamSpec* p : graph.params()) {
     double e = 1;
     for (int64_t d : p->shape.dims()) e *= double(d);
     n += e;
