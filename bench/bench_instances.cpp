@@ -105,14 +105,20 @@ int64_t objects(const Tensor& ids) {
   return std::lround(m);
 }
 
+// Interior or boundary more probable than background: the foreground segment splits.
+Tensor foreground(const Tensor& probs, const Geometry& g) {
+  const int64_t n = g.voxels();
+  Tensor fg = Tensor::zeros(Shape::ncdhw(1, 1, g.size[2], g.size[1], g.size[0]));
+  const float* p = probs.data();
+  for (int64_t i = 0; i < n; ++i)
+    fg.data()[i] = (p[n + i] > p[i] || p[2 * n + i] > p[i]) ? 1.f : 0.f;
+  return fg;
+}
+
 void time_split(const char* what, const Tensor& probs, const Geometry& g, int reps,
                 const InstanceSettings& s) {
   const int64_t n = g.voxels();
-  Tensor fg = Tensor::zeros(Shape::ncdhw(1, 1, g.size[2], g.size[1], g.size[0]));
-  for (int64_t i = 0; i < n; ++i) {
-    const float* p = probs.data();
-    fg.data()[i] = (p[n + i] > p[i] || p[2 * n + i] > p[i]) ? 1.f : 0.f;
-  }
+  const Tensor fg = foreground(probs, g);
   Tensor out;
   const double ms = median_ms(reps, [&] { out = split_instances(fg, probs, g, s); });
   std::printf("%-44s %s: split %.1f ms = %.1f ms per %s (%lld objects)\n", what, g.str().c_str(),
@@ -149,11 +155,7 @@ void search(const Geometry& g, double radius_mm, int reps, int threads) {
   const Tensor ids = touching_pairs(g, radius_mm);
   const Tensor probs = soft_probabilities(instance_boundary_target(ids, g, 2), g);
   const int64_t n = g.voxels();
-  Tensor fg = Tensor::zeros(Shape::ncdhw(1, 1, g.size[2], g.size[1], g.size[0]));
-  for (int64_t i = 0; i < n; ++i) {
-    const float* p = probs.data();
-    fg.data()[i] = (p[n + i] > p[i] || p[2 * n + i] > p[i]) ? 1.f : 0.f;
-  }
+  const Tensor fg = foreground(probs, g);
   InstanceSettings current;
   current.seed_min_size = g.dims == 2 ? 5 : 2.5;
   current.seed_split = g.dims == 2 ? 1.5 : 1.0;
