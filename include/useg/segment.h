@@ -208,6 +208,8 @@ struct CaseOutputs {
 CaseOutputs case_outputs(const std::string& dir, const std::string& name, const std::string& ext,
                          int num_classes, const SegmentOptions& opts);
 std::string label_pixel_type(int num_classes);
+// The pixel type of an instance id image holding `objects` ids: uint16, or uint32 past 65535.
+std::string instance_pixel_type(size_t objects);
 // Writes class k of `probabilities` [1, K, D, H, W] on `g` to files[k] (float32), as segment's
 // --save-probabilities does; files.size() must be K.
 void write_probabilities(const std::vector<std::string>& files, const Tensor& probabilities,

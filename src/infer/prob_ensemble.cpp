@@ -110,6 +110,9 @@ int ensemble_probability_files(const ProbabilityEnsembleOptions& o) {
       postprocess_steps(info, so), objects ? 2 : K,
       o.postprocess || o.model.empty() ? "--postprocess" : o.model + "/model.json");
   fs::create_directories(o.output);
+  SegmentOptions names;  // segment's output names: NAME<ext>, NAME_prob_K<ext>, NAME_instances<ext>
+  names.save_probabilities = o.save_probabilities;
+  names.instances = objects;
   int written = 0;
   for (const ProbabilityCase& c : cases) {
     const std::string& first = c.files[0][0];
@@ -118,20 +121,15 @@ int ensemble_probability_files(const ProbabilityEnsembleOptions& o) {
                                          << " classes");
     Geometry g;
     Tensor mean = mean_probability_files(c.files, g);
-    if (o.save_probabilities) {
-      std::vector<std::string> files;
-      for (int k = 0; k < K; ++k) files.push_back(prob_file(o.output, c.name, k, c.ext));
-      write_probabilities(files, mean, g);
-    }
+    const CaseOutputs out = case_outputs(o.output, c.name, c.ext, K, names);
+    if (o.save_probabilities) write_probabilities(out.probabilities, mean, g);
     Segmentation seg;
     segment_probabilities(seg, std::move(mean), g, info, so, first);
-    const std::string out = (fs::path(o.output) / (c.name + c.ext)).string();
-    write_image(out, seg.labels, g, label_pixel_type(objects ? 2 : K));
-    std::string what = " runs averaged -> " + out;
+    write_image(out.labels, seg.labels, g, label_pixel_type(objects ? 2 : K));
+    std::string what = " runs averaged -> " + out.labels;
     if (objects) {
-      const std::string ids = (fs::path(o.output) / (c.name + "_instances" + c.ext)).string();
-      write_image(ids, seg.instances, g, seg.instance_class.size() <= 65535 ? "uint16" : "uint32");
-      what += ", " + std::to_string(seg.instance_class.size()) + " object(s) -> " + ids;
+      write_image(out.instances, seg.instances, g, instance_pixel_type(seg.instance_class.size()));
+      what += ", " + std::to_string(seg.instance_class.size()) + " object(s) -> " + out.instances;
     }
     ++written;
     if (o.log)

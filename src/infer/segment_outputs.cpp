@@ -24,6 +24,7 @@ std::vector<std::string> CaseOutputs::all() const {
 }
 
 std::string label_pixel_type(int num_classes) { return num_classes < 256 ? "uint8" : "uint16"; }
+std::string instance_pixel_type(size_t objects) { return objects <= 65535 ? "uint16" : "uint32"; }
 
 CaseOutputs case_outputs(const std::string& dir, const std::string& name, const std::string& ext,
                          int num_classes, const SegmentOptions& opts) {
@@ -106,7 +107,7 @@ void write_segmentation(const Image& image, const Segmentation& seg, const Model
     write_probabilities(out.probabilities, seg.probabilities, g);
   }
   if (!out.instances.empty()) {
-    const char* pixel = seg.instance_class.size() <= 65535 ? "uint16" : "uint32";
+    const std::string pixel = instance_pixel_type(seg.instance_class.size());
     write_image(out.instances, seg.instances, g, pixel);
   }
   if (!out.measurements.empty()) {
