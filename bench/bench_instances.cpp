@@ -161,15 +161,7 @@ void search(const Geometry& g, double radius_mm, int reps, int threads) {
   current.seed_split = g.dims == 2 ? 1.5 : 1.0;
   current.min_size = g.dims == 2 ? 20 : 10;
   const std::vector<InstanceSettings> grid = instance_candidates(current, 2 * radius_mm, g.dims);
-  std::vector<InstanceSettings> splits;
-  for (InstanceSettings s : grid) {
-    s.min_size = 0;
-    bool seen = false;
-    for (const InstanceSettings& t : splits)
-      seen = seen || (t.fill_holes == s.fill_holes && t.seed_split == s.seed_split &&
-                      t.seed_min_size == s.seed_min_size);
-    if (!seen) splits.push_back(s);
-  }
+  const std::vector<InstanceSettings> splits = instance_splits(grid);
   double best = 0;
   const double ms = median_ms(reps, [&] {
     std::vector<InstanceCandidate> cands(grid.size());

@@ -78,19 +78,27 @@ JsonValue settings_json(const InstanceSettings& s) {
 
 }  // namespace
 
-void score_instance_case(const Tensor& foreground, const Tensor& probs, const Tensor& ref,
-                         const Geometry& g, std::vector<InstanceCandidate>& cands, int threads) {
-  // The distinct splits (min_size 0), and each candidate's.
+std::vector<InstanceSettings> instance_splits(const std::vector<InstanceSettings>& settings,
+                                              std::vector<size_t>* split_of) {
   std::vector<InstanceSettings> splits;
-  std::vector<size_t> split_of(cands.size());
-  for (size_t c = 0; c < cands.size(); ++c) {
-    InstanceSettings split = cands[c].settings;
+  if (split_of) split_of->assign(settings.size(), 0);
+  for (size_t c = 0; c < settings.size(); ++c) {
+    InstanceSettings split = settings[c];
     split.min_size = 0;
     size_t k = 0;
     while (k < splits.size() && !same_search(splits[k], split)) ++k;
     if (k == splits.size()) splits.push_back(split);
-    split_of[c] = k;
+    if (split_of) (*split_of)[c] = k;
   }
+  return splits;
+}
+
+void score_instance_case(const Tensor& foreground, const Tensor& probs, const Tensor& ref,
+                         const Geometry& g, std::vector<InstanceCandidate>& cands, int threads) {
+  std::vector<InstanceSettings> settings;
+  for (const InstanceCandidate& c : cands) settings.push_back(c.settings);
+  std::vector<size_t> split_of;
+  const std::vector<InstanceSettings> splits = instance_splits(settings, &split_of);
   // The splits on `threads` threads at once, each taking the next one not started; ITK's own
   // threads are 1 meanwhile (one split per core instead of ITK's little parallelism in the
   // watershed), then back to what they were.

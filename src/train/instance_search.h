@@ -43,6 +43,11 @@ struct InstanceSearch {
 std::vector<InstanceSettings> instance_candidates(const InstanceSettings& current, double d,
                                                   int dims);
 
+// The distinct splits among `settings`: each with min_size 0, candidates that differ only in
+// min_size sharing one; split_of[i] (when given) is the index of settings[i]'s.
+std::vector<InstanceSettings> instance_splits(const std::vector<InstanceSettings>& settings,
+                                              std::vector<size_t>* split_of = nullptr);
+
 // One case: splits `foreground` (instance_foreground) with every candidate's settings and adds
 // the matching of its objects with the reference ids `ref` at IoU 0.5 to the candidate (pooled
 // counts, case_f1). Candidates that differ only in min_size share one split made with min_size
