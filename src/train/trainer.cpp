@@ -216,6 +216,13 @@ void Trainer::setup_new() {
   validate_run_config(m_run, "config");
   m_config_json = to_json_string(m_run);
   std::vector<std::string> all;
+  // A cross-validation fold: its lists, as the splits file gives them (items in neither list are
+  // not used, as in nnU-Net).
+  auto use_fold = [&](const DataSplit& s) {
+    m_val_names = s.val;
+    all = s.train;
+    all.insert(all.end(), s.val.begin(), s.val.end());
+  };
   if (m_run.model.classifier()) {
     m_class_data = scan_class_dataset(m_opts.data_dir, m_run.train.classes);
     log("classification data " + m_opts.data_dir + ": " +
@@ -223,11 +230,8 @@ void Trainer::setup_new() {
         join(m_class_data.classes, 32));
     m_info = plan_classifier_info(m_run, m_class_data, [this](const std::string& s) { log(s); });
     if (m_run.train.fold >= 0) {  // a stratified fold, kept in the dataset's splits file
-      DataSplit s =
-          class_fold_split(m_class_data, m_run.train, [this](const std::string& l) { log(l); });
-      m_val_names = s.val;
-      all = s.train;
-      all.insert(all.end(), s.val.begin(), s.val.end());
+      use_fold(
+          class_fold_split(m_class_data, m_run.train, [this](const std::string& l) { log(l); }));
     } else {
       m_val_names = split_class_validation(m_class_data, m_run.train);
       for (const ClassItem& it : m_class_data.items) all.push_back(it.name);
@@ -240,12 +244,7 @@ void Trainer::setup_new() {
     m_info = plan_model_info(m_run, m_dataset, m_run.train.seed,
                              [this](const std::string& s) { log(s); });
     if (m_run.train.fold >= 0) {
-      // A cross-validation fold: its lists, as splits.json gives them (cases in neither list
-      // are not used, as in nnU-Net).
-      DataSplit s = fold_split(m_dataset, m_run.train, [this](const std::string& l) { log(l); });
-      m_val_names = s.val;
-      all = s.train;
-      all.insert(all.end(), s.val.begin(), s.val.end());
+      use_fold(fold_split(m_dataset, m_run.train, [this](const std::string& l) { log(l); }));
     } else {
       m_val_names = split_validation(m_dataset, m_run.train);
       for (const DatasetCase& c : m_dataset.cases) all.push_back(c.name);
