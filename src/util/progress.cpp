@@ -70,9 +70,11 @@ void Progress::update(int64_t done, const std::string& detail) {
 
 void Progress::log(const std::string& line) {
   std::lock_guard<std::mutex> lock(m_mutex);
-  if (m_tty && m_drawn) std::fputs("\r\033[K", stderr);
-  std::fputs(line.c_str(), stderr);
-  std::fputc('\n', stderr);
+  // One fputs for the line and its newline: stderr is unbuffered, so that is one write, and a
+  // library printing to stderr from another thread (niftilib's "** ERROR: NWAD ..." when a disk
+  // fills) cannot land between a line and its end.
+  const std::string out = (m_tty && m_drawn ? "\r\033[K" : "") + line + "\n";
+  std::fputs(out.c_str(), stderr);
   if (m_tty && m_drawn) draw_locked();
   std::fflush(stderr);
 }
